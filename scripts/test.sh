@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole suite: type-check, lint, every test on the embedded database, and again on PostgreSQL when
+# TEST_DATABASE_URL points at a server (a database on it is created and dropped per test file).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
+echo "== lint"; npx eslint .
+echo "== tests on PGlite"; env -u TEST_DATABASE_URL npx vitest run "$@"
+if [ -n "${TEST_DATABASE_URL:-}" ]; then
+  echo "== tests on PostgreSQL"; npx vitest run "$@"
+fi

@@ -1,0 +1,96 @@
+// One Drizzle instance over either an embedded PGlite database or a PostgreSQL pool. Everything above this
+// file sees the same `Db` type and writes the same SQL: the backend is chosen here and nowhere else.
+import fs from "node:fs";
+import path from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
+import { vector } from "@electric-sql/pglite/vector";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
+import type { ExtractTablesWithRelations } from "drizzle-orm";
+import pg from "pg";
+import * as schema from "./schema/index.js";
+
+export type Schema = typeof schema;
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
+/** Anything queries can run on: the database itself or an open transaction. */
+export type Executor = Db | Tx;
+
+export type BackendKind = "pglite" | "postgres";
+
+export interface Database {
+  readonly kind: BackendKind;
+  readonly db: Db;
+  /** Runs raw SQL with positional parameters; used by the migrator, health checks and tests. */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** The pool, for PostgreSQL-only features (LISTEN/NOTIFY, advisory locks on a held connection). */
+  readonly pool: pg.Pool | null;
+  /** The PGlite instance, for the embedded backend. */
+  readonly client?: PGlite;
+  close(): Promise<void>;
+}
+
+// PostgreSQL returns int8/numeric as strings by default; counts and bigint ids here all fit a JS number.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+export interface OpenOptions {
+  databaseUrl: string | null;
+  /** PGlite data directory; `null` for an in-memory database (tests). */
+  dataDir: string | null;
+  poolSize?: number;
+  /** PGlite only: start from this dump of a data directory (tests start from a migrated template). */
+  loadDataDir?: Blob;
+}
+
+export async function openDatabase(opts: OpenOptions): Promise<Database> {
+  if (opts.databaseUrl) {
+    const pool = new pg.Pool({
+      connectionString: opts.databaseUrl,
+      max: opts.poolSize ?? 10,
+      idleTimeoutMillis: 30_000,
+    });
+    // An idle client that loses its connection must not crash the process.
+    pool.on("error", () => {});
+    const db = drizzlePg(pool, { schema }) as unknown as Db;
+    return {
+      kind: "postgres",
+      db,
+      pool,
+      async query<T>(sql: string, params: unknown[] = []) {
+        const r = await pool.query(sql, params);
+        return r.rows as T[];
+      },
+      async close() {
+        await pool.end();
+      },
+    };
+  }
+
+  let dataDir: string | undefined;
+  if (opts.dataDir) {
+    dataDir = path.join(opts.dataDir, "pglite");
+    fs.mkdirSync(dataDir, { recursive: true });
+  }
+  const client = await PGlite.create({ dataDir, loadDataDir: opts.loadDataDir, extensions: { pg_trgm, vector } });
+  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  return {
+    kind: "pglite",
+    db,
+    pool: null,
+    client,
+    async query<T>(sql: string, params: unknown[] = []) {
+      // exec() takes several statements but no parameters; query() takes parameters but one statement.
+      if (params.length === 0 && sql.includes(";")) {
+        const results = await client.exec(sql);
+        return (results.at(-1)?.rows ?? []) as T[];
+      }
+      const r = await client.query(sql, params);
+      return r.rows as T[];
+    },
+    async close() {
+      await client.close();
+    },
+  };
+}

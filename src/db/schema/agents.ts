@@ -1,0 +1,33 @@
+import { index, integer, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { id, insertedAt, updatedAt } from "./columns.js";
+import { missions } from "./missions.js";
+
+export const agents = pgTable("agents", {
+  id: id(),
+  agentId: text("agent_id").notNull().unique(),
+  name: text("name"),
+  adapterModule: text("adapter_module").notNull().default("manual"),
+  capabilities: jsonb("capabilities").$type<string[]>().notNull().default([]),
+  /** Adapter settings. Values under secret-looking keys are stored but never returned. */
+  config: jsonb("config").$type<Record<string, unknown>>().notNull().default({}),
+  status: text("status").notNull().default("offline"),
+  /** Key of the task the agent last said it started (activity `task_start`). */
+  currentTaskId: text("current_task_id"),
+  lastSeenAt: timestamp("last_seen_at", { withTimezone: true, mode: "date" }),
+  insertedAt: insertedAt(),
+  updatedAt: updatedAt(),
+});
+
+export const missionAgents = pgTable(
+  "mission_agents",
+  {
+    missionId: integer("mission_id")
+      .notNull()
+      .references(() => missions.id),
+    agentId: integer("agent_id")
+      .notNull()
+      .references(() => agents.id),
+    insertedAt: insertedAt(),
+  },
+  (t) => [primaryKey({ columns: [t.missionId, t.agentId] }), index("mission_agents_agent_idx").on(t.agentId)],
+);

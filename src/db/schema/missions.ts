@@ -1,0 +1,17 @@
+import { jsonb, pgTable, text, index } from "drizzle-orm/pg-core";
+import { id, insertedAt, updatedAt } from "./columns.js";
+
+export const missions = pgTable(
+  "missions",
+  {
+    id: id(),
+    missionId: text("mission_id").notNull().unique(),
+    goal: text("goal").notNull(),
+    description: text("description"),
+    status: text("status").notNull().default("planning"),
+    metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
+    insertedAt: insertedAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index("missions_status_idx").on(t.status, t.id)],
+);

@@ -1,0 +1,14 @@
+import { date, pgTable, text } from "drizzle-orm/pg-core";
+import { id, insertedAt, updatedAt } from "./columns.js";
+
+export const sprints = pgTable("sprints", {
+  id: id(),
+  sprintId: text("sprint_id").notNull().unique(),
+  name: text("name").notNull(),
+  goal: text("goal"),
+  startDate: date("start_date", { mode: "string" }),
+  endDate: date("end_date", { mode: "string" }),
+  status: text("status").notNull().default("planned"),
+  insertedAt: insertedAt(),
+  updatedAt: updatedAt(),
+});

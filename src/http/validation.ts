@@ -1,0 +1,77 @@
+// Request validation. Bodies are validated strictly (no type coercion, no silently dropped fields); query
+// strings and path parameters arrive as text, so they are coerced to the declared types.
+import { Ajv, type ErrorObject } from "ajv";
+import addFormatsModule from "ajv-formats";
+import type { FastifySchemaValidationError } from "fastify/types/schema.js";
+import type { FieldErrors } from "./errors.js";
+
+// ajv-formats is CommonJS; its default export arrives wrapped under NodeNext resolution.
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+
+function makeAjv(coerce: boolean): Ajv {
+  const ajv = new Ajv({
+    coerceTypes: coerce ? "array" : false,
+    removeAdditional: false,
+    useDefaults: true,
+    allErrors: false,
+    strict: false,
+  });
+  addFormats(ajv);
+  return ajv;
+}
+
+const bodyAjv = makeAjv(false);
+const textAjv = makeAjv(true);
+
+export function validatorCompiler({ schema, httpPart }: { schema: object; httpPart?: string }) {
+  return (httpPart === "body" ? bodyAjv : textAjv).compile(schema);
+}
+
+function fieldPath(instancePath: string, extra?: string): string {
+  const parts = instancePath.split("/").filter(Boolean).map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+  if (extra !== undefined) parts.push(extra);
+  return parts.join(".");
+}
+
+function describe(e: ErrorObject | FastifySchemaValidationError): [string, string] {
+  const params = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case "required":
+      return [fieldPath(e.instancePath, String(params.missingProperty)), "is required"];
+    case "additionalProperties":
+      return [fieldPath(e.instancePath, String(params.additionalProperty)), "is not a known field"];
+    case "type":
+      return [fieldPath(e.instancePath), `must be ${String(params.type).replace(",", " or ")}`];
+    case "enum":
+      return [
+        fieldPath(e.instancePath),
+        `must be one of: ${(params.allowedValues as unknown[]).map((v) => String(v)).join(", ")}`,
+      ];
+    case "pattern":
+      return [fieldPath(e.instancePath), "has an invalid format"];
+    case "format":
+      return [fieldPath(e.instancePath), `must be a valid ${String(params.format)}`];
+    case "anyOf":
+    case "oneOf":
+      return [fieldPath(e.instancePath), "has an invalid type or value"];
+    default:
+      return [fieldPath(e.instancePath), e.message ?? "is invalid"];
+  }
+}
+
+/** Turns Fastify/ajv validation errors into the contract's `{"<field>": ["<message>"]}`. */
+export function validationToFields(
+  errors: FastifySchemaValidationError[],
+  context: string | undefined,
+): FieldErrors {
+  const out: FieldErrors = {};
+  // A failed union reports each branch's complaint too; the union's own error says it better, alone.
+  const unionPaths = new Set(errors.filter((e) => e.keyword === "anyOf" || e.keyword === "oneOf").map((e) => e.instancePath));
+  for (const e of errors) {
+    if (unionPaths.has(e.instancePath) && e.keyword !== "anyOf" && e.keyword !== "oneOf") continue;
+    const [path, message] = describe(e);
+    const field = path !== "" ? path : context === "querystring" ? "query" : (context ?? "body");
+    (out[field] ??= []).push(message);
+  }
+  return out;
+}

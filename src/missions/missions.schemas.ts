@@ -1,0 +1,63 @@
+import { Type, type Static } from "@sinclair/typebox";
+import { JsonObject, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
+import { KeySchema } from "../http/ids.js";
+import { PageQuery } from "../http/pagination.js";
+import { MISSION_STATUSES } from "./missions.state.js";
+
+export const MissionStatusSchema = StringEnum(MISSION_STATUSES, {
+  description: "planning (default), active, paused, completed, failed, cancelled",
+});
+
+export const MissionCreate = Type.Object(
+  {
+    mission_id: Type.Optional(KeySchema),
+    goal: Type.String({ minLength: 1, maxLength: 10_000 }),
+    status: Type.Optional(StringEnum(["planning"] as const, { description: "only the initial status may be given" })),
+    description: Type.Optional(Nullable(Type.String({ maxLength: 100_000 }))),
+    metadata: Type.Optional(JsonObject),
+  },
+  { additionalProperties: false, examples: [{ mission_id: "mission-001", goal: "Build authentication module", status: "planning" }] },
+);
+export type MissionCreate = Static<typeof MissionCreate>;
+
+export const MissionUpdate = Type.Object(
+  {
+    mission_id: Type.Optional(Type.String({ description: "keys cannot be changed; a different value is 422" })),
+    goal: Type.Optional(Type.String({ minLength: 1, maxLength: 10_000 })),
+    status: Type.Optional(MissionStatusSchema),
+    description: Type.Optional(Nullable(Type.String({ maxLength: 100_000 }))),
+    metadata: Type.Optional(JsonObject),
+  },
+  { additionalProperties: false },
+);
+export type MissionUpdate = Static<typeof MissionUpdate>;
+
+export const WorkerView = Type.Object({
+  agent_id: Type.String(),
+  state: Type.String({ description: "idle, running, restarting, stopped, escalated" }),
+  current_task_id: Nullable(Type.String()),
+});
+
+export const RuntimeView = Type.Object({
+  running: Type.Boolean({ description: "whether the mission's process tree is running" }),
+  workers: Type.Array(WorkerView),
+});
+export type RuntimeView = Static<typeof RuntimeView>;
+
+export const Mission = Type.Object({
+  id: Type.Integer(),
+  mission_id: Type.String(),
+  goal: Type.String(),
+  status: Type.String(),
+  description: Nullable(Type.String()),
+  metadata: JsonObject,
+  runtime: RuntimeView,
+  inserted_at: Timestamp,
+  updated_at: Timestamp,
+});
+
+export const MissionListQuery = Type.Object({
+  status: Type.Optional(MissionStatusSchema),
+  ...PageQuery,
+});
+export type MissionListQuery = Static<typeof MissionListQuery>;

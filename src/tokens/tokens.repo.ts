@@ -1,0 +1,67 @@
+import { and, asc, eq, gt, isNull, sql } from "drizzle-orm";
+import type { Executor } from "../db/client.js";
+import { agents, apiTokens } from "../db/schema/index.js";
+import type { Page } from "../http/pagination.js";
+
+export type TokenRow = typeof apiTokens.$inferSelect & { agentKey: string | null };
+
+const cols = {
+  id: apiTokens.id,
+  name: apiTokens.name,
+  role: apiTokens.role,
+  agentId: apiTokens.agentId,
+  tokenHash: apiTokens.tokenHash,
+  expiresAt: apiTokens.expiresAt,
+  revokedAt: apiTokens.revokedAt,
+  lastUsedAt: apiTokens.lastUsedAt,
+  insertedAt: apiTokens.insertedAt,
+  agentKey: agents.agentId,
+};
+
+export async function findActiveByHash(exec: Executor, hash: string): Promise<TokenRow | undefined> {
+  const rows = await exec
+    .select(cols)
+    .from(apiTokens)
+    .leftJoin(agents, eq(agents.id, apiTokens.agentId))
+    .where(
+      and(
+        eq(apiTokens.tokenHash, hash),
+        isNull(apiTokens.revokedAt),
+        sql`(${apiTokens.expiresAt} IS NULL OR ${apiTokens.expiresAt} > now())`,
+      ),
+    )
+    .limit(1);
+  return rows[0];
+}
+
+export async function listActive(exec: Executor, page: Page): Promise<TokenRow[]> {
+  return exec
+    .select(cols)
+    .from(apiTokens)
+    .leftJoin(agents, eq(agents.id, apiTokens.agentId))
+    .where(and(isNull(apiTokens.revokedAt), page.after === null ? undefined : gt(apiTokens.id, page.after)))
+    .orderBy(asc(apiTokens.id))
+    .limit(page.limit + 1);
+}
+
+export async function insertToken(
+  exec: Executor,
+  values: { name: string | null; role: string; agentId: number | null; tokenHash: string; expiresAt?: Date | null },
+) {
+  const rows = await exec.insert(apiTokens).values(values).returning();
+  return rows[0]!;
+}
+
+export async function revokeToken(exec: Executor, id: number) {
+  const rows = await exec
+    .update(apiTokens)
+    .set({ revokedAt: sql`now()` })
+    .where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))
+    .returning();
+  return rows[0];
+}
+
+export async function countTokens(exec: Executor): Promise<number> {
+  const rows = await exec.select({ n: sql<number>`count(*)::int` }).from(apiTokens);
+  return rows[0]?.n ?? 0;
+}

@@ -1,0 +1,31 @@
+import { Type, type Static } from "@sinclair/typebox";
+import { Nullable, StringEnum, Timestamp } from "../http/envelope.js";
+import { RefSchema } from "../http/ids.js";
+
+export const TokenCreate = Type.Object(
+  {
+    role: StringEnum(["admin", "member", "agent"] as const),
+    agent_id: Type.Optional(RefSchema),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+export type TokenCreate = Static<typeof TokenCreate>;
+
+export const Token = Type.Object({
+  id: Type.Integer(),
+  role: Type.String(),
+  agent_id: Nullable(Type.String()),
+  name: Nullable(Type.String()),
+  expires_at: Nullable(Timestamp),
+  last_used_at: Nullable(Timestamp),
+  inserted_at: Timestamp,
+});
+
+export const TokenWithSecret = Type.Object({
+  id: Type.Integer(),
+  role: Type.String(),
+  agent_id: Nullable(Type.String()),
+  name: Nullable(Type.String()),
+  token: Type.String({ description: "the secret; shown only in this response" }),
+});

@@ -1,0 +1,140 @@
+// Test harness: every test file gets a fresh database (an in-memory PGlite, or with TEST_DATABASE_URL a
+// new PostgreSQL database on that server), migrated exactly as at start-up, and an app built by buildApp.
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import type { LightMyRequestResponse } from "fastify";
+import pg from "pg";
+import { buildApp, type App } from "../src/app.js";
+import { loadConfig, type Config } from "../src/config.js";
+import { openDatabase, type Database } from "../src/db/client.js";
+import { runMigrations } from "../src/db/migrate.js";
+import { createTokensService } from "../src/tokens/tokens.service.js";
+import type { Principal } from "../src/http/auth.js";
+import { agents } from "../src/db/schema/index.js";
+
+export const backend: "pglite" | "postgres" = process.env.TEST_DATABASE_URL ? "postgres" : "pglite";
+
+export interface TestDb {
+  database: Database;
+  url: string | null;
+  drop(): Promise<void>;
+}
+
+/** A fresh, migrated database on the backend under test. */
+export async function createTestDb(): Promise<TestDb> {
+  const base = process.env.TEST_DATABASE_URL;
+  if (!base) {
+    const template = process.env.MC_TEST_PGLITE_TEMPLATE;
+    const loadDataDir = template ? new Blob([fs.readFileSync(template)]) : undefined;
+    const database = await openDatabase({ databaseUrl: null, dataDir: null, loadDataDir });
+    await runMigrations(database);
+    return { database, url: null, drop: () => database.close() };
+  }
+  const name = `mc_t_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const u = new URL(base);
+  u.pathname = `/${name}`;
+  const url = u.toString();
+  const database = await openDatabase({ databaseUrl: url, dataDir: null, poolSize: 5 });
+  await runMigrations(database);
+  return {
+    database,
+    url,
+    async drop() {
+      await database.close();
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export const SYSTEM: Principal = {
+  role: "admin",
+  tokenId: null,
+  name: "test",
+  agentId: null,
+  agentKey: null,
+  actor: "admin:test",
+};
+
+export interface InjectOptions {
+  token?: string | null;
+  body?: unknown;
+  /** Sent as-is, without JSON encoding. */
+  payload?: string;
+  headers?: Record<string, string>;
+  query?: Record<string, string>;
+}
+
+export interface TestContext {
+  app: App;
+  db: TestDb;
+  database: Database;
+  config: Config;
+  admin: string;
+  member: string;
+  /** An agent-role token for the agent with this key (the agent is created when missing). */
+  agentToken(agentKey: string): Promise<string>;
+  req(method: string, url: string, opts?: InjectOptions): Promise<LightMyRequestResponse & { body: string }>;
+  json(method: string, url: string, opts?: InjectOptions): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
+  close(): Promise<void>;
+}
+
+export async function createTestContext(env: Record<string, string> = {}): Promise<TestContext> {
+  const db = await createTestDb();
+  const config = loadConfig({ MC_DATA_DIR: "/tmp/mc-test-unused", LOG_LEVEL: "silent", ...env });
+  const app = await buildApp({ config, database: db.database });
+  await app.ready();
+  const tokens = createTokensService({ database: db.database, adminToken: null });
+  const admin = (await tokens.create({ role: "admin", name: "test-admin" }, SYSTEM)).token;
+  const member = (await tokens.create({ role: "member", name: "test-member" }, SYSTEM)).token;
+
+  async function agentToken(agentKey: string) {
+    await db.database.db.insert(agents).values({ agentId: agentKey, name: agentKey }).onConflictDoNothing();
+    return (await tokens.create({ role: "agent", agent_id: agentKey, name: `agent-${agentKey}` }, SYSTEM)).token;
+  }
+
+  async function req(method: string, url: string, opts: InjectOptions = {}) {
+    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+    const token = opts.token === undefined ? admin : opts.token;
+    if (token !== null) headers.authorization = `Bearer ${token}`;
+    let payload: string | undefined = opts.payload;
+    if (payload === undefined && opts.body !== undefined) {
+      payload = JSON.stringify(opts.body);
+    }
+    if (payload !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === "content-type")) {
+      headers["content-type"] = "application/json";
+    }
+    return app.inject({ method: method as "GET", url, headers, payload, query: opts.query });
+  }
+
+  async function json(method: string, url: string, opts: InjectOptions = {}) {
+    const r = await req(method, url, opts);
+    let body: unknown = null;
+    if (r.body !== "") {
+      body = JSON.parse(r.body);
+    }
+    return { status: r.statusCode, body, headers: r.headers as Record<string, unknown> };
+  }
+
+  return {
+    app,
+    db,
+    database: db.database,
+    config,
+    admin,
+    member,
+    agentToken,
+    req,
+    json,
+    async close() {
+      await app.close();
+      await db.drop();
+    },
+  };
+}
