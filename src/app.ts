@@ -9,6 +9,7 @@ import type { Config } from "./config.js";
 import type { Database } from "./db/client.js";
 import { registerAuth } from "./http/auth.js";
 import { registerErrorHandling } from "./http/error-handler.js";
+import { ServiceUnavailable } from "./http/errors.js";
 import { healthRoutes } from "./http/health.routes.js";
 import { registerJsonParser } from "./http/json.js";
 import { validatorCompiler } from "./http/validation.js";
@@ -45,15 +46,25 @@ export async function buildApp(deps: AppDeps) {
     ajv: { customOptions: { removeAdditional: false } },
     routerOptions: { maxParamLength: 500 },
     forceCloseConnections: "idle",
-    return503OnClosing: true,
+    // Our own 503 below answers in the contract's error shape.
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
   registerJsonParser(app);
   registerErrorHandling(app);
 
+  // Shutting down: requests already running finish; new ones are refused cleanly rather than half-served.
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
   app.addHook("onRequest", async (req, reply) => {
     reply.header("x-request-id", req.id);
+    if (closing) {
+      reply.header("connection", "close");
+      throw new ServiceUnavailable("Server is shutting down", 1);
+    }
   });
   // Bodies may come wrapped as in the reference (`{"mission": {...}}`) or bare; an absent body on a write is
   // an empty object, so a missing required field is reported by name rather than as "body must be object".

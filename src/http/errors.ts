@@ -76,6 +76,15 @@ export class Upstream extends DetailError {
 
 export class ServiceUnavailable extends DetailError {
   readonly status = 503;
+  constructor(
+    detail: string,
+    readonly retryAfterS: number,
+  ) {
+    super(detail);
+  }
+  override headers() {
+    return { "retry-after": String(this.retryAfterS) };
+  }
 }
 
 /** 422: invalid field, duplicate key, invalid transition, action not allowed in this state. */
