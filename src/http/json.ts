@@ -5,12 +5,19 @@ import { BadRequest, Invalid } from "./errors.js";
 
 export const MAX_DEPTH = 64;
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor"]);
+// PostgreSQL stores neither NUL characters (text, jsonb) nor unpaired UTF-16 surrogates (jsonb): they are
+// refused here as the caller's error (422) instead of failing in the database as a 500.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const unstorable = (s: string) => s.includes("\u0000") || LONE_SURROGATE.test(s);
 
 function check(value: unknown): void {
   // Iterative walk: a body crafted to be deep must not be able to blow the stack here either.
   const stack: Array<[unknown, number, string]> = [[value, 1, ""]];
   while (stack.length > 0) {
     const [v, depth, path] = stack.pop()!;
+    if (typeof v === "string" && unstorable(v)) {
+      throw Invalid.field(path || "body", "must not contain NUL or unpaired surrogate characters");
+    }
     if (v === null || typeof v !== "object") continue;
     if (depth > MAX_DEPTH) throw new BadRequest(`JSON nested deeper than ${MAX_DEPTH} levels`);
     if (Array.isArray(v)) {
@@ -19,7 +26,7 @@ function check(value: unknown): void {
     }
     for (const key of Object.keys(v)) {
       const p = path ? `${path}.${key}` : key;
-      if (FORBIDDEN_KEYS.has(key)) throw Invalid.field(p, "is not an allowed key");
+      if (FORBIDDEN_KEYS.has(key) || unstorable(key)) throw Invalid.field(p, "is not an allowed key");
       stack.push([(v as Record<string, unknown>)[key], depth + 1, p]);
     }
   }

@@ -1,0 +1,198 @@
+import { and, asc, desc, eq, gt, inArray, or, sql, type SQL } from "drizzle-orm";
+import type { Executor } from "../db/client.js";
+import { refWhere } from "../db/lookup.js";
+import {
+  agents,
+  missionAgents,
+  missions,
+  requirements,
+  sprints,
+  taskLogs,
+  taskRequirements,
+  tasks,
+} from "../db/schema/index.js";
+import type { Ref } from "../http/ids.js";
+import type { Page } from "../http/pagination.js";
+
+export type TaskRow = typeof tasks.$inferSelect;
+export type TaskLogRow = typeof taskLogs.$inferSelect;
+
+/** A task with the keys of the records it names: what a response and a trace entry need. */
+export interface TaskView extends TaskRow {
+  missionKey: string;
+  agentKey: string | null;
+  sprintKey: string | null;
+  requirementKeys: string[];
+}
+
+const requirementKeysSql = sql<string[]>`coalesce((
+  select jsonb_agg(${requirements.requirementId} order by ${requirements.id})
+  from ${taskRequirements} join ${requirements} on ${requirements.id} = ${taskRequirements.requirementId}
+  where ${taskRequirements.taskId} = ${tasks.id}
+), '[]'::jsonb)`;
+
+// One statement per read, whatever the number of tasks: the keys come from joins and a correlated
+// subquery rather than a lookup per task.
+function selectViews(exec: Executor) {
+  return exec
+    .select({
+      task: tasks,
+      missionKey: missions.missionId,
+      agentKey: agents.agentId,
+      sprintKey: sprints.sprintId,
+      requirementKeys: requirementKeysSql,
+    })
+    .from(tasks)
+    .innerJoin(missions, eq(missions.id, tasks.missionId))
+    .leftJoin(agents, eq(agents.id, tasks.agentId))
+    .leftJoin(sprints, eq(sprints.id, tasks.sprintId));
+}
+
+type ViewResult = { task: TaskRow; missionKey: string; agentKey: string | null; sprintKey: string | null; requirementKeys: string[] };
+
+function toView(r: ViewResult): TaskView {
+  return {
+    ...r.task,
+    missionKey: r.missionKey,
+    agentKey: r.agentKey,
+    sprintKey: r.sprintKey,
+    requirementKeys: r.requirementKeys ?? [],
+  };
+}
+
+export async function findTaskView(exec: Executor, ref: Ref, opts: { lock?: boolean } = {}) {
+  const q = selectViews(exec).where(refWhere(tasks.id, tasks.taskId, ref)).limit(1);
+  const rows = opts.lock ? await q.for("update", { of: tasks }) : await q;
+  return rows[0] ? toView(rows[0]) : undefined;
+}
+
+export interface TaskFilter {
+  missionId?: number;
+  status?: string;
+  agent?: Ref;
+  sprint?: Ref;
+  /** For agent tokens: only tasks assigned to this agent or in a mission it is on. */
+  visibleTo?: number;
+}
+
+export function visibleToAgent(exec: Executor, agentId: number): SQL {
+  return or(
+    eq(tasks.agentId, agentId),
+    inArray(
+      tasks.missionId,
+      exec.select({ id: missionAgents.missionId }).from(missionAgents).where(eq(missionAgents.agentId, agentId)),
+    ),
+  )!;
+}
+
+export async function listTaskViews(exec: Executor, f: TaskFilter, page: Page) {
+  const rows = await selectViews(exec)
+    .where(
+      and(
+        f.missionId === undefined ? undefined : eq(tasks.missionId, f.missionId),
+        f.status === undefined ? undefined : eq(tasks.status, f.status),
+        f.agent === undefined ? undefined : refWhere(tasks.agentId, agents.agentId, f.agent),
+        f.sprint === undefined ? undefined : refWhere(tasks.sprintId, sprints.sprintId, f.sprint),
+        f.visibleTo === undefined ? undefined : visibleToAgent(exec, f.visibleTo),
+        page.after === null ? undefined : gt(tasks.id, page.after),
+      ),
+    )
+    .orderBy(asc(tasks.id))
+    .limit(page.limit + 1);
+  return rows.map(toView);
+}
+
+export async function insertTask(exec: Executor, values: typeof tasks.$inferInsert) {
+  const rows = await exec.insert(tasks).values(values).returning();
+  return rows[0]!;
+}
+
+export async function updateTask(exec: Executor, id: number, set: Partial<typeof tasks.$inferInsert>) {
+  const rows = await exec
+    .update(tasks)
+    .set({ ...set, updatedAt: sql`now()` })
+    .where(eq(tasks.id, id))
+    .returning();
+  return rows[0]!;
+}
+
+/**
+ * Conditional on the status the caller read: of two racing moves, exactly one finds its row. `outputs`
+ * is shallow-merged into the stored outputs in the same statement (a report that moves and adds outputs).
+ * `from === to` makes it a guarded touch: it still fails when someone else moved the task meanwhile.
+ */
+export async function moveTaskStatus(
+  exec: Executor,
+  id: number,
+  from: string,
+  to: string,
+  outputs?: Record<string, unknown>,
+) {
+  const rows = await exec
+    .update(tasks)
+    .set({
+      status: to,
+      updatedAt: sql`now()`,
+      ...(outputs && Object.keys(outputs).length > 0
+        ? { outputs: sql`${tasks.outputs} || ${JSON.stringify(outputs)}::jsonb` }
+        : {}),
+    })
+    .where(and(eq(tasks.id, id), eq(tasks.status, from)))
+    .returning();
+  return rows[0];
+}
+
+export async function setTaskRequirements(exec: Executor, taskId: number, requirementIds: number[]) {
+  await exec.delete(taskRequirements).where(eq(taskRequirements.taskId, taskId));
+  if (requirementIds.length > 0) {
+    await exec.insert(taskRequirements).values(requirementIds.map((requirementId) => ({ taskId, requirementId })));
+  }
+}
+
+export async function insertLogs(exec: Executor, rows: Array<typeof taskLogs.$inferInsert>) {
+  if (rows.length === 0) return;
+  await exec.insert(taskLogs).values(rows);
+}
+
+/** The latest `n` log lines, oldest first. */
+export async function latestLogs(exec: Executor, taskId: number, n: number) {
+  const rows = await exec
+    .select()
+    .from(taskLogs)
+    .where(eq(taskLogs.taskId, taskId))
+    .orderBy(desc(taskLogs.id))
+    .limit(n);
+  return rows.reverse();
+}
+
+export async function listLogs(exec: Executor, taskId: number, page: Page) {
+  return exec
+    .select()
+    .from(taskLogs)
+    .where(and(eq(taskLogs.taskId, taskId), page.after === null ? undefined : gt(taskLogs.id, page.after)))
+    .orderBy(asc(taskLogs.id))
+    .limit(page.limit + 1);
+}
+
+/** Resolves references (ids or keys) of one kind: id and key of each record found, in one statement. */
+async function resolve(
+  exec: Executor,
+  table: typeof agents | typeof sprints | typeof requirements,
+  keyCol: typeof agents.agentId | typeof sprints.sprintId | typeof requirements.requirementId,
+  refs: Ref[],
+): Promise<Array<{ id: number; key: string }>> {
+  const ids = refs.filter((r): r is number => typeof r === "number");
+  const keys = refs.filter((r): r is string => typeof r === "string");
+  if (refs.length === 0) return [];
+  return exec
+    .select({ id: table.id, key: keyCol })
+    .from(table)
+    .where(
+      or(ids.length > 0 ? inArray(table.id, ids) : undefined, keys.length > 0 ? inArray(keyCol, keys) : undefined),
+    );
+}
+
+export const resolveAgents = (exec: Executor, refs: Ref[]) => resolve(exec, agents, agents.agentId, refs);
+export const resolveSprints = (exec: Executor, refs: Ref[]) => resolve(exec, sprints, sprints.sprintId, refs);
+export const resolveRequirements = (exec: Executor, refs: Ref[]) =>
+  resolve(exec, requirements, requirements.requirementId, refs);

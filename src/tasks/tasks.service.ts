@@ -1,0 +1,491 @@
+// Tasks. Invariants:
+// - A task's status changes only through `transitionTask`, which checks the move against the state
+//   machine (tasks.state.ts), applies it as a conditional update on the status it read (so of two racing
+//   moves exactly one wins and the other is 422), and writes the `task.status_changed` entry in the same
+//   transaction. A task is created only as `pending`.
+// - Every change writes its trace entry in the transaction that makes it; a request that fails (422, 403,
+//   a vetoed approve) changes nothing: no status, no outputs, no logs, no entry.
+// - Trace entries name records by key: `agent_id`, `sprint_id` and `requirement_ids` in `data` are keys.
+// - An agent token sees a task when it is assigned to its agent or the task's mission has its agent on it,
+//   and reports only the tasks assigned to its agent; approve, reject, create and PATCH are for members.
+import type { Database, Executor } from "../db/client.js";
+import { isUniqueViolation } from "../db/lookup.js";
+import { isAgentOnMission } from "../agents/agents.repo.js";
+import { findMission } from "../missions/missions.repo.js";
+import type { Principal } from "../http/auth.js";
+import { Forbidden, Invalid, NotFound, type FieldErrors } from "../http/errors.js";
+import { canonicalJson } from "../http/idempotency.js";
+import { generateKey, parseRef, type Ref } from "../http/ids.js";
+import { pageOf, toPage } from "../http/pagination.js";
+import { appendTrace } from "../trace/trace.service.js";
+import * as repo from "./tasks.repo.js";
+import type { LogListQuery, ReviewBody, TaskCreate, TaskListQuery, TaskReport, TaskUpdate } from "./tasks.schemas.js";
+import { moveError, type TaskStatus, type TransitionVia } from "./tasks.state.js";
+
+export type { TaskView } from "./tasks.repo.js";
+
+/** The task read returns this many of the latest log lines; GET /api/tasks/:id/logs pages through all. */
+export const LATEST_LOGS = 100;
+
+export function logToApi(l: repo.TaskLogRow) {
+  return { message: l.message, timestamp: l.timestamp, ...(l.level !== null ? { level: l.level } : {}) };
+}
+
+/** A task as lists show it (no logs). */
+export function taskSummaryToApi(t: repo.TaskView) {
+  return {
+    id: t.id,
+    task_id: t.taskId,
+    mission_id: t.missionKey,
+    objective: t.objective,
+    status: t.status,
+    agent_id: t.agentKey,
+    sprint_id: t.sprintKey,
+    requirement_ids: t.requirementKeys,
+    required_capabilities: t.requiredCapabilities,
+    priority: t.priority,
+    outputs: t.outputs,
+    inserted_at: t.insertedAt,
+    updated_at: t.updatedAt,
+  };
+}
+export type TaskSummaryApi = ReturnType<typeof taskSummaryToApi>;
+
+/** A task as reads, updates and actions return it: with its latest log lines, oldest first. */
+export function taskToApi(t: repo.TaskView, logs: repo.TaskLogRow[]) {
+  return { ...taskSummaryToApi(t), logs: logs.map(logToApi) };
+}
+export type TaskApi = ReturnType<typeof taskToApi>;
+
+export interface TransitionOptions {
+  via: TransitionVia;
+  comment?: string;
+  /** Shallow-merged into the task's outputs in the same conditional update (a report). */
+  outputs?: Record<string, unknown>;
+  /**
+   * When the status stays the same, still write (outputs, updated_at) guarded by the status read, so a
+   * report racing a move fails instead of landing on a task that has moved on.
+   */
+  touch?: boolean;
+}
+
+/**
+ * The one way a task's status changes, inside the caller's transaction. Staying in the same status is
+ * legal and writes no `task.status_changed` entry. Throws 422 (`status`) on an illegal move or when the
+ * task moved concurrently; nothing has been written then.
+ */
+export async function transitionTask(
+  tx: Executor,
+  task: repo.TaskView,
+  to: TaskStatus,
+  actor: string,
+  opts: TransitionOptions,
+): Promise<repo.TaskView> {
+  const from = task.status as TaskStatus;
+  const err = moveError(from, to, opts.via);
+  if (err) throw Invalid.field("status", err);
+  const merges = opts.outputs !== undefined && Object.keys(opts.outputs).length > 0;
+  if (from === to && !merges && !opts.touch) return task;
+  const moved = await repo.moveTaskStatus(tx, task.id, from, to, opts.outputs);
+  if (!moved) throw Invalid.field("status", `task changed concurrently; it is no longer ${from}`);
+  if (from !== to) {
+    await appendTrace(tx, {
+      event: "task.status_changed",
+      actor,
+      missionId: task.missionKey,
+      taskId: task.taskId,
+      agentId: task.agentKey,
+      data: { from, to, ...(opts.comment !== undefined ? { comment: opts.comment } : {}), via: opts.via },
+    });
+  }
+  return { ...task, ...moved };
+}
+
+/**
+ * A step approve runs before moving a task to `completed` (merging its pull request). Throwing an AppError
+ * aborts the approve: the task stays in `pending_review` and the caller gets that error.
+ */
+export type BeforeComplete = (task: TaskSummaryApi, ctx: { principal: Principal; comment?: string }) => Promise<void>;
+
+/**
+ * Guardrail on reports: judges the actions an agent says it performed (`progress.outputs.actions`), inside
+ * the report's transaction. `blocked` moves the task to `blocked`; the decision is in the trace either way.
+ */
+export type CheckReportedActions = (
+  tx: Executor,
+  ctx: { actions: Array<Record<string, unknown>>; task: repo.TaskView; actor: string },
+) => Promise<{ blocked: boolean; messages: string[]; decisionId: number | null }>;
+
+export interface TasksDeps {
+  database: Database;
+  beforeComplete?: BeforeComplete[];
+  checkReportedActions?: CheckReportedActions;
+}
+
+export type TasksService = ReturnType<typeof createTasksService>;
+
+type Resolved = { id: number; key: string } | null | undefined;
+
+function agentOf(by: Principal): number {
+  if (by.agentId === null) throw new Forbidden();
+  return by.agentId;
+}
+
+/** The log timestamp as a Date PostgreSQL can store; a leap second or year 0 is the caller's error. */
+function logTime(raw: string | undefined, now: Date, i: number): Date {
+  if (raw === undefined) return now;
+  const d = new Date(raw);
+  const y = d.getUTCFullYear();
+  if (Number.isNaN(d.getTime()) || y < 1 || y > 9999) throw Invalid.field(`logs.${i}.timestamp`, "is not a valid timestamp");
+  return d;
+}
+
+function queryRef(field: string, raw: string | undefined): Ref | undefined {
+  if (raw === undefined) return undefined;
+  const ref = parseRef(raw);
+  if (ref === null) throw Invalid.field(field, "is not a valid id or key");
+  return ref;
+}
+
+function reportedActions(outputs: Record<string, unknown>): Array<Record<string, unknown>> | null {
+  if (!("actions" in outputs)) return null;
+  const a = outputs.actions;
+  if (!Array.isArray(a)) throw Invalid.field("outputs.actions", "must be a list of action objects");
+  a.forEach((x, i) => {
+    if (x === null || typeof x !== "object" || Array.isArray(x)) throw Invalid.field(`outputs.actions.${i}`, "must be an object");
+  });
+  return a as Array<Record<string, unknown>>;
+}
+
+export function createTasksService({ database, beforeComplete = [], checkReportedActions }: TasksDeps) {
+  const { db } = database;
+  /** Approves of one task run one at a time in this process, so a pre-completion step runs once. */
+  const approving = new Map<number, Promise<unknown>>();
+
+  async function load(exec: Executor, idRaw: string | number, opts: { lock?: boolean } = {}) {
+    const ref = parseRef(idRaw);
+    const t = ref === null ? undefined : await repo.findTaskView(exec, ref, opts);
+    if (!t) throw new NotFound();
+    return t;
+  }
+
+  async function loadMission(exec: Executor, idRaw: string) {
+    const ref = parseRef(idRaw);
+    const m = ref === null ? undefined : await findMission(exec, ref);
+    if (!m) throw new NotFound();
+    return m;
+  }
+
+  async function assertCanRead(t: repo.TaskView, by: Principal) {
+    if (by.role !== "agent") return;
+    const me = agentOf(by);
+    if (t.agentId === me || (await isAgentOnMission(db, t.missionId, me))) return;
+    throw new Forbidden();
+  }
+
+  /**
+   * Resolves the references of a create or update body, all at once so every unknown one is reported in
+   * a single 422. `undefined` means "not given", `null` "set to none".
+   */
+  async function resolveRefs(
+    tx: Executor,
+    input: { agent_id?: Ref | null; sprint_id?: Ref | null; requirement_ids?: Ref[] },
+  ) {
+    const errors: FieldErrors = {};
+    const one = async (
+      field: string,
+      raw: Ref | null | undefined,
+      resolver: (e: Executor, refs: Ref[]) => Promise<Array<{ id: number; key: string }>>,
+    ): Promise<Resolved> => {
+      if (raw === undefined || raw === null) return raw;
+      const ref = parseRef(raw);
+      const found = ref === null ? [] : await resolver(tx, [ref]);
+      if (!found[0]) {
+        errors[field] = ["does not exist"];
+        return undefined;
+      }
+      return found[0];
+    };
+    const agent = await one("agent_id", input.agent_id, repo.resolveAgents);
+    const sprint = await one("sprint_id", input.sprint_id, repo.resolveSprints);
+    let requirements: Array<{ id: number; key: string }> | undefined;
+    if (input.requirement_ids !== undefined) {
+      const refs = input.requirement_ids.map((r) => [r, parseRef(r)] as const);
+      const found = await repo.resolveRequirements(
+        tx,
+        refs.map(([, p]) => p).filter((p): p is Ref => p !== null),
+      );
+      const missing: string[] = [];
+      const seen = new Map<number, { id: number; key: string }>();
+      for (const [raw, p] of refs) {
+        const hit = p === null ? undefined : found.find((f) => (typeof p === "number" ? f.id === p : f.key === p));
+        if (!hit) missing.push(String(raw));
+        else if (!seen.has(hit.id)) seen.set(hit.id, hit);
+      }
+      if (missing.length > 0) errors.requirement_ids = [`contains unknown requirements: ${missing.join(", ")}`];
+      requirements = [...seen.values()].sort((a, b) => a.id - b.id);
+    }
+    if (Object.keys(errors).length > 0) throw new Invalid(errors);
+    return { agent, sprint, requirements };
+  }
+
+  async function create(missionRaw: string, input: TaskCreate, by: Principal) {
+    const taskId = input.task_id ?? generateKey("task");
+    try {
+      const view = await db.transaction(async (tx) => {
+        const mission = await loadMission(tx, missionRaw);
+        const refs = await resolveRefs(tx, input);
+        const row = await repo.insertTask(tx, {
+          taskId,
+          missionId: mission.id,
+          objective: input.objective,
+          status: "pending",
+          agentId: refs.agent?.id ?? null,
+          sprintId: refs.sprint?.id ?? null,
+          priority: input.priority ?? null,
+          outputs: input.outputs ?? {},
+          requiredCapabilities: input.required_capabilities ?? [],
+        });
+        const requirements = refs.requirements ?? [];
+        await repo.setTaskRequirements(
+          tx,
+          row.id,
+          requirements.map((r) => r.id),
+        );
+        const t: repo.TaskView = {
+          ...row,
+          missionKey: mission.missionId,
+          agentKey: refs.agent?.key ?? null,
+          sprintKey: refs.sprint?.key ?? null,
+          requirementKeys: requirements.map((r) => r.key),
+        };
+        await appendTrace(tx, {
+          event: "task.created",
+          actor: by.actor,
+          missionId: t.missionKey,
+          taskId: t.taskId,
+          agentId: t.agentKey,
+          data: {
+            objective: t.objective,
+            status: t.status,
+            agent_id: t.agentKey,
+            sprint_id: t.sprintKey,
+            priority: t.priority,
+            requirement_ids: t.requirementKeys,
+            required_capabilities: t.requiredCapabilities,
+            outputs: t.outputs,
+          },
+        });
+        return t;
+      });
+      return taskToApi(view, []);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw Invalid.field("task_id", "has already been taken");
+      throw err;
+    }
+  }
+
+  async function get(idRaw: string, by: Principal) {
+    const t = await load(db, idRaw);
+    await assertCanRead(t, by);
+    return taskToApi(t, await repo.latestLogs(db, t.id, LATEST_LOGS));
+  }
+
+  async function listWhere(filter: repo.TaskFilter, q: TaskListQuery, by: Principal) {
+    const page = pageOf(q);
+    const rows = await repo.listTaskViews(
+      db,
+      {
+        ...filter,
+        status: q.status,
+        agent: queryRef("agent_id", q.agent_id),
+        sprint: queryRef("sprint_id", q.sprint_id),
+        visibleTo: by.role === "agent" ? agentOf(by) : undefined,
+      },
+      page,
+    );
+    return toPage(rows, page, taskSummaryToApi);
+  }
+
+  /** Every task the caller may see, filtered (how an agent finds its work). */
+  async function list(q: TaskListQuery, by: Principal) {
+    return listWhere({}, q, by);
+  }
+
+  async function listForMission(missionRaw: string, q: TaskListQuery, by: Principal) {
+    const mission = await loadMission(db, missionRaw);
+    return listWhere({ missionId: mission.id }, q, by);
+  }
+
+  async function update(idRaw: string, input: TaskUpdate, by: Principal) {
+    const [t, logs] = await db.transaction(async (tx) => {
+      const cur = await load(tx, idRaw, { lock: true });
+      if (input.task_id !== undefined && input.task_id !== cur.taskId) throw Invalid.field("task_id", "cannot be changed");
+      const refs = await resolveRefs(tx, input);
+      const logs = await repo.latestLogs(tx, cur.id, LATEST_LOGS);
+      const changes: Record<string, unknown> = {};
+      const set: Partial<repo.TaskRow> = {};
+      const next: repo.TaskView = { ...cur };
+      if (input.objective !== undefined && input.objective !== cur.objective) {
+        set.objective = next.objective = changes.objective = input.objective;
+      }
+      if (refs.agent !== undefined && (refs.agent?.id ?? null) !== cur.agentId) {
+        set.agentId = next.agentId = refs.agent?.id ?? null;
+        next.agentKey = changes.agent_id = refs.agent?.key ?? null;
+      }
+      if (refs.sprint !== undefined && (refs.sprint?.id ?? null) !== cur.sprintId) {
+        set.sprintId = next.sprintId = refs.sprint?.id ?? null;
+        next.sprintKey = changes.sprint_id = refs.sprint?.key ?? null;
+      }
+      if (input.priority !== undefined && input.priority !== cur.priority) {
+        set.priority = next.priority = changes.priority = input.priority;
+      }
+      if (input.outputs !== undefined && canonicalJson(input.outputs) !== canonicalJson(cur.outputs)) {
+        set.outputs = next.outputs = changes.outputs = input.outputs;
+      }
+      if (
+        input.required_capabilities !== undefined &&
+        canonicalJson(input.required_capabilities) !== canonicalJson(cur.requiredCapabilities)
+      ) {
+        set.requiredCapabilities = next.requiredCapabilities = changes.required_capabilities = input.required_capabilities;
+      }
+      if (refs.requirements !== undefined) {
+        const keys = refs.requirements.map((r) => r.key);
+        if (canonicalJson([...keys].sort()) !== canonicalJson([...cur.requirementKeys].sort())) {
+          await repo.setTaskRequirements(
+            tx,
+            cur.id,
+            refs.requirements.map((r) => r.id),
+          );
+          next.requirementKeys = changes.requirement_ids = keys;
+        }
+      }
+      let moved = next;
+      if (Object.keys(changes).length > 0) {
+        const row = await repo.updateTask(tx, cur.id, set);
+        moved = { ...next, ...row };
+        await appendTrace(tx, {
+          event: "task.updated",
+          actor: by.actor,
+          missionId: moved.missionKey,
+          taskId: moved.taskId,
+          agentId: moved.agentKey,
+          data: { changes },
+        });
+      }
+      if (input.status !== undefined) moved = await transitionTask(tx, moved, input.status, by.actor, { via: "update" });
+      return [moved, logs] as const;
+    });
+    return taskToApi(t, logs);
+  }
+
+  /**
+   * Applies a progress report: the status through the state machine, outputs shallow-merged, logs
+   * appended, all in one transaction: an illegal move is a 422 before anything is written.
+   */
+  async function report(idRaw: string, input: TaskReport, by: Principal) {
+    const now = new Date();
+    const logsIn = (input.logs ?? []).map((l, i) => ({ ...l, at: logTime(l.timestamp, now, i) }));
+    const outputs = input.outputs ?? {};
+    const adds = Object.keys(outputs).length > 0 || logsIn.length > 0;
+    const actions = reportedActions(outputs);
+    const [t, logs] = await db.transaction(async (tx) => {
+      const cur = await load(tx, idRaw);
+      if (by.role === "agent" && cur.agentId !== agentOf(by)) throw new Forbidden();
+      let to = (input.status ?? cur.status) as TaskStatus;
+      // Checked before the first write, so an illegal move costs no work; the move itself comes after the
+      // logs, because a trace append holds the mission's chain until commit: appends go last.
+      const illegal = moveError(cur.status as TaskStatus, to, "report");
+      if (illegal) throw Invalid.field("status", illegal);
+      let comment: string | undefined;
+      if (actions && actions.length > 0 && checkReportedActions) {
+        const verdict = await checkReportedActions(tx, { actions, task: cur, actor: by.actor });
+        if (verdict.blocked) {
+          comment = `blocked by policy: ${verdict.messages.join("; ")}`;
+          logsIn.push({ message: comment, level: "error", at: now } as (typeof logsIn)[number]);
+          if (moveError(cur.status as TaskStatus, "blocked", "report") === null) to = "blocked";
+        }
+      }
+      await repo.insertLogs(
+        tx,
+        logsIn.map((l) => ({ taskId: cur.id, message: l.message, level: l.level ?? null, timestamp: l.at })),
+      );
+      const latest = await repo.latestLogs(tx, cur.id, LATEST_LOGS);
+      const moved = await transitionTask(tx, cur, to, by.actor, { via: "report", outputs, touch: adds, comment });
+      if (adds) {
+        await appendTrace(tx, {
+          event: "task.reported",
+          actor: by.actor,
+          missionId: moved.missionKey,
+          taskId: moved.taskId,
+          agentId: moved.agentKey,
+          data: { outputs, logs_added: logsIn.length },
+        });
+      }
+      return [moved, latest] as const;
+    });
+    return taskToApi(t, logs);
+  }
+
+  /** Runs `fn` after every earlier call for the same task in this process has settled. */
+  async function oneAtATime<T>(taskId: number, fn: () => Promise<T>): Promise<T> {
+    const prev = approving.get(taskId) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    approving.set(taskId, settled);
+    try {
+      return await run;
+    } finally {
+      if (approving.get(taskId) === settled) approving.delete(taskId);
+    }
+  }
+
+  /** approve / reject: only from `pending_review`; the comment goes into the `task.status_changed` entry. */
+  async function review(idRaw: string, action: "approve" | "reject", input: ReviewBody, by: Principal) {
+    const first = await load(db, idRaw);
+    const hooks = action === "approve" ? beforeComplete : [];
+    const go = async (t: repo.TaskView) => {
+      if (t.status !== "pending_review") throw Invalid.field("status", `cannot ${action} a task that is ${t.status}`);
+      // Outside the transaction: a pre-completion step may call out (GitHub), and must not hold the
+      // database while it does. The conditional move below still decides any race.
+      for (const hook of hooks) await hook(taskSummaryToApi(t), { principal: by, comment: input.comment });
+      return db.transaction(async (tx) => {
+        const logs = await repo.latestLogs(tx, t.id, LATEST_LOGS);
+        const moved = await transitionTask(tx, t, action === "approve" ? "completed" : "rejected", by.actor, {
+          via: action,
+          comment: input.comment,
+        });
+        return taskToApi(moved, logs);
+      });
+    };
+    if (hooks.length === 0) return go(first);
+    // With a pre-completion step, concurrent approves of one task queue up, and each re-reads the task:
+    // the step (a merge) runs once, and the later approves see `completed` and get 422.
+    return oneAtATime(first.id, async () => go(await load(db, first.id)));
+  }
+
+  async function logs(idRaw: string, q: LogListQuery, by: Principal) {
+    const t = await load(db, idRaw);
+    await assertCanRead(t, by);
+    const page = pageOf(q);
+    return toPage(await repo.listLogs(db, t.id, page), page, logToApi);
+  }
+
+  return {
+    create,
+    get,
+    list,
+    listForMission,
+    update,
+    report,
+    approve: (id: string, input: ReviewBody, by: Principal) => review(id, "approve", input, by),
+    reject: (id: string, input: ReviewBody, by: Principal) => review(id, "reject", input, by),
+    logs,
+    load,
+    transition: transitionTask,
+    toApi: taskToApi,
+  };
+}

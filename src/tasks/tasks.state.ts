@@ -1,0 +1,58 @@
+// The task state machine: the only definition of which status moves are legal, exactly the contract's
+// table. Pure; the tasks service's `transition` is the only code that writes a task's status.
+export const TASK_STATUSES = [
+  "pending",
+  "in_progress",
+  "blocked",
+  "pending_review",
+  "rejected",
+  "completed",
+  "failed",
+] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/** What asked for the move. Recorded in the `task.status_changed` entry; some moves belong to one route. */
+export type TransitionVia = "create" | "update" | "report" | "approve" | "reject" | "dispatch" | (string & {});
+
+const MOVES: Record<TaskStatus, readonly TaskStatus[]> = {
+  pending: ["in_progress", "blocked", "failed"],
+  in_progress: ["blocked", "pending_review", "completed", "failed"],
+  blocked: ["pending", "in_progress", "failed"],
+  pending_review: ["completed", "rejected", "in_progress"],
+  rejected: ["pending", "in_progress"],
+  failed: ["pending"],
+  completed: [],
+};
+
+/**
+ * Moves that only one action may make: a review's outcome is decided by approve or reject, never by a
+ * report or a PATCH naming the status.
+ */
+const RESERVED: Array<{ from: TaskStatus; to: TaskStatus; via: TransitionVia }> = [
+  { from: "pending_review", to: "completed", via: "approve" },
+  { from: "pending_review", to: "rejected", via: "reject" },
+];
+
+export function isTaskStatus(s: string): s is TaskStatus {
+  return (TASK_STATUSES as readonly string[]).includes(s);
+}
+
+/**
+ * Why `from → to` is not allowed for `via`, or null when it is. Staying in the same status is always legal
+ * (a report that only adds outputs or logs).
+ */
+export function moveError(from: TaskStatus, to: TaskStatus, via: TransitionVia): string | null {
+  if (from === to) return null;
+  if (!MOVES[from].includes(to)) return `cannot move from ${from} to ${to}`;
+  const reserved = RESERVED.find((r) => r.from === from && r.to === to);
+  if (reserved && reserved.via !== via) return `only ${reserved.via} can move a task from ${from} to ${to}`;
+  return null;
+}
+
+export function canMoveTask(from: TaskStatus, to: TaskStatus, via: TransitionVia): boolean {
+  return moveError(from, to, via) === null;
+}
+
+export function isTerminalTask(s: TaskStatus): boolean {
+  return MOVES[s].length === 0;
+}
