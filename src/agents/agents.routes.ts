@@ -1,0 +1,189 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "@sinclair/typebox";
+import { Data, ListOf } from "../http/envelope.js";
+import { IdParam } from "../http/ids.js";
+import {
+  ActivityReport,
+  Agent,
+  AgentCreate,
+  AgentListQuery,
+  AgentParam,
+  AgentUpdate,
+  MissionAgentAdd,
+  MissionAgentListQuery,
+  MissionAgentParams,
+  MissionParam,
+} from "./agents.schemas.js";
+import type { AgentsService } from "./agents.service.js";
+import type { MissionAgentsService } from "./mission-agents.service.js";
+
+export const agentsRoutes: FastifyPluginAsyncTypebox<{ agents: AgentsService; missionAgents: MissionAgentsService }> = async (
+  app,
+  { agents, missionAgents },
+) => {
+  const tags = ["agents"];
+
+  app.get(
+    "/api/agents",
+    {
+      config: { access: "member" },
+      schema: {
+        tags,
+        summary: "List agents",
+        description:
+          "Filters: `status` (as read: an agent silent past the staleness window is `offline`), `adapter_module`, " +
+          "`capability` (agents that have it).",
+        querystring: AgentListQuery,
+        response: { 200: ListOf(Agent) },
+      },
+    },
+    async (req) => agents.list(req.query),
+  );
+
+  app.post(
+    "/api/agents",
+    {
+      config: { access: "member", wrap: "agent" },
+      schema: {
+        tags,
+        summary: "Create agent",
+        description:
+          'Body may be wrapped (`{"agent": {...}}`) or bare. `name` defaults to the key, `adapter_module` to `manual`. ' +
+          "`status`, `current_task_id` and `last_seen_at` are set by activity reports only.",
+        body: AgentCreate,
+        response: { 201: Data(Agent) },
+      },
+    },
+    async (req, reply) => {
+      const data = await agents.create(req.body, req.principal);
+      return reply.code(201).header("location", `/api/agents/${data.agent_id}`).send({ data });
+    },
+  );
+
+  app.get(
+    "/api/agents/:id",
+    {
+      config: { access: "agent" },
+      schema: {
+        tags,
+        summary: "Get agent",
+        description: "An agent token may read only its own agent.",
+        params: IdParam,
+        response: { 200: Data(Agent) },
+      },
+    },
+    async (req) => ({ data: await agents.get(req.params.id, req.principal) }),
+  );
+
+  app.patch(
+    "/api/agents/:id",
+    {
+      config: { access: "member", wrap: "agent" },
+      schema: {
+        tags,
+        summary: "Update agent",
+        description: "Changes only the fields named; `config` is replaced whole (a `\"[REDACTED]\"` value keeps the stored secret).",
+        params: IdParam,
+        body: AgentUpdate,
+        response: { 200: Data(Agent) },
+      },
+    },
+    async (req) => ({ data: await agents.update(req.params.id, req.body, req.principal) }),
+  );
+
+  app.post(
+    "/api/agents/:agent_id/activity",
+    {
+      config: { access: "agent" },
+      schema: {
+        tags,
+        summary: "Report agent activity",
+        description:
+          "Sets the agent's status from the event: session_start, task_complete, completed → idle; task_start → " +
+          "working (current_task_id from context.task_id); blocked → blocked; waiting_for_input → waiting_for_input; " +
+          "error → error; stop → offline; heartbeat keeps the stored status (an offline agent becomes idle; one that " +
+          "only read offline for being silent shows its last reported status again). " +
+          "task_complete, completed and stop clear current_task_id. Every event updates last_seen_at; every event " +
+          "but heartbeat is traced. An unknown agent key registers the agent (201); known agents answer 200. " +
+          "An agent token may report only its own agent's activity.",
+        params: AgentParam,
+        body: ActivityReport,
+        response: { 200: Data(Agent), 201: Data(Agent) },
+      },
+    },
+    async (req, reply) => {
+      const { created, data } = await agents.activity(req.params.agent_id, req.body, req.principal);
+      if (created) reply.code(201).header("location", `/api/agents/${data.agent_id}`);
+      return reply.send({ data });
+    },
+  );
+
+  const mtags = ["mission agents"];
+
+  app.get(
+    "/api/missions/:mission_id/agents",
+    {
+      config: { access: "member" },
+      schema: {
+        tags: mtags,
+        summary: "List agents on a mission",
+        params: MissionParam,
+        querystring: MissionAgentListQuery,
+        response: { 200: ListOf(Agent) },
+      },
+    },
+    async (req) => missionAgents.list(req.params.mission_id, req.query),
+  );
+
+  app.post(
+    "/api/missions/:mission_id/agents",
+    {
+      config: { access: "member", wrap: "agent" },
+      schema: {
+        tags: mtags,
+        summary: "Add agent to mission",
+        description: "`agent_id` is the agent's integer id or key. An agent already on the mission is a 422.",
+        params: MissionParam,
+        body: MissionAgentAdd,
+        response: { 201: Data(Agent) },
+      },
+    },
+    async (req, reply) => {
+      const { mission_id, data } = await missionAgents.add(req.params.mission_id, req.body, req.principal);
+      return reply.code(201).header("location", `/api/missions/${mission_id}/agents/${data.agent_id}`).send({ data });
+    },
+  );
+
+  app.get(
+    "/api/missions/:mission_id/agents/:id",
+    {
+      config: { access: "member" },
+      schema: {
+        tags: mtags,
+        summary: "Get an agent on a mission",
+        description: "404 when the agent is not on the mission.",
+        params: MissionAgentParams,
+        response: { 200: Data(Agent) },
+      },
+    },
+    async (req) => ({ data: await missionAgents.get(req.params.mission_id, req.params.id) }),
+  );
+
+  app.delete(
+    "/api/missions/:mission_id/agents/:id",
+    {
+      config: { access: "member" },
+      schema: {
+        tags: mtags,
+        summary: "Remove agent from mission",
+        description: "404 when the agent was not on the mission.",
+        params: MissionAgentParams,
+        response: { 204: Type.Null() },
+      },
+    },
+    async (req, reply) => {
+      await missionAgents.remove(req.params.mission_id, req.params.id, req.principal);
+      return reply.code(204).send(null);
+    },
+  );
+};

@@ -1,0 +1,125 @@
+import { Type, type Static } from "@sinclair/typebox";
+import { JsonObject, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
+import { KeySchema } from "../http/ids.js";
+import { PageQuery } from "../http/pagination.js";
+import { AGENT_EVENTS, AGENT_STATUSES } from "./agents.state.js";
+
+export const AgentStatusSchema = StringEnum(AGENT_STATUSES, {
+  description: "idle, working, blocked, waiting_for_input, error, offline (also: never reported, or stale)",
+});
+
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+const AdapterModule = Type.String({
+  pattern: "^[A-Za-z0-9._:-]{1,128}$",
+  description: "the adapter that drives the agent, for example `claude_code`; default `manual`",
+});
+const Capabilities = Type.Array(Type.String({ minLength: 1, maxLength: 128 }), {
+  maxItems: 100,
+  description: "duplicates are dropped",
+});
+const Config = Type.Record(Type.String(), Type.Unknown(), {
+  description:
+    "adapter settings. Values under keys containing token, key, secret or password (any case, any depth) are " +
+    'stored but never returned: they read as "[REDACTED]", and sending "[REDACTED]" back keeps the stored value.',
+});
+const readOnly = (what: string) =>
+  Type.Optional(Type.Unknown({ description: `read-only (${what}); giving it is 422` }));
+
+export const AgentCreate = Type.Object(
+  {
+    agent_id: Type.Optional(KeySchema),
+    name: Type.Optional(Nullable(Name)),
+    adapter_module: Type.Optional(AdapterModule),
+    capabilities: Type.Optional(Capabilities),
+    config: Type.Optional(Config),
+    status: readOnly("set by activity reports"),
+    current_task_id: readOnly("set by activity reports"),
+    last_seen_at: readOnly("set by activity reports"),
+  },
+  {
+    additionalProperties: false,
+    examples: [{ agent_id: "claude-code-1", name: "Claude Code Agent", adapter_module: "claude_code", capabilities: ["coding", "testing"] }],
+  },
+);
+export type AgentCreate = Static<typeof AgentCreate>;
+
+export const AgentUpdate = Type.Object(
+  {
+    agent_id: Type.Optional(Type.String({ description: "keys cannot be changed; a different value is 422" })),
+    name: Type.Optional(Nullable(Name)),
+    adapter_module: Type.Optional(AdapterModule),
+    capabilities: Type.Optional(Capabilities),
+    config: Type.Optional(Config),
+    status: readOnly("set by activity reports"),
+    current_task_id: readOnly("set by activity reports"),
+    last_seen_at: readOnly("set by activity reports"),
+  },
+  { additionalProperties: false },
+);
+export type AgentUpdate = Static<typeof AgentUpdate>;
+
+export const Agent = Type.Object({
+  id: Type.Integer(),
+  agent_id: Type.String(),
+  name: Nullable(Type.String()),
+  adapter_module: Type.String(),
+  capabilities: Type.Array(Type.String()),
+  config: JsonObject,
+  status: Type.String({ description: "offline when the agent never reported or has been silent past the staleness window" }),
+  current_task_id: Nullable(Type.String()),
+  last_seen_at: Nullable(Timestamp),
+  inserted_at: Timestamp,
+  updated_at: Timestamp,
+});
+
+export const AgentListQuery = Type.Object({
+  status: Type.Optional(AgentStatusSchema),
+  adapter_module: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  capability: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: "agents that have this capability" })),
+  ...PageQuery,
+});
+export type AgentListQuery = Static<typeof AgentListQuery>;
+
+export const AgentParam = Type.Object({ agent_id: Type.String({ description: "integer id or key" }) });
+
+export const ActivityReport = Type.Object(
+  {
+    event: StringEnum(AGENT_EVENTS),
+    context: Type.Optional(
+      Type.Object(
+        {
+          task_id: Type.Optional(
+            Type.Union([Type.Integer({ minimum: 1 }), KeySchema, Type.Null()], {
+              description: "for task_start: the task (integer id or key) the agent is starting",
+            }),
+          ),
+        },
+        { additionalProperties: true, description: "free-form; kept in the trace" },
+      ),
+    ),
+  },
+  {
+    additionalProperties: false,
+    examples: [{ event: "task_start", context: { task_id: "task-001", description: "Working on login endpoint" } }],
+  },
+);
+export type ActivityReport = Static<typeof ActivityReport>;
+
+// Mission agents.
+export const MissionAgentAdd = Type.Object(
+  {
+    agent_id: Type.Union([Type.Integer({ minimum: 1 }), Type.String({ minLength: 1 })], {
+      description: "integer id or key of the agent",
+    }),
+  },
+  { additionalProperties: false, examples: [{ agent_id: 1 }, { agent_id: "claude-code-1" }] },
+);
+export type MissionAgentAdd = Static<typeof MissionAgentAdd>;
+
+export const MissionParam = Type.Object({ mission_id: Type.String({ description: "integer id or key" }) });
+export const MissionAgentParams = Type.Object({
+  mission_id: Type.String({ description: "integer id or key of the mission" }),
+  id: Type.String({ description: "integer id or key of the agent" }),
+});
+export const MissionAgentListQuery = Type.Object({ ...PageQuery });
+export type MissionAgentListQuery = Static<typeof MissionAgentListQuery>;

@@ -1,0 +1,255 @@
+// Agents and their activity. Invariants:
+// - `status`, `current_task_id` and `last_seen_at` are written only by activity reports, through the
+//   EVENT_STATUS mapping of agents.state.ts; create and update reject them.
+// - What a reader sees as the status is derived on the database's clock: an agent that never reported, or has
+//   been silent longer than `staleAfterS`, reads `offline` (reads and the list filter use the same SQL).
+// - `config` is stored whole but leaves the server only through `redactConfig` (responses and trace entries).
+// - Every change but a heartbeat writes one trace entry in the transaction that makes it. A heartbeat to a
+//   known agent is never traced, not even when it revives an offline agent; it is coalesced in memory and
+//   written in batches at least twice a second (heartbeats.ts), and agent reads settle pending heartbeats
+//   first, so a read never shows an older last_seen_at than a heartbeat already answered.
+// - An agent token acts only on its own agent: it reads it and reports its activity, nothing else, and so
+//   never registers another agent.
+import { isDeepStrictEqual } from "node:util";
+import type { Database, Executor } from "../db/client.js";
+import { isUniqueViolation } from "../db/lookup.js";
+import type { Principal } from "../http/auth.js";
+import { Forbidden, Invalid, NotFound } from "../http/errors.js";
+import { generateKey, parseRef, type Ref } from "../http/ids.js";
+import { pageOf, toPage } from "../http/pagination.js";
+import { findTaskKey } from "../trace/trace.lookup.js";
+import { appendTrace } from "../trace/trace.service.js";
+import * as repo from "./agents.repo.js";
+import { heartbeatsFor } from "./heartbeats.js";
+import type { ActivityReport, AgentCreate, AgentListQuery, AgentUpdate } from "./agents.schemas.js";
+import { redactConfig, restoreRedacted } from "./agents.secrets.js";
+import { currentTaskEffect, EVENT_STATUS, type AgentEvent } from "./agents.state.js";
+
+export interface AgentsDeps {
+  database: Database;
+  /** Where a failed heartbeat flush is reported (it is retried with the next one). */
+  log?: (err: unknown) => void;
+  /** Seconds of silence after which an agent reads as offline (config.agentStaleAfterS). */
+  staleAfterS: number;
+}
+
+/** The API shape of an agent; `stale` says it has not been heard from within the window. */
+export function agentToApi(a: repo.AgentRow, stale: boolean) {
+  return {
+    id: a.id,
+    agent_id: a.agentId,
+    name: a.name,
+    adapter_module: a.adapterModule,
+    capabilities: a.capabilities,
+    config: redactConfig(a.config),
+    status: stale ? "offline" : a.status,
+    current_task_id: a.currentTaskId,
+    last_seen_at: a.lastSeenAt,
+    inserted_at: a.insertedAt,
+    updated_at: a.updatedAt,
+  };
+}
+export type AgentApi = ReturnType<typeof agentToApi>;
+
+const READ_ONLY = ["status", "current_task_id", "last_seen_at"] as const;
+
+function rejectReadOnly(input: Partial<Record<(typeof READ_ONLY)[number], unknown>>): void {
+  const errors: Record<string, string[]> = {};
+  for (const f of READ_ONLY) if (input[f] !== undefined) errors[f] = ["is read-only; it is set by activity reports"];
+  if (Object.keys(errors).length > 0) throw new Invalid(errors);
+}
+
+/** An agent token may name only its own agent, by id or by key. */
+function assertOwnAgent(by: Principal, ref: Ref | null): void {
+  if (by.role !== "agent") return;
+  const own = typeof ref === "number" ? ref === by.agentId : ref !== null && ref === by.agentKey;
+  if (!own) throw new Forbidden();
+}
+
+const dedupe = (xs: string[]) => [...new Set(xs)];
+
+export type AgentsService = ReturnType<typeof createAgentsService>;
+
+export function createAgentsService({ database, staleAfterS, log }: AgentsDeps) {
+  const { db } = database;
+  const heartbeats = heartbeatsFor(database, log);
+
+  async function load(exec: Executor, idRaw: string | number, opts: { lock?: boolean } = {}) {
+    const ref = parseRef(idRaw);
+    const a = ref === null ? undefined : await repo.findAgentView(exec, ref, staleAfterS, opts);
+    if (!a) throw new NotFound();
+    return a;
+  }
+
+  async function create(input: AgentCreate, by: Principal) {
+    rejectReadOnly(input);
+    const agentId = input.agent_id ?? generateKey("agent");
+    try {
+      const row = await db.transaction(async (tx) => {
+        const a = await repo.insertAgent(tx, {
+          agentId,
+          name: input.name === undefined ? agentId : input.name,
+          adapterModule: input.adapter_module ?? "manual",
+          capabilities: dedupe(input.capabilities ?? []),
+          config: input.config ?? {},
+        });
+        if (!a) throw Invalid.field("agent_id", "has already been taken");
+        await appendTrace(tx, {
+          event: "agent.created",
+          actor: by.actor,
+          agentId: a.agentId,
+          data: { name: a.name, adapter_module: a.adapterModule, capabilities: a.capabilities },
+        });
+        return a;
+      });
+      // A new agent has never reported: it reads offline until it does.
+      return agentToApi(row, true);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw Invalid.field("agent_id", "has already been taken");
+      throw err;
+    }
+  }
+
+  async function get(idRaw: string, by: Principal) {
+    // Checked before the lookup, so an agent token cannot probe which other agents exist.
+    assertOwnAgent(by, parseRef(idRaw));
+    await heartbeats.settle();
+    const a = await load(db, idRaw);
+    return agentToApi(a, a.stale);
+  }
+
+  async function list(q: AgentListQuery) {
+    const page = pageOf(q);
+    await heartbeats.settle();
+    const rows = await repo.listAgents(
+      db,
+      { status: q.status, adapterModule: q.adapter_module, capability: q.capability },
+      page,
+      staleAfterS,
+    );
+    return toPage(rows, page, (r) => agentToApi(r, r.stale));
+  }
+
+  async function update(idRaw: string, input: AgentUpdate, by: Principal) {
+    rejectReadOnly(input);
+    await heartbeats.settle();
+    const row = await db.transaction(async (tx) => {
+      const a = await load(tx, idRaw, { lock: true });
+      if (input.agent_id !== undefined && input.agent_id !== a.agentId) throw Invalid.field("agent_id", "cannot be changed");
+      const set: { name?: string | null; adapterModule?: string; capabilities?: string[]; config?: Record<string, unknown> } = {};
+      const changes: Record<string, unknown> = {};
+      if (input.name !== undefined && input.name !== a.name) set.name = changes.name = input.name;
+      if (input.adapter_module !== undefined && input.adapter_module !== a.adapterModule) {
+        set.adapterModule = changes.adapter_module = input.adapter_module;
+      }
+      if (input.capabilities !== undefined) {
+        const caps = dedupe(input.capabilities);
+        if (!isDeepStrictEqual(caps, a.capabilities)) set.capabilities = changes.capabilities = caps;
+      }
+      if (input.config !== undefined) {
+        const config = restoreRedacted(input.config, a.config);
+        if (!isDeepStrictEqual(config, a.config)) {
+          set.config = config;
+          changes.config = redactConfig(config);
+        }
+      }
+      if (Object.keys(set).length === 0) return a;
+      const u = await repo.updateAgent(tx, a.id, set);
+      await appendTrace(tx, { event: "agent.updated", actor: by.actor, agentId: a.agentId, data: { changes } });
+      return { ...u, stale: a.stale };
+    });
+    return agentToApi(row, row.stale);
+  }
+
+  /** `context.task_id` as a task key: integer ids are looked up, keys are taken as the agent gave them. */
+  async function taskKeyOf(exec: Executor, raw: number | string | null | undefined): Promise<string | null> {
+    if (raw === undefined || raw === null) return null;
+    if (typeof raw === "string") return raw;
+    const key = await findTaskKey(exec, raw);
+    if (key === undefined) throw Invalid.field("context.task_id", "does not exist");
+    return key;
+  }
+
+  /** Applies a non-heartbeat event to a known agent, with its trace entry; `undefined` when there is none. */
+  async function applyEvent(ref: Ref, event: Exclude<AgentEvent, "heartbeat">, context: Record<string, unknown>, by: Principal) {
+    return db.transaction(async (tx) => {
+      const taskKey = await taskKeyOf(tx, context.task_id as number | string | null | undefined);
+      const effect = currentTaskEffect(event);
+      const status = EVENT_STATUS[event];
+      const row = await repo.recordActivity(
+        tx,
+        ref,
+        status,
+        effect === "keep" ? "keep" : { set: effect === "set" ? taskKey : null },
+      );
+      if (!row) return undefined;
+      await appendTrace(tx, {
+        event: "agent.activity",
+        actor: by.actor,
+        agentId: row.agentId,
+        taskId: taskKey,
+        data: { event, context, status },
+      });
+      return row;
+    });
+  }
+
+  /** First report of an unknown key: creates the agent in the state the event describes. */
+  async function register(key: string, event: AgentEvent, context: Record<string, unknown>, by: Principal) {
+    return db.transaction(async (tx) => {
+      const taskKey = event === "heartbeat" ? null : await taskKeyOf(tx, context.task_id as number | string | null | undefined);
+      const status = event === "heartbeat" ? "idle" : EVENT_STATUS[event];
+      const a = await repo.insertAgent(
+        tx,
+        {
+          agentId: key,
+          name: key,
+          status,
+          currentTaskId: currentTaskEffect(event) === "set" ? taskKey : null,
+        },
+        { seenNow: true },
+      );
+      if (!a) return undefined;
+      await appendTrace(tx, { event: "agent.registered", actor: by.actor, agentId: key, data: { event } });
+      if (event !== "heartbeat") {
+        await appendTrace(tx, {
+          event: "agent.activity",
+          actor: by.actor,
+          agentId: key,
+          taskId: taskKey,
+          data: { event, context, status },
+        });
+      }
+      return a;
+    });
+  }
+
+  /**
+   * `POST /api/agents/:agent_id/activity`. `created` is true when this report registered the agent (201).
+   */
+  async function activity(idRaw: string, report: ActivityReport, by: Principal): Promise<{ created: boolean; data: AgentApi }> {
+    const ref = parseRef(idRaw);
+    assertOwnAgent(by, ref);
+    if (ref === null) {
+      // Digits name an id the database never gave; anything else is a key that cannot be registered.
+      if (/^[0-9]+$/.test(idRaw)) throw new NotFound();
+      throw Invalid.field("agent_id", "has an invalid format");
+    }
+    const { event } = report;
+    const context = (report.context ?? {}) as Record<string, unknown>;
+    const known = () => (event === "heartbeat" ? heartbeats.beat(ref) : applyEvent(ref, event, context, by));
+
+    let row = await known();
+    if (row) return { created: false, data: agentToApi(row, false) };
+    // Ids are given by the database: only a key can register a new agent.
+    if (typeof ref === "number") throw new NotFound();
+    row = await register(ref, event, context, by);
+    if (row) return { created: true, data: agentToApi(row, false) };
+    // Another first report of the same agent registered it between our two statements: this one is a report.
+    row = await known();
+    if (!row) throw new NotFound();
+    return { created: false, data: agentToApi(row, false) };
+  }
+
+  return { create, get, list, update, activity, load, close: () => heartbeats.close() };
+}

@@ -1,0 +1,47 @@
+// Agent statuses and what each activity event does to them. Pure. Unlike tasks and missions, an agent's
+// status has no state machine: the agent reports what it is doing and any event may follow any other; the
+// only rule is this mapping, applied by the activity service and nowhere else.
+export const AGENT_STATUSES = ["idle", "working", "blocked", "waiting_for_input", "error", "offline"] as const;
+export type AgentStatus = (typeof AGENT_STATUSES)[number];
+
+export const AGENT_EVENTS = [
+  "session_start",
+  "task_start",
+  "task_complete",
+  "blocked",
+  "completed",
+  "error",
+  "stop",
+  "waiting_for_input",
+  "heartbeat",
+] as const;
+export type AgentEvent = (typeof AGENT_EVENTS)[number];
+
+/** The status each event sets. `heartbeat` sets none: it keeps the status (or revives an `offline` agent). */
+export const EVENT_STATUS: Record<Exclude<AgentEvent, "heartbeat">, AgentStatus> = {
+  session_start: "idle",
+  task_start: "working",
+  task_complete: "idle",
+  completed: "idle",
+  blocked: "blocked",
+  waiting_for_input: "waiting_for_input",
+  error: "error",
+  stop: "offline",
+};
+
+/**
+ * What an event does to `current_task_id`: `set` takes it from `context.task_id`, `clear` empties it, `keep`
+ * leaves it (an agent that is blocked or erroring is still on its task).
+ */
+export function currentTaskEffect(event: AgentEvent): "set" | "clear" | "keep" {
+  switch (event) {
+    case "task_start":
+      return "set";
+    case "task_complete":
+    case "completed":
+    case "stop":
+      return "clear";
+    default:
+      return "keep";
+  }
+}

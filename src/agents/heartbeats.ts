@@ -1,0 +1,191 @@
+// Heartbeat coalescing: a heartbeat to an agent heard from recently costs no database round trip. Its time is
+// kept in memory and written with every other pending heartbeat in one UPDATE at least every FLUSH_EVERY_MS
+// (and at once when MAX_PENDING agents are waiting, and on close). Invariants:
+// - Durability: a crash loses at most the heartbeats of the last flush interval (only `last_seen_at` moves
+//   forward less far); everything else a heartbeat can change goes straight to the database: the first
+//   heartbeat of an agent not in memory, and any heartbeat to an agent known as `offline` (it revives it), are
+//   the same single UPDATE as before (repo.heartbeat) and answered from its result.
+// - Order: the flush only moves `last_seen_at` forward (GREATEST), and revives an `offline` agent only when
+//   the heartbeat is later than the agent's last recorded activity, so a heartbeat written late never undoes
+//   a `stop` (or any event) that came after it, from this process or another.
+// - Times are on the database's clock: the flush writes `now() - age` where age is how long ago, by this
+//   process's clock, the heartbeat arrived; answers add the last measured offset between the two clocks.
+// - Reads see the latest heartbeat: agent reads call `settle()` first, which writes whatever is pending
+//   (one batched statement) and waits for a flush in flight. Another process on the same PostgreSQL sees a
+//   heartbeat at most one flush interval (plus the statement's time) after it was answered.
+// - The copy of an agent used to answer a coalesced heartbeat is refreshed from the database by every flush
+//   (so changes made by other processes show within a flush interval) and dropped as soon as this process
+//   writes the agent any other way (agent-writes.ts); a copy read before such a write is never stored after
+//   it (`written` sequence numbers).
+import { getTableColumns, sql } from "drizzle-orm";
+import type { Database } from "../db/client.js";
+import { agents } from "../db/schema/index.js";
+import type { Ref } from "../http/ids.js";
+import { onAgentWritten } from "./agent-writes.js";
+import * as repo from "./agents.repo.js";
+
+/** Pending heartbeats are written at least this often. */
+export const FLUSH_EVERY_MS = 500;
+/** This many agents waiting trigger a flush before the interval is up. */
+const MAX_PENDING = 2_000;
+/** An agent not heard from for this long is forgotten (the next heartbeat goes to the database again). */
+const FORGET_AFTER_MS = 60_000;
+const MAX_KNOWN = 100_000;
+
+interface Known {
+  row: repo.AgentRow;
+  usedAt: number;
+}
+
+export interface Heartbeats {
+  /** Records a heartbeat; the agent as it now reads, or undefined when there is no such agent. */
+  beat(ref: Ref): Promise<repo.AgentRow | undefined>;
+  /** Writes every pending heartbeat and waits for any flush in flight: call before reading agents. */
+  settle(): Promise<void>;
+  /** Final flush; later heartbeats are written directly. */
+  close(): Promise<void>;
+  readonly pending: number;
+}
+
+const registry = new WeakMap<Database, Heartbeats>();
+
+/** The coalescer of this database handle (one per process and database). */
+export function heartbeatsFor(database: Database, log?: (err: unknown) => void): Heartbeats {
+  let h = registry.get(database);
+  if (!h) {
+    h = createHeartbeats(database, log);
+    registry.set(database, h);
+  }
+  return h;
+}
+
+function createHeartbeats(database: Database, log: (err: unknown) => void = () => {}): Heartbeats {
+  const { db } = database;
+  /** Agent id → when (local ms) its latest unwritten heartbeat arrived. */
+  let pending = new Map<number, number>();
+  const known = new Map<number, Known>();
+  const byKey = new Map<string, number>();
+  /** Sequence of local writes; `writtenAt` keeps the last one per agent, `floor` what was forgotten. */
+  let seq = 0;
+  let floor = 0;
+  const writtenAt = new Map<number, number>();
+  /** Database clock minus local clock, in ms, as last measured by a flush. */
+  let offsetMs = 0;
+  let flushing: Promise<void> = Promise.resolve();
+  let closed = false;
+
+  const unsubscribe = onAgentWritten((id, seen) => {
+    writtenAt.set(id, ++seq);
+    forget(id);
+    if (seen) pending.delete(id);
+    if (writtenAt.size > MAX_KNOWN) {
+      writtenAt.clear();
+      floor = seq;
+    }
+  });
+
+  function forget(id: number) {
+    const k = known.get(id);
+    if (!k) return;
+    known.delete(id);
+    if (byKey.get(k.row.agentId) === id) byKey.delete(k.row.agentId);
+  }
+
+  /** Keeps `row` unless this process wrote the agent after `since` (then the row may predate that write). */
+  function remember(row: repo.AgentRow, since: number) {
+    if (since < floor || (writtenAt.get(row.id) ?? -1) > since) return;
+    if (known.size >= MAX_KNOWN) {
+      known.clear();
+      byKey.clear();
+    }
+    known.set(row.id, { row, usedAt: Date.now() });
+    byKey.set(row.agentId, row.id);
+  }
+
+  async function direct(ref: Ref) {
+    const since = seq;
+    const row = await repo.heartbeat(db, ref);
+    if (row) {
+      // This write supersedes any heartbeat of the agent still waiting.
+      pending.delete(row.id);
+      if (!closed) remember(row, since);
+    }
+    return row;
+  }
+
+  async function flushOnce() {
+    if (pending.size === 0) return;
+    const batch = pending;
+    pending = new Map();
+    const since = seq;
+    const sentAt = Date.now();
+    const ages: Record<string, number> = {};
+    for (const [id, at] of batch) ages[id] = Math.max(0, sentAt - at);
+    const json = JSON.stringify(ages);
+    const at = sql`(now() - (((${json}::jsonb) ->> (${agents.id}::text))::bigint * interval '1 millisecond'))`;
+    const revive = sql`(${agents.status} = 'offline' AND (${agents.lastSeenAt} IS NULL OR ${agents.lastSeenAt} < ${at}))`;
+    try {
+      const rows = await db
+        .update(agents)
+        .set({
+          lastSeenAt: sql`GREATEST(${agents.lastSeenAt}, ${at})`,
+          status: sql`CASE WHEN ${revive} THEN 'idle' ELSE ${agents.status} END`,
+          updatedAt: sql`CASE WHEN ${revive} THEN ${at} ELSE ${agents.updatedAt} END`,
+        })
+        .where(sql`${agents.id} IN (SELECT k::integer FROM jsonb_object_keys(${json}::jsonb) AS k)`)
+        .returning({ ...getTableColumns(agents), dbNowMs: sql<number>`(extract(epoch from now()) * 1000)::float8` });
+      const doneAt = Date.now();
+      if (rows[0]) offsetMs = Number(rows[0].dbNowMs) - (sentAt + doneAt) / 2;
+      if (closed) return;
+      for (const { dbNowMs: _ignored, ...row } of rows) remember(row, since);
+    } catch (err) {
+      // Kept for the next flush (newer heartbeats win); the database may be briefly unreachable.
+      for (const [id, t] of batch) pending.set(id, Math.max(pending.get(id) ?? 0, t));
+      log(err);
+    }
+  }
+
+  function flush(): Promise<void> {
+    flushing = flushing.then(flushOnce);
+    return flushing;
+  }
+
+  const timer = setInterval(() => {
+    if (pending.size > 0) void flush();
+    const old = Date.now() - FORGET_AFTER_MS;
+    for (const [id, k] of known) if (k.usedAt < old && !pending.has(id)) forget(id);
+  }, FLUSH_EVERY_MS);
+  timer.unref();
+
+  return {
+    get pending() {
+      return pending.size;
+    },
+    async beat(ref) {
+      if (closed) return repo.heartbeat(db, ref);
+      const id = typeof ref === "number" ? ref : byKey.get(ref);
+      const k = id === undefined ? undefined : known.get(id);
+      // Unknown here, or a heartbeat that revives the agent: written now.
+      if (!k || k.row.status === "offline") return direct(ref);
+      const now = Date.now();
+      k.usedAt = now;
+      pending.set(k.row.id, now);
+      if (pending.size >= MAX_PENDING) void flush();
+      return { ...k.row, lastSeenAt: new Date(now + offsetMs) };
+    },
+    async settle() {
+      if (pending.size > 0) await flush();
+      else await flushing;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      await flush();
+      unsubscribe();
+      known.clear();
+      byKey.clear();
+      registry.delete(database);
+    },
+  };
+}
