@@ -1,0 +1,95 @@
+// How far objectives, key results and requirements have come. Pure functions: the objectives routes and the
+// traceability matrix both compute progress here, so the two can never disagree.
+
+export const HEALTHS = ["on_track", "at_risk", "off_track"] as const;
+export type Health = (typeof HEALTHS)[number];
+
+/**
+ * Health thresholds, in percentage points that progress lags behind the share of the objective's time
+ * that has elapsed: up to 10 points behind is on track, up to 25 is at risk, more is off track.
+ */
+export const HEALTH_THRESHOLDS = { atRisk: 10, offTrack: 25 } as const;
+
+const DAY_MS = 86_400_000;
+
+const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
+
+/** One decimal, half up: the precision every progress and percentage figure is given in. */
+export function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+/**
+ * `part ÷ whole × 100` rounded to one decimal, 0 when `whole` is 0. Computed as `part × 1000 ÷ whole` so
+ * that a ratio of integers that lands exactly on a half (1/16 → 6.25) rounds up instead of drifting down.
+ */
+export function pct(part: number, whole: number): number {
+  return whole === 0 ? 0 : Math.round((part * 1000) / whole) / 10;
+}
+
+export interface KrProgressInput {
+  target: number | null;
+  current: number | null;
+  progress: number | null;
+}
+
+/**
+ * With a target, `current ÷ target × 100` clamped to 0–100 (a missing current counts as 0); without one,
+ * the progress set directly (0 when never set). Unrounded: callers round what they show.
+ */
+export function krProgress(kr: KrProgressInput): number {
+  if (kr.target !== null && kr.target > 0) return clamp(((kr.current ?? 0) / kr.target) * 100, 0, 100);
+  return clamp(kr.progress ?? 0, 0, 100);
+}
+
+export interface RequirementCompletionInput {
+  status: string;
+  taskCount: number;
+  completedTaskCount: number;
+}
+
+/** `done` is 100; otherwise the share of its tasks that are completed (0 without tasks). */
+export function requirementCompletion(r: RequirementCompletionInput): number {
+  if (r.status === "done") return 100;
+  return r.taskCount === 0 ? 0 : (r.completedTaskCount / r.taskCount) * 100;
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/**
+ * The mean of its key results' progress; without key results, the mean completion of its requirements
+ * (rejected ones left out: they will not be delivered and must not drag the figure down); 0 with neither.
+ */
+export function objectiveProgress(krs: KrProgressInput[], reqs: RequirementCompletionInput[]): number {
+  if (krs.length > 0) return mean(krs.map(krProgress));
+  const counted = reqs.filter((r) => r.status !== "rejected");
+  return counted.length > 0 ? mean(counted.map(requirementCompletion)) : 0;
+}
+
+/**
+ * The share of the objective's time that has elapsed at `now`, 0–100. Dates are whole UTC days and the end
+ * date is included, so a one-day objective (start = end) runs for 24 hours.
+ */
+export function elapsedPct(startDate: string, endDate: string, now: Date): number {
+  const start = Date.parse(`${startDate}T00:00:00Z`);
+  const end = Date.parse(`${endDate}T00:00:00Z`) + DAY_MS;
+  return clamp(((now.getTime() - start) / (end - start)) * 100, 0, 100);
+}
+
+/** Progress against elapsed time; see HEALTH_THRESHOLDS. */
+export function deriveHealth(progress: number, startDate: string, endDate: string, now: Date): Health {
+  const behind = elapsedPct(startDate, endDate, now) - progress;
+  if (behind <= HEALTH_THRESHOLDS.atRisk) return "on_track";
+  if (behind <= HEALTH_THRESHOLDS.offTrack) return "at_risk";
+  return "off_track";
+}
+
+/** Derived when both dates are set; otherwise the value set by hand (null when never set). */
+export function healthOf(
+  o: { health: string | null; startDate: string | null; endDate: string | null },
+  progress: number,
+  now: Date,
+): Health | null {
+  if (o.startDate !== null && o.endDate !== null) return deriveHealth(progress, o.startDate, o.endDate, now);
+  return (o.health as Health | null) ?? null;
+}

@@ -1,0 +1,63 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "@sinclair/typebox";
+import { Data } from "../http/envelope.js";
+import { matrixToCsv, CSV_COLUMNS } from "./traceability.csv.js";
+import { Matrix, MatrixQuery } from "./traceability.schemas.js";
+import type { TraceabilityService } from "./traceability.service.js";
+
+const DESCRIPTION = `The full objective → key results / requirements → tasks tree with coverage statistics.
+
+- \`objectives\`: each with its key results, progress, health and requirements; each requirement with the tasks serving it.
+- \`unlinked_requirements\`: requirements without an objective (with their tasks); \`unlinked_tasks\`: tasks serving no requirement.
+- Filters (integer id or key; an unknown one matches nothing): \`objective_id\` narrows objectives, requirements and
+  tasks to that objective's (so nothing is unlinked); \`mission_id\` and \`sprint_id\` narrow tasks only: every
+  objective and requirement is still listed, and coverage is measured against the tasks in scope. A requirement's
+  \`task_count\`, \`completion\` and its objective's \`progress\` always count all its tasks.
+- Percentages are rounded to one decimal and are 0 when their denominator is 0.
+- \`?format=csv\` answers \`text/csv\` with one row per objective/requirement/task path; columns:
+  ${CSV_COLUMNS.join(", ")}. Levels with nothing below them get a row with the lower columns empty.
+
+Read in a fixed number of set-based queries inside one snapshot, however large the data.`;
+
+export const traceabilityRoutes: FastifyPluginAsyncTypebox<{ traceability: TraceabilityService }> = async (
+  app,
+  { traceability },
+) => {
+  app.get(
+    "/api/traceability",
+    {
+      config: { access: "member" },
+      schema: {
+        tags: ["traceability"],
+        summary: "Get traceability matrix",
+        description: DESCRIPTION,
+        querystring: MatrixQuery,
+        response: {
+          200: {
+            description: "The matrix",
+            content: {
+              "application/json": { schema: Data(Matrix) },
+              "text/csv": { schema: Type.String({ description: "CSV with a header row, CRLF line ends" }) },
+            },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const { format, ...filters } = req.query;
+      const data = await traceability.matrix(filters);
+      if (format === "csv") {
+        return reply
+          .type("text/csv; charset=utf-8")
+          .header("content-disposition", 'attachment; filename="traceability.csv"')
+          .send(matrixToCsv(data));
+      }
+      // The schema above documents the body; the body is serialized natively because the matrix runs to
+      // hundreds of thousands of fields, where JSON.stringify is several times faster than the schema
+      // serializer. Nothing beyond the schema can leak: every record in it is built by a view function that
+      // names its fields (objectiveToApi, requirementToApi, taskToApi), and the tests compare those records
+      // with the schema-serialized ones of their own routes.
+      return reply.type("application/json; charset=utf-8").serializer(JSON.stringify).send({ data });
+    },
+  );
+};
