@@ -1,14 +1,25 @@
 // Reading the trace: filters name records by id or key, entries store keys, so integer ids are turned into
-// keys first (an unknown one matches nothing rather than erroring, as a filter should).
+// keys first (an unknown one matches nothing rather than erroring, as a filter should). Verification,
+// export and replay name one chain by its mission, which must exist (404 otherwise).
 import type { Database, Executor } from "../db/client.js";
-import { NotFound } from "../http/errors.js";
+import { Invalid, NotFound } from "../http/errors.js";
 import { parseRef } from "../http/ids.js";
 import { pageOf, toPage } from "../http/pagination.js";
 import { findMission } from "../missions/missions.repo.js";
 import { findAgent } from "../agents/agents.repo.js";
 import { findTaskKey } from "./trace.lookup.js";
 import * as repo from "./trace.repo.js";
-import type { TraceQuery } from "./trace.schemas.js";
+import { exportLines, replayMission, verifyChain } from "./audit.js";
+import type { ChainScope } from "./chain.js";
+import type { ChainQuery, EventsQuery, ReplayBody, TraceQuery } from "./trace.schemas.js";
+
+/** Resolved filters of the live stream: keys, or `null` when a filter can match nothing. */
+export interface LiveFilter {
+  missionId?: string;
+  taskId?: string;
+  agentId?: string;
+  event?: string;
+}
 
 export type TraceRowApi = ReturnType<typeof traceToApi>;
 
@@ -73,5 +84,54 @@ export function createTraceService({ database }: { database: Database }) {
     return list({ ...q, mission_id: m.missionId });
   }
 
-  return { list, listForMission };
+  /** A mission's chain, by the mission's integer id or key. */
+  async function missionChain(raw: string): Promise<ChainScope> {
+    const ref = parseRef(raw);
+    const m = ref === null ? undefined : await findMission(db, ref);
+    if (!m) throw new NotFound();
+    return { mission: m.missionId };
+  }
+
+  async function scopeOf(q: ChainQuery): Promise<ChainScope> {
+    return q.mission_id === undefined ? { all: true } : missionChain(q.mission_id);
+  }
+
+  async function verify(q: ChainQuery) {
+    return verifyChain(database, await scopeOf(q));
+  }
+
+  /** Resolves the scope first (so a 404 is a normal response), then yields the lines lazily. */
+  async function exportStream(q: ChainQuery): Promise<AsyncGenerator<string>> {
+    return exportLines(database, await scopeOf(q));
+  }
+
+  async function replay(missionRaw: string, body: ReplayBody) {
+    const ref = parseRef(missionRaw);
+    const m = ref === null ? undefined : await findMission(db, ref);
+    if (!m) throw new NotFound();
+    let untilMs: number | null = null;
+    if (body.until !== undefined) {
+      untilMs = new Date(body.until).getTime();
+      if (Number.isNaN(untilMs)) throw Invalid.field("until", "must be a valid date-time");
+    }
+    return replayMission(database, m, untilMs);
+  }
+
+  async function liveFilter(q: EventsQuery): Promise<LiveFilter | null> {
+    const [missionId, taskId, agentId] = await Promise.all([
+      keyOf(db, q.mission_id, async (n) => (await findMission(db, n))?.missionId),
+      keyOf(db, q.task_id, (n) => findTaskKey(db, n)),
+      keyOf(db, q.agent_id, async (n) => (await findAgent(db, n))?.agentId),
+    ]);
+    if (missionId === null || taskId === null || agentId === null) return null;
+    return { missionId, taskId, agentId, event: q.event };
+  }
+
+  /** Entries matching a live filter with after < id ≤ upTo, oldest first, one page at a time. */
+  async function listRange(f: LiveFilter, after: number, upTo: number, limit: number) {
+    const rows = await repo.listTrace(db, { ...f, upTo }, { after, limit: limit - 1 });
+    return rows.map(traceToApi);
+  }
+
+  return { list, listForMission, verify, exportStream, replay, liveFilter, listRange };
 }

@@ -1,7 +1,28 @@
-// Every change writes exactly one trace entry through `append`, on the same executor (transaction) as the
-// change itself, so an acknowledged change always has its entry and a rolled-back one never does.
+// Every change writes exactly one trace entry through `appendTrace`, on the same executor (transaction) as
+// the change itself, so an acknowledged change always has its entry and a rolled-back one never does.
+//
+// Invariants of the hash chain (format in canonical.ts):
+// - Each entry's `prev_hash` is the `hash` of the entry before it in its chain (the mission's, or the global
+//   one for entries without a mission), and the chain's head row in `trace_chains` holds the last hash.
+// - One statement does it all: it upserts the head row (computing the new hash from the old head in SQL)
+//   and inserts the entry with the old and new hash. The head row's lock serializes appends to one chain
+//   across transactions and processes until the appender commits, and nothing else: other chains proceed.
+// - The entry's id is drawn after that lock is taken, so within one chain id order is chain order and
+//   commit order (readers rely on this: a keyset walk over one chain never skips an uncommitted entry).
+// - `at` is chosen by the database in that statement, in whole milliseconds (so it round-trips exactly
+//   through a JS Date and is hashed as stored), and never earlier than the chain's previous entry: within a
+//   chain `at` grows with the id, so a time window of a mission is an id range (trace.repo.ts) and replay
+//   `until` is a prefix of the chain.
+// - The statement also queues a NOTIFY with the new id; PostgreSQL (and PGlite) deliver it only when the
+//   transaction commits, which is what wakes the live event stream (events.bus.ts).
+//
+// Keep appends late in a transaction: the chain stays locked from the append to the commit. A transaction
+// appending to two chains takes two head locks; code paths doing so should take them in one order
+// (mission chain first, then the global one) so two such transactions cannot deadlock.
+import { sql } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
-import { traceEntries } from "../db/schema/index.js";
+import type { traceEntries } from "../db/schema/index.js";
+import { GENESIS, contentAround, sqlIsoMillis, toJsonValue } from "./canonical.js";
 
 export interface TraceInput {
   event: string;
@@ -14,17 +35,67 @@ export interface TraceInput {
 
 export type TraceRow = typeof traceEntries.$inferSelect;
 
+/** The LISTEN/NOTIFY channel that announces committed trace entries (payload: the entry id). */
+export const TRACE_CHANNEL = "mc_trace";
+
+/** The chain an entry belongs to: its mission's, or '' (never a valid key) for the global one. */
+export function chainOf(missionId: string | null): string {
+  return missionId ?? "";
+}
+
+// The new entry's `at`: this statement's start in whole milliseconds, or the head's `at` if that is later.
+// statement_timestamp() is one value for the whole statement, so both uses below agree.
+const NOW_MS = "date_trunc('milliseconds', statement_timestamp())";
+const NEXT_AT = `greatest(c.head_at, ${NOW_MS})`;
+
 export async function appendTrace(exec: Executor, entry: TraceInput): Promise<TraceRow> {
-  const rows = await exec
-    .insert(traceEntries)
-    .values({
-      event: entry.event,
-      actor: entry.actor,
-      missionId: entry.missionId ?? null,
-      taskId: entry.taskId ?? null,
-      agentId: entry.agentId ?? null,
-      data: entry.data ?? {},
-    })
-    .returning();
-  return rows[0]!;
+  const data = toJsonValue(entry.data ?? {});
+  const missionId = entry.missionId ?? null;
+  const taskId = entry.taskId ?? null;
+  const agentId = entry.agentId ?? null;
+  const [before, after] = contentAround({
+    event: entry.event,
+    actor: entry.actor,
+    mission_id: missionId,
+    task_id: taskId,
+    agent_id: agentId,
+    data,
+  });
+  const result = await exec.execute(sql`
+    WITH head AS (
+      INSERT INTO trace_chains AS c (chain, prev_hash, head_hash, head_at, length)
+      VALUES (${chainOf(missionId)}::text, ${GENESIS}::text,
+              encode(sha256(convert_to(${GENESIS}::text || ${before}::text || ${sql.raw(sqlIsoMillis(NOW_MS))} || ${after}::text, 'UTF8')), 'hex'),
+              ${sql.raw(NOW_MS)}, 1)
+      ON CONFLICT (chain) DO UPDATE
+        SET prev_hash = c.head_hash,
+            head_hash = encode(sha256(convert_to(c.head_hash || ${before}::text || ${sql.raw(sqlIsoMillis(NEXT_AT))} || ${after}::text, 'UTF8')), 'hex'),
+            head_at = ${sql.raw(NEXT_AT)},
+            length = c.length + 1
+      RETURNING c.prev_hash, c.head_hash, c.head_at
+    ), ins AS (
+      INSERT INTO trace_entries (at, event, actor, mission_id, task_id, agent_id, data, prev_hash, hash)
+      SELECT head.head_at, ${entry.event}::text, ${entry.actor}::text, ${missionId}::text, ${taskId}::text,
+             ${agentId}::text, ${JSON.stringify(data)}::jsonb, head.prev_hash, head.head_hash
+      FROM head
+      RETURNING id, at, prev_hash, hash
+    )
+    SELECT ins.id::text AS id, (extract(epoch FROM ins.at) * 1000)::bigint::text AS at_ms, ins.prev_hash, ins.hash,
+           pg_notify(${TRACE_CHANNEL}, ins.id::text) AS notified
+    FROM ins
+  `);
+  const row = (result as unknown as { rows: Array<{ id: string; at_ms: string; prev_hash: string; hash: string }> })
+    .rows[0]!;
+  return {
+    id: Number(row.id),
+    at: new Date(Number(row.at_ms)),
+    event: entry.event,
+    actor: entry.actor,
+    missionId,
+    taskId,
+    agentId,
+    data,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
 }
