@@ -1,0 +1,54 @@
+import { sql } from "drizzle-orm";
+import { bigint, index, integer, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { insertedAt, updatedAt } from "./columns.js";
+import { agents } from "./agents.js";
+import { missions } from "./missions.js";
+import { tasks } from "./tasks.js";
+
+// The durable dispatch queue. A row is written in the same transaction as the trace entry that announces
+// it; workers claim rows with FOR UPDATE SKIP LOCKED. The partial unique index is what guarantees a task
+// is never dispatched twice at the same time, whatever the processes do.
+export const dispatches = pgTable(
+  "dispatches",
+  {
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    taskId: integer("task_id")
+      .notNull()
+      .references(() => tasks.id),
+    missionId: integer("mission_id")
+      .notNull()
+      .references(() => missions.id),
+    agentId: integer("agent_id")
+      .notNull()
+      .references(() => agents.id),
+    status: text("status").notNull().default("queued"),
+    attempt: integer("attempt").notNull().default(1),
+    runAfter: timestamp("run_after", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    /** The server process running it (its runtime id) while `running`. */
+    owner: text("owner"),
+    /** Process group of the agent run, so a successor can make sure it is gone after a crash. */
+    pid: integer("pid"),
+    reason: text("reason"),
+    startedAt: timestamp("started_at", { withTimezone: true, mode: "date" }),
+    finishedAt: timestamp("finished_at", { withTimezone: true, mode: "date" }),
+    insertedAt: insertedAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index("dispatches_claim_idx").on(t.missionId, t.agentId, t.status, t.id),
+    uniqueIndex("dispatches_one_live_per_task")
+      .on(t.taskId)
+      .where(sql`status IN ('queued', 'running', 'awaiting_approval')`),
+  ],
+);
+
+// Which server process runs a mission's tree. The owner renews `expires_at`; anyone may take a lease that
+// has expired.
+export const missionLeases = pgTable("mission_leases", {
+  missionId: integer("mission_id")
+    .primaryKey()
+    .references(() => missions.id),
+  owner: text("owner").notNull(),
+  expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+  acquiredAt: timestamp("acquired_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+});

@@ -1,0 +1,145 @@
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import { execRows, type Executor } from "../db/client.js";
+import { agents, dispatches, missionAgents, missionLeases, tasks } from "../db/schema/index.js";
+
+export type DispatchRow = typeof dispatches.$inferSelect;
+
+export const LIVE_STATUSES = ["queued", "running", "awaiting_approval"] as const;
+
+export async function insertDispatch(exec: Executor, values: typeof dispatches.$inferInsert) {
+  const rows = await exec.insert(dispatches).values(values).returning();
+  return rows[0]!;
+}
+
+export async function liveDispatchForTask(exec: Executor, taskId: number) {
+  const rows = await exec
+    .select()
+    .from(dispatches)
+    .where(and(eq(dispatches.taskId, taskId), inArray(dispatches.status, [...LIVE_STATUSES])))
+    .limit(1);
+  return rows[0];
+}
+
+export async function findDispatch(exec: Executor, id: number) {
+  const rows = await exec.select().from(dispatches).where(eq(dispatches.id, id)).limit(1);
+  return rows[0];
+}
+
+/**
+ * Claims the oldest due dispatch of one agent on one mission. SKIP LOCKED lets several workers (and
+ * processes) claim concurrently without ever handing the same row to two of them.
+ */
+export async function claimNext(exec: Executor, missionId: number, agentId: number, owner: string) {
+  const rows = await execRows<{ id: number }>(exec, sql`
+    UPDATE ${dispatches} SET status = 'running', owner = ${owner}, started_at = now(), updated_at = now()
+    WHERE id = (
+      SELECT id FROM ${dispatches}
+      WHERE mission_id = ${missionId} AND agent_id = ${agentId} AND status = 'queued' AND run_after <= now()
+      ORDER BY id
+      FOR UPDATE SKIP LOCKED
+      LIMIT 1
+    )
+    RETURNING id`);
+  const id = rows[0]?.id;
+  return id === undefined ? undefined : findDispatch(exec, Number(id));
+}
+
+export async function setDispatch(exec: Executor, id: number, set: Partial<typeof dispatches.$inferInsert>) {
+  const rows = await exec
+    .update(dispatches)
+    .set({ ...set, updatedAt: sql`now()` })
+    .where(eq(dispatches.id, id))
+    .returning();
+  return rows[0];
+}
+
+/** Running dispatches of a mission: after a crash or takeover, these were orphaned. */
+export async function runningForMission(exec: Executor, missionId: number) {
+  return exec
+    .select()
+    .from(dispatches)
+    .where(and(eq(dispatches.missionId, missionId), eq(dispatches.status, "running")))
+    .orderBy(asc(dispatches.id));
+}
+
+export async function liveForMission(exec: Executor, missionId: number) {
+  return exec
+    .select()
+    .from(dispatches)
+    .where(and(eq(dispatches.missionId, missionId), inArray(dispatches.status, [...LIVE_STATUSES])))
+    .orderBy(asc(dispatches.id));
+}
+
+/** Agents on the mission with how many dispatches each has queued or running: for least-busy routing. */
+export async function missionAgentsWithLoad(exec: Executor, missionId: number) {
+  return exec
+    .select({
+      id: agents.id,
+      agentId: agents.agentId,
+      capabilities: agents.capabilities,
+      status: agents.status,
+      load: sql<number>`(SELECT count(*)::int FROM ${dispatches} d WHERE d.agent_id = ${agents.id} AND d.status IN ('queued', 'running'))`,
+    })
+    .from(missionAgents)
+    .innerJoin(agents, eq(agents.id, missionAgents.agentId))
+    .where(eq(missionAgents.missionId, missionId))
+    .orderBy(asc(agents.id));
+}
+
+export async function taskKeyOf(exec: Executor, id: number) {
+  const rows = await exec.select({ k: tasks.taskId }).from(tasks).where(eq(tasks.id, id)).limit(1);
+  return rows[0]?.k;
+}
+
+// Leases -----------------------------------------------------------------------------------------------
+
+/** Takes the mission's lease when it is free, expired or already ours. True when we hold it now. */
+export async function acquireLease(exec: Executor, missionId: number, owner: string, ttlS: number) {
+  const rows = await execRows<{ mission_id: number }>(exec, sql`
+    INSERT INTO ${missionLeases} (mission_id, owner, expires_at)
+    VALUES (${missionId}, ${owner}, now() + make_interval(secs => ${ttlS}))
+    ON CONFLICT (mission_id) DO UPDATE
+      SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at,
+          acquired_at = CASE WHEN ${missionLeases.owner} = EXCLUDED.owner THEN ${missionLeases.acquiredAt} ELSE now() END
+      WHERE ${missionLeases.owner} = EXCLUDED.owner OR ${missionLeases.expiresAt} < now()
+    RETURNING mission_id`);
+  return rows.length > 0;
+}
+
+/** Renews every lease we hold; returns the missions we still hold. */
+export async function renewLeases(exec: Executor, owner: string, ttlS: number): Promise<number[]> {
+  const rows = await execRows<{ mission_id: number }>(exec, sql`
+    UPDATE ${missionLeases} SET expires_at = now() + make_interval(secs => ${ttlS})
+    WHERE owner = ${owner} AND expires_at >= now()
+    RETURNING mission_id`);
+  return rows.map((x) => Number(x.mission_id));
+}
+
+export async function releaseLease(exec: Executor, missionId: number, owner: string) {
+  await exec.execute(sql`DELETE FROM ${missionLeases} WHERE mission_id = ${missionId} AND owner = ${owner}`);
+}
+
+/** Active missions whose lease is missing or expired: candidates to run here. */
+export async function orphanedActiveMissions(exec: Executor) {
+  const rows = await execRows<{ id: number }>(exec, sql`
+    SELECT m.id FROM missions m
+    LEFT JOIN ${missionLeases} l ON l.mission_id = m.id
+    WHERE m.status = 'active' AND (l.mission_id IS NULL OR l.expires_at < now())
+    ORDER BY m.id`);
+  return rows.map((x) => Number(x.id));
+}
+
+/** Live leases held by other processes (to spot owners on this host that are known to be dead). */
+export async function othersLeases(exec: Executor, owner: string) {
+  return exec
+    .select({ missionId: missionLeases.missionId, owner: missionLeases.owner })
+    .from(missionLeases)
+    .where(and(sql`${missionLeases.owner} <> ${owner}`, sql`${missionLeases.expiresAt} >= now()`));
+}
+
+/** Ends a lease now, if it is still the given owner's. */
+export async function expireLease(exec: Executor, missionId: number, owner: string) {
+  await exec.execute(
+    sql`UPDATE ${missionLeases} SET expires_at = now() - interval '1 second' WHERE mission_id = ${missionId} AND owner = ${owner}`,
+  );
+}

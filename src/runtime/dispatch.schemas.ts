@@ -1,0 +1,31 @@
+import { Type } from "@sinclair/typebox";
+import { Nullable, Timestamp } from "../http/envelope.js";
+
+export const ExecuteBody = Type.Object(
+  {
+    approve_policy: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: "decision_id of a require_approval decision a member approves" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const Dispatch = Type.Object({
+  id: Type.Integer(),
+  task_id: Type.String(),
+  mission_id: Type.String(),
+  agent_id: Type.String(),
+  status: Type.String({ description: "queued, running, succeeded, delivered, failed, cancelled, awaiting_approval" }),
+  attempt: Type.Integer(),
+  run_after: Timestamp,
+  reason: Nullable(Type.String()),
+  started_at: Nullable(Timestamp),
+  finished_at: Nullable(Timestamp),
+  inserted_at: Timestamp,
+  policy: Nullable(
+    Type.Object(
+      { decision_id: Type.Integer(), decision: Type.String(), messages: Type.Array(Type.String()) },
+      { description: "the guardrail decision when it was not a plain allow (warn, require_approval)" },
+    ),
+  ),
+});

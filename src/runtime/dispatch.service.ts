@@ -1,0 +1,219 @@
+// Dispatch: turning POST /api/tasks/:id/execute into a durable dispatch row. Invariants: the row, the
+// agent choice (when the task had no agent) and their trace entries commit together; the partial unique
+// index on dispatches makes a second live dispatch of one task impossible, whatever races.
+import type { Database } from "../db/client.js";
+import { isUniqueViolation } from "../db/lookup.js";
+import { notify } from "../db/notify.js";
+import { tasks } from "../db/schema/index.js";
+import type { Principal } from "../http/auth.js";
+import { Invalid, NotFound } from "../http/errors.js";
+import { parseRef } from "../http/ids.js";
+import { findMission } from "../missions/missions.repo.js";
+import { findTaskView } from "../tasks/tasks.repo.js";
+import { appendTrace } from "../trace/trace.service.js";
+import { eq, sql } from "drizzle-orm";
+import * as repo from "./dispatch.repo.js";
+import { RUNTIME_CHANNEL, type RuntimeSignal } from "./runtime.js";
+import type { PoliciesService } from "../policies/policies.service.js";
+import { policyBlockedError } from "../policies/decide.js";
+
+const DISPATCHABLE = ["pending", "blocked", "rejected"];
+
+export type DispatchService = ReturnType<typeof createDispatchService>;
+
+export interface DispatchDeps {
+  database: Database;
+  /** Guardrails: asked about every dispatch before it is queued. */
+  policies?: Pick<PoliciesService, "evaluate" | "findDecision">;
+}
+
+export function createDispatchService({ database, policies }: DispatchDeps) {
+  const { db } = database;
+
+  function toApi(
+    d: repo.DispatchRow,
+    keys: { task: string; mission: string; agent: string },
+    policy: { decision_id: number; decision: string; messages: string[] } | null = null,
+  ) {
+    return {
+      policy,
+      id: d.id,
+      task_id: keys.task,
+      mission_id: keys.mission,
+      agent_id: keys.agent,
+      status: d.status,
+      attempt: d.attempt,
+      run_after: d.runAfter,
+      reason: d.reason,
+      started_at: d.startedAt,
+      finished_at: d.finishedAt,
+      inserted_at: d.insertedAt,
+    };
+  }
+
+  async function execute(taskRaw: string, body: { approve_policy?: string }, by: Principal) {
+    if (body.approve_policy !== undefined) return approveParked(taskRaw, body.approve_policy, by);
+    const ref = parseRef(taskRaw);
+    let blocked: Awaited<ReturnType<NonNullable<typeof policies>["evaluate"]>> | null = null;
+    try {
+      const result = await db.transaction(async (tx) => {
+        const task = ref === null ? undefined : await findTaskView(tx, ref, { lock: true });
+        if (!task) throw new NotFound();
+        if (!DISPATCHABLE.includes(task.status)) throw Invalid.field("status", `cannot execute a task that is ${task.status}`);
+        const mission = (await findMission(tx, task.missionId))!;
+        if (mission.status !== "active") throw Invalid.field("mission_id", `mission is ${mission.status}, not active`);
+        if (await repo.liveDispatchForTask(tx, task.id)) throw Invalid.field("task_id", "is already dispatched");
+
+        const onMission = await repo.missionAgentsWithLoad(tx, mission.id);
+        let agent: { id: number; agentId: string };
+        if (task.agentId !== null) {
+          const a = onMission.find((x) => x.id === task.agentId);
+          if (!a) throw Invalid.field("agent_id", "is not on the mission");
+          agent = a;
+        } else {
+          // Least busy agent on the mission whose capabilities cover the task's requirements; ties go to
+          // the agent that joined the system first.
+          const need = task.requiredCapabilities;
+          const fits = onMission
+            .filter((a) => need.every((c) => a.capabilities.includes(c)))
+            .sort((a, b) => a.load - b.load || a.id - b.id);
+          const chosen = fits[0];
+          if (!chosen) {
+            throw Invalid.field(
+              "agent_id",
+              need.length > 0 ? `no agent on the mission has the capabilities ${need.join(", ")}` : "no agent is on the mission",
+            );
+          }
+          agent = chosen;
+        }
+        // Guardrails see the dispatch as it would happen. A block commits only its trace entry.
+        const decision = policies
+          ? await policies.evaluate(
+              tx,
+              {
+                action: {
+                  action_type: "dispatch",
+                  agent: { agent_id: agent.agentId, capabilities: onMission.find((a) => a.id === agent.id)?.capabilities ?? [] },
+                  task: {
+                    task_id: task.taskId,
+                    objective: task.objective,
+                    priority: task.priority,
+                    required_capabilities: task.requiredCapabilities,
+                    requirement_ids: task.requirementKeys,
+                  },
+                  mission: { mission_id: mission.missionId, goal: mission.goal, metadata: mission.metadata },
+                },
+                missionKey: mission.missionId,
+                agentKey: agent.agentId,
+                taskKey: task.taskId,
+                source: "dispatch",
+              },
+              by.actor,
+            )
+          : null;
+        if (decision?.decision === "block") {
+          blocked = decision;
+          return null;
+        }
+        if (task.agentId === null) {
+          await tx.update(tasks).set({ agentId: agent.id, updatedAt: sql`now()` }).where(eq(tasks.id, task.id));
+          await appendTrace(tx, {
+            event: "task.updated",
+            actor: by.actor,
+            missionId: mission.missionId,
+            taskId: task.taskId,
+            agentId: agent.agentId,
+            data: {
+              changes: { agent_id: agent.agentId },
+              via: "dispatch",
+              reason: "least busy agent on the mission with the required capabilities",
+            },
+          });
+        }
+        // require_approval parks the dispatch until a member approves that decision.
+        const parked = decision?.decision === "require_approval";
+        const d = await repo.insertDispatch(tx, {
+          taskId: task.id,
+          missionId: mission.id,
+          agentId: agent.id,
+          status: parked ? "awaiting_approval" : "queued",
+        });
+        await appendTrace(tx, {
+          event: "task.dispatched",
+          actor: by.actor,
+          missionId: mission.missionId,
+          taskId: task.taskId,
+          agentId: agent.agentId,
+          data: { dispatch_id: d.id, attempt: d.attempt, ...(parked ? { awaiting_approval: decision.decision_id } : {}) },
+        });
+        if (!parked) await notify(tx, RUNTIME_CHANNEL, JSON.stringify({ t: "dispatch", m: mission.id, a: agent.id } satisfies RuntimeSignal));
+        const policy = decision && decision.decision !== "allow" ? { decision_id: decision.decision_id, decision: decision.decision, messages: decision.messages } : null;
+        return toApi(d, { task: task.taskId, mission: mission.missionId, agent: agent.agentId }, policy);
+      });
+      if (blocked) throw policyBlockedError(blocked);
+      return result!;
+    } catch (err) {
+      if (isUniqueViolation(err)) throw Invalid.field("task_id", "is already dispatched");
+      throw err;
+    }
+  }
+
+  /** A member approves a parked dispatch by naming the require_approval decision that parked it. */
+  async function approveParked(taskRaw: string, decisionRaw: string, by: Principal) {
+    const ref = parseRef(taskRaw);
+    return db.transaction(async (tx) => {
+      const task = ref === null ? undefined : await findTaskView(tx, ref, { lock: true });
+      if (!task) throw new NotFound();
+      const live = await repo.liveDispatchForTask(tx, task.id);
+      const decision = /^[0-9]+$/.test(decisionRaw) && policies ? await policies.findDecision(tx, Number(decisionRaw)) : undefined;
+      if (
+        !live ||
+        live.status !== "awaiting_approval" ||
+        !decision ||
+        decision.decision !== "require_approval" ||
+        decision.task_id !== task.taskId
+      ) {
+        throw Invalid.field("approve_policy", "does not name a require_approval decision this task is waiting on");
+      }
+      const d = (await repo.setDispatch(tx, live.id, { status: "queued", runAfter: new Date() }))!;
+      const mission = (await findMission(tx, d.missionId))!;
+      const agentKey = task.agentKey ?? (await agentKey_(d.agentId));
+      await appendTrace(tx, {
+        event: "dispatch.policy_approved",
+        actor: by.actor,
+        missionId: mission.missionId,
+        taskId: task.taskId,
+        agentId: agentKey,
+        data: { dispatch_id: d.id, decision_id: decision.decision_id, messages: decision.messages },
+      });
+      await notify(tx, RUNTIME_CHANNEL, JSON.stringify({ t: "dispatch", m: d.missionId, a: d.agentId } satisfies RuntimeSignal));
+      return toApi(d, { task: task.taskId, mission: mission.missionId, agent: agentKey }, {
+        decision_id: decision.decision_id,
+        decision: "require_approval",
+        messages: decision.messages,
+      });
+    });
+  }
+
+  async function agentKey_(id: number) {
+    const rows = await database.query<{ agent_id: string }>("SELECT agent_id FROM agents WHERE id = $1", [id]);
+    return rows[0]!.agent_id;
+  }
+
+  async function get(idRaw: string) {
+    const id = parseRef(idRaw);
+    if (typeof id !== "number") throw new NotFound();
+    const d = await repo.findDispatch(db, id);
+    if (!d) throw new NotFound();
+    const [task, mission] = await Promise.all([findTaskView(db, d.taskId), findMission(db, d.missionId)]);
+    const agent = task?.agentId === d.agentId ? task.agentKey : null;
+    return toApi(d, { task: task!.taskId, mission: mission!.missionId, agent: agent ?? (await agentKey(d.agentId)) });
+  }
+
+  async function agentKey(id: number) {
+    const rows = await database.query<{ agent_id: string }>("SELECT agent_id FROM agents WHERE id = $1", [id]);
+    return rows[0]!.agent_id;
+  }
+
+  return { execute, get };
+}

@@ -1,0 +1,37 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Data, PolicyErrorBody } from "../http/envelope.js";
+import { IdParam } from "../http/ids.js";
+import { Dispatch, ExecuteBody } from "./dispatch.schemas.js";
+import type { DispatchService } from "./dispatch.service.js";
+
+export const runtimeRoutes: FastifyPluginAsyncTypebox<{ dispatch: DispatchService }> = async (app, { dispatch }) => {
+  app.post(
+    "/api/tasks/:id/execute",
+    {
+      config: { access: "member" },
+      schema: {
+        tags: ["tasks"],
+        summary: "Execute task",
+        description:
+          "Dispatches a task to its assigned agent (or, with none assigned, to the least busy agent on the mission " +
+          "whose capabilities cover `required_capabilities`). Allowed from pending, blocked and rejected, on an " +
+          "active mission. 202 with the durable dispatch; the task moves to in_progress when its agent starts it. " +
+          "Guardrails are asked first: `block` is 403 with the policy error; `require_approval` parks the dispatch " +
+          "(status `awaiting_approval`) until a member calls execute again with `{\"approve_policy\": \"<decision_id>\"}`.",
+        params: IdParam,
+        body: ExecuteBody,
+        response: { 202: Data(Dispatch), 403: PolicyErrorBody },
+      },
+    },
+    async (req, reply) => reply.code(202).send({ data: await dispatch.execute(req.params.id, req.body, req.principal) }),
+  );
+
+  app.get(
+    "/api/dispatches/:id",
+    {
+      config: { access: "member" },
+      schema: { tags: ["tasks"], summary: "Get a dispatch", params: IdParam, response: { 200: Data(Dispatch) } },
+    },
+    async (req) => ({ data: await dispatch.get(req.params.id) }),
+  );
+};
