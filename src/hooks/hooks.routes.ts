@@ -1,0 +1,54 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { FastifyRequest } from "fastify";
+import { AgentParam } from "../agents/agents.schemas.js";
+import { Data } from "../http/envelope.js";
+import { ClaudeHookOutput, ClaudeHookPayload, HookHeaders, HookSettings } from "./hooks.schemas.js";
+import type { HooksService } from "./hooks.service.js";
+
+/** This server's base URL as the client reached it (for the settings snippet when MC_PUBLIC_URL is unset). */
+function requestBase(req: FastifyRequest): string {
+  const host = req.host;
+  return `${req.protocol}://${/^[A-Za-z0-9.:[\]-]{1,300}$/.test(host) ? host : "localhost"}`;
+}
+
+export const hooksRoutes: FastifyPluginAsyncTypebox<{ hooks: HooksService }> = async (app, { hooks }) => {
+  app.post(
+    "/api/hooks/claude-code",
+    {
+      config: { access: "agent" },
+      schema: {
+        tags: ["hooks"],
+        summary: "Receive a Claude Code hook",
+        description:
+          "Claude Code's `http` hooks post each event here with an agent token (Authorization header). The event " +
+          "becomes that agent's activity: SessionStart → session_start, UserPromptSubmit → task_start (the task from " +
+          "the X-MC-Task-Id header, when set), PreToolUse, PostToolUse and SubagentStop → heartbeat, Notification → " +
+          "waiting_for_input, Stop → task_complete, SessionEnd → stop; any other event name → heartbeat. Only agent " +
+          "tokens may post (others: 403). The answer is Claude Code's hook JSON, not the `{data}` envelope: `{}` lets " +
+          "Claude Code go on; for PreToolUse it may carry a permission decision.",
+        headers: HookHeaders,
+        body: ClaudeHookPayload,
+        response: { 200: ClaudeHookOutput },
+      },
+    },
+    async (req) => hooks.receive(req.body, req.headers["x-mc-task-id"], req.principal),
+  );
+
+  app.get(
+    "/api/agents/:agent_id/hooks/claude-code",
+    {
+      config: { access: "agent" },
+      schema: {
+        tags: ["hooks"],
+        summary: "Claude Code hooks settings for an agent",
+        description:
+          "The settings.json snippet that wires a Claude Code installation to this server as this agent: an `http` " +
+          "hook for every mapped event, with the URL filled in (MC_PUBLIC_URL, else the URL this request came to) " +
+          "and the token read from the MC_AGENT_TOKEN environment variable. An agent token may read only its own.",
+        params: AgentParam,
+        response: { 200: Data(HookSettings) },
+      },
+    },
+    async (req) => ({ data: await hooks.settings(req.params.agent_id, req.principal, requestBase(req)) }),
+  );
+};

@@ -1,0 +1,300 @@
+// The three CLI parsers against their recorded streams: every line becomes normalized events (events.ts),
+// garbage becomes raw logs, and nothing a CLI prints makes a parser throw.
+import fc from "fast-check";
+import { describe, expect, test } from "vitest";
+import { claudeCodeParser, claudeCodeSpec } from "../../src/runtime/adapters/claude-code.js";
+import { cliOutcome } from "../../src/runtime/adapters/cli.js";
+import { codexParser, codexSpec } from "../../src/runtime/adapters/codex.js";
+import type { LineParser, RunEvent } from "../../src/runtime/adapters/events.js";
+import { geminiCliParser, geminiCliSpec } from "../../src/runtime/adapters/gemini-cli.js";
+import { buildPrompt, MAX_PROMPT_BYTES } from "../../src/runtime/adapters/prompt.js";
+import { stdoutLines } from "./recordings.js";
+
+function run(parser: LineParser, lines: string[]): RunEvent[] {
+  return [...lines.flatMap((l) => parser.line(l)), ...parser.end()];
+}
+
+const logs = (events: RunEvent[], level?: string) =>
+  events.flatMap((e) => (e.type === "log" && (level === undefined || e.level === level) ? [e.message] : []));
+const tools = (events: RunEvent[]) => events.flatMap((e) => (e.type === "tool" ? [e.message] : []));
+
+describe("claude_code stream-json", () => {
+  test("a successful session: session, text, tools, and the result's outputs", () => {
+    const p = claudeCodeParser();
+    const events = run(p, stdoutLines("claude", "success"));
+    expect(events[0]).toEqual({ type: "session", sessionId: "sess-123", model: "claude-sonnet-4-5-20250929" });
+    expect(tools(events)).toEqual([
+      "tool: Read /work/repo/README.md",
+      "tool: Write /work/repo/src/login.js",
+      "tool: Write /work/repo/test/login.test.js",
+      "tool: Bash node --test test/",
+      "tool: Edit /work/repo/README.md",
+    ]);
+    // Tool results (file contents, command output) are not logged; the assistant's text is.
+    expect(logs(events)).toEqual([
+      "I'll start by looking at how the project is laid out.",
+      expect.stringMatching(/^Added `POST \/login`/),
+      "result: success after 11 turns, $0.0731",
+    ]);
+    const result = events.at(-1);
+    expect(result).toEqual({
+      type: "result",
+      ok: true,
+      reason: undefined,
+      outputs: {
+        result: expect.stringMatching(/^Added `POST \/login`/),
+        subtype: "success",
+        cost_usd: 0.0731,
+        num_turns: 11,
+        duration_ms: 48213,
+        usage: { input_tokens: 31, output_tokens: 1480, cache_creation_input_tokens: 8412, cache_read_input_tokens: 96120 },
+        session_id: "sess-123",
+      },
+    });
+    expect(p.result).toBe(result);
+  });
+
+  test("an error result (error_max_turns) fails, keeps its cost, and a failed tool is a warning", () => {
+    const p = claudeCodeParser();
+    const events = run(p, stdoutLines("claude", "error"));
+    expect(p.result).toMatchObject({ ok: false, reason: "claude_code ended with error_max_turns", outputs: { cost_usd: 0.0213, num_turns: 3, subtype: "error_max_turns" } });
+    expect(p.result!.outputs.result).toBeUndefined();
+    expect(logs(events, "warn")).toEqual([expect.stringMatching(/^tool error: npm error Missing script: "test"/)]);
+    expect(logs(events, "error")).toEqual(["result: error_max_turns after 3 turns, $0.0213"]);
+  });
+
+  test("is_error on a success subtype (an API error) fails with the message", () => {
+    const p = claudeCodeParser();
+    p.line(JSON.stringify({ type: "result", subtype: "success", is_error: true, result: "API Error: 401 invalid x-api-key", total_cost_usd: 0 }));
+    expect(p.result).toMatchObject({ ok: false, reason: "claude_code reported an error: API Error: 401 invalid x-api-key" });
+  });
+
+  test("garbage lines are raw logs; known noise is not; a huge line is cut", () => {
+    const p = claudeCodeParser();
+    const events = run(p, stdoutLines("claude", "garbage"));
+    const messages = logs(events);
+    expect(messages).toContain("Warning: no stdin data received in 3s, proceeding without it.");
+    expect(messages).toContain('{"type": "assistant", "message": {"content": [{"type": "text", "text": "cut off');
+    expect(messages).toContain("[1, 2, 3]");
+    expect(messages).toContain('{"type":"mystery_event","payload":{"x":1}}');
+    expect(messages).toContain('{"type":"assistant","message":"not an object"}');
+    expect(messages).toContain("system: compact_boundary");
+    const huge = messages.find((m) => m.startsWith("xxxx"))!;
+    expect(huge.length).toBeLessThan(4_100);
+    expect(huge).toMatch(/… \[36000 more characters\]$/);
+    // The blank line and the partial-message delta produce nothing.
+    expect(messages.some((m) => m.includes("text_delta"))).toBe(false);
+    expect(p.result).toMatchObject({ ok: true, outputs: { result: "Wrote NOTES.md.", cost_usd: 0.0102 } });
+  });
+
+  test("a crash midway leaves no result", () => {
+    const p = claudeCodeParser();
+    const events = run(p, stdoutLines("claude", "crash"));
+    expect(p.result).toBeNull();
+    expect(tools(events)).toEqual(["tool: Write /work/repo/src/login.js"]);
+  });
+
+  test("a subagent's tool use is marked", () => {
+    const p = claudeCodeParser();
+    const e = p.line(
+      JSON.stringify({ type: "assistant", parent_tool_use_id: "toolu_1", message: { content: [{ type: "tool_use", name: "Grep", input: { pattern: "TODO" } }] } }),
+    );
+    expect(e).toEqual([{ type: "tool", name: "Grep", message: "[subagent] tool: Grep TODO" }]);
+  });
+});
+
+describe("codex exec --json", () => {
+  test("a successful thread: session, commands with exit codes, file changes, usage, the last message as result", () => {
+    const p = codexParser();
+    const events = run(p, stdoutLines("codex", "success"));
+    expect(events[0]).toEqual({ type: "session", sessionId: "sess-123" });
+    expect(tools(events)).toEqual([
+      "tool: command $ bash -lc ls",
+      "tool: file_change add /work/repo/src/login.js",
+      "tool: file_change add /work/repo/test/login.test.js",
+      "tool: command $ bash -lc 'node --test test/'",
+      "tool: file_change update /work/repo/src/login.js",
+      "tool: command $ bash -lc 'node --test test/'",
+    ]);
+    expect(logs(events, "info")).toEqual([
+      "$ bash -lc ls → exit 0",
+      "$ bash -lc 'node --test test/' → exit 0",
+      "Implemented `login` in src/login.js (401 on bad credentials) with a test in test/login.test.js; `node --test` passes.",
+    ]);
+    // A failing command is a warning with the end of its output; reasoning and plans are not logged.
+    expect(logs(events, "warn")).toEqual([expect.stringMatching(/^\$ bash -lc 'node --test test\/' → exit 1\n✖ rejects a bad password/)]);
+    expect(p.result).toEqual({
+      type: "result",
+      ok: true,
+      outputs: {
+        result: "Implemented `login` in src/login.js (401 on bad credentials) with a test in test/login.test.js; `node --test` passes.",
+        usage: { input_tokens: 24763, cached_input_tokens: 24448, output_tokens: 1122 },
+        num_turns: 1,
+      },
+    });
+  });
+
+  test("usage adds up over turns", () => {
+    const p = codexParser();
+    for (const u of [1, 2]) p.line(JSON.stringify({ type: "turn.completed", usage: { input_tokens: 100 * u, cached_input_tokens: 0, output_tokens: 10 * u } }));
+    expect(p.result!.outputs).toEqual({ usage: { input_tokens: 300, cached_input_tokens: 0, output_tokens: 30 }, num_turns: 2 });
+  });
+
+  test("errors are logged; turn.failed fails the run with its message", () => {
+    const p = codexParser();
+    const events = run(p, stdoutLines("codex", "error"));
+    expect(logs(events, "error")).toEqual([
+      expect.stringMatching(/^codex error: Reconnecting\.\.\. 1\/5/),
+      expect.stringMatching(/^codex error: Reconnecting\.\.\. 2\/5/),
+      "turn failed: exceeded retry limit, last status: 429 Too Many Requests",
+    ]);
+    expect(p.result).toMatchObject({ ok: false, reason: "codex turn failed: exceeded retry limit, last status: 429 Too Many Requests" });
+  });
+
+  test("garbage and unknown items are raw logs", () => {
+    const p = codexParser();
+    const messages = logs(run(p, stdoutLines("codex", "garbage")));
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        "[2025-10-10T12:00:00] OpenAI Codex v0.46.0 (research preview)",
+        "--------",
+        '{"type":"session.configured","model":"gpt-5-codex"}',
+        '{"type":"item.completed","item":',
+        '{"type":"item.completed","item":{"id":"item_0","type":"hologram","payload":1}}',
+        '{"type":"item.completed","item":"nope"}',
+      ]),
+    );
+    expect(p.result).toMatchObject({ ok: true, outputs: { result: "Wrote NOTES.md." } });
+  });
+
+  test("a crash midway leaves no result", () => {
+    const p = codexParser();
+    run(p, stdoutLines("codex", "crash"));
+    expect(p.result).toBeNull();
+  });
+});
+
+describe("gemini stream-json", () => {
+  test("a successful session: chunks joined into one line, tools, tool errors, warnings, stats", () => {
+    const p = geminiCliParser();
+    const events = run(p, stdoutLines("gemini", "success"));
+    expect(events[0]).toEqual({ type: "session", sessionId: "sess-123", model: "gemini-2.5-pro" });
+    expect(tools(events)).toEqual(["tool: write_file /work/repo/src/login.js", "tool: run_shell_command npm test", "tool: replace /work/repo/README.md"]);
+    expect(logs(events, "info")).toEqual([
+      "I'll add the login handler and a test.",
+      "Added `login` in src/login.js and noted it in the README.",
+      "result: success",
+    ]);
+    expect(logs(events, "warn")).toEqual([
+      'tool error (run_shell_command): Command exited with code 1: npm error Missing script: "test"',
+      "gemini: Rate limit reached for gemini-2.5-pro; retrying in 2s",
+    ]);
+    expect(p.result).toEqual({
+      type: "result",
+      ok: true,
+      reason: undefined,
+      outputs: {
+        result: "Added `login` in src/login.js and noted it in the README.",
+        status: "success",
+        usage: { input_tokens: 16890, output_tokens: 1344, total_tokens: 18234 },
+        duration_ms: 11874,
+        tool_calls: 3,
+      },
+    });
+    // The chunks are logged in order with what came between them.
+    const order = events.filter((e) => e.type === "log" || e.type === "tool").map((e) => ("message" in e ? e.message : ""));
+    expect(order.indexOf("I'll add the login handler and a test.")).toBeLessThan(order.indexOf("tool: write_file /work/repo/src/login.js"));
+  });
+
+  test("an error result fails with its message", () => {
+    const p = geminiCliParser();
+    run(p, stdoutLines("gemini", "error"));
+    expect(p.result).toMatchObject({ ok: false, reason: expect.stringMatching(/^gemini_cli ended with an error: Reached max session turns/) });
+  });
+
+  test("garbage lines are raw logs", () => {
+    const p = geminiCliParser();
+    const messages = logs(run(p, stdoutLines("gemini", "garbage")));
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        "Loaded cached credentials.",
+        "Data collection is disabled.",
+        '{"type":"message","timestamp":"2025-10-10T12:00:01.000Z","role":"system","content":"?"}',
+        '{"type":"telemetry","timestamp":"2025-10-10T12:00:01.000Z"}',
+        '{"type":"message","role":"assistant","content":"unterminated',
+        "null",
+        "Wrote NOTES.md.",
+      ]),
+    );
+    expect(p.result).toMatchObject({ ok: true, outputs: { result: "Wrote NOTES.md." } });
+  });
+
+  test("a crash midway: the gathered chunk is still logged at the end, no result", () => {
+    const p = geminiCliParser();
+    const events = run(p, stdoutLines("gemini", "crash"));
+    expect(logs(events)).toContain("Writing the handler");
+    expect(p.result).toBeNull();
+  });
+});
+
+describe("any line", () => {
+  const parsers = { claude: claudeCodeParser, codex: codexParser, gemini: geminiCliParser };
+  test.each(Object.entries(parsers))("%s: never throws; a non-blank line that is not a known event is a raw log", (_name, make) => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.string({ maxLength: 300 }), fc.json({ maxDepth: 4 }), fc.jsonValue().map((v) => JSON.stringify({ type: "result", ...((v as object) ?? {}) })))), (lines) => {
+        const p = make();
+        for (const l of lines) {
+          const events = p.line(l);
+          expect(Array.isArray(events)).toBe(true);
+          if (l.trim() !== "" && !l.trim().startsWith("{")) expect(events.some((e) => e.type === "log")).toBe(true);
+        }
+        p.end();
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe("outcome and argv", () => {
+  const ok = { type: "result" as const, ok: true, outputs: {} };
+  const bad = { type: "result" as const, ok: false, reason: "claude_code ended with error_max_turns", outputs: {} };
+  test.each([
+    ["exit 0 with a good result", { kind: "exit", code: 0 }, ok, { ok: true }],
+    ["exit 0 without a result", { kind: "exit", code: 0 }, null, { ok: false, reason: "claude_code exited without printing a result" }],
+    ["exit 1 after an error result", { kind: "exit", code: 1 }, bad, { ok: false, reason: "claude_code ended with error_max_turns" }],
+    ["exit 0 with an error result", { kind: "exit", code: 0 }, bad, { ok: false, reason: "claude_code ended with error_max_turns" }],
+    ["a crash", { kind: "exit", code: 1 }, null, { ok: false, reason: "claude_code process exited with code 1" }],
+    ["a good result, then a signal", { kind: "signal", signal: "SIGKILL" }, ok, { ok: false, reason: "claude_code process killed by SIGKILL" }],
+    ["not found", { kind: "spawn_error", message: "spawn claude ENOENT" }, null, { ok: false, reason: "claude_code process could not start: spawn claude ENOENT" }],
+  ] as const)("%s", (_n, exit, result, expected) => {
+    expect(cliOutcome("claude_code", exit as never, result)).toEqual(expected);
+  });
+
+  test("each CLI's headless command line", () => {
+    expect(claudeCodeSpec.argv("P", ["--model", "opus"])).toEqual(["-p", "P", "--output-format", "stream-json", "--verbose", "--model", "opus"]);
+    expect(codexSpec.argv("P", ["--full-auto"])).toEqual(["exec", "--json", "--full-auto", "P"]);
+    expect(geminiCliSpec.argv("P", ["--yolo"])).toEqual(["-p", "P", "--output-format", "stream-json", "--yolo"]);
+  });
+
+  test("the prompt: objective, mission goal, requirements; bounded; never an option", () => {
+    const ctx = {
+      task: { task_id: "task-1", objective: "Implement login endpoint" } as never,
+      mission: { id: 1, mission_id: "m-1", goal: "Build authentication module" },
+      requirements: [
+        { requirement_id: "AC-1", title: "Users log in", description: "With a password.\nAnd a second line." },
+        { requirement_id: "AC-2", title: "Rate limits", description: null },
+      ],
+    };
+    const prompt = buildPrompt(ctx);
+    expect(prompt).toMatch(/^You are working on task task-1 of mission m-1/);
+    expect(prompt).toContain("Mission goal:\nBuild authentication module");
+    expect(prompt).toContain("Task objective:\nImplement login endpoint");
+    expect(prompt).toContain("- AC-1: Users log in\n  With a password.\n  And a second line.\n- AC-2: Rate limits\n");
+    const huge = buildPrompt({ ...ctx, task: { task_id: "t", objective: "é\0".repeat(200_000) } as never });
+    expect(Buffer.byteLength(huge)).toBeLessThanOrEqual(MAX_PROMPT_BYTES);
+    expect(huge).not.toContain("\0");
+    const many = buildPrompt({ ...ctx, requirements: Array.from({ length: 100 }, (_, i) => ({ requirement_id: `R${i}`, title: "t", description: "d".repeat(4_000) })) });
+    expect(Buffer.byteLength(many)).toBeLessThanOrEqual(MAX_PROMPT_BYTES);
+    expect(many.startsWith("You are")).toBe(true);
+  });
+});
