@@ -14,6 +14,6 @@ export default tseslint.config(
   },
   {
     files: ["test/fixtures/**/*.{js,mjs,cjs}"],
-    languageOptions: { globals: { process: "readonly", console: "readonly", Buffer: "readonly", setTimeout: "readonly", setInterval: "readonly" } },
+    languageOptions: { globals: { process: "readonly", console: "readonly", Buffer: "readonly", setTimeout: "readonly", setInterval: "readonly", fetch: "readonly", URL: "readonly" } },
   },
 );

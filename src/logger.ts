@@ -1,4 +1,4 @@
-import pino, { type Logger } from "pino";
+import pino, { type DestinationStream, type Logger } from "pino";
 import type { LogLevel } from "./config.js";
 
 /** Secrets that may pass through a request must never reach a log line. */
@@ -13,11 +13,13 @@ const REDACT = [
   "config.key",
 ];
 
-export function createLogger(level: LogLevel): Logger {
+/** The server's logger: JSON lines on stdout (pretty on a terminal), or into `destination` (tests). */
+export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+  const options = { level, redact: { paths: REDACT, censor: "[redacted]" } };
+  if (destination) return pino(options, destination);
   const pretty = process.stdout.isTTY;
   return pino({
-    level,
-    redact: { paths: REDACT, censor: "[redacted]" },
+    ...options,
     ...(pretty ? { transport: { target: "pino-pretty", options: { colorize: true } } } : {}),
   });
 }

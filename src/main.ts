@@ -11,7 +11,11 @@ import type { Role } from "./http/auth.js";
 import { AppError } from "./http/errors.js";
 
 async function open(config: Config): Promise<Database> {
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    pgliteThread: config.pgliteWorker,
+  });
   await runMigrations(database);
   return database;
 }

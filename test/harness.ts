@@ -73,6 +73,8 @@ export interface InjectOptions {
 
 export interface TestContext {
   app: App;
+  /** Base URL when listening. */
+  url: string | null;
   db: TestDb;
   database: Database;
   config: Config;
@@ -85,11 +87,17 @@ export interface TestContext {
   close(): Promise<void>;
 }
 
-export async function createTestContext(env: Record<string, string> = {}): Promise<TestContext> {
+export interface ContextOptions {
+  /** Listen on a real port (for agents and clients that call back over HTTP). */
+  listen?: boolean;
+}
+
+export async function createTestContext(env: Record<string, string> = {}, opts: ContextOptions = {}): Promise<TestContext> {
   const db = await createTestDb();
   const config = loadConfig({ MC_DATA_DIR: "/tmp/mc-test-unused", LOG_LEVEL: "silent", ...env });
   const app = await buildApp({ config, database: db.database });
-  await app.ready();
+  if (opts.listen) await app.listen({ host: "127.0.0.1", port: 0 });
+  else await app.ready();
   const tokens = createTokensService({ database: db.database, adminToken: null });
   const admin = (await tokens.create({ role: "admin", name: "test-admin" }, SYSTEM)).token;
   const member = (await tokens.create({ role: "member", name: "test-member" }, SYSTEM)).token;
@@ -122,8 +130,10 @@ export async function createTestContext(env: Record<string, string> = {}): Promi
     return { status: r.statusCode, body, headers: r.headers as Record<string, unknown> };
   }
 
+  const addr = app.server.address();
   return {
     app,
+    url: opts.listen && addr && typeof addr === "object" ? `http://127.0.0.1:${addr.port}` : null,
     db,
     database: db.database,
     config,
@@ -137,4 +147,20 @@ export async function createTestContext(env: Record<string, string> = {}): Promi
       await db.drop();
     },
   };
+}
+
+/** Polls `check` until it returns a truthy value (which is returned) or the time runs out. */
+export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 15_000, what = "condition"): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -11,6 +11,7 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg
 import type { ExtractTablesWithRelations } from "drizzle-orm";
 import pg from "pg";
 import * as schema from "./schema/index.js";
+import { PGliteThread } from "./pglite-thread.js";
 
 export type Schema = typeof schema;
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
@@ -23,11 +24,16 @@ export type BackendKind = "pglite" | "postgres";
 export interface Database {
   readonly kind: BackendKind;
   readonly db: Db;
+  /** PostgreSQL connection string (null for PGlite), for connections outside the pool (LISTEN). */
+  readonly url: string | null;
   /** Runs raw SQL with positional parameters; used by the migrator, health checks and tests. */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /** The pool, for PostgreSQL-only features (LISTEN/NOTIFY, advisory locks on a held connection). */
   readonly pool: pg.Pool | null;
-  /** The PGlite instance, for the embedded backend. */
+  /**
+   * The PGlite instance, for the embedded backend. By default it is a stand-in for one that runs in a worker
+   * thread (pglite-thread.ts) and implements query, exec, transaction, listen, unlisten, dumpDataDir, close.
+   */
   readonly client?: PGlite;
   close(): Promise<void>;
 }
@@ -42,6 +48,11 @@ export interface OpenOptions {
   poolSize?: number;
   /** PGlite only: start from this dump of a data directory (tests start from a migrated template). */
   loadDataDir?: Blob;
+  /**
+   * PGlite only: run it in a worker thread (default), so a query never blocks the thread serving requests;
+   * false runs it on the calling thread, as PGlite does by itself.
+   */
+  pgliteThread?: boolean;
 }
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
@@ -57,6 +68,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     return {
       kind: "postgres",
       db,
+      url: opts.databaseUrl,
       pool,
       async query<T>(sql: string, params: unknown[] = []) {
         const r = await pool.query(sql, params);
@@ -73,11 +85,15 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     dataDir = path.join(opts.dataDir, "pglite");
     fs.mkdirSync(dataDir, { recursive: true });
   }
-  const client = await PGlite.create({ dataDir, loadDataDir: opts.loadDataDir, extensions: { pg_trgm, vector } });
+  const client =
+    opts.pgliteThread !== true
+      ? await PGlite.create({ dataDir, loadDataDir: opts.loadDataDir, extensions: { pg_trgm, vector } })
+      : (await PGliteThread.create({ dataDir, loadDataDir: opts.loadDataDir })).asPGlite();
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   return {
     kind: "pglite",
     db,
+    url: null,
     pool: null,
     client,
     async query<T>(sql: string, params: unknown[] = []) {
@@ -93,4 +109,10 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
       await client.close();
     },
   };
+}
+
+/** Raw SQL on an executor, returning its rows (both drivers answer `{rows}`). */
+export async function execRows<T>(exec: Executor, query: import("drizzle-orm").SQL): Promise<T[]> {
+  const r = (await exec.execute(query)) as unknown as { rows: T[] };
+  return r.rows;
 }

@@ -17,6 +17,20 @@ function makeAjv(coerce: boolean): Ajv {
     strict: false,
   });
   addFormats(ajv);
+  // `maxJsonBytes: n`: the value, as compact JSON, is at most n UTF-8 bytes (free-form objects in bodies).
+  ajv.addKeyword({
+    keyword: "maxJsonBytes",
+    type: ["object", "array"],
+    schemaType: "number",
+    errors: true,
+    validate: function maxJsonBytes(limit: number, data: unknown) {
+      if (Buffer.byteLength(JSON.stringify(data) ?? "", "utf8") <= limit) return true;
+      (maxJsonBytes as unknown as { errors: Partial<ErrorObject>[] }).errors = [
+        { keyword: "maxJsonBytes", message: `must be at most ${limit} bytes as JSON`, params: { limit } },
+      ];
+      return false;
+    },
+  });
   return ajv;
 }
 

@@ -1,7 +1,7 @@
-import { and, asc, eq, gt, sql } from "drizzle-orm";
-import type { Executor } from "../db/client.js";
+import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
+import { execRows, type Executor } from "../db/client.js";
 import { refWhere } from "../db/lookup.js";
-import { missions } from "../db/schema/index.js";
+import { missions, tasks } from "../db/schema/index.js";
 import type { Ref } from "../http/ids.js";
 import type { Page } from "../http/pagination.js";
 
@@ -53,4 +53,32 @@ export async function moveMissionStatus(exec: Executor, id: number, from: string
 
 export async function listMissionsByStatus(exec: Executor, status: string) {
   return exec.select().from(missions).where(eq(missions.status, status)).orderBy(asc(missions.id));
+}
+
+// Spend: what a mission's tasks have cost, the sum of their outputs.cost_usd. Outputs are written by agents,
+// so only a JSON number counts, clamped to [0, 1e12]: a string, a negative or an absurd value can neither
+// fail the query nor hide spend.
+const taskCost = sql`least(greatest(case when jsonb_typeof(${tasks.outputs}->'cost_usd') = 'number' then (${tasks.outputs}->>'cost_usd')::numeric end, 0), 1000000000000)`;
+
+const round6 = (n: number) => Math.round(n * 1e6) / 1e6;
+
+/** Spend per mission (missions without costed tasks are absent: they spent 0). */
+export async function missionSpend(exec: Executor, missionIds: number[]): Promise<Map<number, number>> {
+  if (missionIds.length === 0) return new Map();
+  const rows = await exec
+    .select({ missionId: tasks.missionId, spent: sql<number>`coalesce(sum(${taskCost}), 0)::float8` })
+    .from(tasks)
+    .where(inArray(tasks.missionId, missionIds))
+    .groupBy(tasks.missionId);
+  return new Map(rows.map((r) => [r.missionId, round6(Number(r.spent))]));
+}
+
+/** Active missions whose spend has passed their budget. */
+export async function activeOverBudget(exec: Executor): Promise<number[]> {
+  const rows = await execRows<{ id: number }>(exec, sql`
+    SELECT m.id FROM ${missions} m
+    WHERE m.status = 'active' AND m.budget_usd IS NOT NULL
+      AND m.budget_usd < (SELECT coalesce(sum(${taskCost}), 0) FROM ${tasks} WHERE ${tasks.missionId} = m.id)
+    ORDER BY m.id`);
+  return rows.map((r) => Number(r.id));
 }

@@ -8,6 +8,17 @@ export const MissionStatusSchema = StringEnum(MISSION_STATUSES, {
   description: "planning (default), active, paused, completed, failed, cancelled",
 });
 
+const BudgetUsd = Nullable(
+  Type.Number({
+    minimum: 0,
+    maximum: 1_000_000_000,
+    description:
+      "spend limit in US dollars, or null for none. The mission's spend is the sum of its tasks' outputs.cost_usd; " +
+      "an active mission whose spend passes its budget is paused automatically (traced), and cannot be started again " +
+      "until the budget is raised.",
+  }),
+);
+
 export const MissionCreate = Type.Object(
   {
     mission_id: Type.Optional(KeySchema),
@@ -15,6 +26,7 @@ export const MissionCreate = Type.Object(
     status: Type.Optional(StringEnum(["planning"] as const, { description: "only the initial status may be given" })),
     description: Type.Optional(Nullable(Type.String({ maxLength: 100_000 }))),
     metadata: Type.Optional(JsonObject),
+    budget_usd: Type.Optional(BudgetUsd),
   },
   { additionalProperties: false, examples: [{ mission_id: "mission-001", goal: "Build authentication module", status: "planning" }] },
 );
@@ -27,6 +39,7 @@ export const MissionUpdate = Type.Object(
     status: Type.Optional(MissionStatusSchema),
     description: Type.Optional(Nullable(Type.String({ maxLength: 100_000 }))),
     metadata: Type.Optional(JsonObject),
+    budget_usd: Type.Optional(BudgetUsd),
   },
   { additionalProperties: false },
 );
@@ -51,6 +64,8 @@ export const Mission = Type.Object({
   status: Type.String(),
   description: Nullable(Type.String()),
   metadata: JsonObject,
+  budget_usd: Nullable(Type.Number({ description: "spend limit in US dollars, or null" })),
+  spent_usd: Type.Number({ description: "what the mission's tasks have cost so far: the sum of their outputs.cost_usd" }),
   runtime: RuntimeView,
   inserted_at: Timestamp,
   updated_at: Timestamp,

@@ -1,5 +1,5 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { JsonObject, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
+import { boundedJson, JsonObject, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
 import { KeySchema, RefSchema } from "../http/ids.js";
 import { PageQuery } from "../http/pagination.js";
 import { TASK_STATUSES } from "./tasks.state.js";
@@ -47,7 +47,7 @@ export const TaskUpdate = Type.Object(
     agent_id: Type.Optional(NullableRef),
     sprint_id: Type.Optional(NullableRef),
     priority: Type.Optional(Nullable(Priority)),
-    outputs: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "replaces the outputs" })),
+    outputs: Type.Optional(Type.Record(Type.String(), Type.Unknown(), boundedJson({ description: "replaces the outputs" }))),
     required_capabilities: Type.Optional(Capabilities),
     requirement_ids: Type.Optional(RequirementRefs),
   },
@@ -68,7 +68,7 @@ export const TaskReport = Type.Object(
   {
     status: Type.Optional(TaskStatusSchema),
     outputs: Type.Optional(
-      Type.Record(Type.String(), Type.Unknown(), { description: "shallow-merged into the task's outputs" }),
+      Type.Record(Type.String(), Type.Unknown(), boundedJson({ description: "shallow-merged into the task's outputs" })),
     ),
     logs: Type.Optional(Type.Array(LogInput, { maxItems: 1000, description: "appended to the task's logs" })),
   },

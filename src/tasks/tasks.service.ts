@@ -13,6 +13,7 @@ import { isUniqueViolation } from "../db/lookup.js";
 import { isAgentOnMission } from "../agents/agents.repo.js";
 import { findMission } from "../missions/missions.repo.js";
 import type { Principal } from "../http/auth.js";
+import { jsonBytes } from "../http/envelope.js";
 import { Forbidden, Invalid, NotFound, type FieldErrors } from "../http/errors.js";
 import { canonicalJson } from "../http/idempotency.js";
 import { generateKey, parseRef, type Ref } from "../http/ids.js";
@@ -116,9 +117,13 @@ export type CheckReportedActions = (
   ctx: { actions: Array<Record<string, unknown>>; task: repo.TaskView; actor: string },
 ) => Promise<{ blocked: boolean; messages: string[]; decisionId: number | null }>;
 
+/** Steps run inside an approve's transaction, after the move to `completed` (they commit or roll back with it). */
+export type OnApproved = (tx: Executor, task: repo.TaskView, ctx: { principal: Principal; comment?: string }) => Promise<void>;
+
 export interface TasksDeps {
   database: Database;
   beforeComplete?: BeforeComplete[];
+  onApproved?: OnApproved[];
   checkReportedActions?: CheckReportedActions;
 }
 
@@ -157,7 +162,10 @@ function reportedActions(outputs: Record<string, unknown>): Array<Record<string,
   return a as Array<Record<string, unknown>>;
 }
 
-export function createTasksService({ database, beforeComplete = [], checkReportedActions }: TasksDeps) {
+/** Largest a task's outputs may grow through reports (each report's own `outputs`: MAX_JSON_OBJECT_BYTES). */
+export const MAX_TASK_OUTPUTS_BYTES = 256 * 1024;
+
+export function createTasksService({ database, beforeComplete = [], onApproved = [], checkReportedActions }: TasksDeps) {
   const { db } = database;
   /** Approves of one task run one at a time in this process, so a pre-completion step runs once. */
   const approving = new Map<number, Promise<unknown>>();
@@ -392,6 +400,10 @@ export function createTasksService({ database, beforeComplete = [], checkReporte
     const [t, logs] = await db.transaction(async (tx) => {
       const cur = await load(tx, idRaw);
       if (by.role === "agent" && cur.agentId !== agentOf(by)) throw new Forbidden();
+      // Reports add up: the merged outputs are bounded too, so no caller can grow a task without limit.
+      if (Object.keys(outputs).length > 0 && jsonBytes({ ...cur.outputs, ...outputs }) > MAX_TASK_OUTPUTS_BYTES) {
+        throw Invalid.field("outputs", `would make the task's outputs larger than ${MAX_TASK_OUTPUTS_BYTES} bytes as JSON`);
+      }
       let to = (input.status ?? cur.status) as TaskStatus;
       // Checked before the first write, so an illegal move costs no work; the move itself comes after the
       // logs, because a trace append holds the mission's chain until commit: appends go last.
@@ -458,6 +470,7 @@ export function createTasksService({ database, beforeComplete = [], checkReporte
           via: action,
           comment: input.comment,
         });
+        if (action === "approve") for (const step of onApproved) await step(tx, moved, { principal: by, comment: input.comment });
         return taskToApi(moved, logs);
       });
     };

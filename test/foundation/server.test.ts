@@ -5,7 +5,10 @@ import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { afterAll, describe, expect, test } from "vitest";
+import { afterAll, describe, expect, test, vi } from "vitest";
+
+// Each test starts real server processes (several seconds each on a busy machine).
+vi.setConfig({ testTimeout: 180_000 });
 import { runCli, startServer } from "../fixtures/server-process.js";
 
 const dirs: string[] = [];
@@ -24,7 +27,7 @@ async function call(url: string, token: string, method = "GET", body?: unknown) 
     headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
-  return { status: r.status, body: r.status === 204 ? null : await r.json() };
+  return { status: r.status, body: (r.status === 204 ? null : await r.json()) as any };
 }
 
 describe("embedded database", () => {

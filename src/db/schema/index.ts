@@ -6,3 +6,8 @@ export * from "./agents.js";
 export * from "./sprints.js";
 export * from "./tasks.js";
 export * from "./okrs.js";
+export * from "./policies.js";
+export * from "./idempotency.js";
+export * from "./runtime.js";
+export * from "./knowledge.js";
+export * from "./github.js";

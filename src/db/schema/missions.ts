@@ -1,4 +1,4 @@
-import { jsonb, pgTable, text, index } from "drizzle-orm/pg-core";
+import { doublePrecision, jsonb, pgTable, text, index } from "drizzle-orm/pg-core";
 import { id, insertedAt, updatedAt } from "./columns.js";
 
 export const missions = pgTable(
@@ -10,6 +10,8 @@ export const missions = pgTable(
     description: text("description"),
     status: text("status").notNull().default("planning"),
     metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
+    /** Spend limit in US dollars: the mission pauses itself when its tasks' outputs.cost_usd add up past it. */
+    budgetUsd: doublePrecision("budget_usd"),
     insertedAt: insertedAt(),
     updatedAt: updatedAt(),
   },

@@ -1,0 +1,1 @@
+CREATE INDEX "trace_mission_at_idx" ON "trace_entries" USING btree ("mission_id","at");

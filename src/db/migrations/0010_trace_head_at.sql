@@ -1,0 +1,1 @@
+ALTER TABLE "trace_chains" ADD COLUMN "head_at" timestamp with time zone;
