@@ -23,7 +23,7 @@ import { appendTrace } from "../trace/trace.service.js";
 import type { MissionRuntime } from "./runtime.types.js";
 import * as repo from "./dispatch.repo.js";
 import { groupAlive, killGroup, pidAlive } from "./process.js";
-import { AgentWorker, RUNTIME_ACTOR } from "./worker.js";
+import { AgentWorker, RUNTIME_ACTOR, type WorkerDeps } from "./worker.js";
 
 export const RUNTIME_CHANNEL = "mc_runtime";
 
@@ -39,6 +39,10 @@ export interface RuntimeDeps {
   log: FastifyBaseLogger;
   leaseTtlS: number;
   apiUrl(): string;
+  /** Git worktrees for agents with config.repo. */
+  worktrees?: WorkerDeps["worktrees"];
+  /** Called after a run that cost something: the mission's budget check. */
+  afterCost?: WorkerDeps["afterCost"];
 }
 
 class MissionSupervisor {
@@ -94,7 +98,7 @@ export class Runtime implements MissionRuntime {
   private loop: NodeJS.Timeout | null = null;
   private unlisten: (() => void) | null = null;
   private closed = false;
-  readonly workerDeps;
+  readonly workerDeps: WorkerDeps;
 
   constructor(readonly deps: RuntimeDeps) {
     this.workerDeps = {
@@ -103,6 +107,8 @@ export class Runtime implements MissionRuntime {
       log: deps.log,
       owner: this.owner,
       apiUrl: deps.apiUrl,
+      worktrees: deps.worktrees,
+      afterCost: deps.afterCost,
     };
   }
 

@@ -167,3 +167,34 @@ describe("at Claude Code's PreToolUse hook", () => {
     expect(allow.body.hookSpecificOutput).toMatchObject({ permissionDecision: "allow" });
   });
 });
+
+describe("knowledge capture on approve", () => {
+  test("an approved task of a mission with metadata.capture_knowledge becomes a searchable document", async () => {
+    n++;
+    const m = `kb-mission-${n}`;
+    await t.json("POST", "/api/missions", { body: { mission_id: m, goal: "remember", metadata: { capture_knowledge: true } } });
+    const task = (await t.json("POST", `/api/missions/${m}/tasks`, { body: { objective: "Rotate the signing keys for webhooks" } })).body.data.task_id;
+    await t.json("POST", `/api/tasks/${task}/report`, { body: { progress: { status: "in_progress" } } });
+    await t.json("POST", `/api/tasks/${task}/report`, { body: { progress: { status: "pending_review", outputs: { files_changed: 2 } } } });
+    await t.json("POST", `/api/tasks/${task}/reject`, { body: { comment: "Keep the old key valid for a day" } });
+    await t.json("POST", `/api/tasks/${task}/report`, { body: { progress: { status: "in_progress" } } });
+    await t.json("POST", `/api/tasks/${task}/report`, { body: { progress: { status: "pending_review" } } });
+    expect((await t.json("POST", `/api/tasks/${task}/approve`, { body: { comment: "LGTM" } })).status).toBe(200);
+    const found = await t.json("POST", "/api/knowledge/search", { body: { query: "rotate signing keys", limit: 5, filter: { metadata: { type: "task" } } } });
+    expect(found.status).toBe(200);
+    expect(found.body.data[0].metadata).toMatchObject({ type: "task", task_id: task, mission_id: m });
+    const doc = await t.json("GET", `/api/knowledge/documents/${found.body.data[0].document_id}`);
+    expect(doc.body.data.content).toContain("Keep the old key valid for a day");
+    expect(doc.body.data.content).toContain("LGTM");
+
+    // Without the flag nothing is captured.
+    const plain = `kb-plain-${n}`;
+    await t.json("POST", "/api/missions", { body: { mission_id: plain, goal: "forget" } });
+    const t2 = (await t.json("POST", `/api/missions/${plain}/tasks`, { body: { objective: "Unremarkable chore zebra" } })).body.data.task_id;
+    await t.json("POST", `/api/tasks/${t2}/report`, { body: { progress: { status: "in_progress" } } });
+    await t.json("POST", `/api/tasks/${t2}/report`, { body: { progress: { status: "pending_review" } } });
+    await t.json("POST", `/api/tasks/${t2}/approve`, { body: {} });
+    const none = await t.json("POST", "/api/knowledge/search", { body: { query: "zebra chore", limit: 5, filter: { metadata: { type: "task" } } } });
+    expect(none.body.data).toEqual([]);
+  });
+});
