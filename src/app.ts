@@ -9,11 +9,11 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Config } from "./config.js";
 import type { Database } from "./db/client.js";
 import { registerAuth } from "./http/auth.js";
-import { registerErrorHandling } from "./http/error-handler.js";
+import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from "./http/error-handler.js";
 import { ServiceUnavailable } from "./http/errors.js";
 import { healthRoutes } from "./http/health.routes.js";
 import { registerIdempotency } from "./http/idempotency.js";
-import { registerJsonParser } from "./http/json.js";
+import { registerJsonParser, registerTextGuard } from "./http/json.js";
 import { registerLimits } from "./http/limits.js";
 import { validatorCompiler } from "./http/validation.js";
 import { createAgentsService } from "./agents/agents.service.js";
@@ -80,6 +80,9 @@ export async function buildApp(deps: AppDeps) {
     },
     ajv: { customOptions: { removeAdditional: false } },
     routerOptions: { maxParamLength: 500 },
+    // A malformed URL escape or an over-long path parameter fails before routing: same error shape as any.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
     forceCloseConnections: "idle",
     // Our own 503 below answers in the contract's error shape.
     return503OnClosing: false,
@@ -87,6 +90,7 @@ export async function buildApp(deps: AppDeps) {
 
   app.setValidatorCompiler(validatorCompiler);
   registerJsonParser(app);
+  registerTextGuard(app);
   registerErrorHandling(app);
 
   // Shutting down: requests already running finish; new ones are refused cleanly rather than half-served.
@@ -127,7 +131,10 @@ export async function buildApp(deps: AppDeps) {
         version: "0.1.0",
         description:
           "Control plane for teams that run AI coding agents. Conventions: JSON envelopes `{data}` / " +
-          "`{data, meta}`, errors `{errors: {...}}`, integer id or key in every path parameter, cursor pagination.",
+          "`{data, meta}`, errors `{errors: {...}}`, integer id or key in every path parameter, cursor pagination. " +
+          "Any request may be answered 503 (the server is busy or overloaded) or 429 (this token's rate limit), both " +
+          "with `Retry-After` in seconds, and having changed nothing. Free-form JSON objects in a request (`metadata`, " +
+          "`outputs`, `config`, `context`, policy `actions`) are at most 64 KiB as JSON (`maxJsonBytes`); larger is 422.",
       },
       components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer" } } },
       security: [{ bearerAuth: [] }],

@@ -1,5 +1,5 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { JsonObject, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
+import { boundedJson, JsonObject, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
 import { KeySchema } from "../http/ids.js";
 import { PageQuery } from "../http/pagination.js";
 import { AGENT_EVENTS, AGENT_STATUSES } from "./agents.state.js";
@@ -18,6 +18,7 @@ const Capabilities = Type.Array(Type.String({ minLength: 1, maxLength: 128 }), {
   description: "duplicates are dropped",
 });
 const Config = Type.Record(Type.String(), Type.Unknown(), {
+  ...boundedJson(),
   description:
     "adapter settings. Values under keys containing token, key, secret or password (any case, any depth) are " +
     'stored but never returned: they read as "[REDACTED]", and sending "[REDACTED]" back keeps the stored value.',
@@ -94,7 +95,7 @@ export const ActivityReport = Type.Object(
             }),
           ),
         },
-        { additionalProperties: true, description: "free-form; kept in the trace" },
+        boundedJson({ additionalProperties: true, description: "free-form; kept in the trace" }),
       ),
     ),
   },

@@ -29,7 +29,7 @@ export const FLUSH_EVERY_MS = 500;
 /** This many agents waiting trigger a flush before the interval is up. */
 const MAX_PENDING = 2_000;
 /** An agent not heard from for this long is forgotten (the next heartbeat goes to the database again). */
-const FORGET_AFTER_MS = 60_000;
+const FORGET_AFTER_MS = 10 * 60_000;
 const MAX_KNOWN = 100_000;
 
 interface Known {
@@ -104,10 +104,11 @@ function createHeartbeats(database: Database, log: (err: unknown) => void = () =
 
   async function direct(ref: Ref) {
     const since = seq;
+    const startedAt = Date.now();
     const row = await repo.heartbeat(db, ref);
     if (row) {
-      // This write supersedes any heartbeat of the agent still waiting.
-      pending.delete(row.id);
+      // This write supersedes the agent's heartbeats still waiting from before it (not those that came since).
+      if ((pending.get(row.id) ?? Infinity) <= startedAt) pending.delete(row.id);
       if (!closed) remember(row, since);
     }
     return row;
@@ -119,10 +120,15 @@ function createHeartbeats(database: Database, log: (err: unknown) => void = () =
     pending = new Map();
     const since = seq;
     const sentAt = Date.now();
-    const ages: Record<string, number> = {};
-    for (const [id, at] of batch) ages[id] = Math.max(0, sentAt - at);
-    const json = JSON.stringify(ages);
-    const at = sql`(now() - (((${json}::jsonb) ->> (${agents.id}::text))::bigint * interval '1 millisecond'))`;
+    const ids: number[] = [];
+    const ages: number[] = [];
+    for (const [id, at] of batch) {
+      ids.push(id);
+      ages.push(Math.max(0, sentAt - at));
+    }
+    // Arrays travel as array literals (text), which both drivers pass through unchanged.
+    const v = sql`(SELECT unnest(${`{${ids.join(",")}}`}::integer[]) AS id, unnest(${`{${ages.join(",")}}`}::bigint[]) AS age_ms) AS v`;
+    const at = sql`(now() - v.age_ms * interval '1 millisecond')`;
     const revive = sql`(${agents.status} = 'offline' AND (${agents.lastSeenAt} IS NULL OR ${agents.lastSeenAt} < ${at}))`;
     try {
       const rows = await db
@@ -132,7 +138,8 @@ function createHeartbeats(database: Database, log: (err: unknown) => void = () =
           status: sql`CASE WHEN ${revive} THEN 'idle' ELSE ${agents.status} END`,
           updatedAt: sql`CASE WHEN ${revive} THEN ${at} ELSE ${agents.updatedAt} END`,
         })
-        .where(sql`${agents.id} IN (SELECT k::integer FROM jsonb_object_keys(${json}::jsonb) AS k)`)
+        .from(v)
+        .where(sql`${agents.id} = v.id`)
         .returning({ ...getTableColumns(agents), dbNowMs: sql<number>`(extract(epoch from now()) * 1000)::float8` });
       const doneAt = Date.now();
       if (rows[0]) offsetMs = Number(rows[0].dbNowMs) - (sentAt + doneAt) / 2;

@@ -86,7 +86,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     fs.mkdirSync(dataDir, { recursive: true });
   }
   const client =
-    opts.pgliteThread !== true
+    opts.pgliteThread === false
       ? await PGlite.create({ dataDir, loadDataDir: opts.loadDataDir, extensions: { pg_trgm, vector } })
       : (await PGliteThread.create({ dataDir, loadDataDir: opts.loadDataDir })).asPGlite();
   const db = drizzlePglite(client, { schema }) as unknown as Db;

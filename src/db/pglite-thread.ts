@@ -59,6 +59,7 @@ export class PGliteThread {
   private pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private listeners = new Map<string, Set<(payload: string) => void>>();
   private dead: Error | null = null;
+  private closing: Promise<void> | null = null;
   private ready: Promise<void>;
 
   private constructor(init: WorkerInit) {
@@ -193,10 +194,13 @@ export class PGliteThread {
     return new Blob([buf], { type: compression === "none" ? "application/x-tar" : "application/x-gzip" });
   }
 
-  async close(): Promise<void> {
-    if (this.dead) return;
-    await this.call({ op: "close" });
-    await this.worker.terminate();
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.dead) return;
+      await this.call({ op: "close" });
+      await this.worker.terminate();
+    })();
+    return this.closing;
   }
 
   /** For the Database handle's type: drizzle-orm/pglite and db/notify.ts use only the members above. */

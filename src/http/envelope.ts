@@ -36,7 +36,7 @@ export const Timestamp = Type.Unsafe<Date | string>(
 
 /**
  * Largest free-form JSON object a request may carry in one field (metadata, outputs, config, context,
- * conditions, actions), measured as compact JSON in UTF-8 bytes; larger is a 422 naming the field. Checked by
+ * policy actions), measured as compact JSON in UTF-8 bytes; larger is a 422 naming the field. Checked by
  * the `maxJsonBytes` schema keyword (src/http/validation.ts).
  */
 export const MAX_JSON_OBJECT_BYTES = 64 * 1024;

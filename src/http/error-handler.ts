@@ -1,6 +1,7 @@
 // The one place errors become responses. Typed AppErrors carry their own status and body; Fastify's own
 // 4xx errors are mapped to the contract's shapes; anything else is a bug: logged with the request id and
 // answered with a bare 500 that carries no message, stack or SQL.
+import { randomUUID } from "node:crypto";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { AppError } from "./errors.js";
 import { validationToFields } from "./validation.js";
@@ -10,6 +11,16 @@ function detail(reply: FastifyReply, status: number, text: string) {
 }
 
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+  try {
+    return respond(err, req, reply);
+  } catch (fault) {
+    // A fault while mapping an error must not fall through to Fastify's own answer, which carries its message.
+    req.log.error({ err: fault, cause: err, reqId: req.id }, "the error handler failed");
+    return detail(reply, 500, "Internal Server Error");
+  }
+}
+
+function respond(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
   if (err instanceof AppError) {
     reply.headers(err.headers());
     return reply.code(err.status).send(err.body());
@@ -35,6 +46,48 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
   }
   req.log.error({ err, reqId: req.id }, "unhandled error");
   return detail(reply, 500, "Internal Server Error");
+}
+
+/**
+ * Errors Fastify raises before a route is even chosen (a malformed percent-escape in the URL, a path parameter
+ * longer than the router accepts). There is no route context yet, so the body is sent as ready JSON text.
+ */
+export function frameworkErrorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+  const [status, text] =
+    err.code === "FST_ERR_MAX_PARAM_LENGTH"
+      ? [414, "A path parameter is longer than the server accepts"]
+      : err.code === "FST_ERR_BAD_URL"
+        ? [400, "Malformed URL"]
+        : [500, "Internal Server Error"];
+  if (status === 500) req.log.error({ err, reqId: req.id }, "unhandled framework error");
+  return reply
+    .code(status)
+    .header("x-request-id", req.id)
+    .header("content-type", "application/json; charset=utf-8")
+    .send(JSON.stringify({ errors: { detail: text } }));
+}
+
+const CLIENT_ERRORS: Record<string, [number, string, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "Request Timeout", "The request took too long to arrive"],
+  HPE_HEADER_OVERFLOW: [431, "Request Header Fields Too Large", "The request line and headers are larger than the server accepts"],
+};
+
+/**
+ * A request Node's HTTP parser refuses (headers too large, malformed HTTP): there is no request object, so the
+ * answer is written to the socket by hand, in the contract's shape, with a request id and `Connection: close`
+ * (the connection cannot be reused after a parse error).
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: import("node:net").Socket) {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const [status, reason, text] = CLIENT_ERRORS[err.code ?? ""] ?? [400, "Bad Request", "Malformed HTTP request"];
+  const body = JSON.stringify({ errors: { detail: text } });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nx-request-id: ${randomUUID()}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }
 
 export function notFoundHandler(_req: FastifyRequest, reply: FastifyReply) {

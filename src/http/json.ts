@@ -1,7 +1,7 @@
 // The JSON body parser. Besides parsing, it enforces two rules of the contract that a schema cannot:
 // nesting deeper than 64 levels is a 400, and `__proto__` / `constructor` keys are a 422 wherever they occur.
 import type { FastifyInstance } from "fastify";
-import { BadRequest, Invalid } from "./errors.js";
+import { BadRequest, Invalid, NotFound } from "./errors.js";
 
 export const MAX_DEPTH = 64;
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor"]);
@@ -52,6 +52,24 @@ export function registerJsonParser(app: FastifyInstance): void {
       done(null, parseJsonBody(body as string));
     } catch (err) {
       done(err as Error, undefined);
+    }
+  });
+}
+
+/**
+ * Query strings and path parameters reach the database as text too, where a NUL character cannot be stored
+ * (a 500 instead of the caller's error): a query value with one is 422 naming the parameter, a path parameter
+ * with one names nothing (404). Runs before validation, after authentication.
+ */
+export function registerTextGuard(app: FastifyInstance): void {
+  app.addHook("preValidation", async (req) => {
+    for (const v of Object.values((req.params ?? {}) as Record<string, unknown>)) {
+      if (typeof v === "string" && unstorable(v)) throw new NotFound();
+    }
+    for (const [k, v] of Object.entries((req.query ?? {}) as Record<string, unknown>)) {
+      if ((Array.isArray(v) ? v : [v]).some((x) => typeof x === "string" && unstorable(x))) {
+        throw Invalid.field(k, "must not contain NUL or unpaired surrogate characters");
+      }
     }
   });
 }

@@ -85,7 +85,9 @@ export function validationToFields(
     if (unionPaths.has(e.instancePath) && e.keyword !== "anyOf" && e.keyword !== "oneOf") continue;
     const [path, message] = describe(e);
     const field = path !== "" ? path : context === "querystring" ? "query" : (context ?? "body");
-    (out[field] ??= []).push(message);
+    // Own keys only: a field named like an Object.prototype member (`valueOf`, `toString`) is a field too.
+    if (Object.hasOwn(out, field)) out[field]!.push(message);
+    else out[field] = [message];
   }
   return out;
 }

@@ -1,5 +1,5 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { JsonObject, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
+import { boundedJson, JsonObject, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
 import { KeySchema } from "../http/ids.js";
 import { PageQuery } from "../http/pagination.js";
 import { DECISIONS, MAX_ACTIONS, POLICY_MODES } from "./decide.js";
@@ -24,6 +24,7 @@ const ConditionsSchema = Type.Record(Type.String(), Type.Unknown(), {
 });
 
 const ActionsSchema = Type.Array(Type.Record(Type.String(), Type.Unknown()), {
+  ...boundedJson(),
   maxItems: MAX_ACTIONS,
   description: 'One-key objects: `{"block": "<message>"}`, `{"require_approval": "<message>"}`, `{"warn": "<message>"}`.',
   examples: [[{ block: "Force push not allowed" }]],

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, inArray, or, sql, type SQL } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
 import { refWhere } from "../db/lookup.js";
+import { prepared } from "../db/prepared.js";
 import {
   agents,
   missionAgents,
@@ -66,8 +67,54 @@ export async function findTaskView(exec: Executor, ref: Ref, opts: { lock?: bool
   return rows[0] ? toView(rows[0]) : undefined;
 }
 
+/**
+ * The task with its latest `n` log lines (oldest first), in one statement: a task read is one round trip.
+ * Log timestamps come as ISO text with milliseconds, exactly what a Date of the stored value prints.
+ */
+export async function findTaskViewWithLogs(exec: Executor, ref: Ref, n: number) {
+  const by = typeof ref === "number" ? "id" : "key";
+  const q = prepared(exec, `task_view_logs_by_${by}`, (e, name) => {
+    const logs = sql<Array<{ id: number; message: string; level: string | null; at: string }>>`coalesce((
+      select jsonb_agg(jsonb_build_object('id', l.id, 'message', l.message, 'level', l.level,
+                       'at', to_char(l.timestamp at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) order by l.id)
+        from (select id, message, level, timestamp from ${taskLogs}
+               where ${taskLogs.taskId} = ${tasks.id} order by id desc limit ${sql.placeholder("n")}) l
+    ), '[]'::jsonb)`;
+    return e
+      .select({
+        task: tasks,
+        missionKey: missions.missionId,
+        agentKey: agents.agentId,
+        sprintKey: sprints.sprintId,
+        requirementKeys: requirementKeysSql,
+        logs,
+      })
+      .from(tasks)
+      .innerJoin(missions, eq(missions.id, tasks.missionId))
+      .leftJoin(agents, eq(agents.id, tasks.agentId))
+      .leftJoin(sprints, eq(sprints.id, tasks.sprintId))
+      .where(by === "id" ? eq(tasks.id, sql.placeholder("ref")) : eq(tasks.taskId, sql.placeholder("ref")))
+      .limit(1)
+      .prepare(name);
+  });
+  const rows = await q.execute({ ref, n });
+  const r = rows[0];
+  if (!r) return undefined;
+  const view = toView(r);
+  const logRows: TaskLogRow[] = (r.logs ?? []).map((l) => ({
+    id: Number(l.id),
+    taskId: view.id,
+    message: l.message,
+    level: l.level,
+    timestamp: new Date(l.at),
+  }));
+  return { view, logs: logRows };
+}
+
 export interface TaskFilter {
   missionId?: number;
+  /** The mission by id or key, resolved inside the list's own statement. */
+  mission?: Ref;
   status?: string;
   agent?: Ref;
   sprint?: Ref;
@@ -85,11 +132,46 @@ export function visibleToAgent(exec: Executor, agentId: number): SQL {
   )!;
 }
 
+/** The most common list, a mission's tasks page by page with no other filter: a prepared statement. */
+function listMissionPage(exec: Executor, mission: Ref, page: Page) {
+  const by = typeof mission === "number" ? "id" : "key";
+  const q = prepared(exec, `task_views_of_mission_by_${by}`, (e, name) =>
+    selectViews(e)
+      .where(
+        and(
+          by === "id"
+            ? eq(tasks.missionId, sql.placeholder("mission"))
+            : eq(tasks.missionId, sql`(select ${missions.id} from ${missions} where ${missions.missionId} = ${sql.placeholder("mission")})`),
+          gt(tasks.id, sql.placeholder("after")),
+        ),
+      )
+      .orderBy(asc(tasks.id))
+      .limit(sql.placeholder("limit"))
+      .prepare(name),
+  );
+  // Ids start at 1, so "after 0" is the first page.
+  return q.execute({ mission, after: page.after ?? 0, limit: page.limit + 1 });
+}
+
 export async function listTaskViews(exec: Executor, f: TaskFilter, page: Page) {
+  const onlyMission =
+    f.mission !== undefined &&
+    f.missionId === undefined &&
+    f.status === undefined &&
+    f.agent === undefined &&
+    f.sprint === undefined &&
+    f.visibleTo === undefined;
+  if (onlyMission) return (await listMissionPage(exec, f.mission!, page)).map(toView);
   const rows = await selectViews(exec)
     .where(
       and(
         f.missionId === undefined ? undefined : eq(tasks.missionId, f.missionId),
+        f.mission === undefined
+          ? undefined
+          : typeof f.mission === "number"
+            ? eq(tasks.missionId, f.mission)
+            : // A scalar subquery, so the (mission_id, id) index still gives the page in order.
+              eq(tasks.missionId, sql`(select ${missions.id} from ${missions} where ${missions.missionId} = ${f.mission})`),
         f.status === undefined ? undefined : eq(tasks.status, f.status),
         f.agent === undefined ? undefined : refWhere(tasks.agentId, agents.agentId, f.agent),
         f.sprint === undefined ? undefined : refWhere(tasks.sprintId, sprints.sprintId, f.sprint),

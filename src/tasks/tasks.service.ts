@@ -294,9 +294,11 @@ export function createTasksService({ database, beforeComplete = [], onApproved =
   }
 
   async function get(idRaw: string, by: Principal) {
-    const t = await load(db, idRaw);
-    await assertCanRead(t, by);
-    return taskToApi(t, await repo.latestLogs(db, t.id, LATEST_LOGS));
+    const ref = parseRef(idRaw);
+    const found = ref === null ? undefined : await repo.findTaskViewWithLogs(db, ref, LATEST_LOGS);
+    if (!found) throw new NotFound();
+    await assertCanRead(found.view, by);
+    return taskToApi(found.view, found.logs);
   }
 
   async function listWhere(filter: repo.TaskFilter, q: TaskListQuery, by: Principal) {
@@ -321,8 +323,19 @@ export function createTasksService({ database, beforeComplete = [], onApproved =
   }
 
   async function listForMission(missionRaw: string, q: TaskListQuery, by: Principal) {
-    const mission = await loadMission(db, missionRaw);
-    return listWhere({ missionId: mission.id }, q, by);
+    const ref = parseRef(missionRaw);
+    if (ref === null) throw new NotFound();
+    // One statement in the common case: the mission is looked up on its own only when the page is empty
+    // (or the query is refused), to tell "no such mission" (404, which wins) from "no tasks".
+    let page: Awaited<ReturnType<typeof listWhere>>;
+    try {
+      page = await listWhere({ mission: ref }, q, by);
+    } catch (err) {
+      await loadMission(db, missionRaw);
+      throw err;
+    }
+    if (page.data.length === 0) await loadMission(db, missionRaw);
+    return page;
   }
 
   async function update(idRaw: string, input: TaskUpdate, by: Principal) {

@@ -34,6 +34,23 @@ export async function findActiveByHash(exec: Executor, hash: string): Promise<To
   return rows[0];
 }
 
+/** Of these hashes, those of tokens that still authenticate (not revoked, not expired), in one statement. */
+export async function activeHashes(exec: Executor, hashes: string[]): Promise<string[]> {
+  if (hashes.length === 0) return [];
+  // Hex digests: safe in an array literal, which both drivers pass as one text parameter.
+  const rows = await exec
+    .select({ hash: apiTokens.tokenHash })
+    .from(apiTokens)
+    .where(
+      and(
+        sql`${apiTokens.tokenHash} = ANY(${`{${hashes.join(",")}}`}::text[])`,
+        isNull(apiTokens.revokedAt),
+        sql`(${apiTokens.expiresAt} IS NULL OR ${apiTokens.expiresAt} > now())`,
+      ),
+    );
+  return rows.map((r) => r.hash);
+}
+
 export async function listActive(exec: Executor, page: Page): Promise<TokenRow[]> {
   return exec
     .select(cols)

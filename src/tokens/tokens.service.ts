@@ -1,6 +1,10 @@
 // API tokens. Invariants: a secret is generated here, returned once, and only its SHA-256 is stored; a
-// revoked or expired token stops authenticating within CACHE_TTL_MS on every process (the cache is the
-// only thing that can make a lookup stale, and it forgets within that time).
+// revoked or expired token stops authenticating within CACHE_TTL_MS on every process. The cache is the only
+// thing that can make a lookup stale: an answer is used only while the database has confirmed it within
+// CACHE_TTL_MS, either by the token's own lookup or by a revalidation, one statement that checks every cached
+// token at once. While requests come in, one starts in the background every REVALIDATE_AFTER_MS, so under
+// steady traffic an agent that calls every few seconds (or minutes) costs no lookup of its own (it would with
+// a plain 5 s expiry), and a revocation made by any process is seen by the next revalidation.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -17,6 +21,9 @@ import type { TokenCreate } from "./tokens.schemas.js";
 
 export const TOKEN_PREFIX = "mc_";
 const CACHE_TTL_MS = 5_000;
+const REVALIDATE_AFTER_MS = 2_000;
+/** Entries not used for this long are not revalidated but dropped. */
+const CACHE_IDLE_MS = 10 * 60_000;
 const CACHE_MAX = 10_000;
 const BOOTSTRAP_LOCK = 727_274_002;
 
@@ -59,13 +66,26 @@ export function tokenToApi(row: repo.TokenRow) {
 export interface TokensDeps {
   database: Database;
   adminToken: string | null;
+  /** The clock the cache ages by (tests move it). */
+  now?: () => number;
+}
+
+interface CacheEntry {
+  principal: Principal | null;
+  /** When the database last said this answer was right. */
+  confirmedAt: number;
+  /** The token's own expiry. */
+  until: number;
+  usedAt: number;
 }
 
 export type TokensService = ReturnType<typeof createTokensService>;
 
-export function createTokensService({ database, adminToken }: TokensDeps) {
+export function createTokensService({ database, adminToken, now: clock = Date.now }: TokensDeps) {
   const { db } = database;
-  const cache = new Map<string, { principal: Principal | null; until: number }>();
+  const cache = new Map<string, CacheEntry>();
+  let revalidating: Promise<void> | null = null;
+  let revalidatedAt = 0;
   const adminHash = adminToken ? Buffer.from(hashSecret(adminToken), "hex") : null;
   const envAdmin: Principal = {
     role: "admin",
@@ -80,16 +100,53 @@ export function createTokensService({ database, adminToken }: TokensDeps) {
     if (!secret.startsWith(TOKEN_PREFIX) && adminHash === null) return null;
     const hash = hashSecret(secret);
     if (adminHash && timingSafeEqual(Buffer.from(hash, "hex"), adminHash)) return envAdmin;
-    const now = Date.now();
+    const now = clock();
+    if (now - revalidatedAt >= REVALIDATE_AFTER_MS && cache.size > 0) {
+      revalidatedAt = now;
+      void revalidate();
+    }
     const hit = cache.get(hash);
-    if (hit && hit.until > now) return hit.principal;
+    if (hit && hit.until > now && now - hit.confirmedAt < CACHE_TTL_MS) {
+      hit.usedAt = now;
+      return hit.principal;
+    }
     const row = await repo.findActiveByHash(db, hash);
     const principal = row ? principalOf(row) : null;
     if (cache.size >= CACHE_MAX) cache.clear();
-    // Never cache past a token's own expiry.
-    const until = Math.min(now + CACHE_TTL_MS, row?.expiresAt?.getTime() ?? Infinity);
-    cache.set(hash, { principal, until });
+    // Never cache past a token's own expiry. An unknown secret is remembered (briefly) but never revalidated.
+    cache.set(hash, { principal, confirmedAt: now, until: row?.expiresAt?.getTime() ?? Infinity, usedAt: now });
     return principal;
+  }
+
+  /**
+   * Confirms every cached token in one statement: still active ones count as confirmed at the moment the
+   * statement was sent (its snapshot is no older), the others are dropped. One at a time; never throws (on
+   * failure entries simply age out and are looked up one by one again).
+   */
+  function revalidate(): Promise<void> {
+    revalidating ??= (async () => {
+      const started = clock();
+      const entries: Array<[string, CacheEntry]> = [];
+      for (const [hash, e] of cache) {
+        if (!e.principal) continue;
+        if (started - e.usedAt > CACHE_IDLE_MS) cache.delete(hash);
+        else entries.push([hash, e]);
+      }
+      for (let i = 0; i < entries.length; i += 5_000) {
+        const chunk = entries.slice(i, i + 5_000);
+        const active = new Set(await repo.activeHashes(db, chunk.map(([h]) => h)));
+        for (const [hash, e] of chunk) {
+          if (cache.get(hash) !== e) continue; // looked up again meanwhile: that answer is newer
+          if (active.has(hash)) e.confirmedAt = Math.max(e.confirmedAt, started);
+          else cache.delete(hash);
+        }
+      }
+    })()
+      .catch(() => {})
+      .finally(() => {
+        revalidating = null;
+      });
+    return revalidating;
   }
 
   async function resolveAgent(ref: Ref | undefined, role: string): Promise<{ id: number; key: string } | null> {
@@ -190,5 +247,5 @@ export function createTokensService({ database, adminToken }: TokensDeps) {
     return secret;
   }
 
-  return { authenticate, create, list, revoke, issueRunToken, ensureBootstrapAdmin };
+  return { authenticate, revalidate, create, list, revoke, issueRunToken, ensureBootstrapAdmin };
 }

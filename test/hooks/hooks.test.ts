@@ -60,7 +60,12 @@ describe("POST /api/hooks/claude-code", () => {
       const before = await agent(key);
       const r = await hook(token, payload(event, extra), { "x-mc-task-id": "task-77" });
       expect(r.status, event).toBe(200);
-      expect(r.body, event).toEqual({});
+      // PreToolUse carries the guardrails' answer (nothing matches "npm test": allow); the rest answer {}.
+      expect(r.body, event).toEqual(
+        event === "PreToolUse"
+          ? { hookSpecificOutput: { hookEventName: "PreToolUse", permissionDecision: "allow", permissionDecisionReason: "allowed by Mission Control policies" } }
+          : {},
+      );
       const after = await agent(key);
       expect(after.status, event).toBe(status);
       expect(after.current_task_id, event).toBe(current);

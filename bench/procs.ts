@@ -1,0 +1,122 @@
+// Child processes of the benchmark: the server under test and the ceiling servers. Each is started on a free
+// port and waited for until it answers; its resident memory is sampled from /proc (ps elsewhere).
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Proc {
+  url: string;
+  proc: ChildProcess;
+  pid: number;
+  output(): string;
+  /** Current resident set size in MB. */
+  rssMb(): number;
+  /** Peak resident set size since the process started, in MB (VmHWM; null where /proc is missing). */
+  peakRssMb(): number | null;
+  stop(): Promise<void>;
+}
+
+function procStatus(pid: number, field: string): number | null {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+export function rssMb(pid: number): number {
+  const v = procStatus(pid, "VmRSS");
+  if (v !== null) return v;
+  try {
+    return Number(execFileSync("ps", ["-o", "rss=", "-p", String(pid)]).toString().trim()) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+export interface StartOptions {
+  argv: string[];
+  env: Record<string, string>;
+  /** Path answered with 200 once the process is ready. */
+  readyPath: string;
+  readyMethod?: string;
+  timeoutMs?: number;
+}
+
+export async function startProcess(opts: StartOptions): Promise<Proc> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, opts.argv, {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...opts.env, HOST: "127.0.0.1", PORT: String(port) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  const keep = (d: Buffer) => {
+    out += d.toString();
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  proc.stdout!.on("data", keep);
+  proc.stderr!.on("data", keep);
+  const exited = new Promise<void>((resolve) => proc.on("exit", () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (opts.timeoutMs ?? 180_000);
+  for (;;) {
+    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${opts.argv.join(" ")} exited early: ${out}`);
+    try {
+      const r = await fetch(url + opts.readyPath, { method: opts.readyMethod ?? "GET" });
+      await r.arrayBuffer();
+      if (r.status < 500) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      proc.kill("SIGKILL");
+      throw new Error(`${opts.argv.join(" ")} did not become ready: ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const pid = proc.pid!;
+  return {
+    url,
+    proc,
+    pid,
+    output: () => out,
+    rssMb: () => rssMb(pid),
+    peakRssMb: () => procStatus(pid, "VmHWM"),
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill("SIGTERM");
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 30_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Samples a process's RSS every 100 ms until stopped; returns the highest value seen, in MB. */
+export function sampleRss(pid: number): () => number {
+  let peak = rssMb(pid);
+  const timer = setInterval(() => {
+    peak = Math.max(peak, rssMb(pid));
+  }, 100);
+  return () => {
+    clearInterval(timer);
+    return Math.max(peak, rssMb(pid));
+  };
+}
