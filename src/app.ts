@@ -179,6 +179,7 @@ export async function buildApp(deps: AppDeps) {
     database,
     staleAfterS: config.agentStaleAfterS,
     log: (err) => app.log.error({ err }, "writing coalesced heartbeats failed; they are retried"),
+    onHeartbeat: (agentKey, at) => void events.publishEphemeral({ event: "agent.heartbeat", agent_id: agentKey, at }),
   });
   // Heartbeats still in memory are written before the database is closed.
   app.addHook("onClose", async () => agents.close());

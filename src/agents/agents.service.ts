@@ -31,6 +31,8 @@ export interface AgentsDeps {
   log?: (err: unknown) => void;
   /** Seconds of silence after which an agent reads as offline (config.agentStaleAfterS). */
   staleAfterS: number;
+  /** Heartbeats are not stored in the trace, but live-stream clients see them (`agent.heartbeat`). */
+  onHeartbeat?: (agentKey: string, at: Date) => void;
 }
 
 /** The API shape of an agent; `stale` says it has not been heard from within the window. */
@@ -70,7 +72,7 @@ const dedupe = (xs: string[]) => [...new Set(xs)];
 
 export type AgentsService = ReturnType<typeof createAgentsService>;
 
-export function createAgentsService({ database, staleAfterS, log }: AgentsDeps) {
+export function createAgentsService({ database, staleAfterS, log, onHeartbeat }: AgentsDeps) {
   const { db } = database;
   const heartbeats = heartbeatsFor(database, log);
 
@@ -240,6 +242,7 @@ export function createAgentsService({ database, staleAfterS, log }: AgentsDeps) 
     const known = () => (event === "heartbeat" ? heartbeats.beat(ref) : applyEvent(ref, event, context, by));
 
     let row = await known();
+    if (row && event === "heartbeat") onHeartbeat?.(row.agentId, new Date());
     if (row) return { created: false, data: agentToApi(row, false) };
     // Ids are given by the database: only a key can register a new agent.
     if (typeof ref === "number") throw new NotFound();
