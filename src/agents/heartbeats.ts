@@ -9,7 +9,10 @@
 //   the heartbeat is later than the agent's last recorded activity, so a heartbeat written late never undoes
 //   a `stop` (or any event) that came after it, from this process or another.
 // - Times are on the database's clock: the flush writes `now() - age` where age is how long ago, by this
-//   process's clock, the heartbeat arrived; answers add the last measured offset between the two clocks.
+//   process's clock, the heartbeat arrived, so what is stored is never earlier than the heartbeat. An answer
+//   shows the local time plus a lower bound of the offset between the clocks (the database's `now()` minus the
+//   local time the flush's answer arrived, the largest over recent flushes), so it is never later than what
+//   a read will show once the heartbeat is written.
 // - Reads see the latest heartbeat: agent reads call `settle()` first, which writes whatever is pending
 //   (one batched statement) and waits for a flush in flight. Another process on the same PostgreSQL sees a
 //   heartbeat at most one flush interval (plus the statement's time) after it was answered.
@@ -31,6 +34,8 @@ const MAX_PENDING = 2_000;
 /** An agent not heard from for this long is forgotten (the next heartbeat goes to the database again). */
 const FORGET_AFTER_MS = 10 * 60_000;
 const MAX_KNOWN = 100_000;
+/** Flushes whose clock measurements count (a minute's worth at two a second). */
+const OFFSET_SAMPLES = 120;
 
 interface Known {
   row: repo.AgentRow;
@@ -69,7 +74,8 @@ function createHeartbeats(database: Database, log: (err: unknown) => void = () =
   let seq = 0;
   let floor = 0;
   const writtenAt = new Map<number, number>();
-  /** Database clock minus local clock, in ms, as last measured by a flush. */
+  /** Database clock minus local clock, in ms: lower bounds measured by recent flushes, and the largest. */
+  const offsets: number[] = [];
   let offsetMs = 0;
   let flushing: Promise<void> = Promise.resolve();
   let closed = false;
@@ -142,7 +148,11 @@ function createHeartbeats(database: Database, log: (err: unknown) => void = () =
         .where(sql`${agents.id} = v.id`)
         .returning({ ...getTableColumns(agents), dbNowMs: sql<number>`(extract(epoch from now()) * 1000)::float8` });
       const doneAt = Date.now();
-      if (rows[0]) offsetMs = Number(rows[0].dbNowMs) - (sentAt + doneAt) / 2;
+      if (rows[0]) {
+        offsets.push(Number(rows[0].dbNowMs) - doneAt);
+        if (offsets.length > OFFSET_SAMPLES) offsets.shift();
+        offsetMs = Math.max(...offsets);
+      }
       if (closed) return;
       for (const { dbNowMs: _ignored, ...row } of rows) remember(row, since);
     } catch (err) {

@@ -75,7 +75,7 @@ describe("coalescing", () => {
     expect(later.length + flushed.length).toBe(1);
     expect([...later, ...flushed][0]).toMatch(/^update "agents"/);
     const last = new Date(answers.at(-1)!).getTime();
-    expect((await stored(a.agent_id)).last_seen_at!.getTime()).toBeGreaterThanOrEqual(last - 5);
+    expect((await stored(a.agent_id)).last_seen_at!.getTime()).toBeGreaterThanOrEqual(last);
   });
 
   test("many agents' heartbeats are written together, not a statement each", async () => {
@@ -100,7 +100,7 @@ describe("coalescing", () => {
     await t.database.query("UPDATE agents SET last_seen_at = now() - interval '1 hour' WHERE id = $1", [a.id]);
     const r = await beat(a.agent_id);
     const got = await t.json("GET", `/api/agents/${a.agent_id}`);
-    expect(new Date(got.body.data.last_seen_at).getTime()).toBeGreaterThanOrEqual(new Date(r.body.data.last_seen_at).getTime() - 5);
+    expect(new Date(got.body.data.last_seen_at).getTime()).toBeGreaterThanOrEqual(new Date(r.body.data.last_seen_at).getTime());
     await beat(a.agent_id);
     const list = await t.json("GET", "/api/agents", { query: { limit: "500" } });
     const row = list.body.data.find((x: any) => x.agent_id === a.agent_id);
