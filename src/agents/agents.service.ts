@@ -31,7 +31,10 @@ export interface AgentsDeps {
   log?: (err: unknown) => void;
   /** Seconds of silence after which an agent reads as offline (config.agentStaleAfterS). */
   staleAfterS: number;
-  /** Heartbeats are not stored in the trace, but live-stream clients see them (`agent.heartbeat`). */
+  /**
+   * Heartbeats are not stored in the trace, but live-stream clients see them (`agent.heartbeat`), at most one
+   * per agent a second.
+   */
   onHeartbeat?: (agentKey: string, at: Date) => void;
 }
 
@@ -72,9 +75,22 @@ const dedupe = (xs: string[]) => [...new Set(xs)];
 
 export type AgentsService = ReturnType<typeof createAgentsService>;
 
+/** A live-stream `agent.heartbeat` says "still alive": more than one a second per agent says nothing more. */
+const HEARTBEAT_EVENT_EVERY_MS = 1_000;
+
 export function createAgentsService({ database, staleAfterS, log, onHeartbeat }: AgentsDeps) {
   const { db } = database;
   const heartbeats = heartbeatsFor(database, log);
+  /** When each agent's last `agent.heartbeat` went to the live stream: at most one a second per agent. */
+  const announced = new Map<string, number>();
+  function announceHeartbeat(agentKey: string) {
+    if (!onHeartbeat) return;
+    const now = Date.now();
+    if (now - (announced.get(agentKey) ?? 0) < HEARTBEAT_EVENT_EVERY_MS) return;
+    if (announced.size >= 100_000) announced.clear();
+    announced.set(agentKey, now);
+    onHeartbeat(agentKey, new Date(now));
+  }
 
   async function load(exec: Executor, idRaw: string | number, opts: { lock?: boolean } = {}) {
     const ref = parseRef(idRaw);
@@ -242,7 +258,7 @@ export function createAgentsService({ database, staleAfterS, log, onHeartbeat }:
     const known = () => (event === "heartbeat" ? heartbeats.beat(ref) : applyEvent(ref, event, context, by));
 
     let row = await known();
-    if (row && event === "heartbeat") onHeartbeat?.(row.agentId, new Date());
+    if (row && event === "heartbeat") announceHeartbeat(row.agentId);
     if (row) return { created: false, data: agentToApi(row, false) };
     // Ids are given by the database: only a key can register a new agent.
     if (typeof ref === "number") throw new NotFound();

@@ -24,8 +24,14 @@ import type { Database } from "../db/client.js";
 import { createNotifier, type Notifier } from "../db/notify.js";
 import { TRACE_CHANNEL } from "./trace.service.js";
 
-/** Cross-process channel for ephemeral events (payload: the event as JSON). */
+/** Cross-process channel for ephemeral events (payload: the event as JSON, or a JSON array of events). */
 export const EPHEMERAL_CHANNEL = "mc_events";
+/**
+ * On PostgreSQL ephemeral events are sent in batches: one NOTIFY per this many ms (per ~7,900 bytes of
+ * payload, PostgreSQL's limit being 8,000), not one round trip per event — heartbeats arrive by thousands a second.
+ */
+const EPHEMERAL_BATCH_MS = 100;
+const EPHEMERAL_CHUNK_BYTES = 7_900;
 
 export interface LiveEvent {
   /** The trace id; null for an ephemeral event (no id, not replayable). */
@@ -181,9 +187,42 @@ export function createEventBus(opts: EventBusOptions): EventBus {
     } catch {
       return;
     }
-    const e = ephemeralOf(parsed);
-    if (e) deliver(e);
+    for (const item of Array.isArray(parsed) ? parsed : [parsed]) {
+      const e = ephemeralOf(item);
+      if (e) deliver(e);
+    }
   };
+
+  let outbox: string[] = [];
+  let sending: Promise<void> | null = null;
+  /** Sends what has queued up as few NOTIFYs as the payload limit allows. */
+  async function sendOutbox() {
+    const items = outbox;
+    outbox = [];
+    sending = null;
+    if (closed) return;
+    let chunk: string[] = [];
+    let bytes = 2;
+    const send = async (batch: string[]) => {
+      try {
+        // Every listening process (this one included, when it has subscribers) hears it.
+        await database.query("SELECT pg_notify($1, $2)", [EPHEMERAL_CHANNEL, `[${batch.join(",")}]`]);
+      } catch (err) {
+        log?.warn({ err }, "publishing ephemeral events failed");
+      }
+    };
+    for (const item of items) {
+      const size = Buffer.byteLength(item) + 1;
+      if (chunk.length > 0 && bytes + size > EPHEMERAL_CHUNK_BYTES) {
+        await send(chunk);
+        chunk = [];
+        bytes = 2;
+      }
+      chunk.push(item);
+      bytes += size;
+    }
+    if (chunk.length > 0) await send(chunk);
+  }
 
   /** Whether the missing id `start` can be passed over (see the header comment). */
   function gapSettled(start: number, snap: string): boolean {
@@ -364,12 +403,9 @@ export function createEventBus(opts: EventBusOptions): EventBus {
         deliverEphemeral(payload);
         return;
       }
-      try {
-        // Every listening process (this one included, when it has subscribers) hears it.
-        await database.query("SELECT pg_notify($1, $2)", [EPHEMERAL_CHANNEL, payload]);
-      } catch (err) {
-        log?.warn({ err }, "publishing an ephemeral event failed");
-      }
+      outbox.push(payload);
+      sending ??= new Promise<void>((resolve) => setTimeout(resolve, EPHEMERAL_BATCH_MS).unref()).then(sendOutbox);
+      return sending;
     },
 
     subscriberCount: () => subs.size,

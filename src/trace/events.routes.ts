@@ -73,7 +73,7 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = asyn
           "Server-sent events: every new trace entry (filters `mission_id`, `task_id`, `agent_id` by id or key, and " +
           "`event`), as `id: <trace id>` and `data: <the entry as JSON>` (no `event:` field, so `onmessage` receives " +
           "everything). Reconnecting with `Last-Event-ID` replays the entries missed since that id, then continues " +
-          "live. Agent heartbeats appear as `agent.heartbeat` without an id (they are not stored). A comment line is " +
+          "live. Agent heartbeats appear as `agent.heartbeat` without an id (they are not stored; at most one per agent a second). A comment line is " +
           "sent every 15 s to keep the connection open.",
         querystring: EventsQuery,
         response: {
