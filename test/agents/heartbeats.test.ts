@@ -68,11 +68,11 @@ describe("coalescing", () => {
         answers.push(r.body.data.last_seen_at);
       }
     });
-    // Nothing but the batched write (which may also have run on its timer meanwhile).
+    // Nothing but (at most, if its timer fired meanwhile) the batched write.
     expect(later.filter((s) => !isFlush(s))).toEqual([]);
+    expect(later.length).toBeLessThanOrEqual(1);
     const flushed = await agentStatements(settle);
-    expect(flushed.every(isFlush)).toBe(true);
-    expect(later.length + flushed.length).toBeGreaterThanOrEqual(1);
+    expect(later.length + flushed.length).toBe(1);
     expect([...later, ...flushed][0]).toMatch(/^update "agents"/);
     const last = new Date(answers.at(-1)!).getTime();
     expect((await stored(a.agent_id)).last_seen_at!.getTime()).toBeGreaterThanOrEqual(last);
@@ -83,8 +83,7 @@ describe("coalescing", () => {
     for (const a of agents) await beat(a.agent_id); // each written at once: now known
     for (const a of agents) await t.database.query("UPDATE agents SET last_seen_at = now() - interval '1 hour' WHERE id = $1", [a.id]);
     const during = await agentStatements(async () => {
-      const answers = await Promise.all(agents.map((a) => beat(a.id)));
-      for (const r of answers) expect(r.status).toBe(200);
+      for (const a of agents) expect((await beat(a.id)).status).toBe(200);
     });
     const flushed = await agentStatements(settle);
     expect([...during, ...flushed].every(isFlush)).toBe(true);
