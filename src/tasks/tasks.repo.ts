@@ -14,6 +14,7 @@ import {
 } from "../db/schema/index.js";
 import type { Ref } from "../http/ids.js";
 import type { Page } from "../http/pagination.js";
+import { TRACE_RETURNING, traceAppendCtes, type AppendedRow, type TraceInput } from "../trace/trace.service.js";
 
 export type TaskRow = typeof tasks.$inferSelect;
 export type TaskLogRow = typeof taskLogs.$inferSelect;
@@ -109,6 +110,94 @@ export async function findTaskViewWithLogs(exec: Executor, ref: Ref, n: number) 
     timestamp: new Date(l.at),
   }));
   return { view, logs: logRows };
+}
+
+/** `updated_at` to the microsecond, as text: the version a report's single statement is conditional on. */
+const versionSql = sql<string>`(extract(epoch from ${tasks.updatedAt}) * 1000000)::bigint::text`;
+
+/** The task and its version, one prepared statement: the read a progress report starts with. */
+export async function findTaskViewVersion(exec: Executor, ref: Ref) {
+  const by = typeof ref === "number" ? "id" : "key";
+  const q = prepared(exec, `task_view_version_by_${by}`, (e, name) =>
+    e
+      .select({
+        task: tasks,
+        missionKey: missions.missionId,
+        agentKey: agents.agentId,
+        sprintKey: sprints.sprintId,
+        requirementKeys: requirementKeysSql,
+        version: versionSql,
+      })
+      .from(tasks)
+      .innerJoin(missions, eq(missions.id, tasks.missionId))
+      .leftJoin(agents, eq(agents.id, tasks.agentId))
+      .leftJoin(sprints, eq(sprints.id, tasks.sprintId))
+      .where(by === "id" ? eq(tasks.id, sql.placeholder("ref")) : eq(tasks.taskId, sql.placeholder("ref")))
+      .limit(1)
+      .prepare(name),
+  );
+  const r = (await q.execute({ ref }))[0];
+  return r ? { view: toView(r), version: r.version } : undefined;
+}
+
+export interface ReportWrite {
+  id: number;
+  /** From findTaskViewVersion: nothing is written if the task has changed since (any write moves it). */
+  version: string;
+  status: string;
+  outputs: Record<string, unknown>;
+  logs: Array<{ message: string; level: string | null; at: Date }>;
+  latest: number;
+  trace: TraceInput;
+}
+
+/**
+ * A progress report that keeps the status, as ONE statement (so one round trip and its own transaction):
+ * the guarded touch of the task with its outputs merged, the log lines, the trace entry, and the latest
+ * `latest` log lines for the answer. Everything is conditional on the task still being at `version`: when it
+ * is not, nothing is written and the result is undefined (the caller then takes the transactional path).
+ * The new lines are not visible to the statement's own read of task_logs, hence the union.
+ */
+export async function applyReport(exec: Executor, w: ReportWrite) {
+  const { ctes, toRow } = traceAppendCtes(w.trace, "upd");
+  const merge = Object.keys(w.outputs).length > 0 ? sql`outputs = outputs || ${JSON.stringify(w.outputs)}::jsonb,` : sql``;
+  const lines = JSON.stringify(w.logs.map((l) => ({ message: l.message, level: l.level, at: l.at.toISOString() })));
+  const result = await exec.execute(sql`
+    WITH upd AS (
+      UPDATE tasks SET ${merge} updated_at = now()
+      WHERE id = ${w.id} AND status = ${w.status}
+        AND (extract(epoch FROM updated_at) * 1000000)::bigint = ${w.version}::bigint
+      RETURNING id, outputs, (extract(epoch FROM updated_at) * 1000)::bigint::text AS updated_ms
+    ), new_logs AS (
+      INSERT INTO task_logs (task_id, message, level, timestamp)
+      SELECT upd.id, l.message, l.level, l.at
+        FROM upd, jsonb_to_recordset(${lines}::jsonb) AS l(message text, level text, at timestamptz)
+      RETURNING id, message, level, timestamp
+    ), ${ctes}
+    SELECT upd.outputs, upd.updated_ms,
+      (SELECT coalesce(jsonb_agg(jsonb_build_object('id', x.id, 'message', x.message, 'level', x.level,
+                'at', to_char(x.timestamp at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) ORDER BY x.id), '[]'::jsonb)
+         FROM (SELECT * FROM (SELECT id, message, level, timestamp FROM task_logs WHERE task_id = ${w.id}
+                               ORDER BY id DESC LIMIT ${w.latest}) old
+               UNION ALL SELECT id, message, level, timestamp FROM new_logs
+               ORDER BY id DESC LIMIT ${w.latest}) x) AS logs,
+      ${TRACE_RETURNING}
+    FROM upd, trace_ins`);
+  type Row = AppendedRow & {
+    outputs: Record<string, unknown>;
+    updated_ms: string;
+    logs: Array<{ id: number | string; message: string; level: string | null; at: string }>;
+  };
+  const row = (result as unknown as { rows: Row[] }).rows[0];
+  if (!row) return undefined;
+  const logs: TaskLogRow[] = row.logs.map((l) => ({
+    id: Number(l.id),
+    taskId: w.id,
+    message: l.message,
+    level: l.level,
+    timestamp: new Date(l.at),
+  }));
+  return { outputs: row.outputs, updatedAt: new Date(Number(row.updated_ms)), logs, trace: toRow(row) };
 }
 
 export interface TaskFilter {

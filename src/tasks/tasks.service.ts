@@ -340,7 +340,7 @@ export function createTasksService({ database, beforeComplete = [], onApproved =
 
   async function update(idRaw: string, input: TaskUpdate, by: Principal) {
     const [t, logs] = await db.transaction(async (tx) => {
-      const cur = await load(tx, idRaw, { lock: true });
+      const cur = await load(tx, idRaw);
       if (input.task_id !== undefined && input.task_id !== cur.taskId) throw Invalid.field("task_id", "cannot be changed");
       const refs = await resolveRefs(tx, input);
       const logs = await repo.latestLogs(tx, cur.id, LATEST_LOGS);
@@ -400,9 +400,27 @@ export function createTasksService({ database, beforeComplete = [], onApproved =
     return taskToApi(t, logs);
   }
 
+  /** The checks every report passes before anything is written; the status it moves to. */
+  function checkReport(cur: repo.TaskView, input: TaskReport, outputs: Record<string, unknown>, by: Principal) {
+    if (by.role === "agent" && cur.agentId !== agentOf(by)) throw new Forbidden();
+    // Reports add up: the merged outputs are bounded too, so no caller can grow a task without limit.
+    if (Object.keys(outputs).length > 0 && jsonBytes({ ...cur.outputs, ...outputs }) > MAX_TASK_OUTPUTS_BYTES) {
+      throw Invalid.field("outputs", `would make the task's outputs larger than ${MAX_TASK_OUTPUTS_BYTES} bytes as JSON`);
+    }
+    const to = (input.status ?? cur.status) as TaskStatus;
+    const illegal = moveError(cur.status as TaskStatus, to, "report");
+    if (illegal) throw Invalid.field("status", illegal);
+    return to;
+  }
+
   /**
    * Applies a progress report: the status through the state machine, outputs shallow-merged, logs
-   * appended, all in one transaction: an illegal move is a 422 before anything is written.
+   * appended, all at once: an illegal move is a 422 before anything is written.
+   *
+   * The hot path (agents report progress constantly) is a report that keeps the status, adds outputs or log
+   * lines, and names no actions for the guardrails: one read, then one statement that writes everything
+   * (repo.applyReport), conditional on the task not having changed since the read. Any other report, or one
+   * whose task changed in between, runs as one transaction of several statements.
    */
   async function report(idRaw: string, input: TaskReport, by: Principal) {
     const now = new Date();
@@ -410,21 +428,40 @@ export function createTasksService({ database, beforeComplete = [], onApproved =
     const outputs = input.outputs ?? {};
     const adds = Object.keys(outputs).length > 0 || logsIn.length > 0;
     const actions = reportedActions(outputs);
+    const guarded = actions !== null && actions.length > 0 && checkReportedActions !== undefined;
+    if (adds && !guarded) {
+      const ref = parseRef(idRaw);
+      const found = ref === null ? undefined : await repo.findTaskViewVersion(db, ref);
+      if (!found) throw new NotFound();
+      const cur = found.view;
+      if (checkReport(cur, input, outputs, by) === cur.status) {
+        const done = await repo.applyReport(db, {
+          id: cur.id,
+          version: found.version,
+          status: cur.status,
+          outputs,
+          logs: logsIn.map((l) => ({ message: l.message, level: l.level ?? null, at: l.at })),
+          latest: LATEST_LOGS,
+          trace: {
+            event: "task.reported",
+            actor: by.actor,
+            missionId: cur.missionKey,
+            taskId: cur.taskId,
+            agentId: cur.agentKey,
+            data: { outputs, logs_added: logsIn.length },
+          },
+        });
+        if (done) return taskToApi({ ...cur, outputs: done.outputs, updatedAt: done.updatedAt }, done.logs);
+      }
+    }
     const [t, logs] = await db.transaction(async (tx) => {
       const cur = await load(tx, idRaw);
-      if (by.role === "agent" && cur.agentId !== agentOf(by)) throw new Forbidden();
-      // Reports add up: the merged outputs are bounded too, so no caller can grow a task without limit.
-      if (Object.keys(outputs).length > 0 && jsonBytes({ ...cur.outputs, ...outputs }) > MAX_TASK_OUTPUTS_BYTES) {
-        throw Invalid.field("outputs", `would make the task's outputs larger than ${MAX_TASK_OUTPUTS_BYTES} bytes as JSON`);
-      }
-      let to = (input.status ?? cur.status) as TaskStatus;
-      // Checked before the first write, so an illegal move costs no work; the move itself comes after the
-      // logs, because a trace append holds the mission's chain until commit: appends go last.
-      const illegal = moveError(cur.status as TaskStatus, to, "report");
-      if (illegal) throw Invalid.field("status", illegal);
+      let to = checkReport(cur, input, outputs, by);
+      // The move itself comes after the logs, because a trace append holds the mission's chain until
+      // commit: appends go last.
       let comment: string | undefined;
-      if (actions && actions.length > 0 && checkReportedActions) {
-        const verdict = await checkReportedActions(tx, { actions, task: cur, actor: by.actor });
+      if (guarded) {
+        const verdict = await checkReportedActions!(tx, { actions: actions!, task: cur, actor: by.actor });
         if (verdict.blocked) {
           comment = `blocked by policy: ${verdict.messages.join("; ")}`;
           logsIn.push({ message: comment, level: "error", at: now } as (typeof logsIn)[number]);

@@ -48,7 +48,21 @@ export function chainOf(missionId: string | null): string {
 const NOW_MS = "date_trunc('milliseconds', statement_timestamp())";
 const NEXT_AT = `greatest(c.head_at, ${NOW_MS})`;
 
-export async function appendTrace(exec: Executor, entry: TraceInput): Promise<TraceRow> {
+/** The trace columns an append's statement returns (see `traceAppendCtes`). */
+export interface AppendedRow {
+  trace_id: string;
+  trace_at_ms: string;
+  trace_prev_hash: string;
+  trace_hash: string;
+}
+
+/**
+ * The two CTEs of an append, `trace_head` and `trace_ins`, for a statement that ends by selecting
+ * `TRACE_RETURNING` from `trace_ins`. With `gate` (the name of an earlier CTE of the same statement) the entry
+ * is appended once per row of that CTE and not at all when it has none: a statement can make a conditional
+ * change and its trace entry at once, with nothing written when the condition fails.
+ */
+export function traceAppendCtes(entry: TraceInput, gate?: string) {
   const data = toJsonValue(entry.data ?? {});
   const missionId = entry.missionId ?? null;
   const taskId = entry.taskId ?? null;
@@ -61,41 +75,48 @@ export async function appendTrace(exec: Executor, entry: TraceInput): Promise<Tr
     agent_id: agentId,
     data,
   });
-  const result = await exec.execute(sql`
-    WITH head AS (
+  const from = gate === undefined ? sql`` : sql` FROM ${sql.identifier(gate)}`;
+  const ctes = sql`
+    trace_head AS (
       INSERT INTO trace_chains AS c (chain, prev_hash, head_hash, head_at, length)
-      VALUES (${chainOf(missionId)}::text, ${GENESIS}::text,
-              encode(sha256(convert_to(${GENESIS}::text || ${before}::text || ${sql.raw(sqlIsoMillis(NOW_MS))} || ${after}::text, 'UTF8')), 'hex'),
-              ${sql.raw(NOW_MS)}, 1)
+      SELECT ${chainOf(missionId)}::text, ${GENESIS}::text,
+             encode(sha256(convert_to(${GENESIS}::text || ${before}::text || ${sql.raw(sqlIsoMillis(NOW_MS))} || ${after}::text, 'UTF8')), 'hex'),
+             ${sql.raw(NOW_MS)}, 1${from}
       ON CONFLICT (chain) DO UPDATE
         SET prev_hash = c.head_hash,
             head_hash = encode(sha256(convert_to(c.head_hash || ${before}::text || ${sql.raw(sqlIsoMillis(NEXT_AT))} || ${after}::text, 'UTF8')), 'hex'),
             head_at = ${sql.raw(NEXT_AT)},
             length = c.length + 1
       RETURNING c.prev_hash, c.head_hash, c.head_at
-    ), ins AS (
+    ), trace_ins AS (
       INSERT INTO trace_entries (at, event, actor, mission_id, task_id, agent_id, data, prev_hash, hash)
-      SELECT head.head_at, ${entry.event}::text, ${entry.actor}::text, ${missionId}::text, ${taskId}::text,
-             ${agentId}::text, ${JSON.stringify(data)}::jsonb, head.prev_hash, head.head_hash
-      FROM head
+      SELECT trace_head.head_at, ${entry.event}::text, ${entry.actor}::text, ${missionId}::text, ${taskId}::text,
+             ${agentId}::text, ${JSON.stringify(data)}::jsonb, trace_head.prev_hash, trace_head.head_hash
+      FROM trace_head
       RETURNING id, at, prev_hash, hash
-    )
-    SELECT ins.id::text AS id, (extract(epoch FROM ins.at) * 1000)::bigint::text AS at_ms, ins.prev_hash, ins.hash,
-           pg_notify(${TRACE_CHANNEL}, ins.id::text) AS notified
-    FROM ins
-  `);
-  const row = (result as unknown as { rows: Array<{ id: string; at_ms: string; prev_hash: string; hash: string }> })
-    .rows[0]!;
-  return {
-    id: Number(row.id),
-    at: new Date(Number(row.at_ms)),
+    )`;
+  const toRow = (row: AppendedRow): TraceRow => ({
+    id: Number(row.trace_id),
+    at: new Date(Number(row.trace_at_ms)),
     event: entry.event,
     actor: entry.actor,
     missionId,
     taskId,
     agentId,
     data,
-    prevHash: row.prev_hash,
-    hash: row.hash,
-  };
+    prevHash: row.trace_prev_hash,
+    hash: row.trace_hash,
+  });
+  return { ctes, toRow };
+}
+
+/** What a statement built on `traceAppendCtes` selects from `trace_ins` (it also queues the NOTIFY). */
+export const TRACE_RETURNING = sql.raw(`trace_ins.id::text AS trace_id,
+  (extract(epoch FROM trace_ins.at) * 1000)::bigint::text AS trace_at_ms, trace_ins.prev_hash AS trace_prev_hash,
+  trace_ins.hash AS trace_hash, pg_notify('${TRACE_CHANNEL}', trace_ins.id::text) AS trace_notified`);
+
+export async function appendTrace(exec: Executor, entry: TraceInput): Promise<TraceRow> {
+  const { ctes, toRow } = traceAppendCtes(entry);
+  const result = await exec.execute(sql`WITH ${ctes} SELECT ${TRACE_RETURNING} FROM trace_ins`);
+  return toRow((result as unknown as { rows: AppendedRow[] }).rows[0]!);
 }

@@ -3,6 +3,7 @@ import { createTestContext, SYSTEM, type TestContext } from "../harness.js";
 import { Invalid, Upstream } from "../../src/http/errors.js";
 import { createTasksService, type BeforeComplete } from "../../src/tasks/tasks.service.js";
 import { createMission, createTask, forceStatus, logCount, taskTrace } from "./helpers.js";
+import { applyReport, findTaskViewVersion } from "../../src/tasks/tasks.repo.js";
 
 let t: TestContext;
 let missionKey: string;
@@ -347,5 +348,78 @@ describe("races", () => {
       const trace = await taskTrace(t, task.task_id);
       expect(trace.filter((e) => e.event !== "task.created").map((e) => e.event)).toEqual(["task.status_changed", "task.reported"]);
     }
+  });
+});
+
+// Progress reports that keep the status are written by one statement conditional on the task's version
+// (tasks.repo.ts applyReport); these pin what that statement does and does not write.
+describe("the single-statement report", () => {
+  const write = (view: { id: number; status: string; taskId: string; missionKey: string; agentKey: string | null }, version: string, n = 1) =>
+    applyReport(t.database.db, {
+      id: view.id,
+      version,
+      status: view.status,
+      outputs: { step: n },
+      logs: [{ message: `line ${n}`, level: "info", at: new Date("2026-03-01T00:00:00.123Z") }],
+      latest: 3,
+      trace: { event: "task.reported", actor: "test", missionId: view.missionKey, taskId: view.taskId, agentId: view.agentKey, data: { n } },
+    });
+
+  test("at the version read: outputs, log, trace entry and the latest lines (new ones included) in one go", async () => {
+    const task = await createTask(t, missionKey);
+    for (let i = 0; i < 3; i++) expect((await report(task, { logs: [{ message: `old ${i}` }] })).status).toBe(200);
+    const found = (await findTaskViewVersion(t.database.db, task.id))!;
+    const done = (await write(found.view, found.version, 7))!;
+    expect(done.outputs).toEqual({ step: 7 });
+    // The 3 latest, oldest first: two earlier lines and the one just written.
+    expect(done.logs.map((l) => l.message)).toEqual(["old 1", "old 2", "line 7"]);
+    expect(done.logs[2]!.timestamp.toISOString()).toBe("2026-03-01T00:00:00.123Z");
+    expect(done.trace).toMatchObject({ event: "task.reported", taskId: task.task_id, data: { n: 7 } });
+    const last = (await taskTrace(t, task.task_id)).at(-1)!;
+    expect(last).toMatchObject({ id: done.trace.id, event: "task.reported", data: { n: 7 } });
+    expect(await logCount(t, task.task_id)).toBe(4);
+    const v = await t.json("GET", `/api/trace/verify?mission_id=${missionKey}`);
+    expect(v.body.data).toMatchObject({ valid: true });
+  });
+
+  test("after any other write to the task: nothing at all is written", async () => {
+    const task = await createTask(t, missionKey);
+    const found = (await findTaskViewVersion(t.database.db, task.id))!;
+    // A report through the API moves the version on (so does any update of the row).
+    expect((await report(task, { outputs: { other: true } })).status).toBe(200);
+    const entries = (await taskTrace(t, task.task_id)).length;
+    expect(await write(found.view, found.version)).toBeUndefined();
+    expect((await t.json("GET", `/api/tasks/${task.id}`)).body.data).toMatchObject({ outputs: { other: true }, logs: [] });
+    expect(await taskTrace(t, task.task_id)).toHaveLength(entries);
+    // The same with a status that is no longer the task's.
+    const again = (await findTaskViewVersion(t.database.db, task.id))!;
+    expect(await write({ ...again.view, status: "in_progress" }, again.version)).toBeUndefined();
+    expect(await taskTrace(t, task.task_id)).toHaveLength(entries);
+  });
+
+  test("concurrent reports on one task all land: every output key, every line, one entry each, a valid chain", async () => {
+    const task = await createTask(t, missionKey);
+    await forceStatus(t, task.task_id, "in_progress");
+    const n = 12;
+    const results = await Promise.all(
+      Array.from({ length: n }, (_, i) => report(task, { status: "in_progress", outputs: { [`k${i}`]: i }, logs: [{ message: `m${i}` }, { message: `n${i}` }] })),
+    );
+    expect(results.map((r) => r.status)).toEqual(Array(n).fill(200));
+    const final = (await t.json("GET", `/api/tasks/${task.id}`)).body.data;
+    expect(final.outputs).toEqual(Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i])));
+    expect(final.logs).toHaveLength(2 * n);
+    // Each report's two lines are adjacent and in order, whichever way the reports interleaved.
+    for (let i = 0; i < n; i++) expect(final.logs.findIndex((l: any) => l.message === `n${i}`)).toBe(final.logs.findIndex((l: any) => l.message === `m${i}`) + 1);
+    expect((await taskTrace(t, task.task_id)).filter((e) => e.event === "task.reported")).toHaveLength(n);
+    expect((await t.json("GET", `/api/trace/verify?mission_id=${missionKey}`)).body.data).toMatchObject({ valid: true });
+  });
+
+  test("a report that would push merged outputs over the limit is refused on this path too", async () => {
+    const task = await createTask(t, missionKey, { outputs: { big: "x".repeat(60_000) } });
+    for (let i = 0; i < 3; i++) expect((await report(task, { outputs: { [`b${i}`]: "y".repeat(60_000) } })).status).toBe(200);
+    const r = await report(task, { outputs: { last: "z".repeat(60_000) } });
+    expect(r.status).toBe(422);
+    expect(Object.keys(r.body.errors)).toEqual(["outputs"]);
+    expect(Object.keys((await t.json("GET", `/api/tasks/${task.id}`)).body.data.outputs).sort()).toEqual(["b0", "b1", "b2", "big"]);
   });
 });
