@@ -72,7 +72,9 @@ function machine(): Record<string, unknown> {
 }
 
 function serverArgv(cfg: BenchConfig): string[] {
-  return cfg.server === "dist" ? ["dist/main.js", "serve"] : ["--import", "tsx", "src/main.ts", "serve"];
+  // BENCH_SERVER_NODE_ARGS: extra node flags for the server alone, e.g. "--cpu-prof --cpu-prof-dir=bench/results/tmp".
+  const extra = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
+  return [...extra, ...(cfg.server === "dist" ? ["dist/main.js", "serve"] : ["--import", "tsx", "src/main.ts", "serve"])];
 }
 
 function makeApi(url: string, token: string) {

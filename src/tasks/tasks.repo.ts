@@ -200,6 +200,15 @@ export async function applyReport(exec: Executor, w: ReportWrite) {
   return { outputs: row.outputs, updatedAt: new Date(Number(row.updated_ms)), logs, trace: toRow(row) };
 }
 
+export async function hasTaskInMission(exec: Executor, missionId: number, agentId: number) {
+  const rows = await exec
+    .select({ id: tasks.id })
+    .from(tasks)
+    .where(and(eq(tasks.missionId, missionId), eq(tasks.agentId, agentId)))
+    .limit(1);
+  return rows.length > 0;
+}
+
 export interface TaskFilter {
   missionId?: number;
   /** The mission by id or key, resolved inside the list's own statement. */

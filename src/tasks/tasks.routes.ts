@@ -49,7 +49,10 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<{ tasks: TasksService }> = a
       schema: {
         tags,
         summary: "List a mission's tasks",
-        description: `Oldest first; items carry no logs. Filters: status, agent_id, sprint_id (id or key). ${AGENT_READ}`,
+        description:
+          "Oldest first; items carry no logs. Filters: status, agent_id, sprint_id (id or key). Agent tokens may " +
+          "list the tasks of a mission their agent is on or has a task in (403 for any other mission), and see " +
+          "there what GET /api/tasks shows them.",
         params: MissionIdParam,
         querystring: TaskListQuery,
         response: { 200: ListOf(TaskSummary) },

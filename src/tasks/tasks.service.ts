@@ -325,6 +325,13 @@ export function createTasksService({ database, beforeComplete = [], onApproved =
   async function listForMission(missionRaw: string, q: TaskListQuery, by: Principal) {
     const ref = parseRef(missionRaw);
     if (ref === null) throw new NotFound();
+    // An agent may list the tasks of a mission it is on or has a task in; for any other mission the answer
+    // is 403 (as reading the mission is), not an empty page that looks like "no tasks".
+    if (by.role === "agent") {
+      const m = await loadMission(db, missionRaw);
+      const me = agentOf(by);
+      if (!(await isAgentOnMission(db, m.id, me)) && !(await repo.hasTaskInMission(db, m.id, me))) throw new Forbidden();
+    }
     // One statement in the common case: the mission is looked up on its own only when the page is empty
     // (or the query is refused), to tell "no such mission" (404, which wins) from "no tasks".
     let page: Awaited<ReturnType<typeof listWhere>>;

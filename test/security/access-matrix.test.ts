@@ -129,11 +129,13 @@ describe("agents and other agents' things", () => {
     const other = auth.otherAgent;
     const f = sets.refused;
     const before = await fingerprint(live.db.database);
-    for (const url of ["/api/tasks", `/api/tasks?agent_id=${OWN}`, `/api/missions/${f.mission}/tasks`, `/api/tasks?status=pending_review`]) {
+    for (const url of ["/api/tasks", `/api/tasks?agent_id=${OWN}`, `/api/tasks?status=pending_review`]) {
       const r = await live.call("GET", url, other);
       expect(r.status, url).toBe(200);
       expect(r.json.data.filter((t: any) => t.agent_id !== OTHER), url).toEqual([]);
     }
+    // A mission it is not on and has no task in: refused outright.
+    expect((await live.call("GET", `/api/missions/${f.mission}/tasks`, other)).status).toBe(403);
     // While the right agent sees its own.
     const mine = await live.call("GET", `/api/tasks?agent_id=${OWN}`, auth.ownAgent);
     expect(mine.json.data.map((t: any) => t.task_id)).toContain(f.task);

@@ -70,7 +70,7 @@ export const ACCESS: Record<string, Rule> = {
   "POST /api/missions/{id}/start": { access: "member", ok: 200, path: id((f) => f.missionToStart) },
   "POST /api/missions/{id}/pause": { access: "member", ok: 200, path: id((f) => f.missionToPause) },
   "POST /api/missions/{mission_id}/tasks": { access: "member", ok: 201, path: missionId, body: () => ({ objective: "new" }) },
-  "GET /api/missions/{mission_id}/tasks": { access: "anyAgent", ok: 200, path: missionId },
+  "GET /api/missions/{mission_id}/tasks": { access: "ownAgent", ok: 200, path: missionId },
   "GET /api/missions/{mission_id}/trace": { access: "member", ok: 200, path: missionId },
   "POST /api/missions/{mission_id}/replay": { access: "member", ok: 200, path: missionId, body: () => ({}) },
   "GET /api/missions/{mission_id}/agents": { access: "member", ok: 200, path: missionId },

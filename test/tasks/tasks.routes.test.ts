@@ -552,6 +552,13 @@ describe("auth", () => {
       const other = await t.json("GET", `/api/missions/${elsewhere}/tasks`, { token });
       expect(other.status).toBe(200);
       expect(other.body.data.map((x: any) => x.task_id)).toEqual([mine.task_id]);
+      // A mission it is not on and has no task in: 403, not an empty page.
+      const unrelated = (await createMission(t)).mission_id;
+      await createTask(t, unrelated);
+      const no = await t.json("GET", `/api/missions/${unrelated}/tasks`, { token });
+      expect(no.status).toBe(403);
+      expect(no.body).toEqual({ errors: { detail: "Forbidden" } });
+      expect((await t.json("GET", "/api/missions/no-such-mission/tasks", { token })).status).toBe(404);
     });
 
     test("report: only the tasks assigned to it", async () => {
