@@ -1,5 +1,5 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { JsonObject, Timestamp } from "../http/envelope.js";
+import { boundedJson, JsonObject, Timestamp } from "../http/envelope.js";
 import { PageQuery } from "../http/pagination.js";
 
 /** Content is limited to 1 MiB of UTF-8 (checked in the service; the schema bounds characters). */
@@ -28,7 +28,7 @@ export const DocumentUpdate = Type.Object(
   {
     title: Type.Optional(Title),
     content: Type.Optional(Content),
-    metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "replaces the whole object" })),
+    metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown(), boundedJson({ description: "replaces the whole object" }))),
   },
   { additionalProperties: false },
 );
@@ -65,9 +65,11 @@ export const SearchBody = Type.Object(
       Type.Object(
         {
           metadata: Type.Optional(
-            Type.Record(Type.String(), Type.Unknown(), {
-              description: "Only documents whose metadata has exactly these top-level values (compared as JSON).",
-            }),
+            Type.Record(
+              Type.String(),
+              Type.Unknown(),
+              boundedJson({ description: "Only documents whose metadata has exactly these top-level values (compared as JSON)." }),
+            ),
           ),
         },
         { additionalProperties: false },

@@ -12,6 +12,7 @@ import { fingerprint } from "../security/openapi.js";
 
 let t: TestContext;
 let agent: string;
+let documentId: number;
 
 beforeAll(async () => {
   t = await createTestContext();
@@ -22,6 +23,9 @@ beforeAll(async () => {
     const r = await t.json("POST", "/api/missions/limits/tasks", { body: { task_id: id, objective: "o", agent_id: "limits-agent" } });
     expect(r.status).toBe(201);
   }
+  const doc = await t.json("POST", "/api/knowledge/documents", { body: { title: "limits", content: "a document" } });
+  expect(doc.status).toBe(201);
+  documentId = doc.body.data.id;
 });
 afterAll(async () => {
   await t?.close();
@@ -65,9 +69,13 @@ describe("free-form JSON objects: at most 64 KiB each", () => {
     ["task outputs (report)", "POST", "/api/tasks/limits-t2/report", (o) => ({ outputs: o }), "outputs"],
     ["agent config", "POST", "/api/agents", (o) => ({ config: o }), "config"],
     ["activity context", "POST", "/api/agents/limits-agent/activity", (o) => ({ event: "blocked", context: o }), "context"],
+    ["document metadata", "POST", "/api/knowledge/documents", (o) => ({ title: "t", content: "c", metadata: o }), "metadata"],
+    ["document metadata (update)", "PATCH", "/api/knowledge/documents/DOC", (o) => ({ metadata: o }), "metadata"],
+    ["search filter", "POST", "/api/knowledge/search", (o) => ({ query: "q", filter: { metadata: o } }), "filter.metadata"],
   ];
 
-  test.each(cases)("%s: one byte over is 422 naming the field; exactly the limit is accepted", async (_what, method, url, body, field) => {
+  test.each(cases)("%s: one byte over is 422 naming the field; exactly the limit is accepted", async (_what, method, path, body, field) => {
+    const url = path.replace("DOC", String(documentId));
     const over = await unchanged(() => t.json(method, url, { body: body(objectOf(MAX_JSON_OBJECT_BYTES + 1)) }));
     expect(over.status).toBe(422);
     expect(over.body).toEqual({ errors: { [field]: [`must be at most ${MAX_JSON_OBJECT_BYTES} bytes as JSON`] } });
