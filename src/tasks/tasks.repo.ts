@@ -35,7 +35,8 @@ const requirementKeysSql = sql<string[]>`coalesce((
 
 // One statement per read, whatever the number of tasks: the keys come from joins and a correlated
 // subquery rather than a lookup per task.
-function selectViews(exec: Executor) {
+// `extra` adds columns to the view (a read's log lines, the version a report is conditional on).
+function selectViews<X extends Record<string, SQL.Aliased | SQL>>(exec: Executor, extra?: X) {
   return exec
     .select({
       task: tasks,
@@ -43,6 +44,7 @@ function selectViews(exec: Executor) {
       agentKey: agents.agentId,
       sprintKey: sprints.sprintId,
       requirementKeys: requirementKeysSql,
+      ...(extra as X),
     })
     .from(tasks)
     .innerJoin(missions, eq(missions.id, tasks.missionId))
@@ -81,19 +83,7 @@ export async function findTaskViewWithLogs(exec: Executor, ref: Ref, n: number) 
         from (select id, message, level, timestamp from ${taskLogs}
                where ${taskLogs.taskId} = ${tasks.id} order by id desc limit ${sql.placeholder("n")}) l
     ), '[]'::jsonb)`;
-    return e
-      .select({
-        task: tasks,
-        missionKey: missions.missionId,
-        agentKey: agents.agentId,
-        sprintKey: sprints.sprintId,
-        requirementKeys: requirementKeysSql,
-        logs,
-      })
-      .from(tasks)
-      .innerJoin(missions, eq(missions.id, tasks.missionId))
-      .leftJoin(agents, eq(agents.id, tasks.agentId))
-      .leftJoin(sprints, eq(sprints.id, tasks.sprintId))
+    return selectViews(e, { logs })
       .where(by === "id" ? eq(tasks.id, sql.placeholder("ref")) : eq(tasks.taskId, sql.placeholder("ref")))
       .limit(1)
       .prepare(name);
@@ -119,19 +109,7 @@ const versionSql = sql<string>`(extract(epoch from ${tasks.updatedAt}) * 1000000
 export async function findTaskViewVersion(exec: Executor, ref: Ref) {
   const by = typeof ref === "number" ? "id" : "key";
   const q = prepared(exec, `task_view_version_by_${by}`, (e, name) =>
-    e
-      .select({
-        task: tasks,
-        missionKey: missions.missionId,
-        agentKey: agents.agentId,
-        sprintKey: sprints.sprintId,
-        requirementKeys: requirementKeysSql,
-        version: versionSql,
-      })
-      .from(tasks)
-      .innerJoin(missions, eq(missions.id, tasks.missionId))
-      .leftJoin(agents, eq(agents.id, tasks.agentId))
-      .leftJoin(sprints, eq(sprints.id, tasks.sprintId))
+    selectViews(e, { version: versionSql })
       .where(by === "id" ? eq(tasks.id, sql.placeholder("ref")) : eq(tasks.taskId, sql.placeholder("ref")))
       .limit(1)
       .prepare(name),
