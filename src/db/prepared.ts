@@ -3,7 +3,9 @@
 // on both backends the SQL text is built once instead of on every request. A statement is kept per executor
 // (the database, or an open transaction) and name; one name always stands for one SQL text, which is what
 // node-postgres requires of names on a connection.
-import type { Executor } from "./client.js";
+import type { SQL } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
+import type { Database, Executor } from "./client.js";
 
 const byExecutor = new WeakMap<Executor, Map<string, unknown>>();
 
@@ -19,4 +21,18 @@ export function prepared<T>(exec: Executor, name: string, build: (exec: Executor
     m.set(name, p);
   }
   return p;
+}
+
+const dialect = new PgDialect();
+
+/**
+ * A raw statement (one that Drizzle's query builder cannot express, such as a chain of writing CTEs) run as a
+ * named prepared statement on PostgreSQL: parsed and planned once per pool connection, which for a long
+ * statement costs more than running it. On PGlite it is an ordinary parameterized query. `name` must always
+ * stand for the same SQL text (the same template with other parameter values).
+ */
+export async function queryPrepared<T>(database: Database, name: string, query: SQL): Promise<T[]> {
+  const q = dialect.sqlToQuery(query);
+  if (database.pool) return (await database.pool.query({ name, text: q.sql, values: q.params })).rows as T[];
+  return database.query<T>(q.sql, q.params);
 }

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gt, inArray, or, sql, type SQL } from "drizzle-orm";
-import type { Executor } from "../db/client.js";
+import type { Database, Executor } from "../db/client.js";
 import { refWhere } from "../db/lookup.js";
-import { prepared } from "../db/prepared.js";
+import { prepared, queryPrepared } from "../db/prepared.js";
 import {
   agents,
   missionAgents,
@@ -129,6 +129,12 @@ export interface ReportWrite {
   trace: TraceInput;
 }
 
+type ReportRow = AppendedRow & {
+  outputs: Record<string, unknown>;
+  updated_ms: string;
+  logs: Array<{ id: number | string; message: string; level: string | null; at: string }>;
+};
+
 /**
  * A progress report that keeps the status, as ONE statement (so one round trip and its own transaction):
  * the guarded touch of the task with its outputs merged, the log lines, the trace entry, and the latest
@@ -136,11 +142,12 @@ export interface ReportWrite {
  * is not, nothing is written and the result is undefined (the caller then takes the transactional path).
  * The new lines are not visible to the statement's own read of task_logs, hence the union.
  */
-export async function applyReport(exec: Executor, w: ReportWrite) {
+export async function applyReport(database: Database, w: ReportWrite) {
   const { ctes, toRow } = traceAppendCtes(w.trace, "upd");
-  const merge = Object.keys(w.outputs).length > 0 ? sql`outputs = outputs || ${JSON.stringify(w.outputs)}::jsonb,` : sql``;
+  const merging = Object.keys(w.outputs).length > 0;
+  const merge = merging ? sql`outputs = outputs || ${JSON.stringify(w.outputs)}::jsonb,` : sql``;
   const lines = JSON.stringify(w.logs.map((l) => ({ message: l.message, level: l.level, at: l.at.toISOString() })));
-  const result = await exec.execute(sql`
+  const rows = await queryPrepared<ReportRow>(database, merging ? "task_report_merge" : "task_report", sql`
     WITH upd AS (
       UPDATE tasks SET ${merge} updated_at = now()
       WHERE id = ${w.id} AND status = ${w.status}
@@ -161,12 +168,7 @@ export async function applyReport(exec: Executor, w: ReportWrite) {
                ORDER BY id DESC LIMIT ${w.latest}) x) AS logs,
       ${TRACE_RETURNING}
     FROM upd, trace_ins`);
-  type Row = AppendedRow & {
-    outputs: Record<string, unknown>;
-    updated_ms: string;
-    logs: Array<{ id: number | string; message: string; level: string | null; at: string }>;
-  };
-  const row = (result as unknown as { rows: Row[] }).rows[0];
+  const row = rows[0];
   if (!row) return undefined;
   const logs: TaskLogRow[] = row.logs.map((l) => ({
     id: Number(l.id),

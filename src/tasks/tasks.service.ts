@@ -442,7 +442,7 @@ export function createTasksService({ database, beforeComplete = [], onApproved =
       if (!found) throw new NotFound();
       const cur = found.view;
       if (checkReport(cur, input, outputs, by) === cur.status) {
-        const done = await repo.applyReport(db, {
+        const done = await repo.applyReport(database, {
           id: cur.id,
           version: found.version,
           status: cur.status,

@@ -355,7 +355,7 @@ describe("races", () => {
 // (tasks.repo.ts applyReport); these pin what that statement does and does not write.
 describe("the single-statement report", () => {
   const write = (view: { id: number; status: string; taskId: string; missionKey: string; agentKey: string | null }, version: string, n = 1) =>
-    applyReport(t.database.db, {
+    applyReport(t.database, {
       id: view.id,
       version,
       status: view.status,
