@@ -13,9 +13,8 @@ import {
   count,
   defined,
   isObj,
-  jsonLine,
+  jsonLinesParser,
   MAX_RESULT,
-  raw,
   str,
   toolDetail,
   type Json,
@@ -107,16 +106,7 @@ export function claudeCodeParser(): LineParser {
     }
   }
 
-  return {
-    line(text) {
-      const o = jsonLine(text);
-      return (o && parse(o)) ?? raw(text);
-    },
-    end: () => [],
-    get result() {
-      return result;
-    },
-  };
+  return jsonLinesParser(parse, () => result);
 }
 
 export const claudeCodeSpec: CliSpec = {

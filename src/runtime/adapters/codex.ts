@@ -10,7 +10,7 @@
 //   {"type":"item.completed","item":{"type":"file_change","changes":[{"path","kind"}]}} → tool
 //   {"type":"error","message":…}                                              → error log
 import { cliAdapter, type CliSpec } from "./cli.js";
-import { clip, count, defined, isObj, jsonLine, MAX_RESULT, raw, str, type Json, type LineParser, type RunEvent } from "./events.js";
+import { clip, count, defined, isObj, jsonLinesParser, MAX_RESULT, str, type Json, type LineParser, type RunEvent } from "./events.js";
 
 const USAGE_KEYS = ["input_tokens", "cached_input_tokens", "output_tokens"] as const;
 
@@ -108,16 +108,7 @@ export function codexParser(): LineParser {
     }
   }
 
-  return {
-    line(text) {
-      const o = jsonLine(text);
-      return (o && parse(o)) ?? raw(text);
-    },
-    end: () => [],
-    get result() {
-      return result;
-    },
-  };
+  return jsonLinesParser(parse, () => result);
 }
 
 export const codexSpec: CliSpec = {

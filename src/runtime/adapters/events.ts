@@ -65,6 +65,26 @@ export function jsonLine(text: string): Json | null {
   }
 }
 
+/**
+ * The common shape of a JSON Lines parser: each object line through `parse` (null: an object it does not
+ * know), anything else kept as a raw log line; nothing held back at the end.
+ */
+export function jsonLinesParser(
+  parse: (o: Json) => RunEvent[] | null,
+  result: () => Extract<RunEvent, { type: "result" }> | null,
+): LineParser {
+  return {
+    line(text) {
+      const o = jsonLine(text);
+      return (o && parse(o)) ?? raw(text);
+    },
+    end: () => [],
+    get result() {
+      return result();
+    },
+  };
+}
+
 /** The raw line as a log, for lines a parser does not understand. */
 export function raw(text: string): RunEvent[] {
   const t = text.trimEnd();
