@@ -11,8 +11,7 @@ import type { Principal } from "../http/auth.js";
 import { Invalid, NotFound } from "../http/errors.js";
 import { generateKey, parseRef } from "../http/ids.js";
 import { pageOf, toPage } from "../http/pagination.js";
-import * as tasksRepo from "../tasks/tasks.repo.js";
-import { taskToApi } from "../tasks/tasks.service.js";
+import { createTaskInTx, taskToApi } from "../tasks/tasks.service.js";
 import { appendTrace } from "../trace/trace.service.js";
 import { createGithubClient, type GithubClient } from "./github.client.js";
 import { createCommentWorker } from "./github.comments.js";
@@ -119,37 +118,18 @@ export function createGithubService(deps: GithubDeps) {
         const mission = missionRef === null ? undefined : await findMission(tx, missionRef);
         if (!mission) throw Invalid.field("mission_id", "does not exist");
         const key = issueKey(issue.repo, issue.number);
-        const row = await tasksRepo.insertTask(tx, {
+        const t = await createTaskInTx(tx, by.actor, {
           taskId: taskKey,
-          missionId: mission.id,
+          mission,
           objective: objectiveOf(issue.title, issue.body),
-          status: "pending",
-          agentId: null,
-          sprintId: null,
+          agent: null,
+          sprint: null,
+          requirements: [],
           priority: input.priority ?? null,
           outputs: { github_issue: key, github_issue_url: issue.htmlUrl },
           requiredCapabilities: [],
         });
-        await repo.linkIssue(tx, issue.id, row.id);
-        const t: tasksRepo.TaskView = { ...row, missionKey: mission.missionId, agentKey: null, sprintKey: null, requirementKeys: [] };
-        // The same entry the tasks service writes for a create, so replay folds this task like any other.
-        await appendTrace(tx, {
-          event: "task.created",
-          actor: by.actor,
-          missionId: t.missionKey,
-          taskId: t.taskId,
-          agentId: null,
-          data: {
-            objective: t.objective,
-            status: t.status,
-            agent_id: null,
-            sprint_id: null,
-            priority: t.priority,
-            requirement_ids: [],
-            required_capabilities: [],
-            outputs: t.outputs,
-          },
-        });
+        await repo.linkIssue(tx, issue.id, t.id);
         await appendTrace(tx, {
           event: "github.issue_linked",
           actor: by.actor,

@@ -102,6 +102,66 @@ export async function transitionTask(
   return { ...task, ...moved };
 }
 
+export interface NewTask {
+  taskId: string;
+  mission: { id: number; missionId: string };
+  objective: string;
+  agent: { id: number; key: string } | null;
+  sprint: { id: number; key: string } | null;
+  requirements: Array<{ id: number; key: string }>;
+  priority: number | null;
+  outputs: Record<string, unknown>;
+  requiredCapabilities: string[];
+}
+
+/**
+ * Inserts a `pending` task, its requirement links and its `task.created` entry on `tx`: the one way a task
+ * comes to be (POST a task, or an issue made into one), so replay folds every task from the same entry.
+ */
+export async function createTaskInTx(tx: Executor, actor: string, n: NewTask): Promise<repo.TaskView> {
+  const row = await repo.insertTask(tx, {
+    taskId: n.taskId,
+    missionId: n.mission.id,
+    objective: n.objective,
+    status: "pending",
+    agentId: n.agent?.id ?? null,
+    sprintId: n.sprint?.id ?? null,
+    priority: n.priority,
+    outputs: n.outputs,
+    requiredCapabilities: n.requiredCapabilities,
+  });
+  await repo.setTaskRequirements(
+    tx,
+    row.id,
+    n.requirements.map((r) => r.id),
+  );
+  const t: repo.TaskView = {
+    ...row,
+    missionKey: n.mission.missionId,
+    agentKey: n.agent?.key ?? null,
+    sprintKey: n.sprint?.key ?? null,
+    requirementKeys: n.requirements.map((r) => r.key),
+  };
+  await appendTrace(tx, {
+    event: "task.created",
+    actor,
+    missionId: t.missionKey,
+    taskId: t.taskId,
+    agentId: t.agentKey,
+    data: {
+      objective: t.objective,
+      status: t.status,
+      agent_id: t.agentKey,
+      sprint_id: t.sprintKey,
+      priority: t.priority,
+      requirement_ids: t.requirementKeys,
+      required_capabilities: t.requiredCapabilities,
+      outputs: t.outputs,
+    },
+  });
+  return t;
+}
+
 /**
  * A step approve runs before moving a task to `completed` (merging its pull request). Throwing an AppError
  * aborts the approve: the task stays in `pending_review` and the caller gets that error.
@@ -243,48 +303,17 @@ export function createTasksService({ database, beforeComplete = [], onApproved =
       const view = await db.transaction(async (tx) => {
         const mission = await loadMission(tx, missionRaw);
         const refs = await resolveRefs(tx, input);
-        const row = await repo.insertTask(tx, {
+        return createTaskInTx(tx, by.actor, {
           taskId,
-          missionId: mission.id,
+          mission,
           objective: input.objective,
-          status: "pending",
-          agentId: refs.agent?.id ?? null,
-          sprintId: refs.sprint?.id ?? null,
+          agent: refs.agent ?? null,
+          sprint: refs.sprint ?? null,
+          requirements: refs.requirements ?? [],
           priority: input.priority ?? null,
           outputs: input.outputs ?? {},
           requiredCapabilities: input.required_capabilities ?? [],
         });
-        const requirements = refs.requirements ?? [];
-        await repo.setTaskRequirements(
-          tx,
-          row.id,
-          requirements.map((r) => r.id),
-        );
-        const t: repo.TaskView = {
-          ...row,
-          missionKey: mission.missionId,
-          agentKey: refs.agent?.key ?? null,
-          sprintKey: refs.sprint?.key ?? null,
-          requirementKeys: requirements.map((r) => r.key),
-        };
-        await appendTrace(tx, {
-          event: "task.created",
-          actor: by.actor,
-          missionId: t.missionKey,
-          taskId: t.taskId,
-          agentId: t.agentKey,
-          data: {
-            objective: t.objective,
-            status: t.status,
-            agent_id: t.agentKey,
-            sprint_id: t.sprintKey,
-            priority: t.priority,
-            requirement_ids: t.requirementKeys,
-            required_capabilities: t.requiredCapabilities,
-            outputs: t.outputs,
-          },
-        });
-        return t;
       });
       return taskToApi(view, []);
     } catch (err) {
