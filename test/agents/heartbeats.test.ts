@@ -1,7 +1,7 @@
 // Heartbeat coalescing (src/agents/heartbeats.ts): repeated heartbeats cost no statement, are written in
 // batches, never undo a later event, and every read shows the latest heartbeat already answered.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { heartbeatsFor } from "../../src/agents/heartbeats.js";
+import { FLUSH_EVERY_MS, heartbeatsFor } from "../../src/agents/heartbeats.js";
 import { createTestContext, type TestContext } from "../harness.js";
 
 let t: TestContext;
@@ -60,6 +60,7 @@ describe("coalescing", () => {
     const first = await agentStatements(() => beat(a.agent_id));
     expect(first).toHaveLength(1);
     const answers: string[] = [];
+    const started = Date.now();
     const later = await agentStatements(async () => {
       for (let i = 0; i < 5; i++) {
         const r = await beat(a.agent_id);
@@ -68,11 +69,13 @@ describe("coalescing", () => {
         answers.push(r.body.data.last_seen_at);
       }
     });
-    // Nothing but (at most, if its timer fired meanwhile) the batched write.
+    const ticks = Math.floor((Date.now() - started) / FLUSH_EVERY_MS);
+    // Nothing but the batched write, once per timer tick that passed (none, or one, on an idle machine).
     expect(later.filter((s) => !isFlush(s))).toEqual([]);
-    expect(later.length).toBeLessThanOrEqual(1);
+    expect(later.length).toBeLessThanOrEqual(1 + ticks);
     const flushed = await agentStatements(settle);
-    expect(later.length + flushed.length).toBe(1);
+    expect(later.length + flushed.length).toBeGreaterThanOrEqual(1);
+    expect(later.length + flushed.length).toBeLessThanOrEqual(Math.min(5, 1 + ticks));
     expect([...later, ...flushed][0]).toMatch(/^update "agents"/);
     const last = new Date(answers.at(-1)!).getTime();
     expect((await stored(a.agent_id)).last_seen_at!.getTime()).toBeGreaterThanOrEqual(last);
@@ -82,12 +85,16 @@ describe("coalescing", () => {
     const agents = await Promise.all(Array.from({ length: 5 }, () => newAgent()));
     for (const a of agents) await beat(a.agent_id); // each written at once: now known
     for (const a of agents) await t.database.query("UPDATE agents SET last_seen_at = now() - interval '1 hour' WHERE id = $1", [a.id]);
+    const started = Date.now();
     const during = await agentStatements(async () => {
       for (const a of agents) expect((await beat(a.id)).status).toBe(200);
     });
+    const elapsed = Date.now() - started;
     const flushed = await agentStatements(settle);
     expect([...during, ...flushed].every(isFlush)).toBe(true);
-    expect(during.length + flushed.length).toBeLessThanOrEqual(2);
+    // One flush per timer tick that passed while the beats were sent, plus the settle: two on an idle machine,
+    // more only when the beats themselves took longer than a tick (a loaded CI machine).
+    expect(during.length + flushed.length).toBeLessThanOrEqual(Math.min(agents.length, 2 + Math.floor(elapsed / FLUSH_EVERY_MS)));
     for (const a of agents) {
       const s = await stored(a.agent_id);
       expect(Date.now() - s.last_seen_at!.getTime()).toBeLessThan(60_000);
