@@ -376,7 +376,7 @@ export function createTasksService({ database, beforeComplete = [], onApproved =
 
   async function update(idRaw: string, input: TaskUpdate, by: Principal) {
     const [t, logs] = await db.transaction(async (tx) => {
-      const cur = await load(tx, idRaw);
+      const cur = await load(tx, idRaw, { lock: true });
       if (input.task_id !== undefined && input.task_id !== cur.taskId) throw Invalid.field("task_id", "cannot be changed");
       const refs = await resolveRefs(tx, input);
       const logs = await repo.latestLogs(tx, cur.id, LATEST_LOGS);
