@@ -64,9 +64,20 @@ function toView(r: ViewResult): TaskView {
   };
 }
 
+/**
+ * With `lock`, the task's row is locked FOR UPDATE first and the view read after, in a second statement: a
+ * statement that waited for the lock still reads the other tables (the requirement links, the agent's key)
+ * with the snapshot it started with, from before the lock holder committed, so one statement would pair the
+ * new row with stale keys. The second statement's snapshot is taken after the lock is held.
+ */
 export async function findTaskView(exec: Executor, ref: Ref, opts: { lock?: boolean } = {}) {
-  const q = selectViews(exec).where(refWhere(tasks.id, tasks.taskId, ref)).limit(1);
-  const rows = opts.lock ? await q.for("update", { of: tasks }) : await q;
+  let where = refWhere(tasks.id, tasks.taskId, ref);
+  if (opts.lock) {
+    const locked = await exec.select({ id: tasks.id }).from(tasks).where(where).limit(1).for("update");
+    if (!locked[0]) return undefined;
+    where = eq(tasks.id, locked[0].id);
+  }
+  const rows = await selectViews(exec).where(where).limit(1);
   return rows[0] ? toView(rows[0]) : undefined;
 }
 
