@@ -40,9 +40,19 @@ function refWhere(ref: IssueRef) {
   return "id" in ref ? eq(githubIssues.id, ref.id) : and(eq(githubIssues.repo, ref.repo), eq(githubIssues.number, ref.number));
 }
 
+/**
+ * With `lock`: the row is locked first and the view read in a second statement, whose snapshot sees what
+ * the previous lock holder committed (one statement that waited for the lock would pair the new issue row
+ * with the linked task's key from its old snapshot).
+ */
 export async function findIssue(exec: Executor, ref: IssueRef, opts: { lock?: boolean } = {}) {
-  const q = selectViews(exec).where(refWhere(ref)).limit(1);
-  const rows = opts.lock ? await q.for("update", { of: githubIssues }) : await q;
+  let where = refWhere(ref);
+  if (opts.lock) {
+    const locked = await exec.select({ id: githubIssues.id }).from(githubIssues).where(where).limit(1).for("update");
+    if (!locked[0]) return undefined;
+    where = eq(githubIssues.id, locked[0].id);
+  }
+  const rows = await selectViews(exec).where(where).limit(1);
   return rows[0] ? toView(rows[0]) : undefined;
 }
 

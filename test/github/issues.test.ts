@@ -204,6 +204,11 @@ describe("create a task from an issue", () => {
       [1, 2, 3].map(() => t.json("POST", `/api/github/issues/octo%2Fworld%231/task`, { body: { mission_id: mission.mission_id } })),
     );
     expect(rs.map((r) => r.status).sort()).toEqual([201, 422, 422]);
+    // The losers waited for the winner's lock, and name the task it made (read after the lock, not before).
+    const made = rs.find((r) => r.status === 201)!.body.data.task_id;
+    for (const r of rs.filter((x) => x.status === 422)) {
+      expect(r.body).toEqual({ errors: { issue: [`is already linked to task ${made}`] } });
+    }
   });
 
   const bad: Array<[string, unknown, Record<string, string[]>]> = [
