@@ -2,22 +2,11 @@
 // port and waited for until it answers; its resident memory is sampled from /proc (ps elsewhere).
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort } from "../test/fixtures/server-process.js";
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Proc {
   url: string;

@@ -8,6 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
+import { createScratchDatabase } from "../test/fixtures/scratch-database.js";
 import { openDatabase } from "../src/db/client.js";
 import { runMigrations } from "../src/db/migrate.js";
 import { loadBenchConfig, type Backend, type BenchConfig } from "./config.js";
@@ -336,25 +337,6 @@ export function markdown(res: BackendResults): string {
   return out.join("\n");
 }
 
-async function createPgDatabase(base: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `mc_bench_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(base);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
-
 async function runBackend(cfg: BenchConfig, backend: Backend): Promise<BackendResults> {
   const started = Date.now();
   const m = machine();
@@ -364,7 +346,7 @@ async function runBackend(cfg: BenchConfig, backend: Backend): Promise<BackendRe
 
   let databaseUrl: string | null = null;
   if (backend === "postgres") {
-    const created = await createPgDatabase(cfg.databaseUrl!);
+    const created = await createScratchDatabase(cfg.databaseUrl!, "mc_bench");
     databaseUrl = created.url;
     if (!cfg.keepData) cleanups.push(() => created.drop());
     const c = new pg.Client({ connectionString: databaseUrl });

@@ -1,9 +1,8 @@
 // Test harness: every test file gets a fresh database (an in-memory PGlite, or with TEST_DATABASE_URL a
 // new PostgreSQL database on that server), migrated exactly as at start-up, and an app built by buildApp.
-import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import type { LightMyRequestResponse } from "fastify";
-import pg from "pg";
+import { createScratchDatabase } from "./fixtures/scratch-database.js";
 import { buildApp, type App } from "../src/app.js";
 import { loadConfig, type Config } from "../src/config.js";
 import { openDatabase, type Database } from "../src/db/client.js";
@@ -30,25 +29,15 @@ export async function createTestDb(): Promise<TestDb> {
     await runMigrations(database);
     return { database, url: null, drop: () => database.close() };
   }
-  const name = `mc_t_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(base);
-  u.pathname = `/${name}`;
-  const url = u.toString();
-  const database = await openDatabase({ databaseUrl: url, dataDir: null, poolSize: 5 });
+  const scratch = await createScratchDatabase(base, "mc_t");
+  const database = await openDatabase({ databaseUrl: scratch.url, dataDir: null, poolSize: 5 });
   await runMigrations(database);
   return {
     database,
-    url,
+    url: scratch.url,
     async drop() {
       await database.close();
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+      await scratch.drop();
     },
   };
 }

@@ -12,9 +12,9 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { encodeCursor } from "../../src/http/pagination.js";
+import { createScratchDatabase } from "../fixtures/scratch-database.js";
 import { startServer, type ServerProcess } from "../fixtures/server-process.js";
 import { backend } from "../harness.js";
 import { send } from "../security/openapi.js";
@@ -65,21 +65,9 @@ beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "mc-crash-"));
   env = { MC_DATA_DIR: dataDir, MC_ADMIN_TOKEN: ADMIN, LOG_LEVEL: "info" };
   if (backend === "postgres") {
-    const base = process.env.TEST_DATABASE_URL!;
-    const name = `mc_crash_${randomBytes(4).toString("hex")}`;
-    const admin = new pg.Client({ connectionString: base });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const u = new URL(base);
-    u.pathname = `/${name}`;
-    env.DATABASE_URL = u.toString();
-    pgCleanup = async () => {
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    };
+    const scratch = await createScratchDatabase(process.env.TEST_DATABASE_URL!, "mc_crash");
+    env.DATABASE_URL = scratch.url;
+    pgCleanup = scratch.drop;
   }
 });
 
