@@ -75,7 +75,16 @@ async function once(opts: LoadOptions, record: boolean): Promise<LoadResult> {
     duration: opts.durationS,
     timeout: 30,
     method: first.method,
-    requests: [{ setupRequest: () => toAutocannon(opts.next()) }],
+    // setupRequest must return the request it is given, changed: a fresh object loses the host and port
+    // defaults, and autocannon then sends `Host: undefined:undefined`.
+    requests: [
+      {
+        setupRequest: (req: autocannon.Request) => {
+          const spec = toAutocannon(opts.next());
+          return { ...req, ...spec, headers: { ...(req.headers ?? {}), ...spec.headers } };
+        },
+      },
+    ],
   });
   instance.on("response", (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
     codes[statusCode] = (codes[statusCode] ?? 0) + 1;
