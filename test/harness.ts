@@ -83,7 +83,14 @@ export interface ContextOptions {
 
 export async function createTestContext(env: Record<string, string> = {}, opts: ContextOptions = {}): Promise<TestContext> {
   const db = await createTestDb();
-  const config = loadConfig({ MC_DATA_DIR: "/tmp/mc-test-unused", LOG_LEVEL: "silent", ...env });
+  // The overload guard answers 503 when the event loop lags; on a busy test machine that is the machine, not
+  // the code under test, so it is off unless a test turns it on (test/reliability/overload.test.ts does).
+  const config = loadConfig({
+    MC_DATA_DIR: "/tmp/mc-test-unused",
+    LOG_LEVEL: "silent",
+    MC_MAX_EVENT_LOOP_DELAY_MS: "0",
+    ...env,
+  });
   const app = await buildApp({ config, database: db.database });
   if (opts.listen) await app.listen({ host: "127.0.0.1", port: 0 });
   else await app.ready();
