@@ -29,6 +29,8 @@ export const dispatches = pgTable(
     /** Process group of the agent run, so a successor can make sure it is gone after a crash. */
     pid: integer("pid"),
     reason: text("reason"),
+    /** While `running`: when the run last printed a line or a tool event (written at most once a second). */
+    lastOutputAt: timestamp("last_output_at", { withTimezone: true, mode: "date" }),
     startedAt: timestamp("started_at", { withTimezone: true, mode: "date" }),
     finishedAt: timestamp("finished_at", { withTimezone: true, mode: "date" }),
     insertedAt: insertedAt(),
@@ -36,6 +38,8 @@ export const dispatches = pgTable(
   },
   (t) => [
     index("dispatches_claim_idx").on(t.missionId, t.agentId, t.status, t.id),
+    // An agent's live run (agent reads, the staleness daemon's "no run holds it").
+    index("dispatches_running_agent_idx").on(t.agentId, t.id).where(sql`status = 'running'`),
     uniqueIndex("dispatches_one_live_per_task")
       .on(t.taskId)
       .where(sql`status IN ('queued', 'running', 'awaiting_approval')`),
