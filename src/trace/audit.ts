@@ -2,6 +2,7 @@
 // holds one batch (plus, for replay, the rebuilt state and its timeline), whatever the chain's length.
 import type { Database } from "../db/client.js";
 import { ChainChecker, openReader, readBatch, readHeads, walk, type ChainRow, type ChainScope, type VerifyResult } from "./chain.js";
+import { chainOf } from "./trace.service.js";
 import { emptyReplay, foldTrace, type ReplayState, type ReplayTask, type TimelineLine } from "./replay.fold.js";
 
 const BATCH = 1000;
@@ -32,17 +33,34 @@ function exportLine(r: ChainRow): string {
   })}\n`;
 }
 
+/** The last line of an export: what a complete file must end on (scripts/verify-trace.mjs checks it). */
+export interface ExportSummary {
+  /** chain (mission_id, or "" for the global chain) → hash of the last entry of it in the file */
+  chain_heads: Record<string, string>;
+  entries: number;
+}
+
 /**
  * The entries of a scope as JSON Lines, one batch per chunk, pulled by the consumer: a slow client slows
- * the reads down instead of filling memory. Stopping early (client gone) releases the reader.
+ * the reads down instead of filling memory. Stopping early (client gone) releases the reader. The last line
+ * is an ExportSummary of what was sent, so a file whose tail was cut off (a dropped connection, a full disk)
+ * is told apart from a complete one: any cut loses the summary, or leaves one that does not match.
  */
 export async function* exportLines(database: Database, scope: ChainScope, batch = 500): AsyncGenerator<string> {
   const reader = await openReader(database, "all" in scope);
+  const heads = new Map<string, string>();
+  let entries = 0;
   try {
-    for await (const rows of walk(reader, scope, batch)) yield rows.map(exportLine).join("");
+    for await (const rows of walk(reader, scope, batch)) {
+      for (const r of rows) heads.set(chainOf(r.mission_id), r.hash);
+      entries += rows.length;
+      yield rows.map(exportLine).join("");
+    }
   } finally {
     await reader.release();
   }
+  const summary: ExportSummary = { chain_heads: Object.fromEntries(heads), entries };
+  yield `${JSON.stringify(summary)}\n`;
 }
 
 export interface ReplayResult {

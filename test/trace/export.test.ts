@@ -58,6 +58,8 @@ describe("export", () => {
     expect(r.headers["content-disposition"]).toBe(`attachment; filename="trace-${m.mission_id}.jsonl"`);
     expect(r.body.endsWith("\n")).toBe(true);
     const lines = r.body.trimEnd().split("\n").map((l) => JSON.parse(l));
+    const summary = lines.pop();
+    expect(summary).toEqual({ chain_heads: { [m.mission_id]: lines.at(-1)!.hash }, entries: lines.length });
     const stored = await sql<{ id: number; hash: string }>(t, "SELECT id, hash FROM trace_entries WHERE mission_id = $1 ORDER BY id", [m.mission_id]);
     expect(lines.map((l) => l.id)).toEqual(stored.map((s) => Number(s.id)));
     expect(lines.map((l) => l.hash)).toEqual(stored.map((s) => s.hash));
@@ -86,11 +88,14 @@ describe("export", () => {
     );
     const body = await exportText();
     const lines = body.trimEnd().split("\n");
+    const summary = JSON.parse(lines.pop()!);
     const total = (await sql<{ n: number }>(t, "SELECT count(*)::int AS n FROM trace_entries"))[0]!.n;
     expect(lines).toHaveLength(total);
     const ids = lines.map((l) => JSON.parse(l).id as number);
     expect([...ids].sort((a, b) => a - b)).toEqual(ids);
     const chains = new Set(lines.map((l) => JSON.parse(l).mission_id ?? ""));
+    expect(summary.entries).toBe(total);
+    expect(Object.keys(summary.chain_heads).sort()).toEqual([...chains].sort());
     const res = await offline(body);
     expect(res).toEqual({ code: 0, stdout: `ok: ${total} entries in ${chains.size} chains\n`, stderr: "" });
   });
@@ -125,6 +130,38 @@ describe("export", () => {
       }
       expect(res.code).toBe(1);
       expect(res.stderr).toBe(`entry ${JSON.parse(changed[badIndex]!).id}: chain broken\n`);
+    });
+  });
+
+  describe("the offline check refuses an export whose tail was cut off", () => {
+    let lines: string[];
+    let entries: number;
+    let chainKey: string;
+    beforeAll(async () => {
+      const m = await busyMission();
+      chainKey = m.mission_id;
+      lines = (await exportText({ mission_id: m.mission_id })).trimEnd().split("\n");
+      entries = lines.length - 1;
+    });
+    const summaryOf = () => JSON.parse(lines.at(-1)!);
+    const cases: Array<[string, () => string, () => string]> = [
+      ["the summary line missing", () => lines.slice(0, -1).join("\n") + "\n", () => `no summary line after ${entries} entries: export cut off`],
+      ["the last entry and the summary missing", () => lines.slice(0, -2).join("\n") + "\n", () => `no summary line after ${entries - 1} entries: export cut off`],
+      ["cut inside the summary line", () => lines.join("\n").slice(0, -10), () => `line ${entries + 1}: not JSON (export cut off?)`],
+      ["cut inside an entry", () => lines.slice(0, 3).join("\n").slice(0, -5), () => "line 3: not JSON (export cut off?)"],
+      ["the last entry cut and the summary rewritten to match the count", () => [...lines.slice(0, -2), JSON.stringify({ ...summaryOf(), entries: entries - 1 })].join("\n"), () => `chain ${JSON.stringify(chainKey)} does not end where the summary says: export cut off`],
+      ["a summary with another count", () => [...lines.slice(0, -1), JSON.stringify({ ...summaryOf(), entries: entries + 1 })].join("\n"), () => `summary says ${entries + 1} entries, file has ${entries}: export cut off`],
+      ["a summary naming another chain", () => [...lines.slice(0, -1), JSON.stringify({ ...summaryOf(), chain_heads: { ...summaryOf().chain_heads, x: "0".repeat(64) } })].join("\n"), () => 'chain "x" does not end where the summary says: export cut off'],
+      ["entries after the summary (two exports pasted together)", () => [...lines, lines[0]!].join("\n"), () => "entries after the summary line: not one export"],
+      ["an empty file", () => "", () => "no summary line after 0 entries: export cut off"],
+    ];
+    test.each(cases)("%s", async (_name, make, message) => {
+      const res = await offline(make());
+      expect(res).toEqual({ code: 1, stdout: "", stderr: `${message()}\n` });
+    });
+    test.each(cases)("%s (stdin)", async (_name, make, message) => {
+      const res = await offline(make(), true);
+      expect(res).toMatchObject({ code: 1, stderr: `${message()}\n` });
     });
   });
 
