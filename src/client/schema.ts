@@ -1856,7 +1856,7 @@ export interface paths {
         };
         /**
          * Export the trace as JSON Lines
-         * @description Streams every entry of a mission's chain (`mission_id`), or of the whole trace when omitted, oldest first, one JSON object per line with `prev_hash` and `hash`. `at` is given exactly as hashed. The chain can be re-verified offline with scripts/verify-trace.mjs: hash = SHA-256(prev_hash + canonical JSON of the entry without id, prev_hash and hash), keys sorted, no whitespace; the first prev_hash of a chain is 64 zeros.
+         * @description Streams every entry of a mission's chain (`mission_id`), or of the whole trace when omitted, oldest first, one JSON object per line with `prev_hash` and `hash`. `at` is given exactly as hashed. The chain can be re-verified offline with scripts/verify-trace.mjs: hash = SHA-256(prev_hash + canonical JSON of the entry without id, prev_hash and hash), keys sorted, no whitespace; the first prev_hash of a chain is 64 zeros. The last line is a summary, `{"chain_heads": {<mission_id, or "" for the global chain>: <hash of its last entry in the file>}, "entries": <count>}`: a file that does not end on a matching summary was cut off.
          */
         get: {
             parameters: {
