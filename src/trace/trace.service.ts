@@ -23,6 +23,7 @@ import { sql } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
 import type { traceEntries } from "../db/schema/index.js";
 import { GENESIS, contentAround, sqlIsoMillis, toJsonValue } from "./canonical.js";
+import { markChannel } from "./trace.via.js";
 
 export interface TraceInput {
   event: string;
@@ -63,7 +64,7 @@ export interface AppendedRow {
  * change and its trace entry at once, with nothing written when the condition fails.
  */
 export function traceAppendCtes(entry: TraceInput, gate?: string) {
-  const data = toJsonValue(entry.data ?? {});
+  const data = toJsonValue(markChannel(entry.actor, entry.data ?? {}));
   const missionId = entry.missionId ?? null;
   const taskId = entry.taskId ?? null;
   const agentId = entry.agentId ?? null;

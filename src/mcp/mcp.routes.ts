@@ -1,0 +1,58 @@
+// MCP over Streamable HTTP at POST /mcp: stateless (a server and transport per request, no session) with
+// JSON answers, authenticated by the usual bearer tokens. GET (the server-to-client stream) and DELETE (ending
+// a session) have no meaning without sessions: 405. Kept out of the OpenAPI document: it is not a REST route.
+import type { FastifyPluginAsync } from "fastify";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { bearerSecret, type Authenticator } from "../http/auth.js";
+import { Unauthorized } from "../http/errors.js";
+import { createMcpServer } from "./mcp.server.js";
+import type { McpDeps } from "./mcp.tools.js";
+
+export interface McpRouteDeps extends McpDeps {
+  tokens: Authenticator;
+}
+
+export const mcpRoutes: FastifyPluginAsync<McpRouteDeps> = async (app, deps) => {
+  const notAllowed = { config: { access: "public" as const }, schema: { hide: true } };
+  for (const method of ["GET", "DELETE"] as const) {
+    app.route({
+      method,
+      url: "/mcp",
+      ...notAllowed,
+      handler: async (_req, reply) =>
+        reply.code(405).header("allow", "POST").send({ errors: { detail: "Method Not Allowed: MCP here is stateless, use POST" } }),
+    });
+  }
+
+  app.post("/mcp", { config: { access: "public" }, schema: { hide: true } }, async (req, reply) => {
+    const secret = bearerSecret(req);
+    const principal = secret ? await deps.tokens.authenticate(secret) : null;
+    if (!principal) throw new Unauthorized();
+    req.principal = principal;
+    // Any MCP call with an agent token says the agent is alive, as its heartbeat would. Bookkeeping: when it
+    // fails (logged), the call itself still goes through.
+    if (principal.role === "agent" && principal.agentKey !== null) {
+      await deps.agents
+        .activity(principal.agentKey, { event: "heartbeat" }, principal)
+        .catch((err: unknown) => req.log.error({ err, reqId: req.id }, "MCP heartbeat failed"));
+    }
+    const server = createMcpServer(principal, deps, req.log);
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    reply.hijack();
+    reply.raw.setHeader("x-request-id", req.id);
+    reply.raw.on("close", () => {
+      void transport.close();
+      void server.close();
+    });
+    try {
+      await server.connect(transport);
+      await transport.handleRequest(req.raw, reply.raw, req.body);
+    } catch (err) {
+      req.log.error({ err, reqId: req.id }, "MCP request failed");
+      if (!reply.raw.headersSent) {
+        reply.raw.writeHead(500, { "content-type": "application/json; charset=utf-8" });
+        reply.raw.end(JSON.stringify({ errors: { detail: "Internal Server Error" } }));
+      }
+    }
+  });
+};

@@ -1,0 +1,44 @@
+// MCP clients for tests: the SDK's own Client over Streamable HTTP (against a listening test server) or over
+// stdio (spawning `mc mcp` through tsx).
+import path from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+
+export const ROOT = path.resolve(import.meta.dirname, "../..");
+export const TSX = path.join(ROOT, "node_modules/.bin/tsx");
+export const CLI_MAIN = path.join(ROOT, "src/cli/main.ts");
+
+export async function httpClient(baseUrl: string, token: string): Promise<Client> {
+  const client = new Client({ name: "test", version: "1.0.0" });
+  const transport = new StreamableHTTPClientTransport(new URL("/mcp", baseUrl), {
+    requestInit: { headers: { authorization: `Bearer ${token}` } },
+  });
+  await client.connect(transport);
+  return client;
+}
+
+export async function stdioClient(baseUrl: string, token: string, stderr: string[] = []): Promise<Client> {
+  const client = new Client({ name: "test", version: "1.0.0" });
+  const transport = new StdioClientTransport({
+    command: TSX,
+    args: [CLI_MAIN, "mcp"],
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", MC_URL: baseUrl, MC_TOKEN: token },
+    stderr: "pipe",
+  });
+  transport.stderr?.on("data", (b: Buffer) => stderr.push(b.toString()));
+  await client.connect(transport);
+  return client;
+}
+
+/** A tool call's result, with its structured content typed loosely for assertions. */
+export async function call(client: Client, name: string, args: Record<string, unknown> = {}) {
+  const r = (await client.callTool({ name, arguments: args })) as CallToolResult;
+  const text = r.content.find((c) => c.type === "text");
+  return {
+    isError: r.isError === true,
+    data: r.structuredContent as any,
+    text: text && text.type === "text" ? text.text : "",
+  };
+}
