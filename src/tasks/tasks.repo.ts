@@ -15,6 +15,7 @@ import {
 import type { Ref } from "../http/ids.js";
 import type { Page } from "../http/pagination.js";
 import { TRACE_RETURNING, traceAppendCtes, type AppendedRow, type TraceInput } from "../trace/trace.service.js";
+import { liveLogChunks, notifyTaskLogsSql } from "./task-logs.live.js";
 
 export type TaskRow = typeof tasks.$inferSelect;
 export type TaskLogRow = typeof taskLogs.$inferSelect;
@@ -177,7 +178,7 @@ export async function applyReport(database: Database, w: ReportWrite) {
                                ORDER BY id DESC LIMIT ${w.latest}) old
                UNION ALL SELECT id, message, level, timestamp FROM new_logs
                ORDER BY id DESC LIMIT ${w.latest}) x) AS logs,
-      ${TRACE_RETURNING}
+      ${TRACE_RETURNING}, ${notifyTaskLogsSql(sql`upd.id`, liveLogChunks(w.logs.map((l) => ({ message: l.message, level: l.level, timestamp: l.at }))))} AS logs_notified
     FROM upd, trace_ins`);
   const row = rows[0];
   if (!row) return undefined;
@@ -320,9 +321,16 @@ export async function setTaskRequirements(exec: Executor, taskId: number, requir
   }
 }
 
+/** Appends log lines; they reach the live stream as `task.log` when the transaction commits (task-logs.live.ts). */
 export async function insertLogs(exec: Executor, rows: Array<typeof taskLogs.$inferInsert>) {
   if (rows.length === 0) return;
   await exec.insert(taskLogs).values(rows);
+  const byTask = new Map<number, typeof rows>();
+  for (const r of rows) byTask.set(r.taskId, [...(byTask.get(r.taskId) ?? []), r]);
+  for (const [taskId, lines] of byTask) {
+    const chunks = liveLogChunks(lines.map((l) => ({ message: l.message, level: l.level, timestamp: l.timestamp ?? new Date() })));
+    await exec.execute(sql`SELECT ${notifyTaskLogsSql(taskId, chunks)} AS notified`);
+  }
 }
 
 /** The latest `n` log lines, oldest first. */

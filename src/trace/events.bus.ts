@@ -1,5 +1,5 @@
 // The live event bus behind GET /api/events: committed trace entries, in id order, to every subscriber in
-// this process, plus ephemeral events (agent heartbeats) that are never stored.
+// this process, plus ephemeral events (agent heartbeats, task log lines) that are never stored.
 //
 // How entries get here: appendTrace queues a NOTIFY in the appending transaction, delivered at commit (on
 // PostgreSQL to every listening process, on PGlite within this one). The NOTIFY only wakes the bus up; the
@@ -132,9 +132,21 @@ function toLive(r: RawEntry): LiveEvent {
   };
 }
 
+const keyOrNull = (v: unknown): string | null => (typeof v === "string" ? v : null);
+
+/**
+ * An ephemeral event from a NOTIFY payload or a publisher: `agent.heartbeat` (`agent_id`, `at`), or
+ * `task.log` (`task_id`, `mission_id`, `agent_id`, `lines`), which statements writing task log lines queue
+ * in their own transaction (tasks/task-logs.live.ts), so it arrives at commit.
+ */
 function ephemeralOf(raw: unknown): LiveEvent | null {
   if (typeof raw !== "object" || raw === null) return null;
   const e = raw as Record<string, unknown>;
+  if (e.event === "task.log") {
+    if (typeof e.task_id !== "string" || !Array.isArray(e.lines)) return null;
+    const keys = { task_id: e.task_id, mission_id: keyOrNull(e.mission_id), agent_id: keyOrNull(e.agent_id) };
+    return { id: null, event: e.event, ...keys, payload: { event: e.event, ...keys, lines: e.lines } };
+  }
   if (typeof e.event !== "string" || typeof e.agent_id !== "string") return null;
   const at = new Date(e.at as string);
   if (Number.isNaN(at.getTime())) return null;
@@ -316,7 +328,9 @@ export function createEventBus(opts: EventBusOptions): EventBus {
     try {
       // Listen before reading the newest id, so nothing committed in between goes unnoticed.
       offs.push(await n.listen(TRACE_CHANNEL, () => wake()));
-      if (database.kind === "postgres") offs.push(await n.listen(EPHEMERAL_CHANNEL, deliverEphemeral));
+      // Task log lines arrive by NOTIFY on both backends (queued by the writing transaction); heartbeats on
+      // PGlite are delivered directly (publishEphemeral).
+      offs.push(await n.listen(EPHEMERAL_CHANNEL, deliverEphemeral));
       const [r] = await database.query<{ max: string; snap: string }>(
         "SELECT coalesce(max(id), 0)::text AS max, pg_current_snapshot()::text AS snap FROM trace_entries",
       );

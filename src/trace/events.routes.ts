@@ -3,7 +3,7 @@
 //   `last_event_id` for clients that cannot set it) the stream first replays the matching entries after that
 //   id up to the bus's horizon from the table, then continues with what the bus publishes past the horizon:
 //   a client that reconnects with the last id it saw misses nothing and sees nothing twice.
-// - Ephemeral events (agent heartbeats) carry no `id:`, so they never move a client's Last-Event-ID.
+// - Ephemeral events (agent heartbeats, task log lines) carry no `id:`, so they never move a client's Last-Event-ID.
 // - A client that does not keep up is disconnected rather than buffered without bound; it reconnects with
 //   its Last-Event-ID and catches up from the table.
 // - When the client goes away or the app closes, the subscription, the keep-alive timer and the response
@@ -73,7 +73,11 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = asyn
           "Server-sent events: every new trace entry (filters `mission_id`, `task_id`, `agent_id` by id or key, and " +
           "`event`), as `id: <trace id>` and `data: <the entry as JSON>` (no `event:` field, so `onmessage` receives " +
           "everything). Reconnecting with `Last-Event-ID` replays the entries missed since that id, then continues " +
-          "live. Agent heartbeats appear as `agent.heartbeat` without an id (they are not stored; at most one per agent a second). A comment line is " +
+          "live. Agent heartbeats appear as `agent.heartbeat` without an id (they are not stored; at most one per agent a second). " +
+          "Task log lines appear as they are written (agents' reports, runs' output) as `task.log` events without an id: " +
+          "`{\"event\": \"task.log\", \"task_id\", \"mission_id\", \"agent_id\", \"lines\": [{\"message\", \"level\"?, \"timestamp\"}]}`; " +
+          "they are not stored twice (the lines are the task's `logs`), not replayed on resume (re-read the task's logs), and a line " +
+          "longer than 6000 bytes as JSON is cut with a marker. The filters apply to them (`task_id` to tail one task). A comment line is " +
           "sent every 15 s to keep the connection open.",
         querystring: EventsQuery,
         response: {
