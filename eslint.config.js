@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "data/**", "coverage/**", "bench/results/**", "src/client/schema.ts"] },
+  { ignores: ["dist/**", "web/dist/**", "node_modules/**", "data/**", "coverage/**", "bench/results/**", "src/client/schema.ts"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

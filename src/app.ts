@@ -54,6 +54,7 @@ import { createKnowledgeService } from "./knowledge/knowledge.service.js";
 import { knowledgeRoutes } from "./knowledge/knowledge.routes.js";
 import { createGithubService } from "./github/github.service.js";
 import { githubRoutes } from "./github/github.routes.js";
+import { consoleRoutes } from "./console/console.routes.js";
 import { mcpRoutes } from "./mcp/mcp.routes.js";
 
 export interface AppDeps {
@@ -243,6 +244,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(policiesRoutes, { policies });
   await app.register(knowledgeRoutes, { knowledge, bodyLimit: config.bodyLimit });
   await app.register(githubRoutes, { github, bodyLimit: config.bodyLimit });
+  await app.register(consoleRoutes, { dir: config.consoleDir });
   // MCP for agents (POST /mcp): the same services as the routes above, as the token's principal.
   await app.register(mcpRoutes, { database, tokens, tasks, missions, agents, dispatch, knowledge, policies, requirements });
 

@@ -1,6 +1,7 @@
 // The whole environment is read here, once, at start-up. Anything wrong fails fast with one line that names
 // the variable, so a typo in a deployment never becomes a half-working server.
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -10,6 +11,8 @@ export interface Config {
   port: number;
   databaseUrl: string | null;
   dataDir: string;
+  /** The console's built files served at / (MC_CONSOLE_DIR; default web/dist of this package, made by npm run build:web). */
+  consoleDir: string;
   /** Embedded database only: run PGlite in a worker thread (MC_PGLITE_WORKER, default true). */
   pgliteWorker: boolean;
   adminToken: string | null;
@@ -93,6 +96,10 @@ export function loadConfig(env: Env = process.env): Config {
 
   const dataDir = path.resolve(str(env, "MC_DATA_DIR") ?? "./data");
   const pgliteWorker = bool(env, "MC_PGLITE_WORKER", true);
+  // src/config.ts and dist/config.js sit at the same depth, so ../web/dist is the package's build either way.
+  const consoleDir = path.resolve(
+    str(env, "MC_CONSOLE_DIR") ?? fileURLToPath(new URL("../web/dist", import.meta.url)),
+  );
 
   const adminToken = str(env, "MC_ADMIN_TOKEN") ?? null;
   if (adminToken !== null && adminToken.length < 16) {
@@ -132,6 +139,7 @@ export function loadConfig(env: Env = process.env): Config {
     port,
     databaseUrl,
     dataDir,
+    consoleDir,
     pgliteWorker,
     adminToken,
     logLevel: logLevelRaw as LogLevel,

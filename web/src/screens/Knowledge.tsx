@@ -1,0 +1,44 @@
+// Knowledge search: the best matches for a query, title and snippet as text.
+import { useState } from "react";
+import { api, ok } from "../api";
+import { ErrorText } from "../ui";
+
+type Hit = { document_id: number | string; title: string; snippet: string; score: number; metadata?: unknown };
+
+export function Knowledge() {
+  const [q, setQ] = useState("");
+  const [hits, setHits] = useState<Hit[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <>
+      <h1>Knowledge</h1>
+      <form
+        className="inline"
+        role="search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (!q.trim()) return;
+          ok(api.POST("/api/knowledge/search", { body: { query: q.trim(), limit: 20 } })).then(
+            (r) => (setHits(r.data as Hit[]), setError(null)),
+            (err: Error) => setError(err.message),
+          );
+        }}
+      >
+        <label>
+          Search <input type="search" value={q} onChange={(e) => setQ(e.target.value)} />
+        </label>
+        <button type="submit">Search</button>
+      </form>
+      <ErrorText error={error} />
+      {hits && hits.length === 0 ? <p className="muted">No matches.</p> : null}
+      <ol className="hits">
+        {(hits ?? []).map((h) => (
+          <li key={String(h.document_id)}>
+            <strong>{h.title}</strong> <span className="muted small">score {h.score.toFixed(3)}</span>
+            <p>{h.snippet}</p>
+          </li>
+        ))}
+      </ol>
+    </>
+  );
+}

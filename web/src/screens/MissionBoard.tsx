@@ -1,0 +1,237 @@
+// A mission and its board: the tasks in columns by status, each column a virtualized list (10,000 tasks
+// stay smooth), loaded page by page and kept current by the event stream: an event naming a task of this
+// mission re-reads that task, one naming an agent re-reads that agent.
+import { useEffect, useMemo, useRef, useState } from "react";
+import { useVirtualizer } from "@tanstack/react-virtual";
+import { canMoveTask, isTaskStatus } from "../../../src/tasks/tasks.state.js";
+import { api, ok, pages, type Agent, type Mission, type TaskItem } from "../api";
+import { useBatch, useEvents } from "../live";
+import { href } from "../router";
+import { ActionButton, Age, ErrorText, Status, TASK_STATUSES, money } from "../ui";
+
+export function MissionHeader({ mission, done, total, onChanged }: { mission: Mission; done: number | null; total: number | null; onChanged: () => void }) {
+  const id = mission.mission_id;
+  const pct = total ? Math.round(((done ?? 0) / total) * 100) : 0;
+  return (
+    <div className="mission-head">
+      <h1>{mission.goal}</h1>
+      <div className="facts">
+        <span>
+          <span className="muted">mission</span> {id}
+        </span>
+        <Status value={mission.status} />
+        <span>
+          <span className="muted">progress</span> {total === null ? "…" : `${done}/${total} completed (${pct}%)`}
+        </span>
+        <span>
+          <span className="muted">spend</span> {money(mission.spent_usd)}
+          {mission.budget_usd !== null ? ` of ${money(mission.budget_usd)}` : " (no budget)"}
+        </span>
+        <span>
+          <span className="muted">runtime</span> {mission.runtime.running ? `running, ${mission.runtime.workers.length} worker(s)` : "stopped"}
+        </span>
+      </div>
+      {mission.description ? <p className="description">{mission.description}</p> : null}
+      <MissionActions mission={mission} onChanged={onChanged} />
+    </div>
+  );
+}
+
+export function MissionActions({ mission, onChanged }: { mission: Mission; onChanged: () => void }) {
+  const id = mission.mission_id;
+  return (
+    <div className="actions">
+      {mission.status === "planning" || mission.status === "paused" ? (
+        <ActionButton label="Start" run={() => ok(api.POST("/api/missions/{id}/start", { params: { path: { id } } }))} onDone={onChanged} />
+      ) : null}
+      {mission.status === "active" ? (
+        <ActionButton label="Pause" run={() => ok(api.POST("/api/missions/{id}/pause", { params: { path: { id } } }))} onDone={onChanged} />
+      ) : null}
+    </div>
+  );
+}
+
+export function MissionBoard({ id }: { id: string }) {
+  const [mission, setMission] = useState<Mission | null>(null);
+  const [tasks, setTasks] = useState<Map<string, TaskItem>>(new Map());
+  const [agents, setAgents] = useState<Map<string, Agent>>(new Map());
+  const [loaded, setLoaded] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  const loadMission = () =>
+    ok(api.GET("/api/missions/{id}", { params: { path: { id } } })).then(
+      (r) => setMission(r.data),
+      (e: Error) => setError(e.message),
+    );
+
+  useEffect(() => {
+    let cancelled = false;
+    void loadMission();
+    pages(
+      (cursor) => ok(api.GET("/api/missions/{mission_id}/tasks", { params: { path: { mission_id: id }, query: { limit: 500, cursor } } })),
+      (items) =>
+        setTasks((m) => {
+          const next = new Map(m);
+          for (const t of items) next.set(t.task_id, t);
+          return next;
+        }),
+      () => cancelled,
+    ).then(
+      () => !cancelled && setLoaded(true),
+      (e: Error) => !cancelled && setError(e.message),
+    );
+    pages(
+      (cursor) => ok(api.GET("/api/agents", { params: { query: { limit: 500, cursor } } })),
+      (items) =>
+        setAgents((m) => {
+          const next = new Map(m);
+          for (const a of items) next.set(a.agent_id, a as Agent);
+          return next;
+        }),
+      () => cancelled,
+    ).catch((e: Error) => !cancelled && setError(e.message));
+    return () => {
+      cancelled = true;
+    };
+  }, [id]);
+
+  const refetchTasks = useBatch((keys) => {
+    for (const key of keys) {
+      ok(api.GET("/api/tasks/{id}", { params: { path: { id: key } } })).then(
+        (r) => {
+          const { logs: _logs, ...t } = r.data;
+          setTasks((m) => new Map(m).set(t.task_id, t as TaskItem));
+        },
+        () => undefined,
+      );
+    }
+  });
+  const refetchAgents = useBatch((keys) => {
+    for (const key of keys) {
+      ok(api.GET("/api/agents/{id}", { params: { path: { id: key } } })).then(
+        (r) => setAgents((m) => new Map(m).set(r.data.agent_id, r.data as Agent)),
+        () => undefined,
+      );
+    }
+  });
+  const refetchMission = useBatch(() => void loadMission(), 300);
+
+  useEvents((e) => {
+    const key = mission?.mission_id;
+    if (!key) return;
+    if (e.agent_id && e.event.startsWith("agent.") && e.event !== "agent.heartbeat") refetchAgents(e.agent_id);
+    if (e.mission_id !== key) return;
+    if (e.task_id && e.event !== "task.log") refetchTasks(e.task_id);
+    // Spend, status and runtime change with the mission's own events and with its tasks' costs.
+    if (e.event.startsWith("mission.") || e.event === "task.reported") refetchMission("m");
+  });
+
+  const columns = useMemo(() => {
+    const cols = new Map<string, TaskItem[]>(TASK_STATUSES.map((s) => [s, []]));
+    for (const t of tasks.values()) {
+      if (!cols.has(t.status)) cols.set(t.status, []);
+      cols.get(t.status)!.push(t);
+    }
+    for (const list of cols.values()) list.sort((a, b) => a.id - b.id);
+    return cols;
+  }, [tasks]);
+
+  if (!mission) return error ? <ErrorText error={error} /> : <p className="muted">Loading…</p>;
+  const done = columns.get("completed")?.length ?? 0;
+  return (
+    <>
+      <MissionHeader mission={mission} done={loaded ? done : null} total={loaded ? tasks.size : null} onChanged={() => void loadMission()} />
+      <ErrorText error={error} />
+      {!loaded ? <p className="muted">Loading tasks… {tasks.size} so far</p> : null}
+      <div className="board" aria-label="Board">
+        {[...columns.entries()].map(([status, list]) => (
+          <Column key={status} status={status} tasks={list} agents={agents} />
+        ))}
+      </div>
+    </>
+  );
+}
+
+const CARD_HEIGHT = 128;
+
+function Column({ status, tasks, agents }: { status: string; tasks: TaskItem[]; agents: Map<string, Agent> }) {
+  const scroller = useRef<HTMLDivElement>(null);
+  const v = useVirtualizer({ count: tasks.length, getScrollElement: () => scroller.current, estimateSize: () => CARD_HEIGHT, overscan: 6 });
+  return (
+    <section className="column" aria-label={`${status} column`}>
+      <h2>
+        <Status value={status} /> <span className="count">{tasks.length}</span>
+      </h2>
+      <div className="column-scroll" ref={scroller}>
+        <div className="column-inner" style={{ height: v.getTotalSize() }}>
+          {v.getVirtualItems().map((row) => {
+            const t = tasks[row.index]!;
+            return (
+              <div key={t.task_id} className="card-slot" style={{ transform: `translateY(${row.start}px)`, height: CARD_HEIGHT }}>
+                <Card task={t} agent={t.agent_id ? agents.get(t.agent_id) : undefined} />
+              </div>
+            );
+          })}
+        </div>
+      </div>
+    </section>
+  );
+}
+
+function conflictsOf(outputs: Record<string, unknown>): number {
+  const c = outputs.conflicts;
+  if (Array.isArray(c)) return c.length;
+  if (c && typeof c === "object") return Object.keys(c).length;
+  return c ? 1 : 0;
+}
+
+function Card({ task, agent }: { task: TaskItem; agent: Agent | undefined }) {
+  const conflicts = conflictsOf(task.outputs);
+  const moves = isTaskStatus(task.status) ? TASK_STATUSES.filter((to) => to !== task.status && canMoveTask(task.status as never, to, "update")) : [];
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <article className="card" data-task-id={task.task_id}>
+      <a className="objective" href={href.task(task.task_id)}>
+        {task.objective}
+      </a>
+      <div className="card-row">
+        <Status value={task.status} />
+        {conflicts > 0 ? (
+          <span className="conflict" title="merge conflicts reported">
+            ⚠ conflict{conflicts > 1 ? `s (${conflicts})` : ""}
+          </span>
+        ) : null}
+        <span className="cost">{money(task.outputs.cost_usd)}</span>
+      </div>
+      <div className="card-row muted">
+        {task.agent_id ? (
+          <span>
+            {task.agent_id} {agent ? <Status value={agent.status} /> : null}
+          </span>
+        ) : (
+          <span>unassigned</span>
+        )}
+        <Age at={task.updated_at} />
+      </div>
+      {moves.length > 0 ? (
+        <select
+          aria-label={`Move ${task.task_id}`}
+          value=""
+          onChange={(e) => {
+            const status = e.target.value as (typeof TASK_STATUSES)[number];
+            setError(null);
+            ok(api.PATCH("/api/tasks/{id}", { params: { path: { id: task.task_id } }, body: { status } })).catch((err: Error) => setError(err.message));
+          }}
+        >
+          <option value="">Move to…</option>
+          {moves.map((m) => (
+            <option key={m} value={m}>
+              {m}
+            </option>
+          ))}
+        </select>
+      ) : null}
+      {error ? <span className="error">{error}</span> : null}
+    </article>
+  );
+}
