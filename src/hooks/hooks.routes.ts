@@ -20,12 +20,17 @@ export const hooksRoutes: FastifyPluginAsyncTypebox<{ hooks: HooksService }> = a
         tags: ["hooks"],
         summary: "Receive a Claude Code hook",
         description:
-          "Claude Code's `http` hooks post each event here with an agent token (Authorization header). The event " +
-          "becomes that agent's activity: SessionStart → session_start, UserPromptSubmit → task_start (the task from " +
-          "the X-MC-Task-Id header, when set), PreToolUse, PostToolUse and SubagentStop → heartbeat, Notification → " +
-          "waiting_for_input, Stop → task_complete, SessionEnd → stop; any other event name → heartbeat. Only agent " +
-          "tokens may post (others: 403). The answer is Claude Code's hook JSON, not the `{data}` envelope: `{}` lets " +
-          "Claude Code go on; for PreToolUse it may carry a permission decision.",
+          "Claude Code's hooks post each event here with an agent token (Authorization header): `http` hooks for " +
+          "UserPromptSubmit, PreToolUse, PostToolUse, Notification, Stop, SubagentStop and SessionEnd; SessionStart, " +
+          "which Claude Code never sends to an `http` hook, through the settings snippet's `command` hook (curl posts " +
+          "the event JSON Claude Code gives it on stdin). The event becomes that agent's activity: SessionStart → " +
+          "session_start, UserPromptSubmit → task_start (the task from the X-MC-Task-Id header, when set), " +
+          "PreToolUse, PostToolUse and SubagentStop → heartbeat, Notification → waiting_for_input, Stop → " +
+          "task_complete, SessionEnd → stop; any other event name → heartbeat. Only agent tokens may post (others: " +
+          "403). The answer is Claude Code's hook JSON, not the `{data}` envelope: `{}` lets Claude Code go on with " +
+          "its own permission rules. For PreToolUse a policy that blocks answers `permissionDecision: \"deny\"`, one " +
+          "that requires approval `\"ask\"`; a `warn` adds only a `systemMessage`. It never answers `\"allow\"`, " +
+          "which would skip Claude Code's own permission check.",
         headers: HookHeaders,
         body: ClaudeHookPayload,
         response: { 200: ClaudeHookOutput },
@@ -43,8 +48,10 @@ export const hooksRoutes: FastifyPluginAsyncTypebox<{ hooks: HooksService }> = a
         summary: "Claude Code hooks settings for an agent",
         description:
           "The settings.json snippet that wires a Claude Code installation to this server as this agent: an `http` " +
-          "hook for every mapped event, with the URL filled in (MC_PUBLIC_URL, else the URL this request came to) " +
-          "and the token read from the MC_AGENT_TOKEN environment variable. An agent token may read only its own.",
+          "hook for every mapped event but SessionStart, which gets a `command` hook (curl posting its stdin, output " +
+          "discarded, never failing the session), with the URL filled in (MC_PUBLIC_URL, else the URL this request " +
+          "came to) and the token read from the MC_AGENT_TOKEN environment variable. An agent token may read only " +
+          "its own.",
         params: AgentParam,
         response: { 200: Data(HookSettings) },
       },

@@ -5,7 +5,11 @@
 //   heartbeat, Notification → waiting_for_input, Stop → task_complete, SessionEnd → stop;
 //   any other event name (Claude Code adds events over time) → heartbeat.
 // The answer is Claude Code's hook JSON. A step between the activity and the answer may decide a PreToolUse
-// (`deciders.preToolUse`, for the policy engine): allow, deny or ask, with a reason Claude Code shows.
+// (`deciders.preToolUse`, for the policy engine): deny or ask, with a reason Claude Code shows, or no decision
+// at all (never "allow": that would skip Claude Code's own permission check), maybe with a warning message.
+//
+// Claude Code sends `http` hooks for every event but SessionStart (and Setup), which take `command` hooks
+// only: the settings snippet wires SessionStart as a command that posts its stdin (the same JSON) here.
 import type { AgentEvent } from "../agents/agents.state.js";
 import type { AgentsService } from "../agents/agents.service.js";
 import type { Principal } from "../http/auth.js";
@@ -24,6 +28,9 @@ export const HOOK_ACTIVITY: Record<ClaudeHookEvent, AgentEvent> = {
   SessionEnd: "stop",
 };
 
+/** The events Claude Code never sends to an `http` hook ("HTTP hooks are not supported for SessionStart"). */
+const COMMAND_ONLY_EVENTS: ReadonlySet<string> = new Set(["SessionStart"]);
+
 /** The events whose hooks take a tool matcher in settings.json. */
 const TOOL_EVENTS: ReadonlySet<string> = new Set(["PreToolUse", "PostToolUse"]);
 
@@ -41,7 +48,8 @@ export interface PreToolUseInput {
 }
 
 export interface PreToolUseDecision {
-  decision: "allow" | "deny" | "ask";
+  /** null: no permission decision (Claude Code's own rules apply); `reason` is then only shown as a message. */
+  decision: "deny" | "ask" | null;
   reason: string;
 }
 
@@ -95,9 +103,10 @@ export function createHooksService({ agents, publicUrl, deciders = {} }: HooksDe
         tool_input: p.tool_input,
         cwd: p.cwd ?? null,
       });
-      if (d) {
+      if (d?.decision) {
         return { hookSpecificOutput: { hookEventName: "PreToolUse", permissionDecision: d.decision, permissionDecisionReason: d.reason } };
       }
+      if (d && d.reason) return { systemMessage: d.reason };
     }
     return {};
   }
@@ -114,8 +123,22 @@ export function createHooksService({ agents, publicUrl, deciders = {} }: HooksDe
       allowedEnvVars: ["MC_AGENT_TOKEN", "MC_TASK_ID"],
       timeout: 10,
     };
+    // SessionStart takes `command` hooks only: curl posts the event JSON Claude Code writes on its stdin. Its
+    // output is thrown away (a SessionStart hook's stdout would become context for the model), and it never
+    // fails the session.
+    const quoted = `'${url.replace(/'/g, `'\\''`)}'`;
+    const command = {
+      type: "command",
+      command:
+        `curl -sS -m 10 -X POST ${quoted} -H "Authorization: Bearer $MC_AGENT_TOKEN" -H "X-MC-Task-Id: $MC_TASK_ID" ` +
+        `-H 'Content-Type: application/json' --data-binary @- >/dev/null 2>&1 || true`,
+      timeout: 15,
+    };
     const hooks = Object.fromEntries(
-      CLAUDE_HOOK_EVENTS.map((e) => [e, [TOOL_EVENTS.has(e) ? { matcher: "*", hooks: [hook] } : { hooks: [hook] }]]),
+      CLAUDE_HOOK_EVENTS.map((e) => {
+        const h = COMMAND_ONLY_EVENTS.has(e) ? command : hook;
+        return [e, [TOOL_EVENTS.has(e) ? { matcher: "*", hooks: [h] } : { hooks: [h] }]];
+      }),
     );
     return {
       agent_id: agent.agent_id,

@@ -1,6 +1,8 @@
 // Claude Code's PreToolUse hook as an enforcement point: the tool call is turned into policy actions
 // (a Bash command into shell/git actions, Write/Edit into file_write), evaluated for the hook's agent, and
-// the strictest decision answered in Claude Code's terms: block → deny, require_approval → ask, else allow.
+// the strictest decision answered in Claude Code's terms: block → deny, require_approval → ask.
+// Nothing else carries a permission decision: an "allow" would skip Claude Code's own permission check and so
+// widen what the agent may do just because the hooks are installed. A `warn` only adds its message.
 import type { Database } from "../db/client.js";
 import type { HookDeciders } from "../hooks/hooks.service.js";
 import { findTaskKey } from "../trace/trace.lookup.js";
@@ -23,9 +25,9 @@ export function preToolUseDecider(database: Database, policies: Pick<PoliciesSer
       case "require_approval":
         return { decision: "ask", reason };
       case "warn":
-        return { decision: "allow", reason };
+        return reason ? { decision: null, reason } : null;
       case "allow":
-        return { decision: "allow", reason: "allowed by Mission Control policies" };
+        return null;
     }
   };
 }

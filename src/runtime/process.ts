@@ -1,9 +1,16 @@
 // Running one agent process. Invariants: the child runs in its own process group (detached), so stopping
-// it stops everything it started; its output is read line by line with a cap on line length, so nothing
-// it prints can exhaust memory or crash the server; `done` always resolves, exactly once, with how it ended.
+// it stops everything it started; its output is read line by line, each line whole up to MAX_LINE (past it
+// the line is cut and marked truncated), so nothing it prints can exhaust memory or crash the server; `done` always resolves, exactly once, with how it ended.
 import { spawn, type ChildProcess } from "node:child_process";
 
-export const MAX_LINE = 16 * 1024;
+/**
+ * The longest output line read whole (a coding CLI's final result is one JSON line and may be long). Past it
+ * the line's start is handed on marked `truncated` and the rest, up to its newline, is skipped.
+ */
+export const MAX_LINE = 8 * 1024 * 1024;
+
+/** After the agent's process exited, how long output still in its pipes is read before the run is over. */
+export const EXIT_DRAIN_MS = 200;
 
 export type ExitReason =
   | { kind: "exit"; code: number }
@@ -18,7 +25,8 @@ export interface RunSpec {
   env: Record<string, string>;
   stdin?: string;
   timeoutS?: number;
-  onLine(stream: "stdout" | "stderr", line: string): void;
+  /** `truncated`: the line was longer than MAX_LINE; `line` is its first MAX_LINE characters. */
+  onLine(stream: "stdout" | "stderr", line: string, truncated?: boolean): void;
 }
 
 export interface RunningProcess {
@@ -57,25 +65,47 @@ export function groupAlive(pid: number): boolean {
   }
 }
 
-function lineSplitter(onLine: (line: string) => void) {
-  let buf = "";
+function lineSplitter(onLine: (line: string, truncated: boolean) => void) {
+  // Pieces of the line being read, so a long line costs one join rather than a copy per chunk.
+  let parts: string[] = [];
+  let size = 0;
+  let skipping = false;
+  const take = (piece: string) => {
+    if (skipping) return;
+    const room = MAX_LINE - size;
+    if (piece.length <= room) {
+      parts.push(piece);
+      size += piece.length;
+      return;
+    }
+    parts.push(piece.slice(0, room));
+    onLine(parts.join(""), true);
+    parts = [];
+    size = 0;
+    skipping = true;
+  };
+  const end = () => {
+    if (!skipping) onLine(parts.join("").replace(/\r$/, ""), false);
+    parts = [];
+    size = 0;
+    skipping = false;
+  };
   return {
     push(chunk: string) {
-      buf += chunk;
+      let from = 0;
       let i: number;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        onLine(buf.slice(0, i).replace(/\r$/, ""));
-        buf = buf.slice(i + 1);
+      while ((i = chunk.indexOf("\n", from)) >= 0) {
+        take(chunk.slice(from, i));
+        end();
+        from = i + 1;
       }
-      // A line that never ends is cut into pieces rather than buffered without bound.
-      while (buf.length > MAX_LINE) {
-        onLine(buf.slice(0, MAX_LINE));
-        buf = buf.slice(MAX_LINE);
-      }
+      if (from < chunk.length) take(chunk.slice(from));
     },
     flush() {
-      if (buf.length > 0) onLine(buf);
-      buf = "";
+      if (size > 0) end();
+      parts = [];
+      size = 0;
+      skipping = false;
     },
   };
 }
@@ -105,8 +135,8 @@ export function runProcess(spec: RunSpec): RunningProcess {
     return { pid: undefined, done, stop: async () => done };
   }
 
-  const out = lineSplitter((l) => spec.onLine("stdout", l));
-  const err = lineSplitter((l) => spec.onLine("stderr", l));
+  const out = lineSplitter((l, cut) => spec.onLine("stdout", l, cut));
+  const err = lineSplitter((l, cut) => spec.onLine("stderr", l, cut));
   child.stdout!.setEncoding("utf8").on("data", (d: string) => out.push(d));
   child.stderr!.setEncoding("utf8").on("data", (d: string) => err.push(d));
   // A child that exits without reading stdin must not crash us with EPIPE.
@@ -115,19 +145,25 @@ export function runProcess(spec: RunSpec): RunningProcess {
   else child.stdin!.end();
 
   child.on("error", (e) => finish({ kind: "spawn_error", message: e.message }));
-  // "close" waits for stdout/stderr to end; if something the agent left behind still holds them open after
-  // the agent itself exited, stop waiting after a moment and clear out its process group.
+  // The run ends when the agent's process exits, however it exits: "exit" comes from the process itself
+  // (SIGCHLD), not from the end of its pipes, which a child it started may hold open for as long as it lives.
+  // After EXIT_DRAIN_MS (for output already in the pipes to be read) the rest of its process group is stopped
+  // (SIGTERM, SIGKILL a second later) and the run is over.
   child.on("exit", (code, signal) => {
     setTimeout(() => {
       if (finished) return;
       out.flush();
       err.flush();
-      if (pid !== undefined) killGroup(pid, "SIGKILL");
+      if (pid !== undefined && killGroup(pid, "SIGTERM")) {
+        setTimeout(() => groupAlive(pid) && killGroup(pid, "SIGKILL"), 1_000).unref();
+      }
       if (forced) return finish(forced);
       finish(signal ? { kind: "signal", signal } : { kind: "exit", code: code ?? 1 });
-    }, 2_000).unref();
+    }, EXIT_DRAIN_MS).unref();
   });
   child.on("close", (code, signal) => {
+    // Already over (the exit was seen first): what a leftover child prints after that is not the run's.
+    if (finished) return;
     out.flush();
     err.flush();
     if (forced) return finish(forced);

@@ -21,6 +21,7 @@ import { findTaskView, insertLogs, type TaskView } from "../tasks/tasks.repo.js"
 import { taskSummaryToApi, transitionTask } from "../tasks/tasks.service.js";
 import type { TaskStatus } from "../tasks/tasks.state.js";
 import { appendTrace } from "../trace/trace.service.js";
+import { openRejection } from "../trace/trace.lookup.js";
 import type { TokensService } from "../tokens/tokens.service.js";
 import { requirements, taskRequirements } from "../db/schema/index.js";
 import { defined, isObj } from "./adapters/events.js";
@@ -413,10 +414,13 @@ export class AgentWorker {
 
     const api = taskSummaryToApi(task);
     const reqs = await requirementsOf(database.db, task.id).catch(() => []);
+    // A rerun after a rejection: the reviewer's comment goes into the agent's prompt.
+    const review = await openRejection(database.db, task.taskId).catch(() => null);
     const run = adapter.start({
       task: api,
       mission: { id: mission.id, mission_id: mission.missionId, goal: mission.goal },
       requirements: reqs,
+      review,
       agent: { id: agent.id, agent_id: agent.agentId, adapter_module: agent.adapterModule, config },
       dispatchId: d.id,
       attempt: d.attempt,

@@ -1,8 +1,31 @@
-import { eq } from "drizzle-orm";
+import { and, desc, eq, sql } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
-import { tasks } from "../db/schema/index.js";
+import { tasks, traceEntries } from "../db/schema/index.js";
 
 export async function findTaskKey(exec: Executor, id: number): Promise<string | undefined> {
   const rows = await exec.select({ k: tasks.taskId }).from(tasks).where(eq(tasks.id, id)).limit(1);
   return rows[0]?.k;
+}
+
+/**
+ * The review that sent a task back: its latest `rejected` move, when no later move to `pending_review` (a
+ * run that was reviewed again) followed it; with the reviewer's comment, for the rerun's prompt.
+ */
+export async function openRejection(exec: Executor, taskKey: string): Promise<{ comment: string | null; by: string; at: string } | null> {
+  const rows = await exec
+    .select({ actor: traceEntries.actor, at: traceEntries.at, data: traceEntries.data })
+    .from(traceEntries)
+    .where(
+      and(
+        eq(traceEntries.taskId, taskKey),
+        eq(traceEntries.event, "task.status_changed"),
+        sql`${traceEntries.data}->>'to' in ('rejected', 'pending_review')`,
+      ),
+    )
+    .orderBy(desc(traceEntries.id))
+    .limit(1);
+  const last = rows[0];
+  if (!last || last.data.to !== "rejected") return null;
+  const comment = typeof last.data.comment === "string" ? last.data.comment : null;
+  return { comment, by: last.actor, at: last.at.toISOString() };
 }

@@ -3,11 +3,11 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { claudeCodeParser, claudeCodeSpec } from "../../src/runtime/adapters/claude-code.js";
-import { cliOutcome } from "../../src/runtime/adapters/cli.js";
+import { cliOutcome, previousSession } from "../../src/runtime/adapters/cli.js";
 import { codexParser, codexSpec } from "../../src/runtime/adapters/codex.js";
 import type { LineParser, RunEvent } from "../../src/runtime/adapters/events.js";
 import { geminiCliParser, geminiCliSpec } from "../../src/runtime/adapters/gemini-cli.js";
-import { buildPrompt, MAX_PROMPT_BYTES } from "../../src/runtime/adapters/prompt.js";
+import { buildPrompt, MAX_PROMPT_BYTES, resumePrompt } from "../../src/runtime/adapters/prompt.js";
 import { stdoutLines } from "./recordings.js";
 
 function run(parser: LineParser, lines: string[]): RunEvent[] {
@@ -270,10 +270,51 @@ describe("outcome and argv", () => {
     expect(cliOutcome("claude_code", exit as never, result)).toEqual(expected);
   });
 
-  test("each CLI's headless command line", () => {
-    expect(claudeCodeSpec.argv("P", ["--model", "opus"])).toEqual(["-p", "P", "--output-format", "stream-json", "--verbose", "--model", "opus"]);
-    expect(codexSpec.argv("P", ["--full-auto"])).toEqual(["exec", "--json", "--full-auto", "P"]);
-    expect(geminiCliSpec.argv("P", ["--yolo"])).toEqual(["-p", "P", "--output-format", "stream-json", "--yolo"]);
+  test("each CLI's headless command line, and the one that resumes a session", () => {
+    expect(claudeCodeSpec.argv("P", ["--model", "opus"], null)).toEqual(["-p", "P", "--output-format", "stream-json", "--verbose", "--model", "opus"]);
+    expect(codexSpec.argv("P", ["-s", "workspace-write"], null)).toEqual(["exec", "--json", "-s", "workspace-write", "P"]);
+    expect(geminiCliSpec.argv("P", ["--yolo"], null)).toEqual(["-p", "P", "--output-format", "stream-json", "--yolo"]);
+    expect(claudeCodeSpec.argv("P", ["--model", "opus"], "s-1")).toEqual(["-p", "P", "--output-format", "stream-json", "--verbose", "--resume", "s-1", "--model", "opus"]);
+    // exec's own flags go before the `resume` subcommand (it has no -s of its own).
+    expect(codexSpec.argv("P", ["-s", "workspace-write"], "t-1")).toEqual(["exec", "--json", "-s", "workspace-write", "resume", "t-1", "P"]);
+    expect(geminiCliSpec.argv("P", ["--yolo"], "g-1")).toEqual(["-p", "P", "--output-format", "stream-json", "--resume", "g-1", "--yolo"]);
+  });
+
+  test("the session to resume: only this agent's, this adapter's, and an id that cannot pass for an option", () => {
+    const ctx = (session: unknown) => ({ task: { outputs: { session } } as never, agent: { agent_id: "a-1" } as never });
+    const mine = { session_id: "0f2c-11", agent_id: "a-1", adapter_module: "claude_code" };
+    expect(previousSession(ctx(mine), "claude_code")).toBe("0f2c-11");
+    const cases: Array<[string, unknown]> = [
+      ["none", undefined],
+      ["another agent's", { ...mine, agent_id: "a-2" }],
+      ["another adapter's", { ...mine, adapter_module: "codex" }],
+      ["an option look-alike", { ...mine, session_id: "--dangerously-skip-permissions" }],
+      ["spaces", { ...mine, session_id: "a b" }],
+      ["not a string", { ...mine, session_id: 5 }],
+      ["too long", { ...mine, session_id: "a".repeat(201) }],
+      ["not an object", "0f2c-11"],
+    ];
+    for (const [name, s] of cases) expect(previousSession(ctx(s), "claude_code"), name).toBeNull();
+  });
+
+  test("a rerun's prompt carries the reviewer's comment; a resumed session gets the short prompt", () => {
+    const base = {
+      task: { task_id: "task-1", objective: "Implement login endpoint" } as never,
+      mission: { id: 1, mission_id: "m-1", goal: "Build authentication module" },
+      requirements: [],
+      attempt: 2,
+    };
+    const review = { comment: "Add a test for the wrong password", by: "member:alice", at: "2026-12-06T00:00:00.000Z" };
+    const fresh = buildPrompt({ ...base, review });
+    expect(fresh).toMatch(/^You are working on task task-1/);
+    expect(fresh).toContain("Your previous work on this task was reviewed and rejected by member:alice.\nThe reviewer's comment:\nAdd a test for the wrong password\nAddress the review.");
+    expect(buildPrompt({ ...base, review: null })).not.toContain("rejected");
+    const resumed = resumePrompt({ ...base, review });
+    expect(resumed).toMatch(/^Mission Control: you are back on task task-1 of mission m-1\.\n/);
+    expect(resumed).toContain("The reviewer's comment:\nAdd a test for the wrong password");
+    expect(resumed).toContain("Task objective (unchanged):\nImplement login endpoint");
+    expect(resumePrompt({ ...base, review: { ...review, comment: null } })).toContain("The reviewer left no comment.");
+    expect(resumePrompt({ ...base, review: null })).toContain("whose previous run ended before it was reviewed");
   });
 
   test("the prompt: objective, mission goal, requirements; bounded; never an option", () => {

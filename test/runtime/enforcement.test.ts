@@ -151,7 +151,7 @@ describe("at Claude Code's PreToolUse hook", () => {
     expect(evals.every((e: any) => e.data.source === "claude_code_hook")).toBe(true);
   });
 
-  test("require_approval → ask; nothing matching → allow; a Write to .env is a file_write action", async () => {
+  test("require_approval → ask; nothing matching → no decision (Claude Code's own rules apply); warn → a message, no decision; a Write to .env is a file_write action", async () => {
     const agent = `hook-agent-${++n}`;
     const tok = await t.agentToken(agent);
     await policy({ policy_id: `ask-env-${n}`, scope: `agent:${agent}`, conditions: { action_type: "file_write", path: { $regex: "(^|/)\\.env$" } }, actions: [{ require_approval: "Secrets files need a human" }] });
@@ -164,7 +164,12 @@ describe("at Claude Code's PreToolUse hook", () => {
       token: tok,
       body: { ...forcePush, tool_input: { command: "npm test" } },
     });
-    expect(allow.body.hookSpecificOutput).toMatchObject({ permissionDecision: "allow" });
+    // No permission decision: an "allow" would skip Claude Code's own permission check (issue 18).
+    expect(allow.body).toEqual({});
+    await policy({ policy_id: `warn-curl-${n}`, scope: `agent:${agent}`, conditions: { action_type: "shell", command: { $regex: "^curl" } }, actions: [{ warn: "Network calls are logged" }] });
+    const warned = await t.json("POST", "/api/hooks/claude-code", { token: tok, body: { ...forcePush, tool_input: { command: "curl https://example.com" } } });
+    expect(warned.status).toBe(200);
+    expect(warned.body).toEqual({ systemMessage: "Network calls are logged" });
   });
 });
 

@@ -5,8 +5,14 @@
 //   {"type":"assistant","message":{"content":[{"type":"tool_use","name":"Edit","input":…}]}} → tool
 //   {"type":"user","message":{"content":[{"type":"tool_result","is_error":true,…}]}}      → warn log (errors only)
 //   {"type":"result","subtype":"success"|"error_max_turns"|"error_during_execution","is_error":…,
-//    "result":…,"total_cost_usd":…,"num_turns":…,"duration_ms":…,"usage":{…}}            → result
-// A `result` with `is_error` (or an error subtype) fails the run.
+//    "result":…,"total_cost_usd":…,"num_turns":…,"duration_ms":…,"usage":{…},
+//    "permission_denials":[{"tool_name","tool_use_id","tool_input"}]}                      → result; each denial
+//                                                                                           a warn log and in
+//                                                                                           outputs.permission_denials
+//   {"type":"system","subtype":"api_retry","error_status":401,"error":"authentication_failed",…} → warn log; a
+//                                                                           refused key (401/403) is fatal: the CLI
+//                                                                           would retry it 10 times over ~3 minutes
+// A `result` with `is_error` (or an error subtype) fails the run. A rerun resumes with `--resume <session_id>`.
 import { cliAdapter, type CliSpec } from "./cli.js";
 import {
   clip,
@@ -39,13 +45,34 @@ function toolResultText(c: unknown): string {
   return "";
 }
 
+/** Most denials kept in outputs (each names the tool and a one-line summary of its input). */
+const MAX_DENIALS = 50;
+
+function denialsOf(v: unknown): Array<{ tool_name: string; input: string }> {
+  if (!Array.isArray(v)) return [];
+  return v
+    .filter(isObj)
+    .slice(0, MAX_DENIALS)
+    .map((d) => ({ tool_name: clip(str(d.tool_name) ?? "tool", 200), input: toolDetail(d.tool_input) }));
+}
+
 export function claudeCodeParser(): LineParser {
   let result: Extract<RunEvent, { type: "result" }> | null = null;
+  let fatal: string | null = null;
 
   function parse(o: Json): RunEvent[] | null {
     switch (o.type) {
       case "system": {
         if (o.subtype === "init") return [{ type: "session", sessionId: str(o.session_id), model: str(o.model) }];
+        if (o.subtype === "api_retry") {
+          const status = count(o.error_status);
+          const error = str(o.error) ?? "error";
+          const what = `${status !== null ? `${status} ` : ""}${clip(error, 200)}`;
+          if (status === 401 || status === 403 || error === "authentication_failed") {
+            fatal ??= `claude_code: the model API refused the credentials (${what}); not waiting for its retries`;
+          }
+          return [{ type: "log", level: "warn", message: `model API call failed (${what}), retry ${count(o.attempt) ?? "?"} of ${count(o.max_retries) ?? "?"}` }];
+        }
         return [{ type: "log", level: "info", message: `system: ${str(o.subtype) ?? "event"}` }];
       }
       case "assistant":
@@ -79,6 +106,7 @@ export function claudeCodeParser(): LineParser {
         const isError = o.is_error === true || subtype !== "success";
         const text = str(o.result);
         const cost = count(o.total_cost_usd);
+        const denials = denialsOf(o.permission_denials);
         const outputs = defined({
           result: text === null ? undefined : clip(text, MAX_RESULT),
           subtype,
@@ -87,6 +115,7 @@ export function claudeCodeParser(): LineParser {
           duration_ms: count(o.duration_ms),
           usage: usageOf(o.usage),
           session_id: str(o.session_id),
+          permission_denials: denials.length > 0 ? denials : undefined,
         });
         const reason = !isError
           ? undefined
@@ -96,7 +125,8 @@ export function claudeCodeParser(): LineParser {
         result = { type: "result", ok: !isError, reason, outputs };
         const turns = count(o.num_turns);
         const summary = `result: ${subtype}${turns !== null ? ` after ${turns} turns` : ""}${cost !== null ? `, $${cost}` : ""}`;
-        return [{ type: "log", level: isError ? "error" : "info", message: summary }, result];
+        const denied: RunEvent[] = denials.map((d) => ({ type: "log", level: "warn", message: `permission denied: ${d.tool_name}${d.input ? ` ${d.input}` : ""}` }));
+        return [...denied, { type: "log", level: isError ? "error" : "info", message: summary }, result];
       }
       case "stream_event":
         // Partial-message deltas (--include-partial-messages): the whole message follows as `assistant`.
@@ -106,13 +136,13 @@ export function claudeCodeParser(): LineParser {
     }
   }
 
-  return jsonLinesParser(parse, () => result);
+  return jsonLinesParser(parse, () => result, () => fatal);
 }
 
 export const claudeCodeSpec: CliSpec = {
   module: "claude_code",
   defaultBinary: "claude",
-  argv: (prompt, extra) => ["-p", prompt, "--output-format", "stream-json", "--verbose", ...extra],
+  argv: (prompt, extra, resume) => ["-p", prompt, "--output-format", "stream-json", "--verbose", ...(resume ? ["--resume", resume] : []), ...extra],
   parser: claudeCodeParser,
 };
 

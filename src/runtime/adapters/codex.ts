@@ -8,7 +8,9 @@
 //   {"type":"item.completed","item":{"type":"command_execution","exit_code":…,"aggregated_output":…}}
 //                                                                              → log (warn with output tail when ≠ 0)
 //   {"type":"item.completed","item":{"type":"file_change","changes":[{"path","kind"}]}} → tool
-//   {"type":"error","message":…}                                              → error log
+//   {"type":"error","message":…}                                              → error log; a 401/403 from the
+//                                                                              model API is fatal (it would retry)
+// A rerun resumes with `codex exec <flags> resume <thread_id> <prompt>` (exec's flags go before `resume`).
 import { cliAdapter, type CliSpec } from "./cli.js";
 import { clip, count, defined, isObj, jsonLinesParser, MAX_RESULT, str, type Json, type LineParser, type RunEvent } from "./events.js";
 
@@ -24,6 +26,7 @@ export function codexParser(): LineParser {
   const usage: Record<string, number> = {};
   let turns = 0;
   let lastMessage: string | null = null;
+  let fatal: string | null = null;
 
   function usageOutputs(): Json {
     return Object.keys(usage).length > 0 ? { usage: { ...usage }, num_turns: turns } : { num_turns: turns };
@@ -101,20 +104,25 @@ export function codexParser(): LineParser {
         return isObj(o.item) ? item(o.type === "item.started" ? "started" : "completed", o.item) : null;
       case "item.updated":
         return [];
-      case "error":
-        return [{ type: "log", level: "error", message: `codex error: ${clip(str(o.message) ?? "no details", 1_000)}` }];
+      case "error": {
+        const message = str(o.message) ?? "no details";
+        if (/\b(401 Unauthorized|403 Forbidden)\b/.test(message)) {
+          fatal ??= `codex: the model API refused the credentials (${clip(message, 300)}); not waiting for its retries`;
+        }
+        return [{ type: "log", level: "error", message: `codex error: ${clip(message, 1_000)}` }];
+      }
       default:
         return null;
     }
   }
 
-  return jsonLinesParser(parse, () => result);
+  return jsonLinesParser(parse, () => result, () => fatal);
 }
 
 export const codexSpec: CliSpec = {
   module: "codex",
   defaultBinary: "codex",
-  argv: (prompt, extra) => ["exec", "--json", ...extra, prompt],
+  argv: (prompt, extra, resume) => ["exec", "--json", ...extra, ...(resume ? ["resume", resume] : []), prompt],
   parser: codexParser,
 };
 

@@ -34,6 +34,11 @@ export interface LineParser {
   end(): RunEvent[];
   /** The final `result` event seen, if any. */
   readonly result: Extract<RunEvent, { type: "result" }> | null;
+  /**
+   * Set once the output shows the run cannot succeed although the CLI goes on (it retries a refused API key
+   * for minutes): the run is stopped at once and fails with this reason.
+   */
+  readonly fatal?: string | null;
 }
 
 /** Longest `outputs.result` kept (the trace stores it too). */
@@ -72,6 +77,7 @@ export function jsonLine(text: string): Json | null {
 export function jsonLinesParser(
   parse: (o: Json) => RunEvent[] | null,
   result: () => Extract<RunEvent, { type: "result" }> | null,
+  fatal: () => string | null = () => null,
 ): LineParser {
   return {
     line(text) {
@@ -81,6 +87,9 @@ export function jsonLinesParser(
     end: () => [],
     get result() {
       return result();
+    },
+    get fatal() {
+      return fatal();
     },
   };
 }

@@ -6,7 +6,7 @@
 //   {"type":"error","severity":"warning"|"error","message":…}                        → log
 //   {"type":"result","status":"success"|"error","error":{…},"stats":{…}}            → result
 // Assistant text arrives in chunks (`delta: true`); they are joined into one log line, written when
-// something else happens or the output ends.
+// something else happens or the output ends. A rerun resumes with `--resume <session_id>` (0.61 takes the uuid).
 import { cliAdapter, type CliSpec } from "./cli.js";
 import {
   clip,
@@ -121,7 +121,7 @@ export function geminiCliParser(): LineParser {
 export const geminiCliSpec: CliSpec = {
   module: "gemini_cli",
   defaultBinary: "gemini",
-  argv: (prompt, extra) => ["-p", prompt, "--output-format", "stream-json", ...extra],
+  argv: (prompt, extra, resume) => ["-p", prompt, "--output-format", "stream-json", ...(resume ? ["--resume", resume] : []), ...extra],
   parser: geminiCliParser,
 };
 

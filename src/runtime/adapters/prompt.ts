@@ -10,7 +10,47 @@ function cut(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max)}…` : s;
 }
 
-export function buildPrompt(ctx: Pick<RunContext, "task" | "mission" | "requirements">): string {
+function reviewLines(ctx: Pick<RunContext, "review">): string[] {
+  if (!ctx.review) return [];
+  const comment = ctx.review.comment?.trim();
+  return [
+    "",
+    `Your previous work on this task was reviewed and rejected by ${cut(ctx.review.by, 200)}.`,
+    comment ? `The reviewer's comment:\n${cut(comment, 20_000)}` : "The reviewer left no comment.",
+    "Address the review.",
+  ];
+}
+
+/** Within the byte limit, without NUL bytes. */
+function finish(lines: string[]): string {
+  let prompt = lines.join("\n").replace(/\0/g, "");
+  // Cut by bytes, not characters, and never inside a surrogate pair.
+  while (Buffer.byteLength(prompt, "utf8") > MAX_PROMPT_BYTES) {
+    prompt = Array.from(prompt).slice(0, Math.floor(prompt.length * 0.9)).join("");
+  }
+  return prompt;
+}
+
+/**
+ * The prompt of a run that resumes the agent's previous session on the task: the session holds the task
+ * already, so it says why the agent is back (the review, or an interrupted run) and restates the objective.
+ */
+export function resumePrompt(ctx: Pick<RunContext, "task" | "mission" | "review" | "attempt">): string {
+  const lines = [
+    `Mission Control: you are back on task ${ctx.task.task_id} of mission ${ctx.mission.mission_id}` +
+      (ctx.review ? "." : ", whose previous run ended before it was reviewed. Continue where you left off."),
+    ...reviewLines(ctx),
+    "",
+    "Task objective (unchanged):",
+    cut(ctx.task.objective, 20_000),
+    "",
+    "Work in the current directory. When you are done, summarise what you changed; anything you leave " +
+      "uncommitted is committed for you when the run ends.",
+  ];
+  return finish(lines);
+}
+
+export function buildPrompt(ctx: Pick<RunContext, "task" | "mission" | "requirements" | "review">): string {
   const lines = [
     `You are working on task ${ctx.task.task_id} of mission ${ctx.mission.mission_id}, dispatched by Mission Control.`,
     "",
@@ -28,14 +68,10 @@ export function buildPrompt(ctx: Pick<RunContext, "task" | "mission" | "requirem
     }
   }
   lines.push(
+    ...reviewLines(ctx),
     "",
     "Work in the current directory. When you are done, summarise what you changed; anything you leave " +
       "uncommitted is committed for you when the run ends.",
   );
-  let prompt = lines.join("\n").replace(/\0/g, "");
-  // Cut by bytes, not characters, and never inside a surrogate pair.
-  while (Buffer.byteLength(prompt, "utf8") > MAX_PROMPT_BYTES) {
-    prompt = Array.from(prompt).slice(0, Math.floor(prompt.length * 0.9)).join("");
-  }
-  return prompt;
+  return finish(lines);
 }

@@ -19,6 +19,11 @@ export interface RunContext {
     outputs: Record<string, unknown>;
   };
   mission: { id: number; mission_id: string; goal: string };
+  /**
+   * The review that sent the task back (its latest rejection, when no run has been reviewed since): the
+   * reviewer's comment goes into the rerun's prompt.
+   */
+  review?: { comment: string | null; by: string; at: string } | null;
   /** The requirements the task serves, for the agent's prompt. */
   requirements: Array<{ requirement_id: string; title: string; description: string | null }>;
   /**
