@@ -236,8 +236,14 @@ describe("claude_code specifics", () => {
     await waitStatus(key, "pending_review");
     const seen = JSON.parse(fs.readFileSync(argvFile, "utf8"));
     expect(seen.argv.slice(0, 1)).toEqual(["-p"]);
-    expect(seen.argv.slice(2)).toEqual(["--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits"]);
+    // config.args, then this server's MCP server for the run (src/mcp/run-config.ts): its tools allowed, its
+    // URL and the run's token.
+    expect(seen.argv.slice(2, -1)).toEqual(["--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits", "--allowedTools", "mcp__mission-control", "--mcp-config"]);
+    expect(JSON.parse(seen.argv.at(-1))).toEqual({
+      mcpServers: { "mission-control": { type: "http", url: `${t.url}/mcp`, headers: { Authorization: `Bearer ${seen.env.MC_AGENT_TOKEN}` } } },
+    });
     const prompt = seen.argv[1] as string;
+    expect(prompt).toContain("Mission Control MCP tools (server \"mission-control\"): get_context, list_my_tasks,");
     expect(prompt).toContain("Task objective:\nImplement login endpoint");
     expect(prompt).toContain("Mission goal:\nBuild authentication module");
     expect(prompt).toContain(`- REQ-${n}: Users log in with a password\n  Bad passwords get a 401.`);

@@ -18,6 +18,7 @@ import { clip, isObj, str, type LineParser, type RunEvent } from "./events.js";
 import { buildPrompt, resumePrompt } from "./prompt.js";
 import type { Adapter, AdapterRun, RunContext, RunOutcome } from "./types.js";
 import { describeExit, MAX_LINE, runProcess, type ExitReason, type RunningProcess } from "../process.js";
+import { mcpForRun } from "../../mcp/run-config.js";
 
 export interface CliSpec {
   /** The adapter_module value. */
@@ -71,6 +72,8 @@ export function cliAdapter(spec: CliSpec): Adapter {
       if (cfg.resume !== undefined && typeof cfg.resume !== "boolean") return failed("agent config.resume must be true or false");
       const cwd = typeof cfg.cwd === "string" ? cfg.cwd : undefined;
       const previous = cfg.resume === false ? null : previousSession(ctx, spec.module);
+      // This server's MCP tools, registered with the CLI for the run (unless config.mcp is false).
+      const mcp = mcpForRun(spec.module, ctx);
 
       let current: RunningProcess | null = null;
       let stopped = false;
@@ -92,11 +95,11 @@ export function cliAdapter(spec: CliSpec): Adapter {
             }
           }
         };
-        const prompt = resume ? resumePrompt(ctx) : buildPrompt(ctx);
+        const prompt = `${resume ? resumePrompt(ctx) : buildPrompt(ctx)}${mcp ? `\n\n${mcp.promptLine}` : ""}`;
         const proc = runProcess({
-          argv: [binary, ...spec.argv(prompt, args as string[], resume)],
+          argv: [binary, ...spec.argv(prompt, [...(args as string[]), ...(mcp?.args ?? [])], resume)],
           cwd,
-          env: agentEnv(ctx),
+          env: agentEnv(ctx, mcp?.env),
           timeoutS: timeoutOf(cfg),
           onLine(stream, line, cut) {
             if (cut) {
@@ -145,7 +148,7 @@ export function cliAdapter(spec: CliSpec): Adapter {
         // The CLI refused to resume (the session is gone, another HOME): start over with the whole task.
         ctx.emit({ type: "log", level: "warn", message: `could not resume session ${previous} (${clip(r.outcome.reason, 300)}); starting a new session` });
         return (await attempt(null).done).outcome;
-      });
+      }).finally(() => mcp?.cleanup());
       return {
         pid: first.pid,
         done,
