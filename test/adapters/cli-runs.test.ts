@@ -216,6 +216,18 @@ describe.each(Object.keys(CLIS) as Module[])("%s", (module) => {
 });
 
 describe("claude_code specifics", () => {
+  test("a stdout line over 8 MiB is logged as truncated (its start only) and the run that succeeded still succeeds", async () => {
+    const { missionKey, agentKey } = await setup("claude_code", { env: { FAKE_SCENARIO: "huge-line" } });
+    const key = await createTask(missionKey, agentKey);
+    await execute(key);
+    const done = await waitStatus(key, "pending_review");
+    const cut = logsAt(done, "warn").filter((m) => m.startsWith("stdout line longer than 8388608 characters, truncated: 0123456789abcdef"));
+    expect(cut).toHaveLength(1);
+    expect(cut[0]!.length).toBeLessThan(1_000);
+    // The line after it is read as usual.
+    expect(done.outputs).toMatchObject({ subtype: "success", num_turns: 11 });
+  });
+
   test("the agent's own commits stay; the rest is committed after them", async () => {
     const { missionKey, agentKey, repo } = await setup("claude_code", { env: { FAKE_SCENARIO: "commit" } });
     const key = await createTask(missionKey, agentKey);
@@ -252,7 +264,7 @@ describe("claude_code specifics", () => {
     expect(seen.env.MC_AGENT_TOKEN).toMatch(/^mc_/);
   });
 
-  test("without config.binary the CLI is found on the agent's PATH; a binary that does not exist fails the run", async () => {
+  test("without config.binary the CLI is found on the agent's PATH; a binary that does not exist fails the run at once", async () => {
     const { missionKey, agentKey } = await setup("claude_code", { binary: undefined, env: { PATH: `${fakeCliDir}:${process.env.PATH}` } });
     const key = await createTask(missionKey, agentKey);
     await execute(key);
@@ -262,7 +274,9 @@ describe("claude_code specifics", () => {
     const k2 = await createTask(missing.missionKey, missing.agentKey);
     await execute(k2);
     const failed = await waitStatus(k2, "failed");
-    expect(logsAt(failed, "error")).toContain(`run failed: claude_code process could not start: spawn ${path.join(scratch, "no-such-claude")} ENOENT`);
+    // Accepted with a warning when written (agent-config.test.ts); the run fails before anything is spawned.
+    expect((await agent(missing.agentKey)).warnings).toHaveLength(1);
+    expect(logsAt(failed, "error")).toContain(`run failed: claude_code binary ${path.join(scratch, "no-such-claude")} is not an executable file on this server`);
   });
 
   test("without config.repo the CLI runs in config.cwd and no branch is recorded", async () => {
@@ -277,17 +291,16 @@ describe("claude_code specifics", () => {
     expect(done.outputs.cost_usd).toBe(0.0731);
   });
 
+  // Checked when the agent is written (src/runtime/agent-config.ts), so no run ever starts with them.
   test.each([
-    [{ repo: "/definitely/not/here" }, "run failed: worktree: config.repo /definitely/not/here is not a directory"],
-    [{ repo: "/tmp", base_branch: "-x" }, "run failed: agent config.base_branch must be a branch name"],
-    [{ args: "--verbose" }, "run failed: agent config.args must be a list of strings"],
-    [{ binary: "" }, "run failed: agent config.binary must be a non-empty string"],
-  ])("a bad config %j fails the run with a reason", async (config, message) => {
-    const { missionKey, agentKey } = await setup("claude_code", config, { repo: false });
-    const key = await createTask(missionKey, agentKey);
-    await execute(key);
-    const failed = await waitStatus(key, "failed");
-    expect(logsAt(failed, "error")).toContain(message);
+    [{ repo: "/definitely/not/here" }, { "config.repo": ["/definitely/not/here does not exist on the server"] }],
+    [{ repo: "/tmp", base_branch: "-x" }, { "config.base_branch": ["has an invalid format"] }],
+    [{ args: "--verbose" }, { "config.args": ["must be array"] }],
+    [{ binary: "" }, { "config.binary": ["must NOT have fewer than 1 characters"] }],
+  ])("a bad config %j is refused when written (422), before any run", async (config, errors) => {
+    const r = await t.json("POST", "/api/agents", { body: { agent_id: `cli-bad-${++n}`, adapter_module: "claude_code", config } });
+    expect(r.status).toBe(422);
+    expect(r.body).toEqual({ errors });
   });
 
   test("rejected work runs again on the same branch; pausing midway keeps the worktree and its uncommitted work", async () => {

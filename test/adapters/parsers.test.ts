@@ -270,6 +270,52 @@ describe("outcome and argv", () => {
     expect(cliOutcome("claude_code", exit as never, result)).toEqual(expected);
   });
 
+  test("a result too long to read after exit 0 is a success; a fatal condition wins over everything", () => {
+    expect(cliOutcome("claude_code", { kind: "exit", code: 0 }, null, { truncated: true })).toEqual({ ok: true });
+    expect(cliOutcome("claude_code", { kind: "exit", code: 1 }, null, { truncated: true })).toEqual({ ok: false, reason: "claude_code process exited with code 1" });
+    expect(cliOutcome("claude_code", { kind: "stopped" }, null, { fatal: "key refused" })).toEqual({ ok: false, reason: "key refused" });
+  });
+
+  test("a refused key is fatal (Claude Code's api_retry with 401, Codex's 401 error); other retries are only logged", () => {
+    const claude = claudeCodeParser();
+    expect(claude.line(JSON.stringify({ type: "system", subtype: "api_retry", attempt: 1, max_retries: 10, error_status: 529, error: "overloaded" }))).toEqual([
+      { type: "log", level: "warn", message: "model API call failed (529 overloaded), retry 1 of 10" },
+    ]);
+    expect(claude.fatal).toBeNull();
+    claude.line(JSON.stringify({ type: "system", subtype: "api_retry", attempt: 2, max_retries: 10, error_status: 401, error: "authentication_failed" }));
+    expect(claude.fatal).toBe("claude_code: the model API refused the credentials (401 authentication_failed); not waiting for its retries");
+    const codex = codexParser();
+    codex.line(JSON.stringify({ type: "error", message: "Reconnecting... 1/5 (stream disconnected before completion)" }));
+    expect(codex.fatal).toBeNull();
+    codex.line(JSON.stringify({ type: "error", message: "Reconnecting... 1/5 (unexpected status 401 Unauthorized: Incorrect API key provided)" }));
+    expect(codex.fatal).toMatch(/^codex: the model API refused the credentials \(Reconnecting\.\.\. 1\/5 \(unexpected status 401 Unauthorized/);
+  });
+
+  test("Claude Code's permission_denials: in outputs (tool and a one-line input) and one warn log each", () => {
+    const p = claudeCodeParser();
+    const events = p.line(
+      JSON.stringify({
+        type: "result",
+        subtype: "success",
+        is_error: false,
+        result: "ok",
+        permission_denials: [
+          { tool_name: "Bash", tool_use_id: "t1", tool_input: { command: "git add -A", description: "Stage" } },
+          { tool_name: "Write", tool_use_id: "t2", tool_input: { file_path: "/etc/passwd", content: "x" } },
+          "not an object",
+        ],
+      }),
+    );
+    expect(events.slice(0, 2)).toEqual([
+      { type: "log", level: "warn", message: "permission denied: Bash git add -A" },
+      { type: "log", level: "warn", message: "permission denied: Write /etc/passwd" },
+    ]);
+    expect(p.result?.outputs.permission_denials).toEqual([
+      { tool_name: "Bash", input: "git add -A" },
+      { tool_name: "Write", input: "/etc/passwd" },
+    ]);
+  });
+
   test("each CLI's headless command line, and the one that resumes a session", () => {
     expect(claudeCodeSpec.argv("P", ["--model", "opus"], null)).toEqual(["-p", "P", "--output-format", "stream-json", "--verbose", "--model", "opus"]);
     expect(codexSpec.argv("P", ["-s", "workspace-write"], null)).toEqual(["exec", "--json", "-s", "workspace-write", "P"]);
