@@ -292,6 +292,7 @@ export function LogView({ lines }: { lines: LogLine[] }) {
           setFollow(el.scrollTop + el.clientHeight >= el.scrollHeight - LINE_HEIGHT);
         }}
       >
+        {lines.length === 0 ? <div className="logline muted">No log lines yet.</div> : null}
         <div className="log-inner" style={{ height: v.getTotalSize() }}>
           {v.getVirtualItems().map((row) => {
             const l = lines[row.index]!;
