@@ -87,14 +87,15 @@ export interface Connection {
   client: McClient;
 }
 
-/** flag > environment > profile (the named one, else the current one) > default URL. */
+/** flag > environment (MC_URL/MC_TOKEN, then a run's MC_API_URL/MC_AGENT_TOKEN) > profile (the named one, else the current one) > default URL. */
 export async function connect(opts: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Promise<Connection> {
   const cfg = await readConfigFile(configPath(env));
   const name = opts.profile ?? env.MC_PROFILE ?? cfg.current;
   const profile = name !== undefined ? cfg.profiles[name] : undefined;
   if (opts.profile !== undefined && !profile) throw new UsageError(`no profile named "${opts.profile}"; create it with mc login --profile ${opts.profile}`);
-  const url = opts.url ?? nonEmpty(env.MC_URL) ?? profile?.url ?? DEFAULT_URL;
-  const token = opts.token ?? nonEmpty(env.MC_TOKEN) ?? profile?.token ?? null;
+  // Inside an agent's run the runtime sets MC_API_URL and MC_AGENT_TOKEN: `mc` works there with no set-up.
+  const url = opts.url ?? nonEmpty(env.MC_URL) ?? nonEmpty(env.MC_API_URL) ?? profile?.url ?? DEFAULT_URL;
+  const token = opts.token ?? nonEmpty(env.MC_TOKEN) ?? nonEmpty(env.MC_AGENT_TOKEN) ?? profile?.token ?? null;
   try {
     new URL(url);
   } catch {

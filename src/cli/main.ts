@@ -64,8 +64,8 @@ export async function run(argv: string[]): Promise<number> {
     return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return EXIT.ok;
-      return EXIT.usage;
+      // --help and --version end with 0; a group without its subcommand shows its help as a usage error.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (err instanceof CliError) {
       process.stderr.write(`mc: ${err.message}\n`);

@@ -14,7 +14,8 @@ export function mcpCommand(program: Command) {
     .description("serve MCP on stdin/stdout, forwarding to the server's /mcp (uses MC_URL and MC_TOKEN)")
     .addHelpText(
       "after",
-      "\nExample:\n  claude mcp add mission-control --env MC_URL=http://127.0.0.1:4000 --env MC_TOKEN=$MC_AGENT_TOKEN -- npx mc mcp",
+      "\nExample:\n  MC_URL=http://127.0.0.1:4000 MC_TOKEN=$MC_AGENT_TOKEN mc mcp\n" +
+        "  claude mcp add mission-control --env MC_URL=http://127.0.0.1:4000 --env MC_TOKEN=$MC_AGENT_TOKEN -- npx mc mcp",
     )
     .action(async (_o: unknown, cmd: Command) => {
       const conn = await connect(globals(cmd));

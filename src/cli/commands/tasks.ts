@@ -1,6 +1,6 @@
 // mc tasks list|get|create|execute|approve|reject|logs [--follow]
 import type { Command } from "commander";
-import { action, api, parseLimit, printPage, type Connection, type Out } from "../context.js";
+import { action, api, parseJsonObject, parseLimit, printPage, type Connection, type Out } from "../context.js";
 import { liveEvents } from "../sse.js";
 
 const COLUMNS = ["task_id", "mission_id", "status", "agent_id", "objective"];
@@ -135,6 +135,49 @@ export function tasksCommand(program: Command) {
       }),
     );
   }
+
+  // For agents (their run has MC_API_URL and MC_AGENT_TOKEN): the same reports as the MCP tools
+  // report_progress and submit_for_review.
+  tasks
+    .command("report <task>")
+    .description("report progress on a task: a log line, outputs (merged), optionally a new status")
+    .option("--message <text>", "one log line")
+    .option("--status <status>", "move the task (in_progress, blocked, pending_review, …)")
+    .option("--outputs <json>", "a JSON object merged into the task's outputs")
+    .addHelpText("after", `\nExample:\n  mc tasks report "$MC_TASK_ID" --message 'tests pass' --outputs '{"files_changed":3}'`)
+    .action(
+      action(async ({ conn, out }, id: string, o: { message?: string; status?: string; outputs?: string }) => {
+        const body = {
+          ...(o.status !== undefined ? { status: o.status } : {}),
+          ...(o.outputs !== undefined ? { outputs: parseJsonObject(o.outputs, "--outputs") } : {}),
+          ...(o.message !== undefined ? { logs: [{ message: o.message }] } : {}),
+        };
+        const r = await api<{ data: Row }>(conn.client.POST("/api/tasks/{id}/report", { params: { path: { id } }, body: body as never }), conn);
+        if (out.json) out.data(r.data);
+        else out.text(`reported on ${String(r.data.task_id)} (${String(r.data.status)})`);
+      }),
+    );
+
+  tasks
+    .command("submit <task>")
+    .description("submit a task for review (pending_review) with a summary, and a PR URL and evidence in its outputs")
+    .requiredOption("--summary <text>", "what was done")
+    .option("--pr-url <url>", "the pull request")
+    .option("--evidence <json>", "a JSON object, e.g. test results")
+    .addHelpText("after", `\nExample:\n  mc tasks submit "$MC_TASK_ID" --summary 'Login endpoint with tests' --pr-url https://github.com/o/r/pull/7`)
+    .action(
+      action(async ({ conn, out }, id: string, o: { summary: string; prUrl?: string; evidence?: string }) => {
+        const outputs = {
+          summary: o.summary,
+          ...(o.prUrl !== undefined ? { pr_url: o.prUrl } : {}),
+          ...(o.evidence !== undefined ? { evidence: parseJsonObject(o.evidence, "--evidence") } : {}),
+        };
+        const body = { status: "pending_review", outputs, logs: [{ message: `Submitted for review: ${o.summary}` }] };
+        const r = await api<{ data: Row }>(conn.client.POST("/api/tasks/{id}/report", { params: { path: { id } }, body: body as never }), conn);
+        if (out.json) out.data(r.data);
+        else out.text(`submitted ${String(r.data.task_id)} for review (${String(r.data.status)})`);
+      }),
+    );
 
   tasks
     .command("logs <task>")
