@@ -153,7 +153,7 @@ describe("missions and tasks", () => {
     expect(json(get)).toMatchObject({ mission_id: key, status: "planning" });
     expect(table.stdout).toMatch(/^MISSION_ID\s+STATUS\s+GOAL/);
     expect(table.stdout).toContain(key);
-    expect(table.stdout).not.toMatch(/\u001b\[/);
+    expect(table.stdout).not.toContain("\u001b[");
 
     const started = await mc(["missions", "start", key, "--json"], env);
     expect(json(started).status).toBe("active");
