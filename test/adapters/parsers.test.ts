@@ -385,3 +385,66 @@ describe("outcome and argv", () => {
     expect(many.startsWith("You are")).toBe(true);
   });
 });
+
+// Transcripts recorded from the real CLIs against the fake model API (test/fixtures/fake-cli/record-real.ts).
+describe("recorded from the real CLIs (claude 2.1.197, codex 0.171.0, gemini 0.61.0)", () => {
+  const vars = { SESSION_ID: "0e7c2d4a-real", CWD: "/work/wt", PROMPT: "Create hello.txt and say what you did" };
+
+  test("claude: tool use, a refused git add -A in permission_denials, the result", () => {
+    const p = claudeCodeParser();
+    const events = run(p, stdoutLines("claude", "real-success", vars));
+    expect(events[0]).toEqual({ type: "session", sessionId: "0e7c2d4a-real", model: "claude-opus-4-8[1m]" });
+    const logs = events.filter((e) => e.type === "log" || e.type === "tool").map((e) => (e as { message: string }).message);
+    expect(logs).toEqual([
+      "tool: Bash echo hello > hello.txt",
+      "tool: Bash git add -A",
+      "tool error: This command requires approval",
+      "Created hello.txt.",
+      "permission denied: Bash git add -A",
+      expect.stringMatching(/^result: success after 3 turns, \$[\d.]+$/),
+    ]);
+    expect(p.result).toMatchObject({ ok: true, outputs: { result: "Created hello.txt.", subtype: "success", num_turns: 3, permission_denials: [{ tool_name: "Bash", input: "git add -A" }] } });
+    expect(p.fatal).toBeNull();
+  });
+
+  test("claude: a refused key (api_retry 401) is fatal at the first retry", () => {
+    const p = claudeCodeParser();
+    const lines = stdoutLines("claude", "real-unauthorized", vars);
+    p.line(lines[0]!);
+    expect(p.fatal).toBeNull();
+    expect(p.line(lines[1]!)).toEqual([{ type: "log", level: "warn", message: "model API call failed (401 authentication_failed), retry 1 of 10" }]);
+    expect(p.fatal).toMatch(/refused the credentials \(401 authentication_failed\)/);
+  });
+
+  test("codex: the command, the message, usage; a refused key is fatal at the first reconnect", () => {
+    const p = codexParser();
+    const events = run(p, stdoutLines("codex", "real-success", vars));
+    expect(events[0]).toEqual({ type: "session", sessionId: "0e7c2d4a-real" });
+    const logs = events.filter((e) => e.type === "log" || e.type === "tool").map((e) => (e as { message: string }).message);
+    expect(logs).toEqual([
+      "codex: Model metadata for `fake-model` not found. Defaulting to fallback metadata; this can degrade performance and cause issues.",
+      "tool: command $ /bin/bash -lc 'echo hello > hello.txt'",
+      "$ /bin/bash -lc 'echo hello > hello.txt' → exit 0",
+      "Created hello.txt.",
+    ]);
+    expect(p.result).toEqual({ type: "result", ok: true, outputs: { result: "Created hello.txt.", usage: { input_tokens: 300, cached_input_tokens: 0, output_tokens: 40 }, num_turns: 1 } });
+    const bad = codexParser();
+    const lines = stdoutLines("codex", "real-unauthorized", vars);
+    run(bad, lines.slice(0, 3));
+    expect(bad.fatal).toBeNull();
+    run(bad, lines.slice(3, 4));
+    expect(bad.fatal).toMatch(/^codex: the model API refused the credentials \(Reconnecting\.\.\. 1\/5 \(unexpected status 401 Unauthorized/);
+  });
+
+  test("gemini: the tool, the joined message, the stats; a refused key is an error result", () => {
+    const p = geminiCliParser();
+    const events = run(p, stdoutLines("gemini", "real-success", vars));
+    expect(events[0]).toEqual({ type: "session", sessionId: "0e7c2d4a-real", model: "gemini-2.5-pro" });
+    expect(events.filter((e) => e.type === "tool").map((e) => (e as { message: string }).message)).toEqual(["tool: run_shell_command echo hello > hello.txt"]);
+    expect(p.result).toMatchObject({ ok: true, outputs: { result: "Created hello.txt.", status: "success", tool_calls: 1, usage: { input_tokens: 280, output_tokens: 44, total_tokens: 324 } } });
+    const bad = geminiCliParser();
+    run(bad, stdoutLines("gemini", "real-unauthorized", vars));
+    expect(bad.result?.ok).toBe(false);
+    expect(bad.result?.reason).toMatch(/^gemini_cli ended with an error: .*API key not valid/);
+  });
+});
