@@ -15,6 +15,8 @@ export interface Config {
   consoleDir: string;
   /** Embedded database only: run PGlite in a worker thread (MC_PGLITE_WORKER, default true). */
   pgliteWorker: boolean;
+  /** Embedded database only: PostgreSQL's shared_buffers in MiB (MC_PGLITE_SHARED_BUFFERS_MB, default 32). */
+  pgliteSharedBuffersMb: number;
   adminToken: string | null;
   logLevel: LogLevel;
   bodyLimit: number;
@@ -96,6 +98,7 @@ export function loadConfig(env: Env = process.env): Config {
 
   const dataDir = path.resolve(str(env, "MC_DATA_DIR") ?? "./data");
   const pgliteWorker = bool(env, "MC_PGLITE_WORKER", true);
+  const pgliteSharedBuffersMb = int(env, "MC_PGLITE_SHARED_BUFFERS_MB", 32, 1, 1024);
   // src/config.ts and dist/config.js sit at the same depth, so ../web/dist is the package's build either way.
   const consoleDir = path.resolve(
     str(env, "MC_CONSOLE_DIR") ?? fileURLToPath(new URL("../web/dist", import.meta.url)),
@@ -117,10 +120,15 @@ export function loadConfig(env: Env = process.env): Config {
   const leaseTtlS = int(env, "MC_LEASE_TTL_S", 15, 1, 3600);
   const publicUrl = str(env, "MC_PUBLIC_URL") ?? null;
   if (publicUrl !== null) {
+    // `localhost:4000` parses as a URL with the scheme "localhost:"; agents could not call it back.
+    let scheme: string | null = null;
     try {
-      new URL(publicUrl);
+      scheme = new URL(publicUrl).protocol;
     } catch {
-      throw new ConfigError("MC_PUBLIC_URL", `must be an absolute URL (got "${publicUrl}")`);
+      scheme = null;
+    }
+    if (scheme !== "http:" && scheme !== "https:") {
+      throw new ConfigError("MC_PUBLIC_URL", `must be an absolute http:// or https:// URL (got "${publicUrl}")`);
     }
   }
 
@@ -141,6 +149,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir,
     consoleDir,
     pgliteWorker,
+    pgliteSharedBuffersMb,
     adminToken,
     logLevel: logLevelRaw as LogLevel,
     bodyLimit,

@@ -1,7 +1,9 @@
 // One Drizzle instance over either an embedded PGlite database or a PostgreSQL pool. Everything above this
 // file sees the same `Db` type and writes the same SQL: the backend is chosen here and nowhere else.
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { vector } from "@electric-sql/pglite/vector";
@@ -12,6 +14,8 @@ import type { ExtractTablesWithRelations } from "drizzle-orm";
 import pg from "pg";
 import * as schema from "./schema/index.js";
 import { PGliteThread } from "./pglite-thread.js";
+import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
+import { DEFAULT_SHARED_BUFFERS_MB, pgliteStartParams } from "./pglite-options.js";
 
 export type Schema = typeof schema;
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
@@ -53,6 +57,25 @@ export interface OpenOptions {
    * false runs it on the calling thread, as PGlite does by itself.
    */
   pgliteThread?: boolean;
+  /** PGlite only: shared_buffers in MiB (most of the embedded database's resident memory). */
+  pgliteSharedBuffersMb?: number;
+}
+
+/**
+ * Runs PGlite's initdb for a new data directory in a child process (pglite-init.ts says why). From the
+ * TypeScript sources (tsx, vitest) the child loads tsx first.
+ */
+async function initDataDir(dataDir: string, sharedBuffersMb: number): Promise<void> {
+  const here = fileURLToPath(import.meta.url);
+  const ext = path.extname(here);
+  const script = path.join(path.dirname(here), `pglite-init${ext}`);
+  const args = ext === ".ts" ? ["--import", import.meta.resolve("tsx"), script] : [script];
+  await new Promise<void>((resolve, reject) => {
+    execFile(process.execPath, [...args, dataDir, String(sharedBuffersMb)], { encoding: "utf8" }, (err, _out, stderr) => {
+      if (err) reject(new Error(stderr.trim() || err.message));
+      else resolve();
+    });
+  });
 }
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
@@ -80,15 +103,27 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     };
   }
 
+  const sharedBuffersMb = opts.pgliteSharedBuffersMb ?? DEFAULT_SHARED_BUFFERS_MB;
+  const startParams = pgliteStartParams(sharedBuffersMb);
   let dataDir: string | undefined;
-  if (opts.dataDir) {
-    dataDir = path.join(opts.dataDir, "pglite");
-    fs.mkdirSync(dataDir, { recursive: true });
+  let lock: DataDirLock | null = null;
+  let client: PGlite;
+  try {
+    if (opts.dataDir) {
+      // Before anything reads or writes the directory: a second opener must change nothing.
+      lock = await lockDataDir(opts.dataDir);
+      dataDir = path.join(opts.dataDir, "pglite");
+      fs.mkdirSync(dataDir, { recursive: true });
+      if (!opts.loadDataDir && !fs.existsSync(path.join(dataDir, "PG_VERSION"))) await initDataDir(dataDir, sharedBuffersMb);
+    }
+    client =
+      opts.pgliteThread === false
+        ? await PGlite.create({ dataDir, loadDataDir: opts.loadDataDir, extensions: { pg_trgm, vector }, startParams })
+        : (await PGliteThread.create({ dataDir, loadDataDir: opts.loadDataDir, startParams })).asPGlite();
+  } catch (err) {
+    lock?.release();
+    throw err;
   }
-  const client =
-    opts.pgliteThread === false
-      ? await PGlite.create({ dataDir, loadDataDir: opts.loadDataDir, extensions: { pg_trgm, vector } })
-      : (await PGliteThread.create({ dataDir, loadDataDir: opts.loadDataDir })).asPGlite();
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   return {
     kind: "pglite",
@@ -106,7 +141,11 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
       return r.rows as T[];
     },
     async close() {
-      await client.close();
+      try {
+        await client.close();
+      } finally {
+        lock?.release();
+      }
     },
   };
 }

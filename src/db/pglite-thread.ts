@@ -100,8 +100,8 @@ export class PGliteThread {
     });
   }
 
-  static async create(opts: { dataDir?: string; loadDataDir?: Blob }): Promise<PGliteThread> {
-    const init: WorkerInit = { dataDir: opts.dataDir };
+  static async create(opts: { dataDir?: string; loadDataDir?: Blob; startParams?: string[] }): Promise<PGliteThread> {
+    const init: WorkerInit = { dataDir: opts.dataDir, startParams: opts.startParams };
     if (opts.loadDataDir) init.loadDataDir = await opts.loadDataDir.arrayBuffer();
     const t = new PGliteThread(init);
     await t.ready;

@@ -13,6 +13,7 @@ import { vector } from "@electric-sql/pglite/vector";
 export interface WorkerInit {
   dataDir?: string;
   loadDataDir?: ArrayBuffer;
+  startParams?: string[];
 }
 
 export type Request =
@@ -61,6 +62,7 @@ async function main() {
       dataDir: init.dataDir,
       loadDataDir: init.loadDataDir ? new Blob([init.loadDataDir]) : undefined,
       extensions: { pg_trgm, vector },
+      startParams: init.startParams,
     });
   } catch (err) {
     port.postMessage({ fatal: serializeError(err) } satisfies Reply);

@@ -1,0 +1,180 @@
+// One process per embedded data directory, with real processes: a second server, `token` and `migrate`
+// are refused with one line while a server holds the directory; the holder is unaffected; a kill -9 of the
+// holder leaves the directory usable at once; an agent process the holder started does not keep the lock.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, test, vi } from "vitest";
+import { DataDirInUseError, LOCK_FILE, lockDataDir } from "../../src/db/data-dir-lock.js";
+import { runCli, startServer } from "../fixtures/server-process.js";
+
+vi.setConfig({ testTimeout: 240_000 });
+
+const dirs: string[] = [];
+function tmpDir() {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), "mc-lock-"));
+  dirs.push(d);
+  return d;
+}
+afterAll(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+async function call(url: string, token: string, method = "GET", body?: unknown) {
+  const r = await fetch(url, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: r.status, body: (r.status === 204 ? null : await r.json()) as any };
+}
+
+const ADMIN = "lock-test-admin-token-0123456789";
+const ISO = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z";
+/** The one line a second opener prints, for a holder with this pid. */
+const inUse = (dir: string, pid: number) =>
+  new RegExp(
+    `^data directory ${dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is in use by process ${pid} \\(started ${ISO}\\); ` +
+      `use the running server's API \\(mc tokens …\\) or stop it first\\n$`,
+  );
+
+/** A node process that takes the lock (through the real module) and says so, then waits to be killed. */
+function lockHolder(dir: string, extra = "") {
+  const code =
+    `const { lockDataDir } = await import(${JSON.stringify(path.resolve("src/db/data-dir-lock.ts"))});` +
+    `await lockDataDir(${JSON.stringify(dir)}); ${extra} process.stdout.write("locked\\n"); setInterval(() => {}, 1000);`;
+  const proc = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { stdio: ["ignore", "pipe", "inherit"] });
+  const locked = new Promise<void>((resolve, reject) => {
+    proc.stdout.on("data", (d: Buffer) => d.toString().includes("locked") && resolve());
+    proc.on("exit", (c) => reject(new Error(`lock holder exited ${c}`)));
+  });
+  const exited = new Promise<void>((resolve) => proc.on("exit", () => resolve()));
+  return { proc, locked, exited };
+}
+
+describe("the lock itself", () => {
+  test("a second opener in another process is refused, naming the holder; released on kill -9, taken at once", async () => {
+    const dir = tmpDir();
+    const holder = lockHolder(dir);
+    await holder.locked;
+    const started = JSON.parse(fs.readFileSync(path.join(dir, LOCK_FILE), "utf8"));
+    expect(started.pid).toBe(holder.proc.pid);
+
+    const err = await lockDataDir(dir).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataDirInUseError);
+    expect((err as Error).message).toBe(
+      `data directory ${dir} is in use by process ${holder.proc.pid} (started ${started.started_at}); use the running server's API (mc tokens …) or stop it first`,
+    );
+    // A refused opener leaves the holder's record alone.
+    expect(JSON.parse(fs.readFileSync(path.join(dir, LOCK_FILE), "utf8"))).toEqual(started);
+
+    holder.proc.kill("SIGKILL");
+    await holder.exited;
+    // No waiting, no stale-lock clean-up: the kernel dropped the lock with the process.
+    const lock = await lockDataDir(dir);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, LOCK_FILE), "utf8")).pid).toBe(process.pid);
+    lock.release();
+    lock.release(); // idempotent
+  });
+
+  test("within one process too: a second open of the same directory is refused until the first is released", async () => {
+    const dir = tmpDir();
+    const a = await lockDataDir(dir);
+    await expect(lockDataDir(dir)).rejects.toBeInstanceOf(DataDirInUseError);
+    a.release();
+    (await lockDataDir(dir)).release();
+  });
+
+  test("a child process of the holder does not inherit the lock: killing the holder frees it while the child lives", async () => {
+    const dir = tmpDir();
+    // The holder starts a long-lived child (as the runtime starts agents) after taking the lock.
+    const holder = lockHolder(
+      dir,
+      `const c = (await import("node:child_process")).spawn("sleep", ["60"], { stdio: "ignore", detached: true }); c.unref(); process.stderr.write("");` +
+        `(await import("node:fs")).writeFileSync(${JSON.stringify(path.join(dir, "child.pid"))}, String(c.pid));`,
+    );
+    await holder.locked;
+    const childPid = Number(fs.readFileSync(path.join(dir, "child.pid"), "utf8"));
+    try {
+      holder.proc.kill("SIGKILL");
+      await holder.exited;
+      expect(() => process.kill(childPid, 0)).not.toThrow(); // still running
+      (await lockDataDir(dir)).release();
+    } finally {
+      process.kill(childPid, "SIGKILL");
+    }
+  });
+});
+
+describe("real server processes on one MC_DATA_DIR", () => {
+  test("a second server is refused with one line and exit 1; the first is unaffected and its data survive a restart", async () => {
+    const dataDir = tmpDir();
+    const env = { MC_DATA_DIR: dataDir, MC_ADMIN_TOKEN: ADMIN };
+    const first = await startServer(env);
+    try {
+      expect((await call(`${first.url}/api/missions`, ADMIN, "POST", { mission: { mission_id: "before", goal: "g" } })).status).toBe(201);
+      const second = await runCli(["serve"], { ...env, HOST: "127.0.0.1", PORT: "0" });
+      expect(second.code).toBe(1);
+      expect(second.stderr).toMatch(inUse(dataDir, first.proc.pid!));
+      expect(second.stdout).toBe("");
+
+      // The first goes on serving, reads and writes.
+      expect((await call(`${first.url}/api/missions`, ADMIN, "POST", { mission: { mission_id: "after", goal: "g" } })).status).toBe(201);
+      expect((await call(`${first.url}/api/missions/before`, ADMIN)).status).toBe(200);
+    } finally {
+      expect(await first.stop()).toBe(0);
+    }
+    const again = await startServer(env);
+    try {
+      for (const m of ["before", "after"]) expect((await call(`${again.url}/api/missions/${m}`, ADMIN)).status).toBe(200);
+      expect((await call(`${again.url}/api/trace/verify`, ADMIN)).body.data.valid).toBe(true);
+    } finally {
+      await again.stop();
+    }
+  });
+
+  test("token create, token list and migrate are refused while the server runs, and change nothing", async () => {
+    const dataDir = tmpDir();
+    const env = { MC_DATA_DIR: dataDir, MC_ADMIN_TOKEN: ADMIN };
+    const s = await startServer(env);
+    try {
+      const before = (await call(`${s.url}/api/tokens?limit=500`, ADMIN)).body.data;
+      for (const args of [["token", "create", "--role", "member"], ["token", "list"], ["token", "revoke", "1"], ["migrate"]]) {
+        const r = await runCli(args, env);
+        expect(r.code, args.join(" ")).toBe(1);
+        expect(r.stderr).toMatch(inUse(dataDir, s.proc.pid!));
+        expect(r.stdout).toBe("");
+      }
+      expect((await call(`${s.url}/api/tokens?limit=500`, ADMIN)).body.data).toEqual(before);
+      // The server's own API is the way: a token made there works at once.
+      const made = await call(`${s.url}/api/tokens`, ADMIN, "POST", { role: "member", name: "via-api" });
+      expect(made.status).toBe(201);
+      expect((await call(`${s.url}/api/missions`, made.body.data.token)).status).toBe(200);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test("kill -9 of the server: the next start succeeds at once, with every acknowledged write", async () => {
+    const dataDir = tmpDir();
+    const env = { MC_DATA_DIR: dataDir, MC_ADMIN_TOKEN: ADMIN };
+    const s = await startServer(env);
+    for (let i = 0; i < 5; i++) {
+      expect((await call(`${s.url}/api/missions`, ADMIN, "POST", { mission: { mission_id: `m${i}`, goal: "g" } })).status).toBe(201);
+    }
+    expect(await s.stop("SIGKILL")).toBe(null);
+    // No stale lock: the offline command and a new server both get the directory straight away.
+    const listed = await runCli(["token", "list"], env);
+    expect(listed).toMatchObject({ code: 0, stderr: "" });
+    const next = await startServer(env);
+    try {
+      const list = await call(`${next.url}/api/missions?limit=500`, ADMIN);
+      expect(list.body.data.map((m: any) => m.mission_id).sort()).toEqual(["m0", "m1", "m2", "m3", "m4"]);
+      const lock = JSON.parse(fs.readFileSync(path.join(dataDir, LOCK_FILE), "utf8"));
+      expect(lock.pid).toBe(next.proc.pid);
+    } finally {
+      await next.stop();
+    }
+  });
+});
