@@ -3,15 +3,17 @@ import { boundedJson, JsonObject, Nullable, StringEnum, Timestamp } from "../htt
 import { KeySchema } from "../http/ids.js";
 import { PageQuery } from "../http/pagination.js";
 import { AGENT_EVENTS, AGENT_STATUSES } from "./agents.state.js";
+import { ADAPTER_MODULES } from "../runtime/agent-config.js";
 
 export const AgentStatusSchema = StringEnum(AGENT_STATUSES, {
   description: "idle, working, blocked, waiting_for_input, error, offline (also: never reported, or stale)",
 });
 
 const Name = Type.String({ minLength: 1, maxLength: 200 });
-const AdapterModule = Type.String({
-  pattern: "^[A-Za-z0-9._:-]{1,128}$",
-  description: "the adapter that drives the agent, for example `claude_code`; default `manual`",
+const AdapterModule = StringEnum(ADAPTER_MODULES, {
+  description:
+    "the adapter that drives the agent (default `manual`). Its `config` is checked against that adapter's settings " +
+    "(src/runtime/agent-config.ts): a wrong type, an unknown key, or a `repo` that is not a git repository here is 422.",
 });
 const Capabilities = Type.Array(Type.String({ minLength: 1, maxLength: 128 }), {
   maxItems: 100,
@@ -66,6 +68,9 @@ export const Agent = Type.Object({
   adapter_module: Type.String(),
   capabilities: Type.Array(Type.String()),
   config: JsonObject,
+  warnings: Type.Array(Type.String(), {
+    description: "what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds)",
+  }),
   status: Type.String({ description: "offline when the agent never reported or has been silent past the staleness window" }),
   current_task_id: Nullable(Type.String()),
   last_seen_at: Nullable(Timestamp),

@@ -23,6 +23,7 @@ import * as repo from "./agents.repo.js";
 import { heartbeatsFor } from "./heartbeats.js";
 import type { ActivityReport, AgentCreate, AgentListQuery, AgentUpdate } from "./agents.schemas.js";
 import { redactConfig, restoreRedacted } from "./agents.secrets.js";
+import { agentConfigWarnings, checkAgentConfig } from "../runtime/agent-config.js";
 import { currentTaskEffect, EVENT_STATUS, type AgentEvent } from "./agents.state.js";
 
 export interface AgentsDeps {
@@ -47,6 +48,7 @@ export function agentToApi(a: repo.AgentRow, stale: boolean) {
     adapter_module: a.adapterModule,
     capabilities: a.capabilities,
     config: redactConfig(a.config),
+    warnings: agentConfigWarnings(a.adapterModule, a.config),
     status: stale ? "offline" : a.status,
     current_task_id: a.currentTaskId,
     last_seen_at: a.lastSeenAt,
@@ -102,6 +104,7 @@ export function createAgentsService({ database, staleAfterS, log, onHeartbeat }:
   async function create(input: AgentCreate, by: Principal) {
     rejectReadOnly(input);
     const agentId = input.agent_id ?? generateKey("agent");
+    await checkAgentConfig(input.adapter_module ?? "manual", input.config ?? {});
     try {
       const row = await db.transaction(async (tx) => {
         const a = await repo.insertAgent(tx, {
@@ -172,6 +175,10 @@ export function createAgentsService({ database, staleAfterS, log, onHeartbeat }:
         }
       }
       if (Object.keys(set).length === 0) return a;
+      // A new adapter or config is checked whole: the config must suit the adapter it ends up with.
+      if (set.adapterModule !== undefined || set.config !== undefined) {
+        await checkAgentConfig(set.adapterModule ?? a.adapterModule, set.config ?? a.config);
+      }
       const u = await repo.updateAgent(tx, a.id, set);
       await appendTrace(tx, { event: "agent.updated", actor: by.actor, agentId: a.agentId, data: { changes } });
       return { ...u, stale: a.stale };

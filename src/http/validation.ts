@@ -91,3 +91,20 @@ export function validationToFields(
   }
   return out;
 }
+
+const valueValidators = new WeakMap<object, ReturnType<Ajv["compile"]>>();
+
+/**
+ * Checks a value already inside a body (e.g. an agent's `config` against its adapter's schema) the way bodies
+ * are checked, naming fields under `prefix` (`config.command`); null when it is valid.
+ */
+export function validateValue(schema: object, value: unknown, prefix: string): FieldErrors | null {
+  let validate = valueValidators.get(schema);
+  if (!validate) {
+    validate = bodyAjv.compile(schema);
+    valueValidators.set(schema, validate);
+  }
+  if (validate(value)) return null;
+  const errors = (validate.errors ?? []).map((e) => ({ ...e, instancePath: `/${prefix}${e.instancePath}` }));
+  return validationToFields(errors as unknown as FastifySchemaValidationError[], prefix);
+}

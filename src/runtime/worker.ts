@@ -29,6 +29,7 @@ import { adapterFor } from "./adapters/index.js";
 import type { AdapterKind, AdapterRun, LogLevel, RunEvent, RunOutcome } from "./adapters/types.js";
 import { worktreeConfig, type WorktreeConfig, type Worktree, type Worktrees } from "./adapters/worktree.js";
 import * as repo from "./dispatch.repo.js";
+import { binaryProblem, describeConfigErrors, parseAgentConfig } from "./agent-config.js";
 
 export type WorkerState = "idle" | "running" | "restarting" | "stopped" | "escalated";
 
@@ -385,6 +386,16 @@ export class AgentWorker {
       stopping: () => active.stopping,
     });
 
+    // The config was checked when it was written; a row from before that check, or a CLI binary that is not
+    // (or no longer) on this server, fails the run at once with the reason.
+    const parsed = parseAgentConfig(agent.adapterModule, agent.config);
+    const unusable = parsed.ok ? binaryProblem(agent.adapterModule, agent.config) : `agent config: ${describeConfigErrors(parsed.errors)}`;
+    if (unusable !== null) {
+      this.deps.log.warn({ task_id: task.taskId, agent_id: agent.agentId, dispatch_id: d.id, reason: unusable }, "run cannot start");
+      await this.settle(active, agent, adapter.kind, { ok: false, reason: unusable }, {});
+      return;
+    }
+
     // An agent with config.repo works in its task's own worktree: prepared before the process starts.
     let worktree: { wt: Worktree; cfg: WorktreeConfig } | null = null;
     let config = agent.config;
@@ -430,9 +441,16 @@ export class AgentWorker {
       emit: (event) => sink.push(event),
     });
     active.run = run;
+    const startedAt = Date.now();
+    const said = { task_id: task.taskId, agent_id: agent.agentId, mission_id: mission.missionId, dispatch_id: d.id, attempt: d.attempt };
+    this.deps.log.info({ ...said, adapter: agent.adapterModule, pid: run.pid ?? null }, "agent run started");
     if (run.pid !== undefined) await repo.setDispatch(database.db, d.id, { pid: run.pid });
     if (active.stopping) void run.stop(settings.stopGraceMs);
     const outcome = await run.done;
+    const ended = { ...said, pid: run.pid ?? null, duration_ms: Date.now() - startedAt };
+    if (active.stopping) this.deps.log.info(ended, "agent run stopped");
+    else if (outcome.ok) this.deps.log.info(ended, "agent run succeeded");
+    else this.deps.log.warn({ ...ended, reason: outcome.reason }, "agent run failed");
     await sink.drain();
     await logs.flush();
 
@@ -572,6 +590,9 @@ export class AgentWorker {
     } catch (err) {
       this.deps.log.error({ err, dispatch: d.id }, "recording the end of a run failed");
     }
+    const said = { task_id: active.taskKey, agent_id: agentBefore.agentId, dispatch_id: d.id, attempt: d.attempt };
+    if (escalate) this.deps.log.warn({ ...said, reason: escalate, last_failure: !outcome.ok ? outcome.reason : null }, "agent worker escalated: it takes no more work until reset");
+    else if (retry) this.deps.log.warn({ ...said, retry_in_ms: retry.delayMs, next_attempt: d.attempt + 1 }, "agent run will be retried");
     if (escalate) this.state = "escalated";
     else if (retry) this.state = "restarting";
     this.finishRun(d.id);

@@ -25,22 +25,27 @@ async function countAgents() {
   return (await t.database.query<{ n: number }>("SELECT count(*)::int AS n FROM agents"))[0]!.n;
 }
 
+// A config valid for its adapter (src/runtime/agent-config.ts) with secrets under env; redaction at every depth
+// (arrays, objects under secret keys) is covered by secrets.test.ts, as configs take no such shapes today.
 const SECRET_CONFIG = {
-  model: "opus",
-  api_key: "sk-live-111",
-  Token: "tok-222",
-  nested: { db_password: "pw-333", retries: 3, deeper: [{ client_secret: "cs-444", region: "eu" }] },
-  headers: [{ name: "x", AUTH_TOKEN: "tok-555" }],
-  keyring: { whatever: "kr-666" },
+  command: ["run-agent", "--model", "opus"],
+  env: { OPENAI_API_KEY: "sk-live-111", GH_TOKEN: "tok-222", DB_PASSWORD: "pw-333", CLIENT_SECRET: "cs-444", AUTH_TOKEN: "tok-555", KEYRING: "kr-666", REGION: "eu" },
+  timeout_s: 600,
 };
-const SECRET_VALUES = ["sk-live-111", "tok-222", "pw-333", "cs-444", "tok-555", "kr-666"];
+const SECRET_AGENT = { adapter_module: "command", config: SECRET_CONFIG };
+const SECRET_VALUES = ["sk-live-111", "tok-222", "pw-333", "cs-444", "tok-555", "kr-666", "whsec-777"];
 const REDACTED_VIEW = {
-  model: "opus",
-  api_key: "[REDACTED]",
-  Token: "[REDACTED]",
-  nested: { db_password: "[REDACTED]", retries: 3, deeper: [{ client_secret: "[REDACTED]", region: "eu" }] },
-  headers: [{ name: "x", AUTH_TOKEN: "[REDACTED]" }],
-  keyring: "[REDACTED]",
+  command: ["run-agent", "--model", "opus"],
+  env: {
+    OPENAI_API_KEY: "[REDACTED]",
+    GH_TOKEN: "[REDACTED]",
+    DB_PASSWORD: "[REDACTED]",
+    CLIENT_SECRET: "[REDACTED]",
+    AUTH_TOKEN: "[REDACTED]",
+    KEYRING: "[REDACTED]",
+    REGION: "eu",
+  },
+  timeout_s: 600,
 };
 
 function expectNoSecrets(text: string) {
@@ -63,6 +68,8 @@ describe("create", () => {
       adapter_module: "claude_code",
       capabilities: ["coding", "testing"],
       config: {},
+      // Exactly in agent-config.test.ts: here `claude` is on PATH or not, depending on how the tests run.
+      warnings: expect.any(Array),
       status: "offline",
       current_task_id: null,
       last_seen_at: null,
@@ -85,7 +92,7 @@ describe("create", () => {
   });
 
   test("secrets in config are stored but never returned, nor traced", async () => {
-    const r = await t.req("POST", "/api/agents", { body: { agent_id: "secretive", config: SECRET_CONFIG } });
+    const r = await t.req("POST", "/api/agents", { body: { agent_id: "secretive", ...SECRET_AGENT } });
     expect(r.statusCode).toBe(201);
     expectNoSecrets(r.body);
     expect(JSON.parse(r.body).data.config).toEqual(REDACTED_VIEW);
@@ -93,6 +100,13 @@ describe("create", () => {
     expect(stored[0]!.config).toEqual(SECRET_CONFIG);
     const trace = await t.req("GET", "/api/trace", { query: { agent_id: "secretive" } });
     expectNoSecrets(trace.body);
+    // A secret at the top level of a config.
+    const hook = await t.req("POST", "/api/agents", {
+      body: { agent_id: "secretive-hook", adapter_module: "webhook", config: { url: "https://agent.example/hook", secret: "whsec-777" } },
+    });
+    expect(hook.statusCode).toBe(201);
+    expectNoSecrets(hook.body);
+    expect(JSON.parse(hook.body).data.config).toEqual({ url: "https://agent.example/hook", secret: "[REDACTED]" });
   });
 
   const bad: Array<[string, unknown, Record<string, string[]>]> = [
@@ -113,7 +127,11 @@ describe("create", () => {
     ["capabilities not a list", { capabilities: "coding" }, { capabilities: ["must be array"] }],
     ["capability not a string", { capabilities: ["ok", 3] }, { "capabilities.1": ["must be string"] }],
     ["config not an object", { config: [1] }, { config: ["must be object"] }],
-    ["adapter with a space", { adapter_module: "claude code" }, { adapter_module: ["has an invalid format"] }],
+    [
+      "adapter with a space",
+      { adapter_module: "claude code" },
+      { adapter_module: ["must be one of: manual, command, webhook, claude_code, codex, gemini_cli"] },
+    ],
     ["__proto__ in config", JSON.parse('{"config":{"__proto__":{"x":1}}}'), { "config.__proto__": ["is not an allowed key"] }],
   ];
   test.each(bad)("%s → 422 and nothing created", async (_name, body, errors) => {
@@ -135,7 +153,7 @@ describe("create", () => {
 
 describe("get and list", () => {
   test("get by integer id and by key give the same agent", async () => {
-    const a = await createAgent({ agent_id: "get-me", config: SECRET_CONFIG });
+    const a = await createAgent({ agent_id: "get-me", ...SECRET_AGENT });
     const byId = await t.req("GET", `/api/agents/${a.id}`);
     const byKey = await t.req("GET", "/api/agents/get-me");
     expect(byId.statusCode).toBe(200);
@@ -151,7 +169,7 @@ describe("get and list", () => {
   });
 
   test("list: never a secret, oldest first, paginates every agent once", async () => {
-    await createAgent({ config: SECRET_CONFIG });
+    await createAgent({ ...SECRET_AGENT });
     for (let i = 0; i < 4; i++) await createAgent();
     const all = await t.req("GET", "/api/agents", { query: { limit: "500" } });
     expect(all.statusCode).toBe(200);
@@ -197,9 +215,9 @@ describe("get and list", () => {
 
 describe("update", () => {
   test("changes only the fields named; trace records the changes with secrets redacted", async () => {
-    const a = await createAgent({ agent_id: "upd-1", capabilities: ["x"], config: { model: "a" } });
+    const a = await createAgent({ agent_id: "upd-1", capabilities: ["x"], adapter_module: "command", config: { command: ["a"] } });
     const r = await t.req("PATCH", "/api/agents/upd-1", {
-      body: { agent: { name: "Renamed", config: { model: "b", api_key: "sk-live-111" } } },
+      body: { agent: { name: "Renamed", config: { command: ["b"], env: { API_KEY: "sk-live-111" } } } },
     });
     expect(r.statusCode).toBe(200);
     expectNoSecrets(r.body);
@@ -207,33 +225,34 @@ describe("update", () => {
     expect(data).toMatchObject({
       id: a.id,
       name: "Renamed",
-      adapter_module: "manual",
+      adapter_module: "command",
       capabilities: ["x"],
-      config: { model: "b", api_key: "[REDACTED]" },
+      config: { command: ["b"], env: { API_KEY: "[REDACTED]" } },
     });
     expect(new Date(data.updated_at).getTime()).toBeGreaterThanOrEqual(new Date(a.updated_at).getTime());
     const trace = await traceOf("upd-1");
     expect(trace.map((e) => e.event)).toEqual(["agent.created", "agent.updated"]);
-    expect(trace[1]!.data).toEqual({ changes: { name: "Renamed", config: { model: "b", api_key: "[REDACTED]" } } });
+    expect(trace[1]!.data).toEqual({ changes: { name: "Renamed", config: { command: ["b"], env: { API_KEY: "[REDACTED]" } } } });
   });
 
   test("sending [REDACTED] back keeps the stored secret; a new value replaces it", async () => {
-    await createAgent({ agent_id: "upd-2", config: SECRET_CONFIG });
+    await createAgent({ agent_id: "upd-2", ...SECRET_AGENT });
     const read = (await t.json("GET", "/api/agents/upd-2")).body.data;
-    const roundTrip = await t.json("PATCH", "/api/agents/upd-2", { body: { config: { ...read.config, model: "haiku" } } });
+    const roundTrip = await t.json("PATCH", "/api/agents/upd-2", { body: { config: { ...read.config, timeout_s: 900 } } });
     expect(roundTrip.status).toBe(200);
     const stored = async () =>
       (await t.database.query<{ config: any }>("SELECT config FROM agents WHERE agent_id = 'upd-2'"))[0]!.config;
-    expect(await stored()).toEqual({ ...SECRET_CONFIG, model: "haiku" });
-    await t.json("PATCH", "/api/agents/upd-2", { body: { config: { model: "haiku", api_key: "sk-new", Token: "[REDACTED]", fresh_token: "[REDACTED]" } } });
+    expect(await stored()).toEqual({ ...SECRET_CONFIG, timeout_s: 900 });
+    const next = { command: ["run-agent"], env: { OPENAI_API_KEY: "sk-new", GH_TOKEN: "[REDACTED]", FRESH_TOKEN: "[REDACTED]" } };
+    expect((await t.json("PATCH", "/api/agents/upd-2", { body: { config: next } })).status).toBe(200);
     // A marker where nothing was stored is not saved as a secret.
-    expect(await stored()).toEqual({ model: "haiku", api_key: "sk-new", Token: "tok-222" });
+    expect(await stored()).toEqual({ command: ["run-agent"], env: { OPENAI_API_KEY: "sk-new", GH_TOKEN: "tok-222" } });
   });
 
   test("a PATCH that changes nothing writes no trace entry", async () => {
-    await createAgent({ agent_id: "upd-3", capabilities: ["a"], config: { model: "m", nested: { k: 1 } } });
+    await createAgent({ agent_id: "upd-3", capabilities: ["a"], adapter_module: "command", config: { command: ["m"], env: { K: "1", M: "2" } } });
     const r = await t.json("PATCH", "/api/agents/upd-3", {
-      body: { agent_id: "upd-3", name: "Agent", capabilities: ["a"], config: { nested: { k: 1 }, model: "m" } },
+      body: { agent_id: "upd-3", name: "Agent", capabilities: ["a"], adapter_module: "command", config: { env: { M: "2", K: "1" }, command: ["m"] } },
     });
     expect(r.status).toBe(200);
     expect((await traceOf("upd-3")).map((e) => e.event)).toEqual(["agent.created"]);
@@ -295,7 +314,7 @@ describe("auth", () => {
   test("an agent token reads its own agent (by id or key) and nothing else on agents", async () => {
     const token = await t.agentToken("tok-agent");
     const own = (await t.json("GET", "/api/agents/tok-agent")).body.data;
-    await t.json("PATCH", "/api/agents/tok-agent", { body: { config: SECRET_CONFIG } });
+    expect((await t.json("PATCH", "/api/agents/tok-agent", { body: SECRET_AGENT })).status).toBe(200);
     const byKey = await t.req("GET", "/api/agents/tok-agent", { token });
     expect(byKey.statusCode).toBe(200);
     expectNoSecrets(byKey.body);

@@ -35,12 +35,12 @@ async function missionTrace(missionKey: string) {
 describe("add", () => {
   test("by integer id, bare body: 201, the agent in data, Location, trace entry", async () => {
     const m = await mission();
-    const a = await agent({ config: { api_key: "sk-hidden-1" } });
+    const a = await agent({ adapter_module: "webhook", config: { url: "https://agent.example/hook", secret: "sk-hidden-1" } });
     const r = await t.req("POST", `/api/missions/${m.mission_id}/agents`, { body: { agent_id: a.id } });
     expect(r.statusCode).toBe(201);
     expect(r.body).not.toContain("sk-hidden-1");
     const body = JSON.parse(r.body);
-    expect(body.data).toEqual({ ...a, config: { api_key: "[REDACTED]" } });
+    expect(body.data).toEqual({ ...a, config: { url: "https://agent.example/hook", secret: "[REDACTED]" } });
     expect(r.headers.location).toBe(`/api/missions/${m.mission_id}/agents/${a.agent_id}`);
     expect(await members(m.mission_id)).toEqual([a.agent_id]);
     const trace = await missionTrace(m.mission_id);

@@ -67,7 +67,8 @@ describe("free-form JSON objects: at most 64 KiB each", () => {
     ["task outputs (create)", "POST", "/api/missions/limits/tasks", (o) => ({ objective: "o", outputs: o }), "outputs"],
     ["task outputs (update)", "PATCH", "/api/tasks/limits-t2", (o) => ({ outputs: o }), "outputs"],
     ["task outputs (report)", "POST", "/api/tasks/limits-t2/report", (o) => ({ outputs: o }), "outputs"],
-    ["agent config", "POST", "/api/agents", (o) => ({ config: o }), "config"],
+    // A valid command config of exactly the size: {"command":["<x minus 8 characters>"]}.
+    ["agent config", "POST", "/api/agents", (o) => ({ adapter_module: "command", config: { command: [String(o.x).slice(8)] } }), "config"],
     ["activity context", "POST", "/api/agents/limits-agent/activity", (o) => ({ event: "blocked", context: o }), "context"],
     ["document metadata", "POST", "/api/knowledge/documents", (o) => ({ title: "t", content: "c", metadata: o }), "metadata"],
     ["document metadata (update)", "PATCH", "/api/knowledge/documents/DOC", (o) => ({ metadata: o }), "metadata"],

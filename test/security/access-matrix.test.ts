@@ -30,7 +30,11 @@ beforeAll(async () => {
   live = await startLiveApp();
   for (const agent of [OWN, OTHER]) expect((await admin("POST", "/api/agents", { agent_id: agent })).status).toBe(201);
   // The own agent carries secrets in its config.
-  const patched = await admin("PATCH", `/api/agents/${OWN}`, { config: { env: { OPENAI_API_KEY: CONFIG_SECRET }, api_token: CONFIG_SECRET } });
+  // (A config valid for its adapter: src/runtime/agent-config.ts. No mission here is active, so nothing runs.)
+  const patched = await admin("PATCH", `/api/agents/${OWN}`, {
+    adapter_module: "command",
+    config: { command: ["true"], env: { OPENAI_API_KEY: CONFIG_SECRET, API_TOKEN: CONFIG_SECRET } },
+  });
   expect(patched.status).toBe(200);
   live.secrets.add(CONFIG_SECRET);
 
