@@ -10,6 +10,8 @@ import { Invalid, NotFound } from "../http/errors.js";
 import { parseRef } from "../http/ids.js";
 import { findMission } from "../missions/missions.repo.js";
 import { findTaskView } from "../tasks/tasks.repo.js";
+import { transitionTask } from "../tasks/tasks.service.js";
+import type { TaskStatus } from "../tasks/tasks.state.js";
 import { appendTrace } from "../trace/trace.service.js";
 import { eq, sql } from "drizzle-orm";
 import * as repo from "./dispatch.repo.js";
@@ -17,7 +19,9 @@ import { RUNTIME_CHANNEL, type RuntimeSignal } from "./runtime.js";
 import type { PoliciesService } from "../policies/policies.service.js";
 import { policyBlockedError } from "../policies/decide.js";
 
-const DISPATCHABLE = ["pending", "blocked", "rejected"];
+const DISPATCHABLE: readonly TaskStatus[] = ["pending", "blocked", "rejected"];
+/** Executing a failed task retries it: it moves back to pending and is dispatched, in one transaction. */
+const RETRIED: readonly TaskStatus[] = ["failed"];
 
 export type DispatchService = ReturnType<typeof createDispatchService>;
 
@@ -57,9 +61,13 @@ export function createDispatchService({ database, policies }: DispatchDeps) {
     let blocked: Awaited<ReturnType<NonNullable<typeof policies>["evaluate"]>> | null = null;
     try {
       const result = await db.transaction(async (tx) => {
-        const task = ref === null ? undefined : await findTaskView(tx, ref, { lock: true });
-        if (!task) throw new NotFound();
-        if (!DISPATCHABLE.includes(task.status)) throw Invalid.field("status", `cannot execute a task that is ${task.status}`);
+        const found = ref === null ? undefined : await findTaskView(tx, ref, { lock: true });
+        if (!found) throw new NotFound();
+        let task = found;
+        const status = task.status as TaskStatus;
+        if (!DISPATCHABLE.includes(status) && !RETRIED.includes(status)) {
+          throw Invalid.field("status", `cannot execute a task that is ${task.status}`);
+        }
         const mission = (await findMission(tx, task.missionId))!;
         if (mission.status !== "active") throw Invalid.field("mission_id", `mission is ${mission.status}, not active`);
         if (await repo.liveDispatchForTask(tx, task.id)) throw Invalid.field("task_id", "is already dispatched");
@@ -114,6 +122,9 @@ export function createDispatchService({ database, policies }: DispatchDeps) {
         if (decision?.decision === "block") {
           blocked = decision;
           return null;
+        }
+        if (RETRIED.includes(status)) {
+          task = await transitionTask(tx, task, "pending", by.actor, { via: "execute", comment: "retried by execute" });
         }
         if (task.agentId === null) {
           await tx.update(tasks).set({ agentId: agent.id, updatedAt: sql`now()` }).where(eq(tasks.id, task.id));

@@ -15,7 +15,9 @@ export const runtimeRoutes: FastifyPluginAsyncTypebox<{ dispatch: DispatchServic
         description:
           "Dispatches a task to its assigned agent (or, with none assigned, to the least busy agent on the mission " +
           "whose capabilities cover `required_capabilities`). Allowed from pending, blocked and rejected, on an " +
-          "active mission. 202 with the durable dispatch; the task moves to in_progress when its agent starts it. " +
+          "active mission. Executing a failed task retries it: in the same request it moves back to pending " +
+          "(a `task.status_changed` entry with `via: execute`) and is dispatched (`task.dispatched`). " +
+          "202 with the durable dispatch; the task moves to in_progress when its agent starts it. " +
           "Guardrails are asked first: `block` is 403 with the policy error; `require_approval` parks the dispatch " +
           "(status `awaiting_approval`) until a member calls execute again with `{\"approve_policy\": \"<decision_id>\"}`.",
         params: IdParam,
@@ -23,7 +25,14 @@ export const runtimeRoutes: FastifyPluginAsyncTypebox<{ dispatch: DispatchServic
         response: { 202: Data(Dispatch), 403: PolicyErrorBody },
       },
     },
-    async (req, reply) => reply.code(202).send({ data: await dispatch.execute(req.params.id, req.body, req.principal) }),
+    async (req, reply) => {
+      const d = await dispatch.execute(req.params.id, req.body, req.principal);
+      req.log.info(
+        { task_id: d.task_id, agent_id: d.agent_id, mission_id: d.mission_id, dispatch_id: d.id, status: d.status },
+        d.status === "awaiting_approval" ? "task dispatch awaits a policy approval" : "task dispatched",
+      );
+      return reply.code(202).send({ data: d });
+    },
   );
 
   app.get(
