@@ -178,11 +178,13 @@ function Column({ status, tasks, agents }: { status: string; tasks: TaskItem[]; 
   );
 }
 
-function conflictsOf(outputs: Record<string, unknown>): number {
+/** `outputs.conflicts`: the other open tasks touching the same files, `[{task_id, files}]`. */
+export function conflictsOf(outputs: Record<string, unknown>): Array<{ task_id: string; files: string[] }> {
   const c = outputs.conflicts;
-  if (Array.isArray(c)) return c.length;
-  if (c && typeof c === "object") return Object.keys(c).length;
-  return c ? 1 : 0;
+  if (!Array.isArray(c)) return [];
+  return c
+    .filter((x): x is { task_id: unknown; files?: unknown } => typeof x === "object" && x !== null)
+    .map((x) => ({ task_id: String(x.task_id), files: Array.isArray(x.files) ? x.files.map(String) : [] }));
 }
 
 function Card({ task, agent }: { task: TaskItem; agent: Agent | undefined }) {
@@ -196,9 +198,9 @@ function Card({ task, agent }: { task: TaskItem; agent: Agent | undefined }) {
       </a>
       <div className="card-row">
         <Status value={task.status} />
-        {conflicts > 0 ? (
-          <span className="conflict" title="merge conflicts reported">
-            ⚠ conflict{conflicts > 1 ? `s (${conflicts})` : ""}
+        {conflicts.length > 0 ? (
+          <span className="conflict" title={`touches the same files as ${conflicts.map((c) => c.task_id).join(", ")}`}>
+            ⚠ conflict{conflicts.length > 1 ? `s (${conflicts.length})` : ""}
           </span>
         ) : null}
         <span className="cost">{money(task.outputs.cost_usd)}</span>

@@ -8,6 +8,7 @@ import type { StreamEvent } from "../events";
 import { mergeLogs } from "../logs";
 import { useBatch, useEvents, useResume } from "../live";
 import { href } from "../router";
+import { conflictsOf } from "./MissionBoard";
 import { ActionButton, Age, ErrorText, JsonText, SafeLink, Section, Status, money } from "../ui";
 
 const EXECUTABLE = new Set(["pending", "blocked", "rejected"]);
@@ -230,7 +231,16 @@ function Outputs({ outputs }: { outputs: Record<string, unknown> }) {
     ["cost", money(outputs.cost_usd)],
     ["tokens", usage.input_tokens !== undefined || usage.output_tokens !== undefined ? `${text(usage.input_tokens)} in / ${text(usage.output_tokens)} out` : "—"],
     ["permission denials", Array.isArray(outputs.permission_denials) ? String(outputs.permission_denials.length) : text(outputs.permission_denials)],
-    ["conflicts", outputs.conflicts === undefined ? "—" : JSON.stringify(outputs.conflicts)],
+    [
+      "conflicts",
+      conflictsOf(outputs).length === 0
+        ? "—"
+        : conflictsOf(outputs).map((c) => (
+            <div key={c.task_id} className="conflict">
+              ⚠ <a href={href.task(c.task_id)}>{c.task_id}</a> also changes {c.files.join(", ") || "the same files"}
+            </div>
+          )),
+    ],
     ["summary", text(outputs.summary)],
   ];
   return (

@@ -1,0 +1,264 @@
+// The console end to end: a real server (this backend, scratch database) serving the built web/dist, and
+// Debian's Chromium signing in and using it. Screenshots of the main screens go to docs/screenshots.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createTestContext, waitFor, type TestContext } from "../harness.js";
+import { ensureWebBuilt, launch, screenshot, signIn, type Browser } from "./browser.js";
+
+const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/agents");
+/** The issue's bound for an event to show on screen. */
+const LIVE_MS = 2_000;
+
+let t: TestContext;
+let browser: Browser;
+let page: Page;
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mc-e2e-"));
+
+beforeAll(async () => {
+  ensureWebBuilt();
+  t = await createTestContext({}, { listen: true });
+  browser = await launch();
+  page = await browser.newPage();
+  // Below the test timeout, so a wait that fails names its locator.
+  page.setDefaultTimeout(10_000);
+}, 180_000);
+afterAll(async () => {
+  await browser?.close();
+  await t?.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+async function api(method: string, url: string, body?: unknown) {
+  const r = await t.json(method, url, body === undefined ? {} : { body });
+  if (r.status >= 300) throw new Error(`${method} ${url} → ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body?.data;
+}
+
+async function createTask(mission: string, objective: string, extra: Record<string, unknown> = {}) {
+  return (await api("POST", `/api/missions/${mission}/tasks`, { objective, ...extra })).task_id as string;
+}
+
+async function toReview(task: string) {
+  await api("PATCH", `/api/tasks/${task}`, { status: "in_progress" });
+  await api("POST", `/api/tasks/${task}/report`, { status: "pending_review", outputs: { branch: "feat/login", commit: "abc1234", cost_usd: 0.42 } });
+}
+
+describe("console", () => {
+  test("the page is served with a CSP without inline script", async () => {
+    const r = await fetch(`${t.url}/`);
+    expect(r.status).toBe(200);
+    expect(r.headers.get("content-type")).toMatch(/^text\/html/);
+    const csp = r.headers.get("content-security-policy")!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain("unsafe-inline");
+    expect(csp).not.toContain("unsafe-eval");
+    const html = await r.text();
+    // Every script is an external same-origin file.
+    expect(html).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>/);
+    const asset = html.match(/src="(\/assets\/[^"]+\.js)"/)![1]!;
+    const js = await fetch(`${t.url}${asset}`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get("cache-control")).toContain("immutable");
+    expect((await fetch(`${t.url}/assets/nope.js`)).status).toBe(404);
+  });
+
+  test("sign in: a wrong token is refused, the right one kept in sessionStorage only", async () => {
+    await page.goto(t.url!);
+    await page.getByLabel("Token").fill("mc_not_a_token");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByText("This token is not valid.").waitFor();
+    // The refused token's 401 is the one error this test expects the browser to log.
+    expect(browser.errors).toEqual(["console: Failed to load resource: the server responded with a status of 401 (Unauthorized)"]);
+    browser.errors.length = 0;
+    await screenshot(page, "sign-in");
+    await signIn(page, t.url!, t.member);
+    expect(await page.evaluate("Object.values(sessionStorage)")).toEqual([t.member]);
+    expect(await page.evaluate("Object.values(localStorage)")).toEqual([]);
+    expect(await page.evaluate("document.cookie")).toBe("");
+    for (const name of ["Inbox", "Missions", "Agents", "Trace", "Knowledge", "Objectives", "Policies"]) {
+      await page.getByRole("link", { name, exact: true }).waitFor();
+    }
+  });
+
+  test("a task created through the API appears on the board without a reload", async () => {
+    await api("POST", "/api/missions", { mission_id: "e2e-board", goal: "Ship the login page" });
+    await api("POST", "/api/agents", { agent_id: "e2e-coder", name: "Coder", capabilities: ["coding"] });
+    await api("POST", "/api/missions/e2e-board/agents", { agent_id: "e2e-coder" });
+    const first = await createTask("e2e-board", "Write the login form", { agent_id: "e2e-coder" });
+    await page.goto(`${t.url}/#/missions/e2e-board`);
+    await page.getByRole("heading", { name: "Ship the login page" }).waitFor();
+    await page.getByText("Write the login form").waitFor();
+    await page.evaluate("window.__sameDocument = true");
+
+    await createTask("e2e-board", "Add the password reset link", { agent_id: "e2e-coder" });
+    await page.getByText("Add the password reset link").waitFor({ timeout: LIVE_MS + 3_000 });
+    // A move shows in its column, as the server's status.
+    const moved = await createTask("e2e-board", "Validate the email field");
+    await page.getByText("Validate the email field").waitFor();
+    await api("PATCH", `/api/tasks/${moved}`, { status: "in_progress" });
+    await page.locator('section[aria-label="in_progress column"]').getByText("Validate the email field").waitFor();
+    // Cost and the conflict marker on the card, as the task's outputs say.
+    await api("POST", `/api/tasks/${moved}/report`, { outputs: { cost_usd: 0.42, conflicts: [{ task_id: first, files: ["src/login.ts"] }] } });
+    const movedCard = page.locator("article.card", { hasText: "Validate the email field" });
+    await movedCard.getByText("⚠ conflict").waitFor();
+    await movedCard.getByText("$0.4200").waitFor();
+    expect(await page.evaluate("window.__sameDocument")).toBe(true);
+    // Only legal moves are offered: a pending task can go to in_progress, blocked or failed.
+    const card = page.locator("article.card", { hasText: "Write the login form" });
+    const options = await card.getByRole("combobox").locator("option").allTextContents();
+    expect(options).toEqual(["Move to…", "in_progress", "blocked", "failed"]);
+    await screenshot(page, "board");
+  });
+
+  test("an agent's activity changes its status on screen within 2 s", async () => {
+    await page.goto(`${t.url}/#/agents`);
+    const row = page.locator('tr[data-agent-id="e2e-coder"]');
+    await row.waitFor();
+    const task = await createTask("e2e-board", "Hook up the session cookie", { agent_id: "e2e-coder" });
+    await api("POST", "/api/agents/e2e-coder/activity", { event: "task_start", context: { task_id: task } });
+    const started = Date.now();
+    await row.locator(".status", { hasText: "working" }).waitFor({ timeout: LIVE_MS });
+    await row.getByRole("link", { name: task }).waitFor({ timeout: LIVE_MS });
+    expect(Date.now() - started).toBeLessThanOrEqual(LIVE_MS);
+    await api("POST", "/api/agents/e2e-coder/activity", { event: "waiting_for_input", context: { task_id: task } });
+    await row.locator(".status", { hasText: "waiting_for_input" }).waitFor({ timeout: LIVE_MS });
+    await screenshot(page, "agents");
+    await api("POST", "/api/agents/e2e-coder/activity", { event: "task_complete", context: { task_id: task } });
+    await row.locator(".status", { hasText: "idle" }).waitFor({ timeout: LIVE_MS });
+  });
+
+  test("approve and reject (with a comment) from the task page", async () => {
+    const good = await createTask("e2e-board", "Render the login errors", { agent_id: "e2e-coder" });
+    const bad = await createTask("e2e-board", "Store passwords in plain text", { agent_id: "e2e-coder" });
+    await toReview(good);
+    await toReview(bad);
+
+    await page.goto(`${t.url}/#/tasks/${good}`);
+    await page.getByRole("heading", { name: "Render the login errors", level: 1 }).waitFor();
+    await page.getByText("feat/login", { exact: true }).waitFor();
+    expect(await page.getByRole("button", { name: "Execute" }).count()).toBe(0);
+    await screenshot(page, "task");
+    await page.getByRole("button", { name: "Approve" }).click();
+    await page.locator(".facts .status", { hasText: "completed" }).first().waitFor();
+    expect((await api("GET", `/api/tasks/${good}`)).status).toBe("completed");
+    expect(await page.getByRole("button", { name: "Approve" }).count()).toBe(0);
+
+    await page.goto(`${t.url}/#/tasks/${bad}`);
+    await page.getByRole("heading", { name: "Store passwords in plain text", level: 1 }).waitFor();
+    const reject = page.getByRole("button", { name: "Reject" });
+    expect(await reject.isDisabled()).toBe(true);
+    await page.getByLabel("Comment").fill("Hash them with argon2id.");
+    await reject.click();
+    await page.locator(".facts .status", { hasText: "rejected" }).first().waitFor();
+    const moves = await api("GET", `/api/trace?task_id=${bad}&event=task.status_changed`);
+    expect(moves.at(-1).data).toMatchObject({ from: "pending_review", to: "rejected", comment: "Hash them with argon2id." });
+    // Rejected work can be executed again; the button is offered now.
+    await page.getByRole("button", { name: "Execute" }).waitFor();
+  });
+
+  test("a log line with HTML is shown as text and runs nothing, and new lines follow live", async () => {
+    const task = await createTask("e2e-board", "Parse <b>user</b> input", { agent_id: "e2e-coder" });
+    await api("PATCH", `/api/tasks/${task}`, { status: "in_progress" });
+    await page.goto(`${t.url}/#/tasks/${task}`);
+    await page.getByRole("heading", { name: "Parse <b>user</b> input", level: 1 }).waitFor();
+    const evil = `<img src=x onerror="window.__xss=1;document.title='pwned'">`;
+    await api("POST", `/api/tasks/${task}/report`, { logs: [{ message: "starting", level: "info" }, { message: evil, level: "warn" }] });
+    await page.getByTestId("log").getByText(evil, { exact: true }).waitFor({ timeout: LIVE_MS + 3_000 });
+    await page.waitForTimeout(300);
+    expect(await page.evaluate("window.__xss")).toBeUndefined();
+    expect(await page.title()).toBe("Mission Control");
+    expect(await page.locator("img").count()).toBe(0);
+    expect(await page.locator("h1 b").count()).toBe(0);
+  });
+
+  test("a killed agent process shows the task failed and the agent's status with the reason", async () => {
+    const pidFile = path.join(tmp, "hang.pids");
+    await api("POST", "/api/missions", { mission_id: "e2e-run", goal: "Run a real agent process" });
+    await api("POST", "/api/agents", {
+      agent_id: "e2e-proc",
+      adapter_module: "command",
+      config: { command: [process.execPath, path.join(fixtures, "hang.mjs")], env: { PID_FILE: pidFile }, timeout_s: 120 },
+    });
+    await api("POST", "/api/missions/e2e-run/agents", { agent_id: "e2e-proc" });
+    await api("POST", "/api/missions/e2e-run/start");
+    const task = await createTask("e2e-run", "Run until killed", { agent_id: "e2e-proc" });
+    await page.goto(`${t.url}/#/tasks/${task}`);
+    await page.getByRole("heading", { name: "Run until killed", level: 1 }).waitFor();
+    await page.getByRole("button", { name: "Execute" }).click();
+    await page.locator(".facts > .status", { hasText: "in_progress" }).waitFor({ timeout: 15_000 });
+    const pid = await waitFor(() => (fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, "utf8").trim().split("\n")[0]) : 0));
+    await page.getByTestId("log").getByText(`hanging as ${pid}`).waitFor({ timeout: 10_000 });
+    process.kill(pid, "SIGKILL");
+    await page.locator(".facts > .status", { hasText: "failed" }).waitFor({ timeout: 10_000 });
+    const failed = await api("GET", `/api/tasks/${task}`);
+    const reason = failed.logs.filter((l: any) => l.level === "error").at(-1).message as string;
+    await page.getByTestId("log").getByText(reason, { exact: true }).waitFor();
+    const agent = await waitFor(async () => {
+      const a = await api("GET", "/api/agents/e2e-proc");
+      return a.status === "working" ? null : a;
+    });
+    await page.goto(`${t.url}/#/agents`);
+    const row = page.locator('tr[data-agent-id="e2e-proc"]');
+    await row.locator(".status", { hasText: agent.status }).first().waitFor();
+    if (agent.status_reason) await row.getByText(agent.status_reason).waitFor();
+    await screenshot(page, "agents-after-kill");
+    await page.goto(`${t.url}/#/tasks/${task}`);
+    await page.getByTestId("log").getByText(reason, { exact: true }).waitFor();
+    await screenshot(page, "task-failed");
+    // The runtime saw the kill: the agent is in error, and says why.
+    expect(agent.status).toBe("error");
+    expect(agent.status_reason).toContain("SIGKILL");
+  });
+
+  test("every screen renders without console errors", async () => {
+    await api("POST", "/api/objectives", { objective_id: "e2e-okr", title: "Users can sign in" });
+    await api("POST", "/api/objectives/e2e-okr/key_results", { kr_id: "e2e-kr", title: "Login works in all browsers", target: 10, current: 4 });
+    await api("POST", "/api/requirements", { requirement_id: "e2e-req", title: "Password login", objective_id: "e2e-okr", priority: "p0" });
+    await createTask("e2e-board", "Accept username and password", { requirement_ids: ["e2e-req"] });
+    await api("POST", "/api/policies", { policy_id: "e2e-no-force-push", description: "No force pushes", conditions: { command: { $regex: "push --force" } }, actions: [{ block: "force push" }] });
+    await api("POST", "/api/policies/evaluate", { action: { command: "git push --force" } });
+    await api("POST", "/api/knowledge/documents", { title: "Login design", content: "Sessions use secure cookies; passwords are hashed with argon2id." });
+
+    const screens: Array<[string, string, () => Promise<unknown>]> = [
+      ["inbox", "#/inbox", () => page.getByRole("heading", { name: "Needs you" }).waitFor()],
+      ["missions", "#/missions", () => page.getByRole("link", { name: "Ship the login page" }).waitFor()],
+      ["trace", "#/trace", () => page.locator("table.trace").waitFor()],
+      ["objectives", "#/objectives", () => page.getByText("Login works in all browsers").waitFor()],
+      ["policies", "#/policies", () => page.getByText("e2e-no-force-push").first().waitFor()],
+    ];
+    for (const [name, hash, ready] of screens) {
+      await page.goto(`${t.url}/${hash}`);
+      await ready();
+      await screenshot(page, name);
+    }
+    await page.goto(`${t.url}/#/trace`);
+    await page.getByRole("button", { name: "Verify chain" }).click();
+    await page.getByText(/Chain intact: \d+ entries verified\./).waitFor();
+    await page.getByLabel("Mission").fill("e2e-board");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.getByRole("button", { name: "Replay mission" }).click();
+    await page.getByText('"chain_valid": true').waitFor();
+
+    await page.goto(`${t.url}/#/knowledge`);
+    await page.getByLabel("Search").fill("password hashing");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.getByText("Login design").waitFor();
+    await screenshot(page, "knowledge");
+
+    await page.goto(`${t.url}/#/missions`);
+    await page.getByRole("link", { name: "Ship the login page" }).waitFor();
+    expect(browser.errors).toEqual([]);
+  });
+
+  test("sign out forgets the token", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("Token").waitFor();
+    expect(await page.evaluate("sessionStorage.length")).toBe(0);
+    await page.reload();
+    await page.getByLabel("Token").waitFor();
+  });
+});
