@@ -30,4 +30,9 @@ if (built > 0 && built >= changed && !process.argv.includes("--force")) {
   process.exit(0);
 }
 console.log(built === 0 ? "building the console (web/dist is missing)" : "building the console (its sources changed)");
-execFileSync(process.platform === "win32" ? "npm.cmd" : "npm", ["run", "-s", "build:web"], { cwd: root, stdio: "inherit" });
+// Always React's production build, whatever NODE_ENV the caller has (vitest sets "test").
+execFileSync(process.platform === "win32" ? "npm.cmd" : "npm", ["run", "-s", "build:web"], {
+  cwd: root,
+  stdio: "inherit",
+  env: { ...process.env, NODE_ENV: "production" },
+});
