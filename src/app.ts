@@ -182,7 +182,13 @@ export async function buildApp(deps: AppDeps) {
     staleAfterS: config.agentStaleAfterS,
     log: (err) => app.log.error({ err }, "writing coalesced heartbeats failed; they are retried"),
     onHeartbeat: (agentKey, at) => void events.publishEphemeral({ event: "agent.heartbeat", agent_id: agentKey, at }),
+    // A reset agent's escalated workers take work again, in whichever process runs them.
+    onReset: (agentId) => runtime.agentReset(agentId),
   });
+  // The staleness daemon (agents.staleness.ts) runs from onReady; it is stopped by agents.close.
+  app.addHook("onReady", async () => agents.start());
+  // Token uses noted in memory are written to last_used_at before the database is closed.
+  app.addHook("onClose", async () => tokens.close());
   // Heartbeats still in memory are written before the database is closed.
   app.addHook("onClose", async () => agents.close());
   const hooks = createHooksService({

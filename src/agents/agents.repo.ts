@@ -1,5 +1,5 @@
-import { and, asc, eq, getTableColumns, gt, or, sql, type SQL } from "drizzle-orm";
-import { agents, missionAgents } from "../db/schema/index.js";
+import { and, asc, eq, getTableColumns, gt, sql } from "drizzle-orm";
+import { agents, dispatches, missionAgents, tasks } from "../db/schema/index.js";
 import type { Executor } from "../db/client.js";
 import { refWhere } from "../db/lookup.js";
 import { agentWritten } from "./agent-writes.js";
@@ -7,11 +7,24 @@ import type { Ref } from "../http/ids.js";
 import type { Page } from "../http/pagination.js";
 
 export type AgentRow = typeof agents.$inferSelect;
-/** A row as read for a response: `stale` is computed by the database, on its own clock, like `last_seen_at`. */
-export type AgentView = AgentRow & { stale: boolean };
 
-export async function findAgent(exec: Executor, ref: Ref): Promise<AgentRow | undefined> {
-  const rows = await exec.select().from(agents).where(refWhere(agents.id, agents.agentId, ref)).limit(1);
+/**
+ * The live run of an agent, as every process sees it: its newest `running` dispatch (the runtime's row, with
+ * the pid, attempt and the coalesced `last_output_at`), or null. Times are epoch ms.
+ */
+export interface RunRow {
+  task_id: string;
+  pid: number | null;
+  started_at: number | null;
+  last_output_at: number | null;
+  attempt: number;
+}
+/** A row as read for a response: with its live run. */
+export type AgentView = AgentRow & { run: RunRow | null };
+
+export async function findAgent(exec: Executor, ref: Ref, opts: { lock?: boolean } = {}): Promise<AgentRow | undefined> {
+  const q = exec.select().from(agents).where(refWhere(agents.id, agents.agentId, ref)).limit(1);
+  const rows = opts.lock ? await q.for("update") : await q;
   return rows[0];
 }
 
@@ -24,25 +37,33 @@ export async function isAgentOnMission(exec: Executor, missionId: number, agentI
   return rows.length > 0;
 }
 
-/** Never reported, or silent for longer than the staleness window. */
-function staleSql(staleAfterS: number): SQL<boolean> {
-  return sql<boolean>`(${agents.lastSeenAt} IS NULL OR ${agents.lastSeenAt} < now() - (${staleAfterS}::integer * interval '1 second'))`;
-}
+const ms = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
+/** The agent's live run (see RunRow); uses dispatches_running_agent_idx. Qualified by hand: RETURNING lists are not. */
+const runSql = sql<RunRow | null>`(SELECT json_build_object('task_id', t.task_id, 'pid', d.pid, 'started_at', ${sql.raw(ms("d.started_at"))},
+    'last_output_at', ${sql.raw(ms("d.last_output_at"))}, 'attempt', d.attempt)
+  FROM ${dispatches} d JOIN ${tasks} t ON t.id = d.task_id
+  WHERE d.agent_id = "agents"."id" AND d.status = 'running' ORDER BY d.id DESC LIMIT 1)`;
+
+/** No run of the runtime holds the agent. */
+export const noLiveRunSql = sql`NOT EXISTS (SELECT 1 FROM ${dispatches} d WHERE d.agent_id = "agents"."id" AND d.status = 'running')`;
 
 const agentCols = getTableColumns(agents);
+/** The columns of an AgentView, for selects and RETURNING clauses. */
+export const viewCols = { ...agentCols, run: runSql };
 
-function viewCols(staleAfterS: number) {
-  return { ...agentCols, stale: staleSql(staleAfterS) };
+function parseRun(v: unknown): RunRow | null {
+  if (v === null || v === undefined) return null;
+  return (typeof v === "string" ? JSON.parse(v) : v) as RunRow;
 }
 
-export async function findAgentView(exec: Executor, ref: Ref, staleAfterS: number, opts: { lock?: boolean } = {}) {
-  const q = exec
-    .select(viewCols(staleAfterS))
-    .from(agents)
-    .where(refWhere(agents.id, agents.agentId, ref))
-    .limit(1);
-  const rows = opts.lock ? await q.for("update") : await q;
-  return rows[0] as AgentView | undefined;
+export function toView<T extends { run: unknown }>(r: T): Omit<T, "run"> & { run: RunRow | null } {
+  return { ...r, run: parseRun(r.run) };
+}
+
+export async function findAgentView(exec: Executor, ref: Ref, opts: { lock?: boolean } = {}) {
+  const q = exec.select(viewCols).from(agents).where(refWhere(agents.id, agents.agentId, ref)).limit(1);
+  const rows = opts.lock ? await q.for("update", { of: agents }) : await q;
+  return rows[0] ? (toView(rows[0]) as AgentView) : undefined;
 }
 
 export interface AgentFilter {
@@ -51,21 +72,13 @@ export interface AgentFilter {
   capability?: string;
 }
 
-export async function listAgents(exec: Executor, f: AgentFilter, page: Page, staleAfterS: number) {
-  const stale = staleSql(staleAfterS);
-  // The status a reader sees: stale agents are offline whatever their stored status.
-  const statusWhere =
-    f.status === undefined
-      ? undefined
-      : f.status === "offline"
-        ? or(eq(agents.status, "offline"), stale)
-        : and(eq(agents.status, f.status), sql`NOT ${stale}`);
+export async function listAgents(exec: Executor, f: AgentFilter, page: Page) {
   const rows = await exec
-    .select(viewCols(staleAfterS))
+    .select(viewCols)
     .from(agents)
     .where(
       and(
-        statusWhere,
+        f.status === undefined ? undefined : eq(agents.status, f.status),
         f.adapterModule === undefined ? undefined : eq(agents.adapterModule, f.adapterModule),
         f.capability === undefined ? undefined : sql`${agents.capabilities} @> ${JSON.stringify([f.capability])}::jsonb`,
         page.after === null ? undefined : gt(agents.id, page.after),
@@ -73,28 +86,30 @@ export async function listAgents(exec: Executor, f: AgentFilter, page: Page, sta
     )
     .orderBy(asc(agents.id))
     .limit(page.limit + 1);
-  return rows as AgentView[];
+  return rows.map(toView) as AgentView[];
 }
 
-export async function listMissionAgents(exec: Executor, missionId: number, page: Page, staleAfterS: number) {
+export async function listMissionAgents(exec: Executor, missionId: number, page: Page) {
   const rows = await exec
-    .select(viewCols(staleAfterS))
+    .select(viewCols)
     .from(missionAgents)
     .innerJoin(agents, eq(agents.id, missionAgents.agentId))
     .where(and(eq(missionAgents.missionId, missionId), page.after === null ? undefined : gt(agents.id, page.after)))
     .orderBy(asc(agents.id))
     .limit(page.limit + 1);
-  return rows as AgentView[];
+  return rows.map(toView) as AgentView[];
 }
 
 /**
  * Inserts unless the key is taken; `undefined` when it was (a concurrent create or registration won).
- * `seenNow` stamps `last_seen_at` with the database's clock, the one staleness is measured on.
+ * `seenNow` (a first report) stamps `last_seen_at`, `status_since` and, with an event, `last_event_at` with
+ * the database's clock, the one staleness is measured on.
  */
 export async function insertAgent(exec: Executor, values: typeof agents.$inferInsert, opts: { seenNow?: boolean } = {}) {
+  const now = sql`now()`;
   const rows = await exec
     .insert(agents)
-    .values(opts.seenNow ? { ...values, lastSeenAt: sql`now()` } : values)
+    .values(opts.seenNow ? { ...values, lastSeenAt: now, statusSince: now, ...(values.lastEvent ? { lastEventAt: now } : {}) } : values)
     .onConflictDoNothing({ target: agents.agentId })
     .returning();
   return rows[0];
@@ -111,40 +126,111 @@ export async function updateAgent(exec: Executor, id: number, set: Partial<typeo
 }
 
 /**
- * The heartbeat written at once (heartbeats.ts coalesces the rest): one statement, no transaction, no trace. Keeps the status, except that an agent stored as
- * `offline` (stopped, or registered and never heard from) comes back as `idle`; `updated_at` moves only then.
+ * The heartbeat written at once (heartbeats.ts coalesces the rest): one statement, no transaction, no trace,
+ * for an agent that is not `offline`. `undefined` when there is no such agent or it is `offline`: reviving one
+ * is a status change, with its trace entry (the service's `revive`).
  */
-export async function heartbeat(exec: Executor, ref: Ref): Promise<AgentRow | undefined> {
+export async function heartbeat(exec: Executor, ref: Ref): Promise<AgentView | undefined> {
   const rows = await exec
     .update(agents)
-    .set({
-      lastSeenAt: sql`now()`,
-      status: sql`CASE WHEN ${agents.status} = 'offline' THEN 'idle' ELSE ${agents.status} END`,
-      updatedAt: sql`CASE WHEN ${agents.status} = 'offline' THEN now() ELSE ${agents.updatedAt} END`,
-    })
-    .where(refWhere(agents.id, agents.agentId, ref))
-    .returning();
-  return rows[0];
+    .set({ lastSeenAt: sql`now()` })
+    .where(and(refWhere(agents.id, agents.agentId, ref), sql`${agents.status} <> 'offline'`))
+    .returning(viewCols);
+  return rows[0] ? toView(rows[0]) : undefined;
 }
 
-/** Any other activity event: status and current task as the event says, seen now. */
-export async function recordActivity(
-  exec: Executor,
-  ref: Ref,
-  status: string,
-  currentTask: { set: string | null } | "keep",
-): Promise<AgentRow | undefined> {
+/** A status write: what the agent's row becomes. */
+export interface StatusWrite {
+  status: string;
+  cause: string;
+  reason: string;
+  /** The activity event behind it, for `last_event` (none for staleness, resets and revivals). */
+  event?: string;
+  /** `set` takes the task key (or null), `keep` leaves current_task_id. */
+  currentTask: { set: string | null } | "keep";
+  /** The agent gave a sign of life (its own report, its run): `last_seen_at` moves to now. */
+  seen: boolean;
+  /** Only if the stored status is still one of these (the row is then left alone and `undefined` returned). */
+  onlyFrom?: readonly string[];
+  /** Only if the status last changed more than this many ms ago (a late heartbeat never undoes a later `stop`). */
+  changedBeforeAgeMs?: number;
+}
+
+/**
+ * Writes a status in one statement and returns the row with the status it replaced (`from`): the row is
+ * locked by the FROM subquery, so `from` is the status this write replaced even when writes race.
+ * `status_since` moves only when the status changes.
+ */
+export async function writeStatus(exec: Executor, ref: Ref, w: StatusWrite): Promise<(AgentView & { from: string }) | undefined> {
+  const old = sql`(SELECT id, status FROM agents WHERE ${refWhere(agents.id, agents.agentId, ref)} FOR UPDATE) AS o`;
   const rows = await exec
     .update(agents)
     .set({
-      status,
-      ...(currentTask === "keep" ? {} : { currentTaskId: currentTask.set }),
-      lastSeenAt: sql`now()`,
+      status: w.status,
+      statusCause: w.cause,
+      statusReason: w.reason,
+      statusSince: sql`CASE WHEN o.status = ${w.status} THEN ${agents.statusSince} ELSE now() END`,
+      ...(w.currentTask === "keep" ? {} : { currentTaskId: w.currentTask.set }),
+      ...(w.event === undefined ? {} : { lastEvent: w.event, lastEventAt: sql`now()` }),
+      ...(w.seen ? { lastSeenAt: sql`now()` } : {}),
       updatedAt: sql`now()`,
     })
-    .where(refWhere(agents.id, agents.agentId, ref))
-    .returning();
-  if (rows[0]) agentWritten(rows[0].id, true);
+    .from(old)
+    .where(
+      and(
+        sql`${agents.id} = o.id`,
+        w.onlyFrom === undefined ? undefined : sql`o.status IN (${sql.join(w.onlyFrom.map((x) => sql`${x}`), sql`, `)})`,
+        w.changedBeforeAgeMs === undefined
+          ? undefined
+          : sql`(${agents.statusSince} IS NULL OR ${agents.statusSince} < now() - (${Math.round(w.changedBeforeAgeMs)}::bigint * interval '1 millisecond'))`,
+      ),
+    )
+    .returning({ ...viewCols, from: sql<string>`o.status` });
+  if (rows[0]) agentWritten(rows[0].id, w.seen);
+  return rows[0] ? toView(rows[0]) : undefined;
+}
+
+/**
+ * Agents that may have gone stale: in a status silence ends, silent for longer than the window, with no live
+ * run. Read without locks; `markStale` decides, row by row.
+ */
+export async function staleCandidates(exec: Executor, staleAfterS: number, limit: number): Promise<number[]> {
+  const rows = await exec
+    .select({ id: agents.id })
+    .from(agents)
+    .where(
+      and(
+        sql`${agents.status} IN ('idle', 'working', 'blocked', 'waiting_for_input')`,
+        sql`${agents.lastSeenAt} < now() - (${staleAfterS}::integer * interval '1 second')`,
+        noLiveRunSql,
+      ),
+    )
+    .orderBy(asc(agents.lastSeenAt))
+    .limit(limit);
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Makes one agent `offline` for silence, if it still is silent, in a status silence ends, and held by no run,
+ * judged on the row locked by this statement: of several servers racing for the same agent, exactly one gets
+ * a row back (the others see the new status and match nothing). The row has the status it replaced (`from`).
+ */
+export async function markStale(exec: Executor, id: number, staleAfterS: number, reason: string) {
+  const old = sql`(SELECT id, status FROM agents WHERE id = ${id} FOR UPDATE SKIP LOCKED) AS o`;
+  const rows = await exec
+    .update(agents)
+    .set({ status: "offline", statusCause: "stale", statusReason: reason, statusSince: sql`now()`, updatedAt: sql`now()` })
+    .from(old)
+    .where(
+      and(
+        sql`${agents.id} = o.id`,
+        sql`o.status IN ('idle', 'working', 'blocked', 'waiting_for_input')`,
+        sql`${agents.lastSeenAt} < now() - (${staleAfterS}::integer * interval '1 second')`,
+        noLiveRunSql,
+      ),
+    )
+    .returning({ ...agentCols, from: sql<string>`o.status` });
+  if (rows[0]) agentWritten(rows[0].id, false);
   return rows[0];
 }
 

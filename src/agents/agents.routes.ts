@@ -118,6 +118,26 @@ export const agentsRoutes: FastifyPluginAsyncTypebox<{ agents: AgentsService; mi
     },
   );
 
+  app.post(
+    "/api/agents/:agent_id/reset",
+    {
+      config: { access: "member" },
+      schema: {
+        tags,
+        summary: "Reset an agent's status",
+        description:
+          "A person clears the agent's state, above all an `error` that stays until then: the agent becomes `idle` " +
+          "(`offline` if it was never heard from), its `current_task_id` is cleared, an escalated worker of it takes work " +
+          "again, and the trace gets `agent.reset` (and `agent.status_changed` with reason `reset` when the status moved). " +
+          "No body (or `{}`). 422 while a run of the runtime holds the agent. Members and admins only.",
+        params: AgentParam,
+        body: Type.Optional(Type.Object({}, { additionalProperties: false })),
+        response: { 200: Data(Agent) },
+      },
+    },
+    async (req) => ({ data: await agents.reset(req.params.agent_id, req.principal) }),
+  );
+
   const mtags = ["mission agents"];
 
   app.get(

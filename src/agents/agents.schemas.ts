@@ -1,4 +1,4 @@
-import { Type, type Static } from "@sinclair/typebox";
+import { Type, type SchemaOptions, type Static, type TSchema } from "@sinclair/typebox";
 import { boundedJson, JsonObject, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
 import { KeySchema } from "../http/ids.js";
 import { PageQuery } from "../http/pagination.js";
@@ -61,6 +61,9 @@ export const AgentUpdate = Type.Object(
 );
 export type AgentUpdate = Static<typeof AgentUpdate>;
 
+/** A nullable field with its own description (read-only fields of the representation). */
+const NullableWith = <T extends TSchema>(t: T, opts: SchemaOptions) => Type.Union([t, Type.Null()], opts);
+
 export const Agent = Type.Object({
   id: Type.Integer(),
   agent_id: Type.String(),
@@ -71,9 +74,39 @@ export const Agent = Type.Object({
   warnings: Type.Array(Type.String(), {
     description: "what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds)",
   }),
-  status: Type.String({ description: "offline when the agent never reported or has been silent past the staleness window" }),
+  status: Type.String({
+    description:
+      "as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness " +
+      "(offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; " +
+      "offline when never heard from",
+  }),
+  status_reason: Type.String({
+    readOnly: true,
+    description:
+      'why the status is what it is, in one sentence: "running task-12 (pid 4242), last output 3 s ago", ' +
+      '"no heartbeat for 312 s", "run of task-9 failed: agent process exited with code 1", "SessionEnd from Claude Code"',
+  }),
+  status_since: NullableWith(Timestamp, { readOnly: true, description: "when the status last changed (null: not since the agent was created)" }),
   current_task_id: Nullable(Type.String()),
   last_seen_at: Nullable(Timestamp),
+  last_event: NullableWith(
+    Type.Object({ event: Type.String(), at: Nullable(Timestamp) }),
+    { readOnly: true, description: "the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside" },
+  ),
+  run: NullableWith(
+    Type.Object({
+      task_id: Type.String(),
+      pid: Nullable(Type.Integer()),
+      started_at: Nullable(Timestamp),
+      last_output_at: NullableWith(Timestamp, { description: "the run's last output line or tool event (at most a second behind)" }),
+      attempt: Type.Integer(),
+    }),
+    {
+      readOnly: true,
+      description:
+        "the runtime's live run of the agent (the newest, with max_concurrency above 1), as every server sees it; null when none",
+    },
+  ),
   inserted_at: Timestamp,
   updated_at: Timestamp,
 });
@@ -129,3 +162,4 @@ export const MissionAgentParams = Type.Object({
 });
 export const MissionAgentListQuery = Type.Object({ ...PageQuery });
 export type MissionAgentListQuery = Static<typeof MissionAgentListQuery>;
+

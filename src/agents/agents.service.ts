@@ -1,8 +1,11 @@
 // Agents and their activity. Invariants:
-// - `status`, `current_task_id` and `last_seen_at` are written only by activity reports, through the
-//   EVENT_STATUS mapping of agents.state.ts; create and update reject them.
-// - What a reader sees as the status is derived on the database's clock: an agent that never reported, or has
-//   been silent longer than `staleAfterS`, reads `offline` (reads and the list filter use the same SQL).
+// - `status`, `current_task_id` and `last_seen_at` are written by activity reports (through the EVENT_STATUS
+//   mapping of agents.state.ts), the runtime's runs, the staleness daemon (agents.staleness.ts) and `reset`,
+//   always through agents.status.ts, so every change has its `agent.status_changed` entry; create and update
+//   reject them. What a reader sees is what is stored: nothing is derived on read but the wording of
+//   `status_reason`.
+// - `error` stays until the agent reports again (any event but a heartbeat), a new run of it starts, or a
+//   person resets it.
 // - `config` is stored whole but leaves the server only through `redactConfig` (responses and trace entries).
 // - Every change but a heartbeat writes one trace entry in the transaction that makes it. A heartbeat to a
 //   known agent is never traced, not even when it revives an offline agent; it is coalesced in memory and
@@ -21,26 +24,30 @@ import { findTaskKey } from "../trace/trace.lookup.js";
 import { appendTrace } from "../trace/trace.service.js";
 import * as repo from "./agents.repo.js";
 import { heartbeatsFor } from "./heartbeats.js";
+import { createStaleness } from "./agents.staleness.js";
 import type { ActivityReport, AgentCreate, AgentListQuery, AgentUpdate } from "./agents.schemas.js";
 import { redactConfig, restoreRedacted } from "./agents.secrets.js";
 import { agentConfigWarnings, checkAgentConfig } from "../runtime/agent-config.js";
-import { currentTaskEffect, EVENT_STATUS, type AgentEvent } from "./agents.state.js";
+import { statusReasonOf, traceStatusChange, changeStatus } from "./agents.status.js";
+import { currentTaskEffect, EVENT_STATUS, resetStatus, type AgentEvent } from "./agents.state.js";
 
 export interface AgentsDeps {
   database: Database;
   /** Where a failed heartbeat flush is reported (it is retried with the next one). */
   log?: (err: unknown) => void;
-  /** Seconds of silence after which an agent reads as offline (config.agentStaleAfterS). */
+  /** Seconds of silence after which the staleness daemon makes an agent offline (config.agentStaleAfterS). */
   staleAfterS: number;
   /**
    * Heartbeats are not stored in the trace, but live-stream clients see them (`agent.heartbeat`), at most one
    * per agent a second.
    */
   onHeartbeat?: (agentKey: string, at: Date) => void;
+  /** Called after a reset has committed: the runtime lets an escalated worker of the agent take work again. */
+  onReset?: (agentId: number) => Promise<void>;
 }
 
-/** The API shape of an agent; `stale` says it has not been heard from within the window. */
-export function agentToApi(a: repo.AgentRow, stale: boolean) {
+/** The API shape of an agent: its stored status, explained (agents.status.ts), and its live run if any. */
+export function agentToApi(a: repo.AgentView) {
   return {
     id: a.id,
     agent_id: a.agentId,
@@ -49,9 +56,22 @@ export function agentToApi(a: repo.AgentRow, stale: boolean) {
     capabilities: a.capabilities,
     config: redactConfig(a.config),
     warnings: agentConfigWarnings(a.adapterModule, a.config),
-    status: stale ? "offline" : a.status,
+    status: a.status,
+    status_reason: statusReasonOf(a),
+    status_since: a.statusSince,
     current_task_id: a.currentTaskId,
     last_seen_at: a.lastSeenAt,
+    last_event: a.lastEvent === null ? null : { event: a.lastEvent, at: a.lastEventAt },
+    run:
+      a.run === null
+        ? null
+        : {
+            task_id: a.run.task_id,
+            pid: a.run.pid,
+            started_at: a.run.started_at === null ? null : new Date(a.run.started_at),
+            last_output_at: a.run.last_output_at === null ? null : new Date(a.run.last_output_at),
+            attempt: a.run.attempt,
+          },
     inserted_at: a.insertedAt,
     updated_at: a.updatedAt,
   };
@@ -75,14 +95,30 @@ function assertOwnAgent(by: Principal, ref: Ref | null): void {
 
 const dedupe = (xs: string[]) => [...new Set(xs)];
 
+const clipText = (v: unknown, max = 300) => {
+  const x = typeof v === "string" ? v : v === undefined || v === null ? "" : JSON.stringify(v);
+  return x.length > max ? `${x.slice(0, max)}…` : x;
+};
+
+/** What an event's status change is put down to, in a sentence a person understands. */
+function explainEvent(event: Exclude<AgentEvent, "heartbeat">, context: Record<string, unknown>, taskKey: string | null) {
+  if (context.via === "claude_code_hook" && typeof context.hook_event_name === "string") {
+    return { cause: "hook" as const, reason: `${clipText(context.hook_event_name, 100)} from Claude Code` };
+  }
+  const why = context.reason ?? context.message ?? context.description;
+  const on = taskKey === null ? "" : ` (${taskKey})`;
+  return { cause: "activity" as const, reason: `${event} reported${on}${why === undefined ? "" : `: ${clipText(why)}`}` };
+}
+
 export type AgentsService = ReturnType<typeof createAgentsService>;
 
 /** A live-stream `agent.heartbeat` says "still alive": more than one a second per agent says nothing more. */
 const HEARTBEAT_EVENT_EVERY_MS = 1_000;
 
-export function createAgentsService({ database, staleAfterS, log, onHeartbeat }: AgentsDeps) {
+export function createAgentsService({ database, staleAfterS, log, onHeartbeat, onReset }: AgentsDeps) {
   const { db } = database;
   const heartbeats = heartbeatsFor(database, log);
+  const staleness = createStaleness({ database, staleAfterS, heartbeats, log });
   /** When each agent's last `agent.heartbeat` went to the live stream: at most one a second per agent. */
   const announced = new Map<string, number>();
   function announceHeartbeat(agentKey: string) {
@@ -96,7 +132,7 @@ export function createAgentsService({ database, staleAfterS, log, onHeartbeat }:
 
   async function load(exec: Executor, idRaw: string | number, opts: { lock?: boolean } = {}) {
     const ref = parseRef(idRaw);
-    const a = ref === null ? undefined : await repo.findAgentView(exec, ref, staleAfterS, opts);
+    const a = ref === null ? undefined : await repo.findAgentView(exec, ref, opts);
     if (!a) throw new NotFound();
     return a;
   }
@@ -124,7 +160,7 @@ export function createAgentsService({ database, staleAfterS, log, onHeartbeat }:
         return a;
       });
       // A new agent has never reported: it reads offline until it does.
-      return agentToApi(row, true);
+      return agentToApi({ ...row, run: null });
     } catch (err) {
       if (isUniqueViolation(err)) throw Invalid.field("agent_id", "has already been taken");
       throw err;
@@ -136,7 +172,7 @@ export function createAgentsService({ database, staleAfterS, log, onHeartbeat }:
     assertOwnAgent(by, parseRef(idRaw));
     await heartbeats.settle();
     const a = await load(db, idRaw);
-    return agentToApi(a, a.stale);
+    return agentToApi(a);
   }
 
   async function list(q: AgentListQuery) {
@@ -146,9 +182,8 @@ export function createAgentsService({ database, staleAfterS, log, onHeartbeat }:
       db,
       { status: q.status, adapterModule: q.adapter_module, capability: q.capability },
       page,
-      staleAfterS,
     );
-    return toPage(rows, page, (r) => agentToApi(r, r.stale));
+    return toPage(rows, page, (r) => agentToApi(r));
   }
 
   async function update(idRaw: string, input: AgentUpdate, by: Principal) {
@@ -181,9 +216,9 @@ export function createAgentsService({ database, staleAfterS, log, onHeartbeat }:
       }
       const u = await repo.updateAgent(tx, a.id, set);
       await appendTrace(tx, { event: "agent.updated", actor: by.actor, agentId: a.agentId, data: { changes } });
-      return { ...u, stale: a.stale };
+      return { ...u, run: a.run };
     });
-    return agentToApi(row, row.stale);
+    return agentToApi(row);
   }
 
   /** `context.task_id` as a task key: integer ids are looked up, keys are taken as the agent gave them. */
@@ -195,18 +230,21 @@ export function createAgentsService({ database, staleAfterS, log, onHeartbeat }:
     return key;
   }
 
-  /** Applies a non-heartbeat event to a known agent, with its trace entry; `undefined` when there is none. */
+  /** Applies a non-heartbeat event to a known agent, with its trace entries; `undefined` when there is none. */
   async function applyEvent(ref: Ref, event: Exclude<AgentEvent, "heartbeat">, context: Record<string, unknown>, by: Principal) {
     return db.transaction(async (tx) => {
       const taskKey = await taskKeyOf(tx, context.task_id as number | string | null | undefined);
       const effect = currentTaskEffect(event);
       const status = EVENT_STATUS[event];
-      const row = await repo.recordActivity(
-        tx,
-        ref,
+      const { cause, reason } = explainEvent(event, context, taskKey);
+      const row = await repo.writeStatus(tx, ref, {
         status,
-        effect === "keep" ? "keep" : { set: effect === "set" ? taskKey : null },
-      );
+        cause,
+        reason,
+        event,
+        currentTask: effect === "keep" ? "keep" : { set: effect === "set" ? taskKey : null },
+        seen: true,
+      });
       if (!row) return undefined;
       await appendTrace(tx, {
         event: "agent.activity",
@@ -215,7 +253,9 @@ export function createAgentsService({ database, staleAfterS, log, onHeartbeat }:
         taskId: taskKey,
         data: { event, context, status },
       });
-      return row;
+      if (row.from !== row.status) await traceStatusChange(tx, row, { cause, actor: by.actor, taskKey });
+      const { from: _from, ...view } = row;
+      return view;
     });
   }
 
@@ -224,12 +264,17 @@ export function createAgentsService({ database, staleAfterS, log, onHeartbeat }:
     return db.transaction(async (tx) => {
       const taskKey = event === "heartbeat" ? null : await taskKeyOf(tx, context.task_id as number | string | null | undefined);
       const status = event === "heartbeat" ? "idle" : EVENT_STATUS[event];
+      const { cause, reason } =
+        event === "heartbeat" ? { cause: "heartbeat" as const, reason: "registered by its first heartbeat" } : explainEvent(event, context, taskKey);
       const a = await repo.insertAgent(
         tx,
         {
           agentId: key,
           name: key,
           status,
+          statusCause: cause,
+          statusReason: reason,
+          ...(event === "heartbeat" ? {} : { lastEvent: event }),
           currentTaskId: currentTaskEffect(event) === "set" ? taskKey : null,
         },
         { seenNow: true },
@@ -245,7 +290,9 @@ export function createAgentsService({ database, staleAfterS, log, onHeartbeat }:
           data: { event, context, status },
         });
       }
-      return a;
+      // Never heard from reads offline: the first report is its first status change.
+      if (status !== "offline") await traceStatusChange(tx, { agentId: key, from: "offline", status }, { cause, actor: by.actor, taskKey });
+      return { ...a, run: null };
     });
   }
 
@@ -266,16 +313,64 @@ export function createAgentsService({ database, staleAfterS, log, onHeartbeat }:
 
     let row = await known();
     if (row && event === "heartbeat") announceHeartbeat(row.agentId);
-    if (row) return { created: false, data: agentToApi(row, false) };
+    if (row) return { created: false, data: agentToApi(row) };
     // Ids are given by the database: only a key can register a new agent.
     if (typeof ref === "number") throw new NotFound();
     row = await register(ref, event, context, by);
-    if (row) return { created: true, data: agentToApi(row, false) };
+    if (row) return { created: true, data: agentToApi(row) };
     // Another first report of the same agent registered it between our two statements: this one is a report.
     row = await known();
     if (!row) throw new NotFound();
-    return { created: false, data: agentToApi(row, false) };
+    return { created: false, data: agentToApi(row) };
   }
 
-  return { create, get, list, update, activity, load, close: () => heartbeats.close() };
+  /**
+   * `POST /api/agents/:agent_id/reset`: a person clears the agent's state (above all a sticky `error`). The
+   * agent becomes `idle` (`offline` if never heard from) and its current task is cleared; `agent.reset` is
+   * traced even when the status was already that, since it also lets an escalated worker take work again.
+   * An agent a live run holds is reported by that run: resetting it is 422.
+   */
+  async function reset(idRaw: string, by: Principal) {
+    const row = await db.transaction(async (tx) => {
+      const a = await load(tx, idRaw, { lock: true });
+      if (a.run) {
+        throw Invalid.field("status", `the agent is running ${a.run.task_id}; pause its mission or wait for the run to end`);
+      }
+      const to = resetStatus(a.lastSeenAt);
+      const changed = await changeStatus(tx, a.id, {
+        to,
+        cause: "reset",
+        reason: `reset by ${by.actor}`,
+        actor: by.actor,
+        currentTask: { set: null },
+      });
+      await appendTrace(tx, {
+        event: "agent.reset",
+        actor: by.actor,
+        agentId: a.agentId,
+        data: { from: a.status, to, previous_reason: statusReasonOf(a) },
+      });
+      const { from: _from, ...view } = changed!;
+      return view;
+    });
+    await onReset?.(row.id);
+    return agentToApi(row);
+  }
+
+  return {
+    create,
+    get,
+    list,
+    update,
+    activity,
+    reset,
+    load,
+    /** Starts the staleness daemon (agents.staleness.ts). */
+    start: () => staleness.start(),
+    staleness,
+    close: async () => {
+      await staleness.stop();
+      await heartbeats.close();
+    },
+  };
 }

@@ -45,3 +45,15 @@ export function currentTaskEffect(event: AgentEvent): "set" | "clear" | "keep" {
       return "keep";
   }
 }
+
+/** What changed an agent's status, as `agent.status_changed` entries and `status_reason` name it. */
+export const STATUS_CAUSES = ["activity", "hook", "run", "stale", "reset", "heartbeat"] as const;
+export type StatusCause = (typeof STATUS_CAUSES)[number];
+
+/** The statuses silence can end: `error` stays until someone acts, `offline` already is. */
+export const STALEABLE: readonly AgentStatus[] = ["idle", "working", "blocked", "waiting_for_input"];
+
+/** Where a reset takes an agent: `idle`, or `offline` when it was never heard from. */
+export function resetStatus(lastSeenAt: Date | null): AgentStatus {
+  return lastSeenAt === null ? "offline" : "idle";
+}

@@ -3,11 +3,12 @@
 // (and at once when MAX_PENDING agents are waiting, and on close). Invariants:
 // - Durability: a crash loses at most the heartbeats of the last flush interval (only `last_seen_at` moves
 //   forward less far); everything else a heartbeat can change goes straight to the database: the first
-//   heartbeat of an agent not in memory, and any heartbeat to an agent known as `offline` (it revives it), are
-//   the same single UPDATE as before (repo.heartbeat) and answered from its result.
-// - Order: the flush only moves `last_seen_at` forward (GREATEST), and revives an `offline` agent only when
-//   the heartbeat is later than the agent's last recorded activity, so a heartbeat written late never undoes
-//   a `stop` (or any event) that came after it, from this process or another.
+//   heartbeat of an agent not in memory is one UPDATE (repo.heartbeat) answered from its result, and a
+//   heartbeat to an agent known as `offline` revives it in a transaction with its `agent.status_changed`
+//   entry (agents.status.ts reviveByHeartbeat).
+// - Order: the flush only moves `last_seen_at` forward (GREATEST); an agent it finds `offline` (made so by the
+//   staleness daemon or another process since) is revived only when the heartbeat is later than the status
+//   change, so a heartbeat written late never undoes a `stop` that came after it, from this process or another.
 // - Times are on the database's clock: the flush writes `now() - age` where age is how long ago, by this
 //   process's clock, the heartbeat arrived, so what is stored is never earlier than the heartbeat. An answer
 //   shows the local time plus a lower bound of the offset between the clocks (the database's `now()` minus the
@@ -20,12 +21,13 @@
 //   (so changes made by other processes show within a flush interval) and dropped as soon as this process
 //   writes the agent any other way (agent-writes.ts); a copy read before such a write is never stored after
 //   it (`written` sequence numbers).
-import { getTableColumns, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { Database } from "../db/client.js";
 import { agents } from "../db/schema/index.js";
 import type { Ref } from "../http/ids.js";
 import { onAgentWritten } from "./agent-writes.js";
 import * as repo from "./agents.repo.js";
+import { reviveByHeartbeat } from "./agents.status.js";
 
 /** Pending heartbeats are written at least this often. */
 export const FLUSH_EVERY_MS = 500;
@@ -38,13 +40,13 @@ const MAX_KNOWN = 100_000;
 const OFFSET_SAMPLES = 120;
 
 interface Known {
-  row: repo.AgentRow;
+  row: repo.AgentView;
   usedAt: number;
 }
 
 export interface Heartbeats {
   /** Records a heartbeat; the agent as it now reads, or undefined when there is no such agent. */
-  beat(ref: Ref): Promise<repo.AgentRow | undefined>;
+  beat(ref: Ref): Promise<repo.AgentView | undefined>;
   /** Writes every pending heartbeat and waits for any flush in flight: call before reading agents. */
   settle(): Promise<void>;
   /** Final flush; later heartbeats are written directly. */
@@ -98,7 +100,7 @@ function createHeartbeats(database: Database, log: (err: unknown) => void = () =
   }
 
   /** Keeps `row` unless this process wrote the agent after `since` (then the row may predate that write). */
-  function remember(row: repo.AgentRow, since: number) {
+  function remember(row: repo.AgentView, since: number) {
     if (since < floor || (writtenAt.get(row.id) ?? -1) > since) return;
     if (known.size >= MAX_KNOWN) {
       known.clear();
@@ -109,9 +111,14 @@ function createHeartbeats(database: Database, log: (err: unknown) => void = () =
   }
 
   async function direct(ref: Ref) {
-    const since = seq;
     const startedAt = Date.now();
-    const row = await repo.heartbeat(db, ref);
+    let since = seq;
+    let row = await repo.heartbeat(db, ref);
+    if (!row) {
+      row = await reviveByHeartbeat(database, ref);
+      // The revival is this process's own write, and `row` what it wrote: the copy to keep.
+      since = seq;
+    }
     if (row) {
       // This write supersedes the agent's heartbeats still waiting from before it (not those that came since).
       if ((pending.get(row.id) ?? Infinity) <= startedAt) pending.delete(row.id);
@@ -135,26 +142,27 @@ function createHeartbeats(database: Database, log: (err: unknown) => void = () =
     // Arrays travel as array literals (text), which both drivers pass through unchanged.
     const v = sql`(SELECT unnest(${`{${ids.join(",")}}`}::integer[]) AS id, unnest(${`{${ages.join(",")}}`}::bigint[]) AS age_ms) AS v`;
     const at = sql`(now() - v.age_ms * interval '1 millisecond')`;
-    const revive = sql`(${agents.status} = 'offline' AND (${agents.lastSeenAt} IS NULL OR ${agents.lastSeenAt} < ${at}))`;
     try {
       const rows = await db
         .update(agents)
-        .set({
-          lastSeenAt: sql`GREATEST(${agents.lastSeenAt}, ${at})`,
-          status: sql`CASE WHEN ${revive} THEN 'idle' ELSE ${agents.status} END`,
-          updatedAt: sql`CASE WHEN ${revive} THEN ${at} ELSE ${agents.updatedAt} END`,
-        })
+        .set({ lastSeenAt: sql`GREATEST(${agents.lastSeenAt}, ${at})` })
         .from(v)
         .where(sql`${agents.id} = v.id`)
-        .returning({ ...getTableColumns(agents), dbNowMs: sql<number>`(extract(epoch from now()) * 1000)::float8` });
+        .returning({ ...repo.viewCols, dbNowMs: sql<number>`(extract(epoch from now()) * 1000)::float8` });
       const doneAt = Date.now();
       if (rows[0]) {
         offsets.push(Number(rows[0].dbNowMs) - doneAt);
         if (offsets.length > OFFSET_SAMPLES) offsets.shift();
         offsetMs = Math.max(...offsets);
       }
+      // Made offline since we last knew it: the heartbeat revives it, as a status change with its entry.
+      for (const r of rows) {
+        if (r.status !== "offline") continue;
+        const age = Date.now() - (batch.get(r.id) ?? Date.now());
+        await reviveByHeartbeat(database, r.id, age).catch(log);
+      }
       if (closed) return;
-      for (const { dbNowMs: _ignored, ...row } of rows) remember(row, since);
+      for (const { dbNowMs: _ignored, ...row } of rows) if (row.status !== "offline") remember(repo.toView(row), since);
     } catch (err) {
       // Kept for the next flush (newer heartbeats win); the database may be briefly unreachable.
       for (const [id, t] of batch) pending.set(id, Math.max(pending.get(id) ?? 0, t));

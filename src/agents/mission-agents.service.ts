@@ -40,8 +40,8 @@ export function createMissionAgentsService({ database, staleAfterS, onMembership
     const m = await mission(db, missionRaw);
     const page = pageOf(q);
     await settle();
-    const rows = await repo.listMissionAgents(db, m.id, page, staleAfterS);
-    return toPage(rows, page, (r) => agentToApi(r, r.stale));
+    const rows = await repo.listMissionAgents(db, m.id, page);
+    return toPage(rows, page, (r) => agentToApi(r));
   }
 
   /** The agent when it is on the mission; 404 when the mission, the agent or the membership does not exist. */
@@ -49,9 +49,9 @@ export function createMissionAgentsService({ database, staleAfterS, onMembership
     const m = await mission(db, missionRaw);
     const ref = parseRef(agentRaw);
     await settle();
-    const a = ref === null ? undefined : await repo.findAgentView(db, ref, staleAfterS);
+    const a = ref === null ? undefined : await repo.findAgentView(db, ref);
     if (!a || !(await repo.isAgentOnMission(db, m.id, a.id))) throw new NotFound();
-    return agentToApi(a, a.stale);
+    return agentToApi(a);
   }
 
   async function add(missionRaw: string, input: MissionAgentAdd, by: Principal) {
@@ -59,7 +59,7 @@ export function createMissionAgentsService({ database, staleAfterS, onMembership
     const { m, a } = await db.transaction(async (tx) => {
       const m = await mission(tx, missionRaw);
       const ref = parseRef(input.agent_id);
-      const a = ref === null ? undefined : await repo.findAgentView(tx, ref, staleAfterS);
+      const a = ref === null ? undefined : await repo.findAgentView(tx, ref);
       if (!a) throw Invalid.field("agent_id", "does not exist");
       if (!(await repo.addMissionAgent(tx, m.id, a.id))) throw Invalid.field("agent_id", "is already on this mission");
       await appendTrace(tx, {
@@ -72,7 +72,7 @@ export function createMissionAgentsService({ database, staleAfterS, onMembership
       return { m, a };
     });
     await onMembershipChanged?.(m.id, a.id, "added");
-    return { mission_id: m.missionId, data: agentToApi(a, a.stale) };
+    return { mission_id: m.missionId, data: agentToApi(a) };
   }
 
   async function remove(missionRaw: string, agentRaw: string, by: Principal) {

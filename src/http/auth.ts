@@ -22,6 +22,8 @@ export interface Principal {
   agentKey: string | null;
   /** How the trace names this caller. */
   actor: string;
+  /** For a run's token: the one task (integer id) it may act on while the run lasts. */
+  runTaskId?: number | null;
 }
 
 export interface Authenticator {

@@ -1,6 +1,7 @@
 // Missions. Invariants: a status changes only through `transition`, which checks the move against the
 // state machine, applies it as a conditional update on the status it read (so of two racing moves exactly
-// one wins), and writes the `mission.status_changed` entry in the same transaction.
+// one wins), and writes the `mission.status_changed` entry and what the move does to the mission's work
+// (runtime.missionMoving: tasks blocked or failed, dispatches, run tokens) in the same transaction.
 // Budget: a mission's spend is the sum of its tasks' outputs.cost_usd. A mission whose spend has passed its
 // `budget_usd` is never moved to `active`, and an active one is paused (through `transition`, so the runtime
 // stops its tree and the entry says why) by `enforceBudget`, which the runtime calls after a run that cost
@@ -84,6 +85,9 @@ export function createMissionsService({ database, runtime = noRuntime }: Mission
       missionId: m.missionId,
       data: { from, to, ...data },
     });
+    // What the move does to the mission's tasks, dispatches and run tokens commits with it (the answer never
+    // waits for agent processes: they are stopped after the commit, in the background).
+    await runtime.missionMoving(tx, { id: moved.id, missionId: moved.missionId }, from, to, actor);
     return moved;
   }
 

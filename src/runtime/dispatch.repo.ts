@@ -53,6 +53,40 @@ export async function setDispatch(exec: Executor, id: number, set: Partial<typeo
   return rows[0];
 }
 
+/**
+ * Locks the dispatch if it is still this owner's running run; undefined when the run was settled by someone
+ * else meanwhile (a pause or cancel moved it in its own transaction, a successor recovered it).
+ */
+export async function lockRunning(exec: Executor, id: number, owner: string) {
+  const rows = await exec
+    .select()
+    .from(dispatches)
+    .where(and(eq(dispatches.id, id), eq(dispatches.status, "running"), eq(dispatches.owner, owner)))
+    .for("update");
+  return rows[0];
+}
+
+/** A sign of life of a running run (coalesced by the worker to at most one a second). */
+export async function touchOutput(exec: Executor, id: number) {
+  await exec.execute(sql`UPDATE ${dispatches} SET last_output_at = now() WHERE id = ${id} AND status = 'running'`);
+}
+
+/** Other running dispatches of an agent than these (whether a run still holds it). */
+export async function otherRunningOfAgent(exec: Executor, agentId: number, except: number[]) {
+  const rows = await exec
+    .select({ id: dispatches.id, taskId: dispatches.taskId })
+    .from(dispatches)
+    .where(
+      and(
+        eq(dispatches.agentId, agentId),
+        eq(dispatches.status, "running"),
+        except.length === 0 ? undefined : sql`${dispatches.id} <> ALL(${`{${except.join(",")}}`}::bigint[])`,
+      ),
+    )
+    .limit(1);
+  return rows[0];
+}
+
 /** Running dispatches of a mission: after a crash or takeover, these were orphaned. */
 export async function runningForMission(exec: Executor, missionId: number) {
   return exec
@@ -62,12 +96,19 @@ export async function runningForMission(exec: Executor, missionId: number) {
     .orderBy(asc(dispatches.id));
 }
 
-export async function liveForMission(exec: Executor, missionId: number) {
-  return exec
+export async function liveForMission(exec: Executor, missionId: number, opts: { lock?: boolean } = {}) {
+  const q = exec
     .select()
     .from(dispatches)
     .where(and(eq(dispatches.missionId, missionId), inArray(dispatches.status, [...LIVE_STATUSES])))
     .orderBy(asc(dispatches.id));
+  return opts.lock ? q.for("update") : q;
+}
+
+/** Every dispatch id of a mission (whose run tokens a pause or end revokes). */
+export async function dispatchIdsOfMission(exec: Executor, missionId: number) {
+  const rows = await exec.select({ id: dispatches.id }).from(dispatches).where(eq(dispatches.missionId, missionId));
+  return rows.map((r) => r.id);
 }
 
 /** Agents on the mission with how many dispatches each has queued or running: for least-busy routing. */

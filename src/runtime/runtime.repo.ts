@@ -1,6 +1,6 @@
-import { asc, eq } from "drizzle-orm";
+import { and, asc, eq, inArray } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
-import { agents, missionAgents } from "../db/schema/index.js";
+import { agents, missionAgents, tasks } from "../db/schema/index.js";
 
 export async function listMissionAgentIds(exec: Executor, missionId: number) {
   return exec
@@ -9,4 +9,14 @@ export async function listMissionAgentIds(exec: Executor, missionId: number) {
     .innerJoin(agents, eq(agents.id, missionAgents.agentId))
     .where(eq(missionAgents.missionId, missionId))
     .orderBy(asc(agents.id));
+}
+
+/** Ids of a mission's tasks in these statuses, oldest first (a mission's end fails them). */
+export async function missionTaskIdsIn(exec: Executor, missionId: number, statuses: readonly string[]) {
+  const rows = await exec
+    .select({ id: tasks.id })
+    .from(tasks)
+    .where(and(eq(tasks.missionId, missionId), inArray(tasks.status, [...statuses])))
+    .orderBy(asc(tasks.id));
+  return rows.map((r) => r.id);
 }

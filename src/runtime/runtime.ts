@@ -7,6 +7,11 @@
 //   dispatches queued again, so no dispatch is lost and none runs twice at the same time.
 // - Signals between processes go through NOTIFY on `mc_runtime`; every loop also re-checks the database,
 //   so a lost signal only delays.
+// - Pause and cancel answer at once: what the move does to the mission's work is written in the move's own
+//   transaction (`missionMoving`); afterwards the processes are stopped in the background (SIGTERM, SIGKILL
+//   after stop_grace_s), each exit traced (`runtime.run_stopped`), and nothing waits for them.
+// - A run's token is revoked in the transaction that ends the run, whoever ends it: the worker's settle or
+//   stop, a mission's move, or the recovery of an orphan.
 import { randomUUID } from "node:crypto";
 import os from "node:os";
 import type { FastifyBaseLogger } from "fastify";
@@ -23,14 +28,18 @@ import { appendTrace } from "../trace/trace.service.js";
 import type { MissionRuntime } from "./runtime.types.js";
 import * as repo from "./dispatch.repo.js";
 import { groupAlive, killGroup, pidAlive } from "./process.js";
-import { AgentWorker, RUNTIME_ACTOR, type WorkerDeps } from "./worker.js";
+import { AgentWorker, RUNTIME_ACTOR, runStoppedStatus, type WorkerDeps } from "./worker.js";
+import type { Executor } from "../db/client.js";
+import { ENDED_WITH_MISSION, MISSION_END, type TaskStatus } from "../tasks/tasks.state.js";
+import { missionTaskIdsIn } from "./runtime.repo.js";
 
 export const RUNTIME_CHANNEL = "mc_runtime";
 
 export type RuntimeSignal =
   | { t: "dispatch"; m: number; a: number }
   | { t: "mission"; m: number }
-  | { t: "members"; m: number };
+  | { t: "members"; m: number }
+  | { t: "reset"; a: number };
 
 export interface RuntimeDeps {
   database: Database;
@@ -81,7 +90,7 @@ class MissionSupervisor {
     else this.workers.get(agentId)?.wake();
   }
 
-  async stop(mode: "requeue" | "cancel" | "abandon", note: string) {
+  async stop(mode: "requeue" | "cancel" | "settled" | "abandon", note: string) {
     await Promise.all([...this.workers.values()].map((w) => w.stop(mode, note)));
   }
 
@@ -139,9 +148,60 @@ export class Runtime implements MissionRuntime {
     return this.supervisors.get(missionId)?.view() ?? { running: false, workers: [] };
   }
 
+  async missionMoving(tx: Executor, mission: { id: number; missionId: string }, _from: string, to: string, actor: string) {
+    if (to === "paused") await this.pauseWork(tx, mission, actor);
+    else if (to === "completed" || to === "failed" || to === "cancelled") await this.endWork(tx, mission, to, actor);
+  }
+
+  /** Tasks with a live run are blocked and their dispatches queued again; run tokens revoked. */
+  private async pauseWork(tx: Executor, mission: { id: number; missionId: string }, actor: string) {
+    const note = "mission paused; the task will be dispatched again when the mission starts";
+    const running = (await repo.liveForMission(tx, mission.id, { lock: true })).filter((d) => d.status === "running");
+    for (const d of running) {
+      const task = await findTaskView(tx, d.taskId, { lock: true });
+      if (task && task.status === "in_progress") {
+        await insertLogs(tx, [{ taskId: task.id, message: note, level: "warn", timestamp: new Date() }]);
+        await transitionTask(tx, task, "blocked", actor, { via: "mission", comment: note });
+      }
+      await repo.setDispatch(tx, d.id, { status: "queued", owner: null, pid: null, startedAt: null, lastOutputAt: null, reason: note });
+      await runStoppedStatus(tx, d.agentId, { mission: mission.missionId, task: task?.taskId ?? null }, `run of ${task?.taskId ?? "a task"} stopped: mission paused`, running.map((x) => x.id));
+    }
+    await this.deps.tokens.revokeRunTokens(tx, await repo.dispatchIdsOfMission(tx, mission.id));
+  }
+
+  /** Every open task fails with the reason, `pending_review` stays; live dispatches are cancelled. */
+  private async endWork(tx: Executor, mission: { id: number; missionId: string }, to: string, actor: string) {
+    const note = `mission ${to}`;
+    const live = await repo.liveForMission(tx, mission.id, { lock: true });
+    const running = live.filter((d) => d.status === "running");
+    for (const d of live) await repo.setDispatch(tx, d.id, { status: "cancelled", owner: null, reason: note, finishedAt: new Date() });
+    for (const id of await missionTaskIdsIn(tx, mission.id, ENDED_WITH_MISSION)) {
+      const task = await findTaskView(tx, id, { lock: true });
+      if (!task || !ENDED_WITH_MISSION.includes(task.status as TaskStatus)) continue;
+      await insertLogs(tx, [{ taskId: task.id, message: note, level: "warn", timestamp: new Date() }]);
+      await transitionTask(tx, task, "failed", actor, { via: MISSION_END, comment: note });
+    }
+    for (const d of running) {
+      const key = await repo.taskKeyOf(tx, d.taskId);
+      await runStoppedStatus(tx, d.agentId, { mission: mission.missionId, task: key ?? null }, `run of ${key ?? "a task"} stopped: ${note}`, running.map((x) => x.id));
+    }
+    await this.deps.tokens.revokeRunTokens(tx, await repo.dispatchIdsOfMission(tx, mission.id));
+  }
+
+  /** A person reset an agent: its escalated workers, here and in every process, take work again. */
+  async agentReset(agentId: number) {
+    this.unescalate(agentId);
+    await this.signal({ t: "reset", a: agentId });
+  }
+
+  private unescalate(agentId: number) {
+    for (const sup of this.supervisors.values()) sup.workers.get(agentId)?.unescalate();
+  }
+
   async missionStatusChanged(mission: { id: number; missionId: string }, _from: string, to: string) {
     if (to === "active") await this.take(mission.id);
-    else await this.release(mission.id, to);
+    // The move's transaction did the database's part; the processes are stopped in the background.
+    else void this.release(mission.id, to).catch((err) => this.deps.log.error({ err, missionId: mission.id }, "stopping a mission tree failed"));
     // Whoever else holds or wants it hears of it too.
     await this.signal({ t: "mission", m: mission.id });
   }
@@ -161,6 +221,10 @@ export class Runtime implements MissionRuntime {
     try {
       s = JSON.parse(payload) as RuntimeSignal;
     } catch {
+      return;
+    }
+    if (s.t === "reset") {
+      this.unescalate(s.a);
       return;
     }
     const sup = this.supervisors.get(s.m);
@@ -212,11 +276,7 @@ export class Runtime implements MissionRuntime {
     const sup = this.supervisors.get(missionId);
     if (!sup) return;
     this.supervisors.delete(missionId);
-    if (status === "paused") {
-      await sup.stop("requeue", "mission paused; the task will be dispatched again when the mission starts");
-    } else {
-      await sup.stop("cancel", `mission ${status}`);
-    }
+    await sup.stop("settled", `mission ${status}`);
     await repo.releaseLease(this.deps.database.db, missionId, this.owner).catch(() => {});
   }
 
@@ -262,7 +322,10 @@ export class Runtime implements MissionRuntime {
           await insertLogs(tx, [{ taskId: task.id, message: note, level: "warn", timestamp: new Date() }]);
           await transitionTask(tx, task, "blocked", RUNTIME_ACTOR, { via: "dispatch", comment: note });
         }
-        await repo.setDispatch(tx, d.id, { status: "queued", owner: null, pid: null, startedAt: null, reason: "interrupted" });
+        await repo.setDispatch(tx, d.id, { status: "queued", owner: null, pid: null, startedAt: null, lastOutputAt: null, reason: "interrupted" });
+        // The orphan's run is over: its token dies with it, and its agent is no longer held by it.
+        await this.deps.tokens.revokeRunTokens(tx, [d.id]);
+        await runStoppedStatus(tx, d.agentId, { mission: task?.missionKey ?? null, task: task?.taskId ?? null }, `run of ${task?.taskId ?? "a task"} interrupted: the server running it stopped`, [d.id]);
         await appendTrace(tx, {
           event: "dispatch.recovered",
           actor: RUNTIME_ACTOR,

@@ -1,3 +1,4 @@
+import type { Executor } from "../db/client.js";
 import type { RuntimeView } from "../missions/missions.schemas.js";
 
 /**
@@ -6,12 +7,20 @@ import type { RuntimeView } from "../missions/missions.schemas.js";
  * through the missions service.
  */
 export interface MissionRuntime {
+  /**
+   * Inside the transaction that moves a mission's status: what the move does to its work (pause: tasks with a
+   * live run blocked, dispatches queued again; completed/failed/cancelled: open tasks failed, dispatches
+   * cancelled; both: run tokens revoked, agents of stopped runs idle), with the trace entries.
+   */
+  missionMoving(tx: Executor, mission: { id: number; missionId: string }, from: string, to: string, actor: string): Promise<void>;
+  /** After the move committed: starts the tree, or stops its processes in the background (never waits for them). */
   missionStatusChanged(mission: { id: number; missionId: string }, from: string, to: string): Promise<void>;
   view(missionId: number): RuntimeView;
 }
 
 /** Without a runtime (until one is wired in), no mission has a process tree. */
 export const noRuntime: MissionRuntime = {
+  async missionMoving() {},
   async missionStatusChanged() {},
   view: () => ({ running: false, workers: [] }),
 };

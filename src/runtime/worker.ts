@@ -15,8 +15,10 @@ import { asc, eq } from "drizzle-orm";
 import type { FastifyBaseLogger } from "fastify";
 import type { Database, Executor } from "../db/client.js";
 import { findMission } from "../missions/missions.repo.js";
-import { findAgent, heartbeat, recordActivity, type AgentRow } from "../agents/agents.repo.js";
-import { EVENT_STATUS, currentTaskEffect, type AgentEvent } from "../agents/agents.state.js";
+import { findAgent, writeStatus, type AgentRow } from "../agents/agents.repo.js";
+import { EVENT_STATUS, currentTaskEffect, type AgentEvent, type AgentStatus } from "../agents/agents.state.js";
+import { changeStatus, traceStatusChange } from "../agents/agents.status.js";
+import { heartbeatsFor } from "../agents/heartbeats.js";
 import { findTaskView, insertLogs, type TaskView } from "../tasks/tasks.repo.js";
 import { taskSummaryToApi, transitionTask } from "../tasks/tasks.service.js";
 import type { TaskStatus } from "../tasks/tasks.state.js";
@@ -77,22 +79,62 @@ export interface WorkerDeps {
   afterCost?(missionId: number): Promise<void>;
 }
 
-/** Writes an agent's activity as if it had reported it: status mapping, current task, trace entry. */
+/**
+ * Writes an agent's activity as if it had reported it: status (the event's, or `opts.status`: a session that
+ * starts inside a run leaves the agent `working`), current task, `agent.activity` entry, and the
+ * `agent.status_changed` entry (reason `run`) when the status moved.
+ */
 export async function runtimeActivity(
   tx: Executor,
   agent: AgentRow,
   event: Exclude<AgentEvent, "heartbeat">,
   context: { task_id?: string; mission_id?: string; reason?: string; session_id?: string },
+  opts: { why: string; status?: AgentStatus },
 ) {
   const effect = currentTaskEffect(event);
-  await recordActivity(tx, agent.id, EVENT_STATUS[event], effect === "set" ? { set: context.task_id ?? null } : effect === "clear" ? { set: null } : "keep");
+  const status = opts.status ?? EVENT_STATUS[event];
+  const row = await writeStatus(tx, agent.id, {
+    status,
+    cause: "run",
+    reason: opts.why,
+    event,
+    currentTask: effect === "set" ? { set: context.task_id ?? null } : effect === "clear" ? { set: null } : "keep",
+    seen: true,
+  });
   await appendTrace(tx, {
     event: "agent.activity",
     actor: RUNTIME_ACTOR,
     agentId: agent.agentId,
     missionId: context.mission_id ?? null,
     taskId: context.task_id ?? null,
-    data: { event, context: { ...context, source: "runtime" }, status: EVENT_STATUS[event] },
+    data: { event, context: { ...context, source: "runtime" }, status },
+  });
+  if (row && row.from !== row.status) {
+    await traceStatusChange(tx, row, { cause: "run", actor: RUNTIME_ACTOR, missionKey: context.mission_id ?? null, taskKey: context.task_id ?? null });
+  }
+}
+
+/**
+ * A run of the agent stopped without its own outcome (pause, cancel, shutdown, recovery): the agent is `idle`
+ * again, unless another run still holds it. Only from `working`: what the agent reported itself stays.
+ */
+export async function runStoppedStatus(
+  tx: Executor,
+  agentId: number,
+  keys: { mission: string | null; task: string | null },
+  why: string,
+  exceptDispatches: number[],
+) {
+  if (await repo.otherRunningOfAgent(tx, agentId, exceptDispatches)) return;
+  await changeStatus(tx, agentId, {
+    to: "idle",
+    cause: "run",
+    reason: why,
+    actor: RUNTIME_ACTOR,
+    currentTask: { set: null },
+    onlyFrom: ["working"],
+    missionKey: keys.mission,
+    taskKey: keys.task,
   });
 }
 
@@ -172,8 +214,8 @@ class LogBuffer {
   }
 }
 
-/** Heartbeats from tool use are written at most this often per run (each is an UPDATE of the agent). */
-const HEARTBEAT_EVERY_MS = 5_000;
+/** A run's `last_output_at` is written at most this often (the agent's `last_seen_at` goes through the heartbeat coalescer). */
+const TOUCH_EVERY_MS = 1_000;
 
 /**
  * Applies one run's normalized events (adapters/events.ts) in the order they came: log lines through the
@@ -186,7 +228,8 @@ class RunSink {
   readonly outputs: Record<string, unknown> = {};
   private sessionStarted = false;
   private chain: Promise<void> = Promise.resolve();
-  private lastBeat = 0;
+  private lastTouch = 0;
+  private touchTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly deps: WorkerDeps,
@@ -196,13 +239,13 @@ class RunSink {
 
   push(e: RunEvent): void {
     try {
+      this.alive();
       switch (e.type) {
         case "log":
           this.logs.push(e.level, String(e.message));
           return;
         case "tool":
           this.logs.push(e.level ?? "info", String(e.message));
-          this.beat();
           return;
         case "outputs":
         case "result":
@@ -229,11 +272,33 @@ class RunSink {
     }).catch((err) => this.deps.log.error({ err }, what));
   }
 
-  private beat() {
-    const now = Date.now();
-    if (now - this.lastBeat < HEARTBEAT_EVERY_MS) return;
-    this.lastBeat = now;
-    this.enqueue("agent heartbeat failed", () => heartbeat(this.deps.database.db, this.run.agent.id));
+  /**
+   * Every line or event of the run is a sign of life: the agent's `last_seen_at` through the heartbeat
+   * coalescer (in memory, written twice a second), the run's `last_output_at` at most once a second (with a
+   * trailing write, so the last output is never more than a second behind).
+   */
+  private alive() {
+    if (this.run.stopping()) return;
+    heartbeatsFor(this.deps.database)
+      .beat(this.run.agent.id)
+      .catch((err) => this.deps.log.error({ err }, "recording the run's sign of life failed"));
+    const wait = this.lastTouch + TOUCH_EVERY_MS - Date.now();
+    if (wait <= 0) {
+      this.lastTouch = Date.now();
+      this.enqueue("recording the run's last output failed", () => repo.touchOutput(this.deps.database.db, this.run.dispatchId));
+    } else if (!this.touchTimer) {
+      this.touchTimer = setTimeout(() => {
+        this.touchTimer = null;
+        this.alive();
+      }, wait);
+      this.touchTimer.unref();
+    }
+  }
+
+  /** The run is over: no more writes of its liveness. */
+  close() {
+    if (this.touchTimer) clearTimeout(this.touchTimer);
+    this.touchTimer = null;
   }
 
   private session(sessionId: string | null, model: string | null) {
@@ -260,8 +325,10 @@ class RunSink {
         if (!first || !this.run.announcesSession) return;
         const a = (await findAgent(tx, agent.id)) ?? agent;
         const context = { task_id: t.taskId, mission_id: t.missionKey, ...(sessionId ? { session_id: sessionId } : {}) };
-        await runtimeActivity(tx, a, "session_start", context);
-        await runtimeActivity(tx, a, "task_start", context);
+        // The run holds the agent: it stays working through its session's start.
+        const why = `running ${t.taskId}`;
+        await runtimeActivity(tx, a, "session_start", context, { why, status: "working" });
+        await runtimeActivity(tx, a, "task_start", context, { why });
       }),
     );
   }
@@ -283,7 +350,7 @@ export class AgentWorker {
   private pumping = false;
   private again = false;
   private stopped = false;
-  private stopMode: "requeue" | "cancel" | "abandon" | null = null;
+  private stopMode: "requeue" | "cancel" | "settled" | "abandon" | null = null;
   private poll: NodeJS.Timeout;
 
   constructor(
@@ -362,9 +429,21 @@ export class AgentWorker {
       if (adapter.kind === "process" && t.status !== "in_progress") {
         t = await transitionTask(tx, t, "in_progress", RUNTIME_ACTOR, { via: "dispatch", comment: `dispatch ${d.id} started` });
       }
-      // An agent that announces its session says task_start when the session starts (RunSink).
+      // A run is proof of life: the agent is working on the task from now until the run ends. An agent that
+      // announces its session says task_start when the session starts (RunSink).
       if (adapter.kind === "process" && !adapter.sessions) {
-        await runtimeActivity(tx, agent, "task_start", { task_id: t.taskId, mission_id: mission.missionId });
+        await runtimeActivity(tx, agent, "task_start", { task_id: t.taskId, mission_id: mission.missionId }, { why: `running ${t.taskId}` });
+      } else if (adapter.kind === "process") {
+        await changeStatus(tx, agent.id, {
+          to: "working",
+          cause: "run",
+          reason: `running ${t.taskId}`,
+          actor: RUNTIME_ACTOR,
+          currentTask: { set: t.taskId },
+          seen: true,
+          missionKey: mission.missionId,
+          taskKey: t.taskId,
+        });
       }
       return { task: t, mission };
     });
@@ -375,7 +454,8 @@ export class AgentWorker {
     const { task, mission } = setup;
     active.taskKey = task.taskId;
     this.refreshCurrent();
-    const token = await tokens.issueRunToken(agent.id, (settings.timeoutS ?? 24 * 3600) + 600, `run-${d.id}`);
+    // The run's token acts on this task only and is revoked when the run ends (settle, stop, recovery).
+    const token = await tokens.issueRunToken(agent.id, (settings.timeoutS ?? 24 * 3600) + 600, `run-${d.id}`, { taskId: task.id, dispatchId: d.id });
     const logs = new LogBuffer(database, task, (err) => this.deps.log.error({ err }, "writing agent output failed"));
     active.logs = logs;
     const sink = new RunSink(this.deps, logs, {
@@ -417,7 +497,10 @@ export class AgentWorker {
       if (problem !== null || active.stopping) {
         if (worktree) this.deps.worktrees?.release(worktree.wt);
         await logs.flush();
-        if (active.stopping) return;
+        if (active.stopping) {
+          await tokens.revokeRunTokens(database.db, [d.id]).catch((err) => this.deps.log.error({ err }, "revoking a run token failed"));
+          return;
+        }
         await this.settle(active, agent, adapter.kind, { ok: false, reason: problem! }, {});
         return;
       }
@@ -447,6 +530,9 @@ export class AgentWorker {
     if (run.pid !== undefined) await repo.setDispatch(database.db, d.id, { pid: run.pid });
     if (active.stopping) void run.stop(settings.stopGraceMs);
     const outcome = await run.done;
+    sink.close();
+    // A stopped run's token may have been issued after whoever stopped it revoked the mission's tokens.
+    if (active.stopping) await tokens.revokeRunTokens(database.db, [d.id]).catch((err) => this.deps.log.error({ err }, "revoking a run token failed"));
     const ended = { ...said, pid: run.pid ?? null, duration_ms: Date.now() - startedAt };
     if (active.stopping) this.deps.log.info(ended, "agent run stopped");
     else if (outcome.ok) this.deps.log.info(ended, "agent run succeeded");
@@ -518,12 +604,22 @@ export class AgentWorker {
         retry = { delayMs: retryDelayMs(agentBefore.config, d.attempt) };
       }
     }
+    let settledElsewhere = false;
     try {
       await database.db.transaction(async (tx) => {
+        // A pause or cancel (or a successor's recovery) may have settled this run in its own transaction
+        // while it was ending: then it is theirs, and nothing here is written.
+        if (!(await repo.lockRunning(tx, d.id, this.deps.owner))) {
+          settledElsewhere = true;
+          return;
+        }
         const agent = (await findAgent(tx, this.agentId)) ?? agentBefore;
         let task = await findTaskView(tx, d.taskId, { lock: true });
         if (!task) return;
         const mission = task.missionKey;
+        // The run is over, and its token with it (a remote agent keeps its token for the work it accepted).
+        if (kind !== "remote" || !outcome.ok) await this.deps.tokens.revokeRunTokens(tx, [d.id]);
+        const othersLive = [...this.runs.keys()].some((id) => id !== d.id);
         if (Object.keys(outputs).length > 0) task = await mergeRunOutputs(tx, task, outputs, d.id);
         const move = async (to: TaskStatus, comment: string) => {
           if (task && task.status !== to) task = await transitionTask(tx, task, to, RUNTIME_ACTOR, { via: "dispatch", comment });
@@ -533,7 +629,13 @@ export class AgentWorker {
             case "process":
               // Exit 0 hands the work to review, unless the agent's own reports already took it further.
               if (task.status === "in_progress") await move("pending_review", `agent finished (dispatch ${d.id})`);
-              await runtimeActivity(tx, agent, "task_complete", { task_id: task.taskId, mission_id: mission });
+              await runtimeActivity(
+                tx,
+                agent,
+                "task_complete",
+                { task_id: task.taskId, mission_id: mission },
+                { why: `run of ${task.taskId} finished`, ...(othersLive ? { status: "working" as const } : {}) },
+              );
               break;
             case "remote":
               if (["pending", "blocked", "rejected"].includes(task.status)) await move("in_progress", `remote agent accepted dispatch ${d.id}`);
@@ -556,7 +658,13 @@ export class AgentWorker {
         await addLog(tx, task, "error", `run failed: ${outcome.reason}`);
         if (["pending", "in_progress", "blocked"].includes(task.status)) await move("failed", outcome.reason);
         await repo.setDispatch(tx, d.id, { status: "failed", reason: outcome.reason, finishedAt: new Date(), owner: null });
-        await runtimeActivity(tx, agent, "error", { task_id: task.taskId, mission_id: mission, reason: outcome.reason });
+        await runtimeActivity(
+          tx,
+          agent,
+          "error",
+          { task_id: task.taskId, mission_id: mission, reason: outcome.reason },
+          { why: `run of ${task.taskId} failed: ${outcome.reason}` },
+        );
         if (escalate) {
           await appendTrace(tx, {
             event: "runtime.worker_escalated",
@@ -593,42 +701,79 @@ export class AgentWorker {
     const said = { task_id: active.taskKey, agent_id: agentBefore.agentId, dispatch_id: d.id, attempt: d.attempt };
     if (escalate) this.deps.log.warn({ ...said, reason: escalate, last_failure: !outcome.ok ? outcome.reason : null }, "agent worker escalated: it takes no more work until reset");
     else if (retry) this.deps.log.warn({ ...said, retry_in_ms: retry.delayMs, next_attempt: d.attempt + 1 }, "agent run will be retried");
+    if (settledElsewhere) {
+      this.finishRun(d.id);
+      return;
+    }
     if (escalate) this.state = "escalated";
     else if (retry) this.state = "restarting";
     this.finishRun(d.id);
   }
 
+  /** A person reset the agent: an escalated worker forgets its crashes and takes work again. */
+  unescalate(): void {
+    this.crashes = [];
+    if (this.state !== "escalated") return;
+    this.state = "idle";
+    this.wake();
+  }
+
   /**
    * Stops the worker. `requeue`: runs are stopped, their tasks blocked with `note`, their dispatches queued
-   * again (pause, shutdown). `cancel`: the same, but dispatches are cancelled (mission ended). `abandon`:
-   * processes are killed and the database is left to the process that took the mission over.
+   * again (shutdown). `cancel`: the same, but dispatches are cancelled (agent taken off the mission).
+   * `settled`: the database was already moved by whoever stopped the mission (pause, cancel: in the
+   * transaction of the mission's move), so only the processes are stopped. `abandon`: processes are killed
+   * and the database is left to the process that took the mission over. Every stopped run but an abandoned
+   * one gets a `runtime.run_stopped` entry saying how its process ended; requeue and cancel revoke its token.
    */
-  async stop(mode: "requeue" | "cancel" | "abandon", note: string): Promise<void> {
+  async stop(mode: "requeue" | "cancel" | "settled" | "abandon", note: string): Promise<void> {
     this.stopped = true;
     this.stopMode = mode;
     clearInterval(this.poll);
     const agent = await findAgent(this.deps.database.db, this.agentId).catch(() => undefined);
     const grace = agentSettings(agent?.config ?? {}).stopGraceMs;
+    const stopping = [...this.runs.keys()];
     await Promise.all(
       [...this.runs.values()].map(async (active) => {
         active.stopping = true;
-        if (active.run) await active.run.stop(grace);
+        let exit: string | null = null;
+        if (active.run) {
+          await active.run.stop(grace);
+          const o = await active.run.done;
+          exit = o.ok ? "exited with code 0" : o.reason;
+        }
         await active.logs?.flush();
         if (mode === "abandon") return;
+        const d = active.dispatch;
         await this.deps.database.db
           .transaction(async (tx) => {
-            const task = await findTaskView(tx, active.dispatch.taskId, { lock: true });
-            if (task && task.status === "in_progress") {
-              await addLog(tx, task, "warn", note);
-              await transitionTask(tx, task, "blocked", RUNTIME_ACTOR, { via: "dispatch", comment: note });
+            const task = await findTaskView(tx, d.taskId, { lock: mode !== "settled" });
+            const keys = { mission: task?.missionKey ?? null, task: task?.taskId ?? null };
+            if (mode !== "settled" && (await repo.lockRunning(tx, d.id, this.deps.owner))) {
+              if (task && task.status === "in_progress") {
+                await addLog(tx, task, "warn", note);
+                await transitionTask(tx, task, "blocked", RUNTIME_ACTOR, { via: "dispatch", comment: note });
+              }
+              await repo.setDispatch(
+                tx,
+                d.id,
+                mode === "requeue"
+                  ? { status: "queued", owner: null, pid: null, startedAt: null, lastOutputAt: null, reason: note }
+                  : { status: "cancelled", owner: null, reason: note, finishedAt: new Date() },
+              );
+              await this.deps.tokens.revokeRunTokens(tx, [d.id]);
+              await runStoppedStatus(tx, this.agentId, keys, `run of ${keys.task ?? "a task"} stopped: ${note}`, stopping);
             }
-            await repo.setDispatch(
-              tx,
-              active.dispatch.id,
-              mode === "requeue"
-                ? { status: "queued", owner: null, pid: null, startedAt: null, reason: note }
-                : { status: "cancelled", owner: null, reason: note, finishedAt: new Date() },
-            );
+            if (active.run) {
+              await appendTrace(tx, {
+                event: "runtime.run_stopped",
+                actor: RUNTIME_ACTOR,
+                missionId: keys.mission,
+                taskId: keys.task,
+                agentId: this.agentKey,
+                data: { dispatch_id: d.id, pid: active.run.pid ?? null, exit, grace_ms: grace, note },
+              });
+            }
           })
           .catch((err) => this.deps.log.error({ err }, "stopping a run failed"));
       }),

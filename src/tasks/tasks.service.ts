@@ -439,6 +439,8 @@ export function createTasksService({ database, beforeComplete = [], onApproved =
   /** The checks every report passes before anything is written; the status it moves to. */
   function checkReport(cur: repo.TaskView, input: TaskReport, outputs: Record<string, unknown>, by: Principal) {
     if (by.role === "agent" && cur.agentId !== agentOf(by)) throw new Forbidden();
+    // A run's token moves only the run's task.
+    if (by.runTaskId != null && cur.id !== by.runTaskId) throw new Forbidden();
     // Reports add up: the merged outputs are bounded too, so no caller can grow a task without limit.
     if (Object.keys(outputs).length > 0 && jsonBytes({ ...cur.outputs, ...outputs }) > MAX_TASK_OUTPUTS_BYTES) {
       throw Invalid.field("outputs", `would make the task's outputs larger than ${MAX_TASK_OUTPUTS_BYTES} bytes as JSON`);

@@ -33,6 +33,13 @@ const RESERVED: Array<{ from: TaskStatus; to: TaskStatus; via: TransitionVia }> 
   { from: "pending_review", to: "rejected", via: "reject" },
 ];
 
+/**
+ * A mission that ends (completed, failed, cancelled) fails every task still open with it, `rejected` ones
+ * included (a move no route may make); `pending_review` stays for its review.
+ */
+export const MISSION_END: TransitionVia = "mission";
+export const ENDED_WITH_MISSION: readonly TaskStatus[] = ["pending", "in_progress", "blocked", "rejected"];
+
 export function isTaskStatus(s: string): s is TaskStatus {
   return (TASK_STATUSES as readonly string[]).includes(s);
 }
@@ -43,6 +50,7 @@ export function isTaskStatus(s: string): s is TaskStatus {
  */
 export function moveError(from: TaskStatus, to: TaskStatus, via: TransitionVia): string | null {
   if (from === to) return null;
+  if (via === MISSION_END && to === "failed" && ENDED_WITH_MISSION.includes(from)) return null;
   if (!MOVES[from].includes(to)) return `cannot move from ${from} to ${to}`;
   const reserved = RESERVED.find((r) => r.from === from && r.to === to);
   if (reserved && reserved.via !== via) return `only ${reserved.via} can move a task from ${from} to ${to}`;

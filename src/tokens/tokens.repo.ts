@@ -14,6 +14,8 @@ const cols = {
   expiresAt: apiTokens.expiresAt,
   revokedAt: apiTokens.revokedAt,
   lastUsedAt: apiTokens.lastUsedAt,
+  taskId: apiTokens.taskId,
+  dispatchId: apiTokens.dispatchId,
   insertedAt: apiTokens.insertedAt,
   agentKey: agents.agentId,
 };
@@ -63,7 +65,15 @@ export async function listActive(exec: Executor, page: Page): Promise<TokenRow[]
 
 export async function insertToken(
   exec: Executor,
-  values: { name: string | null; role: string; agentId: number | null; tokenHash: string; expiresAt?: Date | null },
+  values: {
+    name: string | null;
+    role: string;
+    agentId: number | null;
+    tokenHash: string;
+    expiresAt?: Date | null;
+    taskId?: number | null;
+    dispatchId?: number | null;
+  },
 ) {
   const rows = await exec.insert(apiTokens).values(values).returning();
   return rows[0]!;
@@ -76,6 +86,29 @@ export async function revokeToken(exec: Executor, id: number) {
     .where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))
     .returning();
   return rows[0];
+}
+
+/** Revokes the live tokens of these runs (dispatch ids); the hashes of those it revoked. */
+export async function revokeRunTokens(exec: Executor, dispatchIds: number[]): Promise<string[]> {
+  if (dispatchIds.length === 0) return [];
+  const rows = await exec
+    .update(apiTokens)
+    .set({ revokedAt: sql`now()` })
+    .where(and(sql`${apiTokens.dispatchId} = ANY(${`{${dispatchIds.join(",")}}`}::bigint[])`, isNull(apiTokens.revokedAt)))
+    .returning({ hash: apiTokens.tokenHash });
+  return rows.map((r) => r.hash);
+}
+
+/** Moves `last_used_at` forward to when each token was last used (ages in ms before the statement). */
+export async function touchUsed(exec: Executor, ids: number[], agesMs: number[]): Promise<void> {
+  if (ids.length === 0) return;
+  const v = sql`(SELECT unnest(${`{${ids.join(",")}}`}::integer[]) AS id, unnest(${`{${agesMs.join(",")}}`}::bigint[]) AS age_ms) AS v`;
+  const at = sql`(now() - v.age_ms * interval '1 millisecond')`;
+  await exec
+    .update(apiTokens)
+    .set({ lastUsedAt: sql`GREATEST(${apiTokens.lastUsedAt}, ${at})` })
+    .from(v)
+    .where(sql`${apiTokens.id} = v.id`);
 }
 
 export async function countTokens(exec: Executor): Promise<number> {

@@ -5,11 +5,16 @@
 // token at once. While requests come in, one starts in the background every REVALIDATE_AFTER_MS, so under
 // steady traffic an agent that calls every few seconds (or minutes) costs no lookup of its own (it would with
 // a plain 5 s expiry), and a revocation made by any process is seen by the next revalidation.
+// Run tokens (issueRunToken) are bound to one run: their principal may act only on the run's task, and they
+// are revoked by `revokeRunTokens` when the run ends, in the transaction that ends it; this process drops them
+// from its cache at once, other processes at their next revalidation (within CACHE_TTL_MS).
+// `last_used_at` is kept without a write per request: uses are noted in memory and written by one statement
+// every USAGE_FLUSH_MS (and on close), so it is at most that far behind.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { sql } from "drizzle-orm";
-import type { Database } from "../db/client.js";
+import type { Database, Executor } from "../db/client.js";
 import type { Principal, Role } from "../http/auth.js";
 import { Invalid, NotFound } from "../http/errors.js";
 import { parseRef, type Ref } from "../http/ids.js";
@@ -26,6 +31,8 @@ const REVALIDATE_AFTER_MS = 2_000;
 const CACHE_IDLE_MS = 10 * 60_000;
 const CACHE_MAX = 10_000;
 const BOOTSTRAP_LOCK = 727_274_002;
+/** How often noted token uses are written to `last_used_at`. */
+const USAGE_FLUSH_MS = 30_000;
 
 export function generateSecret(): string {
   return TOKEN_PREFIX + randomBytes(32).toString("base64url");
@@ -48,6 +55,7 @@ function principalOf(row: repo.TokenRow): Principal {
     agentId: row.agentId,
     agentKey: row.agentKey,
     actor: actorOf(row),
+    runTaskId: row.taskId,
   };
 }
 
@@ -96,6 +104,31 @@ export function createTokensService({ database, adminToken, now: clock = Date.no
     actor: "admin:env",
   };
 
+  /** Token id → when (local ms) it was last used and not yet written. */
+  let used = new Map<number, number>();
+  function noteUse(p: Principal | null) {
+    if (p?.tokenId != null) used.set(p.tokenId, Date.now());
+  }
+  let flushingUse: Promise<void> = Promise.resolve();
+  /** Writes the noted uses (one statement); never throws (they are kept for the next try). */
+  function flushUsage(): Promise<void> {
+    flushingUse = flushingUse.then(async () => {
+      if (used.size === 0) return;
+      const batch = used;
+      used = new Map();
+      const sentAt = Date.now();
+      const ids = [...batch.keys()];
+      try {
+        await repo.touchUsed(db, ids, ids.map((id) => Math.max(0, sentAt - batch.get(id)!)));
+      } catch {
+        for (const [id, at] of batch) used.set(id, Math.max(used.get(id) ?? 0, at));
+      }
+    });
+    return flushingUse;
+  }
+  const usageTimer = setInterval(() => void flushUsage(), USAGE_FLUSH_MS);
+  usageTimer.unref();
+
   async function authenticate(secret: string): Promise<Principal | null> {
     if (!secret.startsWith(TOKEN_PREFIX) && adminHash === null) return null;
     const hash = hashSecret(secret);
@@ -108,10 +141,12 @@ export function createTokensService({ database, adminToken, now: clock = Date.no
     const hit = cache.get(hash);
     if (hit && hit.until > now && now - hit.confirmedAt < CACHE_TTL_MS) {
       hit.usedAt = now;
+      noteUse(hit.principal);
       return hit.principal;
     }
     const row = await repo.findActiveByHash(db, hash);
     const principal = row ? principalOf(row) : null;
+    noteUse(principal);
     if (cache.size >= CACHE_MAX) cache.clear();
     // Never cache past a token's own expiry. An unknown secret is remembered (briefly) but never revalidated.
     cache.set(hash, { principal, confirmedAt: now, until: row?.expiresAt?.getTime() ?? Infinity, usedAt: now });
@@ -182,8 +217,11 @@ export function createTokensService({ database, adminToken, now: clock = Date.no
     return { id: row.id, role: row.role, agent_id: agent?.key ?? null, name: row.name, token: secret };
   }
 
-  /** A short-lived agent token for one run of the runtime (MC_AGENT_TOKEN). Not traced: it is not a change. */
-  async function issueRunToken(agentId: number, ttlS: number, name: string) {
+  /**
+   * A short-lived agent token for one run of the runtime (MC_AGENT_TOKEN), bound to the run's task and
+   * dispatch. Not traced: it is not a change.
+   */
+  async function issueRunToken(agentId: number, ttlS: number, name: string, run: { taskId: number; dispatchId: number }) {
     const secret = generateSecret();
     await repo.insertToken(db, {
       name,
@@ -191,8 +229,22 @@ export function createTokensService({ database, adminToken, now: clock = Date.no
       agentId,
       tokenHash: hashSecret(secret),
       expiresAt: new Date(Date.now() + ttlS * 1000),
+      taskId: run.taskId,
+      dispatchId: run.dispatchId,
     });
     return secret;
+  }
+
+  /** Revokes the tokens of runs that ended, in the caller's transaction (not traced: the run's end is). */
+  async function revokeRunTokens(exec: Executor, dispatchIds: number[]): Promise<number> {
+    const hashes = await repo.revokeRunTokens(exec, dispatchIds);
+    for (const h of hashes) cache.delete(h);
+    return hashes.length;
+  }
+
+  async function close() {
+    clearInterval(usageTimer);
+    await flushUsage();
   }
 
   async function list(q: { limit?: number; cursor?: string }) {
@@ -247,5 +299,5 @@ export function createTokensService({ database, adminToken, now: clock = Date.no
     return secret;
   }
 
-  return { authenticate, revalidate, create, list, revoke, issueRunToken, ensureBootstrapAdmin };
+  return { authenticate, revalidate, create, list, revoke, issueRunToken, revokeRunTokens, flushUsage, close, ensureBootstrapAdmin };
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { createTestContext, type TestContext } from "../harness.js";
+import { createTestContext, waitFor, type TestContext } from "../harness.js";
 
 let t: TestContext;
 beforeAll(async () => {
@@ -80,15 +80,24 @@ describe("every event's effect", () => {
     // The read agrees with the report's answer.
     expect((await t.json("GET", `/api/agents/${a.id}`)).body.data).toMatchObject({ status, current_task_id: currentTask });
 
-    const trace = await traceOf(a.agent_id);
-    expect(trace.length - traceBefore).toBe(traced ? 1 : 0);
+    // The activity entry, then (when the status moved) one agent.status_changed saying from, to and why.
+    const trace = (await traceOf(a.agent_id)).slice(traceBefore);
+    const changed = status !== "working";
+    expect(trace.map((e) => e.event)).toEqual(traced ? ["agent.activity", ...(changed ? ["agent.status_changed"] : [])] : []);
     if (traced) {
-      const e = trace.at(-1)!;
-      expect(e.event).toBe("agent.activity");
+      const e = trace[0]!;
       expect(e.actor).toBe("admin:test-admin");
       expect(e.data).toEqual({ event, context, status });
       expect(e.task_id).toBe(event === "task_start" ? "task-new" : null);
     }
+    if (changed && traced) {
+      expect(trace[1]!.data).toEqual({ from: "working", to: status, reason: "activity" });
+      expect(trace[1]!.actor).toBe("admin:test-admin");
+    }
+    // It explains itself.
+    expect(r.body.data.last_event).toEqual(traced ? { event, at: r.body.data.last_seen_at } : { event: "task_start", at: expect.any(String) });
+    if (traced) expect(r.body.data.status_reason).toBe(`${event} reported${event === "task_start" ? " (task-new)" : ""}: d`);
+    if (!changed) expect(r.body.data.status_since).toBe(started.body.data.status_since);
   });
 
   test("last_seen_at moves forward with each event, heartbeats included", async () => {
@@ -102,16 +111,23 @@ describe("every event's effect", () => {
     expect(second.getTime()).toBeGreaterThanOrEqual(first.getTime());
   });
 
-  test("heartbeat revives a stopped or never-seen agent as idle, and is never traced", async () => {
+  test("heartbeat revives a stopped or never-seen agent as idle: the heartbeat is never traced, the status change is", async () => {
     const a = await newAgent();
     expect(a.status).toBe("offline");
+    expect(a.status_reason).toBe("never heard from");
     const r1 = await report(a.agent_id, "heartbeat");
     expect(r1.status).toBe(200);
-    expect(r1.body.data.status).toBe("idle");
+    expect(r1.body.data).toMatchObject({ status: "idle", status_reason: "heartbeat after being offline", last_event: null });
     await report(a.agent_id, "stop");
     const r2 = await report(a.id, "heartbeat");
     expect(r2.body.data.status).toBe("idle");
-    expect((await traceOf(a.agent_id)).map((e) => e.data.event ?? e.event)).toEqual(["agent.created", "stop"]);
+    expect((await traceOf(a.agent_id)).map((e) => (e.event === "agent.status_changed" ? `${e.data.from}>${e.data.to}:${e.data.reason}` : (e.data.event ?? e.event)))).toEqual([
+      "agent.created",
+      "offline>idle:heartbeat",
+      "stop",
+      "idle>offline:activity",
+      "offline>idle:heartbeat",
+    ]);
   });
 
   test("heartbeat keeps updated_at unless it revives the agent", async () => {
@@ -178,7 +194,15 @@ describe("auto-registration", () => {
     expect(again.status).toBe(200);
     expect(again.body.data).toMatchObject({ id: r.body.data.id, status: "idle", current_task_id: null });
     const trace = await traceOf("auto-1");
-    expect(trace.map((e) => e.event)).toEqual(["agent.registered", "agent.activity", "agent.activity"]);
+    expect(trace.map((e) => e.event)).toEqual([
+      "agent.registered",
+      "agent.activity",
+      "agent.status_changed",
+      "agent.activity",
+      "agent.status_changed",
+    ]);
+    expect(trace[2]!.data).toEqual({ from: "offline", to: "working", reason: "activity" });
+    expect(trace[4]!.data).toEqual({ from: "working", to: "idle", reason: "activity" });
     expect(trace[0]!.data).toEqual({ event: "task_start" });
     expect(trace[1]!.data).toEqual({
       event: "task_start",
@@ -193,7 +217,10 @@ describe("auto-registration", () => {
     expect(r.body.data.status).toBe("idle");
     expect((await report("auto-hb", "heartbeat")).status).toBe(200);
     const trace = await traceOf("auto-hb");
-    expect(trace.map((e) => [e.event, e.data])).toEqual([["agent.registered", { event: "heartbeat" }]]);
+    expect(trace.map((e) => [e.event, e.data])).toEqual([
+      ["agent.registered", { event: "heartbeat" }],
+      ["agent.status_changed", { from: "offline", to: "idle", reason: "heartbeat" }],
+    ]);
   });
 
   test("concurrent first reports of one agent: one 201, the rest 200, one agent", async () => {
@@ -282,7 +309,7 @@ describe("agent tokens", () => {
   test("members may report any agent's activity and register agents", async () => {
     const r = await report("member-registered", "session_start", undefined, t.member);
     expect(r.status).toBe(201);
-    expect((await traceOf("member-registered")).map((e) => e.actor)).toEqual(["member:test-member", "member:test-member"]);
+    expect((await traceOf("member-registered")).map((e) => e.actor)).toEqual(["member:test-member", "member:test-member", "member:test-member"]);
   });
 });
 
@@ -293,19 +320,28 @@ describe("staleness (default window, 300 s)", () => {
     expect((await t.json("GET", `/api/agents/${a.id}`)).body.data.status).toBe("offline");
   });
 
-  test("an agent silent past the window reads offline; one within it keeps its status", async () => {
+  test("an agent silent past the window is made offline (written, traced, explained); one within it keeps its status", async () => {
     const a = await newAgent();
     await report(a.agent_id, "task_start", { task_id: "stale-task" });
     await silence(a.agent_id, 299);
+    // Two daemon ticks at least: still working.
+    await new Promise((r) => setTimeout(r, 1_200));
     expect((await t.json("GET", `/api/agents/${a.id}`)).body.data.status).toBe("working");
     await silence(a.agent_id, 301);
-    const r = await t.json("GET", `/api/agents/${a.id}`);
-    expect(r.body.data.status).toBe("offline");
-    // The stored status is untouched; a heartbeat proves it alive again and the last reported status shows.
-    expect((await stored(a.agent_id)).status).toBe("working");
+    const r = await waitFor(async () => {
+      const x = await t.json("GET", `/api/agents/${a.id}`);
+      return x.body.data.status === "offline" ? x : null;
+    }, 10_000, "the daemon to make the agent offline");
+    expect(r.body.data.status_reason).toMatch(/^no heartbeat for 30[0-9] s$/);
+    expect((await stored(a.agent_id)).status).toBe("offline");
+    const changes = (await traceOf(a.agent_id)).filter((e) => e.event === "agent.status_changed");
+    expect(changes.at(-1)!.data).toMatchObject({ from: "working", to: "offline", reason: "stale" });
+    expect(changes.at(-1)!.actor).toBe("system:staleness");
+    // A heartbeat proves it alive again: idle, as for any offline agent, and the revival is traced.
     const hb = await report(a.agent_id, "heartbeat");
-    expect(hb.body.data).toMatchObject({ status: "working", current_task_id: "stale-task" });
+    expect(hb.body.data).toMatchObject({ status: "idle", current_task_id: "stale-task" });
     expect((await traceOf(a.agent_id)).filter((e) => e.data.event === "heartbeat")).toEqual([]);
+    expect((await traceOf(a.agent_id)).at(-1)!.data).toEqual({ from: "offline", to: "idle", reason: "heartbeat" });
   });
 
   test("the list's status filter reads status the same way", async () => {
@@ -317,6 +353,7 @@ describe("staleness (default window, 300 s)", () => {
     await report(stale.agent_id, "blocked");
     await report(stopped.agent_id, "stop");
     await silence(stale.agent_id, 3600);
+    await waitFor(async () => (await stored(stale.agent_id)).status === "offline", 10_000, "the daemon");
     const keys = [fresh.agent_id, stale.agent_id, never.agent_id, stopped.agent_id];
     const listed = async (status: string) =>
       ((await t.json("GET", "/api/agents", { query: { status, limit: "500" } })).body.data as any[])
@@ -348,8 +385,7 @@ describe("staleness window from MC_AGENT_STALE_AFTER_S", () => {
     const r = await s.json("POST", "/api/agents/quick/activity", { body: { event: "session_start" } });
     expect(r.status).toBe(201);
     expect((await s.json("GET", "/api/agents/quick")).body.data.status).toBe("idle");
-    await new Promise((resolve) => setTimeout(resolve, 1300));
-    expect((await s.json("GET", "/api/agents/quick")).body.data.status).toBe("offline");
+    await waitFor(async () => (await s.json("GET", "/api/agents/quick")).body.data.status === "offline", 10_000, "stale");
     expect((await s.json("GET", "/api/agents", { query: { status: "offline" } })).body.data.map((a: any) => a.agent_id)).toEqual(["quick"]);
     expect((await s.json("GET", "/api/agents", { query: { status: "idle" } })).body.data).toEqual([]);
     const hb = await s.json("POST", "/api/agents/quick/activity", { body: { event: "heartbeat" } });

@@ -71,8 +71,12 @@ describe("create", () => {
       // Exactly in agent-config.test.ts: here `claude` is on PATH or not, depending on how the tests run.
       warnings: expect.any(Array),
       status: "offline",
+      status_reason: "never heard from",
+      status_since: null,
       current_task_id: null,
       last_seen_at: null,
+      last_event: null,
+      run: null,
       inserted_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       updated_at: expect.stringMatching(/Z$/),
     });

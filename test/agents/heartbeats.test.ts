@@ -48,7 +48,8 @@ async function agentStatements(fn: () => Promise<unknown>): Promise<string[]> {
   } finally {
     proto.prepareQuery = original;
   }
-  return statements.filter((s) => /"agents"/.test(s) && !/api_tokens/.test(s));
+  // The staleness daemon's scan runs on its own timer: not a heartbeat's work.
+  return statements.filter((s) => /"agents"/.test(s) && !/api_tokens/.test(s) && !/NOT EXISTS \(SELECT 1 FROM "dispatches"/.test(s));
 }
 
 const settle = () => heartbeatsFor(t.database).settle();
@@ -84,7 +85,7 @@ describe("coalescing", () => {
   test("many agents' heartbeats are written together, not a statement each", async () => {
     const agents = await Promise.all(Array.from({ length: 5 }, () => newAgent()));
     for (const a of agents) await beat(a.agent_id); // each written at once: now known
-    for (const a of agents) await t.database.query("UPDATE agents SET last_seen_at = now() - interval '1 hour' WHERE id = $1", [a.id]);
+    for (const a of agents) await t.database.query("UPDATE agents SET last_seen_at = now() - interval '1 minute' WHERE id = $1", [a.id]);
     const started = Date.now();
     const during = await agentStatements(async () => {
       for (const a of agents) expect((await beat(a.id)).status).toBe(200);
@@ -104,7 +105,7 @@ describe("coalescing", () => {
   test("reads settle pending heartbeats first: GET and the list show the latest one", async () => {
     const a = await newAgent();
     await beat(a.agent_id);
-    await t.database.query("UPDATE agents SET last_seen_at = now() - interval '1 hour' WHERE id = $1", [a.id]);
+    await t.database.query("UPDATE agents SET last_seen_at = now() - interval '1 minute' WHERE id = $1", [a.id]);
     const r = await beat(a.agent_id);
     const got = await t.json("GET", `/api/agents/${a.agent_id}`);
     expect(new Date(got.body.data.last_seen_at).getTime()).toBeGreaterThanOrEqual(new Date(r.body.data.last_seen_at).getTime());
@@ -122,18 +123,28 @@ describe("coalescing", () => {
     expect((await report(a.agent_id, "stop")).body.data.status).toBe("offline");
     await settle();
     expect((await stored(a.agent_id)).status).toBe("offline");
-    // The next heartbeat revives it, written at once (a status change never waits in memory).
+    // The next heartbeat revives it, written at once (a status change never waits in memory), with its entry.
     const revived = await agentStatements(async () => expect((await beat(a.agent_id)).body.data.status).toBe("idle"));
-    expect(revived).toHaveLength(1);
+    expect(revived.filter((s) => /^update "agents"/.test(s)).length).toBeGreaterThanOrEqual(1);
+    expect(revived.filter(isFlush)).toEqual([]);
     expect((await stored(a.agent_id)).status).toBe("idle");
+    const trace = await t.json("GET", "/api/trace", { query: { agent_id: a.agent_id, event: "agent.status_changed" } });
+    expect(trace.body.data.map((e: any) => `${e.data.from}>${e.data.to}:${e.data.reason}`)).toEqual([
+      "offline>idle:heartbeat",
+      "idle>offline:activity",
+      "offline>idle:heartbeat",
+    ]);
   });
 
   test("a stop recorded elsewhere after the heartbeat (another process) is not undone either", async () => {
     const a = await newAgent();
     await beat(a.agent_id);
     await beat(a.agent_id); // pending
-    // As another server would write a later `stop`: status offline, seen after the pending heartbeat.
-    await t.database.query("UPDATE agents SET status = 'offline', last_seen_at = now() + interval '1 second' WHERE id = $1", [a.id]);
+    // As another server would write a later `stop`: status offline since after the pending heartbeat.
+    await t.database.query(
+      "UPDATE agents SET status = 'offline', status_since = now() + interval '1 second', last_seen_at = now() + interval '1 second' WHERE id = $1",
+      [a.id],
+    );
     await settle();
     expect((await stored(a.agent_id)).status).toBe("offline");
   });
