@@ -15,6 +15,7 @@ import type { TaskStatus } from "../tasks/tasks.state.js";
 import { appendTrace } from "../trace/trace.service.js";
 import { eq, sql } from "drizzle-orm";
 import * as repo from "./dispatch.repo.js";
+import { conflictSummary } from "../tasks/conflicts.js";
 import { RUNTIME_CHANNEL, type RuntimeSignal } from "./runtime.js";
 import type { PoliciesService } from "../policies/policies.service.js";
 import { policyBlockedError } from "../policies/decide.js";
@@ -108,6 +109,8 @@ export function createDispatchService({ database, policies }: DispatchDeps) {
                     priority: task.priority,
                     required_capabilities: task.requiredCapabilities,
                     requirement_ids: task.requirementKeys,
+                    // What the task has in common with other open tasks of its repository (conflict radar).
+                    conflicts: conflictSummary(task.outputs),
                   },
                   mission: { mission_id: mission.missionId, goal: mission.goal, metadata: mission.metadata },
                 },

@@ -24,6 +24,7 @@ import { taskSummaryToApi, transitionTask } from "../tasks/tasks.service.js";
 import type { TaskStatus } from "../tasks/tasks.state.js";
 import { appendTrace } from "../trace/trace.service.js";
 import { openRejection } from "../trace/trace.lookup.js";
+import { createConflictRadar, relativePaths } from "../tasks/conflicts.js";
 import type { TokensService } from "../tokens/tokens.service.js";
 import { requirements, taskRequirements } from "../db/schema/index.js";
 import { defined, isObj } from "./adapters/events.js";
@@ -234,7 +235,15 @@ class RunSink {
   constructor(
     private readonly deps: WorkerDeps,
     private readonly logs: LogBuffer,
-    private readonly run: { agent: AgentRow; task: TaskView; dispatchId: number; announcesSession: boolean; stopping(): boolean },
+    private readonly run: {
+      agent: AgentRow;
+      task: TaskView;
+      dispatchId: number;
+      announcesSession: boolean;
+      stopping(): boolean;
+      /** Files a tool call wrote (the conflict radar). */
+      onFiles?(files: string[]): void;
+    },
   ) {}
 
   push(e: RunEvent): void {
@@ -246,6 +255,7 @@ class RunSink {
           return;
         case "tool":
           this.logs.push(e.level ?? "info", String(e.message));
+          if (e.files && e.files.length > 0 && !this.run.stopping()) this.run.onFiles?.(e.files);
           return;
         case "outputs":
         case "result":
@@ -458,7 +468,20 @@ export class AgentWorker {
     const token = await tokens.issueRunToken(agent.id, (settings.timeoutS ?? 24 * 3600) + 600, `run-${d.id}`, { taskId: task.id, dispatchId: d.id });
     const logs = new LogBuffer(database, task, (err) => this.deps.log.error({ err }, "writing agent output failed"));
     active.logs = logs;
+    // The conflict radar (src/tasks/conflicts.ts): the files the agent's Write/Edit calls name, as they
+    // happen, and the worktree's diff once the run is recorded.
+    const radar = createConflictRadar(database, RUNTIME_ACTOR);
+    let touched: Promise<void> = Promise.resolve();
+    const onFiles = (files: string[]) => {
+      const wt = worktree?.wt;
+      if (!wt) return;
+      const rel = relativePaths(wt.path, files);
+      touched = touched
+        .then(() => radar.recordTouchedFiles(task.id, wt.repo, rel))
+        .catch((err) => this.deps.log.error({ err, task: task.taskId }, "conflict radar failed"));
+    };
     const sink = new RunSink(this.deps, logs, {
+      onFiles,
       agent,
       task,
       dispatchId: d.id,
@@ -565,6 +588,8 @@ export class AgentWorker {
       return;
     }
     await this.settle(active, agent, adapter.kind, outcome, outputs);
+    await touched;
+    if (worktree) await radar.check(task.id).catch((err) => this.deps.log.error({ err, task: task.taskId }, "conflict radar failed"));
     if (costOf(outputs.cost_usd) !== null) {
       void this.deps.afterCost?.(this.missionId).catch((err) => this.deps.log.error({ err }, "checking the mission budget failed"));
     }

@@ -20,6 +20,7 @@ import { generateKey, parseRef, type Ref } from "../http/ids.js";
 import { pageOf, toPage } from "../http/pagination.js";
 import { appendTrace } from "../trace/trace.service.js";
 import * as repo from "./tasks.repo.js";
+import { createConflictRadar } from "./conflicts.js";
 import type { LogListQuery, ReviewBody, TaskCreate, TaskListQuery, TaskReport, TaskUpdate } from "./tasks.schemas.js";
 import { moveError, type TaskStatus, type TransitionVia } from "./tasks.state.js";
 
@@ -562,10 +563,13 @@ export function createTasksService({ database, beforeComplete = [], onApproved =
         return taskToApi(moved, logs);
       });
     };
-    if (hooks.length === 0) return go(first);
     // With a pre-completion step, concurrent approves of one task queue up, and each re-reads the task:
     // the step (a merge) runs once, and the later approves see `completed` and get 422.
-    return oneAtATime(first.id, async () => go(await load(db, first.id)));
+    const reviewed = hooks.length === 0 ? await go(first) : await oneAtATime(first.id, async () => go(await load(db, first.id)));
+    // An approved task's branch is no longer in play: the tasks it conflicted with are checked again without
+    // it (conflicts.ts). Its own transaction, after the approval committed; a failure there is not the review's.
+    if (action === "approve") await createConflictRadar(database, by.actor).check(first.id).catch(() => undefined);
+    return reviewed;
   }
 
   async function logs(idRaw: string, q: LogListQuery, by: Principal) {

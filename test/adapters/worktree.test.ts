@@ -125,6 +125,8 @@ describe("finish", () => {
       files_changed: 4,
       insertions: 4,
       deletions: 3,
+      changed_files: ["OLD.md", "README.md", "logo.bin", "src/login.js"],
+      repo: wt.repo,
     });
     expect(notes).toEqual([{ level: "info", message: `committed what the agent left uncommitted as ${head.slice(0, 12)} on ${wt.branch}` }]);
     expect(git(repo, "log", "-1", "--format=%s", head)).toBe("Implement login endpoint");

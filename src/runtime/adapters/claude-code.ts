@@ -45,6 +45,9 @@ function toolResultText(c: unknown): string {
   return "";
 }
 
+/** The tools that write the file named in their input (for the conflict radar). */
+const WRITING_TOOLS: ReadonlySet<string> = new Set(["Write", "Edit", "MultiEdit", "NotebookEdit"]);
+
 /** Most denials kept in outputs (each names the tool and a one-line summary of its input). */
 const MAX_DENIALS = 50;
 
@@ -92,7 +95,8 @@ export function claudeCodeParser(): LineParser {
           } else if (block.type === "tool_use") {
             const name = str(block.name) ?? "tool";
             const detail = toolDetail(block.input);
-            events.push({ type: "tool", name, message: `${sub}tool: ${name}${detail ? ` ${detail}` : ""}` });
+            const files = WRITING_TOOLS.has(name) && isObj(block.input) ? [str(block.input.file_path) ?? str(block.input.notebook_path)].filter((f): f is string => !!f) : [];
+            events.push({ type: "tool", name, message: `${sub}tool: ${name}${detail ? ` ${detail}` : ""}`, ...(files.length > 0 ? { files } : {}) });
           } else if (block.type === "tool_result" && block.is_error === true) {
             const text = toolResultText(block.content).trim();
             events.push({ type: "log", level: "warn", message: `${sub}tool error: ${clip(text || "(no details)", 1_000)}` });

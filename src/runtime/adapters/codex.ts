@@ -48,7 +48,8 @@ export function codexParser(): LineParser {
         if (phase === "started") return [];
         const changes = Array.isArray(it.changes) ? it.changes.filter(isObj) : [];
         const list = changes.map((c) => `${str(c.kind) ?? "change"} ${str(c.path) ?? "?"}`).join(", ");
-        return [{ type: "tool", name: "file_change", message: `tool: file_change ${clip(list || "(no paths)", 500)}` }];
+        const files = changes.flatMap((c) => (str(c.path) ? [str(c.path)!] : []));
+        return [{ type: "tool", name: "file_change", message: `tool: file_change ${clip(list || "(no paths)", 500)}`, ...(files.length > 0 ? { files } : {}) }];
       }
       case "mcp_tool_call": {
         const name = `${str(it.server) ?? "mcp"}.${str(it.tool) ?? "tool"}`;

@@ -8,7 +8,8 @@
 // | `log`     | a task log line at `level`                                                                |
 // | `session` | the agent's activity `session_start`, then `task_start` for this task (traced); outputs     |
 // |           | `session_id` (and `model`) merged into the task at once, so they show while it runs         |
-// | `tool`    | a task log line naming the tool, and a heartbeat for the agent (not traced)               |
+// | `tool`    | a task log line naming the tool, and a heartbeat for the agent (not traced); the files it   |
+// |           | writes (`files`) go to the conflict radar (src/tasks/conflicts.ts) at once                 |
 // | `outputs` | merged into the task's outputs when the run ends (token usage, partial results)           |
 // | `result`  | the agent's final word: its outputs merged when the run ends; whether the run succeeded   |
 // |           | is decided by the adapter from it and the exit status (RunOutcome)                        |
@@ -23,7 +24,8 @@ export type LogLevel = "info" | "warn" | "error";
 export type RunEvent =
   | { type: "log"; level: LogLevel; message: string }
   | { type: "session"; sessionId: string | null; model?: string | null }
-  | { type: "tool"; name: string; message: string; level?: LogLevel }
+  /** `files`: the paths a tool call writes (Write, Edit, a file_change), for the conflict radar. */
+  | { type: "tool"; name: string; message: string; level?: LogLevel; files?: string[] }
   | { type: "outputs"; outputs: Record<string, unknown> }
   | { type: "result"; ok: boolean; reason?: string; outputs: Record<string, unknown> };
 

@@ -23,6 +23,9 @@ import {
   type RunEvent,
 } from "./events.js";
 
+/** The tools that write the file named in their `file_path` (for the conflict radar). */
+const WRITING_TOOLS: ReadonlySet<string> = new Set(["write_file", "replace"]);
+
 export function geminiCliParser(): LineParser {
   let result: Extract<RunEvent, { type: "result" }> | null = null;
   let pending = "";
@@ -57,7 +60,8 @@ export function geminiCliParser(): LineParser {
         const id = str(o.tool_id);
         if (id) toolNames.set(id, name);
         const detail = toolDetail(o.parameters);
-        return [{ type: "tool", name, message: `tool: ${name}${detail ? ` ${detail}` : ""}` }];
+        const file = WRITING_TOOLS.has(name) && isObj(o.parameters) ? str(o.parameters.file_path) : null;
+        return [{ type: "tool", name, message: `tool: ${name}${detail ? ` ${detail}` : ""}`, ...(file ? { files: [file] } : {}) }];
       }
       case "tool_result": {
         if (o.status !== "error") return [];

@@ -421,21 +421,31 @@ async function commitLeftovers(dir: string, run: { objective: string; taskKey: s
   return must(["rev-parse", "HEAD"], dir, "could not read the new commit");
 }
 
-/** Files changed, lines inserted and deleted on the branch since it left its base. */
+/** Most paths kept in `changed_files` (the conflict radar compares them between tasks). */
+export const MAX_CHANGED_FILES = 1_000;
+
+/**
+ * Files changed, lines inserted and deleted on the branch since it left its base, and which files (paths
+ * relative to the repository, sorted) with the repository they belong to: what the conflict radar compares.
+ */
 async function diffStats(wt: Worktree, head: string) {
   const mb = await git(["merge-base", "--end-of-options", wt.base, head], wt.path);
   const from = mb.code === 0 && mb.stdout.trim() !== "" ? mb.stdout.trim() : wt.baseCommit;
-  const out = await must(["diff", "--numstat", "--no-renames", from, head], wt.path, "could not measure the branch");
+  // -z: paths unquoted, whatever characters they hold.
+  const out = await must(["diff", "--numstat", "-z", "--no-renames", from, head], wt.path, "could not measure the branch");
   let files = 0;
   let insertions = 0;
   let deletions = 0;
-  for (const line of out.split("\n")) {
-    const m = /^(\d+|-)\t(\d+|-)\t/.exec(line);
+  const paths: string[] = [];
+  for (const record of out.split("\0")) {
+    const m = /^(\d+|-)\t(\d+|-)\t([\s\S]+)$/.exec(record.replace(/^\n/, ""));
     if (!m) continue;
     files++;
     // Binary files count as changed with no lines.
     if (m[1] !== "-") insertions += Number(m[1]);
     if (m[2] !== "-") deletions += Number(m[2]);
+    paths.push(m[3]!);
   }
-  return { files_changed: files, insertions, deletions };
+  paths.sort();
+  return { files_changed: files, insertions, deletions, changed_files: paths.slice(0, MAX_CHANGED_FILES), repo: wt.repo };
 }

@@ -1,0 +1,147 @@
+// The conflict radar (src/tasks/conflicts.ts), end to end through the runtime: agents run real processes in
+// their tasks' worktrees of one real git repository; the files each task's runs change (the worktree's diff,
+// and a Claude Code Write as it happens) are compared between open tasks, both sides of an overlap get
+// `outputs.conflicts`, the trace (and so the event stream) says so, a dispatch policy can act on it, and an
+// approval takes the approved task out of the others' lists.
+import fs from "node:fs";
+import path from "node:path";
+import { isDeepStrictEqual } from "node:util";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { relativePaths } from "../../src/tasks/conflicts.js";
+import { createTestContext, waitFor, type TestContext } from "../harness.js";
+import { makeRepo, tmpDir } from "../adapters/git.js";
+import { fakeCliDir } from "../adapters/recordings.js";
+
+let t: TestContext;
+const dataDir = tmpDir("mc-radar-data-");
+const cleanup: string[] = [dataDir];
+
+beforeAll(async () => {
+  t = await createTestContext({ MC_DATA_DIR: dataDir }, { listen: true });
+});
+afterAll(async () => {
+  await t.close();
+  for (const d of cleanup) fs.rmSync(d, { recursive: true, force: true });
+});
+
+let n = 0;
+/** A mission on one repository with one `command` agent per script (each edits files in its worktree). */
+async function world(scripts: string[]) {
+  n++;
+  const repo = makeRepo();
+  cleanup.push(repo);
+  const m = `radar-${n}`;
+  expect((await t.json("POST", "/api/missions", { body: { mission_id: m, goal: "Build authentication module" } })).status).toBe(201);
+  const agents: string[] = [];
+  for (const [i, script] of scripts.entries()) {
+    const a = `radar-${n}-agent-${i}`;
+    expect((await t.json("POST", "/api/agents", { body: { agent_id: a, adapter_module: "command", config: { command: ["sh", "-c", script], repo } } })).status).toBe(201);
+    expect((await t.json("POST", `/api/missions/${m}/agents`, { body: { agent_id: a } })).status).toBe(201);
+    agents.push(a);
+  }
+  expect((await t.json("POST", `/api/missions/${m}/start`)).status).toBe(200);
+  const tasks: string[] = [];
+  for (const a of agents) {
+    const r = await t.json("POST", `/api/missions/${m}/tasks`, { body: { objective: `work of ${a}`, agent_id: a } });
+    tasks.push(r.body.data.task_id);
+  }
+  return { m, repo, agents, tasks };
+}
+
+const task = async (key: string) => (await t.json("GET", `/api/tasks/${key}`)).body.data;
+async function run(key: string, status = "pending_review") {
+  expect((await t.json("POST", `/api/tasks/${key}/execute`)).status).toBe(202);
+  return waitFor(async () => {
+    const x = await task(key);
+    return x.status === status ? x : null;
+  }, 30_000, `${key} to be ${status}`);
+}
+/** The radar runs right after a run is recorded, in its own transaction: wait for its verdict. */
+async function conflictsOf(key: string, expected: unknown[]) {
+  return waitFor(async () => {
+    const x = await task(key);
+    // Deep equality, whatever the key order (PostgreSQL's jsonb sorts keys).
+    return isDeepStrictEqual(x.outputs.conflicts ?? [], expected) ? x : null;
+  }, 15_000, `${key}'s conflicts to be ${JSON.stringify(expected)}`);
+}
+const entries = async (key: string, event: string) =>
+  ((await t.json("GET", "/api/trace", { query: { task_id: key, event, limit: "100" } })).body.data as Array<{ data: any }>).map((e) => e.data);
+
+describe("conflict radar", () => {
+  test("two open tasks that changed the same file list each other, with a trace entry each; a third on other files stays out", async () => {
+    const { repo, tasks } = await world([
+      "echo a >> README.md && mkdir -p src && echo a > src/a.js",
+      "echo b >> README.md && echo b > OLD.md",
+      "mkdir -p docs && echo c > docs/c.md",
+    ]);
+    const [a, b, c] = tasks as [string, string, string];
+    const ta = await run(a);
+    expect(ta.outputs).toMatchObject({ changed_files: ["README.md", "src/a.js"], repo: path.resolve(repo) });
+    await run(b);
+    await run(c);
+    const xa = await conflictsOf(a, [{ task_id: b, files: ["README.md"] }]);
+    await conflictsOf(b, [{ task_id: a, files: ["README.md"] }]);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await task(c)).outputs.conflicts ?? []).toEqual([]);
+    expect(await entries(a, "task.conflict_detected")).toEqual([{ with_task_id: b, files: ["README.md"], repo: xa.outputs.repo }]);
+    expect(await entries(b, "task.conflict_detected")).toEqual([{ with_task_id: a, files: ["README.md"], repo: xa.outputs.repo }]);
+    expect(await entries(c, "task.conflict_detected")).toEqual([]);
+  });
+
+  test("a dispatch policy on the files in common blocks the rerun; approving one clears it from the other", async () => {
+    const { m, tasks } = await world(["echo a >> README.md", "echo b >> README.md"]);
+    const [a, b] = tasks as [string, string];
+    await run(a);
+    await run(b);
+    await conflictsOf(b, [{ task_id: a, files: ["README.md"] }]);
+    const p = await t.json("POST", "/api/policies", {
+      body: {
+        policy: {
+          policy_id: `no-conflicting-reruns-${n}`,
+          scope: `mission:${m}`,
+          conditions: { action_type: "dispatch", "task.conflicts.files": "README.md" },
+          actions: [{ block: "README.md is being changed by another task" }],
+        },
+      },
+    });
+    expect(p.status).toBe(201);
+    expect((await t.json("POST", `/api/tasks/${b}/reject`, { body: { comment: "again" } })).status).toBe(200);
+    const blocked = await t.json("POST", `/api/tasks/${b}/execute`);
+    expect(blocked.status).toBe(403);
+    expect(blocked.body.errors).toEqual({ policy: ["README.md is being changed by another task"] });
+    const evals = await entries(b, "policy.evaluated");
+    expect(evals.at(-1).action.task.conflicts).toEqual({ task_ids: [a], files: ["README.md"], count: 1 });
+
+    // Approving A: its branch is out of play, so B no longer conflicts with it, and B may run again.
+    expect((await t.json("POST", `/api/tasks/${a}/approve`, { body: {} })).status).toBe(200);
+    await conflictsOf(b, []);
+    expect(await entries(b, "task.conflict_cleared")).toEqual([{ with_task_id: a, repo: (await task(a)).outputs.repo }]);
+    expect((await t.json("POST", `/api/tasks/${b}/execute`)).status).toBe(202);
+  });
+
+  test("a Claude Code Write is recorded as it happens (before the run's diff)", async () => {
+    n++;
+    const repo = makeRepo();
+    cleanup.push(repo);
+    const m = `radar-${n}`;
+    const a = `radar-claude-${n}`;
+    await t.json("POST", "/api/missions", { body: { mission_id: m, goal: "g" } });
+    await t.json("POST", "/api/agents", { body: { agent_id: a, adapter_module: "claude_code", config: { binary: path.join(fakeCliDir, "claude"), repo } } });
+    await t.json("POST", `/api/missions/${m}/agents`, { body: { agent_id: a } });
+    await t.json("POST", `/api/missions/${m}/start`);
+    const key = (await t.json("POST", `/api/missions/${m}/tasks`, { body: { objective: "Implement login endpoint", agent_id: a } })).body.data.task_id;
+    await run(key);
+    const live = (await entries(key, "task.reported")).filter((d) => d.via === "conflict_radar").map((d) => d.outputs.changed_files);
+    // The recording writes src/login.js, then test/login.test.js (Write), then edits README.md (Edit).
+    expect(live[0]).toEqual(["src/login.js"]);
+    expect(live.at(-1)).toEqual(["README.md", "src/login.js", "test/login.test.js"]);
+  });
+
+  test("paths from tool calls: relative to the worktree; outside it, or climbing out, they are dropped", () => {
+    expect(relativePaths("/wt/task-1", ["/wt/task-1/src/a.js", "src/b.js", "./c.js", "/etc/passwd", "../x", "a/../../y", "/wt/task-10/z", ""])).toEqual([
+      "src/a.js",
+      "src/b.js",
+      "c.js",
+    ]);
+  });
+});
