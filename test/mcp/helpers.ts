@@ -5,6 +5,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { MCP_SERVER_NAME } from "../../src/mcp/run-config.js";
 
 export const ROOT = path.resolve(import.meta.dirname, "../..");
 export const TSX = path.join(ROOT, "node_modules/.bin/tsx");
@@ -41,4 +42,16 @@ export async function call(client: Client, name: string, args: Record<string, un
     data: r.structuredContent as any,
     text: text && text.type === "text" ? text.text : "",
   };
+}
+
+/**
+ * The name a coding-agent CLI gives one of our tools once the adapter registered the server for the run
+ * (src/mcp/run-config.ts): what a fake model API answers in a tool_use to make the real CLI call it, e.g.
+ * `mcp__mission-control__report_progress` for Claude Code.
+ */
+export function cliToolName(cli: "claude_code", tool: string): string {
+  switch (cli) {
+    case "claude_code":
+      return `mcp__${MCP_SERVER_NAME}__${tool}`;
+  }
 }
