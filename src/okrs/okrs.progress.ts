@@ -27,19 +27,48 @@ export function pct(part: number, whole: number): number {
   return whole === 0 ? 0 : Math.round((part * 1000) / whole) / 10;
 }
 
+export const KR_DIRECTIONS = ["increase", "decrease"] as const;
+export type KrDirection = (typeof KR_DIRECTIONS)[number];
+
 export interface KrProgressInput {
   target: number | null;
   current: number | null;
   progress: number | null;
+  direction: string;
+  /** The baseline (`start`), or null. */
+  startValue: number | null;
 }
 
 /**
- * With a target, `current ÷ target × 100` clamped to 0–100 (a missing current counts as 0); without one,
- * the progress set directly (0 when never set). Unrounded: callers round what they show.
+ * How far `current` has come from the start towards the target, clamped to 0–100; a missing current has
+ * not moved (0). Unrounded: callers round what they show.
+ * - `increase` (higher is better): (current − start) ÷ (target − start) × 100, start 0 when not given —
+ *   without a start this is the plain current ÷ target × 100.
+ * - `decrease` (lower is better) with a start: (start − current) ÷ (start − target) × 100. Without one there
+ *   is no distance to measure: 100 once current ≤ target, otherwise target ÷ current × 100 (350 ms against a
+ *   200 ms target reads 57.1).
+ * Without a target: the progress set directly (0 when never set).
  */
 export function krProgress(kr: KrProgressInput): number {
-  if (kr.target !== null && kr.target > 0) return clamp(((kr.current ?? 0) / kr.target) * 100, 0, 100);
-  return clamp(kr.progress ?? 0, 0, 100);
+  if (kr.target === null) return clamp(kr.progress ?? 0, 0, 100);
+  const { target, current, startValue: start } = kr;
+  if (kr.direction === "decrease") {
+    if (current === null) return 0;
+    if (start !== null) return start > target ? clamp(((start - current) / (start - target)) * 100, 0, 100) : 0;
+    if (current <= target) return 100;
+    return current > 0 ? clamp((target / current) * 100, 0, 100) : 0;
+  }
+  const from = start ?? 0;
+  if (target <= from) return 0;
+  return clamp((((current ?? from) - from) / (target - from)) * 100, 0, 100);
+}
+
+/** Why a start cannot go with this target and direction, or null: progress needs room between them. */
+export function startError(direction: string, start: number | null, target: number | null): string | null {
+  if (start === null || target === null) return null;
+  if (direction === "decrease" && !(start > target)) return "must be above target for a decrease";
+  if (direction !== "decrease" && !(start < target)) return "must be below target for an increase";
+  return null;
 }
 
 export interface RequirementCompletionInput {

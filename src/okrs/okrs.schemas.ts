@@ -2,7 +2,7 @@ import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { StringEnum, Timestamp } from "../http/envelope.js";
 import { KeySchema } from "../http/ids.js";
 import { PageQuery } from "../http/pagination.js";
-import { HEALTH_THRESHOLDS, HEALTHS } from "./okrs.progress.js";
+import { HEALTH_THRESHOLDS, HEALTHS, KR_DIRECTIONS } from "./okrs.progress.js";
 
 /** Objective statuses are labels without a state machine: any move is allowed (reopening is legitimate). */
 export const OBJECTIVE_STATUSES = ["draft", "active", "completed", "cancelled"] as const;
@@ -79,14 +79,21 @@ export const ObjectiveUpdate = Type.Object(
 export type ObjectiveUpdate = Static<typeof ObjectiveUpdate>;
 
 const PROGRESS_DOC =
-  "0–100, one decimal. With a target: current ÷ target × 100, capped at 100 (a missing current counts as 0). " +
-  "Without a target: the value set directly (0 until set).";
+  "0–100, one decimal, how far current has come from start towards target (a missing current has not moved). " +
+  "increase: (current − start) ÷ (target − start) × 100, start 0 when not given (so current ÷ target × 100). " +
+  "decrease: (start − current) ÷ (start − target) × 100; without a start, 100 once current ≤ target, else " +
+  "target ÷ current × 100. Capped to 0–100. Without a target: the value set directly (0 until set).";
+const Direction = StringEnum(KR_DIRECTIONS, {
+  description: "increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)",
+});
 
 export const KeyResult = Type.Object({
   id: Type.Integer(),
   kr_id: Type.String(),
   objective_id: Type.String(),
   title: Type.String(),
+  direction: Direction,
+  start: OrNull(Type.Number({ description: "the baseline progress is measured from; null: none" })),
   target: OrNull(Type.Number()),
   current: OrNull(Type.Number()),
   progress: Type.Number({ description: PROGRESS_DOC }),
@@ -100,6 +107,16 @@ const krFields = {
     OrNull(Type.Number({ exclusiveMinimum: 0, maximum: NUMBER_LIMIT, description: "greater than 0; null: no target" })),
   ),
   current: Type.Optional(OrNull(Type.Number({ minimum: -NUMBER_LIMIT, maximum: NUMBER_LIMIT }))),
+  direction: Type.Optional(Direction),
+  start: Type.Optional(
+    OrNull(
+      Type.Number({
+        minimum: -NUMBER_LIMIT,
+        maximum: NUMBER_LIMIT,
+        description: "baseline: below target for an increase, above it for a decrease (else 422); null: none",
+      }),
+    ),
+  ),
   progress: Type.Optional(
     OrNull(
       Type.Number({

@@ -12,6 +12,7 @@ import { pageOf, toPage } from "../http/pagination.js";
 import { completionInputsOf } from "../requirements/requirements.repo.js";
 import { appendTrace } from "../trace/trace.service.js";
 import * as repo from "./okrs.repo.js";
+import { startError } from "./okrs.progress.js";
 import type {
   KeyResultCreate,
   KeyResultListQuery,
@@ -198,6 +199,10 @@ export function createOkrsService({ database, now = () => new Date() }: OkrsDeps
     const target = input.target ?? null;
     const progress = input.progress ?? null;
     if (target !== null && progress !== null) throw Invalid.field("progress", PROGRESS_COMPUTED);
+    const direction = input.direction ?? "increase";
+    const startValue = input.start ?? null;
+    const badStart = startError(direction, startValue, target);
+    if (badStart) throw Invalid.field("start", badStart);
     try {
       return await db.transaction(async (tx) => {
         const o = await load(tx, objectiveRaw, { lock: "key share" });
@@ -208,6 +213,8 @@ export function createOkrsService({ database, now = () => new Date() }: OkrsDeps
           target,
           current: input.current ?? null,
           progress,
+          direction,
+          startValue,
         });
         await appendTrace(tx, {
           event: "key_result.created",
@@ -219,6 +226,8 @@ export function createOkrsService({ database, now = () => new Date() }: OkrsDeps
             target: kr.target,
             current: kr.current,
             progress: kr.progress,
+            direction: kr.direction,
+            start: kr.startValue,
           },
         });
         return keyResultToApi({ ...kr, objectiveKey: o.objectiveId });
@@ -258,7 +267,14 @@ export function createOkrsService({ database, now = () => new Date() }: OkrsDeps
       field("title", input.title);
       field("target", input.target);
       field("current", input.current);
+      if (input.direction !== undefined && input.direction !== kr.direction) set.direction = changes.direction = input.direction;
+      if (input.start !== undefined && input.start !== kr.startValue) {
+        set.startValue = input.start;
+        changes.start = input.start;
+      }
       const target = set.target !== undefined ? set.target : kr.target;
+      const badStart = startError(set.direction ?? kr.direction, set.startValue !== undefined ? set.startValue : kr.startValue, target);
+      if (badStart) throw Invalid.field("start", badStart);
       if (target !== null && input.progress !== undefined && input.progress !== null) {
         throw Invalid.field("progress", PROGRESS_COMPUTED);
       }

@@ -1,7 +1,7 @@
 // Rows → API shapes for objectives and key results. Shared by the objectives routes and the traceability
 // matrix, so both show the same progress and health for the same data.
 import type { KeyResultView, ObjectiveRow } from "./okrs.repo.js";
-import { healthOf, krProgress, objectiveProgress, round1, type RequirementCompletionInput } from "./okrs.progress.js";
+import { healthOf, krProgress, objectiveProgress, round1, type KrDirection, type RequirementCompletionInput } from "./okrs.progress.js";
 
 export function keyResultToApi(kr: KeyResultView) {
   return {
@@ -9,6 +9,8 @@ export function keyResultToApi(kr: KeyResultView) {
     kr_id: kr.krId,
     objective_id: kr.objectiveKey,
     title: kr.title,
+    direction: kr.direction as KrDirection,
+    start: kr.startValue,
     target: kr.target,
     current: kr.current,
     progress: round1(krProgress(kr)),

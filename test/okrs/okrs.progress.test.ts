@@ -13,6 +13,13 @@ import {
 
 const at = (iso: string) => new Date(iso);
 
+/** An increase without a start unless the case says otherwise (what every key result was before directions). */
+const kr = (x: { target: number | null; current: number | null; progress: number | null; direction?: string; startValue?: number | null }) => ({
+  direction: "increase",
+  startValue: null,
+  ...x,
+});
+
 describe("key result progress", () => {
   test.each([
     [{ target: 10, current: 3, progress: null }, 30],
@@ -24,8 +31,29 @@ describe("key result progress", () => {
     [{ target: 10, current: 5, progress: 90 }, 50],
     [{ target: null, current: 5, progress: 42.5 }, 42.5],
     [{ target: null, current: null, progress: null }, 0],
-  ])("%j → %d", (kr, expected) => {
-    expect(krProgress(kr)).toBeCloseTo(expected, 10);
+  ])("%j → %d", (x, expected) => {
+    expect(krProgress(kr(x))).toBeCloseTo(expected, 10);
+  });
+
+  // Lower is better (issue 23): target 200 ms, current 350 ms is not 100%.
+  test.each([
+    ["decrease, no start, above target", { direction: "decrease", target: 200, current: 350 }, (200 / 350) * 100],
+    ["decrease, no start, at target", { direction: "decrease", target: 200, current: 200 }, 100],
+    ["decrease, no start, below target", { direction: "decrease", target: 200, current: 120 }, 100],
+    ["decrease, no start, no current", { direction: "decrease", target: 200, current: null }, 0],
+    ["decrease, no start, target 0 not reached", { direction: "decrease", target: 0, current: 3 }, 0],
+    ["decrease from a start, halfway", { direction: "decrease", target: 200, current: 350, startValue: 500 }, 50],
+    ["decrease from a start, not moved", { direction: "decrease", target: 200, current: 500, startValue: 500 }, 0],
+    ["decrease from a start, worse than the start", { direction: "decrease", target: 200, current: 650, startValue: 500 }, 0],
+    ["decrease from a start, past the target", { direction: "decrease", target: 200, current: 150, startValue: 500 }, 100],
+    ["decrease from a start, no current", { direction: "decrease", target: 200, current: null, startValue: 500 }, 0],
+    ["decrease to zero defects from 40", { direction: "decrease", target: 0, current: 10, startValue: 40 }, 75],
+    ["increase from a start", { direction: "increase", target: 100, current: 70, startValue: 40 }, 50],
+    ["increase from a start, below it", { direction: "increase", target: 100, current: 20, startValue: 40 }, 0],
+    ["increase from a start, no current", { direction: "increase", target: 100, current: null, startValue: 40 }, 0],
+    ["a start on the wrong side (stored before the check) reads 0", { direction: "decrease", target: 200, current: 100, startValue: 100 }, 0],
+  ])("%s", (_name, x, expected) => {
+    expect(krProgress(kr({ progress: null, ...x }))).toBeCloseTo(expected, 10);
   });
 });
 
@@ -42,7 +70,7 @@ describe("requirement completion and objective progress", () => {
       { status: "accepted", taskCount: 2, completedTaskCount: 1 },
       { status: "rejected", taskCount: 2, completedTaskCount: 0 },
     ];
-    expect(objectiveProgress([{ target: 10, current: 2, progress: null }], reqs)).toBe(20);
+    expect(objectiveProgress([kr({ target: 10, current: 2, progress: null })], reqs)).toBe(20);
     expect(objectiveProgress([], reqs)).toBe(75);
     expect(objectiveProgress([], [reqs[2]!])).toBe(0);
     expect(objectiveProgress([], [])).toBe(0);

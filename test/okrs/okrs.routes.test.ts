@@ -356,6 +356,8 @@ describe("key results", () => {
         kr_id: "KR1.1",
         objective_id: "S-KR",
         title: "Launch PM Tool",
+        direction: "increase",
+        start: null,
         target: null,
         current: null,
         progress: 0,
@@ -365,10 +367,39 @@ describe("key results", () => {
     });
     const entries = (await traceOf(t, "key_result.created")).filter((e) => e.data.kr_id === "KR1.1");
     expect(entries.map((e) => e.data)).toEqual([
-      { kr_id: "KR1.1", objective_id: "S-KR", title: "Launch PM Tool", target: null, current: null, progress: null },
+      { kr_id: "KR1.1", objective_id: "S-KR", title: "Launch PM Tool", target: null, current: null, progress: null, direction: "increase", start: null },
     ]);
     const got = await t.json("GET", `/api/objectives/${o.id}`);
     expect(got.body.data.key_results).toEqual([r.body.data]);
+  });
+
+  test("lower is better: direction decrease, with or without a start; PATCH moves them, a start on the wrong side is 422", async () => {
+    const o = await f.objective();
+    const latency = await f.keyResult(o.id, { title: "p95 latency (ms)", direction: "decrease", target: 200, current: 350 });
+    expect(latency).toMatchObject({ direction: "decrease", start: null, target: 200, current: 350, progress: 57.1 });
+    const fromStart = await f.keyResult(o.id, { direction: "decrease", start: 500, target: 200, current: 350 });
+    expect(fromStart).toMatchObject({ direction: "decrease", start: 500, progress: 50 });
+    expect((await f.keyResult(o.id, { direction: "decrease", target: 200, current: 180 })).progress).toBe(100);
+    expect((await f.keyResult(o.id, { start: 40, target: 100, current: 70 })).progress).toBe(50);
+
+    const moved = await t.json("PATCH", `/api/key_results/${latency.kr_id}`, { body: { start: 500 } });
+    expect(moved.status).toBe(200);
+    expect(moved.body.data).toMatchObject({ start: 500, progress: 50 });
+    const before = moved.body.data;
+    for (const [body, errors] of [
+      [{ direction: "increase" }, { start: ["must be below target for an increase"] }],
+      [{ start: 150 }, { start: ["must be above target for a decrease"] }],
+      [{ target: 600 }, { start: ["must be above target for a decrease"] }],
+      [{ direction: "sideways" }, { direction: ["must be one of: increase, decrease"] }],
+    ] as const) {
+      const r = await t.json("PATCH", `/api/key_results/${latency.kr_id}`, { body });
+      expect([r.status, r.body], JSON.stringify(body)).toEqual([422, { errors }]);
+    }
+    expect((await t.json("GET", `/api/key_results/${latency.kr_id}`)).body.data).toEqual(before);
+    const both = await t.json("PATCH", `/api/key_results/${latency.kr_id}`, { body: { direction: "increase", start: null, target: 1000 } });
+    expect(both.body.data).toMatchObject({ direction: "increase", start: null, target: 1000, progress: 35 });
+    const entries = (await traceOf(t, "key_result.updated")).filter((e) => e.data.kr_id === latency.kr_id);
+    expect(entries.map((e) => e.data.changes)).toEqual([{ start: 500 }, { target: 1000, direction: "increase", start: null }]);
   });
 
   test("progress from target and current, capped at 100; or set directly", async () => {
@@ -397,6 +428,11 @@ describe("key results", () => {
     ],
     ["objective_id in the body", { title: "t", objective_id: "x" }, { objective_id: ["is not a known field"] }],
     ["bad key", { title: "t", kr_id: "a b" }, { kr_id: ["has an invalid format"] }],
+    ["unknown direction", { title: "t", direction: "down" }, { direction: ["must be one of: increase, decrease"] }],
+    ["start as a string", { title: "t", start: "5" }, { start: ["must be number or null"] }],
+    ["increase with start at the target", { title: "t", target: 10, start: 10 }, { start: ["must be below target for an increase"] }],
+    ["increase with start above the target", { title: "t", target: 10, start: 20 }, { start: ["must be below target for an increase"] }],
+    ["decrease with start below the target", { title: "t", direction: "decrease", target: 200, start: 100 }, { start: ["must be above target for a decrease"] }],
   ];
   test.each(bad)("create: %s → 422 and nothing created", async (_n, body, errors) => {
     const o = await f.objective();

@@ -30,6 +30,10 @@ export const keyResults = pgTable(
     current: doublePrecision("current"),
     /** Set directly when there is no target/current to compute it from. */
     progress: doublePrecision("progress"),
+    /** `increase` (higher is better) or `decrease` (lower is better): okrs.progress.ts. */
+    direction: text("direction").notNull().default("increase"),
+    /** The baseline progress is measured from (`start` in the API); null: 0 for an increase. */
+    startValue: doublePrecision("start_value"),
     insertedAt: insertedAt(),
     updatedAt: updatedAt(),
   },
