@@ -214,6 +214,46 @@ describe("console", () => {
     expect(agent.status_reason).toContain("SIGKILL");
   });
 
+  test("Reset on an agent's row, Start / Pause on a mission, a parked dispatch approved from the Inbox", async () => {
+    await page.goto(`${t.url}/#/agents`);
+    const row = page.locator('tr[data-agent-id="e2e-proc"]');
+    await row.locator(".status", { hasText: "error" }).first().waitFor();
+    await row.getByRole("button", { name: "Reset" }).click();
+    const reset = await waitFor(async () => {
+      const a = await api("GET", "/api/agents/e2e-proc");
+      return a.status === "error" ? null : a;
+    });
+    await row.locator("td .status", { hasText: new RegExp(`^${reset.status}$`) }).waitFor({ timeout: LIVE_MS + 3_000 });
+
+    await page.goto(`${t.url}/#/missions/e2e-board`);
+    await page.getByRole("button", { name: "Start" }).click();
+    await page.locator(".mission-head .status", { hasText: "active" }).waitFor();
+    expect((await api("GET", "/api/missions/e2e-board")).status).toBe("active");
+    await page.getByRole("button", { name: "Pause" }).click();
+    await page.locator(".mission-head .status", { hasText: "paused" }).waitFor();
+    expect((await api("GET", "/api/missions/e2e-board")).status).toBe("paused");
+
+    await api("POST", "/api/missions", { mission_id: "e2e-gated", goal: "Dispatches need a person" });
+    await api("POST", "/api/missions/e2e-gated/agents", { agent_id: "e2e-coder" });
+    await api("POST", "/api/missions/e2e-gated/start");
+    await api("POST", "/api/policies", {
+      policy_id: "e2e-approve-dispatch",
+      scope: "mission:e2e-gated",
+      conditions: { action_type: "dispatch" },
+      actions: [{ require_approval: "a person approves every dispatch here" }],
+    });
+    const gated = await createTask("e2e-gated", "Deploy to staging", { agent_id: "e2e-coder" });
+    const parked = await api("POST", `/api/tasks/${gated}/execute`, {});
+    expect(parked.status).toBe("awaiting_approval");
+    await page.goto(`${t.url}/#/inbox`);
+    const section = page.locator("section.panel", { hasText: "Dispatches waiting for approval" });
+    await section.getByText("a person approves every dispatch here").waitFor();
+    await screenshot(page, "inbox");
+    await section.getByRole("button", { name: "Approve dispatch" }).click();
+    await section.waitFor({ state: "detached" });
+    expect((await api("GET", `/api/dispatches/${parked.id}`)).status).not.toBe("awaiting_approval");
+  });
+
   test("every screen renders without console errors", async () => {
     await api("POST", "/api/objectives", { objective_id: "e2e-okr", title: "Users can sign in" });
     await api("POST", "/api/objectives/e2e-okr/key_results", { kr_id: "e2e-kr", title: "Login works in all browsers", target: 10, current: 4 });
@@ -223,8 +263,8 @@ describe("console", () => {
     await api("POST", "/api/policies/evaluate", { action: { command: "git push --force" } });
     await api("POST", "/api/knowledge/documents", { title: "Login design", content: "Sessions use secure cookies; passwords are hashed with argon2id." });
 
-    const screens: Array<[string, string, () => Promise<unknown>]> = [
-      ["inbox", "#/inbox", () => page.getByRole("heading", { name: "Needs you" }).waitFor()],
+    const screens: Array<[string | null, string, () => Promise<unknown>]> = [
+      [null, "#/inbox", () => page.getByRole("heading", { name: "Needs you" }).waitFor()],
       ["missions", "#/missions", () => page.getByRole("link", { name: "Ship the login page" }).waitFor()],
       ["trace", "#/trace", () => page.locator("table.trace").waitFor()],
       ["objectives", "#/objectives", () => page.getByText("Login works in all browsers").waitFor()],
@@ -233,7 +273,7 @@ describe("console", () => {
     for (const [name, hash, ready] of screens) {
       await page.goto(`${t.url}/${hash}`);
       await ready();
-      await screenshot(page, name);
+      if (name) await screenshot(page, name);
     }
     await page.goto(`${t.url}/#/trace`);
     await page.getByRole("button", { name: "Verify chain" }).click();

@@ -12,9 +12,12 @@ const REVIEW_STATUSES = ["pending_review", "blocked", "failed"] as const;
 const BUDGET_WARN = 0.8;
 const MAX_PAGES = 10;
 
+/** A dispatch parked by require_approval, with the decision to approve and what the policy said. */
+type Parked = Dispatch & { decisionId: string; messages: string[] };
+
 interface InboxData {
   tasks: TaskItem[];
-  dispatches: Dispatch[];
+  dispatches: Parked[];
   agents: Agent[];
   budgets: Mission[];
 }
@@ -23,7 +26,7 @@ async function loadInbox(): Promise<InboxData> {
   const tasks: TaskItem[] = [];
   const agents: Agent[] = [];
   const missions: Mission[] = [];
-  const parked = new Set<number>();
+  const parked = new Map<number, string>();
   const since = new Date(Date.now() - 7 * 86400_000).toISOString();
   await Promise.all([
     ...REVIEW_STATUSES.map((status) =>
@@ -39,19 +42,37 @@ async function loadInbox(): Promise<InboxData> {
       (items) => {
         for (const e of items) {
           const d = e.data as { dispatch_id?: unknown; awaiting_approval?: unknown };
-          if (d.awaiting_approval !== undefined && typeof d.dispatch_id === "number") parked.add(d.dispatch_id);
+          if (d.awaiting_approval !== undefined && typeof d.dispatch_id === "number") parked.set(d.dispatch_id, String(d.awaiting_approval));
         }
       },
       undefined,
       MAX_PAGES,
     ),
   ]);
-  const dispatches = (
-    await Promise.all([...parked].map((id) => ok(api.GET("/api/dispatches/{id}", { params: { path: { id: String(id) } } })).then((r) => r.data, () => null)))
+  const waiting = (
+    await Promise.all([...parked.keys()].map((id) => ok(api.GET("/api/dispatches/{id}", { params: { path: { id: String(id) } } })).then((r) => r.data, () => null)))
   ).filter((d): d is Dispatch => d !== null && d.status === "awaiting_approval");
+  const dispatches = await Promise.all(waiting.map(async (d): Promise<Parked> => ({ ...d, decisionId: parked.get(d.id)!, messages: await policyMessages(d.task_id) })));
   const budgets = missions.filter((m) => m.budget_usd !== null && m.budget_usd > 0 && m.spent_usd >= m.budget_usd * BUDGET_WARN);
   tasks.sort((a, b) => Date.parse(b.updated_at) - Date.parse(a.updated_at));
   return { tasks, dispatches, agents, budgets };
+}
+
+/** What the latest require_approval decision on a task said (its policy.evaluated entry). */
+async function policyMessages(taskId: string): Promise<string[]> {
+  let messages: string[] = [];
+  await pages(
+    (cursor) => ok(api.GET("/api/trace", { params: { query: { task_id: taskId, event: "policy.evaluated", limit: 500, cursor } } })),
+    (items) => {
+      for (const e of items) {
+        const d = e.data as { decision?: unknown; messages?: unknown };
+        if (d.decision === "require_approval" && Array.isArray(d.messages)) messages = d.messages.map(String);
+      }
+    },
+    undefined,
+    4,
+  ).catch(() => undefined);
+  return messages;
 }
 
 export function Inbox() {
@@ -114,11 +135,11 @@ export function Inbox() {
           <ul className="inbox">
             {data.dispatches.map((d) => (
               <li key={d.id}>
-                <a href={href.task(d.task_id)}>{d.task_id}</a> → {d.agent_id}: <span>{d.policy?.messages.join("; ")}</span>
+                <a href={href.task(d.task_id)}>{d.task_id}</a> → {d.agent_id}: <span>{d.messages.join("; ") || "a policy requires approval"}</span>
                 <span className="row-actions">
                   <ActionButton
                     label="Approve dispatch"
-                    run={() => ok(api.POST("/api/tasks/{id}/execute", { params: { path: { id: d.task_id } }, body: { approve_policy: String(d.policy?.decision_id) } }))}
+                    run={() => ok(api.POST("/api/tasks/{id}/execute", { params: { path: { id: d.task_id } }, body: { approve_policy: d.decisionId } }))}
                     onDone={() => void reload()}
                   />
                 </span>
