@@ -56,6 +56,7 @@ import { createGithubService } from "./github/github.service.js";
 import { githubRoutes } from "./github/github.routes.js";
 import { consoleRoutes } from "./console/console.routes.js";
 import { mcpRoutes } from "./mcp/mcp.routes.js";
+import { methodNotAllowedRoutes } from "./http/method-not-allowed.js";
 
 export interface AppDeps {
   config: Config;
@@ -253,6 +254,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(consoleRoutes, { dir: config.consoleDir });
   // MCP for agents (POST /mcp): the same services as the routes above, as the token's principal.
   await app.register(mcpRoutes, { database, tokens, tasks, missions, agents, dispatch, knowledge, policies, requirements });
+  await app.register(methodNotAllowedRoutes);
 
   app.decorate("services", { runtime, dispatch, tokens, trace, events, missions, tasks, agents, missionAgents, sprints, knowledge, policies, hooks, worktrees, housekeeping });
   return app;
