@@ -208,6 +208,8 @@ describe("console", () => {
     await screenshot(page, "agents-after-kill");
     await page.goto(`${t.url}/#/tasks/${task}`);
     await page.getByTestId("log").getByText(reason, { exact: true }).waitFor();
+    // A failed task can be retried from here.
+    await page.getByRole("button", { name: "Execute" }).waitFor();
     await screenshot(page, "task-failed");
     // The runtime saw the kill: the agent is in error, and says why.
     expect(agent.status).toBe("error");
@@ -291,6 +293,30 @@ describe("console", () => {
 
     await page.goto(`${t.url}/#/missions`);
     await page.getByRole("link", { name: "Ship the login page" }).waitFor();
+    expect(browser.errors).toEqual([]);
+  });
+
+  test("one event stream per tab, the token in its Authorization header and in no URL", async () => {
+    const urls: string[] = [];
+    const streams: Array<import("playwright-core").Request> = [];
+    const onRequest = (r: import("playwright-core").Request) => {
+      urls.push(r.url());
+      if (new URL(r.url()).pathname === "/api/events") streams.push(r);
+    };
+    page.on("request", onRequest);
+    await page.reload();
+    await page.locator(".live", { hasText: "Live" }).waitFor();
+    for (const name of ["Inbox", "Missions", "Agents", "Trace", "Knowledge", "Objectives", "Policies", "Missions"]) {
+      await page.getByRole("link", { name, exact: true }).click();
+      await page.locator(`nav a[aria-current="page"]`, { hasText: name }).waitFor();
+    }
+    await page.getByRole("link", { name: "Ship the login page" }).click();
+    await page.getByRole("heading", { name: "Ship the login page" }).waitFor();
+    page.off("request", onRequest);
+    expect(streams).toHaveLength(1);
+    expect(streams[0]!.url()).toBe(`${t.url}/api/events`);
+    expect((await streams[0]!.allHeaders()).authorization).toBe(`Bearer ${t.member}`);
+    expect(urls.filter((u) => u.includes(t.member))).toEqual([]);
     expect(browser.errors).toEqual([]);
   });
 

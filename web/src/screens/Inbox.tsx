@@ -116,11 +116,7 @@ export function Inbox() {
                       </a>
                     </>
                   ) : t.status === "failed" ? (
-                    <ActionButton
-                      label="Retry"
-                      run={() => ok(api.PATCH("/api/tasks/{id}", { params: { path: { id: t.task_id } }, body: { status: "pending" } }))}
-                      onDone={() => void reload()}
-                    />
+                    <ActionButton label="Retry" run={() => ok(api.POST("/api/tasks/{id}/execute", { params: { path: { id: t.task_id } }, body: {} }))} onDone={() => void reload()} />
                   ) : (
                     <ActionButton label="Execute" run={() => ok(api.POST("/api/tasks/{id}/execute", { params: { path: { id: t.task_id } }, body: {} }))} onDone={() => void reload()} />
                   )}

@@ -11,7 +11,8 @@ import { href } from "../router";
 import { conflictsOf } from "./MissionBoard";
 import { ActionButton, Age, ErrorText, JsonText, SafeLink, Section, Status, money } from "../ui";
 
-const EXECUTABLE = new Set(["pending", "blocked", "rejected"]);
+/** Where POST /execute is allowed (a failed task is retried: back to pending and dispatched). */
+const EXECUTABLE = new Set(["pending", "blocked", "rejected", "failed"]);
 
 export function TaskPage({ id }: { id: string }) {
   const [task, setTask] = useState<Task | null>(null);
