@@ -2,7 +2,7 @@
 // path, the API's refusals as tool errors, policies, the trace's `via`, heartbeats and the HTTP edges.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { createTestContext, type TestContext } from "../harness.js";
+import { createTestContext, waitFor, type TestContext } from "../harness.js";
 import { createMission, createTask, putAgentOnMission, uniq } from "../tasks/helpers.js";
 import { call, httpClient } from "./helpers.js";
 
@@ -255,6 +255,28 @@ describe("member tools", () => {
     expect(executed.data).toMatchObject({ task_id: created.data.task_id, agent_id: agentKey });
     expect(typeof executed.data.id).toBe("number");
     expect((await t.json("POST", `/api/missions/${missionKey}/pause`)).status).toBe(200);
+  });
+});
+
+describe("the channel marks only the caller's own entries", () => {
+  test("execute_task's dispatch is marked; the run it starts (the runtime's entries) is not", async () => {
+    const mission = (await createMission(t)).mission_id;
+    const runner = uniq("mcp-runner");
+    const a = await t.json("POST", "/api/agents", { body: { agent_id: runner, adapter_module: "command", config: { command: ["sh", "-c", "echo ran"] } } });
+    expect(a.status, JSON.stringify(a.body)).toBe(201);
+    expect((await t.json("POST", `/api/missions/${mission}/agents`, { body: { agent_id: runner } })).status).toBe(201);
+    expect((await t.json("POST", `/api/missions/${mission}/start`)).status).toBe(200);
+    const task = await createTask(t, mission, { agent_id: runner });
+    const r = await call(member, "execute_task", { task: task.task_id });
+    expect(r.isError, r.text).toBe(false);
+    await waitFor(async () => (await t.json("GET", `/api/tasks/${task.task_id}`)).body.data.status === "pending_review", 60_000, "the run");
+    const entries = await traceOf(task.task_id);
+    const dispatched = entries.find((e) => e.event === "task.dispatched")!;
+    expect(dispatched.data.channel).toBe("mcp");
+    const byRuntime = entries.filter((e) => e.actor === "runtime");
+    expect(byRuntime.length).toBeGreaterThan(0);
+    for (const e of byRuntime) expect(e.data.channel, JSON.stringify(e)).toBeUndefined();
+    await t.json("POST", `/api/missions/${mission}/pause`);
   });
 });
 
