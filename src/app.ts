@@ -203,7 +203,6 @@ export async function buildApp(deps: AppDeps) {
   app.addHook("onClose", async () => housekeeping.stop());
   const missionAgents = createMissionAgentsService({
     database,
-    staleAfterS: config.agentStaleAfterS,
     onMembershipChanged: (missionId) => runtime.membershipChanged(missionId),
   });
   const sprints = createSprintsService({ database });

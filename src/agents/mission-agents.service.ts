@@ -17,14 +17,13 @@ export type MembershipChange = "added" | "removed";
 
 export interface MissionAgentsDeps {
   database: Database;
-  staleAfterS: number;
   /** Called after the change has committed (the mission runtime starts or stops the agent's worker). */
   onMembershipChanged?: (missionId: number, agentId: number, change: MembershipChange) => Promise<void>;
 }
 
 export type MissionAgentsService = ReturnType<typeof createMissionAgentsService>;
 
-export function createMissionAgentsService({ database, staleAfterS, onMembershipChanged }: MissionAgentsDeps) {
+export function createMissionAgentsService({ database, onMembershipChanged }: MissionAgentsDeps) {
   const { db } = database;
   // Reads show every heartbeat already answered (see heartbeats.ts).
   const settle = () => heartbeatsFor(database).settle();

@@ -77,6 +77,7 @@ export function createMissionsService({ database, runtime = noRuntime }: Mission
         throw Invalid.field("budget_usd", `spend $${spent} has passed the budget $${m.budgetUsd}; raise budget_usd to start the mission`);
       }
     }
+    await runtime.lockForMove(tx, m.id, to);
     const moved = await repo.moveMissionStatus(tx, m.id, from, to);
     if (!moved) throw Invalid.field("status", `mission changed concurrently; it is no longer ${from}`);
     await appendTrace(tx, {

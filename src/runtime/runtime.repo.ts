@@ -11,6 +11,17 @@ export async function listMissionAgentIds(exec: Executor, missionId: number) {
     .orderBy(asc(agents.id));
 }
 
+/** Locks these tasks (in id order, as every path that locks several does). */
+export async function lockTasks(exec: Executor, ids: number[]) {
+  if (ids.length === 0) return;
+  await exec
+    .select({ id: tasks.id })
+    .from(tasks)
+    .where(inArray(tasks.id, ids))
+    .orderBy(asc(tasks.id))
+    .for("update");
+}
+
 /** Ids of a mission's tasks in these statuses, oldest first (a mission's end fails them). */
 export async function missionTaskIdsIn(exec: Executor, missionId: number, statuses: readonly string[]) {
   const rows = await exec

@@ -31,7 +31,7 @@ import { groupAlive, killGroup, pidAlive } from "./process.js";
 import { AgentWorker, RUNTIME_ACTOR, runStoppedStatus, type WorkerDeps } from "./worker.js";
 import type { Executor } from "../db/client.js";
 import { ENDED_WITH_MISSION, MISSION_END, type TaskStatus } from "../tasks/tasks.state.js";
-import { missionTaskIdsIn } from "./runtime.repo.js";
+import { lockTasks, missionTaskIdsIn } from "./runtime.repo.js";
 
 export const RUNTIME_CHANNEL = "mc_runtime";
 
@@ -146,6 +146,16 @@ export class Runtime implements MissionRuntime {
 
   view(missionId: number): RuntimeView {
     return this.supervisors.get(missionId)?.view() ?? { running: false, workers: [] };
+  }
+
+  async lockForMove(tx: Executor, missionId: number, to: string) {
+    const terminal = to === "completed" || to === "failed" || to === "cancelled";
+    if (to !== "paused" && !terminal) return;
+    const live = await repo.liveForMission(tx, missionId, { lock: true });
+    const ids = terminal
+      ? await missionTaskIdsIn(tx, missionId, ENDED_WITH_MISSION)
+      : live.filter((d) => d.status === "running").map((d) => d.taskId);
+    await lockTasks(tx, ids);
   }
 
   async missionMoving(tx: Executor, mission: { id: number; missionId: string }, _from: string, to: string, actor: string) {

@@ -13,6 +13,12 @@ export interface MissionRuntime {
    * cancelled; both: run tokens revoked, agents of stopped runs idle), with the trace entries.
    */
   missionMoving(tx: Executor, mission: { id: number; missionId: string }, from: string, to: string, actor: string): Promise<void>;
+  /**
+   * Called first in that transaction, before anything is written or traced: locks the rows `missionMoving`
+   * will change (live dispatches, then tasks), so the move never holds the mission's trace chain while waiting
+   * for a row that a writer holding it waits to append for (a deadlock on PostgreSQL).
+   */
+  lockForMove(tx: Executor, missionId: number, to: string): Promise<void>;
   /** After the move committed: starts the tree, or stops its processes in the background (never waits for them). */
   missionStatusChanged(mission: { id: number; missionId: string }, from: string, to: string): Promise<void>;
   view(missionId: number): RuntimeView;
@@ -21,6 +27,7 @@ export interface MissionRuntime {
 /** Without a runtime (until one is wired in), no mission has a process tree. */
 export const noRuntime: MissionRuntime = {
   async missionMoving() {},
+  async lockForMove() {},
   async missionStatusChanged() {},
   view: () => ({ running: false, workers: [] }),
 };

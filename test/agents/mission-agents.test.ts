@@ -252,7 +252,6 @@ describe("onMembershipChanged", () => {
     const calls: Array<[number, number, MembershipChange, boolean]> = [];
     const svc = createMissionAgentsService({
       database: t.database,
-      staleAfterS: 300,
       async onMembershipChanged(missionId, agentId, change) {
         // Committed: visible from outside the service's transaction.
         const rows = await t.database.query("SELECT 1 FROM mission_agents WHERE mission_id = $1 AND agent_id = $2", [missionId, agentId]);

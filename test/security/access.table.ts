@@ -126,6 +126,8 @@ export const ACCESS: Record<string, Rule> = {
     body: () => ({ session_id: "s-1", hook_event_name: "SubagentStop" }),
   },
   "GET /api/agents/{agent_id}/hooks/claude-code": { access: "ownAgent", ok: 200, path: (e) => ({ agent_id: e.ownAgent }) },
+  // A person clears an agent's state: never the agent itself (its own token is 403 too).
+  "POST /api/agents/{agent_id}/reset": { access: "member", ok: 200, path: (e) => ({ agent_id: e.ownAgent }) },
 
   "GET /api/sprints": { access: "member", ok: 200 },
   "POST /api/sprints": { access: "member", ok: 201, body: () => ({ name: "sprint" }) },
