@@ -44,7 +44,21 @@ async function createTask(mission: string, objective: string, extra: Record<stri
 
 async function toReview(task: string) {
   await api("PATCH", `/api/tasks/${task}`, { status: "in_progress" });
-  await api("POST", `/api/tasks/${task}/report`, { status: "pending_review", outputs: { branch: "feat/login", commit: "abc1234", cost_usd: 0.42 } });
+  await api("POST", `/api/tasks/${task}/report`, {
+    status: "pending_review",
+    outputs: {
+      branch: "feat/login",
+      commit: "abc1234",
+      cost_usd: 0.42,
+      usage: { input_tokens: 1200, output_tokens: 340 },
+      files_changed: 2,
+      insertions: 10,
+      deletions: 3,
+      changed_files: ["src/login.ts", "src/login.test.ts"],
+      pr_url: "https://git.example.com/acme/app/merge_requests/7",
+      permission_denials: [{ tool_name: "Bash", tool_input: { command: "rm -rf /" } }],
+    },
+  });
 }
 
 describe("console", () => {
@@ -140,6 +154,12 @@ describe("console", () => {
     await page.goto(`${t.url}/#/tasks/${good}`);
     await page.getByRole("heading", { name: "Render the login errors", level: 1 }).waitFor();
     await page.getByText("feat/login", { exact: true }).waitFor();
+    await page.getByText("1200 in / 340 out").waitFor();
+    await page.getByText("2 file(s), +10 −3").waitFor();
+    await page.getByText("src/login.test.ts", { exact: true }).waitFor();
+    expect(await page.getByRole("link", { name: "https://git.example.com/acme/app/merge_requests/7" }).getAttribute("href")).toBe(
+      "https://git.example.com/acme/app/merge_requests/7",
+    );
     expect(await page.getByRole("button", { name: "Execute" }).count()).toBe(0);
     await screenshot(page, "task");
     await page.getByRole("button", { name: "Approve" }).click();
@@ -166,13 +186,19 @@ describe("console", () => {
     await page.goto(`${t.url}/#/tasks/${task}`);
     await page.getByRole("heading", { name: "Parse <b>user</b> input", level: 1 }).waitFor();
     const evil = `<img src=x onerror="window.__xss=1;document.title='pwned'">`;
-    await api("POST", `/api/tasks/${task}/report`, { logs: [{ message: "starting", level: "info" }, { message: evil, level: "warn" }] });
+    await api("POST", `/api/tasks/${task}/report`, {
+      logs: [{ message: "starting", level: "info" }, { message: evil, level: "warn" }],
+      outputs: { pr_url: "javascript:window.__xss=2", summary: evil },
+    });
     await page.getByTestId("log").getByText(evil, { exact: true }).waitFor({ timeout: LIVE_MS + 3_000 });
     await page.waitForTimeout(300);
     expect(await page.evaluate("window.__xss")).toBeUndefined();
     expect(await page.title()).toBe("Mission Control");
     expect(await page.locator("img").count()).toBe(0);
     expect(await page.locator("h1 b").count()).toBe(0);
+    // A pull-request "URL" that is not http(s) stays text, never a link.
+    await page.getByText("javascript:window.__xss=2", { exact: true }).waitFor();
+    expect(await page.locator('a[href^="javascript"]').count()).toBe(0);
   });
 
   test("a killed agent process shows the task failed and the agent's status with the reason", async () => {

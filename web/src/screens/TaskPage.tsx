@@ -224,7 +224,14 @@ function Requirement({ id }: { id: string }) {
 
 function Outputs({ outputs }: { outputs: Record<string, unknown> }) {
   const usage = (outputs.usage ?? {}) as Record<string, unknown>;
-  const files = outputs.files_changed;
+  // files_changed is a count (with insertions/deletions); changed_files the paths (see the worktree adapter).
+  const files = Array.isArray(outputs.changed_files) ? outputs.changed_files : Array.isArray(outputs.files_changed) ? outputs.files_changed : null;
+  const stats =
+    typeof outputs.files_changed === "number"
+      ? `${outputs.files_changed} file(s), +${text(outputs.insertions)} −${text(outputs.deletions)}`
+      : files
+        ? `${files.length} file(s)`
+        : "—";
   const rows: Array<[string, React.ReactNode]> = [
     ["branch", text(outputs.branch)],
     ["commit", text(outputs.commit)],
@@ -256,15 +263,14 @@ function Outputs({ outputs }: { outputs: Record<string, unknown> }) {
         <div>
           <dt>files changed</dt>
           <dd>
-            {Array.isArray(files) ? (
+            {stats}
+            {files ? (
               <ul className="files">
                 {files.map((f, i) => (
                   <li key={i}>{typeof f === "string" ? f : JSON.stringify(f)}</li>
                 ))}
               </ul>
-            ) : (
-              text(files)
-            )}
+            ) : null}
           </dd>
         </div>
       </dl>
