@@ -9,9 +9,15 @@
 // - A conflict that appears (or whose files change) writes a `task.conflict_detected` entry for each of the
 //   two tasks; one that goes away writes `task.conflict_cleared`. Both are trace entries, so on the stream.
 // - Tasks are locked in id order in one transaction, so two checks of overlapping tasks never deadlock.
+// - Approving a task takes it out of every list; each task it conflicted with is then checked against its
+//   base branch as it is now: if the base changed, since that task's branch left it, files that task changed
+//   too (the approved work merged, say), it keeps an entry `{task_id: <approved>, files, base_branch}` until a
+//   later check finds the overlap gone (git runs outside any transaction).
+import path from "node:path";
 import { and, asc, inArray, ne, or, eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client.js";
 import { tasks } from "../db/schema/index.js";
+import { git } from "../runtime/adapters/worktree.js";
 import { appendTrace } from "../trace/trace.service.js";
 import { findTaskView, type TaskView } from "./tasks.repo.js";
 import { transitionTask } from "./tasks.service.js";
@@ -27,6 +33,8 @@ const MAX_PEERS = 200;
 export interface Conflict {
   task_id: string;
   files: string[];
+  /** Set when the overlap is with the base branch (the approved task's work on it), not an open task. */
+  base_branch?: string;
 }
 
 const isStrList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === "string");
@@ -55,6 +63,26 @@ function isOpen(t: TaskView): boolean {
 }
 
 const sameFiles = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+const sameList = (a: Conflict[], b: Conflict[]) =>
+  a.length === b.length && a.every((c, i) => c.task_id === b[i]!.task_id && c.base_branch === b[i]!.base_branch && sameFiles(c.files, b[i]!.files));
+const byTask = (a: Conflict, b: Conflict) => a.task_id.localeCompare(b.task_id) || (a.base_branch ?? "").localeCompare(b.base_branch ?? "");
+
+/** A branch name that git cannot read as an option or a range (outputs can be written by agents). */
+const REF = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$/;
+
+/**
+ * The files the task changed that its base branch also changed since the task's branch left it; null when
+ * the task has no usable repository, branch and base, or git cannot tell.
+ */
+async function baseOverlap(t: TaskView): Promise<{ base: string; files: string[] } | null> {
+  const { repo, branch, base_branch: base } = t.outputs;
+  if (typeof repo !== "string" || typeof branch !== "string" || typeof base !== "string") return null;
+  if (!path.isAbsolute(repo) || !REF.test(branch) || !REF.test(base) || branch.includes("..") || base.includes("..")) return null;
+  const r = await git(["diff", "--name-only", "-z", "--no-renames", "--end-of-options", `${branch}...${base}`], repo);
+  if (r.code !== 0) return null;
+  const onBase = new Set(r.stdout.split("\0").filter(Boolean));
+  return { base, files: changedFiles(t.outputs).filter((f) => onBase.has(f)).sort() };
+}
 
 /**
  * Paths a tool call wrote, made relative to the worktree (`cwd`): absolute paths outside it and anything that
@@ -102,6 +130,14 @@ export function createConflictRadar(database: Database, actor: string) {
    * that is not open (completed, failed) leaves everyone's lists.
    */
   async function check(taskId: number): Promise<void> {
+    // The task's overlaps with its base (from an approval) are re-measured first, outside the transaction.
+    const current = await findTaskView(database.db, taskId);
+    const baseKept: Conflict[] = [];
+    const withBase = current ? conflictsOf(current.outputs).filter((c) => c.base_branch !== undefined) : [];
+    if (current && withBase.length > 0 && isOpen(current)) {
+      const o = await baseOverlap(current);
+      if (o && o.files.length > 0) for (const c of withBase) if (c.base_branch === o.base) baseKept.push({ ...c, files: o.files });
+    }
     await database.db.transaction(async (tx) => {
       const first = await findTaskView(tx, taskId);
       const repo = first && typeof first.outputs.repo === "string" ? first.outputs.repo : null;
@@ -144,32 +180,37 @@ export function createConflictRadar(database: Database, actor: string) {
         const common =
           meOpen && isOpen(other) && other.outputs.repo === repo ? changedFiles(other.outputs).filter((f) => mine.has(f)).sort() : [];
         const theirs = listOf(other);
-        const before = theirs.find((c) => c.task_id === me.taskId);
+        const before = theirs.find((c) => c.task_id === me.taskId && c.base_branch === undefined);
         if (common.length > 0) {
           mineNext.push({ task_id: other.taskId, files: common });
-          wanted.set(other.id, [...theirs.filter((c) => c.task_id !== me.taskId), { task_id: me.taskId, files: common }].sort((a, b) => a.task_id.localeCompare(b.task_id)));
+          wanted.set(other.id, [...theirs.filter((c) => c !== before), { task_id: me.taskId, files: common }].sort(byTask));
           if (!before || !sameFiles(before.files, common)) {
             events.push({ v: me, event: "task.conflict_detected", data: { with_task_id: other.taskId, files: common } });
             events.push({ v: other, event: "task.conflict_detected", data: { with_task_id: me.taskId, files: common } });
           }
         } else if (before) {
-          wanted.set(other.id, theirs.filter((c) => c.task_id !== me.taskId));
+          wanted.set(other.id, theirs.filter((c) => c !== before));
           events.push({ v: other, event: "task.conflict_cleared", data: { with_task_id: me.taskId } });
-          if (conflictsOf(me.outputs).some((c) => c.task_id === other.taskId)) {
+          if (conflictsOf(me.outputs).some((c) => c.task_id === other.taskId && c.base_branch === undefined)) {
             events.push({ v: me, event: "task.conflict_cleared", data: { with_task_id: other.taskId } });
           }
         }
       }
-      // Entries for tasks no longer around (or past the peer bound) drop out of this task's list.
-      mineNext.sort((a, b) => a.task_id.localeCompare(b.task_id));
+      // Entries for tasks no longer around (or past the peer bound) drop out of this task's list; overlaps
+      // with the base stay while they last (measured above), and only while the task is open.
+      for (const c of withBase) {
+        if (!baseKept.some((k) => k.task_id === c.task_id && k.base_branch === c.base_branch)) {
+          events.push({ v: me, event: "task.conflict_cleared", data: { with_task_id: c.task_id, base_branch: c.base_branch } });
+        }
+      }
+      if (meOpen) mineNext.push(...baseKept);
+      mineNext.sort(byTask);
       wanted.set(me.id, mineNext);
 
       for (const v of views) {
         const next = wanted.get(v.id);
         if (!next) continue;
-        const prev = conflictsOf(v.outputs);
-        const same = prev.length === next.length && prev.every((c, i) => c.task_id === next[i]!.task_id && sameFiles(c.files, next[i]!.files));
-        if (same && (v.outputs.conflicts !== undefined || next.length === 0)) continue;
+        if (sameList(conflictsOf(v.outputs), next) && (v.outputs.conflicts !== undefined || next.length === 0)) continue;
         await transitionTask(tx, v, v.status as TaskStatus, actor, { via: "conflict_radar", outputs: { conflicts: next } });
       }
       for (const e of events) {
@@ -178,7 +219,41 @@ export function createConflictRadar(database: Database, actor: string) {
     });
   }
 
-  return { check, recordTouchedFiles };
+  /**
+   * After an approval: the approved task leaves every list, then each task it conflicted with is checked
+   * against its base branch as it is now (the approved work may be on it).
+   */
+  async function afterApproval(approvedId: number): Promise<void> {
+    const approved = await findTaskView(database.db, approvedId);
+    if (!approved) return;
+    const peers = conflictsOf(approved.outputs).filter((c) => c.base_branch === undefined).map((c) => c.task_id);
+    await check(approvedId);
+    for (const key of peers) {
+      const t = await findTaskView(database.db, key);
+      if (!t || !isOpen(t)) continue;
+      const o = await baseOverlap(t);
+      if (!o || o.files.length === 0) continue;
+      await database.db.transaction(async (tx) => {
+        const v = await findTaskView(tx, t.id, { lock: true });
+        if (!v || !isOpen(v)) return;
+        const entry: Conflict = { task_id: approved.taskId, files: o.files, base_branch: o.base };
+        const prev = conflictsOf(v.outputs);
+        const next = [...prev.filter((c) => !(c.task_id === entry.task_id && c.base_branch === entry.base_branch)), entry].sort(byTask);
+        if (sameList(prev, next)) return;
+        await transitionTask(tx, v, v.status as TaskStatus, actor, { via: "conflict_radar", outputs: { conflicts: next } });
+        await appendTrace(tx, {
+          event: "task.conflict_detected",
+          actor,
+          missionId: v.missionKey,
+          taskId: v.taskId,
+          agentId: v.agentKey,
+          data: { with_task_id: approved.taskId, base_branch: o.base, files: o.files, repo: v.outputs.repo },
+        });
+      });
+    }
+  }
+
+  return { check, recordTouchedFiles, afterApproval };
 }
 
 export type ConflictRadar = ReturnType<typeof createConflictRadar>;

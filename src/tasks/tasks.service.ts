@@ -567,8 +567,9 @@ export function createTasksService({ database, beforeComplete = [], onApproved =
     // the step (a merge) runs once, and the later approves see `completed` and get 422.
     const reviewed = hooks.length === 0 ? await go(first) : await oneAtATime(first.id, async () => go(await load(db, first.id)));
     // An approved task's branch is no longer in play: the tasks it conflicted with are checked again without
-    // it (conflicts.ts). Its own transaction, after the approval committed; a failure there is not the review's.
-    if (action === "approve") await createConflictRadar(database, by.actor).check(first.id).catch(() => undefined);
+    // it, against their base as it is now (conflicts.ts). After the approval committed; a failure there is not
+    // the review's.
+    if (action === "approve") await createConflictRadar(database, by.actor).afterApproval(first.id).catch(() => undefined);
     return reviewed;
   }
 

@@ -9,7 +9,7 @@ import { isDeepStrictEqual } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { relativePaths } from "../../src/tasks/conflicts.js";
 import { createTestContext, waitFor, type TestContext } from "../harness.js";
-import { makeRepo, tmpDir } from "../adapters/git.js";
+import { git, makeRepo, tmpDir } from "../adapters/git.js";
 import { fakeCliDir } from "../adapters/recordings.js";
 
 let t: TestContext;
@@ -117,6 +117,34 @@ describe("conflict radar", () => {
     await conflictsOf(b, []);
     expect(await entries(b, "task.conflict_cleared")).toEqual([{ with_task_id: a, repo: (await task(a)).outputs.repo }]);
     expect((await t.json("POST", `/api/tasks/${b}/execute`)).status).toBe(202);
+  });
+
+  test("approving a task whose work is now on the base: the other is re-checked against the new base and keeps the overlap", async () => {
+    const { repo, tasks } = await world(["echo a >> README.md", "echo b >> README.md && echo b > OLD.md"]);
+    const [a, b] = tasks as [string, string];
+    const ta = await run(a);
+    await run(b);
+    await conflictsOf(b, [{ task_id: a, files: ["README.md"] }]);
+    // A's branch is merged into main (as a merge after the review would), then A is approved.
+    git(repo, "merge", "-q", "--no-ff", "-m", "Merge A", ta.outputs.branch);
+    expect((await t.json("POST", `/api/tasks/${a}/approve`, { body: {} })).status).toBe(200);
+    await conflictsOf(b, [{ task_id: a, files: ["README.md"], base_branch: "main" }]);
+    const detected = await entries(b, "task.conflict_detected");
+    expect(detected.at(-1)).toEqual({ with_task_id: a, base_branch: "main", files: ["README.md"], repo: path.resolve(repo) });
+    expect((await task(a)).outputs.conflicts).toEqual([]);
+
+    // B's next run without catching up with main: the overlap with the base stays. Once B's branch has main
+    // merged in, the next check finds it gone.
+    expect((await t.json("POST", `/api/tasks/${b}/reject`, { body: { comment: "again" } })).status).toBe(200);
+    await run(b);
+    await new Promise((r) => setTimeout(r, 500));
+    await conflictsOf(b, [{ task_id: a, files: ["README.md"], base_branch: "main" }]);
+    const wt = path.join(dataDir, "worktrees", b);
+    git(wt, "merge", "-q", "-X", "ours", "-m", "Catch up with main", "main");
+    expect((await t.json("POST", `/api/tasks/${b}/reject`, { body: { comment: "and again" } })).status).toBe(200);
+    await run(b);
+    await conflictsOf(b, []);
+    expect((await entries(b, "task.conflict_cleared")).at(-1)).toEqual({ with_task_id: a, base_branch: "main", repo: path.resolve(repo) });
   });
 
   test("a Claude Code Write is recorded as it happens (before the run's diff)", async () => {
