@@ -3,6 +3,8 @@ import { and, asc, eq, gt, lt, sql, type SQL } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
 import { knowledgeChunks, knowledgeDocuments } from "../db/schema/index.js";
 import type { Page } from "../http/pagination.js";
+import type { Ref } from "../http/ids.js";
+import { refWhere } from "../db/lookup.js";
 
 export type DocumentRow = typeof knowledgeDocuments.$inferSelect;
 
@@ -11,8 +13,8 @@ export const sha256 = (s: string) => createHash("sha256").update(s, "utf8").dige
 /** What the embeddings endpoint is given for a chunk: the title gives a passage its context. */
 export const embeddingInput = (title: string, text: string) => `${title}\n\n${text}`;
 
-export async function findDocument(exec: Executor, id: number, opts: { lock?: boolean } = {}) {
-  const q = exec.select().from(knowledgeDocuments).where(eq(knowledgeDocuments.id, id)).limit(1);
+export async function findDocument(exec: Executor, ref: Ref, opts: { lock?: boolean } = {}) {
+  const q = exec.select().from(knowledgeDocuments).where(refWhere(knowledgeDocuments.id, knowledgeDocuments.documentId, ref)).limit(1);
   const rows = opts.lock ? await q.for("update") : await q;
   return rows[0];
 }

@@ -262,7 +262,7 @@ export function searchSql(p: SearchPlan): SQL {
        ORDER BY f.score DESC, f.fts_r NULLS LAST, f.document_id
        LIMIT ${p.limit}
     )
-    SELECT d.id, d.title, d.metadata, t.score,
+    SELECT d.id, d.document_id AS key, d.title, d.metadata, t.score,
            btrim(regexp_replace(coalesce(
              ts_headline('english', ${sql.raw(escapeHtml("ch.text"))}, lq.loose, ${HEADLINE_OPTS}),
              ${sql.raw(escapeHtml("left(ch.text, 240)"))}), '\\s+', ' ', 'g')) AS snippet
@@ -275,6 +275,7 @@ export function searchSql(p: SearchPlan): SQL {
 
 export interface SearchRow {
   id: number;
+  key: string;
   title: string;
   metadata: Record<string, unknown>;
   score: number;

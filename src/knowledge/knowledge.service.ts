@@ -6,9 +6,10 @@
 import { sql } from "drizzle-orm";
 import type { EmbeddingsConfig } from "../config.js";
 import type { Database, Executor } from "../db/client.js";
+import { isUniqueViolation } from "../db/lookup.js";
 import type { Principal } from "../http/auth.js";
 import { Invalid, NotFound } from "../http/errors.js";
-import { parseRef } from "../http/ids.js";
+import { generateKey, parseRef, type Ref } from "../http/ids.js";
 import { pageOf, toPage } from "../http/pagination.js";
 import { appendTrace } from "../trace/trace.service.js";
 import { chunkContent } from "./knowledge.chunking.js";
@@ -91,10 +92,10 @@ function checkStorable(fields: Record<string, unknown>): void {
   }
 }
 
-/** Documents have no key: the path parameter is the integer id, anything else names nothing. */
-function documentId(raw: string): number {
+/** The path parameter: the integer id or the key (`document_id`). */
+function documentRef(raw: string): Ref {
   const ref = parseRef(raw);
-  if (typeof ref !== "number") throw new NotFound();
+  if (ref === null) throw new NotFound();
   return ref;
 }
 
@@ -167,6 +168,7 @@ export function createKnowledgeService(deps: KnowledgeDeps) {
   function toApi(d: repo.DocumentRow) {
     return {
       id: d.id,
+      document_id: d.documentId,
       title: d.title,
       content: d.content,
       metadata: d.metadata,
@@ -176,7 +178,7 @@ export function createKnowledgeService(deps: KnowledgeDeps) {
   }
 
   async function load(exec: Executor, raw: string, opts: { lock?: boolean } = {}) {
-    const d = await repo.findDocument(exec, documentId(raw), opts);
+    const d = await repo.findDocument(exec, documentRef(raw), opts);
     if (!d) throw new NotFound();
     return d;
   }
@@ -190,12 +192,13 @@ export function createKnowledgeService(deps: KnowledgeDeps) {
 
   async function insertIn(
     tx: Executor,
-    input: { title: string; content: string; metadata: Record<string, unknown>; sourceKey?: string },
+    input: { documentId?: string; title: string; content: string; metadata: Record<string, unknown>; sourceKey?: string },
     actor: string,
     refs: Refs = {},
   ) {
     const chunks = chunkContent(input.content);
     const d = await repo.insertDocument(tx, {
+      documentId: input.documentId ?? generateKey("doc"),
       title: input.title,
       content: input.content,
       metadata: input.metadata,
@@ -209,6 +212,7 @@ export function createKnowledgeService(deps: KnowledgeDeps) {
       ...refs,
       data: {
         document_id: d.id,
+        key: d.documentId,
         title: d.title,
         metadata: d.metadata,
         content_hash: d.contentHash,
@@ -221,6 +225,7 @@ export function createKnowledgeService(deps: KnowledgeDeps) {
   }
 
   async function updateIn(tx: Executor, d: repo.DocumentRow, input: DocumentUpdate, actor: string, refs: Refs = {}) {
+    if (input.document_id !== undefined && input.document_id !== d.documentId) throw Invalid.field("document_id", "cannot be changed");
     const changes: Record<string, unknown> = {};
     const set: { title?: string; content?: string; contentHash?: string; metadata?: Record<string, unknown> } = {};
     if (input.title !== undefined && input.title !== d.title) set.title = changes.title = input.title;
@@ -248,9 +253,14 @@ export function createKnowledgeService(deps: KnowledgeDeps) {
 
   async function create(input: DocumentCreate, by: Principal) {
     checkContent(input.content);
-    const row = await db.transaction((tx) =>
-      insertIn(tx, { title: input.title, content: input.content, metadata: input.metadata ?? {} }, by.actor),
-    );
+    const row = await db
+      .transaction((tx) =>
+        insertIn(tx, { documentId: input.document_id, title: input.title, content: input.content, metadata: input.metadata ?? {} }, by.actor),
+      )
+      .catch((err: unknown) => {
+        if (isUniqueViolation(err)) throw Invalid.field("document_id", "has already been taken");
+        throw err;
+      });
     worker?.kick();
     return toApi(row);
   }
@@ -352,7 +362,8 @@ export function createKnowledgeService(deps: KnowledgeDeps) {
       return rowsOf<SearchRow>(await tx.execute(searchSql(plan)));
     });
     return rows.map((r) => ({
-      document_id: Number(r.id),
+      document_id: r.key,
+      id: Number(r.id),
       title: r.title,
       snippet: r.snippet,
       score: Number(r.score),

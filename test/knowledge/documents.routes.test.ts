@@ -21,9 +21,10 @@ describe("create", () => {
     expect(r.status).toBe(201);
     const d = r.body.data;
     expect(r.headers.location).toBe(`/api/knowledge/documents/${d.id}`);
-    expect(Object.keys(d).sort()).toEqual(["content", "id", "inserted_at", "metadata", "title", "updated_at"]);
+    expect(Object.keys(d).sort()).toEqual(["content", "document_id", "id", "inserted_at", "metadata", "title", "updated_at"]);
     expect(d).toMatchObject(body);
     expect(Number.isInteger(d.id)).toBe(true);
+    expect(d.document_id).toMatch(/^doc-[a-z2-7]{10}$/);
     expect(d.inserted_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(await chunksOf(d.id)).toBe(1);
 
@@ -31,6 +32,7 @@ describe("create", () => {
     expect(entry.actor).toBe("admin:test-admin");
     expect(entry.data).toEqual({
       document_id: d.id,
+      key: d.document_id,
       title: body.title,
       metadata: { type: "adr" },
       content_hash: sha256(body.content),
@@ -172,14 +174,14 @@ describe("get and list", () => {
 describe("update", () => {
   test("changes only the named fields, re-indexes new content, traces the change without the content", async () => {
     const d = await createDoc(t, { title: "Queue design", content: "We use a Kafka topic per tenant.", metadata: { v: 1 } });
-    expect((await search(t, { query: "kafka" })).map((h) => h.document_id)).toContain(d.id);
+    expect((await search(t, { query: "kafka" })).map((h) => h.id)).toContain(d.id);
     const content = "We moved to a RabbitMQ exchange per tenant.";
     const r = await t.json("PATCH", `/api/knowledge/documents/${d.id}`, { body: { document: { content } } });
     expect(r.status).toBe(200);
     expect(r.body.data).toMatchObject({ id: d.id, title: "Queue design", content, metadata: { v: 1 } });
     expect(new Date(r.body.data.updated_at).getTime()).toBeGreaterThanOrEqual(new Date(r.body.data.inserted_at).getTime());
-    expect((await search(t, { query: "kafka" })).map((h) => h.document_id)).not.toContain(d.id);
-    expect((await search(t, { query: "rabbitmq" })).map((h) => h.document_id)).toContain(d.id);
+    expect((await search(t, { query: "kafka" })).map((h) => h.id)).not.toContain(d.id);
+    expect((await search(t, { query: "rabbitmq" })).map((h) => h.id)).toContain(d.id);
     const entry = (await traceEvents(t, "knowledge.document_updated")).find((e) => e.data.document_id === d.id)!;
     expect(entry.data).toEqual({
       document_id: d.id,
@@ -192,8 +194,8 @@ describe("update", () => {
     const r = await t.json("PATCH", `/api/knowledge/documents/${d.id}`, { body: { title: "Marimba procurement", metadata: { c: 3 } } });
     expect(r.status).toBe(200);
     expect(r.body.data.metadata).toEqual({ c: 3 });
-    expect((await search(t, { query: "xylophone" })).map((h) => h.document_id)).not.toContain(d.id);
-    expect((await search(t, { query: "marimba" }))[0]?.document_id).toBe(d.id);
+    expect((await search(t, { query: "xylophone" })).map((h) => h.id)).not.toContain(d.id);
+    expect((await search(t, { query: "marimba" }))[0]?.id).toBe(d.id);
     const entry = (await traceEvents(t, "knowledge.document_updated")).find((e) => e.data.document_id === d.id)!;
     expect(entry.data.changes).toEqual({ title: "Marimba procurement", metadata: { c: 3 }, chunks: 1 });
   });
@@ -274,7 +276,7 @@ describe("auth", () => {
     const d = await createDoc(t, { title: "Agent readable", content: "Pangolin handling guide." });
     const s = await t.json("POST", "/api/knowledge/search", { token: agent, body: { query: "pangolin" } });
     expect(s.status).toBe(200);
-    expect(s.body.data[0].document_id).toBe(d.id);
+    expect(s.body.data[0].id).toBe(d.id);
     const g = await t.json("GET", `/api/knowledge/documents/${d.id}`, { token: agent });
     expect(g.status).toBe(200);
     expect(g.body.data.content).toBe("Pangolin handling guide.");
@@ -308,4 +310,46 @@ test("the routes are in the OpenAPI description", async () => {
     expect.arrayContaining(["/api/knowledge/documents", "/api/knowledge/documents/{id}", "/api/knowledge/search"]),
   );
   expect(doc.body.paths["/api/knowledge/search"].post.summary).toBe("Search knowledge");
+});
+
+describe("document keys (document_id)", () => {
+  test("given on create or generated; every path takes it as well as the integer id; search hits name it", async () => {
+    const r = await t.json("POST", "/api/knowledge/documents", { body: { document_id: "adr-007", title: "Pangolin decision", content: "We pick pangolins." } });
+    expect(r.status).toBe(201);
+    expect(r.body.data).toMatchObject({ document_id: "adr-007", title: "Pangolin decision" });
+    const byKey = await t.json("GET", "/api/knowledge/documents/adr-007");
+    expect(byKey.body).toEqual({ data: r.body.data });
+    expect((await t.json("GET", `/api/knowledge/documents/${r.body.data.id}`)).body).toEqual({ data: r.body.data });
+    const patched = await t.json("PATCH", "/api/knowledge/documents/adr-007", { body: { document_id: "adr-007", title: "Pangolin decision, revised" } });
+    expect(patched.status).toBe(200);
+    const hit = (await search(t, { query: "pangolin" }))[0]!;
+    expect([hit.document_id, hit.id]).toEqual(["adr-007", r.body.data.id]);
+    expect((await t.json("DELETE", "/api/knowledge/documents/adr-007")).status).toBe(204);
+    expect((await t.json("GET", "/api/knowledge/documents/adr-007")).status).toBe(404);
+  });
+
+  const bad: Array<[string, Record<string, unknown>, Record<string, string[]>]> = [
+    ["all digits", { document_id: "42" }, { document_id: ["has an invalid format"] }],
+    ["a slash", { document_id: "a/b" }, { document_id: ["has an invalid format"] }],
+    ["empty", { document_id: "" }, { document_id: ["has an invalid format"] }],
+    ["not a string", { document_id: 7 }, { document_id: ["must be string"] }],
+  ];
+  test.each(bad)("create with a key that is %s → 422, nothing created", async (_name, extra, errors) => {
+    const before = await count(t.database, "SELECT 1 FROM knowledge_documents");
+    const r = await t.json("POST", "/api/knowledge/documents", { body: { title: "t", content: "c", ...extra } });
+    expect(r.status).toBe(422);
+    expect(r.body).toEqual({ errors });
+    expect(await count(t.database, "SELECT 1 FROM knowledge_documents")).toBe(before);
+  });
+
+  test("a taken key → 422; a key cannot be changed (422), naming the current one is fine", async () => {
+    expect((await t.json("POST", "/api/knowledge/documents", { body: { document_id: "dup-doc", title: "t", content: "c" } })).status).toBe(201);
+    const dup = await t.json("POST", "/api/knowledge/documents", { body: { document_id: "dup-doc", title: "t2", content: "c2" } });
+    expect(dup.status).toBe(422);
+    expect(dup.body).toEqual({ errors: { document_id: ["has already been taken"] } });
+    const change = await t.json("PATCH", "/api/knowledge/documents/dup-doc", { body: { document_id: "other" } });
+    expect(change.status).toBe(422);
+    expect(change.body).toEqual({ errors: { document_id: ["cannot be changed"] } });
+    expect((await t.json("GET", "/api/knowledge/documents/dup-doc")).body.data.title).toBe("t");
+  });
 });

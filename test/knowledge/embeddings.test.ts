@@ -97,14 +97,14 @@ describe("with pgvector", () => {
     await waitFor("the corpus to be embedded", async () => (await pendingCount(t)) === 0);
     const before = fake.requests.length;
     const hits = await search(t, { query: "authentication design decisions", limit: 5 });
-    expect(keyOf.get(hits[0]!.document_id)).toBe("auth-adr");
+    expect(keyOf.get(hits[0]!.id)).toBe("auth-adr");
     expect(fake.requests.slice(before).map((r) => r.input)).toEqual([["authentication design decisions"]]);
     // No word of this query is in the corpus: lexically nothing; with vectors, the nearest passages.
     const near = await search(t, { query: "zebra giraffe", limit: 3 });
     expect(near).toHaveLength(3);
     // Filters still apply to vector hits.
     const filtered = await search(t, { query: "zebra giraffe", limit: 50, filter: { metadata: { type: "runbook" } } });
-    expect(filtered.map((h) => keyOf.get(h.document_id)).sort()).toEqual(["k8s-runbook", "observability"]);
+    expect(filtered.map((h) => keyOf.get(h.id)).sort()).toEqual(["k8s-runbook", "observability"]);
   });
 
   test("a write never waits for the endpoint; the chunk is embedded once it answers", async (ctx) => {
@@ -116,7 +116,7 @@ describe("with pgvector", () => {
     expect((await chunks(t, d.id))[0]).toMatchObject({ embed_pending: true, embedding_model: null });
     // Lexical search finds it already, and does not hang on the query embedding either.
     const s0 = Date.now();
-    expect((await search(t, { query: "hanging endpoint" }))[0]!.document_id).toBe(d.id);
+    expect((await search(t, { query: "hanging endpoint" }))[0]!.id).toBe(d.id);
     expect(Date.now() - s0).toBeLessThan(4000);
     fake.mode = "ok"; // drops the hanging request: a failure, retried after a backoff
     await waitFor("the chunk to be embedded", async () => !(await chunks(t, d.id))[0]!.embed_pending);
@@ -136,7 +136,7 @@ describe("with pgvector", () => {
       expect(failed!.embed_error).toMatch(/^embeddings request failed/);
       expect(failed!.embed_error).not.toContain(API_KEY);
       // Search keeps working, lexically, while the endpoint is down.
-      expect((await search(t, { query: "outage" }))[0]!.document_id).toBe(d.id);
+      expect((await search(t, { query: "outage" }))[0]!.id).toBe(d.id);
       await fake.restart();
       await waitFor("the chunk to be embedded", async () => !(await chunks(t, d.id))[0]!.embed_pending, 25_000);
       expect((await chunks(t, d.id))[0]).toMatchObject({ embed_attempts: 0, embed_error: null, embedding_dims: 256 });
@@ -249,7 +249,7 @@ describe("worker lifecycle and model changes (service level)", () => {
       expect((await chunks(t, d.id))[0]).toMatchObject({ embedding_dims: 32, embed_pending: false });
       // Search embeds the query with the new model and still finds the document.
       const hits = await b.search({ query: "embedded twice", limit: 5 });
-      expect(hits[0]!.document_id).toBe(d.id);
+      expect(hits[0]!.id).toBe(d.id);
       expect(fake.requests.at(-1)).toMatchObject({ model: "fake-b-32", input: ["embedded twice"] });
     } finally {
       await b.stop();
@@ -330,7 +330,7 @@ describe("without pgvector", () => {
       expect(s.vectorEnabled()).toBe(false);
       const asked = fake.requests.length;
       const d = await s.create({ title: "Lexical only", content: "Found without vectors." }, SYSTEM);
-      expect((await s.search({ query: "vectors lexical", limit: 5 }))[0]!.document_id).toBe(d.id);
+      expect((await s.search({ query: "vectors lexical", limit: 5 }))[0]!.id).toBe(d.id);
       await new Promise((r) => setTimeout(r, 300));
       expect(fake.requests.length).toBe(asked);
       expect((await chunks(t, d.id))[0]!.embed_pending).toBe(true); // kept for the day pgvector is installed
@@ -344,9 +344,9 @@ describe("without pgvector", () => {
     const keyOf = await loadCorpus(t);
     const doc = await createDoc(t, { title: "Architecture Decision Record", content: "We chose PostgreSQL because...", metadata: { type: "adr" } });
     const hits = await search(t, { query: "authentication design decisions", limit: 5 });
-    expect(keyOf.get(hits[0]!.document_id)).toBe("auth-adr");
+    expect(keyOf.get(hits[0]!.id)).toBe("auth-adr");
     expect(hits.length).toBeLessThanOrEqual(5);
-    expect((await search(t, { query: "chose PostgreSQL", limit: 5 })).map((h) => h.document_id)).toContain(doc.id);
+    expect((await search(t, { query: "chose PostgreSQL", limit: 5 })).map((h) => h.id)).toContain(doc.id);
     expect(knowledgeOf(t).vectorEnabled()).toBe(false);
   });
 });

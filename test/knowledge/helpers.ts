@@ -25,7 +25,7 @@ export async function loadCorpus(t: TestContext): Promise<Map<number, string>> {
 export async function search(t: TestContext, body: Record<string, unknown>, token?: string) {
   const r = await t.json("POST", "/api/knowledge/search", { body, token });
   expect(r.status, JSON.stringify(r.body)).toBe(200);
-  return r.body.data as Array<{ document_id: number; title: string; snippet: string; score: number; metadata: any }>;
+  return r.body.data as Array<{ document_id: string; id: number; title: string; snippet: string; score: number; metadata: any }>;
 }
 
 export async function traceEvents(t: TestContext, event: string) {

@@ -22,7 +22,7 @@ afterAll(async () => {
 /** Corpus keys of the results, best first (documents outside the corpus show as their id). */
 async function ranked(query: string, extra: Record<string, unknown> = {}) {
   const hits = await search(t, { query, ...extra });
-  return hits.map((h) => keyOf.get(h.document_id) ?? String(h.document_id));
+  return hits.map((h) => keyOf.get(h.id) ?? String(h.id));
 }
 
 describe("ranking", () => {
@@ -82,9 +82,9 @@ describe("ranking", () => {
 
   test("typo correction knows the words of every write, created or updated", async () => {
     const d = await createDoc(t, { title: "Brewing notes", content: "Notes on zymurgy." });
-    expect((await search(t, { query: "zymurgi" }))[0]?.document_id).toBe(d.id);
+    expect((await search(t, { query: "zymurgi" }))[0]?.id).toBe(d.id);
     await t.json("PATCH", `/api/knowledge/documents/${d.id}`, { body: { content: "Notes on oenology." } });
-    expect((await search(t, { query: "oenolgy" }))[0]?.document_id).toBe(d.id);
+    expect((await search(t, { query: "oenolgy" }))[0]?.id).toBe(d.id);
     // The old word's correction now matches nothing: the document no longer contains it.
     expect(await search(t, { query: "zymurgi" })).toEqual([]);
   });
@@ -127,7 +127,7 @@ describe("filter.metadata", () => {
     const adr = await search(t, { query: "decisions", filter: { metadata: { type: "adr", team: "platform" } }, limit: 50 });
     expect(adr.length).toBeGreaterThan(0);
     for (const h of adr) expect(h.metadata).toMatchObject({ type: "adr", team: "platform" });
-    expect(adr.map((h) => keyOf.get(h.document_id))[0]).toBe("auth-adr");
+    expect(adr.map((h) => keyOf.get(h.id))[0]).toBe("auth-adr");
   });
 
   test("applies to typo and partial matches too", async () => {
@@ -141,7 +141,7 @@ describe("filter.metadata", () => {
     const a = await createDoc(t, { title: "Tagged narwhal", content: "narwhal", metadata: { tags: ["x", "y"], n: 1 } });
     const b = await createDoc(t, { title: "Other narwhal", content: "narwhal", metadata: { tags: ["x"], n: "1" } });
     const ids = async (metadata: Record<string, unknown>) =>
-      (await search(t, { query: "narwhal", filter: { metadata } })).map((h) => h.document_id).sort();
+      (await search(t, { query: "narwhal", filter: { metadata } })).map((h) => h.id).sort();
     expect(await ids({})).toEqual([a.id, b.id].sort());
     expect(await ids({ n: 1 })).toEqual([a.id]);
     expect(await ids({ n: "1" })).toEqual([b.id]);
@@ -155,17 +155,17 @@ describe("filter.metadata", () => {
 describe("snippets", () => {
   test("the matched words are marked", async () => {
     const [hit] = await search(t, { query: "PostgreSQL transactions" });
-    expect(hit!.document_id).toBe(idOf.get("db-adr"));
+    expect(hit!.id).toBe(idOf.get("db-adr"));
     expect(hit!.snippet).toContain("<mark>PostgreSQL</mark>");
     expect(hit!.snippet).toContain("<mark>transactions</mark>");
     expect(hit!.title).toBe("ADR-002: Database choice");
     expect(hit!.metadata).toEqual({ type: "adr", team: "platform", status: "accepted" });
-    expect(Object.keys(hit!).sort()).toEqual(["document_id", "metadata", "score", "snippet", "title"]);
+    expect(Object.keys(hit!).sort()).toEqual(["document_id", "id", "metadata", "score", "snippet", "title"]);
   });
 
   test("a misspelt word marks the word it found", async () => {
     const [hit] = await search(t, { query: "helm rollbak" });
-    expect(hit!.document_id).toBe(idOf.get("k8s-runbook"));
+    expect(hit!.id).toBe(idOf.get("k8s-runbook"));
     expect(hit!.snippet, hit!.snippet).toContain("<mark>rollback</mark>");
   });
 
@@ -185,7 +185,7 @@ describe("snippets", () => {
     const passage = "## Recovery\n\nTo recover a corrupted ledger, replay the write-ahead journal from the last checkpoint.";
     const d = await createDoc(t, { title: "Operations handbook", content: `${filler(15)}\n\n${passage}\n\n${filler(15)}` });
     const [hit] = await search(t, { query: "corrupted ledger journal" });
-    expect(hit!.document_id).toBe(d.id);
+    expect(hit!.id).toBe(d.id);
     expect(hit!.snippet).toContain("<mark>ledger</mark>");
     expect(hit!.snippet).toContain("<mark>journal</mark>");
     expect(hit!.snippet).not.toContain("Routine operational prose");
@@ -278,9 +278,9 @@ test("the reference's example: store a decision record, then search as in the co
   expect(Object.keys(r.body)).toEqual(["data"]);
   expect(r.body.data.length).toBeGreaterThan(0);
   expect(r.body.data.length).toBeLessThanOrEqual(5);
-  expect(keyOf.get(r.body.data[0].document_id)).toBe("auth-adr");
+  expect(keyOf.get(r.body.data[0].id)).toBe("auth-adr");
   const adr = await search(t, { query: "architecture decision", limit: 5, filter: { metadata: { type: "adr" } } });
-  expect(adr[0]!.document_id).toBe(doc.id);
+  expect(adr[0]!.id).toBe(doc.id);
   expect(adr[0]!.snippet).toBe("We chose PostgreSQL because...");
   expect(CORPUS.length).toBeGreaterThan(5);
 });

@@ -81,7 +81,7 @@ describe("task summaries", () => {
     expect(await count(t.database, "SELECT 1 FROM knowledge_documents WHERE source_key = 'task:task-auth-7'")).toBe(1);
 
     const hits = await search(t, { query: "refresh token rotation", filter: { metadata: { type: "task" } } });
-    expect(hits.map((h) => h.document_id)).toEqual([first.id]);
+    expect(hits.map((h) => h.id)).toEqual([first.id]);
     expect(hits[0]!.metadata).toEqual({ type: "task", task_id: "task-auth-7", mission_id: "mission-001" });
   });
 

@@ -8,6 +8,8 @@ export const knowledgeDocuments = pgTable(
   "knowledge_documents",
   {
     id: id(),
+    /** The document's key (given on create, or generated); documents written before keys read `doc-<id>`. */
+    documentId: text("document_id").notNull().unique(),
     title: text("title").notNull(),
     content: text("content").notNull(),
     metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
