@@ -31,7 +31,8 @@ export const agentsRoutes: FastifyPluginAsyncTypebox<{ agents: AgentsService; mi
         tags,
         summary: "List agents",
         description:
-          "Filters: `status` (as read: an agent silent past the staleness window is `offline`), `adapter_module`, " +
+          "Filters: `status` (as stored: the server itself makes an agent silent past the staleness window `offline`, " +
+          "within a second, with an `agent.status_changed` entry), `adapter_module`, " +
           "`capability` (agents that have it).",
         querystring: AgentListQuery,
         response: { 200: ListOf(Agent) },
@@ -101,10 +102,12 @@ export const agentsRoutes: FastifyPluginAsyncTypebox<{ agents: AgentsService; mi
         description:
           "Sets the agent's status from the event: session_start, task_complete, completed → idle; task_start → " +
           "working (current_task_id from context.task_id); blocked → blocked; waiting_for_input → waiting_for_input; " +
-          "error → error; stop → offline; heartbeat keeps the stored status (an offline agent becomes idle; one that " +
-          "only read offline for being silent shows its last reported status again). " +
-          "task_complete, completed and stop clear current_task_id. Every event updates last_seen_at; every event " +
-          "but heartbeat is traced. An unknown agent key registers the agent (201); known agents answer 200. " +
+          "error → error; stop → offline; heartbeat keeps the stored status (an offline agent, stopped or made offline " +
+          "for silence, becomes idle). task_complete, completed and stop clear current_task_id. Every event updates " +
+          "last_seen_at; every event but heartbeat is traced (`agent.activity`), and every status change, a heartbeat's " +
+          "revival included, writes one `agent.status_changed` {from, to, reason}. An `error` stays until the agent " +
+          "reports another event, a new run of it starts, or a member resets it. " +
+          "An unknown agent key registers the agent (201); known agents answer 200. " +
           "An agent token may report only its own agent's activity.",
         params: AgentParam,
         body: ActivityReport,
