@@ -30,6 +30,9 @@ export interface Browser {
 }
 
 export async function launch(): Promise<Browser> {
+  if (!fs.existsSync(CHROMIUM)) {
+    throw new Error(`Chromium is not at ${CHROMIUM}: apt-get install -y chromium (Debian), or set MC_CHROMIUM to its binary`);
+  }
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "mc-chromium-"));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,

@@ -31,7 +31,7 @@ export function Missions() {
   const refetch = useBatch((keys) => {
     for (const id of keys) ok(api.GET("/api/missions/{id}", { params: { path: { id } } })).then((r) => upsert([r.data]), () => undefined);
   }, 300);
-  const recount = useBatch((keys) => setVersion((v) => Object.fromEntries([...Object.entries(v), ...[...keys].map((k) => [k, (v[k] ?? 0) + 1])])), 1000);
+  const recount = useBatch((keys) => setVersion((v) => Object.fromEntries([...Object.entries(v), ...[...keys].map((k) => [k, (v[k] ?? 0) + 1])])), 3000);
   useEvents((e) => {
     if (!e.mission_id) return;
     if (e.event.startsWith("mission.") || e.event === "task.reported") refetch(e.mission_id);
