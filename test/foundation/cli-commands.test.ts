@@ -9,7 +9,9 @@ import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, test, vi } from "vitest";
 import { freePort, runCli, startServer } from "../fixtures/server-process.js";
 
-vi.setConfig({ testTimeout: 240_000 });
+vi.setConfig({ testTimeout: 600_000 });
+/** A first start creates and migrates the database; on a machine busy with other test files it can take minutes. */
+const START_TIMEOUT_MS = 240_000;
 
 const dirs: string[] = [];
 function tmpDir() {
@@ -91,7 +93,7 @@ describe("offline token command on a stopped server's directory", () => {
   test("agent tokens for an existing agent; an unknown agent or token is refused with exit 1; the results hold on the next start", async () => {
     const dataDir = tmpDir();
     const env = { MC_DATA_DIR: dataDir, MC_ADMIN_TOKEN: ADMIN };
-    const s = await startServer(env);
+    const s = await startServer(env, START_TIMEOUT_MS);
     try {
       expect((await call(`${s.url}/api/agents`, ADMIN, "POST", { agent: { agent_id: "claude-1", name: "Claude" } })).status).toBe(201);
     } finally {
@@ -123,7 +125,7 @@ describe("offline token command on a stopped server's directory", () => {
     expect(await runCli(["token", "revoke", String(memberId)], env)).toEqual({ code: 0, stdout: "", stderr: `token ${memberId} revoked\n` });
     expect(await runCli(["token", "revoke", String(memberId)], env)).toMatchObject({ code: 1 });
 
-    const again = await startServer(env);
+    const again = await startServer(env, START_TIMEOUT_MS);
     try {
       expect((await call(`${again.url}/api/agents/claude-1`, secret)).status).toBe(200);
       expect((await call(`${again.url}/api/missions`, member.stdout.trim())).status).toBe(401);
@@ -149,7 +151,7 @@ describe("start-up failures in one line, exit 1", () => {
       await new Promise((resolve) => blocker.close(resolve));
     }
     // The directory is free again and the next start still makes (and prints) the first token.
-    const s = await startServer({ MC_DATA_DIR: dataDir });
+    const s = await startServer({ MC_DATA_DIR: dataDir }, START_TIMEOUT_MS);
     try {
       const token = fs.readFileSync(path.join(dataDir, "admin-token"), "utf8").trim();
       expect(s.output()).toContain(token);

@@ -9,7 +9,9 @@ import { afterAll, describe, expect, test, vi } from "vitest";
 import { DataDirInUseError, LOCK_FILE, lockDataDir } from "../../src/db/data-dir-lock.js";
 import { runCli, startServer } from "../fixtures/server-process.js";
 
-vi.setConfig({ testTimeout: 240_000 });
+vi.setConfig({ testTimeout: 600_000 });
+/** A first start creates and migrates the database; on a machine busy with other test files it can take minutes. */
+const START_TIMEOUT_MS = 240_000;
 
 const dirs: string[] = [];
 function tmpDir() {
@@ -111,7 +113,7 @@ describe("real server processes on one MC_DATA_DIR", () => {
   test("a second server is refused with one line and exit 1; the first is unaffected and its data survive a restart", async () => {
     const dataDir = tmpDir();
     const env = { MC_DATA_DIR: dataDir, MC_ADMIN_TOKEN: ADMIN };
-    const first = await startServer(env);
+    const first = await startServer(env, START_TIMEOUT_MS);
     try {
       expect((await call(`${first.url}/api/missions`, ADMIN, "POST", { mission: { mission_id: "before", goal: "g" } })).status).toBe(201);
       const second = await runCli(["serve"], { ...env, HOST: "127.0.0.1", PORT: "0" });
@@ -125,7 +127,7 @@ describe("real server processes on one MC_DATA_DIR", () => {
     } finally {
       expect(await first.stop()).toBe(0);
     }
-    const again = await startServer(env);
+    const again = await startServer(env, START_TIMEOUT_MS);
     try {
       for (const m of ["before", "after"]) expect((await call(`${again.url}/api/missions/${m}`, ADMIN)).status).toBe(200);
       expect((await call(`${again.url}/api/trace/verify`, ADMIN)).body.data.valid).toBe(true);
@@ -137,7 +139,7 @@ describe("real server processes on one MC_DATA_DIR", () => {
   test("token create, token list and migrate are refused while the server runs, and change nothing", async () => {
     const dataDir = tmpDir();
     const env = { MC_DATA_DIR: dataDir, MC_ADMIN_TOKEN: ADMIN };
-    const s = await startServer(env);
+    const s = await startServer(env, START_TIMEOUT_MS);
     try {
       const before = (await call(`${s.url}/api/tokens?limit=500`, ADMIN)).body.data;
       for (const args of [["token", "create", "--role", "member"], ["token", "list"], ["token", "revoke", "1"], ["migrate"]]) {
@@ -159,7 +161,7 @@ describe("real server processes on one MC_DATA_DIR", () => {
   test("kill -9 of the server: the next start succeeds at once, with every acknowledged write", async () => {
     const dataDir = tmpDir();
     const env = { MC_DATA_DIR: dataDir, MC_ADMIN_TOKEN: ADMIN };
-    const s = await startServer(env);
+    const s = await startServer(env, START_TIMEOUT_MS);
     for (let i = 0; i < 5; i++) {
       expect((await call(`${s.url}/api/missions`, ADMIN, "POST", { mission: { mission_id: `m${i}`, goal: "g" } })).status).toBe(201);
     }
@@ -167,7 +169,7 @@ describe("real server processes on one MC_DATA_DIR", () => {
     // No stale lock: the offline command and a new server both get the directory straight away.
     const listed = await runCli(["token", "list"], env);
     expect(listed).toMatchObject({ code: 0, stderr: "" });
-    const next = await startServer(env);
+    const next = await startServer(env, START_TIMEOUT_MS);
     try {
       const list = await call(`${next.url}/api/missions?limit=500`, ADMIN);
       expect(list.body.data.map((m: any) => m.mission_id).sort()).toEqual(["m0", "m1", "m2", "m3", "m4"]);
