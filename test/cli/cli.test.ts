@@ -133,6 +133,33 @@ describe("usage, connection and exit codes", () => {
   });
 });
 
+describe("login at a terminal", () => {
+  // util-linux `script` gives mc a pseudo-terminal: the prompts are asked and answered there.
+  const hasScript = fs.existsSync("/usr/bin/script");
+  test.skipIf(!hasScript)("with no flags, mc login asks for the URL and the token", async () => {
+    const h = scratchHome();
+    const { spawn } = await import("node:child_process");
+    const { TSX, CLI_MAIN } = await import("../mcp/helpers.js");
+    // Asynchronously: the server answering the login check runs in this process.
+    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn("script", ["-q", "-e", "-c", `"${TSX}" "${CLI_MAIN}" login --profile tty`, "/dev/null"], { env: baseEnv(h) });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+      child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+      child.on("close", (status) => resolve({ status, stdout, stderr }));
+      child.stdin.end(`${t.url}\n${t.member}\n`);
+    });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain("Server URL [http://127.0.0.1:4000]: ");
+    expect(r.stdout).toContain("Token: ");
+    expect(r.stdout).toContain('saved as profile "tty"');
+    const file = path.join(h, ".config", "mission-control", "config.json");
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(fs.readFileSync(file, "utf8")).profiles.tty).toEqual({ url: t.url, token: t.member });
+  });
+});
+
 describe("missions and tasks", () => {
   test("missions create, list, get, start, pause", async () => {
     const key = uniq("cli-m");

@@ -8,9 +8,17 @@ async function ask(url: string | undefined, token: string | undefined): Promise<
   if (url !== undefined && token !== undefined) return { url, token };
   if (!process.stdin.isTTY) throw new UsageError("mc login needs --url and --token when not at a terminal");
   const rl = createInterface({ input: process.stdin, output: process.stderr });
+  // Lines are read through one iterator, so answers typed (or pasted) ahead of their question are kept.
+  const lines = rl[Symbol.asyncIterator]();
+  const question = async (prompt: string) => {
+    process.stderr.write(prompt);
+    const r = await lines.next();
+    if (r.done) throw new UsageError("login cancelled");
+    return String(r.value).trim();
+  };
   try {
-    const u = url ?? ((await rl.question(`Server URL [${DEFAULT_URL}]: `)).trim() || DEFAULT_URL);
-    const t = token ?? (await rl.question("Token: ")).trim();
+    const u = url ?? ((await question(`Server URL [${DEFAULT_URL}]: `)) || DEFAULT_URL);
+    const t = token ?? (await question("Token: "));
     if (t === "") throw new UsageError("a token is required");
     return { url: u, token: t };
   } finally {
