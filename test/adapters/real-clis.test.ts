@@ -254,6 +254,25 @@ describe("claude_code (real Claude Code 2.1.197)", () => {
     expect(fresh).not.toContain("First version.");
     expect(fresh).toContain("Still missing the rate limit");
   });
+  test("a session the CLI can no longer resume (its home was wiped): the rerun starts a new session with the whole task", async () => {
+    const s = await setup("claude_code");
+    s.api.queue({ text: "First version." });
+    await execute(s.key);
+    const first = await waitStatus(s.key, "pending_review");
+    fs.rmSync(path.join(s.home, ".claude", "projects"), { recursive: true, force: true });
+    expect((await t.json("POST", `/api/tasks/${s.key}/reject`, { body: { comment: "Add a test for the wrong password" } })).status).toBe(200);
+    s.api.queue({ text: "Second version." });
+    await execute(s.key);
+    const second = await waitStatus(s.key, "pending_review");
+    const logs = messages(second);
+    expect(logs.some((m) => m.startsWith(`could not resume session ${first.outputs.session_id} (`) && m.endsWith("); starting a new session"))).toBe(true);
+    expect(second.outputs.session_id).not.toBe(first.outputs.session_id);
+    expect(second.outputs.result).toBe("Second version.");
+    const fresh = sent(s.api).at(-1)!;
+    expect(fresh).not.toContain("First version.");
+    expect(fresh).toContain("Implement login endpoint");
+    expect(fresh).toContain("Add a test for the wrong password");
+  });
 });
 
 async function agentConfig(key: string) {
