@@ -1496,7 +1496,7 @@ export interface paths {
         put?: never;
         /**
          * Execute task
-         * @description Dispatches a task to its assigned agent (or, with none assigned, to the least busy agent on the mission whose capabilities cover `required_capabilities`). Allowed from pending, blocked and rejected, on an active mission. 202 with the durable dispatch; the task moves to in_progress when its agent starts it. Guardrails are asked first: `block` is 403 with the policy error; `require_approval` parks the dispatch (status `awaiting_approval`) until a member calls execute again with `{"approve_policy": "<decision_id>"}`.
+         * @description Dispatches a task to its assigned agent (or, with none assigned, to the least busy agent on the mission whose capabilities cover `required_capabilities`). Allowed from pending, blocked and rejected, on an active mission. Executing a failed task retries it: in the same request it moves back to pending (a `task.status_changed` entry with `via: execute`) and is dispatched (`task.dispatched`). 202 with the durable dispatch; the task moves to in_progress when its agent starts it. Guardrails are asked first: `block` is 403 with the policy error; `require_approval` parks the dispatch (status `awaiting_approval`) until a member calls execute again with `{"approve_policy": "<decision_id>"}`.
          */
         post: {
             parameters: {
@@ -1983,7 +1983,7 @@ export interface paths {
         };
         /**
          * Live event stream
-         * @description Server-sent events: every new trace entry (filters `mission_id`, `task_id`, `agent_id` by id or key, and `event`), as `id: <trace id>` and `data: <the entry as JSON>` (no `event:` field, so `onmessage` receives everything). Reconnecting with `Last-Event-ID` replays the entries missed since that id, then continues live. Agent heartbeats appear as `agent.heartbeat` without an id (they are not stored; at most one per agent a second). A comment line is sent every 15 s to keep the connection open.
+         * @description Server-sent events: every new trace entry (filters `mission_id`, `task_id`, `agent_id` by id or key, and `event`), as `id: <trace id>` and `data: <the entry as JSON>` (no `event:` field, so `onmessage` receives everything). Reconnecting with `Last-Event-ID` replays the entries missed since that id, then continues live. Agent heartbeats appear as `agent.heartbeat` without an id (they are not stored; at most one per agent a second). Task log lines appear as they are written (agents' reports, runs' output) as `task.log` events without an id: `{"event": "task.log", "task_id", "mission_id", "agent_id", "lines": [{"message", "level"?, "timestamp"}]}`; they are not stored twice (the lines are the task's `logs`), not replayed on resume (re-read the task's logs), and a line longer than 6000 bytes as JSON is cut with a marker. The filters apply to them (`task_id` to tail one task). A comment line is sent every 15 s to keep the connection open.
          */
         get: {
             parameters: {
@@ -2032,7 +2032,7 @@ export interface paths {
         };
         /**
          * List agents
-         * @description Filters: `status` (as read: an agent silent past the staleness window is `offline`), `adapter_module`, `capability` (agents that have it).
+         * @description Filters: `status` (as stored: the server itself makes an agent silent past the staleness window `offline`, within a second, with an `agent.status_changed` entry), `adapter_module`, `capability` (agents that have it).
          */
         get: {
             parameters: {
@@ -2069,10 +2069,30 @@ export interface paths {
                                 config: {
                                     [key: string]: unknown;
                                 };
-                                /** @description offline when the agent never reported or has been silent past the staleness window */
+                                /** @description what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds) */
+                                warnings: string[];
+                                /** @description as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness (offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; offline when never heard from */
                                 status: string;
+                                /** @description why the status is what it is, in one sentence: "running task-12 (pid 4242), last output 3 s ago", "no heartbeat for 312 s", "run of task-9 failed: agent process exited with code 1", "SessionEnd from Claude Code" */
+                                readonly status_reason: string;
+                                /** @description when the status last changed (null: not since the agent was created) */
+                                readonly status_since: string | null;
                                 current_task_id: string | null;
                                 last_seen_at: string | null;
+                                /** @description the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside */
+                                readonly last_event: {
+                                    event: string;
+                                    at: string | null;
+                                } | null;
+                                /** @description the runtime's live run of the agent (the newest, with max_concurrency above 1), as every server sees it; null when none */
+                                readonly run: {
+                                    task_id: string;
+                                    pid: number | null;
+                                    started_at: string | null;
+                                    /** @description the run's last output line or tool event (at most a second behind) */
+                                    last_output_at: string | null;
+                                    attempt: number;
+                                } | null;
                                 /**
                                  * Format: date-time
                                  * @example 2026-02-26T12:00:00.000Z
@@ -2124,8 +2144,11 @@ export interface paths {
                         /** @description 1–128 characters of [A-Za-z0-9._:-], not all digits */
                         agent_id?: string;
                         name?: string | null;
-                        /** @description the adapter that drives the agent, for example `claude_code`; default `manual` */
-                        adapter_module?: string;
+                        /**
+                         * @description the adapter that drives the agent (default `manual`). Its `config` is checked against that adapter's settings (src/runtime/agent-config.ts): a wrong type, an unknown key, or a `repo` that is not a git repository here is 422.
+                         * @enum {string}
+                         */
+                        adapter_module?: "manual" | "command" | "webhook" | "claude_code" | "codex" | "gemini_cli";
                         /** @description duplicates are dropped */
                         capabilities?: string[];
                         /** @description adapter settings. Values under keys containing token, key, secret or password (any case, any depth) are stored but never returned: they read as "[REDACTED]", and sending "[REDACTED]" back keeps the stored value. */
@@ -2158,10 +2181,30 @@ export interface paths {
                                 config: {
                                     [key: string]: unknown;
                                 };
-                                /** @description offline when the agent never reported or has been silent past the staleness window */
+                                /** @description what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds) */
+                                warnings: string[];
+                                /** @description as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness (offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; offline when never heard from */
                                 status: string;
+                                /** @description why the status is what it is, in one sentence: "running task-12 (pid 4242), last output 3 s ago", "no heartbeat for 312 s", "run of task-9 failed: agent process exited with code 1", "SessionEnd from Claude Code" */
+                                readonly status_reason: string;
+                                /** @description when the status last changed (null: not since the agent was created) */
+                                readonly status_since: string | null;
                                 current_task_id: string | null;
                                 last_seen_at: string | null;
+                                /** @description the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside */
+                                readonly last_event: {
+                                    event: string;
+                                    at: string | null;
+                                } | null;
+                                /** @description the runtime's live run of the agent (the newest, with max_concurrency above 1), as every server sees it; null when none */
+                                readonly run: {
+                                    task_id: string;
+                                    pid: number | null;
+                                    started_at: string | null;
+                                    /** @description the run's last output line or tool event (at most a second behind) */
+                                    last_output_at: string | null;
+                                    attempt: number;
+                                } | null;
                                 /**
                                  * Format: date-time
                                  * @example 2026-02-26T12:00:00.000Z
@@ -2223,10 +2266,30 @@ export interface paths {
                                 config: {
                                     [key: string]: unknown;
                                 };
-                                /** @description offline when the agent never reported or has been silent past the staleness window */
+                                /** @description what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds) */
+                                warnings: string[];
+                                /** @description as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness (offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; offline when never heard from */
                                 status: string;
+                                /** @description why the status is what it is, in one sentence: "running task-12 (pid 4242), last output 3 s ago", "no heartbeat for 312 s", "run of task-9 failed: agent process exited with code 1", "SessionEnd from Claude Code" */
+                                readonly status_reason: string;
+                                /** @description when the status last changed (null: not since the agent was created) */
+                                readonly status_since: string | null;
                                 current_task_id: string | null;
                                 last_seen_at: string | null;
+                                /** @description the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside */
+                                readonly last_event: {
+                                    event: string;
+                                    at: string | null;
+                                } | null;
+                                /** @description the runtime's live run of the agent (the newest, with max_concurrency above 1), as every server sees it; null when none */
+                                readonly run: {
+                                    task_id: string;
+                                    pid: number | null;
+                                    started_at: string | null;
+                                    /** @description the run's last output line or tool event (at most a second behind) */
+                                    last_output_at: string | null;
+                                    attempt: number;
+                                } | null;
                                 /**
                                  * Format: date-time
                                  * @example 2026-02-26T12:00:00.000Z
@@ -2268,8 +2331,11 @@ export interface paths {
                         /** @description keys cannot be changed; a different value is 422 */
                         agent_id?: string;
                         name?: string | null;
-                        /** @description the adapter that drives the agent, for example `claude_code`; default `manual` */
-                        adapter_module?: string;
+                        /**
+                         * @description the adapter that drives the agent (default `manual`). Its `config` is checked against that adapter's settings (src/runtime/agent-config.ts): a wrong type, an unknown key, or a `repo` that is not a git repository here is 422.
+                         * @enum {string}
+                         */
+                        adapter_module?: "manual" | "command" | "webhook" | "claude_code" | "codex" | "gemini_cli";
                         /** @description duplicates are dropped */
                         capabilities?: string[];
                         /** @description adapter settings. Values under keys containing token, key, secret or password (any case, any depth) are stored but never returned: they read as "[REDACTED]", and sending "[REDACTED]" back keeps the stored value. */
@@ -2302,10 +2368,30 @@ export interface paths {
                                 config: {
                                     [key: string]: unknown;
                                 };
-                                /** @description offline when the agent never reported or has been silent past the staleness window */
+                                /** @description what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds) */
+                                warnings: string[];
+                                /** @description as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness (offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; offline when never heard from */
                                 status: string;
+                                /** @description why the status is what it is, in one sentence: "running task-12 (pid 4242), last output 3 s ago", "no heartbeat for 312 s", "run of task-9 failed: agent process exited with code 1", "SessionEnd from Claude Code" */
+                                readonly status_reason: string;
+                                /** @description when the status last changed (null: not since the agent was created) */
+                                readonly status_since: string | null;
                                 current_task_id: string | null;
                                 last_seen_at: string | null;
+                                /** @description the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside */
+                                readonly last_event: {
+                                    event: string;
+                                    at: string | null;
+                                } | null;
+                                /** @description the runtime's live run of the agent (the newest, with max_concurrency above 1), as every server sees it; null when none */
+                                readonly run: {
+                                    task_id: string;
+                                    pid: number | null;
+                                    started_at: string | null;
+                                    /** @description the run's last output line or tool event (at most a second behind) */
+                                    last_output_at: string | null;
+                                    attempt: number;
+                                } | null;
                                 /**
                                  * Format: date-time
                                  * @example 2026-02-26T12:00:00.000Z
@@ -2335,7 +2421,7 @@ export interface paths {
         put?: never;
         /**
          * Report agent activity
-         * @description Sets the agent's status from the event: session_start, task_complete, completed → idle; task_start → working (current_task_id from context.task_id); blocked → blocked; waiting_for_input → waiting_for_input; error → error; stop → offline; heartbeat keeps the stored status (an offline agent becomes idle; one that only read offline for being silent shows its last reported status again). task_complete, completed and stop clear current_task_id. Every event updates last_seen_at; every event but heartbeat is traced. An unknown agent key registers the agent (201); known agents answer 200. An agent token may report only its own agent's activity.
+         * @description Sets the agent's status from the event: session_start, task_complete, completed → idle; task_start → working (current_task_id from context.task_id); blocked → blocked; waiting_for_input → waiting_for_input; error → error; stop → offline; heartbeat keeps the stored status (an offline agent, stopped or made offline for silence, becomes idle). task_complete, completed and stop clear current_task_id. Every event updates last_seen_at; every event but heartbeat is traced (`agent.activity`), and every status change, a heartbeat's revival included, writes one `agent.status_changed` {from, to, reason}. An `error` stays until the agent reports another event, a new run of it starts, or a member resets it. An unknown agent key registers the agent (201); known agents answer 200. An agent token may report only its own agent's activity.
          */
         post: {
             parameters: {
@@ -2391,10 +2477,30 @@ export interface paths {
                                 config: {
                                     [key: string]: unknown;
                                 };
-                                /** @description offline when the agent never reported or has been silent past the staleness window */
+                                /** @description what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds) */
+                                warnings: string[];
+                                /** @description as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness (offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; offline when never heard from */
                                 status: string;
+                                /** @description why the status is what it is, in one sentence: "running task-12 (pid 4242), last output 3 s ago", "no heartbeat for 312 s", "run of task-9 failed: agent process exited with code 1", "SessionEnd from Claude Code" */
+                                readonly status_reason: string;
+                                /** @description when the status last changed (null: not since the agent was created) */
+                                readonly status_since: string | null;
                                 current_task_id: string | null;
                                 last_seen_at: string | null;
+                                /** @description the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside */
+                                readonly last_event: {
+                                    event: string;
+                                    at: string | null;
+                                } | null;
+                                /** @description the runtime's live run of the agent (the newest, with max_concurrency above 1), as every server sees it; null when none */
+                                readonly run: {
+                                    task_id: string;
+                                    pid: number | null;
+                                    started_at: string | null;
+                                    /** @description the run's last output line or tool event (at most a second behind) */
+                                    last_output_at: string | null;
+                                    attempt: number;
+                                } | null;
                                 /**
                                  * Format: date-time
                                  * @example 2026-02-26T12:00:00.000Z
@@ -2425,10 +2531,124 @@ export interface paths {
                                 config: {
                                     [key: string]: unknown;
                                 };
-                                /** @description offline when the agent never reported or has been silent past the staleness window */
+                                /** @description what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds) */
+                                warnings: string[];
+                                /** @description as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness (offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; offline when never heard from */
                                 status: string;
+                                /** @description why the status is what it is, in one sentence: "running task-12 (pid 4242), last output 3 s ago", "no heartbeat for 312 s", "run of task-9 failed: agent process exited with code 1", "SessionEnd from Claude Code" */
+                                readonly status_reason: string;
+                                /** @description when the status last changed (null: not since the agent was created) */
+                                readonly status_since: string | null;
                                 current_task_id: string | null;
                                 last_seen_at: string | null;
+                                /** @description the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside */
+                                readonly last_event: {
+                                    event: string;
+                                    at: string | null;
+                                } | null;
+                                /** @description the runtime's live run of the agent (the newest, with max_concurrency above 1), as every server sees it; null when none */
+                                readonly run: {
+                                    task_id: string;
+                                    pid: number | null;
+                                    started_at: string | null;
+                                    /** @description the run's last output line or tool event (at most a second behind) */
+                                    last_output_at: string | null;
+                                    attempt: number;
+                                } | null;
+                                /**
+                                 * Format: date-time
+                                 * @example 2026-02-26T12:00:00.000Z
+                                 */
+                                inserted_at: string;
+                                /**
+                                 * Format: date-time
+                                 * @example 2026-02-26T12:00:00.000Z
+                                 */
+                                updated_at: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/agents/{agent_id}/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reset an agent's status
+         * @description A person clears the agent's state, above all an `error` that stays until then: the agent becomes `idle` (`offline` if it was never heard from), its `current_task_id` is cleared, an escalated worker of it takes work again, and the trace gets `agent.reset` (and `agent.status_changed` with reason `reset` when the status moved). No body (or `{}`). 422 while a run of the runtime holds the agent. Members and admins only.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                    "idempotency-key"?: string;
+                };
+                path: {
+                    /** @description integer id or key */
+                    agent_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                id: number;
+                                agent_id: string;
+                                name: string | null;
+                                adapter_module: string;
+                                capabilities: string[];
+                                config: {
+                                    [key: string]: unknown;
+                                };
+                                /** @description what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds) */
+                                warnings: string[];
+                                /** @description as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness (offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; offline when never heard from */
+                                status: string;
+                                /** @description why the status is what it is, in one sentence: "running task-12 (pid 4242), last output 3 s ago", "no heartbeat for 312 s", "run of task-9 failed: agent process exited with code 1", "SessionEnd from Claude Code" */
+                                readonly status_reason: string;
+                                /** @description when the status last changed (null: not since the agent was created) */
+                                readonly status_since: string | null;
+                                current_task_id: string | null;
+                                last_seen_at: string | null;
+                                /** @description the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside */
+                                readonly last_event: {
+                                    event: string;
+                                    at: string | null;
+                                } | null;
+                                /** @description the runtime's live run of the agent (the newest, with max_concurrency above 1), as every server sees it; null when none */
+                                readonly run: {
+                                    task_id: string;
+                                    pid: number | null;
+                                    started_at: string | null;
+                                    /** @description the run's last output line or tool event (at most a second behind) */
+                                    last_output_at: string | null;
+                                    attempt: number;
+                                } | null;
                                 /**
                                  * Format: date-time
                                  * @example 2026-02-26T12:00:00.000Z
@@ -2492,10 +2712,30 @@ export interface paths {
                                 config: {
                                     [key: string]: unknown;
                                 };
-                                /** @description offline when the agent never reported or has been silent past the staleness window */
+                                /** @description what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds) */
+                                warnings: string[];
+                                /** @description as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness (offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; offline when never heard from */
                                 status: string;
+                                /** @description why the status is what it is, in one sentence: "running task-12 (pid 4242), last output 3 s ago", "no heartbeat for 312 s", "run of task-9 failed: agent process exited with code 1", "SessionEnd from Claude Code" */
+                                readonly status_reason: string;
+                                /** @description when the status last changed (null: not since the agent was created) */
+                                readonly status_since: string | null;
                                 current_task_id: string | null;
                                 last_seen_at: string | null;
+                                /** @description the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside */
+                                readonly last_event: {
+                                    event: string;
+                                    at: string | null;
+                                } | null;
+                                /** @description the runtime's live run of the agent (the newest, with max_concurrency above 1), as every server sees it; null when none */
+                                readonly run: {
+                                    task_id: string;
+                                    pid: number | null;
+                                    started_at: string | null;
+                                    /** @description the run's last output line or tool event (at most a second behind) */
+                                    last_output_at: string | null;
+                                    attempt: number;
+                                } | null;
                                 /**
                                  * Format: date-time
                                  * @example 2026-02-26T12:00:00.000Z
@@ -2558,10 +2798,30 @@ export interface paths {
                                 config: {
                                     [key: string]: unknown;
                                 };
-                                /** @description offline when the agent never reported or has been silent past the staleness window */
+                                /** @description what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds) */
+                                warnings: string[];
+                                /** @description as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness (offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; offline when never heard from */
                                 status: string;
+                                /** @description why the status is what it is, in one sentence: "running task-12 (pid 4242), last output 3 s ago", "no heartbeat for 312 s", "run of task-9 failed: agent process exited with code 1", "SessionEnd from Claude Code" */
+                                readonly status_reason: string;
+                                /** @description when the status last changed (null: not since the agent was created) */
+                                readonly status_since: string | null;
                                 current_task_id: string | null;
                                 last_seen_at: string | null;
+                                /** @description the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside */
+                                readonly last_event: {
+                                    event: string;
+                                    at: string | null;
+                                } | null;
+                                /** @description the runtime's live run of the agent (the newest, with max_concurrency above 1), as every server sees it; null when none */
+                                readonly run: {
+                                    task_id: string;
+                                    pid: number | null;
+                                    started_at: string | null;
+                                    /** @description the run's last output line or tool event (at most a second behind) */
+                                    last_output_at: string | null;
+                                    attempt: number;
+                                } | null;
                                 /**
                                  * Format: date-time
                                  * @example 2026-02-26T12:00:00.000Z
@@ -2625,10 +2885,30 @@ export interface paths {
                                 config: {
                                     [key: string]: unknown;
                                 };
-                                /** @description offline when the agent never reported or has been silent past the staleness window */
+                                /** @description what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds) */
+                                warnings: string[];
+                                /** @description as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness (offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; offline when never heard from */
                                 status: string;
+                                /** @description why the status is what it is, in one sentence: "running task-12 (pid 4242), last output 3 s ago", "no heartbeat for 312 s", "run of task-9 failed: agent process exited with code 1", "SessionEnd from Claude Code" */
+                                readonly status_reason: string;
+                                /** @description when the status last changed (null: not since the agent was created) */
+                                readonly status_since: string | null;
                                 current_task_id: string | null;
                                 last_seen_at: string | null;
+                                /** @description the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside */
+                                readonly last_event: {
+                                    event: string;
+                                    at: string | null;
+                                } | null;
+                                /** @description the runtime's live run of the agent (the newest, with max_concurrency above 1), as every server sees it; null when none */
+                                readonly run: {
+                                    task_id: string;
+                                    pid: number | null;
+                                    started_at: string | null;
+                                    /** @description the run's last output line or tool event (at most a second behind) */
+                                    last_output_at: string | null;
+                                    attempt: number;
+                                } | null;
                                 /**
                                  * Format: date-time
                                  * @example 2026-02-26T12:00:00.000Z
@@ -2690,7 +2970,7 @@ export interface paths {
         put?: never;
         /**
          * Receive a Claude Code hook
-         * @description Claude Code's `http` hooks post each event here with an agent token (Authorization header). The event becomes that agent's activity: SessionStart → session_start, UserPromptSubmit → task_start (the task from the X-MC-Task-Id header, when set), PreToolUse, PostToolUse and SubagentStop → heartbeat, Notification → waiting_for_input, Stop → task_complete, SessionEnd → stop; any other event name → heartbeat. Only agent tokens may post (others: 403). The answer is Claude Code's hook JSON, not the `{data}` envelope: `{}` lets Claude Code go on; for PreToolUse it may carry a permission decision.
+         * @description Claude Code's hooks post each event here with an agent token (Authorization header): `http` hooks for UserPromptSubmit, PreToolUse, PostToolUse, Notification, Stop, SubagentStop and SessionEnd; SessionStart, which Claude Code never sends to an `http` hook, through the settings snippet's `command` hook (curl posts the event JSON Claude Code gives it on stdin). The event becomes that agent's activity: SessionStart → session_start, UserPromptSubmit → task_start (the task from the X-MC-Task-Id header, when set), PreToolUse, PostToolUse and SubagentStop → heartbeat, Notification → waiting_for_input, Stop → task_complete, SessionEnd → stop; any other event name → heartbeat. Only agent tokens may post (others: 403). The answer is Claude Code's hook JSON, not the `{data}` envelope: `{}` lets Claude Code go on with its own permission rules. For PreToolUse a policy that blocks answers `permissionDecision: "deny"`, one that requires approval `"ask"`; a `warn` adds only a `systemMessage`. It never answers `"allow"`, which would skip Claude Code's own permission check.
          */
         post: {
             parameters: {
@@ -2776,7 +3056,7 @@ export interface paths {
         };
         /**
          * Claude Code hooks settings for an agent
-         * @description The settings.json snippet that wires a Claude Code installation to this server as this agent: an `http` hook for every mapped event, with the URL filled in (MC_PUBLIC_URL, else the URL this request came to) and the token read from the MC_AGENT_TOKEN environment variable. An agent token may read only its own.
+         * @description The settings.json snippet that wires a Claude Code installation to this server as this agent: an `http` hook for every mapped event but SessionStart, which gets a `command` hook (curl posting its stdin, output discarded, never failing the session), with the URL filled in (MC_PUBLIC_URL, else the URL this request came to) and the token read from the MC_AGENT_TOKEN environment variable. An agent token may read only its own.
          */
         get: {
             parameters: {
@@ -3202,9 +3482,16 @@ export interface paths {
                                     kr_id: string;
                                     objective_id: string;
                                     title: string;
+                                    /**
+                                     * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
+                                     * @enum {string}
+                                     */
+                                    direction: "increase" | "decrease";
+                                    /** @description the baseline progress is measured from; null: none */
+                                    start: number | null;
                                     target: number | null;
                                     current: number | null;
-                                    /** @description 0–100, one decimal. With a target: current ÷ target × 100, capped at 100 (a missing current counts as 0). Without a target: the value set directly (0 until set). */
+                                    /** @description 0–100, one decimal, how far current has come from start towards target (a missing current has not moved). increase: (current − start) ÷ (target − start) × 100, start 0 when not given (so current ÷ target × 100). decrease: (start − current) ÷ (start − target) × 100; without a start, 100 once current ≤ target, else target ÷ current × 100. Capped to 0–100. Without a target: the value set directly (0 until set). */
                                     progress: number;
                                     /**
                                      * Format: date-time
@@ -3321,9 +3608,16 @@ export interface paths {
                                     kr_id: string;
                                     objective_id: string;
                                     title: string;
+                                    /**
+                                     * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
+                                     * @enum {string}
+                                     */
+                                    direction: "increase" | "decrease";
+                                    /** @description the baseline progress is measured from; null: none */
+                                    start: number | null;
                                     target: number | null;
                                     current: number | null;
-                                    /** @description 0–100, one decimal. With a target: current ÷ target × 100, capped at 100 (a missing current counts as 0). Without a target: the value set directly (0 until set). */
+                                    /** @description 0–100, one decimal, how far current has come from start towards target (a missing current has not moved). increase: (current − start) ÷ (target − start) × 100, start 0 when not given (so current ÷ target × 100). decrease: (start − current) ÷ (start − target) × 100; without a start, 100 once current ≤ target, else target ÷ current × 100. Capped to 0–100. Without a target: the value set directly (0 until set). */
                                     progress: number;
                                     /**
                                      * Format: date-time
@@ -3406,9 +3700,16 @@ export interface paths {
                                     kr_id: string;
                                     objective_id: string;
                                     title: string;
+                                    /**
+                                     * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
+                                     * @enum {string}
+                                     */
+                                    direction: "increase" | "decrease";
+                                    /** @description the baseline progress is measured from; null: none */
+                                    start: number | null;
                                     target: number | null;
                                     current: number | null;
-                                    /** @description 0–100, one decimal. With a target: current ÷ target × 100, capped at 100 (a missing current counts as 0). Without a target: the value set directly (0 until set). */
+                                    /** @description 0–100, one decimal, how far current has come from start towards target (a missing current has not moved). increase: (current − start) ÷ (target − start) × 100, start 0 when not given (so current ÷ target × 100). decrease: (start − current) ÷ (start − target) × 100; without a start, 100 once current ≤ target, else target ÷ current × 100. Capped to 0–100. Without a target: the value set directly (0 until set). */
                                     progress: number;
                                     /**
                                      * Format: date-time
@@ -3542,9 +3843,16 @@ export interface paths {
                                     kr_id: string;
                                     objective_id: string;
                                     title: string;
+                                    /**
+                                     * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
+                                     * @enum {string}
+                                     */
+                                    direction: "increase" | "decrease";
+                                    /** @description the baseline progress is measured from; null: none */
+                                    start: number | null;
                                     target: number | null;
                                     current: number | null;
-                                    /** @description 0–100, one decimal. With a target: current ÷ target × 100, capped at 100 (a missing current counts as 0). Without a target: the value set directly (0 until set). */
+                                    /** @description 0–100, one decimal, how far current has come from start towards target (a missing current has not moved). increase: (current − start) ÷ (target − start) × 100, start 0 when not given (so current ÷ target × 100). decrease: (start − current) ÷ (start − target) × 100; without a start, 100 once current ≤ target, else target ÷ current × 100. Capped to 0–100. Without a target: the value set directly (0 until set). */
                                     progress: number;
                                     /**
                                      * Format: date-time
@@ -3615,9 +3923,16 @@ export interface paths {
                                 kr_id: string;
                                 objective_id: string;
                                 title: string;
+                                /**
+                                 * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
+                                 * @enum {string}
+                                 */
+                                direction: "increase" | "decrease";
+                                /** @description the baseline progress is measured from; null: none */
+                                start: number | null;
                                 target: number | null;
                                 current: number | null;
-                                /** @description 0–100, one decimal. With a target: current ÷ target × 100, capped at 100 (a missing current counts as 0). Without a target: the value set directly (0 until set). */
+                                /** @description 0–100, one decimal, how far current has come from start towards target (a missing current has not moved). increase: (current − start) ÷ (target − start) × 100, start 0 when not given (so current ÷ target × 100). decrease: (start − current) ÷ (start − target) × 100; without a start, 100 once current ≤ target, else target ÷ current × 100. Capped to 0–100. Without a target: the value set directly (0 until set). */
                                 progress: number;
                                 /**
                                  * Format: date-time
@@ -3671,6 +3986,13 @@ export interface paths {
                         /** @description greater than 0; null: no target */
                         target?: number | null;
                         current?: number | null;
+                        /**
+                         * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
+                         * @enum {string}
+                         */
+                        direction?: "increase" | "decrease";
+                        /** @description baseline: below target for an increase, above it for a decrease (else 422); null: none */
+                        start?: number | null;
                         /** @description set directly, only for a key result without a target (with one it is computed; 422) */
                         progress?: number | null;
                     };
@@ -3689,9 +4011,16 @@ export interface paths {
                                 kr_id: string;
                                 objective_id: string;
                                 title: string;
+                                /**
+                                 * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
+                                 * @enum {string}
+                                 */
+                                direction: "increase" | "decrease";
+                                /** @description the baseline progress is measured from; null: none */
+                                start: number | null;
                                 target: number | null;
                                 current: number | null;
-                                /** @description 0–100, one decimal. With a target: current ÷ target × 100, capped at 100 (a missing current counts as 0). Without a target: the value set directly (0 until set). */
+                                /** @description 0–100, one decimal, how far current has come from start towards target (a missing current has not moved). increase: (current − start) ÷ (target − start) × 100, start 0 when not given (so current ÷ target × 100). decrease: (start − current) ÷ (start − target) × 100; without a start, 100 once current ≤ target, else target ÷ current × 100. Capped to 0–100. Without a target: the value set directly (0 until set). */
                                 progress: number;
                                 /**
                                  * Format: date-time
@@ -3747,9 +4076,16 @@ export interface paths {
                                 kr_id: string;
                                 objective_id: string;
                                 title: string;
+                                /**
+                                 * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
+                                 * @enum {string}
+                                 */
+                                direction: "increase" | "decrease";
+                                /** @description the baseline progress is measured from; null: none */
+                                start: number | null;
                                 target: number | null;
                                 current: number | null;
-                                /** @description 0–100, one decimal. With a target: current ÷ target × 100, capped at 100 (a missing current counts as 0). Without a target: the value set directly (0 until set). */
+                                /** @description 0–100, one decimal, how far current has come from start towards target (a missing current has not moved). increase: (current − start) ÷ (target − start) × 100, start 0 when not given (so current ÷ target × 100). decrease: (start − current) ÷ (start − target) × 100; without a start, 100 once current ≤ target, else target ÷ current × 100. Capped to 0–100. Without a target: the value set directly (0 until set). */
                                 progress: number;
                                 /**
                                  * Format: date-time
@@ -3821,6 +4157,13 @@ export interface paths {
                         /** @description greater than 0; null: no target */
                         target?: number | null;
                         current?: number | null;
+                        /**
+                         * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
+                         * @enum {string}
+                         */
+                        direction?: "increase" | "decrease";
+                        /** @description baseline: below target for an increase, above it for a decrease (else 422); null: none */
+                        start?: number | null;
                         /** @description set directly, only for a key result without a target (with one it is computed; 422) */
                         progress?: number | null;
                     };
@@ -3839,9 +4182,16 @@ export interface paths {
                                 kr_id: string;
                                 objective_id: string;
                                 title: string;
+                                /**
+                                 * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
+                                 * @enum {string}
+                                 */
+                                direction: "increase" | "decrease";
+                                /** @description the baseline progress is measured from; null: none */
+                                start: number | null;
                                 target: number | null;
                                 current: number | null;
-                                /** @description 0–100, one decimal. With a target: current ÷ target × 100, capped at 100 (a missing current counts as 0). Without a target: the value set directly (0 until set). */
+                                /** @description 0–100, one decimal, how far current has come from start towards target (a missing current has not moved). increase: (current − start) ÷ (target − start) × 100, start 0 when not given (so current ÷ target × 100). decrease: (start − current) ÷ (start − target) × 100; without a start, 100 once current ≤ target, else target ÷ current × 100. Capped to 0–100. Without a target: the value set directly (0 until set). */
                                 progress: number;
                                 /**
                                  * Format: date-time
@@ -4277,9 +4627,16 @@ export interface paths {
                                         kr_id: string;
                                         objective_id: string;
                                         title: string;
+                                        /**
+                                         * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
+                                         * @enum {string}
+                                         */
+                                        direction: "increase" | "decrease";
+                                        /** @description the baseline progress is measured from; null: none */
+                                        start: number | null;
                                         target: number | null;
                                         current: number | null;
-                                        /** @description 0–100, one decimal. With a target: current ÷ target × 100, capped at 100 (a missing current counts as 0). Without a target: the value set directly (0 until set). */
+                                        /** @description 0–100, one decimal, how far current has come from start towards target (a missing current has not moved). increase: (current − start) ÷ (target − start) × 100, start 0 when not given (so current ÷ target × 100). decrease: (start − current) ÷ (start − target) × 100; without a start, 100 once current ≤ target, else target ÷ current × 100. Capped to 0–100. Without a target: the value set directly (0 until set). */
                                         progress: number;
                                         /**
                                          * Format: date-time
@@ -5176,6 +5533,8 @@ export interface paths {
                         "application/json": {
                             data: {
                                 id: number;
+                                /** @description the document's key; paths accept it or the integer id */
+                                document_id: string;
                                 title: string;
                                 content: string;
                                 metadata: {
@@ -5227,6 +5586,8 @@ export interface paths {
                      *     }
                      */
                     "application/json": {
+                        /** @description the document's key (unique; generated when omitted): 1–128 characters of [A-Za-z0-9._:-], not all digits */
+                        document_id?: string;
                         title: string;
                         /** @description Markdown or plain text, up to 1 MiB (UTF-8). Longer documents are searched passage by passage. */
                         content: string;
@@ -5246,6 +5607,8 @@ export interface paths {
                         "application/json": {
                             data: {
                                 id: number;
+                                /** @description the document's key; paths accept it or the integer id */
+                                document_id: string;
                                 title: string;
                                 content: string;
                                 metadata: {
@@ -5289,7 +5652,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
-                    /** @description the document's integer id */
+                    /** @description the document's integer id or its key (document_id) */
                     id: string;
                 };
                 cookie?: never;
@@ -5305,6 +5668,8 @@ export interface paths {
                         "application/json": {
                             data: {
                                 id: number;
+                                /** @description the document's key; paths accept it or the integer id */
+                                document_id: string;
                                 title: string;
                                 content: string;
                                 metadata: {
@@ -5334,7 +5699,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
-                    /** @description the document's integer id */
+                    /** @description the document's integer id or its key (document_id) */
                     id: string;
                 };
                 cookie?: never;
@@ -5361,7 +5726,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
-                    /** @description the document's integer id */
+                    /** @description the document's integer id or its key (document_id) */
                     id: string;
                 };
                 cookie?: never;
@@ -5369,6 +5734,8 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /** @description keys cannot be changed; a different value is 422 */
+                        document_id?: string;
                         title?: string;
                         /** @description Markdown or plain text, up to 1 MiB (UTF-8). Longer documents are searched passage by passage. */
                         content?: string;
@@ -5389,6 +5756,8 @@ export interface paths {
                         "application/json": {
                             data: {
                                 id: number;
+                                /** @description the document's key; paths accept it or the integer id */
+                                document_id: string;
                                 title: string;
                                 content: string;
                                 metadata: {
@@ -5466,7 +5835,10 @@ export interface paths {
                     content: {
                         "application/json": {
                             data: {
-                                document_id: number;
+                                /** @description the document's key */
+                                document_id: string;
+                                /** @description the document's integer id */
+                                id: number;
                                 title: string;
                                 /** @description The best-matching passage, HTML-escaped, with matched words wrapped in `<mark>…</mark>`. */
                                 snippet: string;
