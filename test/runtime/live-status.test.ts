@@ -243,6 +243,30 @@ describe("staleness is written", () => {
   });
 });
 
+describe("every source explains itself", () => {
+  test("a Claude Code hook's change says so (reason hook), and an error reported by the agent stays until it reports again", async () => {
+    const key = `hooked-${++n}`;
+    const token = await t.agentToken(key);
+    const hook = (name: string) => t.json("POST", "/api/hooks/claude-code", { token, body: { session_id: "s-1", hook_event_name: name } });
+    expect((await hook("SessionStart")).status).toBe(200);
+    expect((await hook("SessionEnd")).status).toBe(200);
+    expect(await agent(key)).toMatchObject({ status: "offline", status_reason: "SessionEnd from Claude Code", last_event: { event: "stop" } });
+    const changes = (await trace({ agent_id: key, event: "agent.status_changed" })).map((e) => e.data);
+    expect(changes).toEqual([
+      { from: "offline", to: "idle", reason: "hook" },
+      { from: "idle", to: "offline", reason: "hook" },
+    ]);
+    const report = (event: string, context: Record<string, unknown> = {}) =>
+      t.json("POST", `/api/agents/${key}/activity`, { token, body: { event, context } });
+    expect((await report("error", { reason: "disk full" })).body.data).toMatchObject({ status: "error", status_reason: "error reported: disk full" });
+    // Heartbeats keep it, the staleness window does not end it.
+    expect((await report("heartbeat")).body.data.status).toBe("error");
+    await new Promise((r) => setTimeout(r, 2_200));
+    expect((await agent(key)).status).toBe("error");
+    expect((await report("session_start")).body.data).toMatchObject({ status: "idle", status_reason: "session_start reported" });
+  });
+});
+
 describe("pause and cancel answer at once", () => {
   test("pause with a SIGTERM-ignoring agent: the answer comes before the grace, the task is blocked in it, the processes are gone after the grace, the exit is traced, the run's token is dead", async () => {
     const pidFile = path.join(tmp, `pause-${n}.pids`);
