@@ -16,6 +16,7 @@ import { registerIdempotency } from "./http/idempotency.js";
 import { registerJsonParser, registerTextGuard } from "./http/json.js";
 import { registerLimits } from "./http/limits.js";
 import { validatorCompiler } from "./http/validation.js";
+import { transformDocument, transformRoute } from "./http/openapi.js";
 import { createAgentsService } from "./agents/agents.service.js";
 import { agentsRoutes } from "./agents/agents.routes.js";
 import { createMissionAgentsService } from "./agents/mission-agents.service.js";
@@ -67,6 +68,26 @@ export interface AppDeps {
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Tag descriptions in the OpenAPI document. */
+const OPENAPI_TAGS: Record<string, string> = {
+  health: "Liveness and readiness (public, never rate-limited)",
+  tokens: "API tokens (admin)",
+  missions: "Missions: a goal, its process tree, its budget",
+  tasks: "Tasks: work for agents, reported on and reviewed",
+  trace: "The hash-chained audit trail, its verification and export, live events",
+  agents: "Agents and their activity",
+  "mission agents": "Which agents work on a mission",
+  hooks: "Agent CLI hooks (Claude Code)",
+  sprints: "Sprints",
+  objectives: "Objectives",
+  "key results": "Key results of objectives, with their progress",
+  requirements: "Requirements",
+  traceability: "The requirement-to-task traceability matrix",
+  policies: "Guardrail policies and their evaluation",
+  knowledge: "Knowledge documents and search",
+  github: "GitHub issue sync, issue-to-task and the webhook",
+};
 
 export async function buildApp(deps: AppDeps) {
   const { config, database } = deps;
@@ -126,18 +147,23 @@ export async function buildApp(deps: AppDeps) {
     }
   });
 
+  // The document's finishing passes (standard errors and headers, operationIds, named schemas): src/http/openapi.ts.
   await app.register(swagger, {
+    transform: transformRoute,
+    transformObject: (d) => transformDocument((d as { openapiObject: Record<string, unknown> }).openapiObject, { tags: OPENAPI_TAGS }) as never,
     openapi: {
       openapi: "3.1.0",
+      servers: [{ url: "/", description: "The server that serves this document" }],
       info: {
         title: "Mission Control API",
         version: "0.1.0",
+        license: { name: "Proprietary: all rights reserved", identifier: "LicenseRef-Proprietary" },
         description:
           "Control plane for teams that run AI coding agents. Conventions: JSON envelopes `{data}` / " +
           "`{data, meta}`, errors `{errors: {...}}`, integer id or key in every path parameter, cursor pagination. " +
           "Any request may be answered 503 (the server is busy or overloaded) or 429 (this token's rate limit), both " +
           "with `Retry-After` in seconds, and having changed nothing. Free-form JSON objects in a request (`metadata`, " +
-          "`outputs`, `config`, `context`, policy `actions`) are at most 64 KiB as JSON (`maxJsonBytes`); larger is 422.",
+          "`outputs`, `config`, `context`, policy `actions`) are at most 64 KiB as JSON (`x-max-json-bytes`); larger is 422.",
       },
       components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer" } } },
       security: [{ bearerAuth: [] }],

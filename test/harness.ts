@@ -10,6 +10,7 @@ import { runMigrations } from "../src/db/migrate.js";
 import { createTokensService } from "../src/tokens/tokens.service.js";
 import type { Principal } from "../src/http/auth.js";
 import { agents } from "../src/db/schema/index.js";
+import { OpenApiConformance } from "./fixtures/openapi-conformance.js";
 
 export const backend: "pglite" | "postgres" = process.env.TEST_DATABASE_URL ? "postgres" : "pglite";
 
@@ -103,6 +104,7 @@ export async function createTestContext(env: Record<string, string> = {}, opts: 
     return (await tokens.create({ role: "agent", agent_id: agentKey, name: `agent-${agentKey}` }, SYSTEM)).token;
   }
 
+  let conformance: OpenApiConformance | null = null;
   async function req(method: string, url: string, opts: InjectOptions = {}) {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     const token = opts.token === undefined ? admin : opts.token;
@@ -114,7 +116,18 @@ export async function createTestContext(env: Record<string, string> = {}, opts: 
     if (payload !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === "content-type")) {
       headers["content-type"] = "application/json";
     }
-    return app.inject({ method: method as "GET", url, headers, payload, query: opts.query });
+    const r = await app.inject({ method: method as "GET", url, headers, payload, query: opts.query });
+    // Every answer must be one the OpenAPI document declares, with a body matching its schema.
+    conformance ??= new OpenApiConformance(app.swagger());
+    const problems = conformance.check({
+      method,
+      url,
+      status: r.statusCode,
+      contentType: r.headers["content-type"] as string | undefined,
+      body: r.body,
+    });
+    if (problems.length > 0) throw new Error(`OpenAPI conformance: ${problems.join("\n")}`);
+    return r;
   }
 
   async function json(method: string, url: string, opts: InjectOptions = {}) {

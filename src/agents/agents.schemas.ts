@@ -1,5 +1,5 @@
 import { Type, type SchemaOptions, type Static, type TSchema } from "@sinclair/typebox";
-import { boundedJson, JsonObject, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
+import { boundedJson, EnumText, JsonObject, nameSchemas, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
 import { KeySchema } from "../http/ids.js";
 import { PageQuery } from "../http/pagination.js";
 import { AGENT_EVENTS, AGENT_STATUSES } from "./agents.state.js";
@@ -26,7 +26,7 @@ const Config = Type.Record(Type.String(), Type.Unknown(), {
     'stored but never returned: they read as "[REDACTED]", and sending "[REDACTED]" back keeps the stored value.',
 });
 const readOnly = (what: string) =>
-  Type.Optional(Type.Unknown({ description: `read-only (${what}); giving it is 422` }));
+  Type.Optional(Type.Unknown({ readOnly: true, description: `read-only (${what}); giving it is 422` }));
 
 export const AgentCreate = Type.Object(
   {
@@ -74,12 +74,12 @@ export const Agent = Type.Object({
   warnings: Type.Array(Type.String(), {
     description: "what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds)",
   }),
-  status: Type.String({
+  status: EnumText(StringEnum(AGENT_STATUSES, {
     description:
       "as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness " +
       "(offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; " +
       "offline when never heard from",
-  }),
+  })),
   status_reason: Type.String({
     readOnly: true,
     description:
@@ -163,3 +163,5 @@ export const MissionAgentParams = Type.Object({
 export const MissionAgentListQuery = Type.Object({ ...PageQuery });
 export type MissionAgentListQuery = Static<typeof MissionAgentListQuery>;
 
+// Names in the OpenAPI document's components.schemas (src/http/openapi.ts).
+nameSchemas({ Agent, AgentCreate, AgentUpdate, ActivityReport, MissionAgentAdd, AgentStatus: AgentStatusSchema });

@@ -9,29 +9,7 @@ export interface paths {
             cookie?: never;
         };
         /** The process is up */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @enum {string} */
-                            status: "ok";
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getHealth"];
         put?: never;
         post?: never;
         delete?: never;
@@ -48,43 +26,7 @@ export interface paths {
             cookie?: never;
         };
         /** The database answers and every migration is applied */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            status: "ready" | "unavailable";
-                            database: boolean;
-                            migrations: boolean;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            status: "ready" | "unavailable";
-                            database: boolean;
-                            migrations: boolean;
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getReadiness"];
         put?: never;
         post?: never;
         delete?: never;
@@ -101,95 +43,13 @@ export interface paths {
             cookie?: never;
         };
         /** List active tokens (never their secrets) */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description page size; default 50, above 500 counts as 500 */
-                    limit?: number;
-                    /** @description the previous page's meta.next_cursor */
-                    cursor?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                role: string;
-                                agent_id: string | null;
-                                name: string | null;
-                                expires_at: string | null;
-                                last_used_at: string | null;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                            }[];
-                            meta: {
-                                next_cursor: string | null;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listTokens"];
         put?: never;
         /**
          * Create an API token
          * @description The secret (`token`) is in this response only; it is stored as a hash.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @enum {string} */
-                        role: "admin" | "member" | "agent";
-                        /** @description integer id or string key */
-                        agent_id?: number | string;
-                        name?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                role: string;
-                                agent_id: string | null;
-                                name: string | null;
-                                /** @description the secret; shown only in this response */
-                                token: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createToken"];
         delete?: never;
         options?: never;
         head?: never;
@@ -207,27 +67,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** Revoke a token */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        delete: operations["deleteToken"];
         options?: never;
         head?: never;
         patch?: never;
@@ -241,157 +81,13 @@ export interface paths {
             cookie?: never;
         };
         /** List missions */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description planning (default), active, paused, completed, failed, cancelled */
-                    status?: "planning" | "active" | "paused" | "completed" | "failed" | "cancelled";
-                    /** @description page size; default 50, above 500 counts as 500 */
-                    limit?: number;
-                    /** @description the previous page's meta.next_cursor */
-                    cursor?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                mission_id: string;
-                                goal: string;
-                                status: string;
-                                description: string | null;
-                                metadata: {
-                                    [key: string]: unknown;
-                                };
-                                budget_usd: number | null;
-                                /** @description what the mission's tasks have cost so far: the sum of their outputs.cost_usd */
-                                spent_usd: number;
-                                runtime: {
-                                    /** @description whether the mission's process tree is running */
-                                    running: boolean;
-                                    workers: {
-                                        agent_id: string;
-                                        /** @description idle, running, restarting, stopped, escalated */
-                                        state: string;
-                                        current_task_id: string | null;
-                                    }[];
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            }[];
-                            meta: {
-                                next_cursor: string | null;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listMissions"];
         put?: never;
         /**
          * Create mission
          * @description Body may be wrapped (`{"mission": {...}}`) or bare. Only `planning` may be given as status.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    /**
-                     * @example {
-                     *       "mission_id": "mission-001",
-                     *       "goal": "Build authentication module",
-                     *       "status": "planning"
-                     *     }
-                     */
-                    "application/json": {
-                        /** @description 1–128 characters of [A-Za-z0-9._:-], not all digits */
-                        mission_id?: string;
-                        goal: string;
-                        /**
-                         * @description only the initial status may be given
-                         * @enum {string}
-                         */
-                        status?: "planning";
-                        description?: string | null;
-                        metadata?: {
-                            [key: string]: unknown;
-                        };
-                        budget_usd?: number | null;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                mission_id: string;
-                                goal: string;
-                                status: string;
-                                description: string | null;
-                                metadata: {
-                                    [key: string]: unknown;
-                                };
-                                budget_usd: number | null;
-                                /** @description what the mission's tasks have cost so far: the sum of their outputs.cost_usd */
-                                spent_usd: number;
-                                runtime: {
-                                    /** @description whether the mission's process tree is running */
-                                    running: boolean;
-                                    workers: {
-                                        agent_id: string;
-                                        /** @description idle, running, restarting, stopped, escalated */
-                                        state: string;
-                                        current_task_id: string | null;
-                                    }[];
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createMission"];
         delete?: never;
         options?: never;
         head?: never;
@@ -406,63 +102,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get mission */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                mission_id: string;
-                                goal: string;
-                                status: string;
-                                description: string | null;
-                                metadata: {
-                                    [key: string]: unknown;
-                                };
-                                budget_usd: number | null;
-                                /** @description what the mission's tasks have cost so far: the sum of their outputs.cost_usd */
-                                spent_usd: number;
-                                runtime: {
-                                    /** @description whether the mission's process tree is running */
-                                    running: boolean;
-                                    workers: {
-                                        agent_id: string;
-                                        /** @description idle, running, restarting, stopped, escalated */
-                                        state: string;
-                                        current_task_id: string | null;
-                                    }[];
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getMission"];
         put?: never;
         post?: never;
         delete?: never;
@@ -472,81 +112,7 @@ export interface paths {
          * Update mission
          * @description Changes only the fields named. A status change obeys the mission state machine.
          */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description keys cannot be changed; a different value is 422 */
-                        mission_id?: string;
-                        goal?: string;
-                        /**
-                         * @description planning (default), active, paused, completed, failed, cancelled
-                         * @enum {string}
-                         */
-                        status?: "planning" | "active" | "paused" | "completed" | "failed" | "cancelled";
-                        description?: string | null;
-                        metadata?: {
-                            [key: string]: unknown;
-                        };
-                        budget_usd?: number | null;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                mission_id: string;
-                                goal: string;
-                                status: string;
-                                description: string | null;
-                                metadata: {
-                                    [key: string]: unknown;
-                                };
-                                budget_usd: number | null;
-                                /** @description what the mission's tasks have cost so far: the sum of their outputs.cost_usd */
-                                spent_usd: number;
-                                runtime: {
-                                    /** @description whether the mission's process tree is running */
-                                    running: boolean;
-                                    workers: {
-                                        agent_id: string;
-                                        /** @description idle, running, restarting, stopped, escalated */
-                                        state: string;
-                                        current_task_id: string | null;
-                                    }[];
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        patch: operations["updateMission"];
         trace?: never;
     };
     "/api/missions/{id}/start": {
@@ -562,66 +128,7 @@ export interface paths {
          * Start mission
          * @description Starts the process tree for a mission: `planning` or `paused` → `active`.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                mission_id: string;
-                                goal: string;
-                                status: string;
-                                description: string | null;
-                                metadata: {
-                                    [key: string]: unknown;
-                                };
-                                budget_usd: number | null;
-                                /** @description what the mission's tasks have cost so far: the sum of their outputs.cost_usd */
-                                spent_usd: number;
-                                runtime: {
-                                    /** @description whether the mission's process tree is running */
-                                    running: boolean;
-                                    workers: {
-                                        agent_id: string;
-                                        /** @description idle, running, restarting, stopped, escalated */
-                                        state: string;
-                                        current_task_id: string | null;
-                                    }[];
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["startMission"];
         delete?: never;
         options?: never;
         head?: never;
@@ -641,66 +148,7 @@ export interface paths {
          * Pause mission
          * @description Stops the process tree for a mission: `active` → `paused`.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                mission_id: string;
-                                goal: string;
-                                status: string;
-                                description: string | null;
-                                metadata: {
-                                    [key: string]: unknown;
-                                };
-                                budget_usd: number | null;
-                                /** @description what the mission's tasks have cost so far: the sum of their outputs.cost_usd */
-                                spent_usd: number;
-                                runtime: {
-                                    /** @description whether the mission's process tree is running */
-                                    running: boolean;
-                                    workers: {
-                                        agent_id: string;
-                                        /** @description idle, running, restarting, stopped, escalated */
-                                        state: string;
-                                        current_task_id: string | null;
-                                    }[];
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["pauseMission"];
         delete?: never;
         options?: never;
         head?: never;
@@ -718,167 +166,13 @@ export interface paths {
          * List a mission's tasks
          * @description Oldest first; items carry no logs. Filters: status, agent_id, sprint_id (id or key). Agent tokens may list the tasks of a mission their agent is on or has a task in (403 for any other mission), and see there what GET /api/tasks shows them.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description pending (initial), in_progress, blocked, pending_review, rejected, completed, failed */
-                    status?: "pending" | "in_progress" | "blocked" | "pending_review" | "rejected" | "completed" | "failed";
-                    /** @description integer id or key of the assigned agent */
-                    agent_id?: string;
-                    /** @description integer id or key of the sprint */
-                    sprint_id?: string;
-                    /** @description page size; default 50, above 500 counts as 500 */
-                    limit?: number;
-                    /** @description the previous page's meta.next_cursor */
-                    cursor?: string;
-                };
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    mission_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                task_id: string;
-                                mission_id: string;
-                                objective: string;
-                                status: string;
-                                agent_id: string | null;
-                                sprint_id: string | null;
-                                requirement_ids: string[];
-                                required_capabilities: string[];
-                                priority: number | null;
-                                outputs: {
-                                    [key: string]: unknown;
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            }[];
-                            meta: {
-                                next_cursor: string | null;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listMissionTasks"];
         put?: never;
         /**
          * Create task (under a mission)
          * @description Body may be wrapped (`{"task": {...}}`) or bare. Only `pending` may be given as status. `agent_id`, `sprint_id` and each of `requirement_ids` name a record by integer id or key; an unknown one is 422.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path: {
-                    /** @description integer id or key */
-                    mission_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    /**
-                     * @example {
-                     *       "task_id": "task-001",
-                     *       "objective": "Implement login endpoint",
-                     *       "status": "pending"
-                     *     }
-                     */
-                    "application/json": {
-                        /** @description 1–128 characters of [A-Za-z0-9._:-], not all digits */
-                        task_id?: string;
-                        objective: string;
-                        /**
-                         * @description only the initial status may be given
-                         * @enum {string}
-                         */
-                        status?: "pending";
-                        /** @description integer id or key; null for none */
-                        agent_id?: number | string | null;
-                        /** @description integer id or key; null for none */
-                        sprint_id?: number | string | null;
-                        priority?: number | null;
-                        outputs?: {
-                            [key: string]: unknown;
-                        };
-                        required_capabilities?: string[];
-                        /** @description requirements this task serves, each by integer id or key; replaces the whole list */
-                        requirement_ids?: (number | string)[];
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                task_id: string;
-                                mission_id: string;
-                                objective: string;
-                                status: string;
-                                agent_id: string | null;
-                                sprint_id: string | null;
-                                requirement_ids: string[];
-                                required_capabilities: string[];
-                                priority: number | null;
-                                outputs: {
-                                    [key: string]: unknown;
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                                /** @description the latest 100 log lines, oldest first; all of them at /logs */
-                                logs: {
-                                    message: string;
-                                    /**
-                                     * Format: date-time
-                                     * @example 2026-02-26T12:00:00.000Z
-                                     */
-                                    timestamp: string;
-                                    level?: string;
-                                }[];
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createMissionTask"];
         delete?: never;
         options?: never;
         head?: never;
@@ -896,66 +190,7 @@ export interface paths {
          * List tasks
          * @description All missions' tasks, oldest first; items carry no logs. Filters: status, agent_id, sprint_id (id or key). Agent tokens see the tasks assigned to their agent and the tasks of missions their agent is on.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description pending (initial), in_progress, blocked, pending_review, rejected, completed, failed */
-                    status?: "pending" | "in_progress" | "blocked" | "pending_review" | "rejected" | "completed" | "failed";
-                    /** @description integer id or key of the assigned agent */
-                    agent_id?: string;
-                    /** @description integer id or key of the sprint */
-                    sprint_id?: string;
-                    /** @description page size; default 50, above 500 counts as 500 */
-                    limit?: number;
-                    /** @description the previous page's meta.next_cursor */
-                    cursor?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                task_id: string;
-                                mission_id: string;
-                                objective: string;
-                                status: string;
-                                agent_id: string | null;
-                                sprint_id: string | null;
-                                requirement_ids: string[];
-                                required_capabilities: string[];
-                                priority: number | null;
-                                outputs: {
-                                    [key: string]: unknown;
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            }[];
-                            meta: {
-                                next_cursor: string | null;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listTasks"];
         put?: never;
         post?: never;
         delete?: never;
@@ -975,65 +210,7 @@ export interface paths {
          * Get task
          * @description With the latest 100 log lines. Agent tokens see the tasks assigned to their agent and the tasks of missions their agent is on.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                task_id: string;
-                                mission_id: string;
-                                objective: string;
-                                status: string;
-                                agent_id: string | null;
-                                sprint_id: string | null;
-                                requirement_ids: string[];
-                                required_capabilities: string[];
-                                priority: number | null;
-                                outputs: {
-                                    [key: string]: unknown;
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                                /** @description the latest 100 log lines, oldest first; all of them at /logs */
-                                logs: {
-                                    message: string;
-                                    /**
-                                     * Format: date-time
-                                     * @example 2026-02-26T12:00:00.000Z
-                                     */
-                                    timestamp: string;
-                                    level?: string;
-                                }[];
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getTask"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1043,90 +220,7 @@ export interface paths {
          * Update task
          * @description Changes only the fields named. A status change obeys the task state machine (naming the current status is a no-op); `pending_review` → `completed` / `rejected` are for approve / reject only. `outputs` and `requirement_ids` replace the stored values.
          */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description keys cannot be changed; a different value is 422 */
-                        task_id?: string;
-                        objective?: string;
-                        /**
-                         * @description pending (initial), in_progress, blocked, pending_review, rejected, completed, failed
-                         * @enum {string}
-                         */
-                        status?: "pending" | "in_progress" | "blocked" | "pending_review" | "rejected" | "completed" | "failed";
-                        /** @description integer id or key; null for none */
-                        agent_id?: number | string | null;
-                        /** @description integer id or key; null for none */
-                        sprint_id?: number | string | null;
-                        priority?: number | null;
-                        /** @description replaces the outputs */
-                        outputs?: {
-                            [key: string]: unknown;
-                        };
-                        required_capabilities?: string[];
-                        /** @description requirements this task serves, each by integer id or key; replaces the whole list */
-                        requirement_ids?: (number | string)[];
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                task_id: string;
-                                mission_id: string;
-                                objective: string;
-                                status: string;
-                                agent_id: string | null;
-                                sprint_id: string | null;
-                                requirement_ids: string[];
-                                required_capabilities: string[];
-                                priority: number | null;
-                                outputs: {
-                                    [key: string]: unknown;
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                                /** @description the latest 100 log lines, oldest first; all of them at /logs */
-                                logs: {
-                                    message: string;
-                                    /**
-                                     * Format: date-time
-                                     * @example 2026-02-26T12:00:00.000Z
-                                     */
-                                    timestamp: string;
-                                    level?: string;
-                                }[];
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        patch: operations["updateTask"];
         trace?: never;
     };
     "/api/tasks/{id}/report": {
@@ -1142,107 +236,7 @@ export interface paths {
          * Report task progress
          * @description Body may be wrapped (`{"progress": {...}}`) or bare. Applies `status` through the state machine, shallow-merges `outputs`, appends `logs` (a log without timestamp gets the server's time). An illegal move is 422 and changes nothing. Agent tokens may report only tasks assigned to their agent.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    /**
-                     * @example {
-                     *       "status": "in_progress",
-                     *       "outputs": {
-                     *         "files_changed": 3
-                     *       },
-                     *       "logs": [
-                     *         {
-                     *           "message": "Tests passing",
-                     *           "timestamp": "2026-02-26T12:00:00Z"
-                     *         }
-                     *       ]
-                     *     }
-                     */
-                    "application/json": {
-                        /**
-                         * @description pending (initial), in_progress, blocked, pending_review, rejected, completed, failed
-                         * @enum {string}
-                         */
-                        status?: "pending" | "in_progress" | "blocked" | "pending_review" | "rejected" | "completed" | "failed";
-                        /** @description shallow-merged into the task's outputs */
-                        outputs?: {
-                            [key: string]: unknown;
-                        };
-                        /** @description appended to the task's logs */
-                        logs?: {
-                            message: string;
-                            /**
-                             * Format: date-time
-                             * @description defaults to the server's time
-                             */
-                            timestamp?: string;
-                            /** @description free text, e.g. info, warn, error */
-                            level?: string;
-                        }[];
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                task_id: string;
-                                mission_id: string;
-                                objective: string;
-                                status: string;
-                                agent_id: string | null;
-                                sprint_id: string | null;
-                                requirement_ids: string[];
-                                required_capabilities: string[];
-                                priority: number | null;
-                                outputs: {
-                                    [key: string]: unknown;
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                                /** @description the latest 100 log lines, oldest first; all of them at /logs */
-                                logs: {
-                                    message: string;
-                                    /**
-                                     * Format: date-time
-                                     * @example 2026-02-26T12:00:00.000Z
-                                     */
-                                    timestamp: string;
-                                    level?: string;
-                                }[];
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["reportTask"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1262,75 +256,7 @@ export interface paths {
          * Approve task
          * @description `pending_review` → `completed`, else 422. Pre-completion steps (merging the pull request) run first; when one fails the task stays in `pending_review` and the response says why. The comment is kept in the trace.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description kept in the trace */
-                        comment?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                task_id: string;
-                                mission_id: string;
-                                objective: string;
-                                status: string;
-                                agent_id: string | null;
-                                sprint_id: string | null;
-                                requirement_ids: string[];
-                                required_capabilities: string[];
-                                priority: number | null;
-                                outputs: {
-                                    [key: string]: unknown;
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                                /** @description the latest 100 log lines, oldest first; all of them at /logs */
-                                logs: {
-                                    message: string;
-                                    /**
-                                     * Format: date-time
-                                     * @example 2026-02-26T12:00:00.000Z
-                                     */
-                                    timestamp: string;
-                                    level?: string;
-                                }[];
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["approveTask"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1350,75 +276,7 @@ export interface paths {
          * Reject task
          * @description `pending_review` → `rejected`, else 422. The comment (reviewer feedback) is kept in the trace.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description kept in the trace */
-                        comment?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                task_id: string;
-                                mission_id: string;
-                                objective: string;
-                                status: string;
-                                agent_id: string | null;
-                                sprint_id: string | null;
-                                requirement_ids: string[];
-                                required_capabilities: string[];
-                                priority: number | null;
-                                outputs: {
-                                    [key: string]: unknown;
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                                /** @description the latest 100 log lines, oldest first; all of them at /logs */
-                                logs: {
-                                    message: string;
-                                    /**
-                                     * Format: date-time
-                                     * @example 2026-02-26T12:00:00.000Z
-                                     */
-                                    timestamp: string;
-                                    level?: string;
-                                }[];
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["rejectTask"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1436,47 +294,7 @@ export interface paths {
          * List a task's logs
          * @description Every log line, oldest first, paged. Agent tokens see the tasks assigned to their agent and the tasks of missions their agent is on.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description page size; default 50, above 500 counts as 500 */
-                    limit?: number;
-                    /** @description the previous page's meta.next_cursor */
-                    cursor?: string;
-                };
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                message: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                timestamp: string;
-                                level?: string;
-                            }[];
-                            meta: {
-                                next_cursor: string | null;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listTaskLogs"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1498,83 +316,7 @@ export interface paths {
          * Execute task
          * @description Dispatches a task to its assigned agent (or, with none assigned, to the least busy agent on the mission whose capabilities cover `required_capabilities`). Allowed from pending, blocked and rejected, on an active mission. Executing a failed task retries it: in the same request it moves back to pending (a `task.status_changed` entry with `via: execute`) and is dispatched (`task.dispatched`). 202 with the durable dispatch; the task moves to in_progress when its agent starts it. Guardrails are asked first: `block` is 403 with the policy error; `require_approval` parks the dispatch (status `awaiting_approval`) until a member calls execute again with `{"approve_policy": "<decision_id>"}`.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description decision_id of a require_approval decision a member approves */
-                        approve_policy?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                task_id: string;
-                                mission_id: string;
-                                agent_id: string;
-                                /** @description queued, running, succeeded, delivered, failed, cancelled, awaiting_approval */
-                                status: string;
-                                attempt: number;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                run_after: string;
-                                reason: string | null;
-                                started_at: string | null;
-                                finished_at: string | null;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                policy: {
-                                    decision_id: number;
-                                    decision: string;
-                                    messages: string[];
-                                } | null;
-                            };
-                        };
-                    };
-                };
-                /** @description Forbidden, or a policy blocks the action (then with the decision) */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            errors: {
-                                [key: string]: unknown;
-                            };
-                            policy_decision?: {
-                                [key: string]: unknown;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["executeTask"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1589,57 +331,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get a dispatch */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                task_id: string;
-                                mission_id: string;
-                                agent_id: string;
-                                /** @description queued, running, succeeded, delivered, failed, cancelled, awaiting_approval */
-                                status: string;
-                                attempt: number;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                run_after: string;
-                                reason: string | null;
-                                started_at: string | null;
-                                finished_at: string | null;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                policy: {
-                                    decision_id: number;
-                                    decision: string;
-                                    messages: string[];
-                                } | null;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getDispatch"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1659,63 +351,7 @@ export interface paths {
          * List trace logs
          * @description Oldest first. Filters: mission_id, task_id, agent_id (id or key), event, since, until.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description integer id or key */
-                    mission_id?: string;
-                    /** @description integer id or key */
-                    task_id?: string;
-                    /** @description integer id or key */
-                    agent_id?: string;
-                    event?: string;
-                    /** @description entries at or after this moment */
-                    since?: string;
-                    /** @description entries at or before this moment */
-                    until?: string;
-                    /** @description page size; default 50, above 500 counts as 500 */
-                    limit?: number;
-                    /** @description the previous page's meta.next_cursor */
-                    cursor?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                at: string;
-                                /** @example task.status_changed */
-                                event: string;
-                                actor: string;
-                                mission_id: string | null;
-                                task_id: string | null;
-                                agent_id: string | null;
-                                data: {
-                                    [key: string]: unknown;
-                                };
-                            }[];
-                            meta: {
-                                next_cursor: string | null;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listTrace"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1732,63 +368,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get mission trace */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description integer id or key */
-                    task_id?: string;
-                    /** @description integer id or key */
-                    agent_id?: string;
-                    event?: string;
-                    /** @description entries at or after this moment */
-                    since?: string;
-                    /** @description entries at or before this moment */
-                    until?: string;
-                    /** @description page size; default 50, above 500 counts as 500 */
-                    limit?: number;
-                    /** @description the previous page's meta.next_cursor */
-                    cursor?: string;
-                };
-                header?: never;
-                path: {
-                    mission_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                at: string;
-                                /** @example task.status_changed */
-                                event: string;
-                                actor: string;
-                                mission_id: string | null;
-                                task_id: string | null;
-                                agent_id: string | null;
-                                data: {
-                                    [key: string]: unknown;
-                                };
-                            }[];
-                            meta: {
-                                next_cursor: string | null;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listMissionTrace"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1808,37 +388,7 @@ export interface paths {
          * Verify the hash chain
          * @description Walks a mission's chain (`mission_id`, id or key), or every chain when omitted, recomputing each entry's hash and link and comparing each chain's end with its recorded head. Detects entries changed, deleted, inserted or reordered in the database.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description integer id or key of the mission whose chain to use; every chain when omitted */
-                    mission_id?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                valid: boolean;
-                                /** @description entries walked */
-                                entries: number;
-                                first_bad_id: number | null;
-                                reason: ("hash_mismatch" | "broken_link" | "truncated" | "head_mismatch") | null;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["verifyTrace"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1858,29 +408,7 @@ export interface paths {
          * Export the trace as JSON Lines
          * @description Streams every entry of a mission's chain (`mission_id`), or of the whole trace when omitted, oldest first, one JSON object per line with `prev_hash` and `hash`. `at` is given exactly as hashed. The chain can be re-verified offline with scripts/verify-trace.mjs: hash = SHA-256(prev_hash + canonical JSON of the entry without id, prev_hash and hash), keys sorted, no whitespace; the first prev_hash of a chain is 64 zeros. The last line is a summary, `{"chain_heads": {<mission_id, or "" for the global chain>: <hash of its last entry in the file>}, "entries": <count>}`: a file that does not end on a matching summary was cut off.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description integer id or key of the mission whose chain to use; every chain when omitted */
-                    mission_id?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description JSON Lines */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/x-ndjson": string;
-                    };
-                };
-            };
-        };
+        get: operations["exportTrace"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1902,72 +430,7 @@ export interface paths {
          * Replay mission trace
          * @description Rebuilds the mission's status and its tasks' status and agent from its trace alone, entry by entry, and compares them with the stored state (`consistent`; null with `until`, which stops at the last entry at or before that moment). `events_replayed` counts the entries applied, `skipped` those that are not part of the mission's state; `timeline` lists every status change. `chain_valid` verifies the whole chain.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path: {
-                    /** @description integer id or key */
-                    mission_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /**
-                         * Format: date-time
-                         * @description rebuild the state as it was at this moment (entries at or before it)
-                         */
-                        until?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                mission: {
-                                    mission_id: string;
-                                    status: string | null;
-                                };
-                                tasks: {
-                                    task_id: string;
-                                    status: string;
-                                    agent_id: string | null;
-                                }[];
-                                /** @description entries applied to the state */
-                                events_replayed: number;
-                                /** @description entries of the chain that are not part of the mission's state (or unusable) */
-                                skipped: number;
-                                /** @description whether the mission's whole chain verifies */
-                                chain_valid: boolean;
-                                consistent: boolean | null;
-                                timeline: {
-                                    /**
-                                     * Format: date-time
-                                     * @example 2026-02-26T12:00:00.000Z
-                                     */
-                                    at: string;
-                                    task_id: string | null;
-                                    from: string | null;
-                                    to: string;
-                                    actor: string;
-                                }[];
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["replayMission"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1985,36 +448,7 @@ export interface paths {
          * Live event stream
          * @description Server-sent events: every new trace entry (filters `mission_id`, `task_id`, `agent_id` by id or key, and `event`), as `id: <trace id>` and `data: <the entry as JSON>` (no `event:` field, so `onmessage` receives everything). Reconnecting with `Last-Event-ID` replays the entries missed since that id, then continues live. Agent heartbeats appear as `agent.heartbeat` without an id (they are not stored; at most one per agent a second). Task log lines appear as they are written (agents' reports, runs' output) as `task.log` events without an id: `{"event": "task.log", "task_id", "mission_id", "agent_id", "lines": [{"message", "level"?, "timestamp"}]}`; they are not stored twice (the lines are the task's `logs`), not replayed on resume (re-read the task's logs), and a line longer than 6000 bytes as JSON is cut with a marker. The filters apply to them (`task_id` to tail one task). A comment line is sent every 15 s to keep the connection open.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description integer id or key */
-                    mission_id?: string;
-                    /** @description integer id or key */
-                    task_id?: string;
-                    /** @description integer id or key */
-                    agent_id?: string;
-                    event?: string;
-                    /** @description for clients that cannot send the Last-Event-ID header; the header wins */
-                    last_event_id?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description text/event-stream */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/event-stream": string;
-                    };
-                };
-            };
-        };
+        get: operations["streamEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2032,195 +466,15 @@ export interface paths {
         };
         /**
          * List agents
-         * @description Filters: `status` (as stored: the server itself makes an agent silent past the staleness window `offline`, within a second, with an `agent.status_changed` entry), `adapter_module`, `capability` (agents that have it).
+         * @description Filters: `status` (as read: an agent silent past the staleness window is `offline`), `adapter_module`, `capability` (agents that have it).
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description idle, working, blocked, waiting_for_input, error, offline (also: never reported, or stale) */
-                    status?: "idle" | "working" | "blocked" | "waiting_for_input" | "error" | "offline";
-                    adapter_module?: string;
-                    /** @description agents that have this capability */
-                    capability?: string;
-                    /** @description page size; default 50, above 500 counts as 500 */
-                    limit?: number;
-                    /** @description the previous page's meta.next_cursor */
-                    cursor?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                agent_id: string;
-                                name: string | null;
-                                adapter_module: string;
-                                capabilities: string[];
-                                config: {
-                                    [key: string]: unknown;
-                                };
-                                /** @description what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds) */
-                                warnings: string[];
-                                /** @description as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness (offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; offline when never heard from */
-                                status: string;
-                                /** @description why the status is what it is, in one sentence: "running task-12 (pid 4242), last output 3 s ago", "no heartbeat for 312 s", "run of task-9 failed: agent process exited with code 1", "SessionEnd from Claude Code" */
-                                readonly status_reason: string;
-                                /** @description when the status last changed (null: not since the agent was created) */
-                                readonly status_since: string | null;
-                                current_task_id: string | null;
-                                last_seen_at: string | null;
-                                /** @description the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside */
-                                readonly last_event: {
-                                    event: string;
-                                    at: string | null;
-                                } | null;
-                                /** @description the runtime's live run of the agent (the newest, with max_concurrency above 1), as every server sees it; null when none */
-                                readonly run: {
-                                    task_id: string;
-                                    pid: number | null;
-                                    started_at: string | null;
-                                    /** @description the run's last output line or tool event (at most a second behind) */
-                                    last_output_at: string | null;
-                                    attempt: number;
-                                } | null;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            }[];
-                            meta: {
-                                next_cursor: string | null;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listAgents"];
         put?: never;
         /**
          * Create agent
          * @description Body may be wrapped (`{"agent": {...}}`) or bare. `name` defaults to the key, `adapter_module` to `manual`. `status`, `current_task_id` and `last_seen_at` are set by activity reports only.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    /**
-                     * @example {
-                     *       "agent_id": "claude-code-1",
-                     *       "name": "Claude Code Agent",
-                     *       "adapter_module": "claude_code",
-                     *       "capabilities": [
-                     *         "coding",
-                     *         "testing"
-                     *       ]
-                     *     }
-                     */
-                    "application/json": {
-                        /** @description 1–128 characters of [A-Za-z0-9._:-], not all digits */
-                        agent_id?: string;
-                        name?: string | null;
-                        /**
-                         * @description the adapter that drives the agent (default `manual`). Its `config` is checked against that adapter's settings (src/runtime/agent-config.ts): a wrong type, an unknown key, or a `repo` that is not a git repository here is 422.
-                         * @enum {string}
-                         */
-                        adapter_module?: "manual" | "command" | "webhook" | "claude_code" | "codex" | "gemini_cli";
-                        /** @description duplicates are dropped */
-                        capabilities?: string[];
-                        /** @description adapter settings. Values under keys containing token, key, secret or password (any case, any depth) are stored but never returned: they read as "[REDACTED]", and sending "[REDACTED]" back keeps the stored value. */
-                        config?: {
-                            [key: string]: unknown;
-                        };
-                        /** @description read-only (set by activity reports); giving it is 422 */
-                        status?: unknown;
-                        /** @description read-only (set by activity reports); giving it is 422 */
-                        current_task_id?: unknown;
-                        /** @description read-only (set by activity reports); giving it is 422 */
-                        last_seen_at?: unknown;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                agent_id: string;
-                                name: string | null;
-                                adapter_module: string;
-                                capabilities: string[];
-                                config: {
-                                    [key: string]: unknown;
-                                };
-                                /** @description what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds) */
-                                warnings: string[];
-                                /** @description as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness (offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; offline when never heard from */
-                                status: string;
-                                /** @description why the status is what it is, in one sentence: "running task-12 (pid 4242), last output 3 s ago", "no heartbeat for 312 s", "run of task-9 failed: agent process exited with code 1", "SessionEnd from Claude Code" */
-                                readonly status_reason: string;
-                                /** @description when the status last changed (null: not since the agent was created) */
-                                readonly status_since: string | null;
-                                current_task_id: string | null;
-                                last_seen_at: string | null;
-                                /** @description the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside */
-                                readonly last_event: {
-                                    event: string;
-                                    at: string | null;
-                                } | null;
-                                /** @description the runtime's live run of the agent (the newest, with max_concurrency above 1), as every server sees it; null when none */
-                                readonly run: {
-                                    task_id: string;
-                                    pid: number | null;
-                                    started_at: string | null;
-                                    /** @description the run's last output line or tool event (at most a second behind) */
-                                    last_output_at: string | null;
-                                    attempt: number;
-                                } | null;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createAgent"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2238,74 +492,7 @@ export interface paths {
          * Get agent
          * @description An agent token may read only its own agent.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                agent_id: string;
-                                name: string | null;
-                                adapter_module: string;
-                                capabilities: string[];
-                                config: {
-                                    [key: string]: unknown;
-                                };
-                                /** @description what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds) */
-                                warnings: string[];
-                                /** @description as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness (offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; offline when never heard from */
-                                status: string;
-                                /** @description why the status is what it is, in one sentence: "running task-12 (pid 4242), last output 3 s ago", "no heartbeat for 312 s", "run of task-9 failed: agent process exited with code 1", "SessionEnd from Claude Code" */
-                                readonly status_reason: string;
-                                /** @description when the status last changed (null: not since the agent was created) */
-                                readonly status_since: string | null;
-                                current_task_id: string | null;
-                                last_seen_at: string | null;
-                                /** @description the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside */
-                                readonly last_event: {
-                                    event: string;
-                                    at: string | null;
-                                } | null;
-                                /** @description the runtime's live run of the agent (the newest, with max_concurrency above 1), as every server sees it; null when none */
-                                readonly run: {
-                                    task_id: string;
-                                    pid: number | null;
-                                    started_at: string | null;
-                                    /** @description the run's last output line or tool event (at most a second behind) */
-                                    last_output_at: string | null;
-                                    attempt: number;
-                                } | null;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getAgent"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2315,99 +502,7 @@ export interface paths {
          * Update agent
          * @description Changes only the fields named; `config` is replaced whole (a `"[REDACTED]"` value keeps the stored secret).
          */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description keys cannot be changed; a different value is 422 */
-                        agent_id?: string;
-                        name?: string | null;
-                        /**
-                         * @description the adapter that drives the agent (default `manual`). Its `config` is checked against that adapter's settings (src/runtime/agent-config.ts): a wrong type, an unknown key, or a `repo` that is not a git repository here is 422.
-                         * @enum {string}
-                         */
-                        adapter_module?: "manual" | "command" | "webhook" | "claude_code" | "codex" | "gemini_cli";
-                        /** @description duplicates are dropped */
-                        capabilities?: string[];
-                        /** @description adapter settings. Values under keys containing token, key, secret or password (any case, any depth) are stored but never returned: they read as "[REDACTED]", and sending "[REDACTED]" back keeps the stored value. */
-                        config?: {
-                            [key: string]: unknown;
-                        };
-                        /** @description read-only (set by activity reports); giving it is 422 */
-                        status?: unknown;
-                        /** @description read-only (set by activity reports); giving it is 422 */
-                        current_task_id?: unknown;
-                        /** @description read-only (set by activity reports); giving it is 422 */
-                        last_seen_at?: unknown;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                agent_id: string;
-                                name: string | null;
-                                adapter_module: string;
-                                capabilities: string[];
-                                config: {
-                                    [key: string]: unknown;
-                                };
-                                /** @description what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds) */
-                                warnings: string[];
-                                /** @description as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness (offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; offline when never heard from */
-                                status: string;
-                                /** @description why the status is what it is, in one sentence: "running task-12 (pid 4242), last output 3 s ago", "no heartbeat for 312 s", "run of task-9 failed: agent process exited with code 1", "SessionEnd from Claude Code" */
-                                readonly status_reason: string;
-                                /** @description when the status last changed (null: not since the agent was created) */
-                                readonly status_since: string | null;
-                                current_task_id: string | null;
-                                last_seen_at: string | null;
-                                /** @description the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside */
-                                readonly last_event: {
-                                    event: string;
-                                    at: string | null;
-                                } | null;
-                                /** @description the runtime's live run of the agent (the newest, with max_concurrency above 1), as every server sees it; null when none */
-                                readonly run: {
-                                    task_id: string;
-                                    pid: number | null;
-                                    started_at: string | null;
-                                    /** @description the run's last output line or tool event (at most a second behind) */
-                                    last_output_at: string | null;
-                                    attempt: number;
-                                } | null;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        patch: operations["updateAgent"];
         trace?: never;
     };
     "/api/agents/{agent_id}/activity": {
@@ -2421,156 +516,9 @@ export interface paths {
         put?: never;
         /**
          * Report agent activity
-         * @description Sets the agent's status from the event: session_start, task_complete, completed → idle; task_start → working (current_task_id from context.task_id); blocked → blocked; waiting_for_input → waiting_for_input; error → error; stop → offline; heartbeat keeps the stored status (an offline agent, stopped or made offline for silence, becomes idle). task_complete, completed and stop clear current_task_id. Every event updates last_seen_at; every event but heartbeat is traced (`agent.activity`), and every status change, a heartbeat's revival included, writes one `agent.status_changed` {from, to, reason}. An `error` stays until the agent reports another event, a new run of it starts, or a member resets it. An unknown agent key registers the agent (201); known agents answer 200. An agent token may report only its own agent's activity.
+         * @description Sets the agent's status from the event: session_start, task_complete, completed → idle; task_start → working (current_task_id from context.task_id); blocked → blocked; waiting_for_input → waiting_for_input; error → error; stop → offline; heartbeat keeps the stored status (an offline agent becomes idle; one that only read offline for being silent shows its last reported status again). task_complete, completed and stop clear current_task_id. Every event updates last_seen_at; every event but heartbeat is traced. An unknown agent key registers the agent (201); known agents answer 200. An agent token may report only its own agent's activity.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path: {
-                    /** @description integer id or key */
-                    agent_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    /**
-                     * @example {
-                     *       "event": "task_start",
-                     *       "context": {
-                     *         "task_id": "task-001",
-                     *         "description": "Working on login endpoint"
-                     *       }
-                     *     }
-                     */
-                    "application/json": {
-                        /** @enum {string} */
-                        event: "session_start" | "task_start" | "task_complete" | "blocked" | "completed" | "error" | "stop" | "waiting_for_input" | "heartbeat";
-                        /** @description free-form; kept in the trace */
-                        context?: {
-                            /** @description for task_start: the task (integer id or key) the agent is starting */
-                            task_id?: number | string | null;
-                        } & {
-                            [key: string]: unknown;
-                        };
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                agent_id: string;
-                                name: string | null;
-                                adapter_module: string;
-                                capabilities: string[];
-                                config: {
-                                    [key: string]: unknown;
-                                };
-                                /** @description what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds) */
-                                warnings: string[];
-                                /** @description as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness (offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; offline when never heard from */
-                                status: string;
-                                /** @description why the status is what it is, in one sentence: "running task-12 (pid 4242), last output 3 s ago", "no heartbeat for 312 s", "run of task-9 failed: agent process exited with code 1", "SessionEnd from Claude Code" */
-                                readonly status_reason: string;
-                                /** @description when the status last changed (null: not since the agent was created) */
-                                readonly status_since: string | null;
-                                current_task_id: string | null;
-                                last_seen_at: string | null;
-                                /** @description the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside */
-                                readonly last_event: {
-                                    event: string;
-                                    at: string | null;
-                                } | null;
-                                /** @description the runtime's live run of the agent (the newest, with max_concurrency above 1), as every server sees it; null when none */
-                                readonly run: {
-                                    task_id: string;
-                                    pid: number | null;
-                                    started_at: string | null;
-                                    /** @description the run's last output line or tool event (at most a second behind) */
-                                    last_output_at: string | null;
-                                    attempt: number;
-                                } | null;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                agent_id: string;
-                                name: string | null;
-                                adapter_module: string;
-                                capabilities: string[];
-                                config: {
-                                    [key: string]: unknown;
-                                };
-                                /** @description what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds) */
-                                warnings: string[];
-                                /** @description as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness (offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; offline when never heard from */
-                                status: string;
-                                /** @description why the status is what it is, in one sentence: "running task-12 (pid 4242), last output 3 s ago", "no heartbeat for 312 s", "run of task-9 failed: agent process exited with code 1", "SessionEnd from Claude Code" */
-                                readonly status_reason: string;
-                                /** @description when the status last changed (null: not since the agent was created) */
-                                readonly status_since: string | null;
-                                current_task_id: string | null;
-                                last_seen_at: string | null;
-                                /** @description the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside */
-                                readonly last_event: {
-                                    event: string;
-                                    at: string | null;
-                                } | null;
-                                /** @description the runtime's live run of the agent (the newest, with max_concurrency above 1), as every server sees it; null when none */
-                                readonly run: {
-                                    task_id: string;
-                                    pid: number | null;
-                                    started_at: string | null;
-                                    /** @description the run's last output line or tool event (at most a second behind) */
-                                    last_output_at: string | null;
-                                    attempt: number;
-                                } | null;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createAgentActivity"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2590,81 +538,7 @@ export interface paths {
          * Reset an agent's status
          * @description A person clears the agent's state, above all an `error` that stays until then: the agent becomes `idle` (`offline` if it was never heard from), its `current_task_id` is cleared, an escalated worker of it takes work again, and the trace gets `agent.reset` (and `agent.status_changed` with reason `reset` when the status moved). No body (or `{}`). 422 while a run of the runtime holds the agent. Members and admins only.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path: {
-                    /** @description integer id or key */
-                    agent_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": Record<string, never>;
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                agent_id: string;
-                                name: string | null;
-                                adapter_module: string;
-                                capabilities: string[];
-                                config: {
-                                    [key: string]: unknown;
-                                };
-                                /** @description what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds) */
-                                warnings: string[];
-                                /** @description as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness (offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; offline when never heard from */
-                                status: string;
-                                /** @description why the status is what it is, in one sentence: "running task-12 (pid 4242), last output 3 s ago", "no heartbeat for 312 s", "run of task-9 failed: agent process exited with code 1", "SessionEnd from Claude Code" */
-                                readonly status_reason: string;
-                                /** @description when the status last changed (null: not since the agent was created) */
-                                readonly status_since: string | null;
-                                current_task_id: string | null;
-                                last_seen_at: string | null;
-                                /** @description the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside */
-                                readonly last_event: {
-                                    event: string;
-                                    at: string | null;
-                                } | null;
-                                /** @description the runtime's live run of the agent (the newest, with max_concurrency above 1), as every server sees it; null when none */
-                                readonly run: {
-                                    task_id: string;
-                                    pid: number | null;
-                                    started_at: string | null;
-                                    /** @description the run's last output line or tool event (at most a second behind) */
-                                    last_output_at: string | null;
-                                    attempt: number;
-                                } | null;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["resetAgent"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2679,165 +553,13 @@ export interface paths {
             cookie?: never;
         };
         /** List agents on a mission */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description page size; default 50, above 500 counts as 500 */
-                    limit?: number;
-                    /** @description the previous page's meta.next_cursor */
-                    cursor?: string;
-                };
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    mission_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                agent_id: string;
-                                name: string | null;
-                                adapter_module: string;
-                                capabilities: string[];
-                                config: {
-                                    [key: string]: unknown;
-                                };
-                                /** @description what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds) */
-                                warnings: string[];
-                                /** @description as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness (offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; offline when never heard from */
-                                status: string;
-                                /** @description why the status is what it is, in one sentence: "running task-12 (pid 4242), last output 3 s ago", "no heartbeat for 312 s", "run of task-9 failed: agent process exited with code 1", "SessionEnd from Claude Code" */
-                                readonly status_reason: string;
-                                /** @description when the status last changed (null: not since the agent was created) */
-                                readonly status_since: string | null;
-                                current_task_id: string | null;
-                                last_seen_at: string | null;
-                                /** @description the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside */
-                                readonly last_event: {
-                                    event: string;
-                                    at: string | null;
-                                } | null;
-                                /** @description the runtime's live run of the agent (the newest, with max_concurrency above 1), as every server sees it; null when none */
-                                readonly run: {
-                                    task_id: string;
-                                    pid: number | null;
-                                    started_at: string | null;
-                                    /** @description the run's last output line or tool event (at most a second behind) */
-                                    last_output_at: string | null;
-                                    attempt: number;
-                                } | null;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            }[];
-                            meta: {
-                                next_cursor: string | null;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listMissionAgents"];
         put?: never;
         /**
          * Add agent to mission
          * @description `agent_id` is the agent's integer id or key. An agent already on the mission is a 422.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path: {
-                    /** @description integer id or key */
-                    mission_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description integer id or key of the agent */
-                        agent_id: number | string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                agent_id: string;
-                                name: string | null;
-                                adapter_module: string;
-                                capabilities: string[];
-                                config: {
-                                    [key: string]: unknown;
-                                };
-                                /** @description what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds) */
-                                warnings: string[];
-                                /** @description as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness (offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; offline when never heard from */
-                                status: string;
-                                /** @description why the status is what it is, in one sentence: "running task-12 (pid 4242), last output 3 s ago", "no heartbeat for 312 s", "run of task-9 failed: agent process exited with code 1", "SessionEnd from Claude Code" */
-                                readonly status_reason: string;
-                                /** @description when the status last changed (null: not since the agent was created) */
-                                readonly status_since: string | null;
-                                current_task_id: string | null;
-                                last_seen_at: string | null;
-                                /** @description the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside */
-                                readonly last_event: {
-                                    event: string;
-                                    at: string | null;
-                                } | null;
-                                /** @description the runtime's live run of the agent (the newest, with max_concurrency above 1), as every server sees it; null when none */
-                                readonly run: {
-                                    task_id: string;
-                                    pid: number | null;
-                                    started_at: string | null;
-                                    /** @description the run's last output line or tool event (at most a second behind) */
-                                    last_output_at: string | null;
-                                    attempt: number;
-                                } | null;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createMissionAgent"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2855,105 +577,14 @@ export interface paths {
          * Get an agent on a mission
          * @description 404 when the agent is not on the mission.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key of the mission */
-                    mission_id: string;
-                    /** @description integer id or key of the agent */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                agent_id: string;
-                                name: string | null;
-                                adapter_module: string;
-                                capabilities: string[];
-                                config: {
-                                    [key: string]: unknown;
-                                };
-                                /** @description what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds) */
-                                warnings: string[];
-                                /** @description as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness (offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; offline when never heard from */
-                                status: string;
-                                /** @description why the status is what it is, in one sentence: "running task-12 (pid 4242), last output 3 s ago", "no heartbeat for 312 s", "run of task-9 failed: agent process exited with code 1", "SessionEnd from Claude Code" */
-                                readonly status_reason: string;
-                                /** @description when the status last changed (null: not since the agent was created) */
-                                readonly status_since: string | null;
-                                current_task_id: string | null;
-                                last_seen_at: string | null;
-                                /** @description the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside */
-                                readonly last_event: {
-                                    event: string;
-                                    at: string | null;
-                                } | null;
-                                /** @description the runtime's live run of the agent (the newest, with max_concurrency above 1), as every server sees it; null when none */
-                                readonly run: {
-                                    task_id: string;
-                                    pid: number | null;
-                                    started_at: string | null;
-                                    /** @description the run's last output line or tool event (at most a second behind) */
-                                    last_output_at: string | null;
-                                    attempt: number;
-                                } | null;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getMissionAgent"];
         put?: never;
         post?: never;
         /**
          * Remove agent from mission
          * @description 404 when the agent was not on the mission.
          */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key of the mission */
-                    mission_id: string;
-                    /** @description integer id or key of the agent */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        delete: operations["deleteMissionAgent"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2972,75 +603,7 @@ export interface paths {
          * Receive a Claude Code hook
          * @description Claude Code's hooks post each event here with an agent token (Authorization header): `http` hooks for UserPromptSubmit, PreToolUse, PostToolUse, Notification, Stop, SubagentStop and SessionEnd; SessionStart, which Claude Code never sends to an `http` hook, through the settings snippet's `command` hook (curl posts the event JSON Claude Code gives it on stdin). The event becomes that agent's activity: SessionStart → session_start, UserPromptSubmit → task_start (the task from the X-MC-Task-Id header, when set), PreToolUse, PostToolUse and SubagentStop → heartbeat, Notification → waiting_for_input, Stop → task_complete, SessionEnd → stop; any other event name → heartbeat. Only agent tokens may post (others: 403). The answer is Claude Code's hook JSON, not the `{data}` envelope: `{}` lets Claude Code go on with its own permission rules. For PreToolUse a policy that blocks answers `permissionDecision: "deny"`, one that requires approval `"ask"`; a `warn` adds only a `systemMessage`. It never answers `"allow"`, which would skip Claude Code's own permission check.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description the task the session works on (the runtime sets MC_TASK_ID; empty when Claude Code was started by hand) */
-                    "x-mc-task-id"?: string;
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    /**
-                     * @example {
-                     *       "session_id": "2f1c…",
-                     *       "hook_event_name": "PreToolUse",
-                     *       "cwd": "/repo",
-                     *       "tool_name": "Bash",
-                     *       "tool_input": {
-                     *         "command": "npm test"
-                     *       }
-                     *     }
-                     */
-                    "application/json": {
-                        session_id: string;
-                        /** @description one of SessionStart, UserPromptSubmit, PreToolUse, PostToolUse, Notification, Stop, SubagentStop, SessionEnd; any other event Claude Code sends counts as a heartbeat */
-                        hook_event_name: string;
-                        cwd?: string;
-                        transcript_path?: string;
-                        permission_mode?: string;
-                        /** @description PreToolUse, PostToolUse */
-                        tool_name?: string;
-                        /** @description PreToolUse, PostToolUse */
-                        tool_input?: unknown;
-                        /** @description Notification */
-                        message?: string;
-                        /** @description SessionStart: startup, resume, clear, compact */
-                        source?: string;
-                        /** @description SessionEnd */
-                        reason?: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            responses: {
-                /** @description Claude Code's hook JSON (not the `{data}` envelope: Claude Code is the reader) */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            continue?: boolean;
-                            suppressOutput?: boolean;
-                            systemMessage?: string;
-                            hookSpecificOutput?: {
-                                hookEventName: string;
-                                /** @enum {string} */
-                                permissionDecision?: "allow" | "deny" | "ask";
-                                permissionDecisionReason?: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["receiveClaudeCodeHook"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3058,42 +621,7 @@ export interface paths {
          * Claude Code hooks settings for an agent
          * @description The settings.json snippet that wires a Claude Code installation to this server as this agent: an `http` hook for every mapped event but SessionStart, which gets a `command` hook (curl posting its stdin, output discarded, never failing the session), with the URL filled in (MC_PUBLIC_URL, else the URL this request came to) and the token read from the MC_AGENT_TOKEN environment variable. An agent token may read only its own.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    agent_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                agent_id: string;
-                                /** @description where Claude Code sends its hook events */
-                                url: string;
-                                /** @description the environment variable Claude Code reads the agent token from */
-                                token_env: string;
-                                /** @description merge into ~/.claude/settings.json or the project's .claude/settings.json */
-                                settings: {
-                                    [key: string]: unknown;
-                                };
-                                instructions: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getAgentClaudeCodeHooks"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3113,161 +641,13 @@ export interface paths {
          * List sprints
          * @description Oldest first; filter `status`. Each sprint carries `task_counts`, its tasks by status.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description planned (default), active, closed. Moves: planned → active or closed, active → closed, closed → active */
-                    status?: "planned" | "active" | "closed";
-                    /** @description page size; default 50, above 500 counts as 500 */
-                    limit?: number;
-                    /** @description the previous page's meta.next_cursor */
-                    cursor?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                sprint_id: string;
-                                name: string;
-                                goal: string | null;
-                                start_date: string | null;
-                                end_date: string | null;
-                                status: string;
-                                /** @description how many of the sprint's tasks are in each status, and in all */
-                                task_counts: {
-                                    pending: number;
-                                    in_progress: number;
-                                    blocked: number;
-                                    pending_review: number;
-                                    rejected: number;
-                                    completed: number;
-                                    failed: number;
-                                    total: number;
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            }[];
-                            meta: {
-                                next_cursor: string | null;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listSprints"];
         put?: never;
         /**
          * Create sprint
          * @description Body may be wrapped (`{"sprint": {...}}`) or bare. Dates are real calendar dates (YYYY-MM-DD); `end_date` may not be before `start_date`. Only `planned` may be given as status.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    /**
-                     * @example {
-                     *       "sprint_id": "sprint-1",
-                     *       "name": "Sprint 1",
-                     *       "goal": "MVP features",
-                     *       "start_date": "2026-02-24",
-                     *       "end_date": "2026-03-07"
-                     *     }
-                     */
-                    "application/json": {
-                        /** @description 1–128 characters of [A-Za-z0-9._:-], not all digits */
-                        sprint_id?: string;
-                        name: string;
-                        goal?: string | null;
-                        /**
-                         * Format: date
-                         * @description YYYY-MM-DD, a real calendar date, or null
-                         * @example 2026-02-24
-                         */
-                        start_date?: string | null;
-                        /**
-                         * Format: date
-                         * @description YYYY-MM-DD, a real calendar date, or null
-                         * @example 2026-02-24
-                         */
-                        end_date?: string | null;
-                        /**
-                         * @description only the initial status may be given
-                         * @enum {string}
-                         */
-                        status?: "planned";
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                sprint_id: string;
-                                name: string;
-                                goal: string | null;
-                                start_date: string | null;
-                                end_date: string | null;
-                                status: string;
-                                /** @description how many of the sprint's tasks are in each status, and in all */
-                                task_counts: {
-                                    pending: number;
-                                    in_progress: number;
-                                    blocked: number;
-                                    pending_review: number;
-                                    rejected: number;
-                                    completed: number;
-                                    failed: number;
-                                    total: number;
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createSprint"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3282,60 +662,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get sprint */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                sprint_id: string;
-                                name: string;
-                                goal: string | null;
-                                start_date: string | null;
-                                end_date: string | null;
-                                status: string;
-                                /** @description how many of the sprint's tasks are in each status, and in all */
-                                task_counts: {
-                                    pending: number;
-                                    in_progress: number;
-                                    blocked: number;
-                                    pending_review: number;
-                                    rejected: number;
-                                    completed: number;
-                                    failed: number;
-                                    total: number;
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getSprint"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3345,86 +672,7 @@ export interface paths {
          * Update sprint
          * @description Changes only the fields named. The dates are checked together with the stored ones (end not before start). Status moves: planned → active or closed, active → closed, closed → active.
          */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description keys cannot be changed; a different value is 422 */
-                        sprint_id?: string;
-                        name?: string;
-                        goal?: string | null;
-                        /**
-                         * Format: date
-                         * @description YYYY-MM-DD, a real calendar date, or null
-                         * @example 2026-02-24
-                         */
-                        start_date?: string | null;
-                        /**
-                         * Format: date
-                         * @description YYYY-MM-DD, a real calendar date, or null
-                         * @example 2026-02-24
-                         */
-                        end_date?: string | null;
-                        /**
-                         * @description planned (default), active, closed. Moves: planned → active or closed, active → closed, closed → active
-                         * @enum {string}
-                         */
-                        status?: "planned" | "active" | "closed";
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                sprint_id: string;
-                                name: string;
-                                goal: string | null;
-                                start_date: string | null;
-                                end_date: string | null;
-                                status: string;
-                                /** @description how many of the sprint's tasks are in each status, and in all */
-                                task_counts: {
-                                    pending: number;
-                                    in_progress: number;
-                                    blocked: number;
-                                    pending_review: number;
-                                    rejected: number;
-                                    completed: number;
-                                    failed: number;
-                                    total: number;
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        patch: operations["updateSprint"];
         trace?: never;
     };
     "/api/objectives": {
@@ -3438,214 +686,13 @@ export interface paths {
          * List objectives
          * @description Oldest first, each with its key results, progress and health. Filter: status.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description draft, active (default), completed, cancelled; any move is allowed */
-                    status?: "draft" | "active" | "completed" | "cancelled";
-                    /** @description page size; default 50, above 500 counts as 500 */
-                    limit?: number;
-                    /** @description the previous page's meta.next_cursor */
-                    cursor?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                objective_id: string;
-                                title: string;
-                                description: string | null;
-                                priority: number | null;
-                                status: string;
-                                /** @description 0–100, one decimal: the mean of its key results' progress; without key results the mean completion of its requirements other than rejected ones (a requirement is 100 when done, else the share of its tasks completed); 0 with neither. */
-                                progress: number;
-                                /**
-                                 * @description on_track, at_risk or off_track. Derived when both start_date and end_date are set: progress is compared with the share of the period elapsed (end date included); up to 10 points behind is on_track, up to 25 at_risk, more off_track. Without both dates it is set by hand (null until set); setting it while both dates are set is 422.
-                                 * @enum {string|null}
-                                 */
-                                health: "on_track" | "at_risk" | "off_track" | null;
-                                start_date: string | null;
-                                end_date: string | null;
-                                key_results: {
-                                    id: number;
-                                    kr_id: string;
-                                    objective_id: string;
-                                    title: string;
-                                    /**
-                                     * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
-                                     * @enum {string}
-                                     */
-                                    direction: "increase" | "decrease";
-                                    /** @description the baseline progress is measured from; null: none */
-                                    start: number | null;
-                                    target: number | null;
-                                    current: number | null;
-                                    /** @description 0–100, one decimal, how far current has come from start towards target (a missing current has not moved). increase: (current − start) ÷ (target − start) × 100, start 0 when not given (so current ÷ target × 100). decrease: (start − current) ÷ (start − target) × 100; without a start, 100 once current ≤ target, else target ÷ current × 100. Capped to 0–100. Without a target: the value set directly (0 until set). */
-                                    progress: number;
-                                    /**
-                                     * Format: date-time
-                                     * @example 2026-02-26T12:00:00.000Z
-                                     */
-                                    inserted_at: string;
-                                    /**
-                                     * Format: date-time
-                                     * @example 2026-02-26T12:00:00.000Z
-                                     */
-                                    updated_at: string;
-                                }[];
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            }[];
-                            meta: {
-                                next_cursor: string | null;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listObjectives"];
         put?: never;
         /**
          * Create objective
          * @description Body may be wrapped (`{"objective": {...}}`) or bare. `end_date` may not be before `start_date`; `health` may be given only when the objective does not have both dates.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    /**
-                     * @example {
-                     *       "objective_id": "S1",
-                     *       "title": "Generate Revenue",
-                     *       "description": "AI-Native PM",
-                     *       "priority": 1
-                     *     }
-                     */
-                    "application/json": {
-                        /** @description 1–128 characters of [A-Za-z0-9._:-], not all digits */
-                        objective_id?: string;
-                        title: string;
-                        description?: string | null;
-                        priority?: number | null;
-                        /**
-                         * @description draft, active (default), completed, cancelled; any move is allowed
-                         * @enum {string}
-                         */
-                        status?: "draft" | "active" | "completed" | "cancelled";
-                        /**
-                         * @description on_track, at_risk or off_track. Derived when both start_date and end_date are set: progress is compared with the share of the period elapsed (end date included); up to 10 points behind is on_track, up to 25 at_risk, more off_track. Without both dates it is set by hand (null until set); setting it while both dates are set is 422.
-                         * @enum {string|null}
-                         */
-                        health?: "on_track" | "at_risk" | "off_track" | null;
-                        /**
-                         * Format: date
-                         * @description YYYY-MM-DD
-                         * @example 2026-03-31
-                         */
-                        start_date?: string | null;
-                        /**
-                         * Format: date
-                         * @description YYYY-MM-DD
-                         * @example 2026-03-31
-                         */
-                        end_date?: string | null;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                objective_id: string;
-                                title: string;
-                                description: string | null;
-                                priority: number | null;
-                                status: string;
-                                /** @description 0–100, one decimal: the mean of its key results' progress; without key results the mean completion of its requirements other than rejected ones (a requirement is 100 when done, else the share of its tasks completed); 0 with neither. */
-                                progress: number;
-                                /**
-                                 * @description on_track, at_risk or off_track. Derived when both start_date and end_date are set: progress is compared with the share of the period elapsed (end date included); up to 10 points behind is on_track, up to 25 at_risk, more off_track. Without both dates it is set by hand (null until set); setting it while both dates are set is 422.
-                                 * @enum {string|null}
-                                 */
-                                health: "on_track" | "at_risk" | "off_track" | null;
-                                start_date: string | null;
-                                end_date: string | null;
-                                key_results: {
-                                    id: number;
-                                    kr_id: string;
-                                    objective_id: string;
-                                    title: string;
-                                    /**
-                                     * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
-                                     * @enum {string}
-                                     */
-                                    direction: "increase" | "decrease";
-                                    /** @description the baseline progress is measured from; null: none */
-                                    start: number | null;
-                                    target: number | null;
-                                    current: number | null;
-                                    /** @description 0–100, one decimal, how far current has come from start towards target (a missing current has not moved). increase: (current − start) ÷ (target − start) × 100, start 0 when not given (so current ÷ target × 100). decrease: (start − current) ÷ (start − target) × 100; without a start, 100 once current ≤ target, else target ÷ current × 100. Capped to 0–100. Without a target: the value set directly (0 until set). */
-                                    progress: number;
-                                    /**
-                                     * Format: date-time
-                                     * @example 2026-02-26T12:00:00.000Z
-                                     */
-                                    inserted_at: string;
-                                    /**
-                                     * Format: date-time
-                                     * @example 2026-02-26T12:00:00.000Z
-                                     */
-                                    updated_at: string;
-                                }[];
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createObjective"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3660,227 +707,21 @@ export interface paths {
             cookie?: never;
         };
         /** Get objective */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                objective_id: string;
-                                title: string;
-                                description: string | null;
-                                priority: number | null;
-                                status: string;
-                                /** @description 0–100, one decimal: the mean of its key results' progress; without key results the mean completion of its requirements other than rejected ones (a requirement is 100 when done, else the share of its tasks completed); 0 with neither. */
-                                progress: number;
-                                /**
-                                 * @description on_track, at_risk or off_track. Derived when both start_date and end_date are set: progress is compared with the share of the period elapsed (end date included); up to 10 points behind is on_track, up to 25 at_risk, more off_track. Without both dates it is set by hand (null until set); setting it while both dates are set is 422.
-                                 * @enum {string|null}
-                                 */
-                                health: "on_track" | "at_risk" | "off_track" | null;
-                                start_date: string | null;
-                                end_date: string | null;
-                                key_results: {
-                                    id: number;
-                                    kr_id: string;
-                                    objective_id: string;
-                                    title: string;
-                                    /**
-                                     * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
-                                     * @enum {string}
-                                     */
-                                    direction: "increase" | "decrease";
-                                    /** @description the baseline progress is measured from; null: none */
-                                    start: number | null;
-                                    target: number | null;
-                                    current: number | null;
-                                    /** @description 0–100, one decimal, how far current has come from start towards target (a missing current has not moved). increase: (current − start) ÷ (target − start) × 100, start 0 when not given (so current ÷ target × 100). decrease: (start − current) ÷ (start − target) × 100; without a start, 100 once current ≤ target, else target ÷ current × 100. Capped to 0–100. Without a target: the value set directly (0 until set). */
-                                    progress: number;
-                                    /**
-                                     * Format: date-time
-                                     * @example 2026-02-26T12:00:00.000Z
-                                     */
-                                    inserted_at: string;
-                                    /**
-                                     * Format: date-time
-                                     * @example 2026-02-26T12:00:00.000Z
-                                     */
-                                    updated_at: string;
-                                }[];
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getObjective"];
         put?: never;
         post?: never;
         /**
          * Delete objective
          * @description Deletes the objective and its key results. Refused (422, `requirements`) while requirements point at it.
          */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        delete: operations["deleteObjective"];
         options?: never;
         head?: never;
         /**
          * Update objective
          * @description Changes only the fields named. Setting both dates makes health derived (a hand-set value is cleared).
          */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description keys cannot be changed; a different value is 422 */
-                        objective_id?: string;
-                        title?: string;
-                        description?: string | null;
-                        priority?: number | null;
-                        /**
-                         * @description draft, active (default), completed, cancelled; any move is allowed
-                         * @enum {string}
-                         */
-                        status?: "draft" | "active" | "completed" | "cancelled";
-                        /**
-                         * @description on_track, at_risk or off_track. Derived when both start_date and end_date are set: progress is compared with the share of the period elapsed (end date included); up to 10 points behind is on_track, up to 25 at_risk, more off_track. Without both dates it is set by hand (null until set); setting it while both dates are set is 422.
-                         * @enum {string|null}
-                         */
-                        health?: "on_track" | "at_risk" | "off_track" | null;
-                        /**
-                         * Format: date
-                         * @description YYYY-MM-DD
-                         * @example 2026-03-31
-                         */
-                        start_date?: string | null;
-                        /**
-                         * Format: date
-                         * @description YYYY-MM-DD
-                         * @example 2026-03-31
-                         */
-                        end_date?: string | null;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                objective_id: string;
-                                title: string;
-                                description: string | null;
-                                priority: number | null;
-                                status: string;
-                                /** @description 0–100, one decimal: the mean of its key results' progress; without key results the mean completion of its requirements other than rejected ones (a requirement is 100 when done, else the share of its tasks completed); 0 with neither. */
-                                progress: number;
-                                /**
-                                 * @description on_track, at_risk or off_track. Derived when both start_date and end_date are set: progress is compared with the share of the period elapsed (end date included); up to 10 points behind is on_track, up to 25 at_risk, more off_track. Without both dates it is set by hand (null until set); setting it while both dates are set is 422.
-                                 * @enum {string|null}
-                                 */
-                                health: "on_track" | "at_risk" | "off_track" | null;
-                                start_date: string | null;
-                                end_date: string | null;
-                                key_results: {
-                                    id: number;
-                                    kr_id: string;
-                                    objective_id: string;
-                                    title: string;
-                                    /**
-                                     * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
-                                     * @enum {string}
-                                     */
-                                    direction: "increase" | "decrease";
-                                    /** @description the baseline progress is measured from; null: none */
-                                    start: number | null;
-                                    target: number | null;
-                                    current: number | null;
-                                    /** @description 0–100, one decimal, how far current has come from start towards target (a missing current has not moved). increase: (current − start) ÷ (target − start) × 100, start 0 when not given (so current ÷ target × 100). decrease: (start − current) ÷ (start − target) × 100; without a start, 100 once current ≤ target, else target ÷ current × 100. Capped to 0–100. Without a target: the value set directly (0 until set). */
-                                    progress: number;
-                                    /**
-                                     * Format: date-time
-                                     * @example 2026-02-26T12:00:00.000Z
-                                     */
-                                    inserted_at: string;
-                                    /**
-                                     * Format: date-time
-                                     * @example 2026-02-26T12:00:00.000Z
-                                     */
-                                    updated_at: string;
-                                }[];
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        patch: operations["updateObjective"];
         trace?: never;
     };
     "/api/objectives/{objective_id}/key_results": {
@@ -3894,150 +735,13 @@ export interface paths {
          * List key results
          * @description The objective's key results, oldest first.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description page size; default 50, above 500 counts as 500 */
-                    limit?: number;
-                    /** @description the previous page's meta.next_cursor */
-                    cursor?: string;
-                };
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    objective_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                kr_id: string;
-                                objective_id: string;
-                                title: string;
-                                /**
-                                 * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
-                                 * @enum {string}
-                                 */
-                                direction: "increase" | "decrease";
-                                /** @description the baseline progress is measured from; null: none */
-                                start: number | null;
-                                target: number | null;
-                                current: number | null;
-                                /** @description 0–100, one decimal, how far current has come from start towards target (a missing current has not moved). increase: (current − start) ÷ (target − start) × 100, start 0 when not given (so current ÷ target × 100). decrease: (start − current) ÷ (start − target) × 100; without a start, 100 once current ≤ target, else target ÷ current × 100. Capped to 0–100. Without a target: the value set directly (0 until set). */
-                                progress: number;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            }[];
-                            meta: {
-                                next_cursor: string | null;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listObjectiveKeyResults"];
         put?: never;
         /**
          * Create key result
          * @description Body may be wrapped (`{"key_result": {...}}`) or bare. Give `target` (and `current`) for a computed progress, or `progress` directly when there is no target; both together is 422.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path: {
-                    /** @description integer id or key */
-                    objective_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    /**
-                     * @example {
-                     *       "kr_id": "KR1.1",
-                     *       "title": "Launch PM Tool"
-                     *     }
-                     */
-                    "application/json": {
-                        /** @description 1–128 characters of [A-Za-z0-9._:-], not all digits */
-                        kr_id?: string;
-                        title: string;
-                        /** @description greater than 0; null: no target */
-                        target?: number | null;
-                        current?: number | null;
-                        /**
-                         * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
-                         * @enum {string}
-                         */
-                        direction?: "increase" | "decrease";
-                        /** @description baseline: below target for an increase, above it for a decrease (else 422); null: none */
-                        start?: number | null;
-                        /** @description set directly, only for a key result without a target (with one it is computed; 422) */
-                        progress?: number | null;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                kr_id: string;
-                                objective_id: string;
-                                title: string;
-                                /**
-                                 * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
-                                 * @enum {string}
-                                 */
-                                direction: "increase" | "decrease";
-                                /** @description the baseline progress is measured from; null: none */
-                                start: number | null;
-                                target: number | null;
-                                current: number | null;
-                                /** @description 0–100, one decimal, how far current has come from start towards target (a missing current has not moved). increase: (current − start) ÷ (target − start) × 100, start 0 when not given (so current ÷ target × 100). decrease: (start − current) ÷ (start − target) × 100; without a start, 100 once current ≤ target, else target ÷ current × 100. Capped to 0–100. Without a target: the value set directly (0 until set). */
-                                progress: number;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createObjectiveKeyResult"];
         delete?: never;
         options?: never;
         head?: never;
@@ -4052,163 +756,21 @@ export interface paths {
             cookie?: never;
         };
         /** Get key result */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                kr_id: string;
-                                objective_id: string;
-                                title: string;
-                                /**
-                                 * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
-                                 * @enum {string}
-                                 */
-                                direction: "increase" | "decrease";
-                                /** @description the baseline progress is measured from; null: none */
-                                start: number | null;
-                                target: number | null;
-                                current: number | null;
-                                /** @description 0–100, one decimal, how far current has come from start towards target (a missing current has not moved). increase: (current − start) ÷ (target − start) × 100, start 0 when not given (so current ÷ target × 100). decrease: (start − current) ÷ (start − target) × 100; without a start, 100 once current ≤ target, else target ÷ current × 100. Capped to 0–100. Without a target: the value set directly (0 until set). */
-                                progress: number;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getKeyResult"];
         put?: never;
         post?: never;
         /**
          * Delete key result
          * @description Refused (422, `requirements`) while requirements point at it.
          */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        delete: operations["deleteKeyResult"];
         options?: never;
         head?: never;
         /**
          * Update key result
          * @description Changes only the fields named. Setting a target clears a directly set progress; `progress` is 422 while the key result has a target. A key result cannot move to another objective.
          */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description keys cannot be changed; a different value is 422 */
-                        kr_id?: string;
-                        /** @description a key result cannot move to another objective; naming a different one is 422 */
-                        objective_id?: number | string;
-                        title?: string;
-                        /** @description greater than 0; null: no target */
-                        target?: number | null;
-                        current?: number | null;
-                        /**
-                         * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
-                         * @enum {string}
-                         */
-                        direction?: "increase" | "decrease";
-                        /** @description baseline: below target for an increase, above it for a decrease (else 422); null: none */
-                        start?: number | null;
-                        /** @description set directly, only for a key result without a target (with one it is computed; 422) */
-                        progress?: number | null;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                kr_id: string;
-                                objective_id: string;
-                                title: string;
-                                /**
-                                 * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
-                                 * @enum {string}
-                                 */
-                                direction: "increase" | "decrease";
-                                /** @description the baseline progress is measured from; null: none */
-                                start: number | null;
-                                target: number | null;
-                                current: number | null;
-                                /** @description 0–100, one decimal, how far current has come from start towards target (a missing current has not moved). increase: (current − start) ÷ (target − start) × 100, start 0 when not given (so current ÷ target × 100). decrease: (start − current) ÷ (start − target) × 100; without a start, 100 once current ≤ target, else target ÷ current × 100. Capped to 0–100. Without a target: the value set directly (0 until set). */
-                                progress: number;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        patch: operations["updateKeyResult"];
         trace?: never;
     };
     "/api/requirements": {
@@ -4222,163 +784,13 @@ export interface paths {
          * List requirements
          * @description Oldest first. Filters: priority, horizon, status, objective_id and kr_id (integer id or key; an unknown one matches nothing).
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description p0 (highest) to p3 */
-                    priority?: "p0" | "p1" | "p2" | "p3";
-                    /** @description h1 (now) to h3 (later) */
-                    horizon?: "h1" | "h2" | "h3";
-                    /** @description proposed (default), accepted, in_progress, done, rejected; any move is allowed */
-                    status?: "proposed" | "accepted" | "in_progress" | "done" | "rejected";
-                    /** @description integer id or key */
-                    objective_id?: string;
-                    /** @description integer id or key */
-                    kr_id?: string;
-                    /** @description page size; default 50, above 500 counts as 500 */
-                    limit?: number;
-                    /** @description the previous page's meta.next_cursor */
-                    cursor?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                requirement_id: string;
-                                title: string;
-                                description: string | null;
-                                priority: string | null;
-                                horizon: string | null;
-                                status: string;
-                                objective_id: string | null;
-                                kr_id: string | null;
-                                /** @description tasks serving it (through their requirement_ids) */
-                                task_count: number;
-                                completed_task_count: number;
-                                /** @description 0–100, one decimal: 100 when done, else the share of its tasks completed (0 without tasks) */
-                                completion: number;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            }[];
-                            meta: {
-                                next_cursor: string | null;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listRequirements"];
         put?: never;
         /**
          * Create requirement
          * @description Body may be wrapped (`{"requirement": {...}}`) or bare.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            /** @description The OKR it serves. `kr_id` must be a key result of `objective_id`; when `kr_id` is given and the requirement has no objective, the key result's objective is taken. */
-            requestBody: {
-                content: {
-                    /**
-                     * @example {
-                     *       "requirement_id": "AC-CORE-01",
-                     *       "title": "Mission Coordination",
-                     *       "priority": "p1",
-                     *       "horizon": "h1"
-                     *     }
-                     */
-                    "application/json": {
-                        /** @description 1–128 characters of [A-Za-z0-9._:-], not all digits */
-                        requirement_id?: string;
-                        title: string;
-                        description?: string | null;
-                        /**
-                         * @description p0 (highest) to p3
-                         * @enum {string|null}
-                         */
-                        priority?: "p0" | "p1" | "p2" | "p3" | null;
-                        /**
-                         * @description h1 (now) to h3 (later)
-                         * @enum {string|null}
-                         */
-                        horizon?: "h1" | "h2" | "h3" | null;
-                        /**
-                         * @description proposed (default), accepted, in_progress, done, rejected; any move is allowed
-                         * @enum {string}
-                         */
-                        status?: "proposed" | "accepted" | "in_progress" | "done" | "rejected";
-                        /** @description integer id or key; null for none */
-                        objective_id?: number | string | null;
-                        /** @description integer id or key; null for none */
-                        kr_id?: number | string | null;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                requirement_id: string;
-                                title: string;
-                                description: string | null;
-                                priority: string | null;
-                                horizon: string | null;
-                                status: string;
-                                objective_id: string | null;
-                                kr_id: string | null;
-                                /** @description tasks serving it (through their requirement_ids) */
-                                task_count: number;
-                                completed_task_count: number;
-                                /** @description 0–100, one decimal: 100 when done, else the share of its tasks completed (0 without tasks) */
-                                completion: number;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createRequirement"];
         delete?: never;
         options?: never;
         head?: never;
@@ -4393,168 +805,21 @@ export interface paths {
             cookie?: never;
         };
         /** Get requirement */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                requirement_id: string;
-                                title: string;
-                                description: string | null;
-                                priority: string | null;
-                                horizon: string | null;
-                                status: string;
-                                objective_id: string | null;
-                                kr_id: string | null;
-                                /** @description tasks serving it (through their requirement_ids) */
-                                task_count: number;
-                                completed_task_count: number;
-                                /** @description 0–100, one decimal: 100 when done, else the share of its tasks completed (0 without tasks) */
-                                completion: number;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getRequirement"];
         put?: never;
         post?: never;
         /**
          * Delete requirement
          * @description Refused (422, `tasks`) while tasks serve it: remove it from their requirement_ids first. Tasks are never unlinked behind their owners' back.
          */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        delete: operations["deleteRequirement"];
         options?: never;
         head?: never;
         /**
          * Update requirement
          * @description Changes only the fields named. Moving a requirement to another objective needs a matching kr_id (or kr_id null) in the same request.
          */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            /** @description The OKR it serves. `kr_id` must be a key result of `objective_id`; when `kr_id` is given and the requirement has no objective, the key result's objective is taken. */
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description keys cannot be changed; a different value is 422 */
-                        requirement_id?: string;
-                        title?: string;
-                        description?: string | null;
-                        /**
-                         * @description p0 (highest) to p3
-                         * @enum {string|null}
-                         */
-                        priority?: "p0" | "p1" | "p2" | "p3" | null;
-                        /**
-                         * @description h1 (now) to h3 (later)
-                         * @enum {string|null}
-                         */
-                        horizon?: "h1" | "h2" | "h3" | null;
-                        /**
-                         * @description proposed (default), accepted, in_progress, done, rejected; any move is allowed
-                         * @enum {string}
-                         */
-                        status?: "proposed" | "accepted" | "in_progress" | "done" | "rejected";
-                        /** @description integer id or key; null for none */
-                        objective_id?: number | string | null;
-                        /** @description integer id or key; null for none */
-                        kr_id?: number | string | null;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                requirement_id: string;
-                                title: string;
-                                description: string | null;
-                                priority: string | null;
-                                horizon: string | null;
-                                status: string;
-                                objective_id: string | null;
-                                kr_id: string | null;
-                                /** @description tasks serving it (through their requirement_ids) */
-                                task_count: number;
-                                completed_task_count: number;
-                                /** @description 0–100, one decimal: 100 when done, else the share of its tasks completed (0 without tasks) */
-                                completion: number;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        patch: operations["updateRequirement"];
         trace?: never;
     };
     "/api/traceability": {
@@ -4580,278 +845,7 @@ export interface paths {
          *
          *     Read in a fixed number of set-based queries inside one snapshot, however large the data.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description integer id or key */
-                    objective_id?: string;
-                    /** @description integer id or key */
-                    mission_id?: string;
-                    /** @description integer id or key */
-                    sprint_id?: string;
-                    /** @description json (default) or csv */
-                    format?: "json" | "csv";
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The matrix */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                objectives: {
-                                    id: number;
-                                    objective_id: string;
-                                    title: string;
-                                    description: string | null;
-                                    priority: number | null;
-                                    status: string;
-                                    /** @description 0–100, one decimal: the mean of its key results' progress; without key results the mean completion of its requirements other than rejected ones (a requirement is 100 when done, else the share of its tasks completed); 0 with neither. */
-                                    progress: number;
-                                    /**
-                                     * @description on_track, at_risk or off_track. Derived when both start_date and end_date are set: progress is compared with the share of the period elapsed (end date included); up to 10 points behind is on_track, up to 25 at_risk, more off_track. Without both dates it is set by hand (null until set); setting it while both dates are set is 422.
-                                     * @enum {string|null}
-                                     */
-                                    health: "on_track" | "at_risk" | "off_track" | null;
-                                    start_date: string | null;
-                                    end_date: string | null;
-                                    key_results: {
-                                        id: number;
-                                        kr_id: string;
-                                        objective_id: string;
-                                        title: string;
-                                        /**
-                                         * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
-                                         * @enum {string}
-                                         */
-                                        direction: "increase" | "decrease";
-                                        /** @description the baseline progress is measured from; null: none */
-                                        start: number | null;
-                                        target: number | null;
-                                        current: number | null;
-                                        /** @description 0–100, one decimal, how far current has come from start towards target (a missing current has not moved). increase: (current − start) ÷ (target − start) × 100, start 0 when not given (so current ÷ target × 100). decrease: (start − current) ÷ (start − target) × 100; without a start, 100 once current ≤ target, else target ÷ current × 100. Capped to 0–100. Without a target: the value set directly (0 until set). */
-                                        progress: number;
-                                        /**
-                                         * Format: date-time
-                                         * @example 2026-02-26T12:00:00.000Z
-                                         */
-                                        inserted_at: string;
-                                        /**
-                                         * Format: date-time
-                                         * @example 2026-02-26T12:00:00.000Z
-                                         */
-                                        updated_at: string;
-                                    }[];
-                                    /**
-                                     * Format: date-time
-                                     * @example 2026-02-26T12:00:00.000Z
-                                     */
-                                    inserted_at: string;
-                                    /**
-                                     * Format: date-time
-                                     * @example 2026-02-26T12:00:00.000Z
-                                     */
-                                    updated_at: string;
-                                    requirements: {
-                                        id: number;
-                                        requirement_id: string;
-                                        title: string;
-                                        description: string | null;
-                                        priority: string | null;
-                                        horizon: string | null;
-                                        status: string;
-                                        objective_id: string | null;
-                                        kr_id: string | null;
-                                        /** @description tasks serving it (through their requirement_ids) */
-                                        task_count: number;
-                                        completed_task_count: number;
-                                        /** @description 0–100, one decimal: 100 when done, else the share of its tasks completed (0 without tasks) */
-                                        completion: number;
-                                        /**
-                                         * Format: date-time
-                                         * @example 2026-02-26T12:00:00.000Z
-                                         */
-                                        inserted_at: string;
-                                        /**
-                                         * Format: date-time
-                                         * @example 2026-02-26T12:00:00.000Z
-                                         */
-                                        updated_at: string;
-                                        /** @description the tasks in scope serving it, oldest first */
-                                        tasks: {
-                                            id: number;
-                                            task_id: string;
-                                            /** @description the task's objective (its title) */
-                                            objective: string;
-                                            status: string;
-                                            mission_id: string;
-                                            sprint_id: string | null;
-                                            agent_id: string | null;
-                                        }[];
-                                    }[];
-                                }[];
-                                /** @description requirements without an objective */
-                                unlinked_requirements: {
-                                    id: number;
-                                    requirement_id: string;
-                                    title: string;
-                                    description: string | null;
-                                    priority: string | null;
-                                    horizon: string | null;
-                                    status: string;
-                                    objective_id: string | null;
-                                    kr_id: string | null;
-                                    /** @description tasks serving it (through their requirement_ids) */
-                                    task_count: number;
-                                    completed_task_count: number;
-                                    /** @description 0–100, one decimal: 100 when done, else the share of its tasks completed (0 without tasks) */
-                                    completion: number;
-                                    /**
-                                     * Format: date-time
-                                     * @example 2026-02-26T12:00:00.000Z
-                                     */
-                                    inserted_at: string;
-                                    /**
-                                     * Format: date-time
-                                     * @example 2026-02-26T12:00:00.000Z
-                                     */
-                                    updated_at: string;
-                                    /** @description the tasks in scope serving it, oldest first */
-                                    tasks: {
-                                        id: number;
-                                        task_id: string;
-                                        /** @description the task's objective (its title) */
-                                        objective: string;
-                                        status: string;
-                                        mission_id: string;
-                                        sprint_id: string | null;
-                                        agent_id: string | null;
-                                    }[];
-                                }[];
-                                /** @description tasks in scope serving no requirement */
-                                unlinked_tasks: {
-                                    id: number;
-                                    task_id: string;
-                                    /** @description the task's objective (its title) */
-                                    objective: string;
-                                    status: string;
-                                    mission_id: string;
-                                    sprint_id: string | null;
-                                    agent_id: string | null;
-                                }[];
-                                stats: {
-                                    total_objectives: number;
-                                    /** @description tasks in scope */
-                                    total_tasks: number;
-                                    /** @description tasks in scope serving at least one requirement in scope */
-                                    linked_tasks: number;
-                                    unlinked_tasks: number;
-                                    /** @description linked_tasks ÷ total_tasks × 100; 0–100, one decimal, 0 when undefined */
-                                    task_coverage_pct: number;
-                                    /** @description tasks in scope whose status is completed */
-                                    completed_tasks: number;
-                                    total_requirements: number;
-                                    /** @description requirements with at least one task in scope */
-                                    linked_requirements: number;
-                                    /** @description linked_requirements ÷ total_requirements × 100; 0–100, one decimal, 0 when undefined */
-                                    requirement_coverage_pct: number;
-                                    /** @description requirements with tasks, all of them completed */
-                                    delivered_requirements: number;
-                                    /** @description delivered_requirements ÷ linked_requirements × 100; 0–100, one decimal, 0 when undefined */
-                                    delivery_pct: number;
-                                    /** @description the requirement figures per requirement priority (`none`: requirements without one) */
-                                    by_priority: {
-                                        p0: {
-                                            total_requirements: number;
-                                            /** @description requirements with at least one task in scope */
-                                            linked_requirements: number;
-                                            /** @description linked_requirements ÷ total_requirements × 100; 0–100, one decimal, 0 when undefined */
-                                            requirement_coverage_pct: number;
-                                            /** @description requirements with tasks, all of them completed */
-                                            delivered_requirements: number;
-                                            /** @description delivered_requirements ÷ linked_requirements × 100; 0–100, one decimal, 0 when undefined */
-                                            delivery_pct: number;
-                                            /** @description tasks in scope serving at least one requirement of this priority */
-                                            total_tasks: number;
-                                            /** @description of those, the completed ones */
-                                            completed_tasks: number;
-                                        };
-                                        p1: {
-                                            total_requirements: number;
-                                            /** @description requirements with at least one task in scope */
-                                            linked_requirements: number;
-                                            /** @description linked_requirements ÷ total_requirements × 100; 0–100, one decimal, 0 when undefined */
-                                            requirement_coverage_pct: number;
-                                            /** @description requirements with tasks, all of them completed */
-                                            delivered_requirements: number;
-                                            /** @description delivered_requirements ÷ linked_requirements × 100; 0–100, one decimal, 0 when undefined */
-                                            delivery_pct: number;
-                                            /** @description tasks in scope serving at least one requirement of this priority */
-                                            total_tasks: number;
-                                            /** @description of those, the completed ones */
-                                            completed_tasks: number;
-                                        };
-                                        p2: {
-                                            total_requirements: number;
-                                            /** @description requirements with at least one task in scope */
-                                            linked_requirements: number;
-                                            /** @description linked_requirements ÷ total_requirements × 100; 0–100, one decimal, 0 when undefined */
-                                            requirement_coverage_pct: number;
-                                            /** @description requirements with tasks, all of them completed */
-                                            delivered_requirements: number;
-                                            /** @description delivered_requirements ÷ linked_requirements × 100; 0–100, one decimal, 0 when undefined */
-                                            delivery_pct: number;
-                                            /** @description tasks in scope serving at least one requirement of this priority */
-                                            total_tasks: number;
-                                            /** @description of those, the completed ones */
-                                            completed_tasks: number;
-                                        };
-                                        p3: {
-                                            total_requirements: number;
-                                            /** @description requirements with at least one task in scope */
-                                            linked_requirements: number;
-                                            /** @description linked_requirements ÷ total_requirements × 100; 0–100, one decimal, 0 when undefined */
-                                            requirement_coverage_pct: number;
-                                            /** @description requirements with tasks, all of them completed */
-                                            delivered_requirements: number;
-                                            /** @description delivered_requirements ÷ linked_requirements × 100; 0–100, one decimal, 0 when undefined */
-                                            delivery_pct: number;
-                                            /** @description tasks in scope serving at least one requirement of this priority */
-                                            total_tasks: number;
-                                            /** @description of those, the completed ones */
-                                            completed_tasks: number;
-                                        };
-                                        none: {
-                                            total_requirements: number;
-                                            /** @description requirements with at least one task in scope */
-                                            linked_requirements: number;
-                                            /** @description linked_requirements ÷ total_requirements × 100; 0–100, one decimal, 0 when undefined */
-                                            requirement_coverage_pct: number;
-                                            /** @description requirements with tasks, all of them completed */
-                                            delivered_requirements: number;
-                                            /** @description delivered_requirements ÷ linked_requirements × 100; 0–100, one decimal, 0 when undefined */
-                                            delivery_pct: number;
-                                            /** @description tasks in scope serving at least one requirement of this priority */
-                                            total_tasks: number;
-                                            /** @description of those, the completed ones */
-                                            completed_tasks: number;
-                                        };
-                                    };
-                                };
-                            };
-                        };
-                        "text/csv": string;
-                    };
-                };
-            };
-        };
+        get: operations["getTraceabilityMatrix"];
         put?: never;
         post?: never;
         delete?: never;
@@ -4871,180 +865,13 @@ export interface paths {
          * List policies
          * @description Oldest first. Filters: `scope` (exact, e.g. `global`, `mission:mission-001`), `enabled`, `mode`.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description exact scope, e.g. `global` or `mission:mission-001` */
-                    scope?: string;
-                    enabled?: boolean;
-                    /** @description `enforce` (default) or `dry_run`: matches are computed and recorded but never decide */
-                    mode?: "enforce" | "dry_run";
-                    /** @description page size; default 50, above 500 counts as 500 */
-                    limit?: number;
-                    /** @description the previous page's meta.next_cursor */
-                    cursor?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                policy_id: string;
-                                description: string | null;
-                                scope: string;
-                                conditions: {
-                                    [key: string]: unknown;
-                                };
-                                actions: {
-                                    [key: string]: string;
-                                }[];
-                                enabled: boolean;
-                                mode: string;
-                                /** @description 1 on create, one more with every change */
-                                version: number;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            }[];
-                            meta: {
-                                next_cursor: string | null;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listPolicies"];
         put?: never;
         /**
          * Create policy
          * @description Body may be wrapped (`{"policy": {...}}`) or bare. `conditions` and `actions` are validated: a problem is 422 naming its path (`conditions.branch.$regex`, `actions.0.explode`). `scope` defaults to `global`, `mode` to `enforce`, `enabled` to true; `version` starts at 1.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    /**
-                     * @example {
-                     *       "policy_id": "no-force-push",
-                     *       "description": "Prevent force pushing to protected branches",
-                     *       "scope": "global",
-                     *       "conditions": {
-                     *         "action_type": "git_push",
-                     *         "force": true
-                     *       },
-                     *       "actions": [
-                     *         {
-                     *           "block": "Force push not allowed"
-                     *         }
-                     *       ]
-                     *     }
-                     */
-                    "application/json": {
-                        /** @description 1–128 characters of [A-Za-z0-9._:-], not all digits */
-                        policy_id?: string;
-                        description?: string | null;
-                        /**
-                         * @description `global`, `mission:<key>` or `agent:<key>` (an integer id is accepted and stored as the key). A mission must exist; an agent key need not yet (agents register themselves on their first report).
-                         * @example global
-                         * @example mission:mission-001
-                         * @example agent:claude-code-1
-                         */
-                        scope?: string;
-                        /**
-                         * @description Matches an action object: every key must match. Keys are field paths (dotted: `tool.name`) or the combinators `$any`, `$all`, `$not`. A plain value matches by equality, a nested object matches the nested value, an operator object by its operators: `$in`, `$nin`, `$regex` (RE2 syntax, linear time; `$options`: i, m, s), `$gt`, `$gte`, `$lt`, `$lte` (number or string), `$exists`, `$not`, `$any`, `$all`. A condition on an array field matches when any element matches (as in MongoDB); `null` also matches a missing field. Invalid conditions are 422 naming the path (`conditions.branch.$regex`).
-                         * @example {
-                         *       "action_type": "git_push",
-                         *       "force": true
-                         *     }
-                         */
-                        conditions: {
-                            [key: string]: unknown;
-                        };
-                        /**
-                         * @description One-key objects: `{"block": "<message>"}`, `{"require_approval": "<message>"}`, `{"warn": "<message>"}`.
-                         * @example [
-                         *       {
-                         *         "block": "Force push not allowed"
-                         *       }
-                         *     ]
-                         */
-                        actions: {
-                            [key: string]: unknown;
-                        }[];
-                        /** @description default true */
-                        enabled?: boolean;
-                        /**
-                         * @description `enforce` (default) or `dry_run`: matches are computed and recorded but never decide
-                         * @enum {string}
-                         */
-                        mode?: "enforce" | "dry_run";
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                policy_id: string;
-                                description: string | null;
-                                scope: string;
-                                conditions: {
-                                    [key: string]: unknown;
-                                };
-                                actions: {
-                                    [key: string]: string;
-                                }[];
-                                enabled: boolean;
-                                mode: string;
-                                /** @description 1 on create, one more with every change */
-                                version: number;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createPolicy"];
         delete?: never;
         options?: never;
         head?: never;
@@ -5062,48 +889,7 @@ export interface paths {
          * List policy templates
          * @description Ready-made policies; create one with `POST /api/policies/templates/:template_id`.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                template_id: string;
-                                name: string;
-                                description: string;
-                                policy: {
-                                    policy_id: string;
-                                    description: string;
-                                    scope: string;
-                                    conditions: {
-                                        [key: string]: unknown;
-                                    };
-                                    actions: {
-                                        [key: string]: string;
-                                    }[];
-                                    enabled: boolean;
-                                    mode: string;
-                                };
-                            }[];
-                            meta: {
-                                next_cursor: string | null;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listPolicyTemplates"];
         put?: never;
         post?: never;
         delete?: never;
@@ -5125,79 +911,7 @@ export interface paths {
          * Create a policy from a template
          * @description Creates the template's policy. The body is optional and may override `policy_id` (default: the template id), `description`, `scope`, `enabled` and `mode`; change conditions later with PATCH.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path: {
-                    template_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description 1–128 characters of [A-Za-z0-9._:-], not all digits */
-                        policy_id?: string;
-                        description?: string | null;
-                        /**
-                         * @description `global`, `mission:<key>` or `agent:<key>` (an integer id is accepted and stored as the key). A mission must exist; an agent key need not yet (agents register themselves on their first report).
-                         * @example global
-                         * @example mission:mission-001
-                         * @example agent:claude-code-1
-                         */
-                        scope?: string;
-                        enabled?: boolean;
-                        /**
-                         * @description `enforce` (default) or `dry_run`: matches are computed and recorded but never decide
-                         * @enum {string}
-                         */
-                        mode?: "enforce" | "dry_run";
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                policy_id: string;
-                                description: string | null;
-                                scope: string;
-                                conditions: {
-                                    [key: string]: unknown;
-                                };
-                                actions: {
-                                    [key: string]: string;
-                                }[];
-                                enabled: boolean;
-                                mode: string;
-                                /** @description 1 on create, one more with every change */
-                                version: number;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createPolicyFromTemplate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -5217,93 +931,7 @@ export interface paths {
          * Evaluate an action against the policies
          * @description Enabled policies whose scope covers the call take part: `global`, `mission:<mission>` (the given mission, or the task's) and `agent:<agent>`. The strictest action of the matched enforced policies decides (block > require_approval > warn > allow); matched `dry_run` policies are reported in `dry_run_matched` and `dry_run_decision` and never decide. Every evaluation is recorded as a `policy.evaluated` trace entry whose id is `decision_id`. Agent tokens may call this: they evaluate as their own agent (naming another is 403), for missions they are on and tasks assigned to them.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    /**
-                     * @example {
-                     *       "action": {
-                     *         "action_type": "git_push",
-                     *         "force": true,
-                     *         "branch": "main"
-                     *       }
-                     *     }
-                     */
-                    "application/json": {
-                        /** @description The action about to be taken, e.g. `{"action_type": "git_push", "force": true, "branch": "main"}` */
-                        action: {
-                            [key: string]: unknown;
-                        };
-                        /** @description integer id or key */
-                        mission_id?: number | string | null;
-                        /** @description integer id or key; with an agent token it can only be that token's own agent (the default) */
-                        agent_id?: number | string | null;
-                        /** @description integer id or key */
-                        task_id?: number | string | null;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                /** @description id of the `policy.evaluated` trace entry that records this decision */
-                                decision_id: number;
-                                /** @enum {string} */
-                                decision: "allow" | "warn" | "require_approval" | "block";
-                                /**
-                                 * @description `dry_run` when matched dry-run policies would have made the decision stricter (see `dry_run_decision`), else `enforce`
-                                 * @enum {string}
-                                 */
-                                mode: "enforce" | "dry_run";
-                                /**
-                                 * @description the decision if the matched dry-run policies were enforced too
-                                 * @enum {string}
-                                 */
-                                dry_run_decision: "allow" | "warn" | "require_approval" | "block";
-                                /** @description matched enforced policies; these decide */
-                                matched: {
-                                    policy_id: string;
-                                    version: number;
-                                    mode: string;
-                                    actions: {
-                                        [key: string]: string;
-                                    }[];
-                                }[];
-                                /** @description matched dry-run policies; reported, never deciding */
-                                dry_run_matched: {
-                                    policy_id: string;
-                                    version: number;
-                                    mode: string;
-                                    actions: {
-                                        [key: string]: string;
-                                    }[];
-                                }[];
-                                /** @description messages of the matched enforced actions, strictest first */
-                                messages: string[];
-                                mission_id: string | null;
-                                agent_id: string | null;
-                                task_id: string | null;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["evaluatePolicies"];
         delete?: never;
         options?: never;
         head?: never;
@@ -5318,183 +946,21 @@ export interface paths {
             cookie?: never;
         };
         /** Get policy */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                policy_id: string;
-                                description: string | null;
-                                scope: string;
-                                conditions: {
-                                    [key: string]: unknown;
-                                };
-                                actions: {
-                                    [key: string]: string;
-                                }[];
-                                enabled: boolean;
-                                mode: string;
-                                /** @description 1 on create, one more with every change */
-                                version: number;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getPolicy"];
         put?: never;
         post?: never;
         /**
          * Delete policy
          * @description The policy stops taking part in evaluations; its history stays in the trace (`policy.deleted`).
          */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        delete: operations["deletePolicy"];
         options?: never;
         head?: never;
         /**
          * Update policy
          * @description Changes only the fields named; any change bumps `version` by one. `conditions` and `actions` are replaced whole and validated as on create. Give `version` to update only if nobody changed it since.
          */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id or key */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description keys cannot be changed; a different value is 422 */
-                        policy_id?: string;
-                        description?: string | null;
-                        /**
-                         * @description `global`, `mission:<key>` or `agent:<key>` (an integer id is accepted and stored as the key). A mission must exist; an agent key need not yet (agents register themselves on their first report).
-                         * @example global
-                         * @example mission:mission-001
-                         * @example agent:claude-code-1
-                         */
-                        scope?: string;
-                        /**
-                         * @description Matches an action object: every key must match. Keys are field paths (dotted: `tool.name`) or the combinators `$any`, `$all`, `$not`. A plain value matches by equality, a nested object matches the nested value, an operator object by its operators: `$in`, `$nin`, `$regex` (RE2 syntax, linear time; `$options`: i, m, s), `$gt`, `$gte`, `$lt`, `$lte` (number or string), `$exists`, `$not`, `$any`, `$all`. A condition on an array field matches when any element matches (as in MongoDB); `null` also matches a missing field. Invalid conditions are 422 naming the path (`conditions.branch.$regex`).
-                         * @example {
-                         *       "action_type": "git_push",
-                         *       "force": true
-                         *     }
-                         */
-                        conditions?: {
-                            [key: string]: unknown;
-                        };
-                        /**
-                         * @description One-key objects: `{"block": "<message>"}`, `{"require_approval": "<message>"}`, `{"warn": "<message>"}`.
-                         * @example [
-                         *       {
-                         *         "block": "Force push not allowed"
-                         *       }
-                         *     ]
-                         */
-                        actions?: {
-                            [key: string]: unknown;
-                        }[];
-                        enabled?: boolean;
-                        /**
-                         * @description `enforce` (default) or `dry_run`: matches are computed and recorded but never decide
-                         * @enum {string}
-                         */
-                        mode?: "enforce" | "dry_run";
-                        /** @description Optional precondition: the version you read. If the policy has changed since, 422 and nothing changes. */
-                        version?: number;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                policy_id: string;
-                                description: string | null;
-                                scope: string;
-                                conditions: {
-                                    [key: string]: unknown;
-                                };
-                                actions: {
-                                    [key: string]: string;
-                                }[];
-                                enabled: boolean;
-                                mode: string;
-                                /** @description 1 on create, one more with every change */
-                                version: number;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        patch: operations["updatePolicy"];
         trace?: never;
     };
     "/api/knowledge/documents": {
@@ -5508,128 +974,13 @@ export interface paths {
          * List documents
          * @description Oldest first. Filter by metadata: `metadata={"type":"adr"}` (JSON) or `metadata[type]=adr`.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description A JSON object; only documents whose metadata has exactly these top-level values are listed, e.g. `{"type":"adr"}`. `metadata[<key>]=<value>` parameters filter the same way, comparing the value as text. */
-                    metadata?: string;
-                    /** @description page size; default 50, above 500 counts as 500 */
-                    limit?: number;
-                    /** @description the previous page's meta.next_cursor */
-                    cursor?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                /** @description the document's key; paths accept it or the integer id */
-                                document_id: string;
-                                title: string;
-                                content: string;
-                                metadata: {
-                                    [key: string]: unknown;
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            }[];
-                            meta: {
-                                next_cursor: string | null;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listKnowledgeDocuments"];
         put?: never;
         /**
          * Store document
          * @description Body may be wrapped (`{"document": {...}}`) or bare. Content up to 1 MiB; it is split into passages for search and, when an embeddings endpoint is configured, embedded in the background.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    /**
-                     * @example {
-                     *       "title": "Architecture Decision Record",
-                     *       "content": "We chose PostgreSQL because...",
-                     *       "metadata": {
-                     *         "type": "adr"
-                     *       }
-                     *     }
-                     */
-                    "application/json": {
-                        /** @description the document's key (unique; generated when omitted): 1–128 characters of [A-Za-z0-9._:-], not all digits */
-                        document_id?: string;
-                        title: string;
-                        /** @description Markdown or plain text, up to 1 MiB (UTF-8). Longer documents are searched passage by passage. */
-                        content: string;
-                        metadata?: {
-                            [key: string]: unknown;
-                        };
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                /** @description the document's key; paths accept it or the integer id */
-                                document_id: string;
-                                title: string;
-                                content: string;
-                                metadata: {
-                                    [key: string]: unknown;
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createKnowledgeDocument"];
         delete?: never;
         options?: never;
         head?: never;
@@ -5647,138 +998,18 @@ export interface paths {
          * Get document
          * @description Agent tokens may read documents too: search already shows them every document's passages.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description the document's integer id or its key (document_id) */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                /** @description the document's key; paths accept it or the integer id */
-                                document_id: string;
-                                title: string;
-                                content: string;
-                                metadata: {
-                                    [key: string]: unknown;
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getKnowledgeDocument"];
         put?: never;
         post?: never;
         /** Delete document */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description the document's integer id or its key (document_id) */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
+        delete: operations["deleteKnowledgeDocument"];
         options?: never;
         head?: never;
         /**
          * Update document
          * @description Changes only the fields named; `metadata` replaces the whole object. New title or content is re-indexed.
          */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description the document's integer id or its key (document_id) */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description keys cannot be changed; a different value is 422 */
-                        document_id?: string;
-                        title?: string;
-                        /** @description Markdown or plain text, up to 1 MiB (UTF-8). Longer documents are searched passage by passage. */
-                        content?: string;
-                        /** @description replaces the whole object */
-                        metadata?: {
-                            [key: string]: unknown;
-                        };
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                /** @description the document's key; paths accept it or the integer id */
-                                document_id: string;
-                                title: string;
-                                content: string;
-                                metadata: {
-                                    [key: string]: unknown;
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        patch: operations["updateKnowledgeDocument"];
         trace?: never;
     };
     "/api/knowledge/search": {
@@ -5794,65 +1025,7 @@ export interface paths {
          * Search knowledge
          * @description Hybrid search: full-text (stemmed words, title weighs more than body, documents matching only some words still rank), trigram similarity (typos, partial words) and, when embeddings are configured and pgvector is available, vector similarity, fused by reciprocal rank. Best first, at most `limit` (1–50, default 10). `filter.metadata` keeps documents whose metadata has exactly the given top-level values. With embeddings, the nearest passages are returned even when no word matches. Agent tokens may search.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    /**
-                     * @example {
-                     *       "query": "authentication design decisions",
-                     *       "limit": 5
-                     *     }
-                     */
-                    "application/json": {
-                        /** @description Words as typed into a search box; `"phrase"`, `or` and `-word` work as in websearch_to_tsquery. */
-                        query: string;
-                        /** @description 1–50; default 10 */
-                        limit?: number;
-                        filter?: {
-                            /** @description Only documents whose metadata has exactly these top-level values (compared as JSON). */
-                            metadata?: {
-                                [key: string]: unknown;
-                            };
-                        };
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                /** @description the document's key */
-                                document_id: string;
-                                /** @description the document's integer id */
-                                id: number;
-                                title: string;
-                                /** @description The best-matching passage, HTML-escaped, with matched words wrapped in `<mark>…</mark>`. */
-                                snippet: string;
-                                /** @description Reciprocal-rank-fusion score; higher is better. Comparable within one response only. */
-                                score: number;
-                                metadata: {
-                                    [key: string]: unknown;
-                                };
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["searchKnowledge"];
         delete?: never;
         options?: never;
         head?: never;
@@ -5872,61 +1045,7 @@ export interface paths {
          * Start a sync of the configured repositories
          * @description 202 with the run (`queued`, then `running`, `succeeded` or `failed`). While a run is queued or running, 202 with that run instead of a new one. Incremental: only issues updated since the last run's high-water mark are fetched, and an unchanged repository costs a 304. Rate limits are waited out, or the run goes back to `queued` with `resume_at`. 422 when GITHUB_REPOS / GITHUB_TOKEN are not configured.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                /** @description queued, running, succeeded or failed */
-                                status: string;
-                                repos: string[];
-                                /** @description issues created or changed by this run */
-                                issues_synced: number;
-                                error: string | null;
-                                started_at: string | null;
-                                finished_at: string | null;
-                                resume_at: string | null;
-                                /** @description manual (POST) or schedule (GITHUB_SYNC_INTERVAL_S) */
-                                trigger: string;
-                                requested_by: string;
-                                /** @description per repository */
-                                results: {
-                                    repo: string;
-                                    /** @description pending, synced, not_modified (304: nothing changed) or failed */
-                                    status: string;
-                                    /** @description issues created or changed */
-                                    issues_synced: number;
-                                    pull_requests_skipped: number;
-                                    pages: number;
-                                    error: string | null;
-                                }[];
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["syncGithub"];
         delete?: never;
         options?: never;
         head?: never;
@@ -5944,61 +1063,7 @@ export interface paths {
          * Get a sync run
          * @description State, counts (overall and per repository) and errors of a run.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id of the run */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                /** @description queued, running, succeeded or failed */
-                                status: string;
-                                repos: string[];
-                                /** @description issues created or changed by this run */
-                                issues_synced: number;
-                                error: string | null;
-                                started_at: string | null;
-                                finished_at: string | null;
-                                resume_at: string | null;
-                                /** @description manual (POST) or schedule (GITHUB_SYNC_INTERVAL_S) */
-                                trigger: string;
-                                requested_by: string;
-                                /** @description per repository */
-                                results: {
-                                    repo: string;
-                                    /** @description pending, synced, not_modified (304: nothing changed) or failed */
-                                    status: string;
-                                    /** @description issues created or changed */
-                                    issues_synced: number;
-                                    pull_requests_skipped: number;
-                                    pages: number;
-                                    error: string | null;
-                                }[];
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getGithubSync"];
         put?: never;
         post?: never;
         delete?: never;
@@ -6018,74 +1083,7 @@ export interface paths {
          * List synced issues
          * @description Oldest first. Filters: `repo` (owner/name), `state` (open, closed), `label`, `linked` (true: linked to a task).
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description owner/name (any case) */
-                    repo?: string;
-                    /** @description open or closed */
-                    state?: "open" | "closed";
-                    /** @description issues carrying this label (any case) */
-                    label?: string;
-                    /** @description true: only issues linked to a task; false: only unlinked ones */
-                    linked?: boolean;
-                    /** @description page size; default 50, above 500 counts as 500 */
-                    limit?: number;
-                    /** @description the previous page's meta.next_cursor */
-                    cursor?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                /** @description owner/name, lower-cased */
-                                repo: string;
-                                number: number;
-                                title: string;
-                                /** @description open or closed */
-                                state: string;
-                                /** @description label names */
-                                labels: string[];
-                                /** @description assignee logins */
-                                assignees: string[];
-                                html_url: string;
-                                body: string | null;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                github_updated_at: string;
-                                task_id: string | null;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            }[];
-                            meta: {
-                                next_cursor: string | null;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["listGithubIssues"];
         put?: never;
         post?: never;
         delete?: never;
@@ -6105,61 +1103,7 @@ export interface paths {
          * Get a synced issue
          * @description By integer id, or by `owner/name#number` URL-encoded as one segment (`octo%2Fhello%2312`).
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description integer id, or `owner/name#number` URL-encoded (`octo%2Fhello%2312`) */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                /** @description owner/name, lower-cased */
-                                repo: string;
-                                number: number;
-                                title: string;
-                                /** @description open or closed */
-                                state: string;
-                                /** @description label names */
-                                labels: string[];
-                                /** @description assignee logins */
-                                assignees: string[];
-                                html_url: string;
-                                body: string | null;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                github_updated_at: string;
-                                task_id: string | null;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getGithubIssue"];
         put?: never;
         post?: never;
         delete?: never;
@@ -6179,63 +1123,7 @@ export interface paths {
          * Get a synced issue
          * @description By `owner/name#number`, the `#` encoded as `%23`.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description repository owner */
-                    owner: string;
-                    /** @description `name#number`, the `#` URL-encoded as `%23` */
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                /** @description owner/name, lower-cased */
-                                repo: string;
-                                number: number;
-                                title: string;
-                                /** @description open or closed */
-                                state: string;
-                                /** @description label names */
-                                labels: string[];
-                                /** @description assignee logins */
-                                assignees: string[];
-                                html_url: string;
-                                body: string | null;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                github_updated_at: string;
-                                task_id: string | null;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        get: operations["getGithubIssueByRepo"];
         put?: never;
         post?: never;
         delete?: never;
@@ -6257,83 +1145,7 @@ export interface paths {
          * Create a task from an issue
          * @description Creates a `pending` task in `mission_id` (integer id or key) whose objective is the issue's title and body, and links the two: the issue's `task_id` names the task, the task's outputs name the issue (`github_issue`). When the issue is closed on GitHub, the task's trace says so; with GITHUB_COMMENT_ON_COMPLETE, the task's completion is commented on the issue. An issue already linked is 422.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path: {
-                    /** @description integer id, or `owner/name#number` URL-encoded (`octo%2Fhello%2312`) */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    /**
-                     * @example {
-                     *       "mission_id": "mission-001"
-                     *     }
-                     */
-                    "application/json": {
-                        /** @description integer id or string key */
-                        mission_id: number | string;
-                        /** @description 1–128 characters of [A-Za-z0-9._:-], not all digits */
-                        task_id?: string;
-                        priority?: number | null;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                task_id: string;
-                                mission_id: string;
-                                objective: string;
-                                status: string;
-                                agent_id: string | null;
-                                sprint_id: string | null;
-                                requirement_ids: string[];
-                                required_capabilities: string[];
-                                priority: number | null;
-                                outputs: {
-                                    [key: string]: unknown;
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                                /** @description the latest 100 log lines, oldest first; all of them at /logs */
-                                logs: {
-                                    message: string;
-                                    /**
-                                     * Format: date-time
-                                     * @example 2026-02-26T12:00:00.000Z
-                                     */
-                                    timestamp: string;
-                                    level?: string;
-                                }[];
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createGithubIssueTask"];
         delete?: never;
         options?: never;
         head?: never;
@@ -6353,85 +1165,7 @@ export interface paths {
          * Create a task from an issue
          * @description Creates a `pending` task in `mission_id` (integer id or key) whose objective is the issue's title and body, and links the two: the issue's `task_id` names the task, the task's outputs name the issue (`github_issue`). When the issue is closed on GitHub, the task's trace says so; with GITHUB_COMMENT_ON_COMPLETE, the task's completion is commented on the issue. An issue already linked is 422.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
-                    "idempotency-key"?: string;
-                };
-                path: {
-                    /** @description repository owner */
-                    owner: string;
-                    /** @description `name#number`, the `#` URL-encoded as `%23` */
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    /**
-                     * @example {
-                     *       "mission_id": "mission-001"
-                     *     }
-                     */
-                    "application/json": {
-                        /** @description integer id or string key */
-                        mission_id: number | string;
-                        /** @description 1–128 characters of [A-Za-z0-9._:-], not all digits */
-                        task_id?: string;
-                        priority?: number | null;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                id: number;
-                                task_id: string;
-                                mission_id: string;
-                                objective: string;
-                                status: string;
-                                agent_id: string | null;
-                                sprint_id: string | null;
-                                requirement_ids: string[];
-                                required_capabilities: string[];
-                                priority: number | null;
-                                outputs: {
-                                    [key: string]: unknown;
-                                };
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                inserted_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @example 2026-02-26T12:00:00.000Z
-                                 */
-                                updated_at: string;
-                                /** @description the latest 100 log lines, oldest first; all of them at /logs */
-                                logs: {
-                                    message: string;
-                                    /**
-                                     * Format: date-time
-                                     * @example 2026-02-26T12:00:00.000Z
-                                     */
-                                    timestamp: string;
-                                    level?: string;
-                                }[];
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["createGithubIssueTaskByRepo"];
         delete?: never;
         options?: never;
         head?: never;
@@ -6451,47 +1185,7 @@ export interface paths {
          * GitHub webhook
          * @description For GitHub only: no bearer token; authenticated by `X-Hub-Signature-256` (HMAC-SHA256 of the raw body with GITHUB_WEBHOOK_SECRET), else 401. Configure the hook with content type `application/json`. `issues` events update the synced issues at once (and note a linked issue's closing in its task's trace); `pull_request` events are noted in the trace of the tasks whose `outputs.pr_url` names the pull request; `ping` answers `pong`. A delivery already applied (same `X-GitHub-Delivery`) answers `duplicate` and changes nothing.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header: {
-                    "x-github-event": string;
-                    "x-github-delivery": string;
-                    /** @description sha256=<HMAC-SHA256 of the raw body with GITHUB_WEBHOOK_SECRET> */
-                    "x-hub-signature-256": string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            /** @description GitHub's event payload */
-            requestBody: {
-                content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                delivery: string;
-                                event: string;
-                                action: string | null;
-                                /** @description applied, duplicate (already applied), ignored (nothing to do) or pong */
-                                result: string;
-                                detail: string | null;
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        post: operations["receiveGithubWebhook"];
         delete?: never;
         options?: never;
         head?: never;
@@ -6501,12 +1195,5042 @@ export interface paths {
 }
 export type webhooks = Record<string, never>;
 export interface components {
-    schemas: never;
-    responses: never;
+    schemas: {
+        Error: {
+            /** @description `detail` (a message) for a whole-request error; otherwise each field with its messages */
+            errors: {
+                [key: string]: string | string[];
+            };
+            /** @description the guardrail decision that blocked the action (403) */
+            policy_decision?: {
+                [key: string]: unknown;
+            };
+        };
+        TokenCreate: {
+            /** @enum {string} */
+            role: "admin" | "member" | "agent";
+            /** @description integer id or string key */
+            agent_id?: number | string;
+            name?: string;
+        };
+        TokenWithSecret: {
+            id: number;
+            role: string;
+            agent_id: string | null;
+            name: string | null;
+            /** @description the secret; shown only in this response */
+            token: string;
+        };
+        Token: {
+            id: number;
+            role: string;
+            agent_id: string | null;
+            name: string | null;
+            expires_at: string | null;
+            last_used_at: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            inserted_at: string;
+        };
+        TokenList: {
+            data: components["schemas"]["Token"][];
+            meta: {
+                /** @description pass as `cursor` for the next page; null on the last page */
+                next_cursor: string | null;
+            };
+        };
+        /** @enum {string} */
+        MissionStatus: "planning" | "active" | "paused" | "completed" | "failed" | "cancelled";
+        Mission: {
+            id: number;
+            mission_id: string;
+            goal: string;
+            /** @description planning (default), active, paused, completed, failed, cancelled */
+            status: components["schemas"]["MissionStatus"];
+            description: string | null;
+            metadata: {
+                [key: string]: unknown;
+            };
+            budget_usd: number | null;
+            /** @description what the mission's tasks have cost so far: the sum of their outputs.cost_usd */
+            spent_usd: number;
+            runtime: {
+                /** @description whether the mission's process tree is running */
+                running: boolean;
+                workers: {
+                    agent_id: string;
+                    /** @description idle, running, restarting, stopped, escalated */
+                    state: string;
+                    current_task_id: string | null;
+                }[];
+            };
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            inserted_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            updated_at: string;
+        };
+        MissionList: {
+            data: components["schemas"]["Mission"][];
+            meta: {
+                /** @description pass as `cursor` for the next page; null on the last page */
+                next_cursor: string | null;
+            };
+        };
+        MissionCreate: {
+            /** @description 1–128 characters of [A-Za-z0-9._:-], not all digits */
+            mission_id?: string;
+            goal: string;
+            /**
+             * @description only the initial status may be given
+             * @enum {string}
+             */
+            status?: "planning";
+            description?: string | null;
+            metadata?: {
+                [key: string]: unknown;
+            };
+            budget_usd?: number | null;
+        };
+        MissionUpdate: {
+            /** @description keys cannot be changed; a different value is 422 */
+            mission_id?: string;
+            goal?: string;
+            /**
+             * @description planning (default), active, paused, completed, failed, cancelled
+             * @enum {string}
+             */
+            status?: "planning" | "active" | "paused" | "completed" | "failed" | "cancelled";
+            description?: string | null;
+            metadata?: {
+                [key: string]: unknown;
+            };
+            budget_usd?: number | null;
+        };
+        TaskCreate: {
+            /** @description 1–128 characters of [A-Za-z0-9._:-], not all digits */
+            task_id?: string;
+            objective: string;
+            /**
+             * @description only the initial status may be given
+             * @enum {string}
+             */
+            status?: "pending";
+            /** @description integer id or key; null for none */
+            agent_id?: number | string | null;
+            /** @description integer id or key; null for none */
+            sprint_id?: number | string | null;
+            priority?: number | null;
+            outputs?: {
+                [key: string]: unknown;
+            };
+            required_capabilities?: string[];
+            /** @description requirements this task serves, each by integer id or key; replaces the whole list */
+            requirement_ids?: (number | string)[];
+        };
+        /** @enum {string} */
+        TaskStatus: "pending" | "in_progress" | "blocked" | "pending_review" | "rejected" | "completed" | "failed";
+        TaskLog: {
+            message: string;
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            timestamp: string;
+            level?: string;
+        };
+        Task: {
+            id: number;
+            task_id: string;
+            mission_id: string;
+            objective: string;
+            /** @description pending (initial), in_progress, blocked, pending_review, rejected, completed, failed */
+            status: components["schemas"]["TaskStatus"];
+            agent_id: string | null;
+            sprint_id: string | null;
+            requirement_ids: string[];
+            required_capabilities: string[];
+            priority: number | null;
+            outputs: {
+                [key: string]: unknown;
+            };
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            inserted_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            updated_at: string;
+            /** @description the latest 100 log lines, oldest first; all of them at /logs */
+            logs: components["schemas"]["TaskLog"][];
+        };
+        TaskSummary: {
+            id: number;
+            task_id: string;
+            mission_id: string;
+            objective: string;
+            /** @description pending (initial), in_progress, blocked, pending_review, rejected, completed, failed */
+            status: components["schemas"]["TaskStatus"];
+            agent_id: string | null;
+            sprint_id: string | null;
+            requirement_ids: string[];
+            required_capabilities: string[];
+            priority: number | null;
+            outputs: {
+                [key: string]: unknown;
+            };
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            inserted_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            updated_at: string;
+        };
+        TaskSummaryList: {
+            data: components["schemas"]["TaskSummary"][];
+            meta: {
+                /** @description pass as `cursor` for the next page; null on the last page */
+                next_cursor: string | null;
+            };
+        };
+        TaskUpdate: {
+            /** @description keys cannot be changed; a different value is 422 */
+            task_id?: string;
+            objective?: string;
+            /**
+             * @description pending (initial), in_progress, blocked, pending_review, rejected, completed, failed
+             * @enum {string}
+             */
+            status?: "pending" | "in_progress" | "blocked" | "pending_review" | "rejected" | "completed" | "failed";
+            /** @description integer id or key; null for none */
+            agent_id?: number | string | null;
+            /** @description integer id or key; null for none */
+            sprint_id?: number | string | null;
+            priority?: number | null;
+            /** @description replaces the outputs */
+            outputs?: {
+                [key: string]: unknown;
+            };
+            required_capabilities?: string[];
+            /** @description requirements this task serves, each by integer id or key; replaces the whole list */
+            requirement_ids?: (number | string)[];
+        };
+        TaskReport: {
+            /**
+             * @description pending (initial), in_progress, blocked, pending_review, rejected, completed, failed
+             * @enum {string}
+             */
+            status?: "pending" | "in_progress" | "blocked" | "pending_review" | "rejected" | "completed" | "failed";
+            /** @description shallow-merged into the task's outputs */
+            outputs?: {
+                [key: string]: unknown;
+            };
+            /** @description appended to the task's logs */
+            logs?: {
+                message: string;
+                /**
+                 * Format: date-time
+                 * @description defaults to the server's time
+                 */
+                timestamp?: string;
+                /** @description free text, e.g. info, warn, error */
+                level?: string;
+            }[];
+        };
+        ReviewBody: {
+            /** @description kept in the trace */
+            comment?: string;
+        };
+        TaskLogList: {
+            data: components["schemas"]["TaskLog"][];
+            meta: {
+                /** @description pass as `cursor` for the next page; null on the last page */
+                next_cursor: string | null;
+            };
+        };
+        ExecuteBody: {
+            /** @description decision_id of a require_approval decision a member approves */
+            approve_policy?: string;
+        };
+        Dispatch: {
+            id: number;
+            task_id: string;
+            mission_id: string;
+            agent_id: string;
+            /** @description queued, running, succeeded, delivered, failed, cancelled, awaiting_approval */
+            status: string;
+            attempt: number;
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            run_after: string;
+            reason: string | null;
+            started_at: string | null;
+            finished_at: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            inserted_at: string;
+            policy: {
+                decision_id: number;
+                decision: string;
+                messages: string[];
+            } | null;
+        };
+        TraceEntry: {
+            id: number;
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            at: string;
+            /** @example task.status_changed */
+            event: string;
+            actor: string;
+            mission_id: string | null;
+            task_id: string | null;
+            agent_id: string | null;
+            data: {
+                [key: string]: unknown;
+            };
+        };
+        TraceEntryList: {
+            data: components["schemas"]["TraceEntry"][];
+            meta: {
+                /** @description pass as `cursor` for the next page; null on the last page */
+                next_cursor: string | null;
+            };
+        };
+        VerifyResult: {
+            valid: boolean;
+            /** @description entries walked */
+            entries: number;
+            first_bad_id: number | null;
+            reason: ("hash_mismatch" | "broken_link" | "truncated" | "head_mismatch") | null;
+        };
+        ReplayBody: {
+            /**
+             * Format: date-time
+             * @description rebuild the state as it was at this moment (entries at or before it)
+             */
+            until?: string;
+        };
+        ReplayResult: {
+            mission: {
+                mission_id: string;
+                status: string | null;
+            };
+            tasks: {
+                task_id: string;
+                status: string;
+                agent_id: string | null;
+            }[];
+            /** @description entries applied to the state */
+            events_replayed: number;
+            /** @description entries of the chain that are not part of the mission's state (or unusable) */
+            skipped: number;
+            /** @description whether the mission's whole chain verifies */
+            chain_valid: boolean;
+            consistent: boolean | null;
+            timeline: {
+                /**
+                 * Format: date-time
+                 * @example 2026-02-26T12:00:00.000Z
+                 */
+                at: string;
+                task_id: string | null;
+                from: string | null;
+                to: string;
+                actor: string;
+            }[];
+        };
+        Agent: {
+            id: number;
+            agent_id: string;
+            name: string | null;
+            adapter_module: string;
+            capabilities: string[];
+            config: {
+                [key: string]: unknown;
+            };
+            /** @description what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds) */
+            warnings: string[];
+            /**
+             * @description as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness (offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; offline when never heard from
+             * @enum {string}
+             */
+            status: "idle" | "working" | "blocked" | "waiting_for_input" | "error" | "offline";
+            /** @description why the status is what it is, in one sentence: "running task-12 (pid 4242), last output 3 s ago", "no heartbeat for 312 s", "run of task-9 failed: agent process exited with code 1", "SessionEnd from Claude Code" */
+            readonly status_reason: string;
+            /** @description when the status last changed (null: not since the agent was created) */
+            readonly status_since: string | null;
+            current_task_id: string | null;
+            last_seen_at: string | null;
+            /** @description the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside */
+            readonly last_event: {
+                event: string;
+                at: string | null;
+            } | null;
+            /** @description the runtime's live run of the agent (the newest, with max_concurrency above 1), as every server sees it; null when none */
+            readonly run: {
+                task_id: string;
+                pid: number | null;
+                started_at: string | null;
+                /** @description the run's last output line or tool event (at most a second behind) */
+                last_output_at: string | null;
+                attempt: number;
+            } | null;
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            inserted_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            updated_at: string;
+        };
+        AgentList: {
+            data: components["schemas"]["Agent"][];
+            meta: {
+                /** @description pass as `cursor` for the next page; null on the last page */
+                next_cursor: string | null;
+            };
+        };
+        AgentCreate: {
+            /** @description 1–128 characters of [A-Za-z0-9._:-], not all digits */
+            agent_id?: string;
+            name?: string | null;
+            /**
+             * @description the adapter that drives the agent (default `manual`). Its `config` is checked against that adapter's settings (src/runtime/agent-config.ts): a wrong type, an unknown key, or a `repo` that is not a git repository here is 422.
+             * @enum {string}
+             */
+            adapter_module?: "manual" | "command" | "webhook" | "claude_code" | "codex" | "gemini_cli";
+            /** @description duplicates are dropped */
+            capabilities?: string[];
+            /** @description adapter settings. Values under keys containing token, key, secret or password (any case, any depth) are stored but never returned: they read as "[REDACTED]", and sending "[REDACTED]" back keeps the stored value. */
+            config?: {
+                [key: string]: unknown;
+            };
+        };
+        AgentUpdate: {
+            /** @description keys cannot be changed; a different value is 422 */
+            agent_id?: string;
+            name?: string | null;
+            /**
+             * @description the adapter that drives the agent (default `manual`). Its `config` is checked against that adapter's settings (src/runtime/agent-config.ts): a wrong type, an unknown key, or a `repo` that is not a git repository here is 422.
+             * @enum {string}
+             */
+            adapter_module?: "manual" | "command" | "webhook" | "claude_code" | "codex" | "gemini_cli";
+            /** @description duplicates are dropped */
+            capabilities?: string[];
+            /** @description adapter settings. Values under keys containing token, key, secret or password (any case, any depth) are stored but never returned: they read as "[REDACTED]", and sending "[REDACTED]" back keeps the stored value. */
+            config?: {
+                [key: string]: unknown;
+            };
+        };
+        ActivityReport: {
+            /** @enum {string} */
+            event: "session_start" | "task_start" | "task_complete" | "blocked" | "completed" | "error" | "stop" | "waiting_for_input" | "heartbeat";
+            /** @description free-form; kept in the trace */
+            context?: {
+                /** @description for task_start: the task (integer id or key) the agent is starting */
+                task_id?: number | string | null;
+            } & {
+                [key: string]: unknown;
+            };
+        };
+        MissionAgentAdd: {
+            /** @description integer id or key of the agent */
+            agent_id: number | string;
+        };
+        ClaudeHookPayload: {
+            session_id: string;
+            /** @description one of SessionStart, UserPromptSubmit, PreToolUse, PostToolUse, Notification, Stop, SubagentStop, SessionEnd; any other event Claude Code sends counts as a heartbeat */
+            hook_event_name: string;
+            cwd?: string;
+            transcript_path?: string;
+            permission_mode?: string;
+            /** @description PreToolUse, PostToolUse */
+            tool_name?: string;
+            /** @description PreToolUse, PostToolUse */
+            tool_input?: unknown;
+            /** @description Notification */
+            message?: string;
+            /** @description SessionStart: startup, resume, clear, compact */
+            source?: string;
+            /** @description SessionEnd */
+            reason?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        ClaudeHookOutput: {
+            continue?: boolean;
+            suppressOutput?: boolean;
+            systemMessage?: string;
+            hookSpecificOutput?: {
+                hookEventName: string;
+                /** @enum {string} */
+                permissionDecision?: "allow" | "deny" | "ask";
+                permissionDecisionReason?: string;
+            };
+        };
+        HookSettings: {
+            agent_id: string;
+            /** @description where Claude Code sends its hook events */
+            url: string;
+            /** @description the environment variable Claude Code reads the agent token from */
+            token_env: string;
+            /** @description merge into ~/.claude/settings.json or the project's .claude/settings.json */
+            settings: {
+                [key: string]: unknown;
+            };
+            instructions: string;
+        };
+        /** @enum {string} */
+        SprintStatus: "planned" | "active" | "closed";
+        Sprint: {
+            id: number;
+            sprint_id: string;
+            name: string;
+            goal: string | null;
+            start_date: string | null;
+            end_date: string | null;
+            /** @description planned (default), active, closed. Moves: planned → active or closed, active → closed, closed → active */
+            status: components["schemas"]["SprintStatus"];
+            /** @description how many of the sprint's tasks are in each status, and in all */
+            task_counts: {
+                pending: number;
+                in_progress: number;
+                blocked: number;
+                pending_review: number;
+                rejected: number;
+                completed: number;
+                failed: number;
+                total: number;
+            };
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            inserted_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            updated_at: string;
+        };
+        SprintList: {
+            data: components["schemas"]["Sprint"][];
+            meta: {
+                /** @description pass as `cursor` for the next page; null on the last page */
+                next_cursor: string | null;
+            };
+        };
+        SprintCreate: {
+            /** @description 1–128 characters of [A-Za-z0-9._:-], not all digits */
+            sprint_id?: string;
+            name: string;
+            goal?: string | null;
+            /**
+             * Format: date
+             * @description YYYY-MM-DD, a real calendar date, or null
+             * @example 2026-02-24
+             */
+            start_date?: string | null;
+            /**
+             * Format: date
+             * @description YYYY-MM-DD, a real calendar date, or null
+             * @example 2026-02-24
+             */
+            end_date?: string | null;
+            /**
+             * @description only the initial status may be given
+             * @enum {string}
+             */
+            status?: "planned";
+        };
+        SprintUpdate: {
+            /** @description keys cannot be changed; a different value is 422 */
+            sprint_id?: string;
+            name?: string;
+            goal?: string | null;
+            /**
+             * Format: date
+             * @description YYYY-MM-DD, a real calendar date, or null
+             * @example 2026-02-24
+             */
+            start_date?: string | null;
+            /**
+             * Format: date
+             * @description YYYY-MM-DD, a real calendar date, or null
+             * @example 2026-02-24
+             */
+            end_date?: string | null;
+            /**
+             * @description planned (default), active, closed. Moves: planned → active or closed, active → closed, closed → active
+             * @enum {string}
+             */
+            status?: "planned" | "active" | "closed";
+        };
+        /** @enum {string} */
+        ObjectiveStatus: "draft" | "active" | "completed" | "cancelled";
+        KeyResult: {
+            id: number;
+            kr_id: string;
+            objective_id: string;
+            title: string;
+            /**
+             * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
+             * @enum {string}
+             */
+            direction: "increase" | "decrease";
+            /** @description the baseline progress is measured from; null: none */
+            start: number | null;
+            target: number | null;
+            current: number | null;
+            /** @description 0–100, one decimal, how far current has come from start towards target (a missing current has not moved). increase: (current − start) ÷ (target − start) × 100, start 0 when not given (so current ÷ target × 100). decrease: (start − current) ÷ (start − target) × 100; without a start, 100 once current ≤ target, else target ÷ current × 100. Capped to 0–100. Without a target: the value set directly (0 until set). */
+            progress: number;
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            inserted_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            updated_at: string;
+        };
+        Objective: {
+            id: number;
+            objective_id: string;
+            title: string;
+            description: string | null;
+            priority: number | null;
+            /** @description draft, active (default), completed, cancelled; any move is allowed */
+            status: components["schemas"]["ObjectiveStatus"];
+            /** @description 0–100, one decimal: the mean of its key results' progress; without key results the mean completion of its requirements other than rejected ones (a requirement is 100 when done, else the share of its tasks completed); 0 with neither. */
+            progress: number;
+            /**
+             * @description on_track, at_risk or off_track. Derived when both start_date and end_date are set: progress is compared with the share of the period elapsed (end date included); up to 10 points behind is on_track, up to 25 at_risk, more off_track. Without both dates it is set by hand (null until set); setting it while both dates are set is 422.
+             * @enum {string|null}
+             */
+            health: "on_track" | "at_risk" | "off_track" | null;
+            start_date: string | null;
+            end_date: string | null;
+            key_results: components["schemas"]["KeyResult"][];
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            inserted_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            updated_at: string;
+        };
+        ObjectiveList: {
+            data: components["schemas"]["Objective"][];
+            meta: {
+                /** @description pass as `cursor` for the next page; null on the last page */
+                next_cursor: string | null;
+            };
+        };
+        ObjectiveCreate: {
+            /** @description 1–128 characters of [A-Za-z0-9._:-], not all digits */
+            objective_id?: string;
+            title: string;
+            description?: string | null;
+            priority?: number | null;
+            /**
+             * @description draft, active (default), completed, cancelled; any move is allowed
+             * @enum {string}
+             */
+            status?: "draft" | "active" | "completed" | "cancelled";
+            /**
+             * @description on_track, at_risk or off_track. Derived when both start_date and end_date are set: progress is compared with the share of the period elapsed (end date included); up to 10 points behind is on_track, up to 25 at_risk, more off_track. Without both dates it is set by hand (null until set); setting it while both dates are set is 422.
+             * @enum {string|null}
+             */
+            health?: "on_track" | "at_risk" | "off_track" | null;
+            /**
+             * Format: date
+             * @description YYYY-MM-DD
+             * @example 2026-03-31
+             */
+            start_date?: string | null;
+            /**
+             * Format: date
+             * @description YYYY-MM-DD
+             * @example 2026-03-31
+             */
+            end_date?: string | null;
+        };
+        ObjectiveUpdate: {
+            /** @description keys cannot be changed; a different value is 422 */
+            objective_id?: string;
+            title?: string;
+            description?: string | null;
+            priority?: number | null;
+            /**
+             * @description draft, active (default), completed, cancelled; any move is allowed
+             * @enum {string}
+             */
+            status?: "draft" | "active" | "completed" | "cancelled";
+            /**
+             * @description on_track, at_risk or off_track. Derived when both start_date and end_date are set: progress is compared with the share of the period elapsed (end date included); up to 10 points behind is on_track, up to 25 at_risk, more off_track. Without both dates it is set by hand (null until set); setting it while both dates are set is 422.
+             * @enum {string|null}
+             */
+            health?: "on_track" | "at_risk" | "off_track" | null;
+            /**
+             * Format: date
+             * @description YYYY-MM-DD
+             * @example 2026-03-31
+             */
+            start_date?: string | null;
+            /**
+             * Format: date
+             * @description YYYY-MM-DD
+             * @example 2026-03-31
+             */
+            end_date?: string | null;
+        };
+        KeyResultList: {
+            data: components["schemas"]["KeyResult"][];
+            meta: {
+                /** @description pass as `cursor` for the next page; null on the last page */
+                next_cursor: string | null;
+            };
+        };
+        KeyResultCreate: {
+            /** @description 1–128 characters of [A-Za-z0-9._:-], not all digits */
+            kr_id?: string;
+            title: string;
+            /** @description greater than 0; null: no target */
+            target?: number | null;
+            current?: number | null;
+            /**
+             * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
+             * @enum {string}
+             */
+            direction?: "increase" | "decrease";
+            /** @description baseline: below target for an increase, above it for a decrease (else 422); null: none */
+            start?: number | null;
+            /** @description set directly, only for a key result without a target (with one it is computed; 422) */
+            progress?: number | null;
+        };
+        KeyResultUpdate: {
+            /** @description keys cannot be changed; a different value is 422 */
+            kr_id?: string;
+            /** @description a key result cannot move to another objective; naming a different one is 422 */
+            objective_id?: number | string;
+            title?: string;
+            /** @description greater than 0; null: no target */
+            target?: number | null;
+            current?: number | null;
+            /**
+             * @description increase (higher is better, the default) or decrease (lower is better: a latency, a defect count)
+             * @enum {string}
+             */
+            direction?: "increase" | "decrease";
+            /** @description baseline: below target for an increase, above it for a decrease (else 422); null: none */
+            start?: number | null;
+            /** @description set directly, only for a key result without a target (with one it is computed; 422) */
+            progress?: number | null;
+        };
+        /** @enum {string} */
+        RequirementStatus: "proposed" | "accepted" | "in_progress" | "done" | "rejected";
+        Requirement: {
+            id: number;
+            requirement_id: string;
+            title: string;
+            description: string | null;
+            priority: string | null;
+            horizon: string | null;
+            /** @description proposed (default), accepted, in_progress, done, rejected; any move is allowed */
+            status: components["schemas"]["RequirementStatus"];
+            objective_id: string | null;
+            kr_id: string | null;
+            /** @description tasks serving it (through their requirement_ids) */
+            task_count: number;
+            completed_task_count: number;
+            /** @description 0–100, one decimal: 100 when done, else the share of its tasks completed (0 without tasks) */
+            completion: number;
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            inserted_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            updated_at: string;
+        };
+        RequirementList: {
+            data: components["schemas"]["Requirement"][];
+            meta: {
+                /** @description pass as `cursor` for the next page; null on the last page */
+                next_cursor: string | null;
+            };
+        };
+        RequirementCreate: {
+            /** @description 1–128 characters of [A-Za-z0-9._:-], not all digits */
+            requirement_id?: string;
+            title: string;
+            description?: string | null;
+            /**
+             * @description p0 (highest) to p3
+             * @enum {string|null}
+             */
+            priority?: "p0" | "p1" | "p2" | "p3" | null;
+            /**
+             * @description h1 (now) to h3 (later)
+             * @enum {string|null}
+             */
+            horizon?: "h1" | "h2" | "h3" | null;
+            /**
+             * @description proposed (default), accepted, in_progress, done, rejected; any move is allowed
+             * @enum {string}
+             */
+            status?: "proposed" | "accepted" | "in_progress" | "done" | "rejected";
+            /** @description integer id or key; null for none */
+            objective_id?: number | string | null;
+            /** @description integer id or key; null for none */
+            kr_id?: number | string | null;
+        };
+        RequirementUpdate: {
+            /** @description keys cannot be changed; a different value is 422 */
+            requirement_id?: string;
+            title?: string;
+            description?: string | null;
+            /**
+             * @description p0 (highest) to p3
+             * @enum {string|null}
+             */
+            priority?: "p0" | "p1" | "p2" | "p3" | null;
+            /**
+             * @description h1 (now) to h3 (later)
+             * @enum {string|null}
+             */
+            horizon?: "h1" | "h2" | "h3" | null;
+            /**
+             * @description proposed (default), accepted, in_progress, done, rejected; any move is allowed
+             * @enum {string}
+             */
+            status?: "proposed" | "accepted" | "in_progress" | "done" | "rejected";
+            /** @description integer id or key; null for none */
+            objective_id?: number | string | null;
+            /** @description integer id or key; null for none */
+            kr_id?: number | string | null;
+        };
+        TraceabilityMatrix: {
+            objectives: {
+                id: number;
+                objective_id: string;
+                title: string;
+                description: string | null;
+                priority: number | null;
+                /** @description draft, active (default), completed, cancelled; any move is allowed */
+                status: components["schemas"]["ObjectiveStatus"];
+                /** @description 0–100, one decimal: the mean of its key results' progress; without key results the mean completion of its requirements other than rejected ones (a requirement is 100 when done, else the share of its tasks completed); 0 with neither. */
+                progress: number;
+                /**
+                 * @description on_track, at_risk or off_track. Derived when both start_date and end_date are set: progress is compared with the share of the period elapsed (end date included); up to 10 points behind is on_track, up to 25 at_risk, more off_track. Without both dates it is set by hand (null until set); setting it while both dates are set is 422.
+                 * @enum {string|null}
+                 */
+                health: "on_track" | "at_risk" | "off_track" | null;
+                start_date: string | null;
+                end_date: string | null;
+                key_results: components["schemas"]["KeyResult"][];
+                /**
+                 * Format: date-time
+                 * @example 2026-02-26T12:00:00.000Z
+                 */
+                inserted_at: string;
+                /**
+                 * Format: date-time
+                 * @example 2026-02-26T12:00:00.000Z
+                 */
+                updated_at: string;
+                requirements: {
+                    id: number;
+                    requirement_id: string;
+                    title: string;
+                    description: string | null;
+                    priority: string | null;
+                    horizon: string | null;
+                    /** @description proposed (default), accepted, in_progress, done, rejected; any move is allowed */
+                    status: components["schemas"]["RequirementStatus"];
+                    objective_id: string | null;
+                    kr_id: string | null;
+                    /** @description tasks serving it (through their requirement_ids) */
+                    task_count: number;
+                    completed_task_count: number;
+                    /** @description 0–100, one decimal: 100 when done, else the share of its tasks completed (0 without tasks) */
+                    completion: number;
+                    /**
+                     * Format: date-time
+                     * @example 2026-02-26T12:00:00.000Z
+                     */
+                    inserted_at: string;
+                    /**
+                     * Format: date-time
+                     * @example 2026-02-26T12:00:00.000Z
+                     */
+                    updated_at: string;
+                    /** @description the tasks in scope serving it, oldest first */
+                    tasks: {
+                        id: number;
+                        task_id: string;
+                        /** @description the task's objective (its title) */
+                        objective: string;
+                        status: string;
+                        mission_id: string;
+                        sprint_id: string | null;
+                        agent_id: string | null;
+                    }[];
+                }[];
+            }[];
+            /** @description requirements without an objective */
+            unlinked_requirements: {
+                id: number;
+                requirement_id: string;
+                title: string;
+                description: string | null;
+                priority: string | null;
+                horizon: string | null;
+                /** @description proposed (default), accepted, in_progress, done, rejected; any move is allowed */
+                status: components["schemas"]["RequirementStatus"];
+                objective_id: string | null;
+                kr_id: string | null;
+                /** @description tasks serving it (through their requirement_ids) */
+                task_count: number;
+                completed_task_count: number;
+                /** @description 0–100, one decimal: 100 when done, else the share of its tasks completed (0 without tasks) */
+                completion: number;
+                /**
+                 * Format: date-time
+                 * @example 2026-02-26T12:00:00.000Z
+                 */
+                inserted_at: string;
+                /**
+                 * Format: date-time
+                 * @example 2026-02-26T12:00:00.000Z
+                 */
+                updated_at: string;
+                /** @description the tasks in scope serving it, oldest first */
+                tasks: {
+                    id: number;
+                    task_id: string;
+                    /** @description the task's objective (its title) */
+                    objective: string;
+                    status: string;
+                    mission_id: string;
+                    sprint_id: string | null;
+                    agent_id: string | null;
+                }[];
+            }[];
+            /** @description tasks in scope serving no requirement */
+            unlinked_tasks: {
+                id: number;
+                task_id: string;
+                /** @description the task's objective (its title) */
+                objective: string;
+                status: string;
+                mission_id: string;
+                sprint_id: string | null;
+                agent_id: string | null;
+            }[];
+            stats: {
+                total_objectives: number;
+                /** @description tasks in scope */
+                total_tasks: number;
+                /** @description tasks in scope serving at least one requirement in scope */
+                linked_tasks: number;
+                unlinked_tasks: number;
+                /** @description linked_tasks ÷ total_tasks × 100; 0–100, one decimal, 0 when undefined */
+                task_coverage_pct: number;
+                /** @description tasks in scope whose status is completed */
+                completed_tasks: number;
+                total_requirements: number;
+                /** @description requirements with at least one task in scope */
+                linked_requirements: number;
+                /** @description linked_requirements ÷ total_requirements × 100; 0–100, one decimal, 0 when undefined */
+                requirement_coverage_pct: number;
+                /** @description requirements with tasks, all of them completed */
+                delivered_requirements: number;
+                /** @description delivered_requirements ÷ linked_requirements × 100; 0–100, one decimal, 0 when undefined */
+                delivery_pct: number;
+                /** @description the requirement figures per requirement priority (`none`: requirements without one) */
+                by_priority: {
+                    p0: {
+                        total_requirements: number;
+                        /** @description requirements with at least one task in scope */
+                        linked_requirements: number;
+                        /** @description linked_requirements ÷ total_requirements × 100; 0–100, one decimal, 0 when undefined */
+                        requirement_coverage_pct: number;
+                        /** @description requirements with tasks, all of them completed */
+                        delivered_requirements: number;
+                        /** @description delivered_requirements ÷ linked_requirements × 100; 0–100, one decimal, 0 when undefined */
+                        delivery_pct: number;
+                        /** @description tasks in scope serving at least one requirement of this priority */
+                        total_tasks: number;
+                        /** @description of those, the completed ones */
+                        completed_tasks: number;
+                    };
+                    p1: {
+                        total_requirements: number;
+                        /** @description requirements with at least one task in scope */
+                        linked_requirements: number;
+                        /** @description linked_requirements ÷ total_requirements × 100; 0–100, one decimal, 0 when undefined */
+                        requirement_coverage_pct: number;
+                        /** @description requirements with tasks, all of them completed */
+                        delivered_requirements: number;
+                        /** @description delivered_requirements ÷ linked_requirements × 100; 0–100, one decimal, 0 when undefined */
+                        delivery_pct: number;
+                        /** @description tasks in scope serving at least one requirement of this priority */
+                        total_tasks: number;
+                        /** @description of those, the completed ones */
+                        completed_tasks: number;
+                    };
+                    p2: {
+                        total_requirements: number;
+                        /** @description requirements with at least one task in scope */
+                        linked_requirements: number;
+                        /** @description linked_requirements ÷ total_requirements × 100; 0–100, one decimal, 0 when undefined */
+                        requirement_coverage_pct: number;
+                        /** @description requirements with tasks, all of them completed */
+                        delivered_requirements: number;
+                        /** @description delivered_requirements ÷ linked_requirements × 100; 0–100, one decimal, 0 when undefined */
+                        delivery_pct: number;
+                        /** @description tasks in scope serving at least one requirement of this priority */
+                        total_tasks: number;
+                        /** @description of those, the completed ones */
+                        completed_tasks: number;
+                    };
+                    p3: {
+                        total_requirements: number;
+                        /** @description requirements with at least one task in scope */
+                        linked_requirements: number;
+                        /** @description linked_requirements ÷ total_requirements × 100; 0–100, one decimal, 0 when undefined */
+                        requirement_coverage_pct: number;
+                        /** @description requirements with tasks, all of them completed */
+                        delivered_requirements: number;
+                        /** @description delivered_requirements ÷ linked_requirements × 100; 0–100, one decimal, 0 when undefined */
+                        delivery_pct: number;
+                        /** @description tasks in scope serving at least one requirement of this priority */
+                        total_tasks: number;
+                        /** @description of those, the completed ones */
+                        completed_tasks: number;
+                    };
+                    none: {
+                        total_requirements: number;
+                        /** @description requirements with at least one task in scope */
+                        linked_requirements: number;
+                        /** @description linked_requirements ÷ total_requirements × 100; 0–100, one decimal, 0 when undefined */
+                        requirement_coverage_pct: number;
+                        /** @description requirements with tasks, all of them completed */
+                        delivered_requirements: number;
+                        /** @description delivered_requirements ÷ linked_requirements × 100; 0–100, one decimal, 0 when undefined */
+                        delivery_pct: number;
+                        /** @description tasks in scope serving at least one requirement of this priority */
+                        total_tasks: number;
+                        /** @description of those, the completed ones */
+                        completed_tasks: number;
+                    };
+                };
+            };
+        };
+        Policy: {
+            id: number;
+            policy_id: string;
+            description: string | null;
+            scope: string;
+            conditions: {
+                [key: string]: unknown;
+            };
+            actions: {
+                [key: string]: string;
+            }[];
+            enabled: boolean;
+            mode: string;
+            /** @description 1 on create, one more with every change */
+            version: number;
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            inserted_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            updated_at: string;
+        };
+        PolicyList: {
+            data: components["schemas"]["Policy"][];
+            meta: {
+                /** @description pass as `cursor` for the next page; null on the last page */
+                next_cursor: string | null;
+            };
+        };
+        PolicyCreate: {
+            /** @description 1–128 characters of [A-Za-z0-9._:-], not all digits */
+            policy_id?: string;
+            description?: string | null;
+            /**
+             * @description `global`, `mission:<key>` or `agent:<key>` (an integer id is accepted and stored as the key). A mission must exist; an agent key need not yet (agents register themselves on their first report).
+             * @example global
+             * @example mission:mission-001
+             * @example agent:claude-code-1
+             */
+            scope?: string;
+            /**
+             * @description Matches an action object: every key must match. Keys are field paths (dotted: `tool.name`) or the combinators `$any`, `$all`, `$not`. A plain value matches by equality, a nested object matches the nested value, an operator object by its operators: `$in`, `$nin`, `$regex` (RE2 syntax, linear time; `$options`: i, m, s), `$gt`, `$gte`, `$lt`, `$lte` (number or string), `$exists`, `$not`, `$any`, `$all`. A condition on an array field matches when any element matches (as in MongoDB); `null` also matches a missing field. Invalid conditions are 422 naming the path (`conditions.branch.$regex`).
+             * @example {
+             *       "action_type": "git_push",
+             *       "force": true
+             *     }
+             */
+            conditions: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description One-key objects: `{"block": "<message>"}`, `{"require_approval": "<message>"}`, `{"warn": "<message>"}`.
+             * @example [
+             *       {
+             *         "block": "Force push not allowed"
+             *       }
+             *     ]
+             */
+            actions: {
+                [key: string]: unknown;
+            }[];
+            /** @description default true */
+            enabled?: boolean;
+            /**
+             * @description `enforce` (default) or `dry_run`: matches are computed and recorded but never decide
+             * @enum {string}
+             */
+            mode?: "enforce" | "dry_run";
+        };
+        PolicyTemplate: {
+            template_id: string;
+            name: string;
+            description: string;
+            policy: {
+                policy_id: string;
+                description: string;
+                scope: string;
+                conditions: {
+                    [key: string]: unknown;
+                };
+                actions: {
+                    [key: string]: string;
+                }[];
+                enabled: boolean;
+                mode: string;
+            };
+        };
+        PolicyTemplateList: {
+            data: components["schemas"]["PolicyTemplate"][];
+            meta: {
+                /** @description pass as `cursor` for the next page; null on the last page */
+                next_cursor: string | null;
+            };
+        };
+        EvaluateBody: {
+            /** @description The action about to be taken, e.g. `{"action_type": "git_push", "force": true, "branch": "main"}` */
+            action: {
+                [key: string]: unknown;
+            };
+            /** @description integer id or key */
+            mission_id?: number | string | null;
+            /** @description integer id or key; with an agent token it can only be that token's own agent (the default) */
+            agent_id?: number | string | null;
+            /** @description integer id or key */
+            task_id?: number | string | null;
+        };
+        PolicyDecision: {
+            /** @description id of the `policy.evaluated` trace entry that records this decision */
+            decision_id: number;
+            /** @enum {string} */
+            decision: "allow" | "warn" | "require_approval" | "block";
+            /**
+             * @description `dry_run` when matched dry-run policies would have made the decision stricter (see `dry_run_decision`), else `enforce`
+             * @enum {string}
+             */
+            mode: "enforce" | "dry_run";
+            /**
+             * @description the decision if the matched dry-run policies were enforced too
+             * @enum {string}
+             */
+            dry_run_decision: "allow" | "warn" | "require_approval" | "block";
+            /** @description matched enforced policies; these decide */
+            matched: {
+                policy_id: string;
+                version: number;
+                mode: string;
+                actions: {
+                    [key: string]: string;
+                }[];
+            }[];
+            /** @description matched dry-run policies; reported, never deciding */
+            dry_run_matched: {
+                policy_id: string;
+                version: number;
+                mode: string;
+                actions: {
+                    [key: string]: string;
+                }[];
+            }[];
+            /** @description messages of the matched enforced actions, strictest first */
+            messages: string[];
+            mission_id: string | null;
+            agent_id: string | null;
+            task_id: string | null;
+        };
+        PolicyUpdate: {
+            /** @description keys cannot be changed; a different value is 422 */
+            policy_id?: string;
+            description?: string | null;
+            /**
+             * @description `global`, `mission:<key>` or `agent:<key>` (an integer id is accepted and stored as the key). A mission must exist; an agent key need not yet (agents register themselves on their first report).
+             * @example global
+             * @example mission:mission-001
+             * @example agent:claude-code-1
+             */
+            scope?: string;
+            /**
+             * @description Matches an action object: every key must match. Keys are field paths (dotted: `tool.name`) or the combinators `$any`, `$all`, `$not`. A plain value matches by equality, a nested object matches the nested value, an operator object by its operators: `$in`, `$nin`, `$regex` (RE2 syntax, linear time; `$options`: i, m, s), `$gt`, `$gte`, `$lt`, `$lte` (number or string), `$exists`, `$not`, `$any`, `$all`. A condition on an array field matches when any element matches (as in MongoDB); `null` also matches a missing field. Invalid conditions are 422 naming the path (`conditions.branch.$regex`).
+             * @example {
+             *       "action_type": "git_push",
+             *       "force": true
+             *     }
+             */
+            conditions?: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description One-key objects: `{"block": "<message>"}`, `{"require_approval": "<message>"}`, `{"warn": "<message>"}`.
+             * @example [
+             *       {
+             *         "block": "Force push not allowed"
+             *       }
+             *     ]
+             */
+            actions?: {
+                [key: string]: unknown;
+            }[];
+            enabled?: boolean;
+            /**
+             * @description `enforce` (default) or `dry_run`: matches are computed and recorded but never decide
+             * @enum {string}
+             */
+            mode?: "enforce" | "dry_run";
+            /** @description Optional precondition: the version you read. If the policy has changed since, 422 and nothing changes. */
+            version?: number;
+        };
+        DocumentCreate: {
+            title: string;
+            /** @description Markdown or plain text, up to 1 MiB (UTF-8). Longer documents are searched passage by passage. */
+            content: string;
+            metadata?: {
+                [key: string]: unknown;
+            };
+        };
+        Document: {
+            id: number;
+            title: string;
+            content: string;
+            metadata: {
+                [key: string]: unknown;
+            };
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            inserted_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            updated_at: string;
+        };
+        DocumentList: {
+            data: components["schemas"]["Document"][];
+            meta: {
+                /** @description pass as `cursor` for the next page; null on the last page */
+                next_cursor: string | null;
+            };
+        };
+        DocumentUpdate: {
+            title?: string;
+            /** @description Markdown or plain text, up to 1 MiB (UTF-8). Longer documents are searched passage by passage. */
+            content?: string;
+            /** @description replaces the whole object */
+            metadata?: {
+                [key: string]: unknown;
+            };
+        };
+        SearchBody: {
+            /** @description Words as typed into a search box; `"phrase"`, `or` and `-word` work as in websearch_to_tsquery. */
+            query: string;
+            /** @description 1–50; default 10 */
+            limit?: number;
+            filter?: {
+                /** @description Only documents whose metadata has exactly these top-level values (compared as JSON). */
+                metadata?: {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        SearchHit: {
+            document_id: number;
+            title: string;
+            /** @description The best-matching passage, HTML-escaped, with matched words wrapped in `<mark>…</mark>`. */
+            snippet: string;
+            /** @description Reciprocal-rank-fusion score; higher is better. Comparable within one response only. */
+            score: number;
+            metadata: {
+                [key: string]: unknown;
+            };
+        };
+        GithubSyncRun: {
+            id: number;
+            /** @description queued, running, succeeded or failed */
+            status: string;
+            repos: string[];
+            /** @description issues created or changed by this run */
+            issues_synced: number;
+            error: string | null;
+            started_at: string | null;
+            finished_at: string | null;
+            resume_at: string | null;
+            /** @description manual (POST) or schedule (GITHUB_SYNC_INTERVAL_S) */
+            trigger: string;
+            requested_by: string;
+            /** @description per repository */
+            results: {
+                repo: string;
+                /** @description pending, synced, not_modified (304: nothing changed) or failed */
+                status: string;
+                /** @description issues created or changed */
+                issues_synced: number;
+                pull_requests_skipped: number;
+                pages: number;
+                error: string | null;
+            }[];
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            inserted_at: string;
+        };
+        GithubIssue: {
+            id: number;
+            /** @description owner/name, lower-cased */
+            repo: string;
+            number: number;
+            title: string;
+            /** @description open or closed */
+            state: string;
+            /** @description label names */
+            labels: string[];
+            /** @description assignee logins */
+            assignees: string[];
+            html_url: string;
+            body: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            github_updated_at: string;
+            task_id: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            inserted_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-02-26T12:00:00.000Z
+             */
+            updated_at: string;
+        };
+        GithubIssueList: {
+            data: components["schemas"]["GithubIssue"][];
+            meta: {
+                /** @description pass as `cursor` for the next page; null on the last page */
+                next_cursor: string | null;
+            };
+        };
+        IssueTaskCreate: {
+            /** @description integer id or string key */
+            mission_id: number | string;
+            /** @description 1–128 characters of [A-Za-z0-9._:-], not all digits */
+            task_id?: string;
+            priority?: number | null;
+        };
+        GithubWebhookResult: {
+            delivery: string;
+            event: string;
+            action: string | null;
+            /** @description applied, duplicate (already applied), ignored (nothing to do) or pong */
+            result: string;
+            detail: string | null;
+        };
+    };
+    responses: {
+        /** @description Malformed JSON in the request body, or a malformed URL */
+        BadRequest: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description Invalid input, an invalid state transition or a duplicate key: `errors` names each field with its messages; nothing was changed */
+        UnprocessableEntity: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The server is busy, overloaded or shutting down; retry after `Retry-After` seconds. Nothing was changed */
+        ServiceUnavailable: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                "retry-after": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description Malformed JSON in the request body, or a malformed URL */
+        BadRequestReplayable: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description No bearer token, or one the server does not know (or revoked) */
+        UnauthorizedReplayable: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                "www-authenticate": components["headers"]["WwwAuthenticate"];
+                "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The token's role may not do this, an agent token touched another agent's work, or a policy blocks the action (then with `policy_decision`) */
+        ForbiddenReplayable: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description A request with this Idempotency-Key is still being processed; retry after `Retry-After` seconds */
+        ConflictReplayable: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                "retry-after": components["headers"]["RetryAfter"];
+                "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The request body is larger than the server accepts */
+        PayloadTooLargeReplayable: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The request body is not `application/json` */
+        UnsupportedMediaTypeReplayable: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description Invalid input, an invalid state transition or a duplicate key: `errors` names each field with its messages; nothing was changed */
+        UnprocessableEntityReplayable: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description This token's rate limit is used up; retry after `Retry-After` seconds */
+        TooManyRequestsReplayable: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                "retry-after": components["headers"]["RetryAfter"];
+                "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description No bearer token, or one the server does not know (or revoked) */
+        Unauthorized: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                "www-authenticate": components["headers"]["WwwAuthenticate"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The token's role may not do this, an agent token touched another agent's work, or a policy blocks the action (then with `policy_decision`) */
+        Forbidden: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description This token's rate limit is used up; retry after `Retry-After` seconds */
+        TooManyRequests: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                "retry-after": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description No record with this id or key (or the path cannot name one) */
+        NotFound: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description A path parameter is longer than the server accepts */
+        UriTooLong: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The request body is larger than the server accepts */
+        PayloadTooLarge: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The request body is not `application/json` */
+        UnsupportedMediaType: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description No record with this id or key (or the path cannot name one) */
+        NotFoundReplayable: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description A path parameter is longer than the server accepts */
+        UriTooLongReplayable: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description The request's id (the caller's own `x-request-id` when it was valid, else a new UUID); logs name it */
+        RequestId: string;
+        /** @description Seconds to wait before retrying */
+        RetryAfter: number;
+        /** @description The path of the created record */
+        Location: string;
+        /** @description Present when this is the stored answer to an earlier request with the same Idempotency-Key */
+        IdempotentReplayed: "true";
+        /** @description `Bearer` */
+        WwwAuthenticate: string;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
-export type operations = Record<string, never>;
+export interface operations {
+    getHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The process is up: the answer */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "ok";
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getReadiness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The database answers and every migration is applied: the answer */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status: "ready" | "unavailable";
+                        database: boolean;
+                        migrations: boolean;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            422: components["responses"]["UnprocessableEntity"];
+            /** @description The server is busy, overloaded or shutting down; retry after `Retry-After` seconds. Nothing was changed */
+            503: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "retry-after": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status: "ready" | "unavailable";
+                        database: boolean;
+                        migrations: boolean;
+                    };
+                };
+            };
+        };
+    };
+    listTokens: {
+        parameters: {
+            query?: {
+                /** @description page size; default 50, above 500 counts as 500 */
+                limit?: number;
+                /** @description the previous page's meta.next_cursor */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of Token records, with the next cursor */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createToken: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenCreate"] | {
+                    token: components["schemas"]["TokenCreate"];
+                };
+            };
+        };
+        responses: {
+            /** @description Created: the new TokenWithSecret */
+            201: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    location: components["headers"]["Location"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["TokenWithSecret"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no content */
+            204: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listMissions: {
+        parameters: {
+            query?: {
+                /** @description planning (default), active, paused, completed, failed, cancelled */
+                status?: "planning" | "active" | "paused" | "completed" | "failed" | "cancelled";
+                /** @description page size; default 50, above 500 counts as 500 */
+                limit?: number;
+                /** @description the previous page's meta.next_cursor */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of Mission records, with the next cursor */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MissionList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createMission: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "mission_id": "mission-001",
+                 *       "goal": "Build authentication module",
+                 *       "status": "planning"
+                 *     }
+                 */
+                "application/json": components["schemas"]["MissionCreate"] | {
+                    mission: components["schemas"]["MissionCreate"];
+                };
+            };
+        };
+        responses: {
+            /** @description Created: the new Mission */
+            201: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    location: components["headers"]["Location"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Mission"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getMission: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Mission */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Mission"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateMission: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["MissionUpdate"] | {
+                    mission: components["schemas"]["MissionUpdate"];
+                };
+            };
+        };
+        responses: {
+            /** @description The Mission */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Mission"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    startMission: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Mission */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Mission"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            404: components["responses"]["NotFoundReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            414: components["responses"]["UriTooLongReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    pauseMission: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Mission */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Mission"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            404: components["responses"]["NotFoundReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            414: components["responses"]["UriTooLongReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listMissionTasks: {
+        parameters: {
+            query?: {
+                /** @description pending (initial), in_progress, blocked, pending_review, rejected, completed, failed */
+                status?: "pending" | "in_progress" | "blocked" | "pending_review" | "rejected" | "completed" | "failed";
+                /** @description integer id or key of the assigned agent */
+                agent_id?: string;
+                /** @description integer id or key of the sprint */
+                sprint_id?: string;
+                /** @description page size; default 50, above 500 counts as 500 */
+                limit?: number;
+                /** @description the previous page's meta.next_cursor */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                mission_id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of TaskSummary records, with the next cursor */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskSummaryList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createMissionTask: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description integer id or key */
+                mission_id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "task_id": "task-001",
+                 *       "objective": "Implement login endpoint",
+                 *       "status": "pending"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TaskCreate"] | {
+                    task: components["schemas"]["TaskCreate"];
+                };
+            };
+        };
+        responses: {
+            /** @description Created: the new Task */
+            201: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    location: components["headers"]["Location"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Task"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            404: components["responses"]["NotFoundReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            414: components["responses"]["UriTooLongReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listTasks: {
+        parameters: {
+            query?: {
+                /** @description pending (initial), in_progress, blocked, pending_review, rejected, completed, failed */
+                status?: "pending" | "in_progress" | "blocked" | "pending_review" | "rejected" | "completed" | "failed";
+                /** @description integer id or key of the assigned agent */
+                agent_id?: string;
+                /** @description integer id or key of the sprint */
+                sprint_id?: string;
+                /** @description page size; default 50, above 500 counts as 500 */
+                limit?: number;
+                /** @description the previous page's meta.next_cursor */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of TaskSummary records, with the next cursor */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskSummaryList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Task */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Task"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TaskUpdate"] | {
+                    task: components["schemas"]["TaskUpdate"];
+                };
+            };
+        };
+        responses: {
+            /** @description The Task */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Task"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    reportTask: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "status": "in_progress",
+                 *       "outputs": {
+                 *         "files_changed": 3
+                 *       },
+                 *       "logs": [
+                 *         {
+                 *           "message": "Tests passing",
+                 *           "timestamp": "2026-02-26T12:00:00Z"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["TaskReport"] | {
+                    progress: components["schemas"]["TaskReport"];
+                };
+            };
+        };
+        responses: {
+            /** @description The Task */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Task"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            404: components["responses"]["NotFoundReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            414: components["responses"]["UriTooLongReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    approveTask: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ReviewBody"];
+            };
+        };
+        responses: {
+            /** @description The Task */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Task"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            404: components["responses"]["NotFoundReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            414: components["responses"]["UriTooLongReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            /** @description Merging the pull request failed at GitHub; the task stays in `pending_review` */
+            502: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    rejectTask: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ReviewBody"];
+            };
+        };
+        responses: {
+            /** @description The Task */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Task"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            404: components["responses"]["NotFoundReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            414: components["responses"]["UriTooLongReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listTaskLogs: {
+        parameters: {
+            query?: {
+                /** @description page size; default 50, above 500 counts as 500 */
+                limit?: number;
+                /** @description the previous page's meta.next_cursor */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of TaskLog records, with the next cursor */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskLogList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    executeTask: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ExecuteBody"];
+            };
+        };
+        responses: {
+            /** @description Accepted: the Dispatch that will do the work */
+            202: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Dispatch"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            /** @description Forbidden, or a policy blocks the action (then with `policy_decision`) */
+            403: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: components["responses"]["NotFoundReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            414: components["responses"]["UriTooLongReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getDispatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Dispatch */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Dispatch"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listTrace: {
+        parameters: {
+            query?: {
+                /** @description integer id or key */
+                mission_id?: string;
+                /** @description integer id or key */
+                task_id?: string;
+                /** @description integer id or key */
+                agent_id?: string;
+                event?: string;
+                /** @description entries at or after this moment */
+                since?: string;
+                /** @description entries at or before this moment */
+                until?: string;
+                /** @description page size; default 50, above 500 counts as 500 */
+                limit?: number;
+                /** @description the previous page's meta.next_cursor */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of TraceEntry records, with the next cursor */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TraceEntryList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listMissionTrace: {
+        parameters: {
+            query?: {
+                /** @description integer id or key */
+                task_id?: string;
+                /** @description integer id or key */
+                agent_id?: string;
+                event?: string;
+                /** @description entries at or after this moment */
+                since?: string;
+                /** @description entries at or before this moment */
+                until?: string;
+                /** @description page size; default 50, above 500 counts as 500 */
+                limit?: number;
+                /** @description the previous page's meta.next_cursor */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                mission_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of TraceEntry records, with the next cursor */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TraceEntryList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    verifyTrace: {
+        parameters: {
+            query?: {
+                /** @description integer id or key of the mission whose chain to use; every chain when omitted */
+                mission_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The VerifyResult */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["VerifyResult"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    exportTrace: {
+        parameters: {
+            query?: {
+                /** @description integer id or key of the mission whose chain to use; every chain when omitted */
+                mission_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON Lines */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    replayMission: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description integer id or key */
+                mission_id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ReplayBody"];
+            };
+        };
+        responses: {
+            /** @description The ReplayResult */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["ReplayResult"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            404: components["responses"]["NotFoundReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            414: components["responses"]["UriTooLongReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    streamEvents: {
+        parameters: {
+            query?: {
+                /** @description integer id or key */
+                mission_id?: string;
+                /** @description integer id or key */
+                task_id?: string;
+                /** @description integer id or key */
+                agent_id?: string;
+                event?: string;
+                /** @description for clients that cannot send the Last-Event-ID header; the header wins */
+                last_event_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description text/event-stream */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listAgents: {
+        parameters: {
+            query?: {
+                /** @description idle, working, blocked, waiting_for_input, error, offline (also: never reported, or stale) */
+                status?: "idle" | "working" | "blocked" | "waiting_for_input" | "error" | "offline";
+                adapter_module?: string;
+                /** @description agents that have this capability */
+                capability?: string;
+                /** @description page size; default 50, above 500 counts as 500 */
+                limit?: number;
+                /** @description the previous page's meta.next_cursor */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of Agent records, with the next cursor */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createAgent: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "agent_id": "claude-code-1",
+                 *       "name": "Claude Code Agent",
+                 *       "adapter_module": "claude_code",
+                 *       "capabilities": [
+                 *         "coding",
+                 *         "testing"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["AgentCreate"] | {
+                    agent: components["schemas"]["AgentCreate"];
+                };
+            };
+        };
+        responses: {
+            /** @description Created: the new Agent */
+            201: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    location: components["headers"]["Location"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Agent"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAgent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Agent */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Agent"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateAgent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AgentUpdate"] | {
+                    agent: components["schemas"]["AgentUpdate"];
+                };
+            };
+        };
+        responses: {
+            /** @description The Agent */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Agent"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createAgentActivity: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description integer id or key */
+                agent_id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "event": "task_start",
+                 *       "context": {
+                 *         "task_id": "task-001",
+                 *         "description": "Working on login endpoint"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["ActivityReport"];
+            };
+        };
+        responses: {
+            /** @description The Agent */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Agent"];
+                    };
+                };
+            };
+            /** @description Created: the new Agent */
+            201: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    location: components["headers"]["Location"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Agent"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            404: components["responses"]["NotFoundReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            414: components["responses"]["UriTooLongReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    resetAgent: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description integer id or key */
+                agent_id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description The Agent */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Agent"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            404: components["responses"]["NotFoundReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            414: components["responses"]["UriTooLongReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listMissionAgents: {
+        parameters: {
+            query?: {
+                /** @description page size; default 50, above 500 counts as 500 */
+                limit?: number;
+                /** @description the previous page's meta.next_cursor */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                mission_id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of Agent records, with the next cursor */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createMissionAgent: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description integer id or key */
+                mission_id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MissionAgentAdd"] | {
+                    agent: components["schemas"]["MissionAgentAdd"];
+                };
+            };
+        };
+        responses: {
+            /** @description Created: the new Agent */
+            201: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    location: components["headers"]["Location"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Agent"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            404: components["responses"]["NotFoundReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            414: components["responses"]["UriTooLongReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getMissionAgent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key of the mission */
+                mission_id: number | string;
+                /** @description integer id or key of the agent */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Agent */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Agent"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteMissionAgent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key of the mission */
+                mission_id: number | string;
+                /** @description integer id or key of the agent */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no content */
+            204: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    receiveClaudeCodeHook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the task the session works on (the runtime sets MC_TASK_ID; empty when Claude Code was started by hand) */
+                "x-mc-task-id"?: string;
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "session_id": "2f1c…",
+                 *       "hook_event_name": "PreToolUse",
+                 *       "cwd": "/repo",
+                 *       "tool_name": "Bash",
+                 *       "tool_input": {
+                 *         "command": "npm test"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["ClaudeHookPayload"];
+            };
+        };
+        responses: {
+            /** @description Claude Code's hook JSON (not the `{data}` envelope: Claude Code is the reader) */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClaudeHookOutput"];
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAgentClaudeCodeHooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                agent_id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The HookSettings */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["HookSettings"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listSprints: {
+        parameters: {
+            query?: {
+                /** @description planned (default), active, closed. Moves: planned → active or closed, active → closed, closed → active */
+                status?: "planned" | "active" | "closed";
+                /** @description page size; default 50, above 500 counts as 500 */
+                limit?: number;
+                /** @description the previous page's meta.next_cursor */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of Sprint records, with the next cursor */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SprintList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createSprint: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "sprint_id": "sprint-1",
+                 *       "name": "Sprint 1",
+                 *       "goal": "MVP features",
+                 *       "start_date": "2026-02-24",
+                 *       "end_date": "2026-03-07"
+                 *     }
+                 */
+                "application/json": components["schemas"]["SprintCreate"] | {
+                    sprint: components["schemas"]["SprintCreate"];
+                };
+            };
+        };
+        responses: {
+            /** @description Created: the new Sprint */
+            201: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    location: components["headers"]["Location"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Sprint"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getSprint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Sprint */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Sprint"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateSprint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["SprintUpdate"] | {
+                    sprint: components["schemas"]["SprintUpdate"];
+                };
+            };
+        };
+        responses: {
+            /** @description The Sprint */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Sprint"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listObjectives: {
+        parameters: {
+            query?: {
+                /** @description draft, active (default), completed, cancelled; any move is allowed */
+                status?: "draft" | "active" | "completed" | "cancelled";
+                /** @description page size; default 50, above 500 counts as 500 */
+                limit?: number;
+                /** @description the previous page's meta.next_cursor */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of Objective records, with the next cursor */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ObjectiveList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createObjective: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "objective_id": "S1",
+                 *       "title": "Generate Revenue",
+                 *       "description": "AI-Native PM",
+                 *       "priority": 1
+                 *     }
+                 */
+                "application/json": components["schemas"]["ObjectiveCreate"] | {
+                    objective: components["schemas"]["ObjectiveCreate"];
+                };
+            };
+        };
+        responses: {
+            /** @description Created: the new Objective */
+            201: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    location: components["headers"]["Location"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Objective"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getObjective: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Objective */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Objective"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteObjective: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no content */
+            204: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateObjective: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ObjectiveUpdate"] | {
+                    objective: components["schemas"]["ObjectiveUpdate"];
+                };
+            };
+        };
+        responses: {
+            /** @description The Objective */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Objective"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listObjectiveKeyResults: {
+        parameters: {
+            query?: {
+                /** @description page size; default 50, above 500 counts as 500 */
+                limit?: number;
+                /** @description the previous page's meta.next_cursor */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                objective_id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of KeyResult records, with the next cursor */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyResultList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createObjectiveKeyResult: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description integer id or key */
+                objective_id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "kr_id": "KR1.1",
+                 *       "title": "Launch PM Tool"
+                 *     }
+                 */
+                "application/json": components["schemas"]["KeyResultCreate"] | {
+                    key_result: components["schemas"]["KeyResultCreate"];
+                };
+            };
+        };
+        responses: {
+            /** @description Created: the new KeyResult */
+            201: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    location: components["headers"]["Location"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["KeyResult"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            404: components["responses"]["NotFoundReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            414: components["responses"]["UriTooLongReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getKeyResult: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The KeyResult */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["KeyResult"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteKeyResult: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no content */
+            204: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateKeyResult: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["KeyResultUpdate"] | {
+                    key_result: components["schemas"]["KeyResultUpdate"];
+                };
+            };
+        };
+        responses: {
+            /** @description The KeyResult */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["KeyResult"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listRequirements: {
+        parameters: {
+            query?: {
+                /** @description p0 (highest) to p3 */
+                priority?: "p0" | "p1" | "p2" | "p3";
+                /** @description h1 (now) to h3 (later) */
+                horizon?: "h1" | "h2" | "h3";
+                /** @description proposed (default), accepted, in_progress, done, rejected; any move is allowed */
+                status?: "proposed" | "accepted" | "in_progress" | "done" | "rejected";
+                /** @description integer id or key */
+                objective_id?: string;
+                /** @description integer id or key */
+                kr_id?: string;
+                /** @description page size; default 50, above 500 counts as 500 */
+                limit?: number;
+                /** @description the previous page's meta.next_cursor */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of Requirement records, with the next cursor */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequirementList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createRequirement: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The OKR it serves. `kr_id` must be a key result of `objective_id`; when `kr_id` is given and the requirement has no objective, the key result's objective is taken. */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "requirement_id": "AC-CORE-01",
+                 *       "title": "Mission Coordination",
+                 *       "priority": "p1",
+                 *       "horizon": "h1"
+                 *     }
+                 */
+                "application/json": components["schemas"]["RequirementCreate"] | {
+                    /** @description The OKR it serves. `kr_id` must be a key result of `objective_id`; when `kr_id` is given and the requirement has no objective, the key result's objective is taken. */
+                    requirement: components["schemas"]["RequirementCreate"];
+                };
+            };
+        };
+        responses: {
+            /** @description Created: the new Requirement */
+            201: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    location: components["headers"]["Location"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Requirement"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getRequirement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Requirement */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Requirement"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteRequirement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no content */
+            204: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateRequirement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        /** @description The OKR it serves. `kr_id` must be a key result of `objective_id`; when `kr_id` is given and the requirement has no objective, the key result's objective is taken. */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RequirementUpdate"] | {
+                    /** @description The OKR it serves. `kr_id` must be a key result of `objective_id`; when `kr_id` is given and the requirement has no objective, the key result's objective is taken. */
+                    requirement: components["schemas"]["RequirementUpdate"];
+                };
+            };
+        };
+        responses: {
+            /** @description The Requirement */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Requirement"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getTraceabilityMatrix: {
+        parameters: {
+            query?: {
+                /** @description integer id or key */
+                objective_id?: string;
+                /** @description integer id or key */
+                mission_id?: string;
+                /** @description integer id or key */
+                sprint_id?: string;
+                /** @description json (default) or csv */
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The matrix */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["TraceabilityMatrix"];
+                    };
+                    "text/csv": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listPolicies: {
+        parameters: {
+            query?: {
+                /** @description exact scope, e.g. `global` or `mission:mission-001` */
+                scope?: string;
+                enabled?: boolean;
+                /** @description `enforce` (default) or `dry_run`: matches are computed and recorded but never decide */
+                mode?: "enforce" | "dry_run";
+                /** @description page size; default 50, above 500 counts as 500 */
+                limit?: number;
+                /** @description the previous page's meta.next_cursor */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of Policy records, with the next cursor */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createPolicy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "policy_id": "no-force-push",
+                 *       "description": "Prevent force pushing to protected branches",
+                 *       "scope": "global",
+                 *       "conditions": {
+                 *         "action_type": "git_push",
+                 *         "force": true
+                 *       },
+                 *       "actions": [
+                 *         {
+                 *           "block": "Force push not allowed"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["PolicyCreate"] | {
+                    policy: components["schemas"]["PolicyCreate"];
+                };
+            };
+        };
+        responses: {
+            /** @description Created: the new Policy */
+            201: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    location: components["headers"]["Location"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Policy"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listPolicyTemplates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of PolicyTemplate records, with the next cursor */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyTemplateList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createPolicyFromTemplate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** @description 1–128 characters of [A-Za-z0-9._:-], not all digits */
+                    policy_id?: string;
+                    description?: string | null;
+                    /**
+                     * @description `global`, `mission:<key>` or `agent:<key>` (an integer id is accepted and stored as the key). A mission must exist; an agent key need not yet (agents register themselves on their first report).
+                     * @example global
+                     * @example mission:mission-001
+                     * @example agent:claude-code-1
+                     */
+                    scope?: string;
+                    enabled?: boolean;
+                    /**
+                     * @description `enforce` (default) or `dry_run`: matches are computed and recorded but never decide
+                     * @enum {string}
+                     */
+                    mode?: "enforce" | "dry_run";
+                } | {
+                    policy: {
+                        /** @description 1–128 characters of [A-Za-z0-9._:-], not all digits */
+                        policy_id?: string;
+                        description?: string | null;
+                        /**
+                         * @description `global`, `mission:<key>` or `agent:<key>` (an integer id is accepted and stored as the key). A mission must exist; an agent key need not yet (agents register themselves on their first report).
+                         * @example global
+                         * @example mission:mission-001
+                         * @example agent:claude-code-1
+                         */
+                        scope?: string;
+                        enabled?: boolean;
+                        /**
+                         * @description `enforce` (default) or `dry_run`: matches are computed and recorded but never decide
+                         * @enum {string}
+                         */
+                        mode?: "enforce" | "dry_run";
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Created: the new Policy */
+            201: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    location: components["headers"]["Location"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Policy"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            404: components["responses"]["NotFoundReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            414: components["responses"]["UriTooLongReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    evaluatePolicies: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "action": {
+                 *         "action_type": "git_push",
+                 *         "force": true,
+                 *         "branch": "main"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["EvaluateBody"];
+            };
+        };
+        responses: {
+            /** @description The PolicyDecision */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["PolicyDecision"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Policy */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Policy"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deletePolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no content */
+            204: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updatePolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id or key */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PolicyUpdate"] | {
+                    policy: components["schemas"]["PolicyUpdate"];
+                };
+            };
+        };
+        responses: {
+            /** @description The Policy */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Policy"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listKnowledgeDocuments: {
+        parameters: {
+            query?: {
+                /** @description A JSON object; only documents whose metadata has exactly these top-level values are listed, e.g. `{"type":"adr"}`. `metadata[<key>]=<value>` parameters filter the same way, comparing the value as text. */
+                metadata?: string;
+                /** @description page size; default 50, above 500 counts as 500 */
+                limit?: number;
+                /** @description the previous page's meta.next_cursor */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of Document records, with the next cursor */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createKnowledgeDocument: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "title": "Architecture Decision Record",
+                 *       "content": "We chose PostgreSQL because...",
+                 *       "metadata": {
+                 *         "type": "adr"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["DocumentCreate"] | {
+                    document: components["schemas"]["DocumentCreate"];
+                };
+            };
+        };
+        responses: {
+            /** @description Created: the new Document */
+            201: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    location: components["headers"]["Location"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Document"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getKnowledgeDocument: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the document's integer id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Document */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Document"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteKnowledgeDocument: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the document's integer id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no content */
+            204: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateKnowledgeDocument: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the document's integer id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["DocumentUpdate"] | {
+                    document: components["schemas"]["DocumentUpdate"];
+                };
+            };
+        };
+        responses: {
+            /** @description The Document */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Document"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    searchKnowledge: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "query": "authentication design decisions",
+                 *       "limit": 5
+                 *     }
+                 */
+                "application/json": components["schemas"]["SearchBody"];
+            };
+        };
+        responses: {
+            /** @description A page of SearchHit records, with the next cursor */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["SearchHit"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    syncGithub: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted: the GithubSyncRun that will do the work */
+            202: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["GithubSyncRun"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getGithubSync: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id of the run */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The GithubSyncRun */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["GithubSyncRun"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listGithubIssues: {
+        parameters: {
+            query?: {
+                /** @description owner/name (any case) */
+                repo?: string;
+                /** @description open or closed */
+                state?: "open" | "closed";
+                /** @description issues carrying this label (any case) */
+                label?: string;
+                /** @description true: only issues linked to a task; false: only unlinked ones */
+                linked?: boolean;
+                /** @description page size; default 50, above 500 counts as 500 */
+                limit?: number;
+                /** @description the previous page's meta.next_cursor */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of GithubIssue records, with the next cursor */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GithubIssueList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getGithubIssue: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description integer id, or `owner/name#number` URL-encoded (`octo%2Fhello%2312`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The GithubIssue */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["GithubIssue"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getGithubIssueByRepo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description repository owner */
+                owner: string;
+                /** @description `name#number`, the `#` URL-encoded as `%23` */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The GithubIssue */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["GithubIssue"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createGithubIssueTask: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description integer id, or `owner/name#number` URL-encoded (`octo%2Fhello%2312`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "mission_id": "mission-001"
+                 *     }
+                 */
+                "application/json": components["schemas"]["IssueTaskCreate"];
+            };
+        };
+        responses: {
+            /** @description Created: the new Task */
+            201: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    location: components["headers"]["Location"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Task"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            404: components["responses"]["NotFoundReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            414: components["responses"]["UriTooLongReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createGithubIssueTaskByRepo: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Repeating this request with the same key and body within 24 h returns the first response (marked `Idempotent-Replayed: true`) without doing the work again. The same key with a different request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are scoped to the token; responses of 500 and above are not kept. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description repository owner */
+                owner: string;
+                /** @description `name#number`, the `#` URL-encoded as `%23` */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "mission_id": "mission-001"
+                 *     }
+                 */
+                "application/json": components["schemas"]["IssueTaskCreate"];
+            };
+        };
+        responses: {
+            /** @description Created: the new Task */
+            201: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    location: components["headers"]["Location"];
+                    "idempotent-replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Task"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestReplayable"];
+            401: components["responses"]["UnauthorizedReplayable"];
+            403: components["responses"]["ForbiddenReplayable"];
+            404: components["responses"]["NotFoundReplayable"];
+            409: components["responses"]["ConflictReplayable"];
+            413: components["responses"]["PayloadTooLargeReplayable"];
+            414: components["responses"]["UriTooLongReplayable"];
+            415: components["responses"]["UnsupportedMediaTypeReplayable"];
+            422: components["responses"]["UnprocessableEntityReplayable"];
+            429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    receiveGithubWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                "x-github-event": string;
+                "x-github-delivery": string;
+                /** @description sha256=<HMAC-SHA256 of the raw body with GITHUB_WEBHOOK_SECRET> */
+                "x-hub-signature-256": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description GitHub's event payload */
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description The GithubWebhookResult */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["GithubWebhookResult"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description `X-Hub-Signature-256` is missing or does not match the body */
+            401: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    "www-authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+}

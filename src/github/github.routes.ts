@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { Data, ListOf } from "../http/envelope.js";
+import { Data, ErrorBody, ListOf } from "../http/envelope.js";
 import { Unauthorized } from "../http/errors.js";
 import { parseJsonBody } from "../http/json.js";
 import { Task } from "../tasks/tasks.schemas.js";
@@ -100,7 +100,12 @@ export const githubRoutes: FastifyPluginAsyncTypebox<{ github: GithubService; bo
     "/api/github/issues/:owner/:name",
     {
       config: { access: "member" },
-      schema: { ...getIssueSchema, description: "By `owner/name#number`, the `#` encoded as `%23`.", params: IssueOwnerNameParam },
+      schema: {
+        ...getIssueSchema,
+        operationId: "getGithubIssueByRepo",
+        description: "By `owner/name#number`, the `#` encoded as `%23`.",
+        params: IssueOwnerNameParam,
+      },
     },
     async (req) => ({ data: await github.getIssue(`${req.params.owner}/${req.params.name}`) }),
   );
@@ -126,7 +131,7 @@ export const githubRoutes: FastifyPluginAsyncTypebox<{ github: GithubService; bo
   );
   app.post(
     "/api/github/issues/:owner/:name/task",
-    { config: { access: "member" }, schema: { ...createTaskSchema, params: IssueOwnerNameParam } },
+    { config: { access: "member" }, schema: { ...createTaskSchema, operationId: "createGithubIssueTaskByRepo", params: IssueOwnerNameParam } },
     async (req, reply) => {
       const data = await github.createTask(`${req.params.owner}/${req.params.name}`, req.body, req.principal);
       return reply.code(201).header("location", `/api/tasks/${data.task_id}`).send({ data });
@@ -154,6 +159,7 @@ export const githubRoutes: FastifyPluginAsyncTypebox<{ github: GithubService; bo
         schema: {
           tags,
           summary: "GitHub webhook",
+          operationId: "receiveGithubWebhook",
           description:
             "For GitHub only: no bearer token; authenticated by `X-Hub-Signature-256` (HMAC-SHA256 of the raw body " +
             "with GITHUB_WEBHOOK_SECRET), else 401. Configure the hook with content type `application/json`. " +
@@ -164,7 +170,10 @@ export const githubRoutes: FastifyPluginAsyncTypebox<{ github: GithubService; bo
           security: [],
           headers: WebhookHeaders,
           body: WebhookBody,
-          response: { 200: Data(WebhookResult) },
+          response: {
+            200: Data(WebhookResult),
+            401: { ...ErrorBody, description: "`X-Hub-Signature-256` is missing or does not match the body" },
+          },
         },
       },
       async (req) => ({

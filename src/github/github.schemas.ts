@@ -1,5 +1,5 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { Nullable, StringEnum, Timestamp } from "../http/envelope.js";
+import { nameSchemas, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
 import { KeySchema, RefSchema } from "../http/ids.js";
 import { PageQuery } from "../http/pagination.js";
 import { REPO_PATTERN } from "./github.refs.js";
@@ -95,3 +95,6 @@ export const WebhookResult = Type.Object({
   result: Type.String({ description: "applied, duplicate (already applied), ignored (nothing to do) or pong" }),
   detail: Nullable(Type.String()),
 });
+
+// Names in the OpenAPI document's components.schemas (src/http/openapi.ts).
+nameSchemas({ GithubIssue: Issue, GithubSyncRun: SyncRun, GithubWebhookResult: WebhookResult, IssueTaskCreate });

@@ -19,6 +19,7 @@ export const hooksRoutes: FastifyPluginAsyncTypebox<{ hooks: HooksService }> = a
       schema: {
         tags: ["hooks"],
         summary: "Receive a Claude Code hook",
+        operationId: "receiveClaudeCodeHook",
         description:
           "Claude Code's hooks post each event here with an agent token (Authorization header): `http` hooks for " +
           "UserPromptSubmit, PreToolUse, PostToolUse, Notification, Stop, SubagentStop and SessionEnd; SessionStart, " +
@@ -46,6 +47,7 @@ export const hooksRoutes: FastifyPluginAsyncTypebox<{ hooks: HooksService }> = a
       schema: {
         tags: ["hooks"],
         summary: "Claude Code hooks settings for an agent",
+        operationId: "getAgentClaudeCodeHooks",
         description:
           "The settings.json snippet that wires a Claude Code installation to this server as this agent: an `http` " +
           "hook for every mapped event but SessionStart, which gets a `command` hook (curl posting its stdin, output " +

@@ -1,5 +1,5 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { StringEnum } from "../http/envelope.js";
+import { nameSchemas, StringEnum } from "../http/envelope.js";
 
 /** The Claude Code hook events this server maps to agent activity (any other event name is a heartbeat). */
 export const CLAUDE_HOOK_EVENTS = [
@@ -77,3 +77,6 @@ export const HookSettings = Type.Object({
   }),
   instructions: Type.String(),
 });
+
+// Names in the OpenAPI document's components.schemas (src/http/openapi.ts).
+nameSchemas({ ClaudeHookPayload, ClaudeHookOutput, HookSettings });

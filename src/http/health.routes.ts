@@ -8,7 +8,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = a
     "/healthz",
     {
       config: { access: "public" },
-      schema: { tags: ["health"], summary: "The process is up", security: [], response: { 200: Type.Object({ status: Type.Literal("ok") }) } },
+      schema: { tags: ["health"], summary: "The process is up", operationId: "getHealth", security: [], response: { 200: Type.Object({ status: Type.Literal("ok") }) } },
     },
     async () => ({ status: "ok" as const }),
   );
@@ -25,6 +25,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = a
       schema: {
         tags: ["health"],
         summary: "The database answers and every migration is applied",
+        operationId: "getReadiness",
         security: [],
         response: { 200: Ready, 503: Ready },
       },

@@ -1,7 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { boundedJson, JsonObject, Timestamp } from "../http/envelope.js";
+import { boundedJson, JsonObject, nameSchemas, Timestamp } from "../http/envelope.js";
 import { PageQuery } from "../http/pagination.js";
-import { KeySchema } from "../http/ids.js";
 
 /** Content is limited to 1 MiB of UTF-8 (checked in the service; the schema bounds characters). */
 export const MAX_CONTENT_BYTES = 1024 * 1024;
@@ -17,14 +16,7 @@ const Content = Type.String({
 });
 
 export const DocumentCreate = Type.Object(
-  {
-    document_id: Type.Optional(
-      Type.String({ ...KeySchema, description: "the document's key (unique; generated when omitted): 1–128 characters of [A-Za-z0-9._:-], not all digits" }),
-    ),
-    title: Title,
-    content: Content,
-    metadata: Type.Optional(JsonObject),
-  },
+  { title: Title, content: Content, metadata: Type.Optional(JsonObject) },
   {
     additionalProperties: false,
     examples: [{ title: "Architecture Decision Record", content: "We chose PostgreSQL because...", metadata: { type: "adr" } }],
@@ -34,7 +26,6 @@ export type DocumentCreate = Static<typeof DocumentCreate>;
 
 export const DocumentUpdate = Type.Object(
   {
-    document_id: Type.Optional(Type.String({ description: "keys cannot be changed; a different value is 422" })),
     title: Type.Optional(Title),
     content: Type.Optional(Content),
     metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown(), boundedJson({ description: "replaces the whole object" }))),
@@ -45,7 +36,6 @@ export type DocumentUpdate = Static<typeof DocumentUpdate>;
 
 export const Document = Type.Object({
   id: Type.Integer(),
-  document_id: Type.String({ description: "the document's key; paths accept it or the integer id" }),
   title: Type.String(),
   content: Type.String(),
   metadata: JsonObject,
@@ -65,7 +55,7 @@ export const DocumentListQuery = Type.Object({
 });
 export type DocumentListQuery = Static<typeof DocumentListQuery>;
 
-export const DocumentIdParam = Type.Object({ id: Type.String({ description: "the document's integer id or its key (document_id)" }) });
+export const DocumentIdParam = Type.Object({ id: Type.String({ description: "the document's integer id" }) });
 
 export const SearchBody = Type.Object(
   {
@@ -91,8 +81,7 @@ export const SearchBody = Type.Object(
 export type SearchBody = Static<typeof SearchBody>;
 
 export const SearchHit = Type.Object({
-  document_id: Type.String({ description: "the document's key" }),
-  id: Type.Integer({ description: "the document's integer id" }),
+  document_id: Type.Integer(),
   title: Type.String(),
   snippet: Type.String({
     description: "The best-matching passage, HTML-escaped, with matched words wrapped in `<mark>…</mark>`.",
@@ -100,3 +89,6 @@ export const SearchHit = Type.Object({
   score: Type.Number({ description: "Reciprocal-rank-fusion score; higher is better. Comparable within one response only." }),
   metadata: JsonObject,
 });
+
+// Names in the OpenAPI document's components.schemas (src/http/openapi.ts).
+nameSchemas({ Document, DocumentCreate, DocumentUpdate, SearchBody, SearchHit });

@@ -1,5 +1,5 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { JsonObject, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
+import { EnumText, JsonObject, nameSchemas, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
 import { KeySchema } from "../http/ids.js";
 import { PageQuery } from "../http/pagination.js";
 import { MISSION_STATUSES } from "./missions.state.js";
@@ -61,7 +61,7 @@ export const Mission = Type.Object({
   id: Type.Integer(),
   mission_id: Type.String(),
   goal: Type.String(),
-  status: Type.String(),
+  status: EnumText(MissionStatusSchema),
   description: Nullable(Type.String()),
   metadata: JsonObject,
   budget_usd: Nullable(Type.Number({ description: "spend limit in US dollars, or null" })),
@@ -76,3 +76,6 @@ export const MissionListQuery = Type.Object({
   ...PageQuery,
 });
 export type MissionListQuery = Static<typeof MissionListQuery>;
+
+// Names in the OpenAPI document's components.schemas (src/http/openapi.ts).
+nameSchemas({ Mission, MissionCreate, MissionUpdate, MissionStatus: MissionStatusSchema });

@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
-import { StringEnum, Timestamp } from "../http/envelope.js";
+import { EnumText, nameSchemas, StringEnum, Timestamp } from "../http/envelope.js";
 import { KeySchema } from "../http/ids.js";
 import { PageQuery } from "../http/pagination.js";
 import { HEALTH_THRESHOLDS, HEALTHS, KR_DIRECTIONS } from "./okrs.progress.js";
@@ -155,7 +155,7 @@ export const Objective = Type.Object({
   title: Type.String(),
   description: OrNull(Type.String()),
   priority: OrNull(Type.Integer()),
-  status: Type.String(),
+  status: EnumText(ObjectiveStatusSchema),
   progress: Type.Number({
     description:
       "0–100, one decimal: the mean of its key results' progress; without key results the mean completion of " +
@@ -177,3 +177,6 @@ export const KeyResultListQuery = Type.Object(PageQuery);
 export type KeyResultListQuery = Static<typeof KeyResultListQuery>;
 
 export const ObjectiveParam = Type.Object({ objective_id: Type.String({ description: "integer id or key" }) });
+
+// Names in the OpenAPI document's components.schemas (src/http/openapi.ts).
+nameSchemas({ Objective, ObjectiveCreate, ObjectiveUpdate, KeyResult, KeyResultCreate, KeyResultUpdate, ObjectiveStatus: ObjectiveStatusSchema });

@@ -75,6 +75,7 @@ export const policiesRoutes: FastifyPluginAsyncTypebox<{ policies: PoliciesServi
       schema: {
         tags,
         summary: "Create a policy from a template",
+        operationId: "createPolicyFromTemplate",
         description:
           "Creates the template's policy. The body is optional and may override `policy_id` (default: the " +
           "template id), `description`, `scope`, `enabled` and `mode`; change conditions later with PATCH.",
@@ -96,6 +97,7 @@ export const policiesRoutes: FastifyPluginAsyncTypebox<{ policies: PoliciesServi
       schema: {
         tags,
         summary: "Evaluate an action against the policies",
+        operationId: "evaluatePolicies",
         description:
           "Enabled policies whose scope covers the call take part: `global`, `mission:<mission>` (the given " +
           "mission, or the task's) and `agent:<agent>`. The strictest action of the matched enforced policies " +

@@ -1,5 +1,5 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { boundedJson, JsonObject, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
+import { boundedJson, JsonObject, nameSchemas, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
 import { KeySchema } from "../http/ids.js";
 import { PageQuery } from "../http/pagination.js";
 import { DECISIONS, MAX_ACTIONS, POLICY_MODES } from "./decide.js";
@@ -175,3 +175,6 @@ export const PolicyDecisionView = Type.Object({
   agent_id: Nullable(Type.String()),
   task_id: Nullable(Type.String()),
 });
+
+// Names in the OpenAPI document's components.schemas (src/http/openapi.ts).
+nameSchemas({ Policy, PolicyCreate, PolicyUpdate, PolicyTemplate: PolicyTemplateView, PolicyDecision: PolicyDecisionView, EvaluateBody });

@@ -1,5 +1,5 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { StringEnum, Timestamp } from "../http/envelope.js";
+import { EnumText, nameSchemas, StringEnum, Timestamp } from "../http/envelope.js";
 import { KeySchema } from "../http/ids.js";
 import { PageQuery } from "../http/pagination.js";
 import { LongText, OrNull, RefFilter, Title } from "../okrs/okrs.schemas.js";
@@ -61,7 +61,7 @@ export const Requirement = Type.Object({
   description: OrNull(Type.String()),
   priority: OrNull(Type.String()),
   horizon: OrNull(Type.String()),
-  status: Type.String(),
+  status: EnumText(RequirementStatusSchema),
   objective_id: OrNull(Type.String()),
   kr_id: OrNull(Type.String()),
   task_count: Type.Integer({ description: "tasks serving it (through their requirement_ids)" }),
@@ -82,3 +82,6 @@ export const RequirementListQuery = Type.Object({
   ...PageQuery,
 });
 export type RequirementListQuery = Static<typeof RequirementListQuery>;
+
+// Names in the OpenAPI document's components.schemas (src/http/openapi.ts).
+nameSchemas({ Requirement, RequirementCreate, RequirementUpdate, RequirementStatus: RequirementStatusSchema });

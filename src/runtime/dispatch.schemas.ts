@@ -1,5 +1,5 @@
 import { Type } from "@sinclair/typebox";
-import { Nullable, Timestamp } from "../http/envelope.js";
+import { nameSchemas, Nullable, Timestamp } from "../http/envelope.js";
 
 export const ExecuteBody = Type.Object(
   {
@@ -29,3 +29,6 @@ export const Dispatch = Type.Object({
     ),
   ),
 });
+
+// Names in the OpenAPI document's components.schemas (src/http/openapi.ts).
+nameSchemas({ Dispatch, ExecuteBody });

@@ -1,5 +1,5 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { Nullable, StringEnum, Timestamp } from "../http/envelope.js";
+import { EnumText, nameSchemas, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
 import { KeySchema } from "../http/ids.js";
 import { PageQuery } from "../http/pagination.js";
 import { TASK_STATUSES } from "../tasks/tasks.state.js";
@@ -66,7 +66,7 @@ export const Sprint = Type.Object({
   goal: Nullable(Type.String()),
   start_date: Nullable(Type.String({ examples: ["2026-02-24"] })),
   end_date: Nullable(Type.String({ examples: ["2026-03-07"] })),
-  status: Type.String(),
+  status: EnumText(SprintStatusSchema),
   task_counts: TaskCounts,
   inserted_at: Timestamp,
   updated_at: Timestamp,
@@ -77,3 +77,6 @@ export const SprintListQuery = Type.Object({
   ...PageQuery,
 });
 export type SprintListQuery = Static<typeof SprintListQuery>;
+
+// Names in the OpenAPI document's components.schemas (src/http/openapi.ts).
+nameSchemas({ Sprint, SprintCreate, SprintUpdate, SprintStatus: SprintStatusSchema });

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { Data, ListOf } from "../http/envelope.js";
+import { Data, ErrorBody, ListOf } from "../http/envelope.js";
 import { IdParam } from "../http/ids.js";
 import {
   LogListQuery,
@@ -142,7 +142,10 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<{ tasks: TasksService }> = a
           "is kept in the trace.",
         params: IdParam,
         body: ReviewBody,
-        response: { 200: Data(Task) },
+        response: {
+          200: Data(Task),
+          502: { ...ErrorBody, description: "Merging the pull request failed at GitHub; the task stays in `pending_review`" },
+        },
       },
     },
     async (req) => ({ data: await tasks.approve(req.params.id, req.body, req.principal) }),

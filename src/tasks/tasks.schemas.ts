@@ -1,5 +1,5 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { boundedJson, JsonObject, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
+import { boundedJson, EnumText, JsonObject, nameSchemas, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
 import { KeySchema, RefSchema } from "../http/ids.js";
 import { PageQuery } from "../http/pagination.js";
 import { TASK_STATUSES } from "./tasks.state.js";
@@ -102,7 +102,7 @@ const taskFields = {
   task_id: Type.String(),
   mission_id: Type.String(),
   objective: Type.String(),
-  status: Type.String(),
+  status: EnumText(TaskStatusSchema),
   agent_id: Nullable(Type.String()),
   sprint_id: Nullable(Type.String()),
   requirement_ids: Type.Array(Type.String()),
@@ -133,3 +133,6 @@ export const MissionIdParam = Type.Object({ mission_id: Type.String({ descriptio
 
 export const LogListQuery = Type.Object({ ...PageQuery });
 export type LogListQuery = Static<typeof LogListQuery>;
+
+// Names in the OpenAPI document's components.schemas (src/http/openapi.ts).
+nameSchemas({ Task, TaskSummary, TaskCreate, TaskUpdate, TaskReport, TaskLog, ReviewBody, TaskStatus: TaskStatusSchema });

@@ -1,5 +1,5 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { Nullable, StringEnum, Timestamp } from "../http/envelope.js";
+import { nameSchemas, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
 import { RefSchema } from "../http/ids.js";
 
 export const TokenCreate = Type.Object(
@@ -29,3 +29,6 @@ export const TokenWithSecret = Type.Object({
   name: Nullable(Type.String()),
   token: Type.String({ description: "the secret; shown only in this response" }),
 });
+
+// Names in the OpenAPI document's components.schemas (src/http/openapi.ts).
+nameSchemas({ Token, TokenCreate, TokenWithSecret });

@@ -69,6 +69,7 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = asyn
       schema: {
         tags: ["trace"],
         summary: "Live event stream",
+        operationId: "streamEvents",
         description:
           "Server-sent events: every new trace entry (filters `mission_id`, `task_id`, `agent_id` by id or key, and " +
           "`event`), as `id: <trace id>` and `data: <the entry as JSON>` (no `event:` field, so `onmessage` receives " +

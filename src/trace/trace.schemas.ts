@@ -1,5 +1,5 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { JsonObject, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
+import { JsonObject, nameSchemas, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
 import { PageQuery } from "../http/pagination.js";
 
 export const TraceEntry = Type.Object({
@@ -89,3 +89,6 @@ export const EventsQuery = Type.Object({
   ),
 });
 export type EventsQuery = Static<typeof EventsQuery>;
+
+// Names in the OpenAPI document's components.schemas (src/http/openapi.ts).
+nameSchemas({ TraceEntry, VerifyResult, ReplayBody, ReplayResult });

@@ -30,6 +30,7 @@ export const traceabilityRoutes: FastifyPluginAsyncTypebox<{ traceability: Trace
       schema: {
         tags: ["traceability"],
         summary: "Get traceability matrix",
+        operationId: "getTraceabilityMatrix",
         description: DESCRIPTION,
         querystring: MatrixQuery,
         response: {

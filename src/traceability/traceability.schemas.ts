@@ -1,5 +1,5 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { StringEnum } from "../http/envelope.js";
+import { nameSchemas, StringEnum } from "../http/envelope.js";
 import { Objective, OrNull, RefFilter } from "../okrs/okrs.schemas.js";
 import { Requirement } from "../requirements/requirements.schemas.js";
 
@@ -69,3 +69,6 @@ export const MatrixQuery = Type.Object({
   format: Type.Optional(StringEnum(["json", "csv"] as const, { description: "json (default) or csv" })),
 });
 export type MatrixQuery = Static<typeof MatrixQuery>;
+
+// Names in the OpenAPI document's components.schemas (src/http/openapi.ts).
+nameSchemas({ TraceabilityMatrix: Matrix });

@@ -93,8 +93,9 @@ export const badValue: fc.Arbitrary<unknown> = fc.oneof(
 function plausible(schema: Record<string, any>, fixtures: string[]): fc.Arbitrary<unknown> {
   if (!schema || typeof schema !== "object") return fc.constant(null);
   if (Array.isArray(schema.enum) && schema.enum.length > 0) return fc.constantFrom(...schema.enum);
-  if (Array.isArray(schema.anyOf) && schema.anyOf.length > 0) {
-    return fc.oneof(...schema.anyOf.map((s: Record<string, any>) => plausible(s, fixtures)));
+  const union = schema.anyOf ?? schema.oneOf;
+  if (Array.isArray(union) && union.length > 0) {
+    return fc.oneof(...union.map((s: Record<string, any>) => plausible(s, fixtures)));
   }
   const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
   switch (type) {

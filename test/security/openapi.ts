@@ -22,6 +22,27 @@ export interface Operation {
   public: boolean;
 }
 
+/** The schema with every `$ref` into the document replaced by its target (named schemas live in components). */
+function deref(doc: any, schema: any, seen: Set<string> = new Set()): any {
+  if (Array.isArray(schema)) return schema.map((s) => deref(doc, s, seen));
+  if (schema === null || typeof schema !== "object") return schema;
+  if (typeof schema.$ref === "string" && schema.$ref.startsWith("#/")) {
+    if (seen.has(schema.$ref)) return {};
+    const target = schema.$ref
+      .slice(2)
+      .split("/")
+      .reduce((o: any, k: string) => o?.[k.replace(/~1/g, "/").replace(/~0/g, "~")], doc);
+    const { $ref: _ref, ...rest } = schema;
+    return { ...deref(doc, target, new Set([...seen, schema.$ref])), ...rest };
+  }
+  const out: any = {};
+  for (const [k, v] of Object.entries(schema)) out[k] = deref(doc, v, seen);
+  return out;
+}
+
+/** A body that may come bare or wrapped (`oneOf: [bare, {"<key>": bare}]`): the bare form. */
+const bareBody = (schema: any) => (Array.isArray(schema?.oneOf) && schema.oneOf[0]?.type === "object" ? schema.oneOf[0] : schema);
+
 export function operationsOf(doc: any): Operation[] {
   const ops: Operation[] = [];
   for (const [path, item] of Object.entries<Record<string, any>>(doc.paths ?? {})) {
@@ -32,8 +53,8 @@ export function operationsOf(doc: any): Operation[] {
         key: `${method} ${path}`,
         method,
         path,
-        params: (op.parameters ?? []).map((p: any) => ({ in: p.in, name: p.name, required: !!p.required, schema: p.schema ?? {} })),
-        body: op.requestBody?.content?.["application/json"]?.schema ?? null,
+        params: (op.parameters ?? []).map((p: any) => ({ in: p.in, name: p.name, required: !!p.required, schema: deref(doc, p.schema ?? {}) })),
+        body: bareBody(deref(doc, op.requestBody?.content?.["application/json"]?.schema ?? null)),
         public: Array.isArray(op.security) && op.security.length === 0,
       });
     }
