@@ -1,6 +1,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { boundedJson, JsonObject, nameSchemas, Timestamp } from "../http/envelope.js";
 import { PageQuery } from "../http/pagination.js";
+import { KeySchema } from "../http/ids.js";
 
 /** Content is limited to 1 MiB of UTF-8 (checked in the service; the schema bounds characters). */
 export const MAX_CONTENT_BYTES = 1024 * 1024;
@@ -16,7 +17,14 @@ const Content = Type.String({
 });
 
 export const DocumentCreate = Type.Object(
-  { title: Title, content: Content, metadata: Type.Optional(JsonObject) },
+  {
+    document_id: Type.Optional(
+      Type.String({ ...KeySchema, description: "the document's key (unique; generated when omitted): 1–128 characters of [A-Za-z0-9._:-], not all digits" }),
+    ),
+    title: Title,
+    content: Content,
+    metadata: Type.Optional(JsonObject),
+  },
   {
     additionalProperties: false,
     examples: [{ title: "Architecture Decision Record", content: "We chose PostgreSQL because...", metadata: { type: "adr" } }],
@@ -26,6 +34,7 @@ export type DocumentCreate = Static<typeof DocumentCreate>;
 
 export const DocumentUpdate = Type.Object(
   {
+    document_id: Type.Optional(Type.String({ description: "keys cannot be changed; a different value is 422" })),
     title: Type.Optional(Title),
     content: Type.Optional(Content),
     metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown(), boundedJson({ description: "replaces the whole object" }))),
@@ -36,6 +45,7 @@ export type DocumentUpdate = Static<typeof DocumentUpdate>;
 
 export const Document = Type.Object({
   id: Type.Integer(),
+  document_id: Type.String({ description: "the document's key; paths accept it or the integer id" }),
   title: Type.String(),
   content: Type.String(),
   metadata: JsonObject,
@@ -55,7 +65,7 @@ export const DocumentListQuery = Type.Object({
 });
 export type DocumentListQuery = Static<typeof DocumentListQuery>;
 
-export const DocumentIdParam = Type.Object({ id: Type.String({ description: "the document's integer id" }) });
+export const DocumentIdParam = Type.Object({ id: Type.String({ description: "the document's integer id or its key (document_id)" }) });
 
 export const SearchBody = Type.Object(
   {
@@ -81,7 +91,8 @@ export const SearchBody = Type.Object(
 export type SearchBody = Static<typeof SearchBody>;
 
 export const SearchHit = Type.Object({
-  document_id: Type.Integer(),
+  document_id: Type.String({ description: "the document's key" }),
+  id: Type.Integer({ description: "the document's integer id" }),
   title: Type.String(),
   snippet: Type.String({
     description: "The best-matching passage, HTML-escaped, with matched words wrapped in `<mark>…</mark>`.",
