@@ -19,21 +19,31 @@ export function statusCommand(program: Command) {
         // Every role may list tasks (an agent sees its own): this is also the token check.
         const tasks = await api<Page>(conn.client.GET("/api/tasks", { params: { query: { limit: 500 } } }), conn);
         status.tasks = countBy(tasks.data, "status");
+        // Counts are of the first page (500): more than that is said, not hidden.
+        const truncated: string[] = tasks.meta.next_cursor ? ["tasks"] : [];
         const missions = await conn.client.GET("/api/missions", { params: { query: { limit: 500 } } }).catch((e: unknown) => {
           throw unreachable(conn, e);
         });
         // An agent token may not list missions or agents (403): then it simply sees less.
-        if (missions.response.ok) status.missions = countBy((missions.data as Page).data, "status");
+        if (missions.response.ok) {
+          status.missions = countBy((missions.data as Page).data, "status");
+          if ((missions.data as Page).meta.next_cursor) truncated.push("missions");
+        }
         const agents = await conn.client.GET("/api/agents", { params: { query: { limit: 500 } } }).catch((e: unknown) => {
           throw unreachable(conn, e);
         });
-        if (agents.response.ok) status.agents = countBy((agents.data as Page).data, "status");
+        if (agents.response.ok) {
+          status.agents = countBy((agents.data as Page).data, "status");
+          if ((agents.data as Page).meta.next_cursor) truncated.push("agents");
+        }
+        if (truncated.length > 0) status.counted_first_500 = truncated;
         if (out.json) return out.data(status);
         out.text(`${out.paint("server", "bold")}    ${conn.url} ${out.paint(String(status.server), "green")}`);
         for (const k of ["missions", "tasks", "agents"] as const) {
           if (!status[k]) continue;
           const counts = Object.entries(status[k] as Record<string, number>).map(([s, n]) => `${n} ${out.paint(s, "dim")}`);
-          out.text(`${out.paint(k.padEnd(8), "bold")}  ${counts.length > 0 ? counts.join(", ") : "none"}`);
+          const more = truncated.includes(k) ? out.paint(" (first 500)", "dim") : "";
+          out.text(`${out.paint(k.padEnd(8), "bold")}  ${counts.length > 0 ? counts.join(", ") : "none"}${more}`);
         }
       }),
     );
