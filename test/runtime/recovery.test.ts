@@ -45,12 +45,12 @@ function alive(pid: number) {
 
 const pidsIn = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim().split("\n").filter(Boolean).map(Number) : []);
 
-async function seed(base: string, name: string, pidFile: string) {
+async function seed(base: string, name: string, pidFile: string, tokenFile?: string) {
   expect((await api(base, "POST", "/api/missions", { mission_id: name, goal: "survive crashes" })).status).toBe(201);
   const agent = await api(base, "POST", "/api/agents", {
     agent_id: `${name}-agent`,
     adapter_module: "command",
-    config: { command: [process.execPath, path.join(fixtures, "hang.mjs")], env: { PID_FILE: pidFile } },
+    config: { command: [process.execPath, path.join(fixtures, "hang.mjs")], env: { PID_FILE: pidFile, ...(tokenFile ? { TOKEN_FILE: tokenFile } : {}) } },
   });
   expect(agent.status).toBe(201);
   expect((await api(base, "POST", `/api/missions/${name}/agents`, { agent_id: `${name}-agent` })).status).toBe(201);
@@ -63,8 +63,9 @@ describe("kill -9 of the server", () => {
   test("on restart the tree comes back, the orphaned run is ended, the task is blocked as interrupted and dispatched again", async () => {
     const dataDir = path.join(tmp, "pglite");
     const pidFile = path.join(tmp, "kill9.pids");
+    const tokenFile = path.join(tmp, "kill9.tokens");
     const s1 = await start({ MC_DATA_DIR: dataDir });
-    const key = await seed(s1.url, "crashy", pidFile);
+    const key = await seed(s1.url, "crashy", pidFile, tokenFile);
     expect((await api(s1.url, "POST", "/api/missions/crashy/start")).status).toBe(200);
     expect((await api(s1.url, "POST", `/api/tasks/${key}/execute`)).status).toBe(202);
     const [first] = await waitFor(() => (pidsIn(pidFile).length >= 1 ? pidsIn(pidFile) : null));
@@ -85,6 +86,11 @@ describe("kill -9 of the server", () => {
     expect(moves).toEqual(["pending>in_progress", "in_progress>blocked", "blocked>in_progress"]);
     const recovered = (await api(s2.url, "GET", `/api/trace?task_id=${key}&event=dispatch.recovered`)).body.data;
     expect(recovered).toHaveLength(1);
+    // The orphan's run token died with its run (revoked by the recovery); the new run has its own.
+    const [orphanToken, newToken] = fs.readFileSync(tokenFile, "utf8").trim().split("\n");
+    const asRun = (token: string) => fetch(`${s2.url}/api/tasks/${key}`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+    expect(await asRun(orphanToken!)).toBe(401);
+    expect(await asRun(newToken!)).toBe(200);
     // Only one run at a time: the second process is the only one alive.
     expect(pidsIn(pidFile).filter(alive)).toHaveLength(1);
     await api(s2.url, "PATCH", "/api/missions/crashy", { status: "cancelled" });
