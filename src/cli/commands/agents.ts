@@ -47,8 +47,7 @@ export function agentsCommand(program: Command) {
     .action(
       action(async ({ conn, out }, agentId: string) => {
         const r = await api<{ data: Row }>(
-          // The reset route is newer than the generated client in some checkouts: the path is named untyped.
-          conn.client.POST("/api/agents/{agent_id}/reset" as "/api/tasks/{id}/approve", { params: { path: { agent_id: agentId } } } as never),
+          conn.client.POST("/api/agents/{agent_id}/reset", { params: { path: { agent_id: agentId } } }),
           conn,
         );
         if (out.json) out.data(r.data);
