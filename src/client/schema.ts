@@ -466,7 +466,7 @@ export interface paths {
         };
         /**
          * List agents
-         * @description Filters: `status` (as read: an agent silent past the staleness window is `offline`), `adapter_module`, `capability` (agents that have it).
+         * @description Filters: `status` (as stored: the server itself makes an agent silent past the staleness window `offline`, within a second, with an `agent.status_changed` entry), `adapter_module`, `capability` (agents that have it).
          */
         get: operations["listAgents"];
         put?: never;
@@ -516,7 +516,7 @@ export interface paths {
         put?: never;
         /**
          * Report agent activity
-         * @description Sets the agent's status from the event: session_start, task_complete, completed → idle; task_start → working (current_task_id from context.task_id); blocked → blocked; waiting_for_input → waiting_for_input; error → error; stop → offline; heartbeat keeps the stored status (an offline agent becomes idle; one that only read offline for being silent shows its last reported status again). task_complete, completed and stop clear current_task_id. Every event updates last_seen_at; every event but heartbeat is traced. An unknown agent key registers the agent (201); known agents answer 200. An agent token may report only its own agent's activity.
+         * @description Sets the agent's status from the event: session_start, task_complete, completed → idle; task_start → working (current_task_id from context.task_id); blocked → blocked; waiting_for_input → waiting_for_input; error → error; stop → offline; heartbeat keeps the stored status (an offline agent, stopped or made offline for silence, becomes idle). task_complete, completed and stop clear current_task_id. Every event updates last_seen_at; every event but heartbeat is traced (`agent.activity`), and every status change, a heartbeat's revival included, writes one `agent.status_changed` {from, to, reason}. An `error` stays until the agent reports another event, a new run of it starts, or a member resets it. An unknown agent key registers the agent (201); known agents answer 200. An agent token may report only its own agent's activity.
          */
         post: operations["createAgentActivity"];
         delete?: never;
@@ -2451,6 +2451,8 @@ export interface components {
             version?: number;
         };
         DocumentCreate: {
+            /** @description the document's key (unique; generated when omitted): 1–128 characters of [A-Za-z0-9._:-], not all digits */
+            document_id?: string;
             title: string;
             /** @description Markdown or plain text, up to 1 MiB (UTF-8). Longer documents are searched passage by passage. */
             content: string;
@@ -2460,6 +2462,8 @@ export interface components {
         };
         Document: {
             id: number;
+            /** @description the document's key; paths accept it or the integer id */
+            document_id: string;
             title: string;
             content: string;
             metadata: {
@@ -2484,6 +2488,8 @@ export interface components {
             };
         };
         DocumentUpdate: {
+            /** @description keys cannot be changed; a different value is 422 */
+            document_id?: string;
             title?: string;
             /** @description Markdown or plain text, up to 1 MiB (UTF-8). Longer documents are searched passage by passage. */
             content?: string;
@@ -2505,7 +2511,10 @@ export interface components {
             };
         };
         SearchHit: {
-            document_id: number;
+            /** @description the document's key */
+            document_id: string;
+            /** @description the document's integer id */
+            id: number;
             title: string;
             /** @description The best-matching passage, HTML-escaped, with matched words wrapped in `<mark>…</mark>`. */
             snippet: string;
@@ -5750,8 +5759,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description the document's integer id */
-                id: number;
+                /** @description the document's integer id or its key (document_id) */
+                id: string;
             };
             cookie?: never;
         };
@@ -5784,8 +5793,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description the document's integer id */
-                id: number;
+                /** @description the document's integer id or its key (document_id) */
+                id: string;
             };
             cookie?: never;
         };
@@ -5814,8 +5823,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description the document's integer id */
-                id: number;
+                /** @description the document's integer id or its key (document_id) */
+                id: string;
             };
             cookie?: never;
         };
