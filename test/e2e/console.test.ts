@@ -282,6 +282,38 @@ describe("console", () => {
     expect((await api("GET", `/api/dispatches/${parked.id}`)).status).not.toBe("awaiting_approval");
   });
 
+  test("a mission run from the console alone: create, add an agent, create a task, start, execute, approve", async () => {
+    await api("POST", "/api/agents", {
+      agent_id: "e2e-worker",
+      adapter_module: "command",
+      config: { command: [process.execPath, path.join(fixtures, "report-and-exit.mjs")] },
+    });
+    await page.getByRole("link", { name: "Missions", exact: true }).click();
+    await page.getByLabel("Goal").fill("Launch the beta");
+    await page.getByLabel("Key").fill("e2e-ui");
+    await page.getByRole("button", { name: "Create mission" }).click();
+    await page.getByRole("link", { name: "Launch the beta" }).click();
+    await page.getByRole("heading", { name: "Launch the beta" }).waitFor();
+    await page.getByLabel("Agent to add").selectOption("e2e-worker");
+    await page.getByRole("button", { name: "Add agent" }).click();
+    await page.getByLabel("Assign to").locator('option[value="e2e-worker"]').waitFor({ state: "attached" });
+    await page.getByLabel("New task").fill("Write the release notes");
+    await page.getByLabel("Assign to").selectOption("e2e-worker");
+    await page.getByRole("button", { name: "Create task" }).click();
+    await page.getByRole("link", { name: "Write the release notes" }).waitFor();
+    await page.getByRole("button", { name: "Start" }).click();
+    await page.locator(".mission-head .status", { hasText: "active" }).waitFor();
+    await page.getByRole("link", { name: "Write the release notes" }).click();
+    await page.getByRole("heading", { name: "Write the release notes", level: 1 }).waitFor();
+    await page.getByRole("button", { name: "Execute" }).click();
+    await page.locator(".facts > .status", { hasText: "pending_review" }).waitFor({ timeout: 20_000 });
+    await page.getByTestId("log").getByText("Tests passing").waitFor();
+    await page.getByRole("button", { name: "Approve" }).click();
+    await page.locator(".facts > .status", { hasText: "completed" }).waitFor();
+    const [task] = await api("GET", "/api/missions/e2e-ui/tasks");
+    expect(task).toMatchObject({ objective: "Write the release notes", status: "completed", agent_id: "e2e-worker" });
+  });
+
   test("every screen renders without console errors", async () => {
     await api("POST", "/api/objectives", { objective_id: "e2e-okr", title: "Users can sign in" });
     await api("POST", "/api/objectives/e2e-okr/key_results", { kr_id: "e2e-kr", title: "Login works in all browsers", target: 10, current: 4 });

@@ -142,6 +142,7 @@ export function MissionBoard({ id }: { id: string }) {
     <>
       <MissionHeader mission={mission} done={loaded ? done : null} total={loaded ? tasks.size : null} onChanged={() => void loadMission()} />
       <ErrorText error={error} />
+      <MissionSetup missionId={mission.mission_id} agents={agents} />
       {!loaded ? <p className="muted">Loading tasks… {tasks.size} so far</p> : null}
       <div className="board" aria-label="Board">
         {[...columns.entries()].map(([status, list]) => (
@@ -235,5 +236,91 @@ function Card({ task, agent }: { task: TaskItem; agent: Agent | undefined }) {
       ) : null}
       {error ? <span className="error">{error}</span> : null}
     </article>
+  );
+}
+
+/** The mission's agents (add one), and a form for a new task: what a person needs to run a mission here. */
+function MissionSetup({ missionId, agents }: { missionId: string; agents: Map<string, Agent> }) {
+  const [members, setMembers] = useState<string[] | null>(null);
+  const [adding, setAdding] = useState("");
+  const [objective, setObjective] = useState("");
+  const [assignee, setAssignee] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const loadMembers = () => {
+    const keys: string[] = [];
+    pages(
+      (cursor) => ok(api.GET("/api/missions/{mission_id}/agents", { params: { path: { mission_id: missionId }, query: { limit: 500, cursor } } })),
+      (items) => keys.push(...items.map((a) => a.agent_id)),
+    ).then(
+      () => setMembers(keys),
+      (e: Error) => setError(e.message),
+    );
+  };
+  useEffect(loadMembers, [missionId]);
+  useEvents((e) => {
+    if (e.mission_id === missionId && (e.event === "mission.agent_added" || e.event === "mission.agent_removed")) loadMembers();
+  });
+  const others = [...agents.keys()].filter((k) => !(members ?? []).includes(k)).sort();
+  return (
+    <div className="setup">
+      <form
+        className="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (!adding) return;
+          setError(null);
+          ok(api.POST("/api/missions/{mission_id}/agents", { params: { path: { mission_id: missionId } }, body: { agent_id: adding } })).then(
+            () => (setAdding(""), loadMembers()),
+            (err: Error) => setError(err.message),
+          );
+        }}
+      >
+        <span className="muted">agents</span> {members === null ? "…" : members.length ? members.join(", ") : "none yet"}
+        <select aria-label="Agent to add" value={adding} onChange={(e) => setAdding(e.target.value)}>
+          <option value="">Add an agent…</option>
+          {others.map((k) => (
+            <option key={k} value={k}>
+              {k}
+            </option>
+          ))}
+        </select>
+        <button type="submit" disabled={!adding}>
+          Add agent
+        </button>
+      </form>
+      <form
+        className="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (!objective.trim()) return;
+          setError(null);
+          ok(
+            api.POST("/api/missions/{mission_id}/tasks", {
+              params: { path: { mission_id: missionId } },
+              body: { objective: objective.trim(), ...(assignee ? { agent_id: assignee } : {}) },
+            }),
+          ).then(
+            () => setObjective(""),
+            (err: Error) => setError(err.message),
+          );
+        }}
+      >
+        <label>
+          New task <input value={objective} onChange={(e) => setObjective(e.target.value)} placeholder="Objective" size={48} />
+        </label>
+        <select aria-label="Assign to" value={assignee} onChange={(e) => setAssignee(e.target.value)}>
+          <option value="">any agent on the mission</option>
+          {(members ?? []).map((k) => (
+            <option key={k} value={k}>
+              {k}
+            </option>
+          ))}
+        </select>
+        <button type="submit" disabled={!objective.trim()}>
+          Create task
+        </button>
+      </form>
+      <ErrorText error={error} />
+    </div>
   );
 }
