@@ -3,7 +3,8 @@
 import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { vector } from "@electric-sql/pglite/vector";
@@ -69,7 +70,7 @@ async function initDataDir(dataDir: string, sharedBuffersMb: number): Promise<vo
   const here = fileURLToPath(import.meta.url);
   const ext = path.extname(here);
   const script = path.join(path.dirname(here), `pglite-init${ext}`);
-  const args = ext === ".ts" ? ["--import", import.meta.resolve("tsx"), script] : [script];
+  const args = ext === ".ts" ? ["--import", pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href, script] : [script];
   await new Promise<void>((resolve, reject) => {
     execFile(process.execPath, [...args, dataDir, String(sharedBuffersMb)], { encoding: "utf8" }, (err, _out, stderr) => {
       if (err) reject(new Error(stderr.trim() || err.message));

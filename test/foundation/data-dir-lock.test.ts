@@ -6,7 +6,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, test, vi } from "vitest";
+import { openDatabase } from "../../src/db/client.js";
 import { DataDirInUseError, LOCK_FILE, lockDataDir } from "../../src/db/data-dir-lock.js";
+import { migrationsApplied } from "../../src/db/migrate.js";
 import { runCli, startServer } from "../fixtures/server-process.js";
 
 vi.setConfig({ testTimeout: 600_000 });
@@ -105,6 +107,30 @@ describe("the lock itself", () => {
       (await lockDataDir(dir)).release();
     } finally {
       process.kill(childPid, "SIGKILL");
+    }
+  });
+});
+
+describe("openDatabase on a data directory", () => {
+  test("a new directory is created and migrated by a child process, locked while open, with 32 MB of shared buffers", async () => {
+    const dir = tmpDir();
+    const db = await openDatabase({ databaseUrl: null, dataDir: dir });
+    try {
+      expect(fs.existsSync(path.join(dir, "pglite", "PG_VERSION"))).toBe(true);
+      expect(await migrationsApplied(db)).toBe(true);
+      expect((await db.query<{ shared_buffers: string }>("SHOW shared_buffers"))[0]!.shared_buffers).toBe("32MB");
+      await db.query("CREATE TABLE kept (v text); INSERT INTO kept VALUES ('yes');");
+      await expect(openDatabase({ databaseUrl: null, dataDir: dir })).rejects.toBeInstanceOf(DataDirInUseError);
+    } finally {
+      await db.close();
+    }
+    // Closed: the lock is gone; the same directory opens on the request thread with another size.
+    const again = await openDatabase({ databaseUrl: null, dataDir: dir, pgliteThread: false, pgliteSharedBuffersMb: 16 });
+    try {
+      expect((await again.query<{ shared_buffers: string }>("SHOW shared_buffers"))[0]!.shared_buffers).toBe("16MB");
+      expect(await again.query("SELECT v FROM kept")).toEqual([{ v: "yes" }]);
+    } finally {
+      await again.close();
     }
   });
 });
