@@ -5,7 +5,8 @@
 //   headless mode (`--allowedTools mcp__mission-control`). Both options take several values, so they go last.
 // - Codex: `-c mcp_servers.mission-control.url=…` and `bearer_token_env_var = "MC_AGENT_TOKEN"` (the token
 //   stays in the environment, never on the command line).
-// - Gemini CLI: a settings file with `mcpServers.mission-control` (`httpUrl`, headers reading
+// - Gemini CLI: a settings file with `mcpServers.mission-control` (`url` with `type: "http"`, as `gemini mcp
+//   add --transport http` writes it; `httpUrl` is deprecated in 0.61), headers reading
 //   `$MC_AGENT_TOKEN`, `trust` so headless calls are not held for confirmation), given through
 //   GEMINI_CLI_SYSTEM_SETTINGS_PATH and removed when the run ends.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -68,7 +69,7 @@ export function mcpForRun(module: string, ctx: Pick<RunContext, "agent" | "apiUr
       const dir = mkdtempSync(path.join(os.tmpdir(), "mc-gemini-mcp-"));
       const file = path.join(dir, "settings.json");
       const settings = {
-        mcpServers: { [MCP_SERVER_NAME]: { httpUrl: url, headers: { Authorization: `Bearer $${TOKEN_ENV}` }, trust: true } },
+        mcpServers: { [MCP_SERVER_NAME]: { url, type: "http", headers: { Authorization: `Bearer $${TOKEN_ENV}` }, trust: true } },
       };
       writeFileSync(file, `${JSON.stringify(settings, null, 2)}\n`, { mode: 0o600 });
       return {

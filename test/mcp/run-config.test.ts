@@ -39,7 +39,7 @@ describe("mcpForRun", () => {
     const w = mcpForRun("gemini_cli", ctx())!;
     const file = w.env.GEMINI_CLI_SYSTEM_SETTINGS_PATH!;
     expect(JSON.parse(fs.readFileSync(file, "utf8"))).toEqual({
-      mcpServers: { "mission-control": { httpUrl: "http://127.0.0.1:4000/mcp", headers: { Authorization: "Bearer $MC_AGENT_TOKEN" }, trust: true } },
+      mcpServers: { "mission-control": { url: "http://127.0.0.1:4000/mcp", type: "http", headers: { Authorization: "Bearer $MC_AGENT_TOKEN" }, trust: true } },
     });
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     w.cleanup();
