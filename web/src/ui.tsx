@@ -23,7 +23,9 @@ export function Age({ at }: { at: string | null | undefined }) {
 }
 
 export function money(n: unknown): string {
-  return typeof n === "number" && Number.isFinite(n) ? `$${n.toFixed(n < 1 ? 4 : 2)}` : "—";
+  if (typeof n !== "number" || !Number.isFinite(n)) return "—";
+  // Agent runs cost fractions of a cent: below a dollar, four decimals.
+  return `$${n.toFixed(n > 0 && n < 1 ? 4 : 2)}`;
 }
 
 export function ErrorText({ error }: { error: string | null | undefined }) {

@@ -153,7 +153,7 @@ export function MissionBoard({ id }: { id: string }) {
   );
 }
 
-const CARD_HEIGHT = 128;
+const CARD_HEIGHT = 148;
 
 function Column({ status, tasks, agents }: { status: string; tasks: TaskItem[]; agents: Map<string, Agent> }) {
   const scroller = useRef<HTMLDivElement>(null);
