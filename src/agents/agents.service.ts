@@ -27,7 +27,7 @@ import { heartbeatsFor } from "./heartbeats.js";
 import { createStaleness } from "./agents.staleness.js";
 import type { ActivityReport, AgentCreate, AgentListQuery, AgentUpdate } from "./agents.schemas.js";
 import { redactConfig, restoreRedacted } from "./agents.secrets.js";
-import { agentConfigWarnings, checkAgentConfig } from "../runtime/agent-config.js";
+import { agentConfigWarnings, binaryProblem, checkAgentConfig } from "../runtime/agent-config.js";
 import { statusReasonOf, traceStatusChange, changeStatus } from "./agents.status.js";
 import { currentTaskEffect, EVENT_STATUS, resetStatus, type AgentEvent } from "./agents.state.js";
 
@@ -48,6 +48,10 @@ export interface AgentsDeps {
 
 /** The API shape of an agent: its stored status, explained (agents.status.ts), and its live run if any. */
 export function agentToApi(a: repo.AgentView) {
+  const reason = statusReasonOf(a);
+  // A CLI binary this server cannot run is said in the status too, unless the reason already says it (the
+  // failed run of a dispatch to it).
+  const problem = a.status === "working" ? null : binaryProblem(a.adapterModule, a.config);
   return {
     id: a.id,
     agent_id: a.agentId,
@@ -57,7 +61,7 @@ export function agentToApi(a: repo.AgentView) {
     config: redactConfig(a.config),
     warnings: agentConfigWarnings(a.adapterModule, a.config),
     status: a.status,
-    status_reason: statusReasonOf(a),
+    status_reason: problem === null || reason.includes(problem) ? reason : `${reason}; ${problem}`,
     status_since: a.statusSince,
     current_task_id: a.currentTaskId,
     last_seen_at: a.lastSeenAt,

@@ -179,6 +179,8 @@ describe("a CLI binary this server cannot find", () => {
     const warning = `${problem}: a dispatch to this agent fails at once (an agent started by hand can still report through hooks)`;
     expect(r.body.data.warnings).toEqual([warning]);
     expect((await t.json("GET", `/api/agents/${key}`)).body.data.warnings).toEqual([warning]);
+    // The status explains it too.
+    expect(r.body.data.status_reason).toBe(`never heard from; ${problem}`);
   });
 
   test("found on the agent's own env PATH: no warning", async () => {
@@ -187,6 +189,7 @@ describe("a CLI binary this server cannot find", () => {
     });
     expect(r.status).toBe(201);
     expect(r.body.data.warnings).toEqual([]);
+    expect(r.body.data.status_reason).toBe("never heard from");
   });
 
   async function missionWith(agentKey: string) {
@@ -216,6 +219,10 @@ describe("a CLI binary this server cannot find", () => {
     const { mission, task } = await missionWith(key);
     expect((await t.json("POST", `/api/tasks/${task}/execute`)).status).toBe(202);
     await failedWith(task, `claude_code binary ${missing} is not on this server's PATH`);
+    // The failed run is the agent's status now, and the reason is said once.
+    const after = (await t.json("GET", `/api/agents/${key}`)).body.data;
+    expect(after.status).toBe("error");
+    expect(after.status_reason.split(`binary ${missing} is not on`).length).toBe(2);
     await t.json("PATCH", `/api/missions/${mission}`, { body: { status: "completed" } });
   });
 
