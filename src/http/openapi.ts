@@ -13,7 +13,7 @@
 import type { RouteOptions } from "fastify";
 import { ErrorBody, COMPONENT } from "./envelope.js";
 import { KEY_PATTERN } from "./ids.js";
-import { IDEMPOTENCY_HEADER, REPLAYED_HEADER } from "./idempotency.js";
+import { REPLAYED_HEADER } from "./idempotency.js";
 
 type Json = Record<string, any>;
 
@@ -327,6 +327,3 @@ export function transformDocument(doc: Json, opts: DocumentOptions): Json {
   out.tags = [...tagsUsed].sort().map((name) => ({ name, description: opts.tags[name] ?? name }));
   return out;
 }
-
-export const ERROR_SCHEMA_NAME = "Error";
-export { IDEMPOTENCY_HEADER };
