@@ -3,6 +3,7 @@ import { agents, dispatches, missionAgents, tasks } from "../db/schema/index.js"
 import type { Executor } from "../db/client.js";
 import { refWhere } from "../db/lookup.js";
 import { agentWritten } from "./agent-writes.js";
+import { STALEABLE } from "./agents.state.js";
 import type { Ref } from "../http/ids.js";
 import type { Page } from "../http/pagination.js";
 
@@ -191,6 +192,12 @@ export async function writeStatus(exec: Executor, ref: Ref, w: StatusWrite): Pro
 }
 
 /**
+ * STALEABLE as an SQL list of literals (constants, never input): literals, not parameters, so the planner can
+ * match the partial index agents_live_seen_idx, which names the same statuses.
+ */
+const staleable = sql.raw(STALEABLE.map((x) => `'${x}'`).join(", "));
+
+/**
  * Agents that may have gone stale: in a status silence ends, silent for longer than the window, with no live
  * run. Read without locks; `markStale` decides, row by row.
  */
@@ -200,7 +207,7 @@ export async function staleCandidates(exec: Executor, staleAfterS: number, limit
     .from(agents)
     .where(
       and(
-        sql`${agents.status} IN ('idle', 'working', 'blocked', 'waiting_for_input')`,
+        sql`${agents.status} IN (${staleable})`,
         sql`${agents.lastSeenAt} < now() - (${staleAfterS}::integer * interval '1 second')`,
         noLiveRunSql,
       ),
@@ -224,7 +231,7 @@ export async function markStale(exec: Executor, id: number, staleAfterS: number,
     .where(
       and(
         sql`${agents.id} = o.id`,
-        sql`o.status IN ('idle', 'working', 'blocked', 'waiting_for_input')`,
+        sql`o.status IN (${staleable})`,
         sql`${agents.lastSeenAt} < now() - (${staleAfterS}::integer * interval '1 second')`,
         noLiveRunSql,
       ),

@@ -187,7 +187,7 @@ function createHeartbeats(database: Database, log: (err: unknown) => void = () =
       return pending.size;
     },
     async beat(ref) {
-      if (closed) return repo.heartbeat(db, ref);
+      if (closed) return direct(ref);
       const id = typeof ref === "number" ? ref : byKey.get(ref);
       const k = id === undefined ? undefined : known.get(id);
       // Unknown here, or a heartbeat that revives the agent: written now.
