@@ -10,7 +10,11 @@ import { fileURLToPath } from "node:url";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const SCREENSHOTS = path.join(root, "docs/screenshots");
+// The tests always take their screenshots; `npm run screenshots` keeps them in docs/screenshots (the README's
+// pictures), any other run in a scratch folder, so a test run leaves the working tree as it found it.
+export const SCREENSHOTS = process.env.MC_SCREENSHOTS_DIR
+  ? path.resolve(root, process.env.MC_SCREENSHOTS_DIR)
+  : path.join(os.tmpdir(), "mission-control-screenshots");
 export const CHROMIUM = process.env.MC_CHROMIUM ?? "/usr/bin/chromium";
 
 /** Builds web/dist if a source is newer; serialised across test files running at once. */
