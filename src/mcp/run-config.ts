@@ -1,8 +1,10 @@
 // How a coding-agent CLI run gets this server's MCP tools without any set-up: each CLI is told, in its own
 // way, about one HTTP MCP server named `mission-control` at <apiUrl>/mcp with the run's agent token (which
 // dies with the run). `config.mcp: false` on the agent turns it off.
-// - Claude Code: `--mcp-config <json>` (HTTP transport, Authorization header) and its tools allowed in
-//   headless mode (`--allowedTools mcp__mission-control`). Both options take several values, so they go last.
+// - Claude Code: `--mcp-config <json>` (HTTP transport, an Authorization header of `Bearer ${MC_AGENT_TOKEN}`,
+//   which Claude Code expands from its environment, as in .mcp.json: measured with 2.1.197, so the token is
+//   never in argv, where the process list shows it) and its tools allowed in headless mode
+//   (`--allowedTools mcp__mission-control`). Both options take several values, so they go last.
 // - Codex: `-c mcp_servers.mission-control.url=…` and `bearer_token_env_var = "MC_AGENT_TOKEN"` (the token
 //   stays in the environment, never on the command line).
 // - Gemini CLI: a settings file with `mcpServers.mission-control` (`url` with `type: "http"`, as `gemini mcp
@@ -39,13 +41,13 @@ export function mcpUrl(apiUrl: string): string {
 }
 
 /** The MCP wiring of one run of a CLI adapter; null when the adapter has none or the agent turned it off. */
-export function mcpForRun(module: string, ctx: Pick<RunContext, "agent" | "apiUrl" | "agentToken">): McpWiring | null {
+export function mcpForRun(module: string, ctx: Pick<RunContext, "agent" | "apiUrl">): McpWiring | null {
   if (ctx.agent.config.mcp === false) return null;
   const url = mcpUrl(ctx.apiUrl);
   const none = () => {};
   switch (module) {
     case "claude_code": {
-      const config = { mcpServers: { [MCP_SERVER_NAME]: { type: "http", url, headers: { Authorization: `Bearer ${ctx.agentToken}` } } } };
+      const config = { mcpServers: { [MCP_SERVER_NAME]: { type: "http", url, headers: { Authorization: `Bearer \${${TOKEN_ENV}}` } } } };
       return {
         args: ["--allowedTools", `mcp__${MCP_SERVER_NAME}`, "--mcp-config", JSON.stringify(config)],
         env: {},

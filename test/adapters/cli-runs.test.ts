@@ -249,11 +249,12 @@ describe("claude_code specifics", () => {
     const seen = JSON.parse(fs.readFileSync(argvFile, "utf8"));
     expect(seen.argv.slice(0, 1)).toEqual(["-p"]);
     // config.args, then this server's MCP server for the run (src/mcp/run-config.ts): its tools allowed, its
-    // URL and the run's token.
+    // URL and a header naming the variable holding the run's token, never the token itself (argv is public).
     expect(seen.argv.slice(2, -1)).toEqual(["--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits", "--allowedTools", "mcp__mission-control", "--mcp-config"]);
     expect(JSON.parse(seen.argv.at(-1))).toEqual({
-      mcpServers: { "mission-control": { type: "http", url: `${t.url}/mcp`, headers: { Authorization: `Bearer ${seen.env.MC_AGENT_TOKEN}` } } },
+      mcpServers: { "mission-control": { type: "http", url: `${t.url}/mcp`, headers: { Authorization: "Bearer ${MC_AGENT_TOKEN}" } } },
     });
+    expect(JSON.stringify(seen.argv)).not.toContain(seen.env.MC_AGENT_TOKEN);
     const prompt = seen.argv[1] as string;
     expect(prompt).toContain("Mission Control MCP tools (server \"mission-control\"): get_context, list_my_tasks,");
     expect(prompt).toContain("Task objective:\nImplement login endpoint");

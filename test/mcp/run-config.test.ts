@@ -14,12 +14,13 @@ const ctx = (config: Record<string, unknown> = {}) => ({
 });
 
 describe("mcpForRun", () => {
-  test("Claude Code: --allowedTools and --mcp-config with the HTTP transport and the run's token", () => {
+  test("Claude Code: --allowedTools and --mcp-config with the HTTP transport and a header naming the environment variable holding the token (never the token)", () => {
     const w = mcpForRun("claude_code", ctx())!;
     expect(w.args.slice(0, 3)).toEqual(["--allowedTools", "mcp__mission-control", "--mcp-config"]);
     expect(JSON.parse(w.args[3]!)).toEqual({
-      mcpServers: { "mission-control": { type: "http", url: "http://127.0.0.1:4000/mcp", headers: { Authorization: "Bearer mc_run_token" } } },
+      mcpServers: { "mission-control": { type: "http", url: "http://127.0.0.1:4000/mcp", headers: { Authorization: "Bearer ${MC_AGENT_TOKEN}" } } },
     });
+    expect(w.args.join(" ")).not.toContain("mc_run_token");
     expect(w.env).toEqual({});
     expect(w.promptLine).toBe(MCP_PROMPT_LINE);
   });
