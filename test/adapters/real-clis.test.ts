@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { startFakeModelApi, type FakeModelApi } from "../fixtures/fake-model-api.js";
 import { createTestContext, waitFor, type TestContext } from "../harness.js";
+import { cliToolName } from "../mcp/helpers.js";
 import { git, makeRepo, tmpDir } from "./git.js";
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../node_modules/.bin");
@@ -272,6 +273,76 @@ describe("claude_code (real Claude Code 2.1.197)", () => {
     expect(fresh).not.toContain("First version.");
     expect(fresh).toContain("Implement login endpoint");
     expect(fresh).toContain("Add a test for the wrong password");
+  });
+});
+
+describe("claude_code + the Mission Control MCP server (real Claude Code 2.1.197)", () => {
+  test("the server the adapter registers for the run: report_progress then submit_for_review through MCP, the token never on the command line", async () => {
+    // A wrapper records the argv and the token the real CLI is started with, then becomes it.
+    const spy = tmpDir("mc-claude-spy-");
+    cleanup.push(spy);
+    const wrapper = path.join(spy, "claude");
+    fs.writeFileSync(
+      wrapper,
+      `#!/bin/sh\nprintf '%s\\0' "$@" > ${JSON.stringify(path.join(spy, "argv"))}\nprintf '%s' "$MC_AGENT_TOKEN" > ${JSON.stringify(path.join(spy, "token"))}\nexec ${JSON.stringify(path.join(bin, "claude"))} "$@"\n`,
+      { mode: 0o755 },
+    );
+    const s = await setup("claude_code", { config: { binary: wrapper } });
+    s.api.queue(
+      { tool: cliToolName("claude_code", "report_progress"), input: { task: s.key, message: "Parsed the login form", outputs: { endpoints: ["POST /login"], tests: 3 } } },
+      { tool: cliToolName("claude_code", "submit_for_review"), input: { task: s.key, summary: "Login endpoint with 3 tests" } },
+      { text: "Reported and submitted." },
+    );
+    await execute(s.key);
+    // submit_for_review moves the task while the CLI still runs; the run's own result follows when it exits.
+    await waitStatus(s.key, "pending_review");
+    const done = await waitFor(async () => {
+      const x = await task(s.key);
+      return x.outputs.result !== undefined ? x : null;
+    }, 60_000, "the run's result");
+    expect(done.status).toBe("pending_review");
+
+    // What the tools sent is on the task, next to the run's own result.
+    expect(done.outputs).toMatchObject({ endpoints: ["POST /login"], tests: 3, summary: "Login endpoint with 3 tests", result: "Reported and submitted." });
+    const logs = messages(done);
+    expect(logs).toContain("Parsed the login form");
+    expect(logs).toContain("Submitted for review: Login endpoint with 3 tests");
+    expect(logs.some((m) => m.startsWith(`tool: ${cliToolName("claude_code", "report_progress")}`))).toBe(true);
+
+    // The model got the API's answers back as the tool results: the task as the server saw it after each call.
+    const main = s.api.mainRequests();
+    expect(main).toHaveLength(3);
+    const toolResults = (r: (typeof main)[number]): any[] =>
+      (r.body.messages as any[]).flatMap((m) => (Array.isArray(m.content) ? m.content.filter((c: any) => c.type === "tool_result") : []));
+    const [report] = toolResults(main[1]!);
+    expect(report.is_error ?? false).toBe(false);
+    expect(JSON.stringify(report.content)).toContain(s.key);
+    expect(JSON.stringify(report.content)).toContain("Parsed the login form");
+    expect(JSON.stringify(report.content)).toContain("POST /login");
+    const submit = toolResults(main[2]!).at(-1);
+    expect(submit.is_error ?? false).toBe(false);
+    expect(JSON.stringify(submit.content)).toContain("pending_review");
+    expect(JSON.stringify(submit.content)).toContain("Login endpoint with 3 tests");
+    // The tools were offered to the model under the names Claude Code gives them.
+    const offered = (main[0]!.body.tools as Array<{ name: string }>).map((x) => x.name);
+    expect(offered).toEqual(expect.arrayContaining([cliToolName("claude_code", "report_progress"), cliToolName("claude_code", "submit_for_review")]));
+
+    // The trace: the agent's entries from the calls carry the MCP channel.
+    const entries = (await t.json("GET", "/api/trace", { query: { task_id: s.key, limit: "500" } })).body.data as Array<{ event: string; actor: string; data: any }>;
+    const viaMcp = entries.filter((e) => e.data.channel === "mcp");
+    expect(viaMcp.length).toBeGreaterThan(0);
+    for (const e of viaMcp) expect(e.actor).toContain(s.agentKey);
+    const moved = viaMcp.filter((e) => e.event === "task.status_changed").map((e) => [e.data.to, e.data.via]);
+    expect(moved).toContainEqual(["pending_review", "report"]);
+    for (const e of viaMcp.filter((x) => x.event !== "task.status_changed")) expect(e.data.via).toBe("mcp");
+
+    // The run's token was in the CLI's environment and nowhere in its argv (which the process list shows).
+    const token = fs.readFileSync(path.join(spy, "token"), "utf8");
+    expect(token).toMatch(/^mc_/);
+    const argv = fs.readFileSync(path.join(spy, "argv"), "utf8").split("\0");
+    expect(argv).toContain("--mcp-config");
+    expect(argv.join(" ")).not.toContain(token);
+    expect(argv.some((a) => /\bmc_[A-Za-z0-9_-]{8,}/.test(a))).toBe(false);
   });
 });
 
