@@ -84,9 +84,11 @@ describe("budget_usd on missions", () => {
 
 test("OpenAPI describes budget_usd and spent_usd", async () => {
   const doc = (await t.json("GET", "/openapi.json", { token: null })).body;
-  const create = doc.paths["/api/missions"].post.requestBody.content["application/json"].schema;
+  // Named schemas are `$ref`s into components.schemas; the create body is bare or wrapped (oneOf).
+  const named = (s: any) => (s.$ref ? doc.components.schemas[s.$ref.split("/").pop()] : s);
+  const create = named(doc.paths["/api/missions"].post.requestBody.content["application/json"].schema.oneOf[0]);
   expect(JSON.stringify(create.properties.budget_usd)).toContain("spend limit in US dollars");
-  const read = doc.paths["/api/missions/{id}"].get.responses["200"].content["application/json"].schema.properties.data;
+  const read = named(doc.paths["/api/missions/{id}"].get.responses["200"].content["application/json"].schema.properties.data);
   expect(Object.keys(read.properties)).toEqual(expect.arrayContaining(["budget_usd", "spent_usd"]));
 });
 

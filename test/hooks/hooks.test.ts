@@ -144,8 +144,10 @@ describe("OpenAPI", () => {
     const post = doc.paths["/api/hooks/claude-code"].post;
     expect(post.summary).toBe("Receive a Claude Code hook");
     expect(post.parameters.map((p: any) => [p.in, p.name])).toContainEqual(["header", "x-mc-task-id"]);
-    expect(post.requestBody.content["application/json"].schema.required).toEqual(["session_id", "hook_event_name"]);
-    expect(Object.keys(post.responses["200"].content["application/json"].schema.properties)).toContain("hookSpecificOutput");
+    // Named schemas are `$ref`s into components.schemas.
+    const named = (s: any) => (s.$ref ? doc.components.schemas[s.$ref.split("/").pop()] : s);
+    expect(named(post.requestBody.content["application/json"].schema).required).toEqual(["session_id", "hook_event_name"]);
+    expect(Object.keys(named(post.responses["200"].content["application/json"].schema).properties)).toContain("hookSpecificOutput");
     expect(doc.paths["/api/agents/{agent_id}/hooks/claude-code"].get.summary).toBe("Claude Code hooks settings for an agent");
   });
 });
