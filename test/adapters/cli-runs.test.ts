@@ -326,6 +326,12 @@ describe("claude_code specifics", () => {
     await waitStatus(key, "blocked");
     await (t.app as any).services.housekeeping.pass();
     expect(fs.readFileSync(path.join(worktree, "WIP.md"), "utf8")).toBe("half done\n");
+    // The paused run's process is stopped in the background: wait for its exit before opening the gate, or
+    // on a slow machine the old process could pass the gate and work in the worktree beside the new run.
+    await waitFor(async () => {
+      const r = await t.json("GET", `/api/trace?task_id=${key}&event=runtime.run_stopped`);
+      return r.body.data.length > 0;
+    }, 30_000, "the paused run's exit");
 
     fs.writeFileSync(gate, "go");
     expect((await t.json("POST", `/api/missions/${missionKey}/start`)).status).toBe(200);

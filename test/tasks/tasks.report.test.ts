@@ -92,8 +92,15 @@ describe("report", () => {
   test("reports are allowed whatever the mission's status", async () => {
     const m = await createMission(t);
     const task = await createTask(t, m.mission_id);
-    await t.json("PATCH", `/api/missions/${m.id}`, { body: { status: "cancelled" } });
+    expect((await t.json("POST", `/api/missions/${m.id}/start`)).status).toBe(200);
+    expect((await t.json("POST", `/api/missions/${m.id}/pause`)).status).toBe(200);
     expect((await report(task, { status: "in_progress" })).status).toBe(200);
+    // Ending the mission fails its open tasks (the contract's Live status); a report on one is still taken.
+    expect((await t.json("PATCH", `/api/missions/${m.id}`, { body: { status: "cancelled" } })).status).toBe(200);
+    const late = await report(task, { logs: [{ message: "late news" }] });
+    expect(late.status).toBe(200);
+    expect(late.body.data.status).toBe("failed");
+    expect(late.body.data.logs.map((l: { message: string }) => l.message)).toContain("late news");
   });
 
   const bad: Array<[string, unknown, Record<string, string[]>]> = [
