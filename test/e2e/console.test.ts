@@ -282,12 +282,25 @@ describe("console", () => {
     expect((await api("GET", `/api/dispatches/${parked.id}`)).status).not.toBe("awaiting_approval");
   });
 
-  test("a mission run from the console alone: create, add an agent, create a task, start, execute, approve", async () => {
-    await api("POST", "/api/agents", {
-      agent_id: "e2e-worker",
-      adapter_module: "command",
-      config: { command: [process.execPath, path.join(fixtures, "report-and-exit.mjs")] },
-    });
+  test("a mission run from the console alone: create an agent and a mission, add the agent, create a task, start, execute, approve", async () => {
+    await page.getByRole("link", { name: "Agents", exact: true }).click();
+    await page.getByLabel("Agent key").fill("e2e-worker");
+    await page.getByLabel("Adapter").selectOption("command");
+    // Settings that are not JSON are refused in the page; settings the adapter refuses show the server's reason.
+    await page.getByLabel("Settings (JSON)").fill("{not json");
+    await page.getByRole("button", { name: "Create agent" }).click();
+    await page.getByText("Settings must be a JSON object").waitFor();
+    await page.getByLabel("Settings (JSON)").fill(JSON.stringify({ command: "echo hi" }));
+    await page.getByRole("button", { name: "Create agent" }).click();
+    await page.locator(".error", { hasText: "config.command: must be array" }).waitFor();
+    // Chromium logs the refused request; nothing else went wrong.
+    expect(browser.errors).toEqual(["console: Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"]);
+    browser.errors.length = 0;
+    expect((await t.json("GET", "/api/agents/e2e-worker")).status).toBe(404);
+    await page.getByLabel("Settings (JSON)").fill(JSON.stringify({ command: [process.execPath, path.join(fixtures, "report-and-exit.mjs")] }));
+    await page.getByRole("button", { name: "Create agent" }).click();
+    await page.locator('tr[data-agent-id="e2e-worker"]').waitFor();
+    expect((await api("GET", "/api/agents/e2e-worker")).adapter_module).toBe("command");
     await page.getByRole("link", { name: "Missions", exact: true }).click();
     await page.getByLabel("Goal").fill("Launch the beta");
     await page.getByLabel("Key").fill("e2e-ui");

@@ -4,7 +4,7 @@ import { useEffect, useState } from "react";
 import { api, ok, pages, post, type Agent } from "../api";
 import { useBatch, useEvents, useResume } from "../live";
 import { href } from "../router";
-import { ActionButton, Age, ErrorText, Status } from "../ui";
+import { ActionButton, Age, ErrorText, Section, Status } from "../ui";
 
 export function Agents() {
   const [agents, setAgents] = useState<Map<string, Agent>>(new Map());
@@ -49,6 +49,7 @@ export function Agents() {
     <>
       <h1>Agents</h1>
       <ErrorText error={error} />
+      <NewAgent onCreated={(a) => upsert([a])} />
       <table className="list agents">
         <thead>
           <tr>
@@ -100,7 +101,67 @@ export function Agents() {
           ))}
         </tbody>
       </table>
-      {list.length === 0 && !error ? <p className="muted">No agents yet. Agents appear when they first report activity.</p> : null}
+      {list.length === 0 && !error ? <p className="muted">No agents yet. Create one above, or agents appear when they first report activity.</p> : null}
     </>
+  );
+}
+
+// The adapters the server knows; the server checks the settings against the chosen one and answers 422 with the
+// reason, which is shown as it comes.
+const ADAPTERS = ["command", "claude_code", "codex", "gemini_cli", "webhook", "manual"] as const;
+
+function NewAgent({ onCreated }: { onCreated: (a: Agent) => void }) {
+  const [key, setKey] = useState("");
+  const [adapter, setAdapter] = useState<(typeof ADAPTERS)[number]>("command");
+  const [config, setConfig] = useState("{}");
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <Section title="New agent">
+      <form
+        className="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setError(null);
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(config || "{}");
+          } catch {
+            setError("Settings must be a JSON object");
+            return;
+          }
+          if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
+            setError("Settings must be a JSON object");
+            return;
+          }
+          ok(api.POST("/api/agents", { body: { agent_id: key.trim(), adapter_module: adapter, config: parsed as Record<string, unknown> } })).then(
+            (r) => {
+              setKey("");
+              setConfig("{}");
+              onCreated(r.data as Agent);
+            },
+            (err: Error) => setError(err.message),
+          );
+        }}
+      >
+        <label>
+          Agent key <input value={key} onChange={(e) => setKey(e.target.value)} required />
+        </label>
+        <label>
+          Adapter{" "}
+          <select value={adapter} onChange={(e) => setAdapter(e.target.value as (typeof ADAPTERS)[number])}>
+            {ADAPTERS.map((a) => (
+              <option key={a} value={a}>
+                {a}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Settings (JSON) <textarea value={config} onChange={(e) => setConfig(e.target.value)} rows={2} cols={40} spellCheck={false} />
+        </label>
+        <button type="submit">Create agent</button>
+        <ErrorText error={error} />
+      </form>
+    </Section>
   );
 }
