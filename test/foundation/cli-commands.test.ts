@@ -3,34 +3,18 @@
 // failures said in one line (a port in use, a missing database, PostgreSQL not running, a bad MC_PUBLIC_URL).
 import fs from "node:fs";
 import net from "node:net";
-import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, test, vi } from "vitest";
-import { freePort, runCli, startServer } from "../fixtures/server-process.js";
+import { call, freePort, runCli, scratchDirs, startServer } from "../fixtures/server-process.js";
 
 vi.setConfig({ testTimeout: 600_000 });
 /** A first start creates and migrates the database; on a machine busy with other test files it can take minutes. */
 const START_TIMEOUT_MS = 240_000;
 
-const dirs: string[] = [];
-function tmpDir() {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), "mc-cli-"));
-  dirs.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
-
-async function call(url: string, token: string, method = "GET", body?: unknown) {
-  const r = await fetch(url, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: r.status, body: (r.status === 204 ? null : await r.json()) as any };
-}
+const scratch = scratchDirs("mc-cli-");
+const tmpDir = scratch.make;
+afterAll(scratch.cleanup);
 
 const ADMIN = "cli-test-admin-token-0123456789";
 

@@ -3,36 +3,20 @@
 // holder leaves the directory usable at once; an agent process the holder started does not keep the lock.
 import { spawn } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, test, vi } from "vitest";
 import { openDatabase } from "../../src/db/client.js";
 import { DataDirInUseError, LOCK_FILE, lockDataDir } from "../../src/db/data-dir-lock.js";
 import { migrationsApplied } from "../../src/db/migrate.js";
-import { runCli, startServer } from "../fixtures/server-process.js";
+import { call, runCli, scratchDirs, startServer } from "../fixtures/server-process.js";
 
 vi.setConfig({ testTimeout: 600_000 });
 /** A first start creates and migrates the database; on a machine busy with other test files it can take minutes. */
 const START_TIMEOUT_MS = 240_000;
 
-const dirs: string[] = [];
-function tmpDir() {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), "mc-lock-"));
-  dirs.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
-
-async function call(url: string, token: string, method = "GET", body?: unknown) {
-  const r = await fetch(url, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: r.status, body: (r.status === 204 ? null : await r.json()) as any };
-}
+const scratch = scratchDirs("mc-lock-");
+const tmpDir = scratch.make;
+afterAll(scratch.cleanup);
 
 const ADMIN = "lock-test-admin-token-0123456789";
 const ISO = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z";

@@ -1,7 +1,6 @@
 // The real server as a process: first start, restart on the same data, signals, start-up failures, the
 // token CLI, and two processes starting at once on one PostgreSQL database.
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
@@ -9,26 +8,11 @@ import { afterAll, describe, expect, test, vi } from "vitest";
 
 // Each test starts real server processes (several seconds each on a busy machine).
 vi.setConfig({ testTimeout: 180_000 });
-import { runCli, startServer } from "../fixtures/server-process.js";
+import { call, runCli, scratchDirs, startServer } from "../fixtures/server-process.js";
 
-const dirs: string[] = [];
-function tmpDir() {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), "mc-server-"));
-  dirs.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
-
-async function call(url: string, token: string, method = "GET", body?: unknown) {
-  const r = await fetch(url, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: r.status, body: (r.status === 204 ? null : await r.json()) as any };
-}
+const scratch = scratchDirs("mc-server-");
+const tmpDir = scratch.make;
+afterAll(scratch.cleanup);
 
 describe("embedded database", () => {
   test("first start creates and prints an admin token once; data survives a restart; SIGTERM exits 0", async () => {
