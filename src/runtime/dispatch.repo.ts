@@ -44,6 +44,13 @@ export async function claimNext(exec: Executor, missionId: number, agentId: numb
   return id === undefined ? undefined : findDispatch(exec, Number(id));
 }
 
+/** Puts a dispatch this owner claimed but did not start back in the queue, unless someone settled it since. */
+export async function unclaim(exec: Executor, id: number, owner: string) {
+  await exec.execute(sql`
+    UPDATE ${dispatches} SET status = 'queued', owner = NULL, started_at = NULL, updated_at = now()
+    WHERE id = ${id} AND owner = ${owner} AND status = 'running'`);
+}
+
 export async function setDispatch(exec: Executor, id: number, set: Partial<typeof dispatches.$inferInsert>) {
   const rows = await exec
     .update(dispatches)

@@ -405,8 +405,14 @@ export class AgentWorker {
       const settings = agentSettings(agent.config);
       if (this.runs.size >= settings.maxConcurrency) return;
       const d = await repo.claimNext(database.db, this.missionId, this.agentId, owner);
+      // A run that ended while this pass awaited the database may have stopped or escalated the worker:
+      // that state stands, and a dispatch claimed meanwhile goes back to the queue untouched.
+      if (this.halted()) {
+        if (d) await repo.unclaim(database.db, d.id, owner);
+        return;
+      }
       if (!d) {
-        if (this.runs.size === 0 && this.state !== "restarting") this.state = "idle";
+        if (this.runs.size === 0 && this.state === "running") this.state = "idle";
         return;
       }
       const active: ActiveRun = { dispatch: d, taskKey: null, run: null, stopping: false, logs: null };
@@ -414,6 +420,11 @@ export class AgentWorker {
       this.state = "running";
       void this.execute(active, agent).catch((err) => this.deps.log.error({ err, dispatch: d.id }, "run failed"));
     }
+  }
+
+  /** Stopped or escalated: the worker takes no work. A method, so a check after an await reads the state anew. */
+  private halted(): boolean {
+    return this.stopped || this.state === "escalated";
   }
 
   private refreshCurrent() {
