@@ -2,7 +2,17 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "web/dist/**", "node_modules/**", "data/**", "coverage/**", "bench/results/**", "src/client/schema.ts"] },
+  {
+    ignores: [
+      "dist/**",
+      "web/dist/**",
+      "node_modules/**",
+      "data/**",
+      "coverage/**",
+      "bench/results/**",
+      "src/client/schema.ts",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -14,6 +24,16 @@ export default tseslint.config(
   },
   {
     files: ["test/fixtures/**/*.{js,mjs,cjs}"],
-    languageOptions: { globals: { process: "readonly", console: "readonly", Buffer: "readonly", setTimeout: "readonly", setInterval: "readonly", fetch: "readonly", URL: "readonly" } },
+    languageOptions: {
+      globals: {
+        process: "readonly",
+        console: "readonly",
+        Buffer: "readonly",
+        setTimeout: "readonly",
+        setInterval: "readonly",
+        fetch: "readonly",
+        URL: "readonly",
+      },
+    },
   },
 );

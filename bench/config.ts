@@ -56,11 +56,16 @@ export function loadBenchConfig(): BenchConfig {
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
-  for (const b of requested) if (b !== "pglite" && b !== "postgres") throw new Error(`BENCH_BACKENDS: unknown backend "${b}"`);
+  for (const b of requested)
+    if (b !== "pglite" && b !== "postgres") throw new Error(`BENCH_BACKENDS: unknown backend "${b}"`);
   const backends = (requested as Backend[]).filter((b) => b === "pglite" || databaseUrl !== null);
   const server = process.env.BENCH_SERVER ?? "dist";
   if (server !== "dist" && server !== "tsx") throw new Error(`BENCH_SERVER must be dist or tsx (got "${server}")`);
-  const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(",").map((s) => s.trim()).filter(Boolean) : null;
+  const only = process.env.BENCH_ONLY
+    ? process.env.BENCH_ONLY.split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : null;
   return {
     durationS: int("BENCH_DURATION_S", 10, 1),
     warmupS: int("BENCH_WARMUP_S", 3, 0),

@@ -101,17 +101,23 @@ export async function measureDispatch(api: Api, samples: number, log: (m: string
       adapter_module: "command",
       config: { command: cmd, max_concurrency: 1 },
     });
-    if (agent.status !== 201) throw new Error(`creating the command agent: ${agent.status} ${JSON.stringify(agent.body)}`);
+    if (agent.status !== 201)
+      throw new Error(`creating the command agent: ${agent.status} ${JSON.stringify(agent.body)}`);
     const mission = await api("POST", "/api/missions", { mission_id: "bench-dispatch", goal: "Dispatch latency" });
     if (mission.status !== 201) throw new Error(`creating the dispatch mission: ${mission.status}`);
     await api("POST", "/api/missions/bench-dispatch/agents", { agent_id: "bench-cmd" });
     const started = await api("POST", "/api/missions/bench-dispatch/start");
-    if (started.status !== 200) throw new Error(`starting the dispatch mission: ${started.status} ${JSON.stringify(started.body)}`);
+    if (started.status !== 200)
+      throw new Error(`starting the dispatch mission: ${started.status} ${JSON.stringify(started.body)}`);
 
     const dispatched: number[] = [];
     for (let i = 0; i < samples + 3; i++) {
       const key = `bench-dispatch-${i}`;
-      const t = await api("POST", "/api/missions/bench-dispatch/tasks", { task_id: key, objective: "Start and exit", agent_id: "bench-cmd" });
+      const t = await api("POST", "/api/missions/bench-dispatch/tasks", {
+        task_id: key,
+        objective: "Start and exit",
+        agent_id: "bench-cmd",
+      });
       if (t.status !== 201) throw new Error(`creating a dispatch task: ${t.status} ${JSON.stringify(t.body)}`);
       const t0 = performance.now();
       const r = await api("POST", `/api/tasks/${key}/execute`);

@@ -107,7 +107,9 @@ async function once(opts: LoadOptions, record: boolean): Promise<LoadResult> {
 }
 
 /** Warm-up (discarded), then (after `between`, e.g. waiting for the server to catch up) the measured run. */
-export async function load(opts: LoadOptions & { warmupS: number; between?: () => Promise<void> }): Promise<LoadResult> {
+export async function load(
+  opts: LoadOptions & { warmupS: number; between?: () => Promise<void> },
+): Promise<LoadResult> {
   if (opts.warmupS > 0) {
     await once({ ...opts, durationS: opts.warmupS }, false);
     await opts.between?.();
@@ -136,7 +138,11 @@ export async function sequential(opts: {
     const a = toAutocannon(spec);
     const t0 = performance.now();
     try {
-      const r = await fetch(opts.url + spec.path, { method: spec.method, headers: a.headers, body: a.body as string | undefined });
+      const r = await fetch(opts.url + spec.path, {
+        method: spec.method,
+        headers: a.headers,
+        body: a.body as string | undefined,
+      });
       await r.arrayBuffer();
       const ms = performance.now() - t0;
       if (!record) return;
@@ -158,5 +164,16 @@ export async function sequential(opts: {
   }
   const durationS = (performance.now() - start) / 1000;
   const s = lat.summary();
-  return { requests: s.count, rps: s.count / durationS, p50: s.p50, p99: s.p99, mean: s.mean, errors, non2xx, statusCodes: codes, durationS, samples };
+  return {
+    requests: s.count,
+    rps: s.count / durationS,
+    p50: s.p50,
+    p99: s.p99,
+    mean: s.mean,
+    errors,
+    non2xx,
+    statusCodes: codes,
+    durationS,
+    samples,
+  };
 }

@@ -33,7 +33,13 @@ export function rssMb(pid: number): number {
   const v = procStatus(pid, "VmRSS");
   if (v !== null) return v;
   try {
-    return Number(execFileSync("ps", ["-o", "rss=", "-p", String(pid)]).toString().trim()) / 1024;
+    return (
+      Number(
+        execFileSync("ps", ["-o", "rss=", "-p", String(pid)])
+          .toString()
+          .trim(),
+      ) / 1024
+    );
   } catch {
     return 0;
   }
@@ -52,7 +58,13 @@ export async function startProcess(opts: StartOptions): Promise<Proc> {
   const port = await freePort();
   const proc = spawn(process.execPath, opts.argv, {
     cwd: root,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...opts.env, HOST: "127.0.0.1", PORT: String(port) },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      ...opts.env,
+      HOST: "127.0.0.1",
+      PORT: String(port),
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -66,7 +78,8 @@ export async function startProcess(opts: StartOptions): Promise<Proc> {
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.timeoutMs ?? 180_000);
   for (;;) {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${opts.argv.join(" ")} exited early: ${out}`);
+    if (proc.exitCode !== null || proc.signalCode !== null)
+      throw new Error(`${opts.argv.join(" ")} exited early: ${out}`);
     try {
       const r = await fetch(url + opts.readyPath, { method: opts.readyMethod ?? "GET" });
       await r.arrayBuffer();

@@ -45,7 +45,13 @@ interface BackendResults {
   seedSeconds: number;
   ceilings: { hello: LoadResult & { peakRssMb: number }; insert: LoadResult & { peakRssMb: number } };
   rows: Row[];
-  server: { rssAtEndMb: number; rssAfterRunMb: number; settleS: number; peakRssMb: number | null; pgliteThread: string };
+  server: {
+    rssAtEndMb: number;
+    rssAfterRunMb: number;
+    settleS: number;
+    peakRssMb: number | null;
+    pgliteThread: string;
+  };
   totalSeconds: number;
 }
 
@@ -75,14 +81,20 @@ function machine(): Record<string, unknown> {
 function serverArgv(cfg: BenchConfig): string[] {
   // BENCH_SERVER_NODE_ARGS: extra node flags for the server alone, e.g. "--cpu-prof --cpu-prof-dir=bench/results/tmp".
   const extra = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
-  return [...extra, ...(cfg.server === "dist" ? ["dist/main.js", "serve"] : ["--import", "tsx", "src/main.ts", "serve"])];
+  return [
+    ...extra,
+    ...(cfg.server === "dist" ? ["dist/main.js", "serve"] : ["--import", "tsx", "src/main.ts", "serve"]),
+  ];
 }
 
 function makeApi(url: string, token: string) {
   return async (method: string, p: string, body?: unknown) => {
     const r = await fetch(url + p, {
       method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await r.text();
@@ -128,11 +140,17 @@ function requestMakers(s: Seeded, cursors: string[], member: string) {
   return {
     heartbeat: (): RequestSpec => {
       const a = hb();
-      return { method: "POST", path: `/api/agents/${a.key}/activity`, headers: auth(a.token), body: { event: "heartbeat" } };
+      return {
+        method: "POST",
+        path: `/api/agents/${a.key}/activity`,
+        headers: auth(a.token),
+        body: { event: "heartbeat" },
+      };
     },
     activity: (): RequestSpec => {
       const a = act();
-      const body = ++n % 2 ? { event: "task_start", context: { task_id: `bench-l-${n % 1000}` } } : { event: "task_complete" };
+      const body =
+        ++n % 2 ? { event: "task_start", context: { task_id: `bench-l-${n % 1000}` } } : { event: "task_complete" };
       return { method: "POST", path: `/api/agents/${a.key}/activity`, headers: auth(a.token), body };
     },
     report: (): RequestSpec => {
@@ -158,19 +176,30 @@ function requestMakers(s: Seeded, cursors: string[], member: string) {
     get: (): RequestSpec => ({ method: "GET", path: `/api/tasks/${task()}`, headers: auth(member) }),
     list: (): RequestSpec => {
       const c = cur();
-      return { method: "GET", path: `/api/missions/${s.listMission}/tasks?limit=50${c ? `&cursor=${c}` : ""}`, headers: auth(member) };
+      return {
+        method: "GET",
+        path: `/api/missions/${s.listMission}/tasks?limit=50${c ? `&cursor=${c}` : ""}`,
+        headers: auth(member),
+      };
     },
     matrix: (): RequestSpec => ({ method: "GET", path: "/api/traceability", headers: auth(member) }),
     search: (): RequestSpec => {
       const i = ++n;
       const pick = (k: number) => words[(i * 7919 + k * 104729) % words.length]!;
-      const q = i % 3 === 0 ? `${pick(1)} ${typo(pick(2))}` : i % 3 === 1 ? `${pick(1)} ${pick(2)} ${pick(3)}` : pick(1);
+      const q =
+        i % 3 === 0 ? `${pick(1)} ${typo(pick(2))}` : i % 3 === 1 ? `${pick(1)} ${pick(2)} ${pick(3)}` : pick(1);
       return { method: "POST", path: "/api/knowledge/search", headers: auth(member), body: { query: q, limit: 5 } };
     },
   };
 }
 
-function row(name: string, kind: Row["kind"], connections: number, r: LoadResult | null, peakRssMb: number | null): Row {
+function row(
+  name: string,
+  kind: Row["kind"],
+  connections: number,
+  r: LoadResult | null,
+  peakRssMb: number | null,
+): Row {
   return {
     name,
     kind,
@@ -199,7 +228,12 @@ function judge(backend: Backend, rows: Row[], hello: number, insert: number) {
   for (const r of rows) {
     const base = r.name.replace(/ \[.*\]$/, "");
     if (r.name.endsWith("[main thread]")) {
-      if (["heartbeat", "list tasks", "get task"].includes(base) || base.startsWith("mixed: heartbeat") || base.startsWith("mixed: list")) ratio(r, "hello");
+      if (
+        ["heartbeat", "list tasks", "get task"].includes(base) ||
+        base.startsWith("mixed: heartbeat") ||
+        base.startsWith("mixed: list")
+      )
+        ratio(r, "hello");
       if (base === "task report" || base.startsWith("mixed: report")) ratio(r, "insert");
       continue;
     }
@@ -257,13 +291,16 @@ function judge(backend: Backend, rows: Row[], hello: number, insert: number) {
   }
 }
 
-const f = (v: number | null | undefined, d = 1) => (v === null || v === undefined || Number.isNaN(v) ? "—" : v.toFixed(d));
+const f = (v: number | null | undefined, d = 1) =>
+  v === null || v === undefined || Number.isNaN(v) ? "—" : v.toFixed(d);
 
 export function table(res: BackendResults): string {
   const lines: string[] = [];
   const h = res.ceilings.hello;
   const i = res.ceilings.insert;
-  lines.push(`Backend: ${res.backend}   (${res.date}, ${res.machine.cores} cores ${res.machine.cpu}, load average at start ${JSON.stringify(res.machine.loadAverageAtStart)})`);
+  lines.push(
+    `Backend: ${res.backend}   (${res.date}, ${res.machine.cores} cores ${res.machine.cpu}, load average at start ${JSON.stringify(res.machine.loadAverageAtStart)})`,
+  );
   lines.push(
     `Ceilings: hello-world ${f(h.rps, 0)} req/s (p50 ${f(h.p50, 2)} ms, p99 ${f(h.p99, 2)} ms); ` +
       `one INSERT ${f(i.rps, 0)} req/s (p50 ${f(i.p50, 2)} ms, p99 ${f(i.p99, 2)} ms)`,
@@ -281,19 +318,25 @@ export function table(res: BackendResults): string {
     r.met === null ? "—" : r.met ? "met" : "MISSED",
   ]);
   const widths = head.map((_, c) => Math.max(head[c]!.length, ...body.map((b) => b[c]!.length)));
-  const fmt = (cells: string[]) => cells.map((c, k) => (k === 0 || k >= 7 ? c.padEnd(widths[k]!) : c.padStart(widths[k]!))).join("  ");
+  const fmt = (cells: string[]) =>
+    cells.map((c, k) => (k === 0 || k >= 7 ? c.padEnd(widths[k]!) : c.padStart(widths[k]!))).join("  ");
   lines.push(fmt(head));
   lines.push(widths.map((w) => "-".repeat(w)).join("  "));
   for (const b of body) lines.push(fmt(b));
   const d = res.rows.find((r) => r.kind === "dispatch")?.extra as Partial<DispatchResult> | undefined;
-  if (d) lines.push(`Dispatch: median ${f(d.dispatchP50)} ms vs bare spawn ${f(d.bareP50)} ms → ${f(d.overheadP50)} ms above (p99 ${f(d.dispatchP99)} / ${f(d.bareP99)} ms, ${d.samples} samples)`);
-  const rssTarget = res.backend === "postgres" ? ` (target < 250 MB: ${res.server.rssAfterRunMb < 250 ? "met" : "MISSED"})` : "";
+  if (d)
+    lines.push(
+      `Dispatch: median ${f(d.dispatchP50)} ms vs bare spawn ${f(d.bareP50)} ms → ${f(d.overheadP50)} ms above (p99 ${f(d.dispatchP99)} / ${f(d.bareP99)} ms, ${d.samples} samples)`,
+    );
+  const rssTarget =
+    res.backend === "postgres" ? ` (target < 250 MB: ${res.server.rssAfterRunMb < 250 ? "met" : "MISSED"})` : "";
   lines.push(
     `Server RSS after the run: ${f(res.server.rssAtEndMb, 0)} MB at once, ${f(res.server.rssAfterRunMb, 0)} MB after ${res.server.settleS} s idle${rssTarget}; ` +
       `peak ${f(res.server.peakRssMb, 0)} MB. PGlite thread: ${res.server.pgliteThread}.`,
   );
   for (const r of res.rows) {
-    if (r.errors || r.non2xx) lines.push(`! ${r.name}: ${r.errors} errors, ${r.non2xx} non-2xx ${JSON.stringify(r.extra?.statusCodes ?? {})}`);
+    if (r.errors || r.non2xx)
+      lines.push(`! ${r.name}: ${r.errors} errors, ${r.non2xx} non-2xx ${JSON.stringify(r.extra?.statusCodes ?? {})}`);
   }
   return lines.join("\n");
 }
@@ -329,7 +372,10 @@ export function markdown(res: BackendResults): string {
   }
   const d = res.rows.find((r) => r.kind === "dispatch")?.extra as Partial<DispatchResult> | undefined;
   out.push("");
-  if (d) out.push(`Dispatch: median ${f(d.dispatchP50)} ms against a bare spawn's ${f(d.bareP50)} ms: **${f(d.overheadP50)} ms** above.`);
+  if (d)
+    out.push(
+      `Dispatch: median ${f(d.dispatchP50)} ms against a bare spawn's ${f(d.bareP50)} ms: **${f(d.overheadP50)} ms** above.`,
+    );
   out.push(
     `Server RSS after the run: ${f(res.server.rssAtEndMb, 0)} MB at once, **${f(res.server.rssAfterRunMb, 0)} MB** after ` +
       `${res.server.settleS} s idle; peak ${f(res.server.peakRssMb, 0)} MB.`,
@@ -354,7 +400,9 @@ async function runBackend(cfg: BenchConfig, backend: Backend): Promise<BackendRe
     m.postgres = (await c.query("SHOW server_version")).rows[0].server_version;
     await c.end();
   } else {
-    m.pglite = JSON.parse(fs.readFileSync(path.join(root, "node_modules/@electric-sql/pglite/package.json"), "utf8")).version;
+    m.pglite = JSON.parse(
+      fs.readFileSync(path.join(root, "node_modules/@electric-sql/pglite/package.json"), "utf8"),
+    ).version;
   }
   const dataDir = path.join(work, "data");
 
@@ -369,7 +417,12 @@ async function runBackend(cfg: BenchConfig, backend: Backend): Promise<BackendRe
 
   const dbEnv: Record<string, string> = databaseUrl ? { DATABASE_URL: databaseUrl } : {};
   const ceiling = async (name: "hello" | "insert") => {
-    const env: Record<string, string> = name === "hello" ? {} : databaseUrl ? { DATABASE_URL: databaseUrl } : { PGLITE_DIR: path.join(work, "ceiling-pglite") };
+    const env: Record<string, string> =
+      name === "hello"
+        ? {}
+        : databaseUrl
+          ? { DATABASE_URL: databaseUrl }
+          : { PGLITE_DIR: path.join(work, "ceiling-pglite") };
     const p = await startProcess({ argv: ["--import", "tsx", `bench/ceilings/${name}.ts`], env, readyPath: "/" });
     try {
       const stopRss = sampleRss(p.pid);
@@ -379,10 +432,15 @@ async function runBackend(cfg: BenchConfig, backend: Backend): Promise<BackendRe
         connections: cfg.connections,
         durationS: cfg.durationS,
         warmupS: cfg.warmupS,
-        next: () => (name === "hello" ? { method: "GET", path: "/" } : { method: "POST", path: "/", body: { agent: `a-${++k % 500}`, n: k } }),
+        next: () =>
+          name === "hello"
+            ? { method: "GET", path: "/" }
+            : { method: "POST", path: "/", body: { agent: `a-${++k % 500}`, n: k } },
       });
       const peak = stopRss();
-      log(`  ceiling ${name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms${r.non2xx || r.errors ? ` (${r.errors} errors, ${r.non2xx} non-2xx)` : ""}`);
+      log(
+        `  ceiling ${name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms${r.non2xx || r.errors ? ` (${r.errors} errors, ${r.non2xx} non-2xx)` : ""}`,
+      );
       return { ...r, peakRssMb: peak };
     } finally {
       await p.stop();
@@ -395,7 +453,10 @@ async function runBackend(cfg: BenchConfig, backend: Backend): Promise<BackendRe
   const adminToken = `bench-admin-${randomBytes(12).toString("hex")}`;
   if (cfg.keepData) {
     // Everything needed to start the server on this data again and send the same requests by hand.
-    fs.writeFileSync(path.join(work, "seeded.json"), JSON.stringify({ adminToken, databaseUrl, dataDir, ...seeded }, null, 2));
+    fs.writeFileSync(
+      path.join(work, "seeded.json"),
+      JSON.stringify({ adminToken, databaseUrl, dataDir, ...seeded }, null, 2),
+    );
   }
   const rows: Row[] = [];
   const want = (name: string) => cfg.only === null || cfg.only.some((o) => name.startsWith(o));
@@ -428,7 +489,10 @@ async function runBackend(cfg: BenchConfig, backend: Backend): Promise<BackendRe
       const cursors: string[] = [];
       let cursor: string | null = null;
       for (let page = 0; ; page++) {
-        const r: { status: number; body: any } = await api("GET", `/api/missions/${seeded.listMission}/tasks?limit=50${cursor ? `&cursor=${cursor}` : ""}`);
+        const r: { status: number; body: any } = await api(
+          "GET",
+          `/api/missions/${seeded.listMission}/tasks?limit=50${cursor ? `&cursor=${cursor}` : ""}`,
+        );
         if (r.status !== 200) throw new Error(`listing tasks: ${r.status} ${JSON.stringify(r.body)}`);
         cursor = r.body.meta.next_cursor;
         if (!cursor) break;
@@ -459,7 +523,9 @@ async function runBackend(cfg: BenchConfig, backend: Backend): Promise<BackendRe
         });
         rows.push(row(name + suffix, "load", ceilingConns, r, stopRss()));
         await drain(server.url);
-        log(`    ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms${r.non2xx || r.errors ? `, ${r.errors} errors, ${r.non2xx} non-2xx ${JSON.stringify(r.statusCodes)}` : ""}`);
+        log(
+          `    ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms${r.non2xx || r.errors ? `, ${r.errors} errors, ${r.non2xx} non-2xx ${JSON.stringify(r.statusCodes)}` : ""}`,
+        );
       };
       const latencyRow = async (name: string, next: () => RequestSpec) => {
         if (!want(name)) return;
@@ -470,24 +536,42 @@ async function runBackend(cfg: BenchConfig, backend: Backend): Promise<BackendRe
         await drain(server.url);
         out.extra = { ...out.extra, samples: r.samples.length };
         rows.push(out);
-        log(`    median ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms over ${r.samples.length} requests${r.non2xx || r.errors ? `, ${r.errors} errors, ${r.non2xx} non-2xx` : ""}`);
+        log(
+          `    median ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms over ${r.samples.length} requests${r.non2xx || r.errors ? `, ${r.errors} errors, ${r.non2xx} non-2xx` : ""}`,
+        );
       };
       const mixed = async () => {
         if (!want("mixed")) return;
         const c = cfg.connections;
-        const split = { report: Math.max(1, Math.round(c * 0.6)), heartbeat: Math.max(1, Math.round(c * 0.2)), list: Math.max(1, Math.round(c * 0.2)) };
-        log(`  mixed${suffix}: reports ${split.report} + heartbeats ${split.heartbeat} + lists ${split.list} connections at once`);
+        const split = {
+          report: Math.max(1, Math.round(c * 0.6)),
+          heartbeat: Math.max(1, Math.round(c * 0.2)),
+          list: Math.max(1, Math.round(c * 0.2)),
+        };
+        log(
+          `  mixed${suffix}: reports ${split.report} + heartbeats ${split.heartbeat} + lists ${split.list} connections at once`,
+        );
         const stopRss = sampleRss(server.pid);
         const go = (conns: number, next: () => RequestSpec) =>
           load({ url: server.url, connections: conns, durationS: cfg.durationS, warmupS: cfg.warmupS, next });
-        const [rep, hb, li] = await Promise.all([go(split.report, mk.report), go(split.heartbeat, mk.heartbeat), go(split.list, mk.list)]);
+        const [rep, hb, li] = await Promise.all([
+          go(split.report, mk.report),
+          go(split.heartbeat, mk.heartbeat),
+          go(split.list, mk.list),
+        ]);
         const peak = stopRss();
         await drain(server.url);
         rows.push(row(`mixed: report${suffix}`, "load", split.report, rep, peak));
         rows.push(row(`mixed: heartbeat${suffix}`, "load", split.heartbeat, hb, peak));
         rows.push(row(`mixed: list tasks${suffix}`, "load", split.list, li, peak));
-        for (const [n, r] of [["report", rep], ["heartbeat", hb], ["list", li]] as const) {
-          log(`    ${n}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms${r.non2xx || r.errors ? `, ${r.errors} errors, ${r.non2xx} non-2xx` : ""}`);
+        for (const [n, r] of [
+          ["report", rep],
+          ["heartbeat", hb],
+          ["list", li],
+        ] as const) {
+          log(
+            `    ${n}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms${r.non2xx || r.errors ? `, ${r.errors} errors, ${r.non2xx} non-2xx` : ""}`,
+          );
         }
       };
 
@@ -520,7 +604,9 @@ async function runBackend(cfg: BenchConfig, backend: Backend): Promise<BackendRe
         r.errors = d.errors;
         r.extra = { ...d };
         rows.push(r);
-        log(`    median ${d.dispatchP50.toFixed(1)} ms vs bare spawn ${d.bareP50.toFixed(1)} ms (${d.overheadP50.toFixed(1)} ms above)`);
+        log(
+          `    median ${d.dispatchP50.toFixed(1)} ms vs bare spawn ${d.bareP50.toFixed(1)} ms (${d.overheadP50.toFixed(1)} ms above)`,
+        );
       }
       // The memory the server holds after the whole run: at once, and after it has been idle for a while
       // (V8 gives memory back to the system only once the process is idle).
@@ -528,7 +614,12 @@ async function runBackend(cfg: BenchConfig, backend: Backend): Promise<BackendRe
       rssAtEndMb = server.rssMb();
       await new Promise((r) => setTimeout(r, cfg.settleS * 1000));
       rssAfterRunMb = server.rssMb();
-      pgliteThread = backend === "pglite" ? (extraEnv.MC_PGLITE_WORKER === "0" ? "request thread" : "worker thread (default)") : "n/a";
+      pgliteThread =
+        backend === "pglite"
+          ? extraEnv.MC_PGLITE_WORKER === "0"
+            ? "request thread"
+            : "worker thread (default)"
+          : "n/a";
     } finally {
       cleanups.splice(cleanups.indexOf(stopper), 1);
       await server.stop();
@@ -560,7 +651,8 @@ async function runBackend(cfg: BenchConfig, backend: Backend): Promise<BackendRe
 
 async function main() {
   const cfg = loadBenchConfig();
-  if (cfg.backends.length === 0) throw new Error("no backend to run (BENCH_BACKENDS=postgres needs BENCH_DATABASE_URL)");
+  if (cfg.backends.length === 0)
+    throw new Error("no backend to run (BENCH_BACKENDS=postgres needs BENCH_DATABASE_URL)");
   if (!process.env.BENCH_DATABASE_URL) log("BENCH_DATABASE_URL is not set: PostgreSQL is skipped.");
   const t0 = Date.now();
   if (cfg.server === "dist") {

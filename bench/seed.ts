@@ -72,7 +72,15 @@ export async function seed(query: Query, cfg: BenchConfig, log: (msg: string) =>
   const fillerTasks = Math.max(0, s.tasks - s.missionTasks - reportTaskCount);
   const fillerMissions = Math.max(1, Math.ceil(fillerTasks / Math.max(1, s.missionTasks)));
 
-  const bulkTables = ["tasks", "task_requirements", "task_logs", "requirements", "key_results", "knowledge_documents", "knowledge_chunks"];
+  const bulkTables = [
+    "tasks",
+    "task_requirements",
+    "task_logs",
+    "requirements",
+    "key_results",
+    "knowledge_documents",
+    "knowledge_chunks",
+  ];
   const indexes = await secondaryIndexes(query, bulkTables);
   for (const ix of indexes) await query(`DROP INDEX "${ix.name}"`);
 
@@ -179,13 +187,19 @@ export async function seed(query: Query, cfg: BenchConfig, log: (msg: string) =>
 
   // Tokens: stored as hashes, exactly as the service stores them.
   const memberToken = secret();
-  const heartbeatAgents = Array.from({ length: s.heartbeatAgents }, (_, i) => ({ key: `bench-hb-${i + 1}`, token: secret() }));
+  const heartbeatAgents = Array.from({ length: s.heartbeatAgents }, (_, i) => ({
+    key: `bench-hb-${i + 1}`,
+    token: secret(),
+  }));
   const reportAgents: Array<{ key: string; token: string }> = [];
   for (let m = 1; m <= s.reportMissions; m++) {
-    for (let a = 1; a <= s.reportAgentsPerMission; a++) reportAgents.push({ key: `bench-ra-${m}-${a}`, token: secret() });
+    for (let a = 1; a <= s.reportAgentsPerMission; a++)
+      reportAgents.push({ key: `bench-ra-${m}-${a}`, token: secret() });
   }
   const agentTokens = [...heartbeatAgents, ...reportAgents];
-  await query(`INSERT INTO api_tokens (name, role, token_hash) VALUES ('bench-member', 'member', $1)`, [sha256(memberToken)]);
+  await query(`INSERT INTO api_tokens (name, role, token_hash) VALUES ('bench-member', 'member', $1)`, [
+    sha256(memberToken),
+  ]);
   await query(
     `INSERT INTO api_tokens (name, role, agent_id, token_hash)
        SELECT 'bench-' || x.k, 'agent', a.id, x.h FROM unnest($1::text[], $2::text[]) AS x(k, h) JOIN agents a ON a.agent_id = x.k`,

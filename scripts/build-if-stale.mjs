@@ -28,7 +28,10 @@ const INPUTS = ["src", "tsconfig.json", "tsconfig.build.json", "package-lock.jso
 function files(p) {
   if (!fs.existsSync(p)) return [];
   if (!fs.statSync(p).isDirectory()) return [p];
-  return fs.readdirSync(p).sort().flatMap((e) => files(path.join(p, e)));
+  return fs
+    .readdirSync(p)
+    .sort()
+    .flatMap((e) => files(path.join(p, e)));
 }
 
 function sourcesHash() {
@@ -48,7 +51,10 @@ function run(cmd, argv) {
 
 function buildServer() {
   const hash = sourcesHash();
-  const built = fs.existsSync(path.join(root, "dist/main.js")) && fs.existsSync(stampFile) ? fs.readFileSync(stampFile, "utf8").trim() : null;
+  const built =
+    fs.existsSync(path.join(root, "dist/main.js")) && fs.existsSync(stampFile)
+      ? fs.readFileSync(stampFile, "utf8").trim()
+      : null;
   if (!force && built === hash) {
     say("dist/ is up to date");
     return;
@@ -62,7 +68,13 @@ function buildServer() {
     );
     process.exit(1);
   }
-  say(built === null ? "building the server (dist/ is missing)" : force ? "building the server" : "building the server (its sources changed)");
+  say(
+    built === null
+      ? "building the server (dist/ is missing)"
+      : force
+        ? "building the server"
+        : "building the server (its sources changed)",
+  );
   fs.rmSync(stampFile, { force: true }); // a build that fails half-way must not look done
   try {
     run(process.execPath, [tsc, "-p", "tsconfig.build.json"]);

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
 echo "== lint"; npx eslint .
+echo "== format (prettier, 120 columns; npm run format fixes)"; npx prettier --check --log-level warn "**/*.{ts,tsx,mts,js,mjs,cjs}"
 # The OpenAPI document: Redocly's recommended rules with no error or warning, and the committed typed client
 # (src/client) generated from the document as it is now.
 echo "== OpenAPI lint"; npx tsx scripts/lint-openapi.ts

@@ -150,7 +150,10 @@ export async function buildApp(deps: AppDeps) {
   // The document's finishing passes (standard errors and headers, operationIds, named schemas): src/http/openapi.ts.
   await app.register(swagger, {
     transform: transformRoute,
-    transformObject: (d) => transformDocument((d as { openapiObject: Record<string, unknown> }).openapiObject, { tags: OPENAPI_TAGS }) as never,
+    transformObject: (d) =>
+      transformDocument((d as { openapiObject: Record<string, unknown> }).openapiObject, {
+        tags: OPENAPI_TAGS,
+      }) as never,
     openapi: {
       openapi: "3.1.0",
       servers: [{ url: "/", description: "The server that serves this document" }],
@@ -253,7 +256,11 @@ export async function buildApp(deps: AppDeps) {
         { actions, missionKey: task.missionKey, agentKey: task.agentKey, taskKey: task.taskId, source: "report" },
         actor,
       );
-      return { blocked: verdict.decision === "block", messages: verdict.messages, decisionId: verdict.deciding?.decision_id ?? null };
+      return {
+        blocked: verdict.decision === "block",
+        messages: verdict.messages,
+        decisionId: verdict.deciding?.decision_id ?? null,
+      };
     },
   });
   const okrs = createOkrsService({ database });
@@ -278,10 +285,36 @@ export async function buildApp(deps: AppDeps) {
   await app.register(githubRoutes, { github, bodyLimit: config.bodyLimit });
   await app.register(consoleRoutes, { dir: config.consoleDir });
   // MCP for agents (POST /mcp): the same services as the routes above, as the token's principal.
-  await app.register(mcpRoutes, { database, tokens, tasks, missions, agents, dispatch, knowledge, policies, requirements });
+  await app.register(mcpRoutes, {
+    database,
+    tokens,
+    tasks,
+    missions,
+    agents,
+    dispatch,
+    knowledge,
+    policies,
+    requirements,
+  });
   await app.register(methodNotAllowedRoutes);
 
-  app.decorate("services", { runtime, dispatch, tokens, trace, events, missions, tasks, agents, missionAgents, sprints, knowledge, policies, hooks, worktrees, housekeeping });
+  app.decorate("services", {
+    runtime,
+    dispatch,
+    tokens,
+    trace,
+    events,
+    missions,
+    tasks,
+    agents,
+    missionAgents,
+    sprints,
+    knowledge,
+    policies,
+    hooks,
+    worktrees,
+    housekeeping,
+  });
   return app;
 }
 

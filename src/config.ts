@@ -100,9 +100,7 @@ export function loadConfig(env: Env = process.env): Config {
   const pgliteWorker = bool(env, "MC_PGLITE_WORKER", true);
   const pgliteSharedBuffersMb = int(env, "MC_PGLITE_SHARED_BUFFERS_MB", 32, 1, 1024);
   // src/config.ts and dist/config.js sit at the same depth, so ../web/dist is the package's build either way.
-  const consoleDir = path.resolve(
-    str(env, "MC_CONSOLE_DIR") ?? fileURLToPath(new URL("../web/dist", import.meta.url)),
-  );
+  const consoleDir = path.resolve(str(env, "MC_CONSOLE_DIR") ?? fileURLToPath(new URL("../web/dist", import.meta.url)));
 
   const adminToken = str(env, "MC_ADMIN_TOKEN") ?? null;
   if (adminToken !== null && adminToken.length < 16) {
@@ -189,7 +187,10 @@ function embeddingsConfig(env: Env): EmbeddingsConfig | null {
     throw new ConfigError("MC_EMBEDDINGS_URL", "must not carry credentials; use MC_EMBEDDINGS_API_KEY");
   }
   if (!model || model.length > 200 || /\s/.test(model)) {
-    throw new ConfigError("MC_EMBEDDINGS_MODEL", "must be set to a model name (no spaces, at most 200 characters) when MC_EMBEDDINGS_URL is set");
+    throw new ConfigError(
+      "MC_EMBEDDINGS_MODEL",
+      "must be set to a model name (no spaces, at most 200 characters) when MC_EMBEDDINGS_URL is set",
+    );
   }
   const p = u.pathname.replace(/\/+$/, "");
   if (!p.endsWith("/embeddings")) u.pathname = p.endsWith("/v1") ? `${p}/embeddings` : `${p}/v1/embeddings`;
@@ -251,7 +252,8 @@ function githubConfig(env: Env): GithubConfig {
   if (api.protocol !== "http:" && api.protocol !== "https:") {
     throw new ConfigError("GITHUB_API_URL", `must be an absolute http:// or https:// URL (got "${apiRaw}")`);
   }
-  if (api.username || api.password) throw new ConfigError("GITHUB_API_URL", "must not carry credentials; use GITHUB_TOKEN");
+  if (api.username || api.password)
+    throw new ConfigError("GITHUB_API_URL", "must not carry credentials; use GITHUB_TOKEN");
   if (api.search || api.hash) throw new ConfigError("GITHUB_API_URL", "must not have a query or fragment");
   const apiUrl = `${api.origin}${api.pathname.replace(/\/+$/, "")}`;
 

@@ -89,9 +89,11 @@ async function open(config: Config): Promise<Database> {
 function listenFailure(err: unknown, config: Config): unknown {
   const code = (err as { code?: unknown } | null)?.code;
   const at = `${config.host}:${config.port}`;
-  if (code === "EADDRINUSE") return new Refused(`port ${config.port} on ${config.host} is already in use; stop what listens there or set PORT`);
+  if (code === "EADDRINUSE")
+    return new Refused(`port ${config.port} on ${config.host} is already in use; stop what listens there or set PORT`);
   if (code === "EACCES") return new Refused(`not allowed to listen on ${at}; use a port above 1023 or set PORT`);
-  if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND") return new Refused(`cannot listen on ${config.host}: not an address of this machine; set HOST`);
+  if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND")
+    return new Refused(`cannot listen on ${config.host}: not an address of this machine; set HOST`);
   return err;
 }
 
@@ -155,10 +157,7 @@ async function serve(config: Config) {
   process.on("SIGTERM", () => void stop("SIGTERM"));
 }
 
-type TokenCommand =
-  | { sub: "create"; body: TokenCreate }
-  | { sub: "list" }
-  | { sub: "revoke"; id: string };
+type TokenCommand = { sub: "create"; body: TokenCreate } | { sub: "list" } | { sub: "revoke"; id: string };
 
 const TOKEN_OPTIONS = { role: { type: "string" }, name: { type: "string" }, agent: { type: "string" } } as const;
 
@@ -183,9 +182,12 @@ function parseTokenArgs(args: string[]): TokenCommand {
       if (positionals.length > 0) throw new UsageError(`token create takes no argument "${positionals[0]}"`);
       const roles = (TokenCreate.properties.role as unknown as { enum: string[] }).enum;
       if (values.role === undefined) throw new UsageError(`token create needs --role ${roles.join("|")}`);
-      if (!roles.includes(values.role)) throw new UsageError(`--role must be one of ${roles.join(", ")} (got "${values.role}")`);
-      if (values.role === "agent" && values.agent === undefined) throw new UsageError("--role agent needs --agent <agent id or key>");
-      if (values.role !== "agent" && values.agent !== undefined) throw new UsageError("--agent is only allowed with --role agent");
+      if (!roles.includes(values.role))
+        throw new UsageError(`--role must be one of ${roles.join(", ")} (got "${values.role}")`);
+      if (values.role === "agent" && values.agent === undefined)
+        throw new UsageError("--role agent needs --agent <agent id or key>");
+      if (values.role !== "agent" && values.agent !== undefined)
+        throw new UsageError("--agent is only allowed with --role agent");
       const body: Record<string, unknown> = { role: values.role };
       if (values.agent !== undefined) body.agent_id = /^\d+$/.test(values.agent) ? Number(values.agent) : values.agent;
       if (values.name !== undefined) body.name = values.name;
@@ -194,7 +196,12 @@ function parseTokenArgs(args: string[]): TokenCommand {
       if (!validate(body)) {
         const where = validate.errors?.[0]?.instancePath ?? "";
         const flag = where.startsWith("/agent_id") ? "agent" : where.startsWith("/name") ? "name" : "role";
-        const why = flag === "name" ? "must be 1 to 200 characters" : flag === "agent" ? "must be an agent's id or key" : validate.errors?.[0]?.message;
+        const why =
+          flag === "name"
+            ? "must be 1 to 200 characters"
+            : flag === "agent"
+              ? "must be an agent's id or key"
+              : validate.errors?.[0]?.message;
         throw new UsageError(`--${flag} ${why} (got ${JSON.stringify(values[flag] ?? "")})`);
       }
       return { sub, body: body as TokenCreate };
@@ -206,18 +213,30 @@ function parseTokenArgs(args: string[]): TokenCommand {
     case "revoke": {
       noOptions("revoke");
       if (positionals.length !== 1) throw new UsageError("token revoke needs exactly one token id");
-      if (!/^[1-9]\d*$/.test(positionals[0]!)) throw new UsageError(`token revoke: "${positionals[0]}" is not a token id`);
+      if (!/^[1-9]\d*$/.test(positionals[0]!))
+        throw new UsageError(`token revoke: "${positionals[0]}" is not a token id`);
       return { sub, id: positionals[0]! };
     }
     default:
-      throw new UsageError(sub === undefined ? "token needs a command: create, list or revoke" : `unknown token command "${sub}"; use create, list or revoke`);
+      throw new UsageError(
+        sub === undefined
+          ? "token needs a command: create, list or revoke"
+          : `unknown token command "${sub}"; use create, list or revoke`,
+      );
   }
 }
 
 async function token(config: Config, cmd: TokenCommand) {
   const database = await open(config);
   const tokens = createTokensService({ database, adminToken: config.adminToken });
-  const cli: Principal = { role: "admin", tokenId: null, name: "cli", agentId: null, agentKey: null, actor: "admin:cli" };
+  const cli: Principal = {
+    role: "admin",
+    tokenId: null,
+    name: "cli",
+    agentId: null,
+    agentKey: null,
+    actor: "admin:cli",
+  };
   try {
     switch (cmd.sub) {
       case "create": {
@@ -225,17 +244,21 @@ async function token(config: Config, cmd: TokenCommand) {
         try {
           t = await tokens.create(cmd.body, cli);
         } catch (err) {
-          if (err instanceof Invalid && err.fields.agent_id) throw new Refused(`--agent ${cmd.body.agent_id}: ${err.fields.agent_id.join(", ")}`);
+          if (err instanceof Invalid && err.fields.agent_id)
+            throw new Refused(`--agent ${cmd.body.agent_id}: ${err.fields.agent_id.join(", ")}`);
           throw err;
         }
         process.stdout.write(`${t.token}\n`);
-        process.stderr.write(`token ${t.id} (${t.role}${t.agent_id ? `, agent ${t.agent_id}` : ""}) created; it is shown only now\n`);
+        process.stderr.write(
+          `token ${t.id} (${t.role}${t.agent_id ? `, agent ${t.agent_id}` : ""}) created; it is shown only now\n`,
+        );
         break;
       }
       case "list": {
-        for (let cursor: string | undefined; ; ) {
+        for (let cursor: string | undefined; ;) {
           const page = await tokens.list({ limit: 500, cursor });
-          for (const t of page.data) process.stdout.write(`${t.id}\t${t.role}\t${t.agent_id ?? "-"}\t${t.name ?? "-"}\n`);
+          for (const t of page.data)
+            process.stdout.write(`${t.id}\t${t.role}\t${t.agent_id ?? "-"}\t${t.name ?? "-"}\n`);
           cursor = page.meta.next_cursor ?? undefined;
           if (!cursor) break;
         }
@@ -265,7 +288,8 @@ async function main() {
   }
   switch (command) {
     case "serve":
-      if (args.length > 0) throw new UsageError(`serve takes no arguments (got "${args[0]}"); it is configured by environment variables`);
+      if (args.length > 0)
+        throw new UsageError(`serve takes no arguments (got "${args[0]}"); it is configured by environment variables`);
       return serve(loadConfig());
     case "migrate": {
       if (args.length > 0) throw new UsageError(`migrate takes no arguments (got "${args[0]}")`);

@@ -73,7 +73,11 @@ export interface TestContext {
   /** An agent-role token for the agent with this key (the agent is created when missing). */
   agentToken(agentKey: string): Promise<string>;
   req(method: string, url: string, opts?: InjectOptions): Promise<LightMyRequestResponse & { body: string }>;
-  json(method: string, url: string, opts?: InjectOptions): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
+  json(
+    method: string,
+    url: string,
+    opts?: InjectOptions,
+  ): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
   close(): Promise<void>;
 }
 
@@ -82,7 +86,10 @@ export interface ContextOptions {
   listen?: boolean;
 }
 
-export async function createTestContext(env: Record<string, string> = {}, opts: ContextOptions = {}): Promise<TestContext> {
+export async function createTestContext(
+  env: Record<string, string> = {},
+  opts: ContextOptions = {},
+): Promise<TestContext> {
   const db = await createTestDb();
   // The overload guard answers 503 when the event loop lags; on a busy test machine that is the machine, not
   // the code under test, so it is off unless a test turns it on (test/reliability/overload.test.ts does).
@@ -159,7 +166,11 @@ export async function createTestContext(env: Record<string, string> = {}, opts: 
 }
 
 /** Polls `check` until it returns a truthy value (which is returned) or the time runs out. */
-export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 15_000, what = "condition"): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  check: () => Promise<T> | T,
+  timeoutMs = 15_000,
+  what = "condition",
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

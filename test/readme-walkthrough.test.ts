@@ -53,18 +53,20 @@ describe.skipIf(!tools)("README walkthrough", () => {
     const blocks = walkthroughBlocks(fs.readFileSync(path.join(root, "README.md"), "utf8"));
     const script = ["set -euo pipefail", ...blocks].join("\n");
     const token = fs.readFileSync(path.join(dataDir, "admin-token"), "utf8").trim();
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const p = spawn("bash", ["-c", script], {
-        cwd: os.tmpdir(),
-        env: { PATH: process.env.PATH ?? "", HOME: os.tmpdir(), MC_URL: server.url, MC_TOKEN: token },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let out = "";
-      let err = "";
-      p.stdout.on("data", (d: Buffer) => (out += d.toString()));
-      p.stderr.on("data", (d: Buffer) => (err += d.toString()));
-      p.on("exit", (c) => resolve({ code: c, stdout: out, stderr: err }));
-    });
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+      (resolve) => {
+        const p = spawn("bash", ["-c", script], {
+          cwd: os.tmpdir(),
+          env: { PATH: process.env.PATH ?? "", HOME: os.tmpdir(), MC_URL: server.url, MC_TOKEN: token },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let out = "";
+        let err = "";
+        p.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        p.stderr.on("data", (d: Buffer) => (err += d.toString()));
+        p.on("exit", (c) => resolve({ code: c, stdout: out, stderr: err }));
+      },
+    );
     expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
     const lines = stdout.trim().split("\n");
     // No command answered with an error.
@@ -83,7 +85,10 @@ describe.skipIf(!tools)("README walkthrough", () => {
       '{"decision":"require_approval","messages":["Production deploys need a person"]}',
       '{"decision":"block","messages":["Never force-push"]}',
     ]) {
-      expect(lines.some((l) => l.startsWith(expected)), `a line starting ${expected} in:\n${stdout}`).toBe(true);
+      expect(
+        lines.some((l) => l.startsWith(expected)),
+        `a line starting ${expected} in:\n${stdout}`,
+      ).toBe(true);
     }
     const verify = lines.find((l) => l.startsWith('{"valid":'));
     expect(JSON.parse(verify!)).toMatchObject({ valid: true, first_bad_id: null });

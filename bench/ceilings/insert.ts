@@ -30,8 +30,14 @@ if (process.env.DATABASE_URL) {
 }
 
 const app = Fastify({ logger: false });
-app.post<{ Body: { agent: string; n: number } }>("/", async (req) => ({ id: String(await insert(req.body.agent, req.body.n)) }));
+app.post<{ Body: { agent: string; n: number } }>("/", async (req) => ({
+  id: String(await insert(req.body.agent, req.body.n)),
+}));
 await app.listen({ host: "127.0.0.1", port: Number(process.env.PORT ?? 0) });
-const stop = () => void app.close().then(close).then(() => process.exit(0));
+const stop = () =>
+  void app
+    .close()
+    .then(close)
+    .then(() => process.exit(0));
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);

@@ -23,8 +23,16 @@ export interface RunRow {
 /** A row as read for a response: with its live run. */
 export type AgentView = AgentRow & { run: RunRow | null };
 
-export async function findAgent(exec: Executor, ref: Ref, opts: { lock?: boolean } = {}): Promise<AgentRow | undefined> {
-  const q = exec.select().from(agents).where(refWhere(agents.id, agents.agentId, ref)).limit(1);
+export async function findAgent(
+  exec: Executor,
+  ref: Ref,
+  opts: { lock?: boolean } = {},
+): Promise<AgentRow | undefined> {
+  const q = exec
+    .select()
+    .from(agents)
+    .where(refWhere(agents.id, agents.agentId, ref))
+    .limit(1);
   const rows = opts.lock ? await q.for("update") : await q;
   return rows[0];
 }
@@ -62,7 +70,11 @@ export function toView<T extends { run: unknown }>(r: T): Omit<T, "run"> & { run
 }
 
 export async function findAgentView(exec: Executor, ref: Ref, opts: { lock?: boolean } = {}) {
-  const q = exec.select(viewCols).from(agents).where(refWhere(agents.id, agents.agentId, ref)).limit(1);
+  const q = exec
+    .select(viewCols)
+    .from(agents)
+    .where(refWhere(agents.id, agents.agentId, ref))
+    .limit(1);
   const rows = opts.lock ? await q.for("update", { of: agents }) : await q;
   return rows[0] ? (toView(rows[0]) as AgentView) : undefined;
 }
@@ -81,7 +93,9 @@ export async function listAgents(exec: Executor, f: AgentFilter, page: Page) {
       and(
         f.status === undefined ? undefined : eq(agents.status, f.status),
         f.adapterModule === undefined ? undefined : eq(agents.adapterModule, f.adapterModule),
-        f.capability === undefined ? undefined : sql`${agents.capabilities} @> ${JSON.stringify([f.capability])}::jsonb`,
+        f.capability === undefined
+          ? undefined
+          : sql`${agents.capabilities} @> ${JSON.stringify([f.capability])}::jsonb`,
         page.after === null ? undefined : gt(agents.id, page.after),
       ),
     )
@@ -106,11 +120,19 @@ export async function listMissionAgents(exec: Executor, missionId: number, page:
  * `seenNow` (a first report) stamps `last_seen_at`, `status_since` and, with an event, `last_event_at` with
  * the database's clock, the one staleness is measured on.
  */
-export async function insertAgent(exec: Executor, values: typeof agents.$inferInsert, opts: { seenNow?: boolean } = {}) {
+export async function insertAgent(
+  exec: Executor,
+  values: typeof agents.$inferInsert,
+  opts: { seenNow?: boolean } = {},
+) {
   const now = sql`now()`;
   const rows = await exec
     .insert(agents)
-    .values(opts.seenNow ? { ...values, lastSeenAt: now, statusSince: now, ...(values.lastEvent ? { lastEventAt: now } : {}) } : values)
+    .values(
+      opts.seenNow
+        ? { ...values, lastSeenAt: now, statusSince: now, ...(values.lastEvent ? { lastEventAt: now } : {}) }
+        : values,
+    )
     .onConflictDoNothing({ target: agents.agentId })
     .returning();
   return rows[0];
@@ -162,7 +184,11 @@ export interface StatusWrite {
  * locked by the FROM subquery, so `from` is the status this write replaced even when writes race.
  * `status_since` moves only when the status changes.
  */
-export async function writeStatus(exec: Executor, ref: Ref, w: StatusWrite): Promise<(AgentView & { from: string }) | undefined> {
+export async function writeStatus(
+  exec: Executor,
+  ref: Ref,
+  w: StatusWrite,
+): Promise<(AgentView & { from: string }) | undefined> {
   const old = sql`(SELECT id, status FROM agents WHERE ${refWhere(agents.id, agents.agentId, ref)} FOR UPDATE) AS o`;
   const rows = await exec
     .update(agents)
@@ -180,7 +206,12 @@ export async function writeStatus(exec: Executor, ref: Ref, w: StatusWrite): Pro
     .where(
       and(
         sql`${agents.id} = o.id`,
-        w.onlyFrom === undefined ? undefined : sql`o.status IN (${sql.join(w.onlyFrom.map((x) => sql`${x}`), sql`, `)})`,
+        w.onlyFrom === undefined
+          ? undefined
+          : sql`o.status IN (${sql.join(
+              w.onlyFrom.map((x) => sql`${x}`),
+              sql`, `,
+            )})`,
         w.changedBeforeAgeMs === undefined
           ? undefined
           : sql`(${agents.statusSince} IS NULL OR ${agents.statusSince} < now() - (${Math.round(w.changedBeforeAgeMs)}::bigint * interval '1 millisecond'))`,
@@ -226,7 +257,13 @@ export async function markStale(exec: Executor, id: number, staleAfterS: number,
   const old = sql`(SELECT id, status FROM agents WHERE id = ${id} FOR UPDATE SKIP LOCKED) AS o`;
   const rows = await exec
     .update(agents)
-    .set({ status: "offline", statusCause: "stale", statusReason: reason, statusSince: sql`now()`, updatedAt: sql`now()` })
+    .set({
+      status: "offline",
+      statusCause: "stale",
+      statusReason: reason,
+      statusSince: sql`now()`,
+      updatedAt: sql`now()`,
+    })
     .from(old)
     .where(
       and(

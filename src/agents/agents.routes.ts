@@ -17,10 +17,10 @@ import {
 import type { AgentsService } from "./agents.service.js";
 import type { MissionAgentsService } from "./mission-agents.service.js";
 
-export const agentsRoutes: FastifyPluginAsyncTypebox<{ agents: AgentsService; missionAgents: MissionAgentsService }> = async (
-  app,
-  { agents, missionAgents },
-) => {
+export const agentsRoutes: FastifyPluginAsyncTypebox<{
+  agents: AgentsService;
+  missionAgents: MissionAgentsService;
+}> = async (app, { agents, missionAgents }) => {
   const tags = ["agents"];
 
   app.get(
@@ -83,7 +83,8 @@ export const agentsRoutes: FastifyPluginAsyncTypebox<{ agents: AgentsService; mi
       schema: {
         tags,
         summary: "Update agent",
-        description: "Changes only the fields named; `config` is replaced whole (a `\"[REDACTED]\"` value keeps the stored secret).",
+        description:
+          'Changes only the fields named; `config` is replaced whole (a `"[REDACTED]"` value keeps the stored secret).',
         params: IdParam,
         body: AgentUpdate,
         response: { 200: Data(Agent) },

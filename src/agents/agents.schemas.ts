@@ -41,7 +41,14 @@ export const AgentCreate = Type.Object(
   },
   {
     additionalProperties: false,
-    examples: [{ agent_id: "claude-code-1", name: "Claude Code Agent", adapter_module: "claude_code", capabilities: ["coding", "testing"] }],
+    examples: [
+      {
+        agent_id: "claude-code-1",
+        name: "Claude Code Agent",
+        adapter_module: "claude_code",
+        capabilities: ["coding", "testing"],
+      },
+    ],
   },
 );
 export type AgentCreate = Static<typeof AgentCreate>;
@@ -72,33 +79,42 @@ export const Agent = Type.Object({
   capabilities: Type.Array(Type.String()),
   config: JsonObject,
   warnings: Type.Array(Type.String(), {
-    description: "what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds)",
-  }),
-  status: EnumText(StringEnum(AGENT_STATUSES, {
     description:
-      "as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness " +
-      "(offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; " +
-      "offline when never heard from",
-  })),
+      "what will stop a dispatch to this agent, e.g. a CLI binary not found on this server's PATH (a write still succeeds)",
+  }),
+  status: EnumText(
+    StringEnum(AGENT_STATUSES, {
+      description:
+        "as stored: set by activity reports, hooks, the runtime's runs (working while a run holds the agent), staleness " +
+        "(offline after MC_AGENT_STALE_AFTER_S of silence, written by the server within a second) and resets; " +
+        "offline when never heard from",
+    }),
+  ),
   status_reason: Type.String({
     readOnly: true,
     description:
       'why the status is what it is, in one sentence: "running task-12 (pid 4242), last output 3 s ago", ' +
       '"no heartbeat for 312 s", "run of task-9 failed: agent process exited with code 1", "SessionEnd from Claude Code"',
   }),
-  status_since: NullableWith(Timestamp, { readOnly: true, description: "when the status last changed (null: not since the agent was created)" }),
+  status_since: NullableWith(Timestamp, {
+    readOnly: true,
+    description: "when the status last changed (null: not since the agent was created)",
+  }),
   current_task_id: Nullable(Type.String()),
   last_seen_at: Nullable(Timestamp),
-  last_event: NullableWith(
-    Type.Object({ event: Type.String(), at: Nullable(Timestamp) }),
-    { readOnly: true, description: "the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside" },
-  ),
+  last_event: NullableWith(Type.Object({ event: Type.String(), at: Nullable(Timestamp) }), {
+    readOnly: true,
+    description:
+      "the last activity event reported for the agent (by itself, its hooks or the runtime), heartbeats aside",
+  }),
   run: NullableWith(
     Type.Object({
       task_id: Type.String(),
       pid: Nullable(Type.Integer()),
       started_at: Nullable(Timestamp),
-      last_output_at: NullableWith(Timestamp, { description: "the run's last output line or tool event (at most a second behind)" }),
+      last_output_at: NullableWith(Timestamp, {
+        description: "the run's last output line or tool event (at most a second behind)",
+      }),
       attempt: Type.Integer(),
     }),
     {
@@ -114,7 +130,9 @@ export const Agent = Type.Object({
 export const AgentListQuery = Type.Object({
   status: Type.Optional(AgentStatusSchema),
   adapter_module: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-  capability: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: "agents that have this capability" })),
+  capability: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 128, description: "agents that have this capability" }),
+  ),
   ...PageQuery,
 });
 export type AgentListQuery = Static<typeof AgentListQuery>;

@@ -28,7 +28,8 @@ function restoreValue(next: unknown, prev: unknown): unknown {
     return next.map((item, i) => restoreValue(item, Array.isArray(prev) ? prev[i] : undefined));
   }
   if (next !== null && typeof next === "object") {
-    const p = prev !== null && typeof prev === "object" && !Array.isArray(prev) ? (prev as Record<string, unknown>) : {};
+    const p =
+      prev !== null && typeof prev === "object" && !Array.isArray(prev) ? (prev as Record<string, unknown>) : {};
     return restoreRedacted(next as Record<string, unknown>, p);
   }
   return next;

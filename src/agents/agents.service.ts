@@ -105,13 +105,20 @@ const clipText = (v: unknown, max = 300) => {
 };
 
 /** What an event's status change is put down to, in a sentence a person understands. */
-function explainEvent(event: Exclude<AgentEvent, "heartbeat">, context: Record<string, unknown>, taskKey: string | null) {
+function explainEvent(
+  event: Exclude<AgentEvent, "heartbeat">,
+  context: Record<string, unknown>,
+  taskKey: string | null,
+) {
   if (context.via === "claude_code_hook" && typeof context.hook_event_name === "string") {
     return { cause: "hook" as const, reason: `${clipText(context.hook_event_name, 100)} from Claude Code` };
   }
   const why = context.reason ?? context.message ?? context.description;
   const on = taskKey === null ? "" : ` (${taskKey})`;
-  return { cause: "activity" as const, reason: `${event} reported${on}${why === undefined ? "" : `: ${clipText(why)}`}` };
+  return {
+    cause: "activity" as const,
+    reason: `${event} reported${on}${why === undefined ? "" : `: ${clipText(why)}`}`,
+  };
 }
 
 export type AgentsService = ReturnType<typeof createAgentsService>;
@@ -195,8 +202,14 @@ export function createAgentsService({ database, staleAfterS, log, onHeartbeat, o
     await heartbeats.settle();
     const row = await db.transaction(async (tx) => {
       const a = await load(tx, idRaw, { lock: true });
-      if (input.agent_id !== undefined && input.agent_id !== a.agentId) throw Invalid.field("agent_id", "cannot be changed");
-      const set: { name?: string | null; adapterModule?: string; capabilities?: string[]; config?: Record<string, unknown> } = {};
+      if (input.agent_id !== undefined && input.agent_id !== a.agentId)
+        throw Invalid.field("agent_id", "cannot be changed");
+      const set: {
+        name?: string | null;
+        adapterModule?: string;
+        capabilities?: string[];
+        config?: Record<string, unknown>;
+      } = {};
       const changes: Record<string, unknown> = {};
       if (input.name !== undefined && input.name !== a.name) set.name = changes.name = input.name;
       if (input.adapter_module !== undefined && input.adapter_module !== a.adapterModule) {
@@ -235,7 +248,12 @@ export function createAgentsService({ database, staleAfterS, log, onHeartbeat, o
   }
 
   /** Applies a non-heartbeat event to a known agent, with its trace entries; `undefined` when there is none. */
-  async function applyEvent(ref: Ref, event: Exclude<AgentEvent, "heartbeat">, context: Record<string, unknown>, by: Principal) {
+  async function applyEvent(
+    ref: Ref,
+    event: Exclude<AgentEvent, "heartbeat">,
+    context: Record<string, unknown>,
+    by: Principal,
+  ) {
     return db.transaction(async (tx) => {
       const taskKey = await taskKeyOf(tx, context.task_id as number | string | null | undefined);
       const effect = currentTaskEffect(event);
@@ -266,10 +284,13 @@ export function createAgentsService({ database, staleAfterS, log, onHeartbeat, o
   /** First report of an unknown key: creates the agent in the state the event describes. */
   async function register(key: string, event: AgentEvent, context: Record<string, unknown>, by: Principal) {
     return db.transaction(async (tx) => {
-      const taskKey = event === "heartbeat" ? null : await taskKeyOf(tx, context.task_id as number | string | null | undefined);
+      const taskKey =
+        event === "heartbeat" ? null : await taskKeyOf(tx, context.task_id as number | string | null | undefined);
       const status = event === "heartbeat" ? "idle" : EVENT_STATUS[event];
       const { cause, reason } =
-        event === "heartbeat" ? { cause: "heartbeat" as const, reason: "registered by its first heartbeat" } : explainEvent(event, context, taskKey);
+        event === "heartbeat"
+          ? { cause: "heartbeat" as const, reason: "registered by its first heartbeat" }
+          : explainEvent(event, context, taskKey);
       const a = await repo.insertAgent(
         tx,
         {
@@ -295,7 +316,8 @@ export function createAgentsService({ database, staleAfterS, log, onHeartbeat, o
         });
       }
       // Never heard from reads offline: the first report is its first status change.
-      if (status !== "offline") await traceStatusChange(tx, { agentId: key, from: "offline", status }, { cause, actor: by.actor, taskKey });
+      if (status !== "offline")
+        await traceStatusChange(tx, { agentId: key, from: "offline", status }, { cause, actor: by.actor, taskKey });
       return { ...a, run: null };
     });
   }
@@ -303,7 +325,11 @@ export function createAgentsService({ database, staleAfterS, log, onHeartbeat, o
   /**
    * `POST /api/agents/:agent_id/activity`. `created` is true when this report registered the agent (201).
    */
-  async function activity(idRaw: string, report: ActivityReport, by: Principal): Promise<{ created: boolean; data: AgentApi }> {
+  async function activity(
+    idRaw: string,
+    report: ActivityReport,
+    by: Principal,
+  ): Promise<{ created: boolean; data: AgentApi }> {
     const ref = parseRef(idRaw);
     assertOwnAgent(by, ref);
     if (ref === null) {
@@ -338,7 +364,10 @@ export function createAgentsService({ database, staleAfterS, log, onHeartbeat, o
     const row = await db.transaction(async (tx) => {
       const a = await load(tx, idRaw, { lock: true });
       if (a.run) {
-        throw Invalid.field("status", `the agent is running ${a.run.task_id}; pause its mission or wait for the run to end`);
+        throw Invalid.field(
+          "status",
+          `the agent is running ${a.run.task_id}; pause its mission or wait for the run to end`,
+        );
       }
       const to = resetStatus(a.lastSeenAt);
       const changed = await changeStatus(tx, a.id, {

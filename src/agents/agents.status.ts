@@ -92,7 +92,8 @@ const secondsSince = (ms: number, now: number) => Math.max(0, Math.round((now - 
 export function statusReasonOf(a: repo.AgentView, now = Date.now()): string {
   if (a.status === "working" && a.run) {
     const pid = a.run.pid === null ? "" : ` (pid ${a.run.pid})`;
-    const out = a.run.last_output_at === null ? "no output yet" : `last output ${secondsSince(a.run.last_output_at, now)} s ago`;
+    const out =
+      a.run.last_output_at === null ? "no output yet" : `last output ${secondsSince(a.run.last_output_at, now)} s ago`;
     return `running ${a.run.task_id}${pid}, ${out}`;
   }
   if (a.status === "offline" && a.statusCause === "stale" && a.lastSeenAt) {

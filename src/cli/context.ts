@@ -39,7 +39,10 @@ interface ConfigFile {
 }
 
 export function configPath(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME !== "" ? env.XDG_CONFIG_HOME : path.join(env.HOME ?? os.homedir(), ".config");
+  const base =
+    env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME !== ""
+      ? env.XDG_CONFIG_HOME
+      : path.join(env.HOME ?? os.homedir(), ".config");
   return path.join(base, "mission-control", "config.json");
 }
 
@@ -53,7 +56,10 @@ export async function readConfigFile(file = configPath()): Promise<ConfigFile> {
   }
   try {
     const parsed = JSON.parse(text) as Partial<ConfigFile>;
-    return { current: parsed.current, profiles: parsed.profiles && typeof parsed.profiles === "object" ? parsed.profiles : {} };
+    return {
+      current: parsed.current,
+      profiles: parsed.profiles && typeof parsed.profiles === "object" ? parsed.profiles : {},
+    };
   } catch {
     throw new CliError(`${file} is not valid JSON; fix or remove it`, EXIT.usage);
   }
@@ -92,7 +98,8 @@ export async function connect(opts: GlobalOptions, env: NodeJS.ProcessEnv = proc
   const cfg = await readConfigFile(configPath(env));
   const name = opts.profile ?? env.MC_PROFILE ?? cfg.current;
   const profile = name !== undefined ? cfg.profiles[name] : undefined;
-  if (opts.profile !== undefined && !profile) throw new UsageError(`no profile named "${opts.profile}"; create it with mc login --profile ${opts.profile}`);
+  if (opts.profile !== undefined && !profile)
+    throw new UsageError(`no profile named "${opts.profile}"; create it with mc login --profile ${opts.profile}`);
   // Inside an agent's run the runtime sets MC_API_URL and MC_AGENT_TOKEN: `mc` works there with no set-up.
   const url = opts.url ?? nonEmpty(env.MC_URL) ?? nonEmpty(env.MC_API_URL) ?? profile?.url ?? DEFAULT_URL;
   const token = opts.token ?? nonEmpty(env.MC_TOKEN) ?? nonEmpty(env.MC_AGENT_TOKEN) ?? profile?.token ?? null;
@@ -192,10 +199,24 @@ export function output(opts: GlobalOptions): Out {
       }
       const cells = rows.map((r) => columns.map((c) => cell(r[c])));
       const widths = columns.map((c, i) => Math.min(60, Math.max(c.length, ...cells.map((row) => row[i]!.length))));
-      const pad = (s: string, i: number) => (s.length > widths[i]! ? `${s.slice(0, widths[i]! - 1)}…` : s.padEnd(widths[i]!));
-      write(`${paint(columns.map((c, i) => pad(c.toUpperCase(), i)).join("  ").trimEnd(), "bold")}\n`);
+      const pad = (s: string, i: number) =>
+        s.length > widths[i]! ? `${s.slice(0, widths[i]! - 1)}…` : s.padEnd(widths[i]!);
+      write(
+        `${paint(
+          columns
+            .map((c, i) => pad(c.toUpperCase(), i))
+            .join("  ")
+            .trimEnd(),
+          "bold",
+        )}\n`,
+      );
       for (const row of cells) {
-        write(`${row.map((s, i) => (columns[i] === "status" ? paint(pad(s, i), statusColor(s)) : pad(s, i))).join("  ").trimEnd()}\n`);
+        write(
+          `${row
+            .map((s, i) => (columns[i] === "status" ? paint(pad(s, i), statusColor(s)) : pad(s, i)))
+            .join("  ")
+            .trimEnd()}\n`,
+        );
       }
     },
     record(v, fields) {
@@ -212,7 +233,8 @@ export function output(opts: GlobalOptions): Out {
 function statusColor(s: string): "green" | "red" | "yellow" | "dim" {
   if (["completed", "active", "idle", "working", "in_progress", "allow", "succeeded"].includes(s)) return "green";
   if (["failed", "error", "rejected", "block", "cancelled"].includes(s)) return "red";
-  if (["blocked", "paused", "pending_review", "waiting_for_input", "warn", "require_approval"].includes(s)) return "yellow";
+  if (["blocked", "paused", "pending_review", "waiting_for_input", "warn", "require_approval"].includes(s))
+    return "yellow";
   return "dim";
 }
 
@@ -221,12 +243,16 @@ function cell(v: unknown, full = false): string {
   if (v === null || v === undefined) return "-";
   const s = typeof v === "string" ? v : typeof v === "object" ? JSON.stringify(v) : String(v);
   // eslint-disable-next-line no-control-regex
-  const safe = s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => (c === "\n" && full ? "\n" : JSON.stringify(c).slice(1, -1)));
+  const safe = s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) =>
+    c === "\n" && full ? "\n" : JSON.stringify(c).slice(1, -1),
+  );
   return safe;
 }
 
 /** A command's action with its connection and output; CliErrors propagate to main. */
-export function action<A extends unknown[]>(fn: (ctx: { conn: Connection; out: Out; opts: GlobalOptions }, ...args: A) => Promise<void>) {
+export function action<A extends unknown[]>(
+  fn: (ctx: { conn: Connection; out: Out; opts: GlobalOptions }, ...args: A) => Promise<void>,
+) {
   return async (...args: unknown[]) => {
     const cmd = args[args.length - 1] as Command;
     const opts = globals(cmd);
@@ -236,7 +262,11 @@ export function action<A extends unknown[]>(fn: (ctx: { conn: Connection; out: O
 }
 
 /** A page of a list: `{data, meta}`; `--json` prints the array, a person gets a table and a hint for more. */
-export function printPage(out: Out, page: { data: Array<Record<string, unknown>>; meta?: { next_cursor: string | null } }, columns: string[]) {
+export function printPage(
+  out: Out,
+  page: { data: Array<Record<string, unknown>>; meta?: { next_cursor: string | null } },
+  columns: string[],
+) {
   if (out.json) return out.data(page.data);
   out.table(page.data, columns);
   if (page.meta?.next_cursor) out.note(out.paint(`more: --cursor ${page.meta.next_cursor}`, "dim"));
@@ -254,6 +284,7 @@ export function parseJsonObject(v: string, flag: string): Record<string, unknown
   } catch {
     throw new UsageError(`${flag} must be JSON, e.g. '{"action_type":"git_push"}'`);
   }
-  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new UsageError(`${flag} must be a JSON object`);
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed))
+    throw new UsageError(`${flag} must be a JSON object`);
   return parsed as Record<string, unknown>;
 }

@@ -51,7 +51,11 @@ export const consoleRoutes: FastifyPluginAsync<{ dir: string }> = async (app, { 
         .send(NOT_BUILT);
     }
     // no-cache: a new build's index (naming new hashed assets) is picked up on the next load.
-    return reply.headers(SECURITY_HEADERS).header("cache-control", "no-cache").type("text/html; charset=utf-8").send(html);
+    return reply
+      .headers(SECURITY_HEADERS)
+      .header("cache-control", "no-cache")
+      .type("text/html; charset=utf-8")
+      .send(html);
   };
   const opts = { config: { access: "public" as const }, schema: { hide: true } };
   app.get("/", opts, serveIndex);

@@ -70,12 +70,18 @@ async function initDataDir(dataDir: string, sharedBuffersMb: number): Promise<vo
   const here = fileURLToPath(import.meta.url);
   const ext = path.extname(here);
   const script = path.join(path.dirname(here), `pglite-init${ext}`);
-  const args = ext === ".ts" ? ["--import", pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href, script] : [script];
+  const args =
+    ext === ".ts" ? ["--import", pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href, script] : [script];
   await new Promise<void>((resolve, reject) => {
-    execFile(process.execPath, [...args, dataDir, String(sharedBuffersMb)], { encoding: "utf8" }, (err, _out, stderr) => {
-      if (err) reject(new Error(stderr.trim() || err.message));
-      else resolve();
-    });
+    execFile(
+      process.execPath,
+      [...args, dataDir, String(sharedBuffersMb)],
+      { encoding: "utf8" },
+      (err, _out, stderr) => {
+        if (err) reject(new Error(stderr.trim() || err.message));
+        else resolve();
+      },
+    );
   });
 }
 
@@ -115,7 +121,8 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
       lock = await lockDataDir(opts.dataDir);
       dataDir = path.join(opts.dataDir, "pglite");
       fs.mkdirSync(dataDir, { recursive: true });
-      if (!opts.loadDataDir && !fs.existsSync(path.join(dataDir, "PG_VERSION"))) await initDataDir(dataDir, sharedBuffersMb);
+      if (!opts.loadDataDir && !fs.existsSync(path.join(dataDir, "PG_VERSION")))
+        await initDataDir(dataDir, sharedBuffersMb);
     }
     client =
       opts.pgliteThread === false

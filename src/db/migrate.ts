@@ -38,9 +38,7 @@ export async function runMigrations(database: Database): Promise<void> {
 /** True when every migration this build ships has been applied. */
 export async function migrationsApplied(database: Database): Promise<boolean> {
   try {
-    const rows = await database.query<{ n: number }>(
-      "SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations",
-    );
+    const rows = await database.query<{ n: number }>("SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations");
     return (rows[0]?.n ?? 0) >= journalSize();
   } catch {
     return false;

@@ -26,6 +26,8 @@ try {
     await db.close();
   }
 } catch (err) {
-  process.stderr.write(`could not create the embedded database in ${dataDir}: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(
+    `could not create the embedded database in ${dataDir}: ${err instanceof Error ? err.message : String(err)}\n`,
+  );
   process.exitCode = 1;
 }

@@ -19,7 +19,8 @@ type Call = Request extends infer R ? (R extends { id: number } ? Omit<R, "id"> 
 
 function revive(e: SerializedError): Error {
   const err = new Error(String(e.message));
-  for (const [k, v] of Object.entries(e)) if (k !== "message" && k !== "stack") (err as unknown as Record<string, unknown>)[k] = v;
+  for (const [k, v] of Object.entries(e))
+    if (k !== "message" && k !== "stack") (err as unknown as Record<string, unknown>)[k] = v;
   if (typeof e.stack === "string") err.stack = e.stack;
   return err;
 }
@@ -29,10 +30,12 @@ function wireOptions(options?: QueryOptions): WireQueryOptions | undefined {
   if (!options) return undefined;
   const { rowMode, parsers, ...rest } = options;
   const unsupported = Object.entries(rest).filter(([, v]) => v !== undefined);
-  if (unsupported.length > 0) throw new Error(`query option ${unsupported[0]![0]} is not supported by the PGlite thread`);
+  if (unsupported.length > 0)
+    throw new Error(`query option ${unsupported[0]![0]} is not supported by the PGlite thread`);
   const identityParsers: number[] = [];
   for (const [oid, fn] of Object.entries(parsers ?? {})) {
-    if (fn("probe", Number(oid)) !== "probe") throw new Error(`parser for type ${oid} is not supported by the PGlite thread`);
+    if (fn("probe", Number(oid)) !== "probe")
+      throw new Error(`parser for type ${oid} is not supported by the PGlite thread`);
     identityParsers.push(Number(oid));
   }
   return { rowMode, identityParsers: identityParsers.length > 0 ? identityParsers : undefined };
@@ -132,7 +135,10 @@ export class PGliteThread {
       if (closed) throw new Error("Transaction is closed");
     };
     const tx = {
-      query: async <R>(sql: string, params?: unknown[], options?: QueryOptions) => (open(), this.query<R>(sql, params, options, id)),
+      query: async <R>(sql: string, params?: unknown[], options?: QueryOptions) => (
+        open(),
+        this.query<R>(sql, params, options, id)
+      ),
       exec: async (sql: string, options?: QueryOptions) => (open(), this.exec(sql, options, id)),
       sql: async () => {
         throw new Error("tx.sql is not supported by the PGlite thread");

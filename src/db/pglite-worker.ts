@@ -45,7 +45,8 @@ export function serializeError(err: unknown): SerializedError {
   if (!(err instanceof Error)) return { message: String(err), name: "Error" };
   const out: SerializedError = { message: err.message, name: err.name, stack: err.stack ?? null };
   for (const [k, v] of Object.entries(err)) {
-    if (v === null || ["string", "number", "boolean"].includes(typeof v)) out[k] = v as string | number | boolean | null;
+    if (v === null || ["string", "number", "boolean"].includes(typeof v))
+      out[k] = v as string | number | boolean | null;
   }
   return out;
 }
@@ -100,7 +101,9 @@ async function main() {
     switch (m.op) {
       case "query": {
         const o = m.options;
-        const parsers = o?.identityParsers ? Object.fromEntries(o.identityParsers.map((oid) => [oid, identity])) : undefined;
+        const parsers = o?.identityParsers
+          ? Object.fromEntries(o.identityParsers.map((oid) => [oid, identity]))
+          : undefined;
         const r = await target(m.tx).query(m.sql, m.params, { rowMode: o?.rowMode, ...(parsers ? { parsers } : {}) });
         return { rows: r.rows, fields: r.fields, affectedRows: r.affectedRows };
       }
@@ -125,7 +128,10 @@ async function main() {
       case "listen": {
         if (!unlistens.has(m.channel)) {
           const channel = m.channel;
-          unlistens.set(channel, await db.listen(channel, (payload) => port.postMessage({ notify: channel, payload } satisfies Reply)));
+          unlistens.set(
+            channel,
+            await db.listen(channel, (payload) => port.postMessage({ notify: channel, payload } satisfies Reply)),
+          );
         }
         return null;
       }

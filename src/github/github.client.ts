@@ -74,7 +74,8 @@ function headerOf(h: Headers | undefined, name: string): string | undefined {
 export function rateLimitResume(status: number, headers: Headers | undefined, now = Date.now()): Date | null {
   if (status !== 403 && status !== 429) return null;
   const retryAfter = headerOf(headers, "retry-after");
-  if (retryAfter !== undefined && /^\d+$/.test(retryAfter.trim())) return new Date(now + Number(retryAfter.trim()) * 1000);
+  if (retryAfter !== undefined && /^\d+$/.test(retryAfter.trim()))
+    return new Date(now + Number(retryAfter.trim()) * 1000);
   if (headerOf(headers, "x-ratelimit-remaining") === "0") {
     const reset = Number(headerOf(headers, "x-ratelimit-reset"));
     // One second after the reset, as GitHub advises; a missing reset means "in a minute".
@@ -132,8 +133,7 @@ export interface GhPull {
 }
 
 export type IssuePage =
-  | { notModified: true }
-  | { notModified: false; items: unknown[]; etag: string | null; next: string | null };
+  { notModified: true } | { notModified: false; items: unknown[]; etag: string | null; next: string | null };
 
 export interface GithubClientOptions {
   token: string | null;
@@ -155,39 +155,42 @@ export type GithubClient = ReturnType<typeof createGithubClient>;
 export function createGithubClient(opts: GithubClientOptions) {
   const apiOrigin = new URL(opts.apiUrl).origin;
   const log = opts.log;
-  const make = (retries: number): OctokitClient => new GitHubOctokit({
-    auth: opts.token ?? undefined,
-    baseUrl: opts.apiUrl,
-    userAgent: "mission-control",
-    // Octokit's own warnings (deprecations, limit notices) go to the app log; its debug chatter nowhere.
-    log: {
-      debug: () => {},
-      info: () => {},
-      warn: (msg: string) => log?.warn({ github: msg }, "GitHub client warning"),
-      error: (msg: string) => log?.error({ github: msg }, "GitHub client error"),
-    },
-    request: {
-      // A per-attempt timeout: a hung GitHub is an unreachable one, retried like a refused connection.
-      fetch: (url: string, init: RequestInit) =>
-        fetch(url, {
-          ...init,
-          signal: init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]) : AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),
-        }),
-    },
-    // Refusals are answers, not glitches: retrying a 405/409 would only delay the same answer. 403/429 are
-    // the throttling plugin's (rate limits); what it does not retry is the caller's to handle.
-    // (The retry count is per client, not per request: the retry plugin retries every failure of a request
-    // whose options carry a count.)
-    retry: { retries, doNotRetry: [400, 401, 403, 404, 405, 409, 410, 422, 429, 451] },
-    throttle: {
-      // Each client its own limiter (the plugin's groups are process-wide and keyed by this id).
-      id: `mission-control-${randomUUID()}`,
-      onRateLimit: (retryAfter: number, options: LimitOptions, _o: unknown, retryCount: number) =>
-        waitOrGiveUp("rate limit", retryAfter, options, retryCount),
-      onSecondaryRateLimit: (retryAfter: number, options: LimitOptions, _o: unknown, retryCount: number) =>
-        waitOrGiveUp("secondary rate limit", retryAfter, options, retryCount),
-    },
-  });
+  const make = (retries: number): OctokitClient =>
+    new GitHubOctokit({
+      auth: opts.token ?? undefined,
+      baseUrl: opts.apiUrl,
+      userAgent: "mission-control",
+      // Octokit's own warnings (deprecations, limit notices) go to the app log; its debug chatter nowhere.
+      log: {
+        debug: () => {},
+        info: () => {},
+        warn: (msg: string) => log?.warn({ github: msg }, "GitHub client warning"),
+        error: (msg: string) => log?.error({ github: msg }, "GitHub client error"),
+      },
+      request: {
+        // A per-attempt timeout: a hung GitHub is an unreachable one, retried like a refused connection.
+        fetch: (url: string, init: RequestInit) =>
+          fetch(url, {
+            ...init,
+            signal: init.signal
+              ? AbortSignal.any([init.signal, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)])
+              : AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),
+          }),
+      },
+      // Refusals are answers, not glitches: retrying a 405/409 would only delay the same answer. 403/429 are
+      // the throttling plugin's (rate limits); what it does not retry is the caller's to handle.
+      // (The retry count is per client, not per request: the retry plugin retries every failure of a request
+      // whose options carry a count.)
+      retry: { retries, doNotRetry: [400, 401, 403, 404, 405, 409, 410, 422, 429, 451] },
+      throttle: {
+        // Each client its own limiter (the plugin's groups are process-wide and keyed by this id).
+        id: `mission-control-${randomUUID()}`,
+        onRateLimit: (retryAfter: number, options: LimitOptions, _o: unknown, retryCount: number) =>
+          waitOrGiveUp("rate limit", retryAfter, options, retryCount),
+        onSecondaryRateLimit: (retryAfter: number, options: LimitOptions, _o: unknown, retryCount: number) =>
+          waitOrGiveUp("secondary rate limit", retryAfter, options, retryCount),
+      },
+    });
   const background = make(3);
   const interactive = make(1);
 
@@ -195,11 +198,17 @@ export function createGithubClient(opts: GithubClientOptions) {
   function waitOrGiveUp(what: string, retryAfter: number, options: LimitOptions, retryCount: number) {
     const maxWait = typeof options.request?.maxWaitS === "number" ? options.request.maxWaitS : SYNC_MAX_WAIT_S;
     const wait = retryCount < 2 && retryAfter <= maxWait;
-    log?.warn({ method: options.method, url: options.url, retryAfterS: retryAfter, waiting: wait }, `GitHub ${what} hit`);
+    log?.warn(
+      { method: options.method, url: options.url, retryAfterS: retryAfter, waiting: wait },
+      `GitHub ${what} hit`,
+    );
     return wait;
   }
 
-  const request = (o: CallOptions) => ({ signal: o.signal, maxWaitS: o.interactive ? INTERACTIVE_MAX_WAIT_S : SYNC_MAX_WAIT_S });
+  const request = (o: CallOptions) => ({
+    signal: o.signal,
+    maxWaitS: o.interactive ? INTERACTIVE_MAX_WAIT_S : SYNC_MAX_WAIT_S,
+  });
   const pick = (o: CallOptions) => (o.interactive ? interactive : background);
 
   async function call<T>(fn: () => Promise<T>): Promise<T> {
@@ -237,7 +246,12 @@ export function createGithubClient(opts: GithubClientOptions) {
      * at or after `since`, most recently updated first: a change anywhere in the set changes this page, so
      * its ETag answers "anything new?" for the price of a 304, which GitHub does not count against the limit.
      */
-    async listIssues(owner: string, repo: string, q: { since: Date | null; etag: string | null }, o: CallOptions = {}): Promise<IssuePage> {
+    async listIssues(
+      owner: string,
+      repo: string,
+      q: { since: Date | null; etag: string | null },
+      o: CallOptions = {},
+    ): Promise<IssuePage> {
       try {
         const r = await pick(o).rest.issues.listForRepo({
           owner,
@@ -274,12 +288,21 @@ export function createGithubClient(opts: GithubClientOptions) {
         pick(o).rest.pulls.merge({ owner, repo, pull_number: number, ...body, request: request(o) }),
       );
       const d = r.data as { sha?: unknown; message?: unknown };
-      return { sha: typeof d.sha === "string" ? d.sha : null, message: typeof d.message === "string" ? d.message : null };
+      return {
+        sha: typeof d.sha === "string" ? d.sha : null,
+        message: typeof d.message === "string" ? d.message : null,
+      };
     },
 
     async getPull(owner: string, repo: string, number: number, o: CallOptions = {}): Promise<GhPull> {
       const r = await call(() => pick(o).rest.pulls.get({ owner, repo, pull_number: number, request: request(o) }));
-      const d = r.data as { number: number; state: string; merged?: boolean | null; merge_commit_sha?: string | null; head?: { sha?: string } };
+      const d = r.data as {
+        number: number;
+        state: string;
+        merged?: boolean | null;
+        merge_commit_sha?: string | null;
+        head?: { sha?: string };
+      };
       return {
         number: d.number,
         state: d.state,
@@ -289,7 +312,13 @@ export function createGithubClient(opts: GithubClientOptions) {
       };
     },
 
-    async createComment(owner: string, repo: string, number: number, body: string, o: CallOptions = {}): Promise<{ html_url: string | null }> {
+    async createComment(
+      owner: string,
+      repo: string,
+      number: number,
+      body: string,
+      o: CallOptions = {},
+    ): Promise<{ html_url: string | null }> {
       const r = await call(() =>
         pick(o).rest.issues.createComment({ owner, repo, issue_number: number, body, request: request(o) }),
       );

@@ -96,12 +96,22 @@ export function createCommentWorker({ database, config, client, notifier, log }:
     const [owner, name] = issue.repo.split("/") as [string, string];
     const key = issueKey(issue.repo, issue.number);
     try {
-      const r = await client.createComment(owner, name, issue.number, commentBody(task.taskKey, task.missionKey, task.outputs.pr_url), {
-        signal: abort.signal,
-      });
+      const r = await client.createComment(
+        owner,
+        name,
+        issue.number,
+        commentBody(task.taskKey, task.missionKey, task.outputs.pr_url),
+        {
+          signal: abort.signal,
+        },
+      );
       await db.transaction(async (tx) => {
         await repo.finishComment(tx, issue.id, "posted");
-        await noteOnTasks(tx, [{ taskId: task.id, event: "github.issue_commented", data: { issue: key, comment_url: r.html_url } }], ACTOR);
+        await noteOnTasks(
+          tx,
+          [{ taskId: task.id, event: "github.issue_commented", data: { issue: key, comment_url: r.html_url } }],
+          ACTOR,
+        );
       });
     } catch (err) {
       const ge = toGithubError(err);
@@ -111,7 +121,11 @@ export function createCommentWorker({ database, config, client, notifier, log }:
       await db.transaction(async (tx) => {
         await repo.finishComment(tx, issue.id, final ? "failed" : null);
         if (final) {
-          await noteOnTasks(tx, [{ taskId: task.id, event: "github.comment_failed", data: { issue: key, reason: ge.describe() } }], ACTOR);
+          await noteOnTasks(
+            tx,
+            [{ taskId: task.id, event: "github.comment_failed", data: { issue: key, reason: ge.describe() } }],
+            ACTOR,
+          );
         }
       });
     }

@@ -28,7 +28,9 @@ export function issueValues(repoName: string, raw: unknown): repo.IssueValues | 
   if (Number.isNaN(at.getTime())) return null;
   const labels = Array.isArray(i.labels)
     ? i.labels
-        .map((l) => (typeof l === "string" ? l : typeof l === "object" && l !== null ? (l as { name?: unknown }).name : null))
+        .map((l) =>
+          typeof l === "string" ? l : typeof l === "object" && l !== null ? (l as { name?: unknown }).name : null,
+        )
         .filter((n): n is string => typeof n === "string")
         .map(clean)
     : [];
@@ -90,7 +92,15 @@ export async function applyIssues(tx: Executor, repoName: string, items: repo.Is
     if (!prev || v.githubUpdatedAt > prev.githubUpdatedAt) byNumber.set(v.number, v);
   }
   const values = [...byNumber.values()].sort((a, b) => a.number - b.number);
-  const before = new Map((await repo.lockIssues(tx, repoName, values.map((v) => v.number))).map((r) => [r.number, r]));
+  const before = new Map(
+    (
+      await repo.lockIssues(
+        tx,
+        repoName,
+        values.map((v) => v.number),
+      )
+    ).map((r) => [r.number, r]),
+  );
   const written = await repo.upsertIssues(tx, values);
   const created: number[] = [];
   const updated: number[] = [];
@@ -100,7 +110,11 @@ export async function applyIssues(tx: Executor, repoName: string, items: repo.Is
     if (!old) created.push(row.number);
     else updated.push(row.number);
     if (old && row.taskId !== null && old.state !== row.state) {
-      notes.push({ row, event: row.state === "closed" ? "github.issue_closed" : "github.issue_reopened", from: old.state });
+      notes.push({
+        row,
+        event: row.state === "closed" ? "github.issue_closed" : "github.issue_reopened",
+        from: old.state,
+      });
     }
   }
   await noteOnTasks(
@@ -108,7 +122,14 @@ export async function applyIssues(tx: Executor, repoName: string, items: repo.Is
     notes.map((n) => ({
       taskId: n.row.taskId!,
       event: n.event,
-      data: { issue: issueKey(n.row.repo, n.row.number), html_url: n.row.htmlUrl, from: n.from, to: n.row.state, via: ctx.via, ...ctx.data },
+      data: {
+        issue: issueKey(n.row.repo, n.row.number),
+        html_url: n.row.htmlUrl,
+        from: n.from,
+        to: n.row.state,
+        via: ctx.via,
+        ...ctx.data,
+      },
     })),
     ctx.actor,
   );

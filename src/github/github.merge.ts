@@ -63,7 +63,13 @@ export function createMergeStep({ database, config, client, log }: MergeStepDeps
     const call = { interactive: true };
     let failure: GithubError;
     try {
-      const r = await client.mergePull(pull.owner, pull.name, pull.number, { merge_method: config.mergeMethod, ...(sha ? { sha } : {}) }, call);
+      const r = await client.mergePull(
+        pull.owner,
+        pull.name,
+        pull.number,
+        { merge_method: config.mergeMethod, ...(sha ? { sha } : {}) },
+        call,
+      );
       await trace("github.pr_merged", { ...base, merge_commit_sha: r.sha, already_merged: false });
       return;
     } catch (err) {
@@ -81,7 +87,10 @@ export function createMergeStep({ database, config, client, log }: MergeStepDeps
     }
 
     await trace("github.merge_failed", { ...base, kind: failure.kind, status: failure.status, reason: failure.reason });
-    log.warn({ task: task.task_id, pullRequest: key, kind: failure.kind, status: failure.status }, "pull request merge failed");
+    log.warn(
+      { task: task.task_id, pullRequest: key, kind: failure.kind, status: failure.status },
+      "pull request merge failed",
+    );
     switch (failure.kind) {
       case "refused":
         throw Invalid.field("merge", `GitHub refused to merge ${key} (${failure.status}): ${failure.reason}`);

@@ -37,7 +37,9 @@ function selectViews(exec: Executor) {
 const toView = (r: { issue: IssueRow; taskKey: string | null }): IssueView => ({ ...r.issue, taskKey: r.taskKey });
 
 function refWhere(ref: IssueRef) {
-  return "id" in ref ? eq(githubIssues.id, ref.id) : and(eq(githubIssues.repo, ref.repo), eq(githubIssues.number, ref.number));
+  return "id" in ref
+    ? eq(githubIssues.id, ref.id)
+    : and(eq(githubIssues.repo, ref.repo), eq(githubIssues.number, ref.number));
 }
 
 /**
@@ -73,7 +75,11 @@ export async function listIssues(exec: Executor, f: IssueFilter, page: Page) {
         f.label !== undefined
           ? sql`EXISTS (SELECT 1 FROM jsonb_array_elements_text(${githubIssues.labels}) AS l(name) WHERE lower(l.name) = lower(${f.label}))`
           : undefined,
-        f.linked === true ? isNotNull(githubIssues.taskId) : f.linked === false ? isNull(githubIssues.taskId) : undefined,
+        f.linked === true
+          ? isNotNull(githubIssues.taskId)
+          : f.linked === false
+            ? isNull(githubIssues.taskId)
+            : undefined,
         page.after === null ? undefined : gt(githubIssues.id, page.after),
       ),
     )
@@ -229,7 +235,12 @@ export async function claimRun(exec: Executor, owner: string, staleS: number) {
 }
 
 /** Only while this process still owns the run: a run taken over by another process is left alone. */
-export async function updateOwnedRun(exec: Executor, id: number, owner: string, set: Partial<typeof githubSyncRuns.$inferInsert>) {
+export async function updateOwnedRun(
+  exec: Executor,
+  id: number,
+  owner: string,
+  set: Partial<typeof githubSyncRuns.$inferInsert>,
+) {
   const rows = await exec
     .update(githubSyncRuns)
     .set({ ...set, updatedAt: sql`now()` })
@@ -259,7 +270,10 @@ export async function nextResumeAt(exec: Executor) {
 // --- webhook deliveries ------------------------------------------------------------------------------
 
 /** True when this delivery is new (and is now recorded, in the caller's transaction). */
-export async function recordDelivery(exec: Executor, d: { deliveryId: string; event: string; action: string | null; result: string }) {
+export async function recordDelivery(
+  exec: Executor,
+  d: { deliveryId: string; event: string; action: string | null; result: string },
+) {
   const rows = await exec
     .insert(githubWebhookDeliveries)
     .values(d)
@@ -280,7 +294,13 @@ export async function purgeDeliveries(exec: Executor, olderThanS: number) {
 export async function taskKeys(exec: Executor, taskIds: number[]) {
   if (taskIds.length === 0) return [];
   return exec
-    .select({ id: tasks.id, taskKey: tasks.taskId, missionKey: missions.missionId, agentKey: agents.agentId, outputs: tasks.outputs })
+    .select({
+      id: tasks.id,
+      taskKey: tasks.taskId,
+      missionKey: missions.missionId,
+      agentKey: agents.agentId,
+      outputs: tasks.outputs,
+    })
     .from(tasks)
     .innerJoin(missions, eq(missions.id, tasks.missionId))
     .leftJoin(agents, eq(agents.id, tasks.agentId))
@@ -294,7 +314,13 @@ export async function taskKeys(exec: Executor, taskIds: number[]) {
 export async function tasksNamingPull(exec: Executor, repo: string, number: number) {
   const like = `%/${repo.replace(/[\\%_]/g, (c) => `\\${c}`)}/pull/${number}%`;
   return exec
-    .select({ id: tasks.id, taskKey: tasks.taskId, missionKey: missions.missionId, agentKey: agents.agentId, outputs: tasks.outputs })
+    .select({
+      id: tasks.id,
+      taskKey: tasks.taskId,
+      missionKey: missions.missionId,
+      agentKey: agents.agentId,
+      outputs: tasks.outputs,
+    })
     .from(tasks)
     .innerJoin(missions, eq(missions.id, tasks.missionId))
     .leftJoin(agents, eq(agents.id, tasks.agentId))

@@ -74,7 +74,8 @@ export const githubRoutes: FastifyPluginAsyncTypebox<{ github: GithubService; bo
       schema: {
         tags,
         summary: "List synced issues",
-        description: "Oldest first. Filters: `repo` (owner/name), `state` (open, closed), `label`, `linked` (true: linked to a task).",
+        description:
+          "Oldest first. Filters: `repo` (owner/name), `state` (open, closed), `label`, `linked` (true: linked to a task).",
         querystring: IssueListQuery,
         response: { 200: ListOf(Issue) },
       },
@@ -131,7 +132,10 @@ export const githubRoutes: FastifyPluginAsyncTypebox<{ github: GithubService; bo
   );
   app.post(
     "/api/github/issues/:owner/:name/task",
-    { config: { access: "member" }, schema: { ...createTaskSchema, operationId: "createGithubIssueTaskByRepo", params: IssueOwnerNameParam } },
+    {
+      config: { access: "member" },
+      schema: { ...createTaskSchema, operationId: "createGithubIssueTaskByRepo", params: IssueOwnerNameParam },
+    },
     async (req, reply) => {
       const data = await github.createTask(`${req.params.owner}/${req.params.name}`, req.body, req.principal);
       return reply.code(201).header("location", `/api/tasks/${data.task_id}`).send({ data });

@@ -27,7 +27,9 @@ export const Issue = Type.Object({
 export const IssueListQuery = Type.Object({
   repo: Type.Optional(Type.String({ pattern: REPO_PATTERN, description: "owner/name (any case)" })),
   state: Type.Optional(StringEnum(ISSUE_STATES, { description: "open or closed" })),
-  label: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: "issues carrying this label (any case)" })),
+  label: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 100, description: "issues carrying this label (any case)" }),
+  ),
   linked: Type.Optional(Type.Boolean({ description: "true: only issues linked to a task; false: only unlinked ones" })),
   ...PageQuery,
 });
@@ -80,7 +82,9 @@ export const SyncIdParam = Type.Object({ id: Type.String({ description: "integer
 export const WebhookHeaders = Type.Object({
   "x-github-event": Type.String({ minLength: 1, maxLength: 100 }),
   "x-github-delivery": Type.String({ minLength: 1, maxLength: 200 }),
-  "x-hub-signature-256": Type.String({ description: "sha256=<HMAC-SHA256 of the raw body with GITHUB_WEBHOOK_SECRET>" }),
+  "x-hub-signature-256": Type.String({
+    description: "sha256=<HMAC-SHA256 of the raw body with GITHUB_WEBHOOK_SECRET>",
+  }),
 });
 
 export const WebhookBody = Type.Object({}, { additionalProperties: true, description: "GitHub's event payload" });

@@ -81,7 +81,10 @@ export function createGithubService(deps: GithubDeps) {
 
   async function startSync(by: Principal) {
     if (!sync.configured()) {
-      throw Invalid.field("github", "sync is not configured: set GITHUB_REPOS (owner/name, comma-separated) and GITHUB_TOKEN");
+      throw Invalid.field(
+        "github",
+        "sync is not configured: set GITHUB_REPOS (owner/name, comma-separated) and GITHUB_TOKEN",
+      );
     }
     const { run, created } = await sync.request(by.actor);
     return { run: runToApi(run), created };

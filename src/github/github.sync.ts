@@ -158,7 +158,14 @@ export function createSyncRunner({ database, config, client, log, tickMs }: Sync
   async function execute(run: repo.RunRow) {
     const results: GithubRepoResult[] = run.repos.map(
       (r) =>
-        run.results.find((x) => x.repo === r) ?? { repo: r, status: "pending", issues_synced: 0, pull_requests_skipped: 0, pages: 0, error: null },
+        run.results.find((x) => x.repo === r) ?? {
+          repo: r,
+          status: "pending",
+          issues_synced: 0,
+          pull_requests_skipped: 0,
+          pages: 0,
+          error: null,
+        },
     );
     let total = run.issuesSynced;
     const beat = setInterval(() => {
@@ -245,7 +252,13 @@ export function createSyncRunner({ database, config, client, log, tickMs }: Sync
   }
 
   /** One repository's incremental pass. Returns the run's new total of issues synced. */
-  async function syncRepo(run: repo.RunRow, result: GithubRepoResult, results: GithubRepoResult[], total: number, actor: string) {
+  async function syncRepo(
+    run: repo.RunRow,
+    result: GithubRepoResult,
+    results: GithubRepoResult[],
+    total: number,
+    actor: string,
+  ) {
     const [owner_, name] = result.repo.split("/") as [string, string];
     const state = await repo.getRepoState(db, result.repo);
     const since = state?.since ?? null;
@@ -271,14 +284,19 @@ export function createSyncRunner({ database, config, client, log, tickMs }: Sync
           continue;
         }
         const v = issueValues(result.repo, item);
-        if (!v) throw new GithubError("upstream", 200, "GitHub sent an issue without number, title, state or updated_at");
+        if (!v)
+          throw new GithubError("upstream", 200, "GitHub sent an issue without number, title, state or updated_at");
         values.push(v);
       }
       result.pages++;
       const last = page.next === null;
       const next = page.next;
       total = await db.transaction(async (tx) => {
-        const { created, updated } = await applyIssues(tx, result.repo, values, { actor, via: "sync", data: { run_id: run.id } });
+        const { created, updated } = await applyIssues(tx, result.repo, values, {
+          actor,
+          via: "sync",
+          data: { run_id: run.id },
+        });
         const changed = created.length + updated.length;
         result.issues_synced += changed;
         if (last) {
@@ -300,7 +318,8 @@ export function createSyncRunner({ database, config, client, log, tickMs }: Sync
       if (next === null) return total;
       page = await client.nextPage(next, call);
       // No ETag is sent for later pages, so GitHub has no reason to answer 304.
-      if (page.notModified) throw new GithubError("upstream", 304, "GitHub answered 304 to a page requested without an ETag");
+      if (page.notModified)
+        throw new GithubError("upstream", 304, "GitHub answered 304 to a page requested without an ETag");
     }
   }
 

@@ -49,7 +49,13 @@ export function createWebhookHandler({ database, config }: { database: Database;
 
   return async function handle(event: string, delivery: string, payload: Obj): Promise<WebhookOutcome> {
     const action = typeof payload.action === "string" ? payload.action : null;
-    const out = (result: WebhookResultKind, detail: string | null = null): WebhookOutcome => ({ delivery, event, action, result, detail });
+    const out = (result: WebhookResultKind, detail: string | null = null): WebhookOutcome => ({
+      delivery,
+      event,
+      action,
+      result,
+      detail,
+    });
     if (event === "ping") return out("pong");
     if (event !== "issues" && event !== "pull_request") return out("ignored", `${event} events are not used`);
     const fullName = isObj(payload.repository) ? payload.repository.full_name : undefined;
@@ -65,25 +71,44 @@ export function createWebhookHandler({ database, config }: { database: Database;
       if (!values) throw Invalid.field("issue", "is missing or lacks number, title, state, html_url or updated_at");
       const key = issueKey(repoName, values.number);
       return db.transaction(async (tx) => {
-        if (!(await repo.recordDelivery(tx, { deliveryId: delivery, event, action, result: "applied" }))) return out("duplicate");
+        if (!(await repo.recordDelivery(tx, { deliveryId: delivery, event, action, result: "applied" })))
+          return out("duplicate");
         if (action === "deleted" || action === "transferred") {
           const [row] = await repo.lockIssues(tx, repoName, [values.number]);
           if (!row) return out("applied", "not stored");
           if (row.taskId !== null) {
             await noteOnTasks(
               tx,
-              [{ taskId: row.taskId, event: "github.issue_deleted", data: { issue: key, html_url: row.htmlUrl, action, delivery } }],
+              [
+                {
+                  taskId: row.taskId,
+                  event: "github.issue_deleted",
+                  data: { issue: key, html_url: row.htmlUrl, action, delivery },
+                },
+              ],
               actor,
             );
           }
           await repo.deleteIssue(tx, row.id);
-          await appendTrace(tx, { event: "github.issue_received", actor, data: { delivery, action, issue: key, change: "deleted" } });
+          await appendTrace(tx, {
+            event: "github.issue_received",
+            actor,
+            data: { delivery, action, issue: key, change: "deleted" },
+          });
           return out("applied", "deleted");
         }
-        const { created, updated } = await applyIssues(tx, repoName, [values], { actor, via: "webhook", data: { delivery } });
+        const { created, updated } = await applyIssues(tx, repoName, [values], {
+          actor,
+          via: "webhook",
+          data: { delivery },
+        });
         const change = created.length > 0 ? "created" : updated.length > 0 ? "updated" : null;
         if (change === null) return out("applied", "unchanged (the stored copy is as new)");
-        await appendTrace(tx, { event: "github.issue_received", actor, data: { delivery, action, issue: key, change } });
+        await appendTrace(tx, {
+          event: "github.issue_received",
+          actor,
+          data: { delivery, action, issue: key, change },
+        });
         return out("applied", change);
       });
     }
@@ -94,7 +119,8 @@ export function createWebhookHandler({ database, config }: { database: Database;
     if (pr === null || typeof number !== "number" || !Number.isInteger(number) || number < 1) {
       throw Invalid.field("pull_request", "is missing or lacks a number");
     }
-    if (action === null || !PR_ACTIONS.has(action)) return out("ignored", `pull_request ${action ?? "(no action)"} is not tracked`);
+    if (action === null || !PR_ACTIONS.has(action))
+      return out("ignored", `pull_request ${action ?? "(no action)"} is not tracked`);
     const naming = (await repo.tasksNamingPull(db, repoName, number)).filter((t) => {
       const p = parsePullUrl(t.outputs.pr_url);
       return p !== null && p.repo === repoName && p.number === number;
@@ -111,7 +137,8 @@ export function createWebhookHandler({ database, config }: { database: Database;
       head_sha: typeof head === "string" ? head : null,
     };
     return db.transaction(async (tx) => {
-      if (!(await repo.recordDelivery(tx, { deliveryId: delivery, event, action, result: "applied" }))) return out("duplicate");
+      if (!(await repo.recordDelivery(tx, { deliveryId: delivery, event, action, result: "applied" })))
+        return out("duplicate");
       await noteOnTasks(
         tx,
         naming.map((t) => ({ taskId: t.id, event: "github.pull_request", data })),

@@ -29,8 +29,8 @@ export const hooksRoutes: FastifyPluginAsyncTypebox<{ hooks: HooksService }> = a
           "PreToolUse, PostToolUse and SubagentStop → heartbeat, Notification → waiting_for_input, Stop → " +
           "task_complete, SessionEnd → stop; any other event name → heartbeat. Only agent tokens may post (others: " +
           "403). The answer is Claude Code's hook JSON, not the `{data}` envelope: `{}` lets Claude Code go on with " +
-          "its own permission rules. For PreToolUse a policy that blocks answers `permissionDecision: \"deny\"`, one " +
-          "that requires approval `\"ask\"`; a `warn` adds only a `systemMessage`. It never answers `\"allow\"`, " +
+          'its own permission rules. For PreToolUse a policy that blocks answers `permissionDecision: "deny"`, one ' +
+          'that requires approval `"ask"`; a `warn` adds only a `systemMessage`. It never answers `"allow"`, ' +
           "which would skip Claude Code's own permission check.",
         headers: HookHeaders,
         body: ClaudeHookPayload,

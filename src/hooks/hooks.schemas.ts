@@ -14,7 +14,8 @@ export const CLAUDE_HOOK_EVENTS = [
 ] as const;
 export type ClaudeHookEvent = (typeof CLAUDE_HOOK_EVENTS)[number];
 
-const Text = (max: number, description?: string) => Type.String({ maxLength: max, ...(description ? { description } : {}) });
+const Text = (max: number, description?: string) =>
+  Type.String({ maxLength: max, ...(description ? { description } : {}) });
 
 /** What Claude Code POSTs to an `http` hook: common fields plus each event's own (kept loose: Claude Code adds fields). */
 export const ClaudeHookPayload = Type.Object(
@@ -36,7 +37,15 @@ export const ClaudeHookPayload = Type.Object(
   },
   {
     additionalProperties: true,
-    examples: [{ session_id: "2f1c…", hook_event_name: "PreToolUse", cwd: "/repo", tool_name: "Bash", tool_input: { command: "npm test" } }],
+    examples: [
+      {
+        session_id: "2f1c…",
+        hook_event_name: "PreToolUse",
+        cwd: "/repo",
+        tool_name: "Bash",
+        tool_input: { command: "npm test" },
+      },
+    ],
   },
 );
 export type ClaudeHookPayload = Static<typeof ClaudeHookPayload>;
@@ -45,7 +54,8 @@ export const HookHeaders = Type.Object({
   "x-mc-task-id": Type.Optional(
     Type.String({
       maxLength: 200,
-      description: "the task the session works on (the runtime sets MC_TASK_ID; empty when Claude Code was started by hand)",
+      description:
+        "the task the session works on (the runtime sets MC_TASK_ID; empty when Claude Code was started by hand)",
     }),
   ),
 });

@@ -15,7 +15,12 @@ import type { AgentsService } from "../agents/agents.service.js";
 import type { Principal } from "../http/auth.js";
 import { Forbidden, Invalid } from "../http/errors.js";
 import { parseRef } from "../http/ids.js";
-import { CLAUDE_HOOK_EVENTS, type ClaudeHookEvent, type ClaudeHookOutput, type ClaudeHookPayload } from "./hooks.schemas.js";
+import {
+  CLAUDE_HOOK_EVENTS,
+  type ClaudeHookEvent,
+  type ClaudeHookOutput,
+  type ClaudeHookPayload,
+} from "./hooks.schemas.js";
 
 export const HOOK_ACTIVITY: Record<ClaudeHookEvent, AgentEvent> = {
   SessionStart: "session_start",
@@ -35,7 +40,9 @@ const COMMAND_ONLY_EVENTS: ReadonlySet<string> = new Set(["SessionStart"]);
 const TOOL_EVENTS: ReadonlySet<string> = new Set(["PreToolUse", "PostToolUse"]);
 
 export function activityFor(hookEvent: string): AgentEvent {
-  return (CLAUDE_HOOK_EVENTS as readonly string[]).includes(hookEvent) ? HOOK_ACTIVITY[hookEvent as ClaudeHookEvent] : "heartbeat";
+  return (CLAUDE_HOOK_EVENTS as readonly string[]).includes(hookEvent)
+    ? HOOK_ACTIVITY[hookEvent as ClaudeHookEvent]
+    : "heartbeat";
 }
 
 export interface PreToolUseInput {
@@ -67,11 +74,16 @@ export interface HooksDeps {
 
 export type HooksService = ReturnType<typeof createHooksService>;
 
-const clip = (v: string | undefined, max: number) => (v === undefined ? undefined : v.length > max ? `${v.slice(0, max)}…` : v);
+const clip = (v: string | undefined, max: number) =>
+  v === undefined ? undefined : v.length > max ? `${v.slice(0, max)}…` : v;
 
 export function createHooksService({ agents, publicUrl, deciders = {} }: HooksDeps) {
   /** `POST /api/hooks/claude-code`: the event as the token's agent's activity, and Claude Code's answer. */
-  async function receive(p: ClaudeHookPayload, taskHeader: string | undefined, by: Principal): Promise<ClaudeHookOutput> {
+  async function receive(
+    p: ClaudeHookPayload,
+    taskHeader: string | undefined,
+    by: Principal,
+  ): Promise<ClaudeHookOutput> {
     // Hooks speak for one agent: the one the token is bound to.
     if (by.role !== "agent" || by.agentId === null) throw new Forbidden();
     let taskId: string | number | null = null;
@@ -104,7 +116,13 @@ export function createHooksService({ agents, publicUrl, deciders = {} }: HooksDe
         cwd: p.cwd ?? null,
       });
       if (d?.decision) {
-        return { hookSpecificOutput: { hookEventName: "PreToolUse", permissionDecision: d.decision, permissionDecisionReason: d.reason } };
+        return {
+          hookSpecificOutput: {
+            hookEventName: "PreToolUse",
+            permissionDecision: d.decision,
+            permissionDecisionReason: d.reason,
+          },
+        };
       }
       if (d && d.reason) return { systemMessage: d.reason };
     }

@@ -51,7 +51,9 @@ export const ErrorBody = named(
         description: "`detail` (a message) for a whole-request error; otherwise each field with its messages",
       }),
       policy_decision: Type.Optional(
-        Type.Record(Type.String(), Type.Unknown(), { description: "the guardrail decision that blocked the action (403)" }),
+        Type.Record(Type.String(), Type.Unknown(), {
+          description: "the guardrail decision that blocked the action (403)",
+        }),
       ),
     },
     { additionalProperties: false },
@@ -97,5 +99,7 @@ export const JsonObject = Type.Record(Type.String(), Type.Unknown(), boundedJson
 export const EnumText = <T extends TSchema>(t: T): TString => t as unknown as TString;
 
 /** A string from a fixed set: one `enum` keyword, so a bad value gets one clear message. */
-export const StringEnum = <T extends readonly string[]>(values: T, opts: { description?: string; default?: T[number] } = {}) =>
-  Type.Unsafe<T[number]>({ type: "string", enum: [...values], ...opts });
+export const StringEnum = <T extends readonly string[]>(
+  values: T,
+  opts: { description?: string; default?: T[number] } = {},
+) => Type.Unsafe<T[number]>({ type: "string", enum: [...values], ...opts });

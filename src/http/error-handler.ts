@@ -69,7 +69,11 @@ export function frameworkErrorHandler(err: FastifyError, req: FastifyRequest, re
 
 const CLIENT_ERRORS: Record<string, [number, string, string]> = {
   ERR_HTTP_REQUEST_TIMEOUT: [408, "Request Timeout", "The request took too long to arrive"],
-  HPE_HEADER_OVERFLOW: [431, "Request Header Fields Too Large", "The request line and headers are larger than the server accepts"],
+  HPE_HEADER_OVERFLOW: [
+    431,
+    "Request Header Fields Too Large",
+    "The request line and headers are larger than the server accepts",
+  ],
 };
 
 /**

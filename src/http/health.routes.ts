@@ -8,7 +8,13 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = a
     "/healthz",
     {
       config: { access: "public" },
-      schema: { tags: ["health"], summary: "The process is up", operationId: "getHealth", security: [], response: { 200: Type.Object({ status: Type.Literal("ok") }) } },
+      schema: {
+        tags: ["health"],
+        summary: "The process is up",
+        operationId: "getHealth",
+        security: [],
+        response: { 200: Type.Object({ status: Type.Literal("ok") }) },
+      },
     },
     async () => ({ status: "ok" as const }),
   );

@@ -175,7 +175,14 @@ export function registerIdempotency(app: FastifyInstance, database: Database, op
     const id = claims.get(req);
     if (id === undefined) return payload;
     claims.delete(req);
-    const body = typeof payload === "string" ? payload : Buffer.isBuffer(payload) ? payload.toString("utf8") : payload == null ? "" : null;
+    const body =
+      typeof payload === "string"
+        ? payload
+        : Buffer.isBuffer(payload)
+          ? payload.toString("utf8")
+          : payload == null
+            ? ""
+            : null;
     try {
       if (reply.statusCode >= 500 || body === null) {
         await db.delete(idempotencyKeys).where(eq(idempotencyKeys.id, id));

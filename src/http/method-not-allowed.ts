@@ -8,7 +8,11 @@ import type { FastifyPluginAsync } from "fastify";
 
 export const NOT_DELETABLE = [
   { url: "/api/missions/:id", allow: "GET, PATCH", how: "move it to completed, failed or cancelled with PATCH" },
-  { url: "/api/agents/:id", allow: "GET, PATCH", how: "take it off its missions with DELETE /api/missions/:mission_id/agents/:id" },
+  {
+    url: "/api/agents/:id",
+    allow: "GET, PATCH",
+    how: "take it off its missions with DELETE /api/missions/:mission_id/agents/:id",
+  },
   { url: "/api/tasks/:id", allow: "GET, PATCH", how: "move it to failed with PATCH" },
 ] as const;
 

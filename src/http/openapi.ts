@@ -21,7 +21,8 @@ const HEADERS = {
   requestId: {
     "x-request-id": {
       type: "string",
-      description: "The request's id (the caller's own `x-request-id` when it was valid, else a new UUID); logs name it",
+      description:
+        "The request's id (the caller's own `x-request-id` when it was valid, else a new UUID); logs name it",
     },
   },
   retryAfter: { "retry-after": { type: "integer", minimum: 1, description: "Seconds to wait before retrying" } },
@@ -55,10 +56,11 @@ const WITH_BODY = new Set(["POST", "PUT", "PATCH"]);
 /** Never refused by the rate limit (src/http/limits.ts). */
 const UNLIMITED = new Set(["/healthz", "/readyz"]);
 
-const methodsOf = (route: { method: string | string[] }) => (Array.isArray(route.method) ? route.method : [route.method]);
+const methodsOf = (route: { method: string | string[] }) =>
+  Array.isArray(route.method) ? route.method : [route.method];
 const isApi = (url: string) => url.startsWith("/api");
 const accessOf = (route: { config?: unknown; url: string }) =>
-  ((route.config as { access?: string } | undefined)?.access ?? (isApi(route.url) ? "member" : "public"));
+  (route.config as { access?: string } | undefined)?.access ?? (isApi(route.url) ? "member" : "public");
 
 /** The error statuses every route of this kind can answer, whatever its handler does. */
 function standardErrors(route: RouteOptions): number[] {
@@ -93,7 +95,8 @@ function headersFor(status: number, route: RouteOptions): Json {
 /** The route's own answers plus the standard error answers, each with the headers it carries. */
 function responsesOf(route: RouteOptions, declared: Json | undefined): Json {
   const response: Json = { ...(declared ?? {}) };
-  for (const status of standardErrors(route)) response[status] ??= { ...ErrorBody, description: ERROR_DESCRIPTIONS[status] };
+  for (const status of standardErrors(route))
+    response[status] ??= { ...ErrorBody, description: ERROR_DESCRIPTIONS[status] };
   for (const [code, s] of Object.entries(response)) {
     const status = Number(code);
     if (!Number.isInteger(status) || s === null || typeof s !== "object") continue;
@@ -106,8 +109,19 @@ function responsesOf(route: RouteOptions, declared: Json | undefined): Json {
 // --- operationId ---------------------------------------------------------------------------------------
 
 const ACTIONS = new Set([
-  "start", "pause", "execute", "approve", "reject", "report", "replay", "verify", "export", "evaluate", "search",
-  "sync", "reset",
+  "start",
+  "pause",
+  "execute",
+  "approve",
+  "reject",
+  "report",
+  "replay",
+  "verify",
+  "export",
+  "evaluate",
+  "search",
+  "sync",
+  "reset",
 ]);
 
 const pascal = (s: string) =>
@@ -134,7 +148,7 @@ export function operationIdOf(method: string, url: string): string {
   const statics = parts.filter((p) => !p.startsWith(":"));
   const last = statics[statics.length - 1] ?? "root";
   const parents = statics.slice(0, -1).map((p) => pascal(singular(p)));
-  if (ACTIONS.has(last) && method === "POST" || (ACTIONS.has(last) && method === "GET" && !endsWithParam)) {
+  if ((ACTIONS.has(last) && method === "POST") || (ACTIONS.has(last) && method === "GET" && !endsWithParam)) {
     return last + parents.join("");
   }
   const verb = endsWithParam
@@ -238,9 +252,18 @@ function hoist(doc: Json): void {
 }
 
 const REASONS: Record<number, string> = {
-  400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict", 413: "PayloadTooLarge",
-  414: "UriTooLong", 415: "UnsupportedMediaType", 422: "UnprocessableEntity", 429: "TooManyRequests",
-  502: "BadGateway", 503: "ServiceUnavailable",
+  400: "BadRequest",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "NotFound",
+  409: "Conflict",
+  413: "PayloadTooLarge",
+  414: "UriTooLong",
+  415: "UnsupportedMediaType",
+  422: "UnprocessableEntity",
+  429: "TooManyRequests",
+  502: "BadGateway",
+  503: "ServiceUnavailable",
 };
 const HEADER_NAMES: Record<string, string> = {
   "x-request-id": "RequestId",
@@ -268,14 +291,21 @@ function shareResponses(doc: Json): void {
           const name = HEADER_NAMES[h];
           if (!name) continue;
           headers[name] ??= v;
-          if (JSON.stringify(headers[name]) === JSON.stringify(v)) r.headers[h] = { $ref: `#/components/headers/${name}` };
+          if (JSON.stringify(headers[name]) === JSON.stringify(v))
+            r.headers[h] = { $ref: `#/components/headers/${name}` };
         }
         const reason = REASONS[Number(status)];
-        if (!reason || schema?.$ref !== "#/components/schemas/Error" || r.description !== ERROR_DESCRIPTIONS[Number(status)]) continue;
+        if (
+          !reason ||
+          schema?.$ref !== "#/components/schemas/Error" ||
+          r.description !== ERROR_DESCRIPTIONS[Number(status)]
+        )
+          continue;
         // Replayable (authenticated POST) answers carry Idempotent-Replayed too: a variant of their own.
         const name = r.headers?.[REPLAYED_HEADER] ? `${reason}Replayable` : reason;
         responses[name] ??= r;
-        if (JSON.stringify(responses[name]) === JSON.stringify(r)) op.responses[status] = { $ref: `#/components/responses/${name}` };
+        if (JSON.stringify(responses[name]) === JSON.stringify(r))
+          op.responses[status] = { $ref: `#/components/responses/${name}` };
       }
     }
   }

@@ -42,7 +42,10 @@ export function validatorCompiler({ schema, httpPart }: { schema: object; httpPa
 }
 
 function fieldPath(instancePath: string, extra?: string): string {
-  const parts = instancePath.split("/").filter(Boolean).map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+  const parts = instancePath
+    .split("/")
+    .filter(Boolean)
+    .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
   if (extra !== undefined) parts.push(extra);
   return parts.join(".");
 }
@@ -74,13 +77,12 @@ function describe(e: ErrorObject | FastifySchemaValidationError): [string, strin
 }
 
 /** Turns Fastify/ajv validation errors into the contract's `{"<field>": ["<message>"]}`. */
-export function validationToFields(
-  errors: FastifySchemaValidationError[],
-  context: string | undefined,
-): FieldErrors {
+export function validationToFields(errors: FastifySchemaValidationError[], context: string | undefined): FieldErrors {
   const out: FieldErrors = {};
   // A failed union reports each branch's complaint too; the union's own error says it better, alone.
-  const unionPaths = new Set(errors.filter((e) => e.keyword === "anyOf" || e.keyword === "oneOf").map((e) => e.instancePath));
+  const unionPaths = new Set(
+    errors.filter((e) => e.keyword === "anyOf" || e.keyword === "oneOf").map((e) => e.instancePath),
+  );
   for (const e of errors) {
     if (unionPaths.has(e.instancePath) && e.keyword !== "anyOf" && e.keyword !== "oneOf") continue;
     const [path, message] = describe(e);

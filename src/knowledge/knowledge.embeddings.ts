@@ -79,8 +79,15 @@ function parseResponse(body: unknown, count: number): number[][] {
     const idx = (item as { index?: unknown }).index;
     const at = typeof idx === "number" && Number.isInteger(idx) && idx >= 0 && idx < count ? idx : i;
     const v = (item as { embedding?: unknown }).embedding;
-    if (!Array.isArray(v) || v.length === 0 || v.length > MAX_DIMENSIONS || !v.every((x) => typeof x === "number" && Number.isFinite(x))) {
-      throw new EmbeddingsError(`embeddings response item ${i} is not a vector of 1 to ${MAX_DIMENSIONS} finite numbers`);
+    if (
+      !Array.isArray(v) ||
+      v.length === 0 ||
+      v.length > MAX_DIMENSIONS ||
+      !v.every((x) => typeof x === "number" && Number.isFinite(x))
+    ) {
+      throw new EmbeddingsError(
+        `embeddings response item ${i} is not a vector of 1 to ${MAX_DIMENSIONS} finite numbers`,
+      );
     }
     // A zero vector has no direction: its cosine distance to anything is NaN.
     if (!v.some((x) => x !== 0)) throw new EmbeddingsError(`embeddings response item ${i} is a zero vector`);

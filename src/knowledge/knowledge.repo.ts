@@ -14,7 +14,11 @@ export const sha256 = (s: string) => createHash("sha256").update(s, "utf8").dige
 export const embeddingInput = (title: string, text: string) => `${title}\n\n${text}`;
 
 export async function findDocument(exec: Executor, ref: Ref, opts: { lock?: boolean } = {}) {
-  const q = exec.select().from(knowledgeDocuments).where(refWhere(knowledgeDocuments.id, knowledgeDocuments.documentId, ref)).limit(1);
+  const q = exec
+    .select()
+    .from(knowledgeDocuments)
+    .where(refWhere(knowledgeDocuments.id, knowledgeDocuments.documentId, ref))
+    .limit(1);
   const rows = opts.lock ? await q.for("update") : await q;
   return rows[0];
 }
@@ -37,7 +41,10 @@ export interface MetadataFilter {
 }
 
 /** Exact metadata matching on a documents alias. `@>` lets the GIN index find candidates; `->` makes it exact. */
-export function metadataWhere(metadataCol: SQL | typeof knowledgeDocuments.metadata, f: MetadataFilter): SQL | undefined {
+export function metadataWhere(
+  metadataCol: SQL | typeof knowledgeDocuments.metadata,
+  f: MetadataFilter,
+): SQL | undefined {
   const parts: SQL[] = [];
   if (f.exact && Object.keys(f.exact).length > 0) {
     parts.push(sql`${metadataCol} @> ${JSON.stringify(f.exact)}::jsonb`);
@@ -149,7 +156,9 @@ export async function replaceChunks(
                ORDER BY input_hash, embedded_at DESC) AS o
        WHERE n.document_id = ${documentId} AND n.ordinal >= 0 AND n.input_hash = o.input_hash`);
   }
-  await exec.delete(knowledgeChunks).where(and(eq(knowledgeChunks.documentId, documentId), lt(knowledgeChunks.ordinal, 0)));
+  await exec
+    .delete(knowledgeChunks)
+    .where(and(eq(knowledgeChunks.documentId, documentId), lt(knowledgeChunks.ordinal, 0)));
   await addTerms(exec, termsOf([title, ...texts]));
 }
 

@@ -54,7 +54,7 @@ export const knowledgeRoutes: FastifyPluginAsyncTypebox<{ knowledge: KnowledgeSe
       schema: {
         tags,
         summary: "List documents",
-        description: "Oldest first. Filter by metadata: `metadata={\"type\":\"adr\"}` (JSON) or `metadata[type]=adr`.",
+        description: 'Oldest first. Filter by metadata: `metadata={"type":"adr"}` (JSON) or `metadata[type]=adr`.',
         querystring: DocumentListQuery,
         response: { 200: ListOf(Document) },
       },
@@ -85,7 +85,8 @@ export const knowledgeRoutes: FastifyPluginAsyncTypebox<{ knowledge: KnowledgeSe
       schema: {
         tags,
         summary: "Update document",
-        description: "Changes only the fields named; `metadata` replaces the whole object. New title or content is re-indexed.",
+        description:
+          "Changes only the fields named; `metadata` replaces the whole object. New title or content is re-indexed.",
         params: DocumentIdParam,
         body: DocumentUpdate,
         response: { 200: Data(Document) },

@@ -19,7 +19,11 @@ const Content = Type.String({
 export const DocumentCreate = Type.Object(
   {
     document_id: Type.Optional(
-      Type.String({ ...KeySchema, description: "the document's key (unique; generated when omitted): 1–128 characters of [A-Za-z0-9._:-], not all digits" }),
+      Type.String({
+        ...KeySchema,
+        description:
+          "the document's key (unique; generated when omitted): 1–128 characters of [A-Za-z0-9._:-], not all digits",
+      }),
     ),
     title: Title,
     content: Content,
@@ -27,7 +31,9 @@ export const DocumentCreate = Type.Object(
   },
   {
     additionalProperties: false,
-    examples: [{ title: "Architecture Decision Record", content: "We chose PostgreSQL because...", metadata: { type: "adr" } }],
+    examples: [
+      { title: "Architecture Decision Record", content: "We chose PostgreSQL because...", metadata: { type: "adr" } },
+    ],
   },
 );
 export type DocumentCreate = Static<typeof DocumentCreate>;
@@ -37,7 +43,9 @@ export const DocumentUpdate = Type.Object(
     document_id: Type.Optional(Type.String({ description: "keys cannot be changed; a different value is 422" })),
     title: Type.Optional(Title),
     content: Type.Optional(Content),
-    metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown(), boundedJson({ description: "replaces the whole object" }))),
+    metadata: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), boundedJson({ description: "replaces the whole object" })),
+    ),
   },
   { additionalProperties: false },
 );
@@ -65,12 +73,24 @@ export const DocumentListQuery = Type.Object({
 });
 export type DocumentListQuery = Static<typeof DocumentListQuery>;
 
-export const DocumentIdParam = Type.Object({ id: Type.String({ description: "the document's integer id or its key (document_id)" }) });
+export const DocumentIdParam = Type.Object({
+  id: Type.String({ description: "the document's integer id or its key (document_id)" }),
+});
 
 export const SearchBody = Type.Object(
   {
-    query: Type.String({ minLength: 1, maxLength: 1000, description: "Words as typed into a search box; `\"phrase\"`, `or` and `-word` work as in websearch_to_tsquery." }),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_SEARCH_LIMIT, description: `1–${MAX_SEARCH_LIMIT}; default ${DEFAULT_SEARCH_LIMIT}` })),
+    query: Type.String({
+      minLength: 1,
+      maxLength: 1000,
+      description: 'Words as typed into a search box; `"phrase"`, `or` and `-word` work as in websearch_to_tsquery.',
+    }),
+    limit: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_SEARCH_LIMIT,
+        description: `1–${MAX_SEARCH_LIMIT}; default ${DEFAULT_SEARCH_LIMIT}`,
+      }),
+    ),
     filter: Type.Optional(
       Type.Object(
         {
@@ -78,7 +98,9 @@ export const SearchBody = Type.Object(
             Type.Record(
               Type.String(),
               Type.Unknown(),
-              boundedJson({ description: "Only documents whose metadata has exactly these top-level values (compared as JSON)." }),
+              boundedJson({
+                description: "Only documents whose metadata has exactly these top-level values (compared as JSON).",
+              }),
             ),
           ),
         },
@@ -97,7 +119,9 @@ export const SearchHit = Type.Object({
   snippet: Type.String({
     description: "The best-matching passage, HTML-escaped, with matched words wrapped in `<mark>…</mark>`.",
   }),
-  score: Type.Number({ description: "Reciprocal-rank-fusion score; higher is better. Comparable within one response only." }),
+  score: Type.Number({
+    description: "Reciprocal-rank-fusion score; higher is better. Comparable within one response only.",
+  }),
   metadata: JsonObject,
 });
 

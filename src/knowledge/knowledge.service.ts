@@ -26,7 +26,12 @@ import {
 } from "./knowledge.schemas.js";
 import { parseQuery, searchSql, TRGM_THRESHOLD, type SearchPlan, type SearchRow } from "./knowledge.search.js";
 import { enableVector } from "./knowledge.vector.js";
-import { createEmbeddingWorker, type EmbeddingWorker, type KnowledgeLogger, type WorkerOptions } from "./knowledge.worker.js";
+import {
+  createEmbeddingWorker,
+  type EmbeddingWorker,
+  type KnowledgeLogger,
+  type WorkerOptions,
+} from "./knowledge.worker.js";
 
 export interface KnowledgeDeps {
   database: Database;
@@ -192,7 +197,13 @@ export function createKnowledgeService(deps: KnowledgeDeps) {
 
   async function insertIn(
     tx: Executor,
-    input: { documentId?: string; title: string; content: string; metadata: Record<string, unknown>; sourceKey?: string },
+    input: {
+      documentId?: string;
+      title: string;
+      content: string;
+      metadata: Record<string, unknown>;
+      sourceKey?: string;
+    },
     actor: string,
     refs: Refs = {},
   ) {
@@ -225,7 +236,8 @@ export function createKnowledgeService(deps: KnowledgeDeps) {
   }
 
   async function updateIn(tx: Executor, d: repo.DocumentRow, input: DocumentUpdate, actor: string, refs: Refs = {}) {
-    if (input.document_id !== undefined && input.document_id !== d.documentId) throw Invalid.field("document_id", "cannot be changed");
+    if (input.document_id !== undefined && input.document_id !== d.documentId)
+      throw Invalid.field("document_id", "cannot be changed");
     const changes: Record<string, unknown> = {};
     const set: { title?: string; content?: string; contentHash?: string; metadata?: Record<string, unknown> } = {};
     if (input.title !== undefined && input.title !== d.title) set.title = changes.title = input.title;
@@ -247,7 +259,12 @@ export function createKnowledgeService(deps: KnowledgeDeps) {
       await repo.replaceChunks(tx, row.id, row.title, chunks, reuseModel());
       changes.chunks = chunks.length;
     }
-    await appendTrace(tx, { event: "knowledge.document_updated", actor, ...refs, data: { document_id: d.id, changes } });
+    await appendTrace(tx, {
+      event: "knowledge.document_updated",
+      actor,
+      ...refs,
+      data: { document_id: d.id, changes },
+    });
     return row;
   }
 
@@ -255,7 +272,11 @@ export function createKnowledgeService(deps: KnowledgeDeps) {
     checkContent(input.content);
     const row = await db
       .transaction((tx) =>
-        insertIn(tx, { documentId: input.document_id, title: input.title, content: input.content, metadata: input.metadata ?? {} }, by.actor),
+        insertIn(
+          tx,
+          { documentId: input.document_id, title: input.title, content: input.content, metadata: input.metadata ?? {} },
+          by.actor,
+        ),
       )
       .catch((err: unknown) => {
         if (isUniqueViolation(err)) throw Invalid.field("document_id", "has already been taken");
@@ -330,7 +351,12 @@ export function createKnowledgeService(deps: KnowledgeDeps) {
     const refs = { missionId: doc.missionId, taskId: doc.taskId };
     const row = existing
       ? await updateIn(tx, existing, { title: doc.title, content: doc.content, metadata: doc.metadata }, by.actor, refs)
-      : await insertIn(tx, { title: doc.title, content: doc.content, metadata: doc.metadata, sourceKey: doc.sourceKey }, by.actor, refs);
+      : await insertIn(
+          tx,
+          { title: doc.title, content: doc.content, metadata: doc.metadata, sourceKey: doc.sourceKey },
+          by.actor,
+          refs,
+        );
     return toApi(row);
   }
 
@@ -392,7 +418,11 @@ export function createKnowledgeService(deps: KnowledgeDeps) {
           RETURNING 1)
         SELECT count(*)::int AS n FROM q`),
     )[0]?.n;
-    if (requeued) logger.info({ chunks: requeued, model: client.model }, "knowledge: re-embedding chunks with the configured model");
+    if (requeued)
+      logger.info(
+        { chunks: requeued, model: client.model },
+        "knowledge: re-embedding chunks with the configured model",
+      );
     worker = createEmbeddingWorker({ database, client, logger, options: deps.worker, onHealth });
     worker.start();
   }
@@ -412,7 +442,8 @@ export function createKnowledgeService(deps: KnowledgeDeps) {
     search,
     upsertFromSource,
     /** For the task-approval path: the approved task's summary, in the caller's transaction. */
-    upsertTaskSummary: (tx: Executor, task: TaskSummaryInput, by: Principal) => upsertFromSource(tx, taskSummaryDocument(task), by),
+    upsertTaskSummary: (tx: Executor, task: TaskSummaryInput, by: Principal) =>
+      upsertFromSource(tx, taskSummaryDocument(task), by),
     start,
     stop,
     kick: () => worker?.kick(),

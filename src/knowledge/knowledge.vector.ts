@@ -10,7 +10,9 @@ export type VectorSupport = { ok: true } | { ok: false; reason: string };
 export const MAX_HNSW_DIMENSIONS = 2000;
 
 async function installed(database: Database): Promise<boolean> {
-  const rows = await database.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'vector'");
+  const rows = await database.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'vector'",
+  );
   return (rows[0]?.n ?? 0) > 0;
 }
 
@@ -28,13 +30,17 @@ export async function enableVector(database: Database): Promise<VectorSupport> {
     const avail = await database.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM pg_available_extensions WHERE name = 'vector'",
     );
-    if ((avail[0]?.n ?? 0) === 0) return { ok: false, reason: "the pgvector extension is not installed on the database server" };
+    if ((avail[0]?.n ?? 0) === 0)
+      return { ok: false, reason: "the pgvector extension is not installed on the database server" };
     try {
       await database.query("CREATE EXTENSION IF NOT EXISTS vector");
     } catch (err) {
       // Another process may have created it a moment ago (a unique violation in the catalog); that is fine.
       if (!(await installed(database))) {
-        return { ok: false, reason: `CREATE EXTENSION vector failed (${pgErrorCode(err) ?? "unknown error"}): ${(err as Error).message}` };
+        return {
+          ok: false,
+          reason: `CREATE EXTENSION vector failed (${pgErrorCode(err) ?? "unknown error"}): ${(err as Error).message}`,
+        };
       }
     }
   }

@@ -176,7 +176,10 @@ export function createEmbeddingWorker(deps: {
       await fail(items, err);
       if (err.rejected) {
         // One chunk the endpoint will not take; its backoff (up to the cap) bounds how often this is logged.
-        logger.warn({ chunk: items[0]!.id, err: err.message }, "knowledge: the embeddings endpoint rejected a chunk; it stays queued");
+        logger.warn(
+          { chunk: items[0]!.id, err: err.message },
+          "knowledge: the embeddings endpoint rejected a chunk; it stays queued",
+        );
       } else {
         healthy(false, err);
       }

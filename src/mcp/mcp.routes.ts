@@ -20,7 +20,10 @@ export const mcpRoutes: FastifyPluginAsync<McpRouteDeps> = async (app, deps) => 
       url: "/mcp",
       ...notAllowed,
       handler: async (_req, reply) =>
-        reply.code(405).header("allow", "POST").send({ errors: { detail: "Method Not Allowed: MCP here is stateless, use POST" } }),
+        reply
+          .code(405)
+          .header("allow", "POST")
+          .send({ errors: { detail: "Method Not Allowed: MCP here is stateless, use POST" } }),
     });
   }
 

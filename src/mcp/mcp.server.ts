@@ -62,7 +62,13 @@ export function toolResult(tool: ToolDef, data: unknown): CallToolResult {
 }
 
 /** Runs one tool call as `by`, with every trace entry it writes marked `via: "mcp"`. */
-export async function callTool(name: string, rawArgs: unknown, by: Principal, deps: McpDeps, log: McpLog): Promise<CallToolResult> {
+export async function callTool(
+  name: string,
+  rawArgs: unknown,
+  by: Principal,
+  deps: McpDeps,
+  log: McpLog,
+): Promise<CallToolResult> {
   try {
     const tool = TOOLS.find((t) => t.name === name);
     if (!tool) throw Invalid.field("name", `no tool named ${name}`);
@@ -83,6 +89,8 @@ export function createMcpServer(by: Principal, deps: McpDeps, log: McpLog): Serv
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
     tools: toolsFor(by).map((t) => ({ name: t.name, description: t.description, inputSchema: t.inputSchema })),
   }));
-  server.setRequestHandler(CallToolRequestSchema, async (req) => callTool(req.params.name, req.params.arguments, by, deps, log));
+  server.setRequestHandler(CallToolRequestSchema, async (req) =>
+    callTool(req.params.name, req.params.arguments, by, deps, log),
+  );
   return server;
 }

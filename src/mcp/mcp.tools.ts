@@ -22,7 +22,15 @@ import type { RequirementsService } from "../requirements/requirements.service.j
 import type { DispatchService } from "../runtime/dispatch.service.js";
 import { Dispatch } from "../runtime/dispatch.schemas.js";
 import type { TasksService } from "../tasks/tasks.service.js";
-import { ReviewBody, Task, TaskCreate, TaskListQuery, TaskReport, TaskSummary, TaskUpdate } from "../tasks/tasks.schemas.js";
+import {
+  ReviewBody,
+  Task,
+  TaskCreate,
+  TaskListQuery,
+  TaskReport,
+  TaskSummary,
+  TaskUpdate,
+} from "../tasks/tasks.schemas.js";
 import { canMoveTask, TASK_STATUSES, type TaskStatus } from "../tasks/tasks.state.js";
 import { listDecisions } from "../trace/trace.decisions.js";
 
@@ -62,7 +70,10 @@ export function plainSchema(s: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(s)) {
     if (k === "description" || k === "examples" || k === "title" || k === "$id") continue;
-    out[k] = k === "properties" ? Object.fromEntries(Object.entries(v as object).map(([p, ps]) => [p, plainSchema(ps)])) : plainSchema(v);
+    out[k] =
+      k === "properties"
+        ? Object.fromEntries(Object.entries(v as object).map(([p, ps]) => [p, plainSchema(ps)]))
+        : plainSchema(v);
   }
   return out;
 }
@@ -94,7 +105,10 @@ const page = (a: Record<string, unknown>) => ({
   ...(a.limit !== undefined ? { limit: a.limit as number } : {}),
   ...(a.cursor !== undefined ? { cursor: a.cursor as string } : {}),
 });
-const PAGE = { limit: arg(PageQuery.limit, "page size"), cursor: arg(PageQuery.cursor, "next_cursor of the last page") };
+const PAGE = {
+  limit: arg(PageQuery.limit, "page size"),
+  cursor: arg(PageQuery.cursor, "next_cursor of the last page"),
+};
 const PAGE_ARGS = { limit: ["query", "limit"], cursor: ["query", "cursor"] } as const;
 
 function agentKeyOf(by: Principal, tool: string): string {
@@ -130,7 +144,13 @@ async function context(taskRaw: string, by: Principal, deps: McpDeps) {
   const requirements = await Promise.all(
     task.requirement_ids.map(async (r) => {
       const q = await deps.requirements.get(r);
-      return { requirement_id: q.requirement_id, title: q.title, description: q.description, priority: q.priority, status: q.status };
+      return {
+        requirement_id: q.requirement_id,
+        title: q.title,
+        description: q.description,
+        priority: q.priority,
+        status: q.status,
+      };
     }),
   );
   const from = task.status as TaskStatus;
@@ -140,7 +160,14 @@ async function context(taskRaw: string, by: Principal, deps: McpDeps) {
   const policies = (
     await Promise.all(scopes.map((scope) => deps.policies.list({ scope, enabled: true, limit: CONTEXT_POLICIES })))
   ).flatMap((p) =>
-    p.data.map((x) => ({ policy_id: x.policy_id, description: x.description, scope: x.scope, mode: x.mode, conditions: x.conditions, actions: x.actions })),
+    p.data.map((x) => ({
+      policy_id: x.policy_id,
+      description: x.description,
+      scope: x.scope,
+      mode: x.mode,
+      conditions: x.conditions,
+      actions: x.actions,
+    })),
   );
   const { logs, ...rest } = task;
   return {
@@ -175,7 +202,10 @@ export const TOOLS: readonly ToolDef[] = [
     output: TaskSummary,
     list: "page",
     run: (a, by, deps) =>
-      deps.tasks.list({ agent_id: agentKeyOf(by, "list_my_tasks"), status: a.status as TaskStatus | undefined, ...page(a) }, by),
+      deps.tasks.list(
+        { agent_id: agentKeyOf(by, "list_my_tasks"), status: a.status as TaskStatus | undefined, ...page(a) },
+        by,
+      ),
   },
   {
     name: "get_task",
@@ -202,7 +232,12 @@ export const TOOLS: readonly ToolDef[] = [
     mirrors: {
       method: "POST",
       url: "/api/tasks/{id}/report",
-      args: { task: ["params", "id"], status: ["body", "status"], outputs: ["body", "outputs"], logs: ["body", "logs"] },
+      args: {
+        task: ["params", "id"],
+        status: ["body", "status"],
+        outputs: ["body", "outputs"],
+        logs: ["body", "logs"],
+      },
     },
     inputSchema: args({
       task: TASK,
@@ -213,7 +248,10 @@ export const TOOLS: readonly ToolDef[] = [
     }),
     output: Task,
     run: (a, by, deps) => {
-      const logs = [...((a.logs as TaskReport["logs"]) ?? []), ...(a.message !== undefined ? [{ message: a.message as string }] : [])];
+      const logs = [
+        ...((a.logs as TaskReport["logs"]) ?? []),
+        ...(a.message !== undefined ? [{ message: a.message as string }] : []),
+      ];
       return deps.tasks.report(
         ref(a.task),
         {
@@ -256,22 +294,40 @@ export const TOOLS: readonly ToolDef[] = [
     name: "search_knowledge",
     description: "Search the knowledge base, best first.",
     access: "agent",
-    mirrors: { method: "POST", url: "/api/knowledge/search", args: { query: ["body", "query"], limit: ["body", "limit"] } },
+    mirrors: {
+      method: "POST",
+      url: "/api/knowledge/search",
+      args: { query: ["body", "query"], limit: ["body", "limit"] },
+    },
     inputSchema: args({ query: prop(SearchBody, "query", undefined, true), limit: prop(SearchBody, "limit") }),
     output: SearchHit,
     list: "array",
-    run: (a, _by, deps) => deps.knowledge.search({ query: a.query as string, ...(a.limit !== undefined ? { limit: a.limit as number } : {}) }),
+    run: (a, _by, deps) =>
+      deps.knowledge.search({
+        query: a.query as string,
+        ...(a.limit !== undefined ? { limit: a.limit as number } : {}),
+      }),
   },
   {
     name: "check_policy",
     description: 'Ask the policies about an action before taking it, e.g. {"action_type":"git_push","branch":"main"}.',
     access: "agent",
-    mirrors: { method: "POST", url: "/api/policies/evaluate", args: { action: ["body", "action"], task: ["body", "task_id"] } },
-    inputSchema: args({ action: prop(EvaluateBody, "action", undefined, true), task: prop(EvaluateBody, "task_id", "task id or key") }),
+    mirrors: {
+      method: "POST",
+      url: "/api/policies/evaluate",
+      args: { action: ["body", "action"], task: ["body", "task_id"] },
+    },
+    inputSchema: args({
+      action: prop(EvaluateBody, "action", undefined, true),
+      task: prop(EvaluateBody, "task_id", "task id or key"),
+    }),
     output: PolicyDecisionView,
     run: (a, by, deps) =>
       deps.policies.evaluateRequest(
-        { action: a.action as Record<string, unknown>, ...(a.task !== undefined ? { task_id: a.task as string | number } : {}) },
+        {
+          action: a.action as Record<string, unknown>,
+          ...(a.task !== undefined ? { task_id: a.task as string | number } : {}),
+        },
         by,
       ),
   },
@@ -286,7 +342,11 @@ export const TOOLS: readonly ToolDef[] = [
     run: async (a, by, deps) => {
       // A named task must be one the caller may read (as GET /api/tasks/:id decides).
       const taskKey = a.task !== undefined ? (await deps.tasks.get(ref(a.task), by)).task_id : null;
-      return listDecisions(deps.database.db, { agentKey: by.role === "agent" ? by.agentKey : null, taskKey, limit: 20 });
+      return listDecisions(deps.database.db, {
+        agentKey: by.role === "agent" ? by.agentKey : null,
+        taskKey,
+        limit: 20,
+      });
     },
   },
   {
@@ -306,7 +366,12 @@ export const TOOLS: readonly ToolDef[] = [
     mirrors: {
       method: "GET",
       url: "/api/missions/{mission_id}/tasks",
-      args: { mission: ["params", "mission_id"], status: ["query", "status"], agent: ["query", "agent_id"], ...PAGE_ARGS },
+      args: {
+        mission: ["params", "mission_id"],
+        status: ["query", "status"],
+        agent: ["query", "agent_id"],
+        ...PAGE_ARGS,
+      },
     },
     inputSchema: args({
       mission: arg(RefSchema, "mission id or key"),
@@ -350,7 +415,11 @@ export const TOOLS: readonly ToolDef[] = [
     output: Task,
     run: (a, by, deps) => {
       const { mission, agent, ...body } = a;
-      return deps.tasks.create(ref(mission), { ...(body as TaskCreate), ...(agent !== undefined ? { agent_id: agent as TaskCreate["agent_id"] } : {}) }, by);
+      return deps.tasks.create(
+        ref(mission),
+        { ...(body as TaskCreate), ...(agent !== undefined ? { agent_id: agent as TaskCreate["agent_id"] } : {}) },
+        by,
+      );
     },
   },
   {
@@ -380,26 +449,43 @@ export const TOOLS: readonly ToolDef[] = [
       url: "/api/agents",
       args: { status: ["query", "status"], capability: ["query", "capability"], ...PAGE_ARGS },
     },
-    inputSchema: args({ status: prop(AgentListQuery, "status"), capability: prop(AgentListQuery, "capability"), ...PAGE }),
+    inputSchema: args({
+      status: prop(AgentListQuery, "status"),
+      capability: prop(AgentListQuery, "capability"),
+      ...PAGE,
+    }),
     output: Agent,
     list: "page",
     run: (a, _by, deps) =>
-      deps.agents.list({ status: a.status as never, ...(a.capability !== undefined ? { capability: a.capability as string } : {}), ...page(a) }),
+      deps.agents.list({
+        status: a.status as never,
+        ...(a.capability !== undefined ? { capability: a.capability as string } : {}),
+        ...page(a),
+      }),
   },
   {
     name: "approve_task",
     description: "Approve a task in pending_review (completes it).",
     access: "member",
-    mirrors: { method: "POST", url: "/api/tasks/{id}/approve", args: { task: ["params", "id"], comment: ["body", "comment"] } },
+    mirrors: {
+      method: "POST",
+      url: "/api/tasks/{id}/approve",
+      args: { task: ["params", "id"], comment: ["body", "comment"] },
+    },
     inputSchema: args({ task: TASK, comment: prop(ReviewBody, "comment") }),
     output: Task,
-    run: (a, by, deps) => deps.tasks.approve(ref(a.task), a.comment !== undefined ? { comment: a.comment as string } : {}, by),
+    run: (a, by, deps) =>
+      deps.tasks.approve(ref(a.task), a.comment !== undefined ? { comment: a.comment as string } : {}, by),
   },
   {
     name: "reject_task",
     description: "Reject a task in pending_review, saying why.",
     access: "member",
-    mirrors: { method: "POST", url: "/api/tasks/{id}/reject", args: { task: ["params", "id"], comment: ["body", "comment"] } },
+    mirrors: {
+      method: "POST",
+      url: "/api/tasks/{id}/reject",
+      args: { task: ["params", "id"], comment: ["body", "comment"] },
+    },
     inputSchema: args({ task: TASK, comment: prop(ReviewBody, "comment", undefined, true) }),
     output: Task,
     run: (a, by, deps) => deps.tasks.reject(ref(a.task), { comment: a.comment as string }, by),

@@ -47,7 +47,9 @@ export function mcpForRun(module: string, ctx: Pick<RunContext, "agent" | "apiUr
   const none = () => {};
   switch (module) {
     case "claude_code": {
-      const config = { mcpServers: { [MCP_SERVER_NAME]: { type: "http", url, headers: { Authorization: `Bearer \${${TOKEN_ENV}}` } } } };
+      const config = {
+        mcpServers: { [MCP_SERVER_NAME]: { type: "http", url, headers: { Authorization: `Bearer \${${TOKEN_ENV}}` } } },
+      };
       return {
         args: ["--allowedTools", `mcp__${MCP_SERVER_NAME}`, "--mcp-config", JSON.stringify(config)],
         env: {},
@@ -71,7 +73,9 @@ export function mcpForRun(module: string, ctx: Pick<RunContext, "agent" | "apiUr
       const dir = mkdtempSync(path.join(os.tmpdir(), "mc-gemini-mcp-"));
       const file = path.join(dir, "settings.json");
       const settings = {
-        mcpServers: { [MCP_SERVER_NAME]: { url, type: "http", headers: { Authorization: `Bearer $${TOKEN_ENV}` }, trust: true } },
+        mcpServers: {
+          [MCP_SERVER_NAME]: { url, type: "http", headers: { Authorization: `Bearer $${TOKEN_ENV}` }, trust: true },
+        },
       };
       writeFileSync(file, `${JSON.stringify(settings, null, 2)}\n`, { mode: 0o600 });
       return {

@@ -8,7 +8,11 @@ import type { Page } from "../http/pagination.js";
 export type MissionRow = typeof missions.$inferSelect;
 
 export async function findMission(exec: Executor, ref: Ref, opts: { lock?: boolean } = {}) {
-  const q = exec.select().from(missions).where(refWhere(missions.id, missions.missionId, ref)).limit(1);
+  const q = exec
+    .select()
+    .from(missions)
+    .where(refWhere(missions.id, missions.missionId, ref))
+    .limit(1);
   const rows = opts.lock ? await q.for("update") : await q;
   return rows[0];
 }
@@ -75,10 +79,13 @@ export async function missionSpend(exec: Executor, missionIds: number[]): Promis
 
 /** Active missions whose spend has passed their budget. */
 export async function activeOverBudget(exec: Executor): Promise<number[]> {
-  const rows = await execRows<{ id: number }>(exec, sql`
+  const rows = await execRows<{ id: number }>(
+    exec,
+    sql`
     SELECT m.id FROM ${missions} m
     WHERE m.status = 'active' AND m.budget_usd IS NOT NULL
       AND m.budget_usd < (SELECT coalesce(sum(${taskCost}), 0) FROM ${tasks} WHERE ${tasks.missionId} = m.id)
-    ORDER BY m.id`);
+    ORDER BY m.id`,
+  );
   return rows.map((r) => Number(r.id));
 }

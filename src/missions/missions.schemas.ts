@@ -28,7 +28,10 @@ export const MissionCreate = Type.Object(
     metadata: Type.Optional(JsonObject),
     budget_usd: Type.Optional(BudgetUsd),
   },
-  { additionalProperties: false, examples: [{ mission_id: "mission-001", goal: "Build authentication module", status: "planning" }] },
+  {
+    additionalProperties: false,
+    examples: [{ mission_id: "mission-001", goal: "Build authentication module", status: "planning" }],
+  },
 );
 export type MissionCreate = Static<typeof MissionCreate>;
 
@@ -65,7 +68,9 @@ export const Mission = Type.Object({
   description: Nullable(Type.String()),
   metadata: JsonObject,
   budget_usd: Nullable(Type.Number({ description: "spend limit in US dollars, or null" })),
-  spent_usd: Type.Number({ description: "what the mission's tasks have cost so far: the sum of their outputs.cost_usd" }),
+  spent_usd: Type.Number({
+    description: "what the mission's tasks have cost so far: the sum of their outputs.cost_usd",
+  }),
   runtime: RuntimeView,
   inserted_at: Timestamp,
   updated_at: Timestamp,

@@ -74,7 +74,10 @@ export function createMissionsService({ database, runtime = noRuntime }: Mission
     if (to === "active" && m.budgetUsd !== null) {
       const spent = await spentOn(tx, m.id);
       if (spent > m.budgetUsd) {
-        throw Invalid.field("budget_usd", `spend $${spent} has passed the budget $${m.budgetUsd}; raise budget_usd to start the mission`);
+        throw Invalid.field(
+          "budget_usd",
+          `spend $${spent} has passed the budget $${m.budgetUsd}; raise budget_usd to start the mission`,
+        );
       }
     }
     await runtime.lockForMove(tx, m.id, to);
@@ -114,7 +117,13 @@ export function createMissionsService({ database, runtime = noRuntime }: Mission
           event: "mission.created",
           actor: by.actor,
           missionId: m.missionId,
-          data: { goal: m.goal, status: m.status, description: m.description, metadata: m.metadata, budget_usd: m.budgetUsd },
+          data: {
+            goal: m.goal,
+            status: m.status,
+            description: m.description,
+            metadata: m.metadata,
+            budget_usd: m.budgetUsd,
+          },
         });
         return m;
       });
@@ -151,13 +160,19 @@ export function createMissionsService({ database, runtime = noRuntime }: Mission
         throw Invalid.field("mission_id", "cannot be changed");
       }
       const changes: Record<string, unknown> = {};
-      const set: { goal?: string; description?: string | null; metadata?: Record<string, unknown>; budgetUsd?: number | null } = {};
+      const set: {
+        goal?: string;
+        description?: string | null;
+        metadata?: Record<string, unknown>;
+        budgetUsd?: number | null;
+      } = {};
       if (input.goal !== undefined && input.goal !== m.goal) set.goal = changes.goal = input.goal;
       if (input.description !== undefined && input.description !== m.description) {
         set.description = changes.description = input.description;
       }
       if (input.metadata !== undefined) set.metadata = changes.metadata = input.metadata;
-      if (input.budget_usd !== undefined && input.budget_usd !== m.budgetUsd) set.budgetUsd = changes.budget_usd = input.budget_usd;
+      if (input.budget_usd !== undefined && input.budget_usd !== m.budgetUsd)
+        set.budgetUsd = changes.budget_usd = input.budget_usd;
       let cur = m;
       if (Object.keys(set).length > 0) {
         cur = await repo.updateMission(tx, m.id, set);

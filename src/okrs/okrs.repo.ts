@@ -18,7 +18,11 @@ export type KeyResultView = KeyResultRow & { objectiveKey: string };
 export type RowLock = "update" | "no key update" | "key share";
 
 export async function findObjective(exec: Executor, ref: Ref, opts: { lock?: RowLock } = {}) {
-  const q = exec.select().from(objectives).where(refWhere(objectives.id, objectives.objectiveId, ref)).limit(1);
+  const q = exec
+    .select()
+    .from(objectives)
+    .where(refWhere(objectives.id, objectives.objectiveId, ref))
+    .limit(1);
   const rows = opts.lock ? await q.for(opts.lock) : await q;
   return rows[0];
 }
@@ -85,7 +89,9 @@ export async function listKeyResults(exec: Executor, objectiveId: number, page: 
     .select(krView)
     .from(keyResults)
     .innerJoin(objectives, eq(objectives.id, keyResults.objectiveId))
-    .where(and(eq(keyResults.objectiveId, objectiveId), page.after === null ? undefined : gt(keyResults.id, page.after)))
+    .where(
+      and(eq(keyResults.objectiveId, objectiveId), page.after === null ? undefined : gt(keyResults.id, page.after)),
+    )
     .orderBy(asc(keyResults.id))
     .limit(page.limit + 1);
 }

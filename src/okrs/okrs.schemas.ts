@@ -179,4 +179,12 @@ export type KeyResultListQuery = Static<typeof KeyResultListQuery>;
 export const ObjectiveParam = Type.Object({ objective_id: Type.String({ description: "integer id or key" }) });
 
 // Names in the OpenAPI document's components.schemas (src/http/openapi.ts).
-nameSchemas({ Objective, ObjectiveCreate, ObjectiveUpdate, KeyResult, KeyResultCreate, KeyResultUpdate, ObjectiveStatus: ObjectiveStatusSchema });
+nameSchemas({
+  Objective,
+  ObjectiveCreate,
+  ObjectiveUpdate,
+  KeyResult,
+  KeyResultCreate,
+  KeyResultUpdate,
+  ObjectiveStatus: ObjectiveStatusSchema,
+});

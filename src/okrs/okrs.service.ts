@@ -137,7 +137,11 @@ export function createOkrsService({ database, now = () => new Date() }: OkrsDeps
       }
       const set: Partial<repo.ObjectiveRow> = {};
       const changes: Record<string, unknown> = {};
-      const field = <K extends keyof repo.ObjectiveRow>(api: string, col: K, value: repo.ObjectiveRow[K] | undefined) => {
+      const field = <K extends keyof repo.ObjectiveRow>(
+        api: string,
+        col: K,
+        value: repo.ObjectiveRow[K] | undefined,
+      ) => {
         if (value !== undefined && value !== o[col]) {
           set[col] = value;
           changes[api] = value;
@@ -177,7 +181,10 @@ export function createOkrsService({ database, now = () => new Date() }: OkrsDeps
         // needs a share lock on this row), so this count cannot miss one that commits before the delete.
         const refs = await repo.requirementsPointingAt(tx, { objectiveId: o.id });
         if (refs.total > 0) {
-          throw Invalid.field("requirements", stillReferenced(refs.total, refs.keys, "requirement", "serve", "objective"));
+          throw Invalid.field(
+            "requirements",
+            stillReferenced(refs.total, refs.keys, "requirement", "serve", "objective"),
+          );
         }
         const krKeys = await repo.deleteKeyResultsOf(tx, o.id);
         await repo.deleteObjective(tx, o.id);
@@ -258,7 +265,10 @@ export function createOkrsService({ database, now = () => new Date() }: OkrsDeps
       }
       const set: Partial<repo.KeyResultRow> = {};
       const changes: Record<string, unknown> = {};
-      const field = <K extends "title" | "target" | "current" | "progress">(col: K, value: repo.KeyResultRow[K] | undefined) => {
+      const field = <K extends "title" | "target" | "current" | "progress">(
+        col: K,
+        value: repo.KeyResultRow[K] | undefined,
+      ) => {
         if (value !== undefined && value !== kr[col]) {
           set[col] = value;
           changes[col] = value;
@@ -267,13 +277,18 @@ export function createOkrsService({ database, now = () => new Date() }: OkrsDeps
       field("title", input.title);
       field("target", input.target);
       field("current", input.current);
-      if (input.direction !== undefined && input.direction !== kr.direction) set.direction = changes.direction = input.direction;
+      if (input.direction !== undefined && input.direction !== kr.direction)
+        set.direction = changes.direction = input.direction;
       if (input.start !== undefined && input.start !== kr.startValue) {
         set.startValue = input.start;
         changes.start = input.start;
       }
       const target = set.target !== undefined ? set.target : kr.target;
-      const badStart = startError(set.direction ?? kr.direction, set.startValue !== undefined ? set.startValue : kr.startValue, target);
+      const badStart = startError(
+        set.direction ?? kr.direction,
+        set.startValue !== undefined ? set.startValue : kr.startValue,
+        target,
+      );
       if (badStart) throw Invalid.field("start", badStart);
       if (target !== null && input.progress !== undefined && input.progress !== null) {
         throw Invalid.field("progress", PROGRESS_COMPUTED);
@@ -299,7 +314,10 @@ export function createOkrsService({ database, now = () => new Date() }: OkrsDeps
         const kr = await loadKeyResult(tx, idRaw, { lock: "update" });
         const refs = await repo.requirementsPointingAt(tx, { krId: kr.id });
         if (refs.total > 0) {
-          throw Invalid.field("requirements", stillReferenced(refs.total, refs.keys, "requirement", "serve", "key result"));
+          throw Invalid.field(
+            "requirements",
+            stillReferenced(refs.total, refs.keys, "requirement", "serve", "key result"),
+          );
         }
         await repo.deleteKeyResult(tx, kr.id);
         await appendTrace(tx, {

@@ -1,7 +1,14 @@
 // Rows → API shapes for objectives and key results. Shared by the objectives routes and the traceability
 // matrix, so both show the same progress and health for the same data.
 import type { KeyResultView, ObjectiveRow } from "./okrs.repo.js";
-import { healthOf, krProgress, objectiveProgress, round1, type KrDirection, type RequirementCompletionInput } from "./okrs.progress.js";
+import {
+  healthOf,
+  krProgress,
+  objectiveProgress,
+  round1,
+  type KrDirection,
+  type RequirementCompletionInput,
+} from "./okrs.progress.js";
 
 export function keyResultToApi(kr: KeyResultView) {
   return {

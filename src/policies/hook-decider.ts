@@ -9,10 +9,14 @@ import { findTaskKey } from "../trace/trace.lookup.js";
 import type { PoliciesService } from "./policies.service.js";
 import { toolUseActions } from "./tool-actions.js";
 
-export function preToolUseDecider(database: Database, policies: Pick<PoliciesService, "evaluateAll">): NonNullable<HookDeciders["preToolUse"]> {
+export function preToolUseDecider(
+  database: Database,
+  policies: Pick<PoliciesService, "evaluateAll">,
+): NonNullable<HookDeciders["preToolUse"]> {
   return async (input) => {
     const actions = toolUseActions(input.tool_name ?? "", input.tool_input, { cwd: input.cwd, worktree: input.cwd });
-    const taskKey = typeof input.task_id === "number" ? ((await findTaskKey(database.db, input.task_id)) ?? null) : input.task_id;
+    const taskKey =
+      typeof input.task_id === "number" ? ((await findTaskKey(database.db, input.task_id)) ?? null) : input.task_id;
     const verdict = await policies.evaluateAll(
       database.db,
       { actions, agentKey: input.principal.agentKey, taskKey, source: "claude_code_hook" },

@@ -293,15 +293,20 @@ function membership(list: unknown[]): ValuePredicate {
 function comparison(op: string, bound: unknown): ValuePredicate {
   if (typeof bound !== "number" && typeof bound !== "string") return () => false;
   const test: (x: number | string) => boolean =
-    op === "$gt" ? (x) => x > bound : op === "$gte" ? (x) => x >= bound : op === "$lt" ? (x) => x < bound : (x) => x <= bound;
+    op === "$gt"
+      ? (x) => x > bound
+      : op === "$gte"
+        ? (x) => x >= bound
+        : op === "$lt"
+          ? (x) => x < bound
+          : (x) => x <= bound;
   return (found) => expand(found).some((x) => typeof x === typeof bound && test(x as number | string));
 }
 
 function compileValue(cond: unknown): ValuePredicate {
   if (!isPlainObject(cond)) {
     const literal = cond;
-    return (found) =>
-      (literal === null && found.length === 0) || expand(found).some((x) => deepEqual(x, literal));
+    return (found) => (literal === null && found.length === 0) || expand(found).some((x) => deepEqual(x, literal));
   }
   const keys = Object.keys(cond);
   if (keys.length === 0 || !keys.every(isOperatorKey)) {

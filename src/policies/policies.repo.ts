@@ -8,7 +8,11 @@ import type { Page } from "../http/pagination.js";
 export type PolicyRow = typeof policies.$inferSelect;
 
 export async function findPolicy(exec: Executor, ref: Ref, opts: { lock?: boolean } = {}) {
-  const q = exec.select().from(policies).where(refWhere(policies.id, policies.policyId, ref)).limit(1);
+  const q = exec
+    .select()
+    .from(policies)
+    .where(refWhere(policies.id, policies.policyId, ref))
+    .limit(1);
   const rows = opts.lock ? await q.for("update") : await q;
   return rows[0];
 }
@@ -65,7 +69,13 @@ export async function deletePolicy(exec: Executor, id: number) {
 /** A task's key, its mission's key and its assigned agent (integer id), for evaluation context. */
 export async function findTaskContext(exec: Executor, ref: Ref) {
   const rows = await exec
-    .select({ id: tasks.id, taskKey: tasks.taskId, missionId: tasks.missionId, missionKey: missions.missionId, agentId: tasks.agentId })
+    .select({
+      id: tasks.id,
+      taskKey: tasks.taskId,
+      missionId: tasks.missionId,
+      missionKey: missions.missionId,
+      agentId: tasks.agentId,
+    })
     .from(tasks)
     .innerJoin(missions, eq(missions.id, tasks.missionId))
     .where(refWhere(tasks.id, tasks.taskId, ref))

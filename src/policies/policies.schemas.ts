@@ -26,7 +26,8 @@ const ConditionsSchema = Type.Record(Type.String(), Type.Unknown(), {
 const ActionsSchema = Type.Array(Type.Record(Type.String(), Type.Unknown()), {
   ...boundedJson(),
   maxItems: MAX_ACTIONS,
-  description: 'One-key objects: `{"block": "<message>"}`, `{"require_approval": "<message>"}`, `{"warn": "<message>"}`.',
+  description:
+    'One-key objects: `{"block": "<message>"}`, `{"require_approval": "<message>"}`, `{"warn": "<message>"}`.',
   examples: [[{ block: "Force push not allowed" }]],
 });
 
@@ -71,7 +72,8 @@ export const PolicyUpdate = Type.Object(
     version: Type.Optional(
       Type.Integer({
         minimum: 1,
-        description: "Optional precondition: the version you read. If the policy has changed since, 422 and nothing changes.",
+        description:
+          "Optional precondition: the version you read. If the policy has changed since, 422 and nothing changes.",
       }),
     ),
   },
@@ -96,7 +98,9 @@ export const Policy = Type.Object({
 });
 
 export const PolicyListQuery = Type.Object({
-  scope: Type.Optional(Type.String({ maxLength: 200, description: "exact scope, e.g. `global` or `mission:mission-001`" })),
+  scope: Type.Optional(
+    Type.String({ maxLength: 200, description: "exact scope, e.g. `global` or `mission:mission-001`" }),
+  ),
   enabled: Type.Optional(Type.Boolean()),
   mode: Type.Optional(ModeSchema),
   ...PageQuery,
@@ -165,9 +169,12 @@ export const PolicyDecisionView = Type.Object({
   decision_id: Type.Integer({ description: "id of the `policy.evaluated` trace entry that records this decision" }),
   decision: DecisionSchema,
   mode: StringEnum(POLICY_MODES, {
-    description: "`dry_run` when matched dry-run policies would have made the decision stricter (see `dry_run_decision`), else `enforce`",
+    description:
+      "`dry_run` when matched dry-run policies would have made the decision stricter (see `dry_run_decision`), else `enforce`",
   }),
-  dry_run_decision: StringEnum(DECISIONS, { description: "the decision if the matched dry-run policies were enforced too" }),
+  dry_run_decision: StringEnum(DECISIONS, {
+    description: "the decision if the matched dry-run policies were enforced too",
+  }),
   matched: Type.Array(MatchedPolicyView, { description: "matched enforced policies; these decide" }),
   dry_run_matched: Type.Array(MatchedPolicyView, { description: "matched dry-run policies; reported, never deciding" }),
   messages: Type.Array(Type.String(), { description: "messages of the matched enforced actions, strictest first" }),
@@ -177,4 +184,11 @@ export const PolicyDecisionView = Type.Object({
 });
 
 // Names in the OpenAPI document's components.schemas (src/http/openapi.ts).
-nameSchemas({ Policy, PolicyCreate, PolicyUpdate, PolicyTemplate: PolicyTemplateView, PolicyDecision: PolicyDecisionView, EvaluateBody });
+nameSchemas({
+  Policy,
+  PolicyCreate,
+  PolicyUpdate,
+  PolicyTemplate: PolicyTemplateView,
+  PolicyDecision: PolicyDecisionView,
+  EvaluateBody,
+});

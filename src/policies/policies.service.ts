@@ -180,7 +180,8 @@ export function createPoliciesService({ database }: PoliciesDeps) {
       if (s === null) throw Invalid.field("scope", SCOPE_MESSAGE);
       // An integer id in the filter names the record's key; an unknown one matches nothing.
       if (s.kind !== "global" && typeof s.ref === "number") {
-        const rec = s.kind === "mission" ? (await findMission(db, s.ref))?.missionId : (await findAgent(db, s.ref))?.agentId;
+        const rec =
+          s.kind === "mission" ? (await findMission(db, s.ref))?.missionId : (await findAgent(db, s.ref))?.agentId;
         if (rec === undefined) return { data: [], meta: { next_cursor: null } };
         scope = `${s.kind}:${rec}`;
       } else scope = q.scope;

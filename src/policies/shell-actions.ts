@@ -114,7 +114,10 @@ class Lexer {
         else this.op("&", 1);
       } else if (c === "|") {
         this.endWord();
-        this.op(s[this.i + 1] === "|" ? "||" : s[this.i + 1] === "&" ? "|&" : "|", s[this.i + 1] === "|" || s[this.i + 1] === "&" ? 2 : 1);
+        this.op(
+          s[this.i + 1] === "|" ? "||" : s[this.i + 1] === "&" ? "|&" : "|",
+          s[this.i + 1] === "|" || s[this.i + 1] === "&" ? 2 : 1,
+        );
       } else if (c === "(" || c === ")") {
         this.endWord();
         this.op(c, 1);
@@ -133,7 +136,10 @@ class Lexer {
           this.cur = null;
         } else this.endWord();
         const ops = ["<<<", "<<-", ">>", ">|", ">&", "<<", "<&", "<>", ">", "<"];
-        this.redirect(ops.find((o) => s.startsWith(o, this.i))!, fd);
+        this.redirect(
+          ops.find((o) => s.startsWith(o, this.i))!,
+          fd,
+        );
       } else this.wordChar();
     }
     this.endWord();
@@ -237,7 +243,16 @@ class Lexer {
     if (n === "'" && !inDoubleQuotes) {
       // ANSI-C quoting: $'…' with backslash escapes.
       let j = this.i + 2;
-      const map: Record<string, string> = { n: "\n", t: "\t", r: "\r", e: "\x1b", a: "\x07", "\\": "\\", "'": "'", '"': '"' };
+      const map: Record<string, string> = {
+        n: "\n",
+        t: "\t",
+        r: "\r",
+        e: "\x1b",
+        a: "\x07",
+        "\\": "\\",
+        "'": "'",
+        '"': '"',
+      };
       while (j < s.length && s[j] !== "'") {
         if (s[j] === "\\" && j + 1 < s.length) {
           w.text += map[s[j + 1]!] ?? s[j + 1];
@@ -307,8 +322,25 @@ const NOT_COMMANDS = new Set(["}", "fi", "done", "esac", "for", "case", "select"
 const SHELLS = new Set(["bash", "sh", "zsh", "dash", "ksh", "ash", "mksh"]);
 
 /** Wrapper programs: how many words their own options take (value options), before the wrapped command. */
-const WRAPPERS: Record<string, { valueShort: string; valueLong: string[]; positional?: number; assignments?: boolean }> = {
-  sudo: { valueShort: "ughpCDrtUT", valueLong: ["user", "group", "host", "prompt", "chdir", "role", "type", "other-user", "close-from", "command-timeout"] },
+const WRAPPERS: Record<
+  string,
+  { valueShort: string; valueLong: string[]; positional?: number; assignments?: boolean }
+> = {
+  sudo: {
+    valueShort: "ughpCDrtUT",
+    valueLong: [
+      "user",
+      "group",
+      "host",
+      "prompt",
+      "chdir",
+      "role",
+      "type",
+      "other-user",
+      "close-from",
+      "command-timeout",
+    ],
+  },
   doas: { valueShort: "uC", valueLong: [] },
   env: { valueShort: "uCS", valueLong: ["unset", "chdir", "split-string"], assignments: true },
   nohup: { valueShort: "", valueLong: [] },
@@ -320,7 +352,10 @@ const WRAPPERS: Record<string, { valueShort: string; valueLong: string[]; positi
   ionice: { valueShort: "cnp", valueLong: ["class", "classdata", "pid"] },
   timeout: { valueShort: "sk", valueLong: ["signal", "kill-after"], positional: 1 },
   stdbuf: { valueShort: "ioe", valueLong: ["input", "output", "error"] },
-  xargs: { valueShort: "ILnPsdEa", valueLong: ["replace", "max-lines", "max-args", "max-procs", "max-chars", "delimiter", "eof", "arg-file"] },
+  xargs: {
+    valueShort: "ILnPsdEa",
+    valueLong: ["replace", "max-lines", "max-args", "max-procs", "max-chars", "delimiter", "eof", "arg-file"],
+  },
   unbuffer: { valueShort: "", valueLong: [] },
 };
 
@@ -433,7 +468,13 @@ function stdinText(redirects: readonly Redirect[]): string | null {
 }
 
 /** Records one simple command (and the code it hands to an interpreter); returns what it prints, if known. */
-function addCommand(rawWords: Word[], redirects: Redirect[], piped: string | null, depth: number, st: ParseState): string | null {
+function addCommand(
+  rawWords: Word[],
+  redirects: Redirect[],
+  piped: string | null,
+  depth: number,
+  st: ParseState,
+): string | null {
   if (st.out.length >= MAX_COMMANDS) return null;
   const words = unwrap(rawWords);
   if (words === null) {
@@ -554,22 +595,124 @@ function values(s: Scanned, names: readonly string[]): string[] {
 // ---------------------------------------------------------------------------------------------------------
 // git
 
-const GIT_GLOBAL_VALUE = new Set(["-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix", "--config-env", "--list-cmds"]);
+const GIT_GLOBAL_VALUE = new Set([
+  "-C",
+  "-c",
+  "--git-dir",
+  "--work-tree",
+  "--namespace",
+  "--super-prefix",
+  "--config-env",
+  "--list-cmds",
+]);
 
 const PUSH_LONGS = [
-  "all", "branches", "mirror", "delete", "tags", "dry-run", "porcelain", "force", "force-with-lease",
-  "force-if-includes", "repo", "set-upstream", "thin", "receive-pack", "exec", "push-option", "signed",
-  "atomic", "verify", "follow-tags", "recurse-submodules", "quiet", "verbose", "progress", "prune", "ipv4", "ipv6",
+  "all",
+  "branches",
+  "mirror",
+  "delete",
+  "tags",
+  "dry-run",
+  "porcelain",
+  "force",
+  "force-with-lease",
+  "force-if-includes",
+  "repo",
+  "set-upstream",
+  "thin",
+  "receive-pack",
+  "exec",
+  "push-option",
+  "signed",
+  "atomic",
+  "verify",
+  "follow-tags",
+  "recurse-submodules",
+  "quiet",
+  "verbose",
+  "progress",
+  "prune",
+  "ipv4",
+  "ipv6",
 ];
-const RESET_LONGS = ["hard", "soft", "mixed", "merge", "keep", "quiet", "patch", "pathspec-from-file", "pathspec-file-nul", "recurse-submodules", "intent-to-add", "refresh"];
+const RESET_LONGS = [
+  "hard",
+  "soft",
+  "mixed",
+  "merge",
+  "keep",
+  "quiet",
+  "patch",
+  "pathspec-from-file",
+  "pathspec-file-nul",
+  "recurse-submodules",
+  "intent-to-add",
+  "refresh",
+];
 const COMMIT_LONGS = [
-  "all", "patch", "reuse-message", "reedit-message", "fixup", "squash", "reset-author", "short", "branch",
-  "porcelain", "long", "null", "file", "author", "date", "message", "template", "signoff", "trailer", "verify",
-  "allow-empty", "allow-empty-message", "cleanup", "edit", "amend", "include", "only", "pathspec-from-file",
-  "pathspec-file-nul", "untracked-files", "verbose", "quiet", "dry-run", "status", "gpg-sign", "interactive",
+  "all",
+  "patch",
+  "reuse-message",
+  "reedit-message",
+  "fixup",
+  "squash",
+  "reset-author",
+  "short",
+  "branch",
+  "porcelain",
+  "long",
+  "null",
+  "file",
+  "author",
+  "date",
+  "message",
+  "template",
+  "signoff",
+  "trailer",
+  "verify",
+  "allow-empty",
+  "allow-empty-message",
+  "cleanup",
+  "edit",
+  "amend",
+  "include",
+  "only",
+  "pathspec-from-file",
+  "pathspec-file-nul",
+  "untracked-files",
+  "verbose",
+  "quiet",
+  "dry-run",
+  "status",
+  "gpg-sign",
+  "interactive",
 ];
 const CLEAN_LONGS = ["force", "interactive", "dry-run", "quiet", "exclude"];
-const BRANCH_LONGS = ["delete", "force", "move", "copy", "list", "all", "remotes", "set-upstream-to", "unset-upstream", "track", "contains", "merged", "no-merged", "points-at", "sort", "format", "color", "column", "show-current", "edit-description", "verbose", "quiet", "create-reflog"];
+const BRANCH_LONGS = [
+  "delete",
+  "force",
+  "move",
+  "copy",
+  "list",
+  "all",
+  "remotes",
+  "set-upstream-to",
+  "unset-upstream",
+  "track",
+  "contains",
+  "merged",
+  "no-merged",
+  "points-at",
+  "sort",
+  "format",
+  "color",
+  "column",
+  "show-current",
+  "edit-description",
+  "verbose",
+  "quiet",
+  "create-reflog",
+];
 
 /** The branch a refspec's destination names: `refs/heads/x` → `x`; `HEAD` (the current branch) → null. */
 function pushedBranch(refspec: string): string | null {
@@ -593,7 +736,11 @@ function gitActions(args: readonly string[]): ShellAction[] {
   const base = { args: [...rest] };
   switch (sub) {
     case "push": {
-      const s = scanOptions(rest, { valueShort: "o", valueLong: ["repo", "push-option", "receive-pack", "exec", "recurse-submodules"], longs: PUSH_LONGS });
+      const s = scanOptions(rest, {
+        valueShort: "o",
+        valueLong: ["repo", "push-option", "receive-pack", "exec", "recurse-submodules"],
+        longs: PUSH_LONGS,
+      });
       const mirror = flag(s, ["--mirror"]);
       const force = flag(s, ["-f", "--force"], ["--no-force"]);
       const lease = flag(s, ["--force-with-lease"], ["--no-force-with-lease"]);
@@ -610,7 +757,8 @@ function gitActions(args: readonly string[]): ShellAction[] {
         dry_run: flag(s, ["-n", "--dry-run"]),
         set_upstream: flag(s, ["-u", "--set-upstream"]),
       };
-      if (refspecs.length === 0) return [{ ...common, branch: null, refspec: null, force: force || lease || mirror, delete: del, ...base }];
+      if (refspecs.length === 0)
+        return [{ ...common, branch: null, refspec: null, force: force || lease || mirror, delete: del, ...base }];
       return refspecs.map((r) => ({
         ...common,
         branch: pushedBranch(r),
@@ -623,44 +771,64 @@ function gitActions(args: readonly string[]): ShellAction[] {
     case "reset": {
       const s = scanOptions(rest, { valueLong: ["pathspec-from-file"], longs: RESET_LONGS });
       let mode: string | null = null;
-      for (const o of s.opts) if (["--hard", "--soft", "--mixed", "--merge", "--keep"].includes(o.name)) mode = o.name.slice(2);
-      return [{
-        action_type: "git_reset",
-        hard: mode === "hard",
-        mode: mode ?? "mixed",
-        target: s.positionals[0] ?? null,
-        paths: [...s.positionals.slice(1), ...s.rest],
-        ...base,
-      }];
+      for (const o of s.opts)
+        if (["--hard", "--soft", "--mixed", "--merge", "--keep"].includes(o.name)) mode = o.name.slice(2);
+      return [
+        {
+          action_type: "git_reset",
+          hard: mode === "hard",
+          mode: mode ?? "mixed",
+          target: s.positionals[0] ?? null,
+          paths: [...s.positionals.slice(1), ...s.rest],
+          ...base,
+        },
+      ];
     }
     case "commit": {
       const s = scanOptions(rest, {
         valueShort: "mFcCt",
-        valueLong: ["message", "file", "reuse-message", "reedit-message", "template", "author", "date", "cleanup", "fixup", "squash", "trailer", "pathspec-from-file"],
+        valueLong: [
+          "message",
+          "file",
+          "reuse-message",
+          "reedit-message",
+          "template",
+          "author",
+          "date",
+          "cleanup",
+          "fixup",
+          "squash",
+          "trailer",
+          "pathspec-from-file",
+        ],
         longs: COMMIT_LONGS,
       });
       const messages = values(s, ["-m", "--message"]);
-      return [{
-        action_type: "git_commit",
-        amend: flag(s, ["--amend"], ["--no-amend"]),
-        no_verify: flag(s, ["-n", "--no-verify"], ["--verify"]),
-        all: flag(s, ["-a", "--all"]),
-        allow_empty: flag(s, ["--allow-empty"]),
-        message: messages.length > 0 ? messages.join("\n\n") : null,
-        ...base,
-      }];
+      return [
+        {
+          action_type: "git_commit",
+          amend: flag(s, ["--amend"], ["--no-amend"]),
+          no_verify: flag(s, ["-n", "--no-verify"], ["--verify"]),
+          all: flag(s, ["-a", "--all"]),
+          allow_empty: flag(s, ["--allow-empty"]),
+          message: messages.length > 0 ? messages.join("\n\n") : null,
+          ...base,
+        },
+      ];
     }
     case "clean": {
       const s = scanOptions(rest, { valueShort: "e", valueLong: ["exclude"], longs: CLEAN_LONGS });
-      return [{
-        action_type: "git_clean",
-        force: flag(s, ["-f", "--force"]),
-        directories: flag(s, ["-d"]),
-        ignored: flag(s, ["-x"]),
-        only_ignored: flag(s, ["-X"]),
-        dry_run: flag(s, ["-n", "--dry-run"]),
-        ...base,
-      }];
+      return [
+        {
+          action_type: "git_clean",
+          force: flag(s, ["-f", "--force"]),
+          directories: flag(s, ["-d"]),
+          ignored: flag(s, ["-x"]),
+          only_ignored: flag(s, ["-X"]),
+          dry_run: flag(s, ["-n", "--dry-run"]),
+          ...base,
+        },
+      ];
     }
     case "branch": {
       const s = scanOptions(rest, {
@@ -668,13 +836,15 @@ function gitActions(args: readonly string[]): ShellAction[] {
         valueLong: ["set-upstream-to", "contains", "no-contains", "merged", "no-merged", "points-at", "sort", "format"],
         longs: BRANCH_LONGS,
       });
-      return [{
-        action_type: "git_branch",
-        delete: flag(s, ["-d", "-D", "--delete"]),
-        force: flag(s, ["-D", "-f", "--force", "-M", "-C"]),
-        names: [...s.positionals, ...s.rest],
-        ...base,
-      }];
+      return [
+        {
+          action_type: "git_branch",
+          delete: flag(s, ["-d", "-D", "--delete"]),
+          force: flag(s, ["-D", "-f", "--force", "-M", "-C"]),
+          names: [...s.positionals, ...s.rest],
+          ...base,
+        },
+      ];
     }
     default: {
       const name = /^[a-z][a-z0-9-]*$/.test(sub) ? sub.replace(/-/g, "_") : "unknown";
@@ -723,7 +893,8 @@ class Paths {
 
   cd(args: Word[]): void {
     const target = args.find((a) => !/^-[LPe@]+$/.test(a.text));
-    if (target === undefined || target.text === "-") this.cwd = null; // home or the previous directory
+    if (target === undefined || target.text === "-")
+      this.cwd = null; // home or the previous directory
     else this.cwd = this.resolve(target);
   }
 
@@ -743,7 +914,16 @@ export function isOutsideWorktree(p: string, ctx: ShellContext = {}): boolean {
 function rmAction(cmd: ParsedCommand, paths: Paths): ShellAction {
   const texts = cmd.args.map((a) => a.text);
   const s = scanOptions(texts, {
-    longs: ["recursive", "force", "interactive", "one-file-system", "no-preserve-root", "preserve-root", "dir", "verbose"],
+    longs: [
+      "recursive",
+      "force",
+      "interactive",
+      "one-file-system",
+      "no-preserve-root",
+      "preserve-root",
+      "dir",
+      "verbose",
+    ],
   });
   // Keep the Word (with its `dynamic` mark) of each path argument.
   const targets: Word[] = [];
@@ -775,8 +955,10 @@ function targetDirectory(args: readonly Word[]): Word | null {
     const a = args[k]!;
     if (a.text === "--") break;
     if (a.text === "-t" || a.text === "--target-directory") found = args[++k] ?? null;
-    else if (a.text.startsWith("--target-directory=")) found = { text: a.text.slice("--target-directory=".length), dynamic: a.dynamic };
-    else if (/^-[A-Za-z]*t./.test(a.text) && !a.text.startsWith("--")) found = { text: a.text.slice(a.text.indexOf("t") + 1), dynamic: a.dynamic };
+    else if (a.text.startsWith("--target-directory="))
+      found = { text: a.text.slice("--target-directory=".length), dynamic: a.dynamic };
+    else if (/^-[A-Za-z]*t./.test(a.text) && !a.text.startsWith("--"))
+      found = { text: a.text.slice(a.text.indexOf("t") + 1), dynamic: a.dynamic };
   }
   return found;
 }
@@ -805,7 +987,10 @@ function writeTargets(cmd: ParsedCommand): Word[] {
     case "cp":
     case "mv":
     case "install": {
-      const spec = { valueShort: cmd.program === "install" ? "tSmogb" : "tS", valueLong: ["target-directory", "suffix", "mode", "owner", "group"] };
+      const spec = {
+        valueShort: cmd.program === "install" ? "tSmogb" : "tS",
+        valueLong: ["target-directory", "suffix", "mode", "owner", "group"],
+      };
       const dir = targetDirectory(cmd.args);
       if (dir !== null) return [dir];
       const pos = positional(spec);
@@ -863,7 +1048,9 @@ export function shellActions(command: string, ctx: ShellContext = {}): ShellActi
     {
       action_type: "shell",
       command,
-      commands: cmds.filter((c) => c.program !== "").map((c) => ({ program: c.program, args: c.args.map((a) => a.text) })),
+      commands: cmds
+        .filter((c) => c.program !== "")
+        .map((c) => ({ program: c.program, args: c.args.map((a) => a.text) })),
     },
   ];
   const paths = new Paths(ctx);

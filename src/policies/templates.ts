@@ -46,7 +46,10 @@ export const POLICY_TEMPLATES: readonly PolicyTemplate[] = [
     {
       action_type: "git_push",
       force: true,
-      $any: [{ branch: { $regex: "^(main|master|trunk|develop|production|prod|release/.+|hotfix/.+)$" } }, { branch: null }],
+      $any: [
+        { branch: { $regex: "^(main|master|trunk|develop|production|prod|release/.+|hotfix/.+)$" } },
+        { branch: null },
+      ],
     },
     [{ block: "Force push to a protected branch is not allowed" }],
   ),
@@ -103,7 +106,10 @@ export const POLICY_TEMPLATES: readonly PolicyTemplate[] = [
       commands: {
         $any: [
           { program: { $nin: MENTIONS_ONLY }, args: { $regex: "^deploy(:[a-z_-]+)?$" } },
-          { program: "kubectl", args: { $in: ["apply", "create", "delete", "rollout", "scale", "set", "patch", "replace"] } },
+          {
+            program: "kubectl",
+            args: { $in: ["apply", "create", "delete", "rollout", "scale", "set", "patch", "replace"] },
+          },
           { program: "terraform", args: { $in: ["apply", "destroy", "import"] } },
           { program: "helm", args: { $in: ["install", "upgrade", "rollback", "uninstall", "delete"] } },
           { program: { $in: ["vercel", "netlify"] }, args: "--prod" },

@@ -43,7 +43,11 @@ export async function findRequirementView(exec: Executor, id: number): Promise<R
 }
 
 export async function findRequirement(exec: Executor, ref: Ref, opts: { lock?: boolean } = {}) {
-  const q = exec.select().from(requirements).where(refWhere(requirements.id, requirements.requirementId, ref)).limit(1);
+  const q = exec
+    .select()
+    .from(requirements)
+    .where(refWhere(requirements.id, requirements.requirementId, ref))
+    .limit(1);
   const rows = opts.lock ? await q.for("update") : await q;
   return rows[0];
 }
@@ -80,7 +84,10 @@ export async function listRequirements(exec: Executor, f: RequirementFilter, pag
         ? undefined
         : inArray(
             requirements.krId,
-            exec.select({ id: filterKr.id }).from(filterKr).where(refWhere(filterKr.id, filterKr.krId, f.kr)),
+            exec
+              .select({ id: filterKr.id })
+              .from(filterKr)
+              .where(refWhere(filterKr.id, filterKr.krId, f.kr)),
           ),
       page.after === null ? undefined : gt(requirements.id, page.after),
     ),

@@ -28,17 +28,31 @@ const REF_NAME = "^[^-\\s~^:?*[\\\\][^\\s~^:?*[\\\\]{0,254}$";
 /** How the agent's worker takes work: read by the worker for every adapter. */
 export const DispatchKeys = {
   max_concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: "runs at a time (default 1)" })),
-  max_retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, description: "automatic retries of a failed run (default 0)" })),
+  max_retries: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: 100, description: "automatic retries of a failed run (default 0)" }),
+  ),
   max_restarts: Type.Optional(
-    Type.Integer({ minimum: 0, maximum: 1000, description: "failed runs within restart_window_s before the worker escalates (default 5)" }),
+    Type.Integer({
+      minimum: 0,
+      maximum: 1000,
+      description: "failed runs within restart_window_s before the worker escalates (default 5)",
+    }),
   ),
   restart_window_s: Type.Optional(Type.Number({ minimum: 1, maximum: 86_400, description: "default 60" })),
-  retry_backoff_s: Type.Optional(Type.Number({ minimum: 0, maximum: 3_600, description: "base of the exponential retry backoff (default 1)" })),
+  retry_backoff_s: Type.Optional(
+    Type.Number({ minimum: 0, maximum: 3_600, description: "base of the exponential retry backoff (default 1)" }),
+  ),
 } satisfies TProperties;
 
 /** Agents that run here as a child process. */
 export const ProcessKeys = {
-  cwd: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: "working directory (the task's worktree when `repo` is set)" })),
+  cwd: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 4096,
+      description: "working directory (the task's worktree when `repo` is set)",
+    }),
+  ),
   env: Type.Optional(
     Type.Unsafe<Record<string, string>>({
       type: "object",
@@ -47,32 +61,54 @@ export const ProcessKeys = {
       description: "extra environment variables (values under secret-looking names are never returned)",
     }),
   ),
-  timeout_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 604_800, description: "a run is stopped after this long" })),
-  stop_grace_s: Type.Optional(Type.Number({ minimum: 0, maximum: 3_600, description: "SIGTERM to SIGKILL (default 5)" })),
-  repo: Type.Optional(
-    Type.String({ minLength: 1, maxLength: 4096, description: "a local git repository: each task runs in its own worktree and branch" }),
+  timeout_s: Type.Optional(
+    Type.Number({ exclusiveMinimum: 0, maximum: 604_800, description: "a run is stopped after this long" }),
   ),
-  base_branch: Type.Optional(Type.String({ pattern: REF_NAME, description: "branch new task branches start from (default: the repository's current one)" })),
+  stop_grace_s: Type.Optional(
+    Type.Number({ minimum: 0, maximum: 3_600, description: "SIGTERM to SIGKILL (default 5)" }),
+  ),
+  repo: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 4096,
+      description: "a local git repository: each task runs in its own worktree and branch",
+    }),
+  ),
+  base_branch: Type.Optional(
+    Type.String({
+      pattern: REF_NAME,
+      description: "branch new task branches start from (default: the repository's current one)",
+    }),
+  ),
   push: Type.Optional(Type.Boolean({ description: "push the task's branch when a run ends (default false)" })),
-  remote: Type.Optional(Type.String({ pattern: "^[^-\\s][^\\s]{0,1023}$", description: "remote to push to (default origin)" })),
+  remote: Type.Optional(
+    Type.String({ pattern: "^[^-\\s][^\\s]{0,1023}$", description: "remote to push to (default origin)" }),
+  ),
 } satisfies TProperties;
 
 /** The coding-agent CLIs (claude_code, codex, gemini_cli). */
 export const CliKeys = {
-  binary: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: "the CLI's executable (default: its name on PATH)" })),
+  binary: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 4096, description: "the CLI's executable (default: its name on PATH)" }),
+  ),
   args: Type.Optional(Type.Array(Type.String(), { maxItems: 200, description: "extra arguments" })),
   resume: Type.Optional(
     Type.Boolean({ description: "a rerun of a task resumes this agent's previous CLI session on it (default true)" }),
   ),
   mcp: Type.Optional(
-    Type.Boolean({ description: "register this server's MCP tools with the CLI for each run (default true; src/mcp/run-config.ts)" }),
+    Type.Boolean({
+      description: "register this server's MCP tools with the CLI for each run (default true; src/mcp/run-config.ts)",
+    }),
   ),
 } satisfies TProperties;
 
 const strict = <P extends TProperties>(props: P, description: string) =>
   Type.Object(props, { additionalProperties: false, description });
 
-export const ManualConfig = strict({ ...DispatchKeys }, "manual: nothing runs here; the agent pulls its work and reports through the API");
+export const ManualConfig = strict(
+  { ...DispatchKeys },
+  "manual: nothing runs here; the agent pulls its work and reports through the API",
+);
 export const CommandConfig = strict(
   {
     command: Type.Array(Type.String({ minLength: 1 }), {
@@ -88,16 +124,24 @@ export const CommandConfig = strict(
 export const WebhookConfig = strict(
   {
     url: Type.String({ pattern: "^https?://[^\\s]+$", maxLength: 4096, description: "where the task is POSTed" }),
-    secret: Type.Optional(Type.String({ maxLength: 4096, description: "HMAC-SHA256 key of the X-MC-Signature-256 header" })),
+    secret: Type.Optional(
+      Type.String({ maxLength: 4096, description: "HMAC-SHA256 key of the X-MC-Signature-256 header" }),
+    ),
     delivery_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20, description: "default 3" })),
     delivery_backoff_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000, description: "default 1000" })),
     ...DispatchKeys,
   },
   "webhook: POSTs the task to a remote agent",
 );
-export const ClaudeCodeConfig = strict({ ...CliKeys, ...DispatchKeys, ...ProcessKeys }, "claude_code: Claude Code headless");
+export const ClaudeCodeConfig = strict(
+  { ...CliKeys, ...DispatchKeys, ...ProcessKeys },
+  "claude_code: Claude Code headless",
+);
 export const CodexConfig = strict({ ...CliKeys, ...DispatchKeys, ...ProcessKeys }, "codex: OpenAI Codex CLI headless");
-export const GeminiCliConfig = strict({ ...CliKeys, ...DispatchKeys, ...ProcessKeys }, "gemini_cli: Gemini CLI headless");
+export const GeminiCliConfig = strict(
+  { ...CliKeys, ...DispatchKeys, ...ProcessKeys },
+  "gemini_cli: Gemini CLI headless",
+);
 
 /** Every adapter_module the server knows, with its config schema. */
 export const AGENT_CONFIG_SCHEMAS = {
@@ -137,7 +181,10 @@ const unknownModule = (kind: string) =>
  * The agent's config, checked against its adapter's schema: the typed config, or the errors as the API
  * reports them (`adapter_module`, `config`, `config.<key>`). Pure: no file system, no processes.
  */
-export function parseAgentConfig(kind: string, config: unknown): { ok: true; value: AgentConfig } | { ok: false; errors: FieldErrors } {
+export function parseAgentConfig(
+  kind: string,
+  config: unknown,
+): { ok: true; value: AgentConfig } | { ok: false; errors: FieldErrors } {
   if (!isAdapterModule(kind)) return { ok: false, errors: { adapter_module: [unknownModule(kind)] } };
   const schema = AGENT_CONFIG_SCHEMAS[kind];
   const errors = validateValue(schema, config, "config");
@@ -146,7 +193,9 @@ export function parseAgentConfig(kind: string, config: unknown): { ok: true; val
     const known = Object.keys(schema.properties).join(", ");
     for (const [field, messages] of Object.entries(errors)) {
       if (field.split(".").length !== 2) continue;
-      errors[field] = messages.map((m) => (m === "is not a known field" ? `is not a setting of the ${kind} adapter (settings: ${known})` : m));
+      errors[field] = messages.map((m) =>
+        m === "is not a known field" ? `is not a setting of the ${kind} adapter (settings: ${known})` : m,
+      );
     }
     return { ok: false, errors };
   }
@@ -226,7 +275,10 @@ export function binaryProblem(kind: string, config: Record<string, unknown>): st
   const binary = cliBinary(kind, config);
   if (binary === null) return null;
   const env = config.env;
-  const envPath = env && typeof env === "object" && typeof (env as Record<string, unknown>).PATH === "string" ? (env as { PATH: string }).PATH : null;
+  const envPath =
+    env && typeof env === "object" && typeof (env as Record<string, unknown>).PATH === "string"
+      ? (env as { PATH: string }).PATH
+      : null;
   if (findsBinary(binary, envPath ?? process.env.PATH ?? "")) return null;
   return binary.includes("/")
     ? `${kind} binary ${binary} is not an executable file on this server`
@@ -236,5 +288,7 @@ export function binaryProblem(kind: string, config: Record<string, unknown>): st
 /** What the agent's representation warns about: today, a CLI binary this server cannot run. */
 export function agentConfigWarnings(kind: string, config: Record<string, unknown>): string[] {
   const p = binaryProblem(kind, config);
-  return p ? [`${p}: a dispatch to this agent fails at once (an agent started by hand can still report through hooks)`] : [];
+  return p
+    ? [`${p}: a dispatch to this agent fails at once (an agent started by hand can still report through hooks)`]
+    : [];
 }

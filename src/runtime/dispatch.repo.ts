@@ -30,7 +30,9 @@ export async function findDispatch(exec: Executor, id: number) {
  * processes) claim concurrently without ever handing the same row to two of them.
  */
 export async function claimNext(exec: Executor, missionId: number, agentId: number, owner: string) {
-  const rows = await execRows<{ id: number }>(exec, sql`
+  const rows = await execRows<{ id: number }>(
+    exec,
+    sql`
     UPDATE ${dispatches} SET status = 'running', owner = ${owner}, started_at = now(), updated_at = now()
     WHERE id = (
       SELECT id FROM ${dispatches}
@@ -39,7 +41,8 @@ export async function claimNext(exec: Executor, missionId: number, agentId: numb
       FOR UPDATE SKIP LOCKED
       LIMIT 1
     )
-    RETURNING id`);
+    RETURNING id`,
+  );
   const id = rows[0]?.id;
   return id === undefined ? undefined : findDispatch(exec, Number(id));
 }
@@ -143,23 +146,29 @@ export async function taskKeyOf(exec: Executor, id: number) {
 
 /** Takes the mission's lease when it is free, expired or already ours. True when we hold it now. */
 export async function acquireLease(exec: Executor, missionId: number, owner: string, ttlS: number) {
-  const rows = await execRows<{ mission_id: number }>(exec, sql`
+  const rows = await execRows<{ mission_id: number }>(
+    exec,
+    sql`
     INSERT INTO ${missionLeases} (mission_id, owner, expires_at)
     VALUES (${missionId}, ${owner}, now() + make_interval(secs => ${ttlS}))
     ON CONFLICT (mission_id) DO UPDATE
       SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at,
           acquired_at = CASE WHEN ${missionLeases.owner} = EXCLUDED.owner THEN ${missionLeases.acquiredAt} ELSE now() END
       WHERE ${missionLeases.owner} = EXCLUDED.owner OR ${missionLeases.expiresAt} < now()
-    RETURNING mission_id`);
+    RETURNING mission_id`,
+  );
   return rows.length > 0;
 }
 
 /** Renews every lease we hold; returns the missions we still hold. */
 export async function renewLeases(exec: Executor, owner: string, ttlS: number): Promise<number[]> {
-  const rows = await execRows<{ mission_id: number }>(exec, sql`
+  const rows = await execRows<{ mission_id: number }>(
+    exec,
+    sql`
     UPDATE ${missionLeases} SET expires_at = now() + make_interval(secs => ${ttlS})
     WHERE owner = ${owner} AND expires_at >= now()
-    RETURNING mission_id`);
+    RETURNING mission_id`,
+  );
   return rows.map((x) => Number(x.mission_id));
 }
 
@@ -169,11 +178,14 @@ export async function releaseLease(exec: Executor, missionId: number, owner: str
 
 /** Active missions whose lease is missing or expired: candidates to run here. */
 export async function orphanedActiveMissions(exec: Executor) {
-  const rows = await execRows<{ id: number }>(exec, sql`
+  const rows = await execRows<{ id: number }>(
+    exec,
+    sql`
     SELECT m.id FROM missions m
     LEFT JOIN ${missionLeases} l ON l.mission_id = m.id
     WHERE m.status = 'active' AND (l.mission_id IS NULL OR l.expires_at < now())
-    ORDER BY m.id`);
+    ORDER BY m.id`,
+  );
   return rows.map((x) => Number(x.id));
 }
 

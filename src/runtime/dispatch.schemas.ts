@@ -4,7 +4,11 @@ import { nameSchemas, Nullable, Timestamp } from "../http/envelope.js";
 export const ExecuteBody = Type.Object(
   {
     approve_policy: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 200, description: "decision_id of a require_approval decision a member approves" }),
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description: "decision_id of a require_approval decision a member approves",
+      }),
     ),
   },
   { additionalProperties: false },

@@ -90,7 +90,9 @@ export function createDispatchService({ database, policies }: DispatchDeps) {
           if (!chosen) {
             throw Invalid.field(
               "agent_id",
-              need.length > 0 ? `no agent on the mission has the capabilities ${need.join(", ")}` : "no agent is on the mission",
+              need.length > 0
+                ? `no agent on the mission has the capabilities ${need.join(", ")}`
+                : "no agent is on the mission",
             );
           }
           agent = chosen;
@@ -102,7 +104,10 @@ export function createDispatchService({ database, policies }: DispatchDeps) {
               {
                 action: {
                   action_type: "dispatch",
-                  agent: { agent_id: agent.agentId, capabilities: onMission.find((a) => a.id === agent.id)?.capabilities ?? [] },
+                  agent: {
+                    agent_id: agent.agentId,
+                    capabilities: onMission.find((a) => a.id === agent.id)?.capabilities ?? [],
+                  },
                   task: {
                     task_id: task.taskId,
                     objective: task.objective,
@@ -130,7 +135,10 @@ export function createDispatchService({ database, policies }: DispatchDeps) {
           task = await transitionTask(tx, task, "pending", by.actor, { via: "execute", comment: "retried by execute" });
         }
         if (task.agentId === null) {
-          await tx.update(tasks).set({ agentId: agent.id, updatedAt: sql`now()` }).where(eq(tasks.id, task.id));
+          await tx
+            .update(tasks)
+            .set({ agentId: agent.id, updatedAt: sql`now()` })
+            .where(eq(tasks.id, task.id));
           await appendTrace(tx, {
             event: "task.updated",
             actor: by.actor,
@@ -158,10 +166,22 @@ export function createDispatchService({ database, policies }: DispatchDeps) {
           missionId: mission.missionId,
           taskId: task.taskId,
           agentId: agent.agentId,
-          data: { dispatch_id: d.id, attempt: d.attempt, ...(parked ? { awaiting_approval: decision.decision_id } : {}) },
+          data: {
+            dispatch_id: d.id,
+            attempt: d.attempt,
+            ...(parked ? { awaiting_approval: decision.decision_id } : {}),
+          },
         });
-        if (!parked) await notify(tx, RUNTIME_CHANNEL, JSON.stringify({ t: "dispatch", m: mission.id, a: agent.id } satisfies RuntimeSignal));
-        const policy = decision && decision.decision !== "allow" ? { decision_id: decision.decision_id, decision: decision.decision, messages: decision.messages } : null;
+        if (!parked)
+          await notify(
+            tx,
+            RUNTIME_CHANNEL,
+            JSON.stringify({ t: "dispatch", m: mission.id, a: agent.id } satisfies RuntimeSignal),
+          );
+        const policy =
+          decision && decision.decision !== "allow"
+            ? { decision_id: decision.decision_id, decision: decision.decision, messages: decision.messages }
+            : null;
         return toApi(d, { task: task.taskId, mission: mission.missionId, agent: agent.agentId }, policy);
       });
       if (blocked) throw policyBlockedError(blocked);
@@ -179,7 +199,8 @@ export function createDispatchService({ database, policies }: DispatchDeps) {
       const task = ref === null ? undefined : await findTaskView(tx, ref, { lock: true });
       if (!task) throw new NotFound();
       const live = await repo.liveDispatchForTask(tx, task.id);
-      const decision = /^[0-9]+$/.test(decisionRaw) && policies ? await policies.findDecision(tx, Number(decisionRaw)) : undefined;
+      const decision =
+        /^[0-9]+$/.test(decisionRaw) && policies ? await policies.findDecision(tx, Number(decisionRaw)) : undefined;
       if (
         !live ||
         live.status !== "awaiting_approval" ||
@@ -200,12 +221,20 @@ export function createDispatchService({ database, policies }: DispatchDeps) {
         agentId: agentKey,
         data: { dispatch_id: d.id, decision_id: decision.decision_id, messages: decision.messages },
       });
-      await notify(tx, RUNTIME_CHANNEL, JSON.stringify({ t: "dispatch", m: d.missionId, a: d.agentId } satisfies RuntimeSignal));
-      return toApi(d, { task: task.taskId, mission: mission.missionId, agent: agentKey }, {
-        decision_id: decision.decision_id,
-        decision: "require_approval",
-        messages: decision.messages,
-      });
+      await notify(
+        tx,
+        RUNTIME_CHANNEL,
+        JSON.stringify({ t: "dispatch", m: d.missionId, a: d.agentId } satisfies RuntimeSignal),
+      );
+      return toApi(
+        d,
+        { task: task.taskId, mission: mission.missionId, agent: agentKey },
+        {
+          decision_id: decision.decision_id,
+          decision: "require_approval",
+          messages: decision.messages,
+        },
+      );
     });
   }
 

@@ -14,12 +14,7 @@ export async function listMissionAgentIds(exec: Executor, missionId: number) {
 /** Locks these tasks (in id order, as every path that locks several does). */
 export async function lockTasks(exec: Executor, ids: number[]) {
   if (ids.length === 0) return;
-  await exec
-    .select({ id: tasks.id })
-    .from(tasks)
-    .where(inArray(tasks.id, ids))
-    .orderBy(asc(tasks.id))
-    .for("update");
+  await exec.select({ id: tasks.id }).from(tasks).where(inArray(tasks.id, ids)).orderBy(asc(tasks.id)).for("update");
 }
 
 /** Ids of a mission's tasks in these statuses, oldest first (a mission's end fails them). */

@@ -19,7 +19,7 @@ export const runtimeRoutes: FastifyPluginAsyncTypebox<{ dispatch: DispatchServic
           "(a `task.status_changed` entry with `via: execute`) and is dispatched (`task.dispatched`). " +
           "202 with the durable dispatch; the task moves to in_progress when its agent starts it. " +
           "Guardrails are asked first: `block` is 403 with the policy error; `require_approval` parks the dispatch " +
-          "(status `awaiting_approval`) until a member calls execute again with `{\"approve_policy\": \"<decision_id>\"}`.",
+          '(status `awaiting_approval`) until a member calls execute again with `{"approve_policy": "<decision_id>"}`.',
         params: IdParam,
         body: ExecuteBody,
         response: { 202: Data(Dispatch), 403: PolicyErrorBody },

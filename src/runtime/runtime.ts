@@ -137,7 +137,10 @@ export class Runtime implements MissionRuntime {
     await Promise.allSettled([...this.starting.values()]);
     await Promise.all(
       [...this.supervisors.values()].map(async (s) => {
-        await s.stop("requeue", "interrupted: the server running this task is shutting down; it will be dispatched again");
+        await s.stop(
+          "requeue",
+          "interrupted: the server running this task is shutting down; it will be dispatched again",
+        );
         await repo.releaseLease(this.deps.database.db, s.missionId, this.owner).catch(() => {});
       }),
     );
@@ -158,7 +161,13 @@ export class Runtime implements MissionRuntime {
     await lockTasks(tx, ids);
   }
 
-  async missionMoving(tx: Executor, mission: { id: number; missionId: string }, _from: string, to: string, actor: string) {
+  async missionMoving(
+    tx: Executor,
+    mission: { id: number; missionId: string },
+    _from: string,
+    to: string,
+    actor: string,
+  ) {
     if (to === "paused") await this.pauseWork(tx, mission, actor);
     else if (to === "completed" || to === "failed" || to === "cancelled") await this.endWork(tx, mission, to, actor);
   }
@@ -173,8 +182,21 @@ export class Runtime implements MissionRuntime {
         await insertLogs(tx, [{ taskId: task.id, message: note, level: "warn", timestamp: new Date() }]);
         await transitionTask(tx, task, "blocked", actor, { via: "mission", comment: note });
       }
-      await repo.setDispatch(tx, d.id, { status: "queued", owner: null, pid: null, startedAt: null, lastOutputAt: null, reason: note });
-      await runStoppedStatus(tx, d.agentId, { mission: mission.missionId, task: task?.taskId ?? null }, `run of ${task?.taskId ?? "a task"} stopped: mission paused`, running.map((x) => x.id));
+      await repo.setDispatch(tx, d.id, {
+        status: "queued",
+        owner: null,
+        pid: null,
+        startedAt: null,
+        lastOutputAt: null,
+        reason: note,
+      });
+      await runStoppedStatus(
+        tx,
+        d.agentId,
+        { mission: mission.missionId, task: task?.taskId ?? null },
+        `run of ${task?.taskId ?? "a task"} stopped: mission paused`,
+        running.map((x) => x.id),
+      );
     }
     await this.deps.tokens.revokeRunTokens(tx, await repo.dispatchIdsOfMission(tx, mission.id));
   }
@@ -184,7 +206,8 @@ export class Runtime implements MissionRuntime {
     const note = `mission ${to}`;
     const live = await repo.liveForMission(tx, mission.id, { lock: true });
     const running = live.filter((d) => d.status === "running");
-    for (const d of live) await repo.setDispatch(tx, d.id, { status: "cancelled", owner: null, reason: note, finishedAt: new Date() });
+    for (const d of live)
+      await repo.setDispatch(tx, d.id, { status: "cancelled", owner: null, reason: note, finishedAt: new Date() });
     for (const id of await missionTaskIdsIn(tx, mission.id, ENDED_WITH_MISSION)) {
       const task = await findTaskView(tx, id, { lock: true });
       if (!task || !ENDED_WITH_MISSION.includes(task.status as TaskStatus)) continue;
@@ -193,7 +216,13 @@ export class Runtime implements MissionRuntime {
     }
     for (const d of running) {
       const key = await repo.taskKeyOf(tx, d.taskId);
-      await runStoppedStatus(tx, d.agentId, { mission: mission.missionId, task: key ?? null }, `run of ${key ?? "a task"} stopped: ${note}`, running.map((x) => x.id));
+      await runStoppedStatus(
+        tx,
+        d.agentId,
+        { mission: mission.missionId, task: key ?? null },
+        `run of ${key ?? "a task"} stopped: ${note}`,
+        running.map((x) => x.id),
+      );
     }
     await this.deps.tokens.revokeRunTokens(tx, await repo.dispatchIdsOfMission(tx, mission.id));
   }
@@ -211,7 +240,10 @@ export class Runtime implements MissionRuntime {
   async missionStatusChanged(mission: { id: number; missionId: string }, _from: string, to: string) {
     if (to === "active") await this.take(mission.id);
     // The move's transaction did the database's part; the processes are stopped in the background.
-    else void this.release(mission.id, to).catch((err) => this.deps.log.error({ err, missionId: mission.id }, "stopping a mission tree failed"));
+    else
+      void this.release(mission.id, to).catch((err) =>
+        this.deps.log.error({ err, missionId: mission.id }, "stopping a mission tree failed"),
+      );
     // Whoever else holds or wants it hears of it too.
     await this.signal({ t: "mission", m: mission.id });
   }
@@ -332,10 +364,23 @@ export class Runtime implements MissionRuntime {
           await insertLogs(tx, [{ taskId: task.id, message: note, level: "warn", timestamp: new Date() }]);
           await transitionTask(tx, task, "blocked", RUNTIME_ACTOR, { via: "dispatch", comment: note });
         }
-        await repo.setDispatch(tx, d.id, { status: "queued", owner: null, pid: null, startedAt: null, lastOutputAt: null, reason: "interrupted" });
+        await repo.setDispatch(tx, d.id, {
+          status: "queued",
+          owner: null,
+          pid: null,
+          startedAt: null,
+          lastOutputAt: null,
+          reason: "interrupted",
+        });
         // The orphan's run is over: its token dies with it, and its agent is no longer held by it.
         await this.deps.tokens.revokeRunTokens(tx, [d.id]);
-        await runStoppedStatus(tx, d.agentId, { mission: task?.missionKey ?? null, task: task?.taskId ?? null }, `run of ${task?.taskId ?? "a task"} interrupted: the server running it stopped`, [d.id]);
+        await runStoppedStatus(
+          tx,
+          d.agentId,
+          { mission: task?.missionKey ?? null, task: task?.taskId ?? null },
+          `run of ${task?.taskId ?? "a task"} interrupted: the server running it stopped`,
+          [d.id],
+        );
         await appendTrace(tx, {
           event: "dispatch.recovered",
           actor: RUNTIME_ACTOR,

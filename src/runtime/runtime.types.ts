@@ -12,7 +12,13 @@ export interface MissionRuntime {
    * live run blocked, dispatches queued again; completed/failed/cancelled: open tasks failed, dispatches
    * cancelled; both: run tokens revoked, agents of stopped runs idle), with the trace entries.
    */
-  missionMoving(tx: Executor, mission: { id: number; missionId: string }, from: string, to: string, actor: string): Promise<void>;
+  missionMoving(
+    tx: Executor,
+    mission: { id: number; missionId: string },
+    from: string,
+    to: string,
+    actor: string,
+  ): Promise<void>;
   /**
    * Called first in that transaction, before anything is written or traced: locks the rows `missionMoving`
    * will change (live dispatches, then tasks), so the move never holds the mission's trace chain while waiting

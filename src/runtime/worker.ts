@@ -111,7 +111,12 @@ export async function runtimeActivity(
     data: { event, context: { ...context, source: "runtime" }, status },
   });
   if (row && row.from !== row.status) {
-    await traceStatusChange(tx, row, { cause: "run", actor: RUNTIME_ACTOR, missionKey: context.mission_id ?? null, taskKey: context.task_id ?? null });
+    await traceStatusChange(tx, row, {
+      cause: "run",
+      actor: RUNTIME_ACTOR,
+      missionKey: context.mission_id ?? null,
+      taskKey: context.task_id ?? null,
+    });
   }
 }
 
@@ -149,11 +154,19 @@ const costOf = (v: unknown): number | null => (typeof v === "number" && Number.i
  * Merges what a run produced into the task's outputs (shallow, as a report does) with a `task.reported`
  * entry. A run's `cost_usd` is added to the task's earlier spend, so outputs.cost_usd is the task's total.
  */
-async function mergeRunOutputs(tx: Executor, task: TaskView, outputs: Record<string, unknown>, dispatchId: number): Promise<TaskView> {
+async function mergeRunOutputs(
+  tx: Executor,
+  task: TaskView,
+  outputs: Record<string, unknown>,
+  dispatchId: number,
+): Promise<TaskView> {
   const merged = { ...outputs };
   const runCost = costOf(outputs.cost_usd);
   if (runCost !== null) merged.cost_usd = Math.round(((costOf(task.outputs.cost_usd) ?? 0) + runCost) * 1e6) / 1e6;
-  const moved = await transitionTask(tx, task, task.status as TaskStatus, RUNTIME_ACTOR, { via: "dispatch", outputs: merged });
+  const moved = await transitionTask(tx, task, task.status as TaskStatus, RUNTIME_ACTOR, {
+    via: "dispatch",
+    outputs: merged,
+  });
   await appendTrace(tx, {
     event: "task.reported",
     actor: RUNTIME_ACTOR,
@@ -168,7 +181,11 @@ async function mergeRunOutputs(tx: Executor, task: TaskView, outputs: Record<str
 /** The requirements a task serves, for its prompt. */
 async function requirementsOf(exec: Executor, taskId: number) {
   return exec
-    .select({ requirement_id: requirements.requirementId, title: requirements.title, description: requirements.description })
+    .select({
+      requirement_id: requirements.requirementId,
+      title: requirements.title,
+      description: requirements.description,
+    })
     .from(taskRequirements)
     .innerJoin(requirements, eq(requirements.id, taskRequirements.requirementId))
     .where(eq(taskRequirements.taskId, taskId))
@@ -199,7 +216,10 @@ class LogBuffer {
     this.flushing = this.flushing.then(() =>
       this.database.db
         .transaction(async (tx) => {
-          await insertLogs(tx, batch.map((l) => ({ taskId: this.task.id, ...l })));
+          await insertLogs(
+            tx,
+            batch.map((l) => ({ taskId: this.task.id, ...l })),
+          );
           await appendTrace(tx, {
             event: "task.logged",
             actor: RUNTIME_ACTOR,
@@ -276,10 +296,12 @@ class RunSink {
   }
 
   private enqueue(what: string, fn: () => Promise<unknown>) {
-    this.chain = this.chain.then(async () => {
-      if (this.run.stopping()) return;
-      await fn();
-    }).catch((err) => this.deps.log.error({ err }, what));
+    this.chain = this.chain
+      .then(async () => {
+        if (this.run.stopping()) return;
+        await fn();
+      })
+      .catch((err) => this.deps.log.error({ err }, what));
   }
 
   /**
@@ -295,7 +317,9 @@ class RunSink {
     const wait = this.lastTouch + TOUCH_EVERY_MS - Date.now();
     if (wait <= 0) {
       this.lastTouch = Date.now();
-      this.enqueue("recording the run's last output failed", () => repo.touchOutput(this.deps.database.db, this.run.dispatchId));
+      this.enqueue("recording the run's last output failed", () =>
+        repo.touchOutput(this.deps.database.db, this.run.dispatchId),
+      );
     } else if (!this.touchTimer) {
       this.touchTimer = setTimeout(() => {
         this.touchTimer = null;
@@ -334,7 +358,11 @@ class RunSink {
         }
         if (!first || !this.run.announcesSession) return;
         const a = (await findAgent(tx, agent.id)) ?? agent;
-        const context = { task_id: t.taskId, mission_id: t.missionKey, ...(sessionId ? { session_id: sessionId } : {}) };
+        const context = {
+          task_id: t.taskId,
+          mission_id: t.missionKey,
+          ...(sessionId ? { session_id: sessionId } : {}),
+        };
         // The run holds the agent: it stays working through its session's start.
         const why = `running ${t.taskId}`;
         await runtimeActivity(tx, a, "session_start", context, { why, status: "working" });
@@ -443,17 +471,31 @@ export class AgentWorker {
       const task = await findTaskView(tx, d.taskId, { lock: true });
       const mission = await findMission(tx, d.missionId);
       if (!task || !mission || !["pending", "blocked", "rejected", "in_progress"].includes(task.status)) {
-        await repo.setDispatch(tx, d.id, { status: "cancelled", reason: `task is ${task?.status ?? "gone"}`, finishedAt: new Date(), owner: null });
+        await repo.setDispatch(tx, d.id, {
+          status: "cancelled",
+          reason: `task is ${task?.status ?? "gone"}`,
+          finishedAt: new Date(),
+          owner: null,
+        });
         return null;
       }
       let t = task;
       if (adapter.kind === "process" && t.status !== "in_progress") {
-        t = await transitionTask(tx, t, "in_progress", RUNTIME_ACTOR, { via: "dispatch", comment: `dispatch ${d.id} started` });
+        t = await transitionTask(tx, t, "in_progress", RUNTIME_ACTOR, {
+          via: "dispatch",
+          comment: `dispatch ${d.id} started`,
+        });
       }
       // A run is proof of life: the agent is working on the task from now until the run ends. An agent that
       // announces its session says task_start when the session starts (RunSink).
       if (adapter.kind === "process" && !adapter.sessions) {
-        await runtimeActivity(tx, agent, "task_start", { task_id: t.taskId, mission_id: mission.missionId }, { why: `running ${t.taskId}` });
+        await runtimeActivity(
+          tx,
+          agent,
+          "task_start",
+          { task_id: t.taskId, mission_id: mission.missionId },
+          { why: `running ${t.taskId}` },
+        );
       } else if (adapter.kind === "process") {
         await changeStatus(tx, agent.id, {
           to: "working",
@@ -476,7 +518,10 @@ export class AgentWorker {
     active.taskKey = task.taskId;
     this.refreshCurrent();
     // The run's token acts on this task only and is revoked when the run ends (settle, stop, recovery).
-    const token = await tokens.issueRunToken(agent.id, (settings.timeoutS ?? 24 * 3600) + 600, `run-${d.id}`, { taskId: task.id, dispatchId: d.id });
+    const token = await tokens.issueRunToken(agent.id, (settings.timeoutS ?? 24 * 3600) + 600, `run-${d.id}`, {
+      taskId: task.id,
+      dispatchId: d.id,
+    });
     const logs = new LogBuffer(database, task, (err) => this.deps.log.error({ err }, "writing agent output failed"));
     active.logs = logs;
     // The conflict radar (src/tasks/conflicts.ts): the files the agent's Write/Edit calls name, as they
@@ -503,9 +548,14 @@ export class AgentWorker {
     // The config was checked when it was written; a row from before that check, or a CLI binary that is not
     // (or no longer) on this server, fails the run at once with the reason.
     const parsed = parseAgentConfig(agent.adapterModule, agent.config);
-    const unusable = parsed.ok ? binaryProblem(agent.adapterModule, agent.config) : `agent config: ${describeConfigErrors(parsed.errors)}`;
+    const unusable = parsed.ok
+      ? binaryProblem(agent.adapterModule, agent.config)
+      : `agent config: ${describeConfigErrors(parsed.errors)}`;
     if (unusable !== null) {
-      this.deps.log.warn({ task_id: task.taskId, agent_id: agent.agentId, dispatch_id: d.id, reason: unusable }, "run cannot start");
+      this.deps.log.warn(
+        { task_id: task.taskId, agent_id: agent.agentId, dispatch_id: d.id, reason: unusable },
+        "run cannot start",
+      );
       await this.settle(active, agent, adapter.kind, { ok: false, reason: unusable }, {});
       return;
     }
@@ -517,13 +567,19 @@ export class AgentWorker {
       const cfg = worktreeConfig(agent.config);
       let problem: string | null = null;
       if (cfg && "error" in cfg) problem = cfg.error;
-      else if (cfg && !this.deps.worktrees) problem = "agent config.repo is set, but this server has no worktree directory";
+      else if (cfg && !this.deps.worktrees)
+        problem = "agent config.repo is set, but this server has no worktree directory";
       else if (cfg && this.deps.worktrees) {
         try {
           const wt = await this.deps.worktrees.prepare(cfg, task, agent);
           worktree = { wt, cfg };
           config = { ...agent.config, cwd: wt.path };
-          logs.push("info", wt.reused ? `continuing in worktree ${wt.path} on branch ${wt.branch}` : `working in worktree ${wt.path} on new branch ${wt.branch} from ${wt.base}`);
+          logs.push(
+            "info",
+            wt.reused
+              ? `continuing in worktree ${wt.path} on branch ${wt.branch}`
+              : `working in worktree ${wt.path} on new branch ${wt.branch} from ${wt.base}`,
+          );
         } catch (err) {
           problem = `worktree: ${err instanceof Error ? err.message : String(err)}`;
         }
@@ -532,7 +588,9 @@ export class AgentWorker {
         if (worktree) this.deps.worktrees?.release(worktree.wt);
         await logs.flush();
         if (active.stopping) {
-          await tokens.revokeRunTokens(database.db, [d.id]).catch((err) => this.deps.log.error({ err }, "revoking a run token failed"));
+          await tokens
+            .revokeRunTokens(database.db, [d.id])
+            .catch((err) => this.deps.log.error({ err }, "revoking a run token failed"));
           return;
         }
         await this.settle(active, agent, adapter.kind, { ok: false, reason: problem! }, {});
@@ -559,14 +617,23 @@ export class AgentWorker {
     });
     active.run = run;
     const startedAt = Date.now();
-    const said = { task_id: task.taskId, agent_id: agent.agentId, mission_id: mission.missionId, dispatch_id: d.id, attempt: d.attempt };
+    const said = {
+      task_id: task.taskId,
+      agent_id: agent.agentId,
+      mission_id: mission.missionId,
+      dispatch_id: d.id,
+      attempt: d.attempt,
+    };
     this.deps.log.info({ ...said, adapter: agent.adapterModule, pid: run.pid ?? null }, "agent run started");
     if (run.pid !== undefined) await repo.setDispatch(database.db, d.id, { pid: run.pid });
     if (active.stopping) void run.stop(settings.stopGraceMs);
     const outcome = await run.done;
     sink.close();
     // A stopped run's token may have been issued after whoever stopped it revoked the mission's tokens.
-    if (active.stopping) await tokens.revokeRunTokens(database.db, [d.id]).catch((err) => this.deps.log.error({ err }, "revoking a run token failed"));
+    if (active.stopping)
+      await tokens
+        .revokeRunTokens(database.db, [d.id])
+        .catch((err) => this.deps.log.error({ err }, "revoking a run token failed"));
     const ended = { ...said, pid: run.pid ?? null, duration_ms: Date.now() - startedAt };
     if (active.stopping) this.deps.log.info(ended, "agent run stopped");
     else if (outcome.ok) this.deps.log.info(ended, "agent run succeeded");
@@ -578,7 +645,11 @@ export class AgentWorker {
     let outputs = { ...sink.outputs };
     if (worktree && !active.stopping) {
       try {
-        const fin = await this.deps.worktrees!.finish(worktree.wt, worktree.cfg, { objective: task.objective, taskKey: task.taskId, agentKey: agent.agentId });
+        const fin = await this.deps.worktrees!.finish(worktree.wt, worktree.cfg, {
+          objective: task.objective,
+          taskKey: task.taskId,
+          agentKey: agent.agentId,
+        });
         for (const n of fin.notes) logs.push(n.level, n.message);
         outputs = { ...outputs, ...fin.outputs };
       } catch (err) {
@@ -600,9 +671,14 @@ export class AgentWorker {
     }
     await this.settle(active, agent, adapter.kind, outcome, outputs);
     await touched;
-    if (worktree) await radar.check(task.id).catch((err) => this.deps.log.error({ err, task: task.taskId }, "conflict radar failed"));
+    if (worktree)
+      await radar
+        .check(task.id)
+        .catch((err) => this.deps.log.error({ err, task: task.taskId }, "conflict radar failed"));
     if (costOf(outputs.cost_usd) !== null) {
-      void this.deps.afterCost?.(this.missionId).catch((err) => this.deps.log.error({ err }, "checking the mission budget failed"));
+      void this.deps
+        .afterCost?.(this.missionId)
+        .catch((err) => this.deps.log.error({ err }, "checking the mission budget failed"));
     }
   }
 
@@ -624,7 +700,13 @@ export class AgentWorker {
   }
 
   /** Writes how a run ended, then retries or escalates on a crash. */
-  private async settle(active: ActiveRun, agentBefore: AgentRow, kind: AdapterKind, outcome: RunOutcome, outputs: Record<string, unknown>) {
+  private async settle(
+    active: ActiveRun,
+    agentBefore: AgentRow,
+    kind: AdapterKind,
+    outcome: RunOutcome,
+    outputs: Record<string, unknown>,
+  ) {
     const { database } = this.deps;
     const d = active.dispatch;
     let retry: { delayMs: number } | null = null;
@@ -658,7 +740,8 @@ export class AgentWorker {
         const othersLive = [...this.runs.keys()].some((id) => id !== d.id);
         if (Object.keys(outputs).length > 0) task = await mergeRunOutputs(tx, task, outputs, d.id);
         const move = async (to: TaskStatus, comment: string) => {
-          if (task && task.status !== to) task = await transitionTask(tx, task, to, RUNTIME_ACTOR, { via: "dispatch", comment });
+          if (task && task.status !== to)
+            task = await transitionTask(tx, task, to, RUNTIME_ACTOR, { via: "dispatch", comment });
         };
         if (outcome.ok) {
           switch (kind) {
@@ -674,10 +757,12 @@ export class AgentWorker {
               );
               break;
             case "remote":
-              if (["pending", "blocked", "rejected"].includes(task.status)) await move("in_progress", `remote agent accepted dispatch ${d.id}`);
+              if (["pending", "blocked", "rejected"].includes(task.status))
+                await move("in_progress", `remote agent accepted dispatch ${d.id}`);
               break;
             case "manual":
-              if (["blocked", "rejected"].includes(task.status)) await move("pending", `handed over to ${agent.agentId}`);
+              if (["blocked", "rejected"].includes(task.status))
+                await move("pending", `handed over to ${agent.agentId}`);
               await appendTrace(tx, {
                 event: "task.handed_over",
                 actor: RUNTIME_ACTOR,
@@ -688,12 +773,21 @@ export class AgentWorker {
               });
               break;
           }
-          await repo.setDispatch(tx, d.id, { status: kind === "process" ? "succeeded" : "delivered", finishedAt: new Date(), owner: null });
+          await repo.setDispatch(tx, d.id, {
+            status: kind === "process" ? "succeeded" : "delivered",
+            finishedAt: new Date(),
+            owner: null,
+          });
           return;
         }
         await addLog(tx, task, "error", `run failed: ${outcome.reason}`);
         if (["pending", "in_progress", "blocked"].includes(task.status)) await move("failed", outcome.reason);
-        await repo.setDispatch(tx, d.id, { status: "failed", reason: outcome.reason, finishedAt: new Date(), owner: null });
+        await repo.setDispatch(tx, d.id, {
+          status: "failed",
+          reason: outcome.reason,
+          finishedAt: new Date(),
+          owner: null,
+        });
         await runtimeActivity(
           tx,
           agent,
@@ -713,7 +807,12 @@ export class AgentWorker {
         }
         if (retry && task.status === "failed") {
           await move("pending", `retrying (attempt ${d.attempt + 1})`);
-          await addLog(tx, task, "warn", `retrying in ${Math.round(retry.delayMs / 1000)} s (attempt ${d.attempt + 1})`);
+          await addLog(
+            tx,
+            task,
+            "warn",
+            `retrying in ${Math.round(retry.delayMs / 1000)} s (attempt ${d.attempt + 1})`,
+          );
           const next = await repo.insertDispatch(tx, {
             taskId: d.taskId,
             missionId: d.missionId,
@@ -727,7 +826,12 @@ export class AgentWorker {
             missionId: mission,
             taskId: task.taskId,
             agentId: agent.agentId,
-            data: { dispatch_id: next.id, attempt: next.attempt, retry_of: d.id, run_after: next.runAfter.toISOString() },
+            data: {
+              dispatch_id: next.id,
+              attempt: next.attempt,
+              retry_of: d.id,
+              run_after: next.runAfter.toISOString(),
+            },
           });
         }
       });
@@ -735,8 +839,16 @@ export class AgentWorker {
       this.deps.log.error({ err, dispatch: d.id }, "recording the end of a run failed");
     }
     const said = { task_id: active.taskKey, agent_id: agentBefore.agentId, dispatch_id: d.id, attempt: d.attempt };
-    if (escalate) this.deps.log.warn({ ...said, reason: escalate, last_failure: !outcome.ok ? outcome.reason : null }, "agent worker escalated: it takes no more work until reset");
-    else if (retry) this.deps.log.warn({ ...said, retry_in_ms: retry.delayMs, next_attempt: d.attempt + 1 }, "agent run will be retried");
+    if (escalate)
+      this.deps.log.warn(
+        { ...said, reason: escalate, last_failure: !outcome.ok ? outcome.reason : null },
+        "agent worker escalated: it takes no more work until reset",
+      );
+    else if (retry)
+      this.deps.log.warn(
+        { ...said, retry_in_ms: retry.delayMs, next_attempt: d.attempt + 1 },
+        "agent run will be retried",
+      );
     if (settledElsewhere) {
       this.finishRun(d.id);
       return;
@@ -798,7 +910,13 @@ export class AgentWorker {
                   : { status: "cancelled", owner: null, reason: note, finishedAt: new Date() },
               );
               await this.deps.tokens.revokeRunTokens(tx, [d.id]);
-              await runStoppedStatus(tx, this.agentId, keys, `run of ${keys.task ?? "a task"} stopped: ${note}`, stopping);
+              await runStoppedStatus(
+                tx,
+                this.agentId,
+                keys,
+                `run of ${keys.task ?? "a task"} stopped: ${note}`,
+                stopping,
+              );
             }
             if (active.run) {
               await appendTrace(tx, {

@@ -8,7 +8,11 @@ import type { Page } from "../http/pagination.js";
 export type SprintRow = typeof sprints.$inferSelect;
 
 export async function findSprint(exec: Executor, ref: Ref, opts: { lock?: boolean } = {}) {
-  const q = exec.select().from(sprints).where(refWhere(sprints.id, sprints.sprintId, ref)).limit(1);
+  const q = exec
+    .select()
+    .from(sprints)
+    .where(refWhere(sprints.id, sprints.sprintId, ref))
+    .limit(1);
   const rows = opts.lock ? await q.for("update") : await q;
   return rows[0];
 }

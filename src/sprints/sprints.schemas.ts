@@ -33,7 +33,15 @@ export const SprintCreate = Type.Object(
   },
   {
     additionalProperties: false,
-    examples: [{ sprint_id: "sprint-1", name: "Sprint 1", goal: "MVP features", start_date: "2026-02-24", end_date: "2026-03-07" }],
+    examples: [
+      {
+        sprint_id: "sprint-1",
+        name: "Sprint 1",
+        goal: "MVP features",
+        start_date: "2026-02-24",
+        end_date: "2026-03-07",
+      },
+    ],
   },
 );
 export type SprintCreate = Static<typeof SprintCreate>;

@@ -125,14 +125,18 @@ export function createSprintsService({ database }: SprintsDeps) {
   async function list(q: SprintListQuery) {
     const page = pageOf(q);
     const rows = await repo.listSprints(db, { status: q.status }, page);
-    const counts = await countsFor(db, rows.slice(0, page.limit).map((r) => r.id));
+    const counts = await countsFor(
+      db,
+      rows.slice(0, page.limit).map((r) => r.id),
+    );
     return toPage(rows, page, (r) => toApi(r, counts.get(r.id)!));
   }
 
   async function update(idRaw: string, input: SprintUpdate, by: Principal) {
     const row = await db.transaction(async (tx) => {
       const s = await load(tx, idRaw, { lock: true });
-      if (input.sprint_id !== undefined && input.sprint_id !== s.sprintId) throw Invalid.field("sprint_id", "cannot be changed");
+      if (input.sprint_id !== undefined && input.sprint_id !== s.sprintId)
+        throw Invalid.field("sprint_id", "cannot be changed");
       const start = input.start_date === undefined ? s.startDate : input.start_date;
       const end = input.end_date === undefined ? s.endDate : input.end_date;
       checkDates(start, end, { start: input.start_date !== undefined, end: input.end_date !== undefined });

@@ -47,7 +47,9 @@ export function conflictsOf(outputs: Record<string, unknown>): Conflict[] {
   const c = outputs.conflicts;
   if (!Array.isArray(c)) return [];
   return c.flatMap((x) =>
-    x && typeof x === "object" && typeof (x as Conflict).task_id === "string" && isStrList((x as Conflict).files) ? [x as Conflict] : [],
+    x && typeof x === "object" && typeof (x as Conflict).task_id === "string" && isStrList((x as Conflict).files)
+      ? [x as Conflict]
+      : [],
   );
 }
 
@@ -64,8 +66,12 @@ function isOpen(t: TaskView): boolean {
 
 const sameFiles = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 const sameList = (a: Conflict[], b: Conflict[]) =>
-  a.length === b.length && a.every((c, i) => c.task_id === b[i]!.task_id && c.base_branch === b[i]!.base_branch && sameFiles(c.files, b[i]!.files));
-const byTask = (a: Conflict, b: Conflict) => a.task_id.localeCompare(b.task_id) || (a.base_branch ?? "").localeCompare(b.base_branch ?? "");
+  a.length === b.length &&
+  a.every(
+    (c, i) => c.task_id === b[i]!.task_id && c.base_branch === b[i]!.base_branch && sameFiles(c.files, b[i]!.files),
+  );
+const byTask = (a: Conflict, b: Conflict) =>
+  a.task_id.localeCompare(b.task_id) || (a.base_branch ?? "").localeCompare(b.base_branch ?? "");
 
 /** A branch name that git cannot read as an option or a range (outputs can be written by agents). */
 const REF = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$/;
@@ -77,11 +83,17 @@ const REF = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$/;
 async function baseOverlap(t: TaskView): Promise<{ base: string; files: string[] } | null> {
   const { repo, branch, base_branch: base } = t.outputs;
   if (typeof repo !== "string" || typeof branch !== "string" || typeof base !== "string") return null;
-  if (!path.isAbsolute(repo) || !REF.test(branch) || !REF.test(base) || branch.includes("..") || base.includes("..")) return null;
+  if (!path.isAbsolute(repo) || !REF.test(branch) || !REF.test(base) || branch.includes("..") || base.includes(".."))
+    return null;
   const r = await git(["diff", "--name-only", "-z", "--no-renames", "--end-of-options", `${branch}...${base}`], repo);
   if (r.code !== 0) return null;
   const onBase = new Set(r.stdout.split("\0").filter(Boolean));
-  return { base, files: changedFiles(t.outputs).filter((f) => onBase.has(f)).sort() };
+  return {
+    base,
+    files: changedFiles(t.outputs)
+      .filter((f) => onBase.has(f))
+      .sort(),
+  };
 }
 
 /**
@@ -136,7 +148,8 @@ export function createConflictRadar(database: Database, actor: string) {
     const withBase = current ? conflictsOf(current.outputs).filter((c) => c.base_branch !== undefined) : [];
     if (current && withBase.length > 0 && isOpen(current)) {
       const o = await baseOverlap(current);
-      if (o && o.files.length > 0) for (const c of withBase) if (c.base_branch === o.base) baseKept.push({ ...c, files: o.files });
+      if (o && o.files.length > 0)
+        for (const c of withBase) if (c.base_branch === o.base) baseKept.push({ ...c, files: o.files });
     }
     await database.db.transaction(async (tx) => {
       const first = await findTaskView(tx, taskId);
@@ -173,23 +186,45 @@ export function createConflictRadar(database: Database, actor: string) {
 
       const wanted = new Map<number, Conflict[]>();
       const listOf = (v: TaskView) => wanted.get(v.id) ?? conflictsOf(v.outputs);
-      const events: Array<{ v: TaskView; event: "task.conflict_detected" | "task.conflict_cleared"; data: Record<string, unknown> }> = [];
+      const events: Array<{
+        v: TaskView;
+        event: "task.conflict_detected" | "task.conflict_cleared";
+        data: Record<string, unknown>;
+      }> = [];
       const mineNext: Conflict[] = [];
       for (const other of views) {
         if (other.id === me.id) continue;
         const common =
-          meOpen && isOpen(other) && other.outputs.repo === repo ? changedFiles(other.outputs).filter((f) => mine.has(f)).sort() : [];
+          meOpen && isOpen(other) && other.outputs.repo === repo
+            ? changedFiles(other.outputs)
+                .filter((f) => mine.has(f))
+                .sort()
+            : [];
         const theirs = listOf(other);
         const before = theirs.find((c) => c.task_id === me.taskId && c.base_branch === undefined);
         if (common.length > 0) {
           mineNext.push({ task_id: other.taskId, files: common });
-          wanted.set(other.id, [...theirs.filter((c) => c !== before), { task_id: me.taskId, files: common }].sort(byTask));
+          wanted.set(
+            other.id,
+            [...theirs.filter((c) => c !== before), { task_id: me.taskId, files: common }].sort(byTask),
+          );
           if (!before || !sameFiles(before.files, common)) {
-            events.push({ v: me, event: "task.conflict_detected", data: { with_task_id: other.taskId, files: common } });
-            events.push({ v: other, event: "task.conflict_detected", data: { with_task_id: me.taskId, files: common } });
+            events.push({
+              v: me,
+              event: "task.conflict_detected",
+              data: { with_task_id: other.taskId, files: common },
+            });
+            events.push({
+              v: other,
+              event: "task.conflict_detected",
+              data: { with_task_id: me.taskId, files: common },
+            });
           }
         } else if (before) {
-          wanted.set(other.id, theirs.filter((c) => c !== before));
+          wanted.set(
+            other.id,
+            theirs.filter((c) => c !== before),
+          );
           events.push({ v: other, event: "task.conflict_cleared", data: { with_task_id: me.taskId } });
           if (conflictsOf(me.outputs).some((c) => c.task_id === other.taskId && c.base_branch === undefined)) {
             events.push({ v: me, event: "task.conflict_cleared", data: { with_task_id: other.taskId } });
@@ -200,7 +235,11 @@ export function createConflictRadar(database: Database, actor: string) {
       // with the base stay while they last (measured above), and only while the task is open.
       for (const c of withBase) {
         if (!baseKept.some((k) => k.task_id === c.task_id && k.base_branch === c.base_branch)) {
-          events.push({ v: me, event: "task.conflict_cleared", data: { with_task_id: c.task_id, base_branch: c.base_branch } });
+          events.push({
+            v: me,
+            event: "task.conflict_cleared",
+            data: { with_task_id: c.task_id, base_branch: c.base_branch },
+          });
         }
       }
       if (meOpen) mineNext.push(...baseKept);
@@ -210,11 +249,22 @@ export function createConflictRadar(database: Database, actor: string) {
       for (const v of views) {
         const next = wanted.get(v.id);
         if (!next) continue;
-        if (sameList(conflictsOf(v.outputs), next) && (v.outputs.conflicts !== undefined || next.length === 0)) continue;
-        await transitionTask(tx, v, v.status as TaskStatus, actor, { via: "conflict_radar", outputs: { conflicts: next } });
+        if (sameList(conflictsOf(v.outputs), next) && (v.outputs.conflicts !== undefined || next.length === 0))
+          continue;
+        await transitionTask(tx, v, v.status as TaskStatus, actor, {
+          via: "conflict_radar",
+          outputs: { conflicts: next },
+        });
       }
       for (const e of events) {
-        await appendTrace(tx, { event: e.event, actor, missionId: e.v.missionKey, taskId: e.v.taskId, agentId: e.v.agentKey, data: { ...e.data, repo } });
+        await appendTrace(tx, {
+          event: e.event,
+          actor,
+          missionId: e.v.missionKey,
+          taskId: e.v.taskId,
+          agentId: e.v.agentKey,
+          data: { ...e.data, repo },
+        });
       }
     });
   }
@@ -226,7 +276,9 @@ export function createConflictRadar(database: Database, actor: string) {
   async function afterApproval(approvedId: number): Promise<void> {
     const approved = await findTaskView(database.db, approvedId);
     if (!approved) return;
-    const peers = conflictsOf(approved.outputs).filter((c) => c.base_branch === undefined).map((c) => c.task_id);
+    const peers = conflictsOf(approved.outputs)
+      .filter((c) => c.base_branch === undefined)
+      .map((c) => c.task_id);
     await check(approvedId);
     for (const key of peers) {
       const t = await findTaskView(database.db, key);
@@ -238,9 +290,15 @@ export function createConflictRadar(database: Database, actor: string) {
         if (!v || !isOpen(v)) return;
         const entry: Conflict = { task_id: approved.taskId, files: o.files, base_branch: o.base };
         const prev = conflictsOf(v.outputs);
-        const next = [...prev.filter((c) => !(c.task_id === entry.task_id && c.base_branch === entry.base_branch)), entry].sort(byTask);
+        const next = [
+          ...prev.filter((c) => !(c.task_id === entry.task_id && c.base_branch === entry.base_branch)),
+          entry,
+        ].sort(byTask);
         if (sameList(prev, next)) return;
-        await transitionTask(tx, v, v.status as TaskStatus, actor, { via: "conflict_radar", outputs: { conflicts: next } });
+        await transitionTask(tx, v, v.status as TaskStatus, actor, {
+          via: "conflict_radar",
+          outputs: { conflicts: next },
+        });
         await appendTrace(tx, {
           event: "task.conflict_detected",
           actor,

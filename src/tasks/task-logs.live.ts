@@ -27,7 +27,11 @@ const bytes = (v: unknown) => Buffer.byteLength(JSON.stringify(v), "utf8");
 
 /** The line as the live stream carries it: cut, with a marker, when its JSON is over LIVE_LINE_BYTES. */
 export function liveLine(message: string, level: string | null | undefined, timestamp: Date): LiveLogLine {
-  const line = (m: string): LiveLogLine => ({ message: m, ...(level ? { level } : {}), timestamp: timestamp.toISOString() });
+  const line = (m: string): LiveLogLine => ({
+    message: m,
+    ...(level ? { level } : {}),
+    timestamp: timestamp.toISOString(),
+  });
   const whole = line(message);
   if (bytes(whole) <= LIVE_LINE_BYTES) return whole;
   const total = Buffer.byteLength(message, "utf8");
@@ -44,7 +48,9 @@ export function liveLine(message: string, level: string | null | undefined, time
 }
 
 /** The lines packed into payload-sized chunks, as the JSON text of an array of line arrays. */
-export function liveLogChunks(lines: Array<{ message: string; level: string | null | undefined; timestamp: Date }>): string {
+export function liveLogChunks(
+  lines: Array<{ message: string; level: string | null | undefined; timestamp: Date }>,
+): string {
   const chunks: LiveLogLine[][] = [];
   let cur: LiveLogLine[] = [];
   let size = 2;

@@ -53,7 +53,13 @@ function selectViews<X extends Record<string, SQL.Aliased | SQL>>(exec: Executor
     .leftJoin(sprints, eq(sprints.id, tasks.sprintId));
 }
 
-type ViewResult = { task: TaskRow; missionKey: string; agentKey: string | null; sprintKey: string | null; requirementKeys: string[] };
+type ViewResult = {
+  task: TaskRow;
+  missionKey: string;
+  agentKey: string | null;
+  sprintKey: string | null;
+  requirementKeys: string[];
+};
 
 function toView(r: ViewResult): TaskView {
   return {
@@ -159,7 +165,10 @@ export async function applyReport(database: Database, w: ReportWrite) {
   const merging = Object.keys(w.outputs).length > 0;
   const merge = merging ? sql`outputs = outputs || ${JSON.stringify(w.outputs)}::jsonb,` : sql``;
   const lines = JSON.stringify(w.logs.map((l) => ({ message: l.message, level: l.level, at: l.at.toISOString() })));
-  const rows = await queryPrepared<ReportRow>(database, merging ? "task_report_merge" : "task_report", sql`
+  const rows = await queryPrepared<ReportRow>(
+    database,
+    merging ? "task_report_merge" : "task_report",
+    sql`
     WITH upd AS (
       UPDATE tasks SET ${merge} updated_at = now()
       WHERE id = ${w.id} AND status = ${w.status}
@@ -179,7 +188,8 @@ export async function applyReport(database: Database, w: ReportWrite) {
                UNION ALL SELECT id, message, level, timestamp FROM new_logs
                ORDER BY id DESC LIMIT ${w.latest}) x) AS logs,
       ${TRACE_RETURNING}, ${notifyTaskLogsSql(sql`upd.id`, liveLogChunks(w.logs.map((l) => ({ message: l.message, level: l.level, timestamp: l.at }))))} AS logs_notified
-    FROM upd, trace_ins`);
+    FROM upd, trace_ins`,
+  );
   const row = rows[0];
   if (!row) return undefined;
   const logs: TaskLogRow[] = row.logs.map((l) => ({
@@ -231,7 +241,10 @@ function listMissionPage(exec: Executor, mission: Ref, page: Page) {
         and(
           by === "id"
             ? eq(tasks.missionId, sql.placeholder("mission"))
-            : eq(tasks.missionId, sql`(select ${missions.id} from ${missions} where ${missions.missionId} = ${sql.placeholder("mission")})`),
+            : eq(
+                tasks.missionId,
+                sql`(select ${missions.id} from ${missions} where ${missions.missionId} = ${sql.placeholder("mission")})`,
+              ),
           gt(tasks.id, sql.placeholder("after")),
         ),
       )
@@ -261,7 +274,10 @@ export async function listTaskViews(exec: Executor, f: TaskFilter, page: Page) {
           : typeof f.mission === "number"
             ? eq(tasks.missionId, f.mission)
             : // A scalar subquery, so the (mission_id, id) index still gives the page in order.
-              eq(tasks.missionId, sql`(select ${missions.id} from ${missions} where ${missions.missionId} = ${f.mission})`),
+              eq(
+                tasks.missionId,
+                sql`(select ${missions.id} from ${missions} where ${missions.missionId} = ${f.mission})`,
+              ),
         f.status === undefined ? undefined : eq(tasks.status, f.status),
         f.agent === undefined ? undefined : refWhere(tasks.agentId, agents.agentId, f.agent),
         f.sprint === undefined ? undefined : refWhere(tasks.sprintId, sprints.sprintId, f.sprint),
@@ -328,7 +344,9 @@ export async function insertLogs(exec: Executor, rows: Array<typeof taskLogs.$in
   const byTask = new Map<number, typeof rows>();
   for (const r of rows) byTask.set(r.taskId, [...(byTask.get(r.taskId) ?? []), r]);
   for (const [taskId, lines] of byTask) {
-    const chunks = liveLogChunks(lines.map((l) => ({ message: l.message, level: l.level, timestamp: l.timestamp ?? new Date() })));
+    const chunks = liveLogChunks(
+      lines.map((l) => ({ message: l.message, level: l.level, timestamp: l.timestamp ?? new Date() })),
+    );
     await exec.execute(sql`SELECT ${notifyTaskLogsSql(taskId, chunks)} AS notified`);
   }
 }

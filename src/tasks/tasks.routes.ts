@@ -15,8 +15,7 @@ import {
 } from "./tasks.schemas.js";
 import type { TasksService } from "./tasks.service.js";
 
-const AGENT_READ =
-  "Agent tokens see the tasks assigned to their agent and the tasks of missions their agent is on.";
+const AGENT_READ = "Agent tokens see the tasks assigned to their agent and the tasks of missions their agent is on.";
 
 export const tasksRoutes: FastifyPluginAsyncTypebox<{ tasks: TasksService }> = async (app, { tasks }) => {
   const tags = ["tasks"];
@@ -144,7 +143,10 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<{ tasks: TasksService }> = a
         body: ReviewBody,
         response: {
           200: Data(Task),
-          502: { ...ErrorBody, description: "Merging the pull request failed at GitHub; the task stays in `pending_review`" },
+          502: {
+            ...ErrorBody,
+            description: "Merging the pull request failed at GitHub; the task stays in `pending_review`",
+          },
         },
       },
     },

@@ -47,7 +47,9 @@ export const TaskUpdate = Type.Object(
     agent_id: Type.Optional(NullableRef),
     sprint_id: Type.Optional(NullableRef),
     priority: Type.Optional(Nullable(Priority)),
-    outputs: Type.Optional(Type.Record(Type.String(), Type.Unknown(), boundedJson({ description: "replaces the outputs" }))),
+    outputs: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), boundedJson({ description: "replaces the outputs" })),
+    ),
     required_capabilities: Type.Optional(Capabilities),
     requirement_ids: Type.Optional(RequirementRefs),
   },
@@ -59,7 +61,9 @@ export const LogInput = Type.Object(
   {
     message: Type.String({ minLength: 1, maxLength: 65_536 }),
     timestamp: Type.Optional(Type.String({ format: "date-time", description: "defaults to the server's time" })),
-    level: Type.Optional(Type.String({ minLength: 1, maxLength: 32, description: "free text, e.g. info, warn, error" })),
+    level: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 32, description: "free text, e.g. info, warn, error" }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -68,7 +72,11 @@ export const TaskReport = Type.Object(
   {
     status: Type.Optional(TaskStatusSchema),
     outputs: Type.Optional(
-      Type.Record(Type.String(), Type.Unknown(), boundedJson({ description: "shallow-merged into the task's outputs" })),
+      Type.Record(
+        Type.String(),
+        Type.Unknown(),
+        boundedJson({ description: "shallow-merged into the task's outputs" }),
+      ),
     ),
     logs: Type.Optional(Type.Array(LogInput, { maxItems: 1000, description: "appended to the task's logs" })),
   },
@@ -135,4 +143,13 @@ export const LogListQuery = Type.Object({ ...PageQuery });
 export type LogListQuery = Static<typeof LogListQuery>;
 
 // Names in the OpenAPI document's components.schemas (src/http/openapi.ts).
-nameSchemas({ Task, TaskSummary, TaskCreate, TaskUpdate, TaskReport, TaskLog, ReviewBody, TaskStatus: TaskStatusSchema });
+nameSchemas({
+  Task,
+  TaskSummary,
+  TaskCreate,
+  TaskUpdate,
+  TaskReport,
+  TaskLog,
+  ReviewBody,
+  TaskStatus: TaskStatusSchema,
+});

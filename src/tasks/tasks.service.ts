@@ -179,7 +179,11 @@ export type CheckReportedActions = (
 ) => Promise<{ blocked: boolean; messages: string[]; decisionId: number | null }>;
 
 /** Steps run inside an approve's transaction, after the move to `completed` (they commit or roll back with it). */
-export type OnApproved = (tx: Executor, task: repo.TaskView, ctx: { principal: Principal; comment?: string }) => Promise<void>;
+export type OnApproved = (
+  tx: Executor,
+  task: repo.TaskView,
+  ctx: { principal: Principal; comment?: string },
+) => Promise<void>;
 
 export interface TasksDeps {
   database: Database;
@@ -202,7 +206,8 @@ function logTime(raw: string | undefined, now: Date, i: number): Date {
   if (raw === undefined) return now;
   const d = new Date(raw);
   const y = d.getUTCFullYear();
-  if (Number.isNaN(d.getTime()) || y < 1 || y > 9999) throw Invalid.field(`logs.${i}.timestamp`, "is not a valid timestamp");
+  if (Number.isNaN(d.getTime()) || y < 1 || y > 9999)
+    throw Invalid.field(`logs.${i}.timestamp`, "is not a valid timestamp");
   return d;
 }
 
@@ -218,7 +223,8 @@ function reportedActions(outputs: Record<string, unknown>): Array<Record<string,
   const a = outputs.actions;
   if (!Array.isArray(a)) throw Invalid.field("outputs.actions", "must be a list of action objects");
   a.forEach((x, i) => {
-    if (x === null || typeof x !== "object" || Array.isArray(x)) throw Invalid.field(`outputs.actions.${i}`, "must be an object");
+    if (x === null || typeof x !== "object" || Array.isArray(x))
+      throw Invalid.field(`outputs.actions.${i}`, "must be an object");
   });
   return a as Array<Record<string, unknown>>;
 }
@@ -226,7 +232,12 @@ function reportedActions(outputs: Record<string, unknown>): Array<Record<string,
 /** Largest a task's outputs may grow through reports (each report's own `outputs`: MAX_JSON_OBJECT_BYTES). */
 export const MAX_TASK_OUTPUTS_BYTES = 256 * 1024;
 
-export function createTasksService({ database, beforeComplete = [], onApproved = [], checkReportedActions }: TasksDeps) {
+export function createTasksService({
+  database,
+  beforeComplete = [],
+  onApproved = [],
+  checkReportedActions,
+}: TasksDeps) {
   const { db } = database;
   /** Approves of one task run one at a time in this process, so a pre-completion step runs once. */
   const approving = new Map<number, Promise<unknown>>();
@@ -360,7 +371,8 @@ export function createTasksService({ database, beforeComplete = [], onApproved =
     if (by.role === "agent") {
       const m = await loadMission(db, missionRaw);
       const me = agentOf(by);
-      if (!(await isAgentOnMission(db, m.id, me)) && !(await repo.hasTaskInMission(db, m.id, me))) throw new Forbidden();
+      if (!(await isAgentOnMission(db, m.id, me)) && !(await repo.hasTaskInMission(db, m.id, me)))
+        throw new Forbidden();
     }
     // One statement in the common case: the mission is looked up on its own only when the page is empty
     // (or the query is refused), to tell "no such mission" (404, which wins) from "no tasks".
@@ -378,7 +390,8 @@ export function createTasksService({ database, beforeComplete = [], onApproved =
   async function update(idRaw: string, input: TaskUpdate, by: Principal) {
     const [t, logs] = await db.transaction(async (tx) => {
       const cur = await load(tx, idRaw, { lock: true });
-      if (input.task_id !== undefined && input.task_id !== cur.taskId) throw Invalid.field("task_id", "cannot be changed");
+      if (input.task_id !== undefined && input.task_id !== cur.taskId)
+        throw Invalid.field("task_id", "cannot be changed");
       const refs = await resolveRefs(tx, input);
       const logs = await repo.latestLogs(tx, cur.id, LATEST_LOGS);
       const changes: Record<string, unknown> = {};
@@ -405,7 +418,10 @@ export function createTasksService({ database, beforeComplete = [], onApproved =
         input.required_capabilities !== undefined &&
         canonicalJson(input.required_capabilities) !== canonicalJson(cur.requiredCapabilities)
       ) {
-        set.requiredCapabilities = next.requiredCapabilities = changes.required_capabilities = input.required_capabilities;
+        set.requiredCapabilities =
+          next.requiredCapabilities =
+          changes.required_capabilities =
+            input.required_capabilities;
       }
       if (refs.requirements !== undefined) {
         const keys = refs.requirements.map((r) => r.key);
@@ -431,7 +447,8 @@ export function createTasksService({ database, beforeComplete = [], onApproved =
           data: { changes },
         });
       }
-      if (input.status !== undefined) moved = await transitionTask(tx, moved, input.status, by.actor, { via: "update" });
+      if (input.status !== undefined)
+        moved = await transitionTask(tx, moved, input.status, by.actor, { via: "update" });
       return [moved, logs] as const;
     });
     return taskToApi(t, logs);
@@ -444,7 +461,10 @@ export function createTasksService({ database, beforeComplete = [], onApproved =
     if (by.runTaskId != null && cur.id !== by.runTaskId) throw new Forbidden();
     // Reports add up: the merged outputs are bounded too, so no caller can grow a task without limit.
     if (Object.keys(outputs).length > 0 && jsonBytes({ ...cur.outputs, ...outputs }) > MAX_TASK_OUTPUTS_BYTES) {
-      throw Invalid.field("outputs", `would make the task's outputs larger than ${MAX_TASK_OUTPUTS_BYTES} bytes as JSON`);
+      throw Invalid.field(
+        "outputs",
+        `would make the task's outputs larger than ${MAX_TASK_OUTPUTS_BYTES} bytes as JSON`,
+      );
     }
     const to = (input.status ?? cur.status) as TaskStatus;
     const illegal = moveError(cur.status as TaskStatus, to, "report");
@@ -559,17 +579,22 @@ export function createTasksService({ database, beforeComplete = [], onApproved =
           via: action,
           comment: input.comment,
         });
-        if (action === "approve") for (const step of onApproved) await step(tx, moved, { principal: by, comment: input.comment });
+        if (action === "approve")
+          for (const step of onApproved) await step(tx, moved, { principal: by, comment: input.comment });
         return taskToApi(moved, logs);
       });
     };
     // With a pre-completion step, concurrent approves of one task queue up, and each re-reads the task:
     // the step (a merge) runs once, and the later approves see `completed` and get 422.
-    const reviewed = hooks.length === 0 ? await go(first) : await oneAtATime(first.id, async () => go(await load(db, first.id)));
+    const reviewed =
+      hooks.length === 0 ? await go(first) : await oneAtATime(first.id, async () => go(await load(db, first.id)));
     // An approved task's branch is no longer in play: the tasks it conflicted with are checked again without
     // it, against their base as it is now (conflicts.ts). After the approval committed; a failure there is not
     // the review's.
-    if (action === "approve") await createConflictRadar(database, by.actor).afterApproval(first.id).catch(() => undefined);
+    if (action === "approve")
+      await createConflictRadar(database, by.actor)
+        .afterApproval(first.id)
+        .catch(() => undefined);
     return reviewed;
   }
 

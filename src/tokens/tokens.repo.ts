@@ -94,7 +94,9 @@ export async function revokeRunTokens(exec: Executor, dispatchIds: number[]): Pr
   const rows = await exec
     .update(apiTokens)
     .set({ revokedAt: sql`now()` })
-    .where(and(sql`${apiTokens.dispatchId} = ANY(${`{${dispatchIds.join(",")}}`}::bigint[])`, isNull(apiTokens.revokedAt)))
+    .where(
+      and(sql`${apiTokens.dispatchId} = ANY(${`{${dispatchIds.join(",")}}`}::bigint[])`, isNull(apiTokens.revokedAt)),
+    )
     .returning({ hash: apiTokens.tokenHash });
   return rows.map((r) => r.hash);
 }

@@ -30,7 +30,12 @@ export const tokensRoutes: FastifyPluginAsyncTypebox<{ tokens: TokensService }> 
     "/api/tokens",
     {
       config: { access: "admin" },
-      schema: { tags, summary: "List active tokens (never their secrets)", querystring: Type.Object(PageQuery), response: { 200: ListOf(Token) } },
+      schema: {
+        tags,
+        summary: "List active tokens (never their secrets)",
+        querystring: Type.Object(PageQuery),
+        response: { 200: ListOf(Token) },
+      },
     },
     async (req) => tokens.list(req.query),
   );

@@ -119,7 +119,11 @@ export function createTokensService({ database, adminToken, now: clock = Date.no
       const sentAt = Date.now();
       const ids = [...batch.keys()];
       try {
-        await repo.touchUsed(db, ids, ids.map((id) => Math.max(0, sentAt - batch.get(id)!)));
+        await repo.touchUsed(
+          db,
+          ids,
+          ids.map((id) => Math.max(0, sentAt - batch.get(id)!)),
+        );
       } catch {
         for (const [id, at] of batch) used.set(id, Math.max(used.get(id) ?? 0, at));
       }
@@ -169,7 +173,12 @@ export function createTokensService({ database, adminToken, now: clock = Date.no
       }
       for (let i = 0; i < entries.length; i += 5_000) {
         const chunk = entries.slice(i, i + 5_000);
-        const active = new Set(await repo.activeHashes(db, chunk.map(([h]) => h)));
+        const active = new Set(
+          await repo.activeHashes(
+            db,
+            chunk.map(([h]) => h),
+          ),
+        );
         for (const [hash, e] of chunk) {
           if (cache.get(hash) !== e) continue; // looked up again meanwhile: that answer is newer
           if (active.has(hash)) e.confirmedAt = Math.max(e.confirmedAt, started);
@@ -221,7 +230,12 @@ export function createTokensService({ database, adminToken, now: clock = Date.no
    * A short-lived agent token for one run of the runtime (MC_AGENT_TOKEN), bound to the run's task and
    * dispatch. Not traced: it is not a change.
    */
-  async function issueRunToken(agentId: number, ttlS: number, name: string, run: { taskId: number; dispatchId: number }) {
+  async function issueRunToken(
+    agentId: number,
+    ttlS: number,
+    name: string,
+    run: { taskId: number; dispatchId: number },
+  ) {
     const secret = generateSecret();
     await repo.insertToken(db, {
       name,
@@ -299,5 +313,16 @@ export function createTokensService({ database, adminToken, now: clock = Date.no
     return secret;
   }
 
-  return { authenticate, revalidate, create, list, revoke, issueRunToken, revokeRunTokens, flushUsage, close, ensureBootstrapAdmin };
+  return {
+    authenticate,
+    revalidate,
+    create,
+    list,
+    revoke,
+    issueRunToken,
+    revokeRunTokens,
+    flushUsage,
+    close,
+    ensureBootstrapAdmin,
+  };
 }

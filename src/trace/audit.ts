@@ -1,7 +1,16 @@
 // Verification, export and replay over the stored chains. All three read in keyset batches, so memory
 // holds one batch (plus, for replay, the rebuilt state and its timeline), whatever the chain's length.
 import type { Database } from "../db/client.js";
-import { ChainChecker, openReader, readBatch, readHeads, walk, type ChainRow, type ChainScope, type VerifyResult } from "./chain.js";
+import {
+  ChainChecker,
+  openReader,
+  readBatch,
+  readHeads,
+  walk,
+  type ChainRow,
+  type ChainScope,
+  type VerifyResult,
+} from "./chain.js";
 import { chainOf } from "./trace.service.js";
 import { emptyReplay, foldTrace, type ReplayState, type ReplayTask, type TimelineLine } from "./replay.fold.js";
 
@@ -85,7 +94,10 @@ async function readStored(database: Database, missionDbId: number): Promise<Stor
      WHERE t.mission_id = $1 ORDER BY t.id`,
     [missionDbId],
   );
-  return { status: m[0]?.status ?? null, tasks: new Map(rows.map((r) => [r.task_id, { status: r.status, agent_id: r.agent_id }])) };
+  return {
+    status: m[0]?.status ?? null,
+    tasks: new Map(rows.map((r) => [r.task_id, { status: r.status, agent_id: r.agent_id }])),
+  };
 }
 
 function sameState(s: ReplayState, stored: StoredState): boolean {

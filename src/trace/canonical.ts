@@ -70,7 +70,9 @@ export function sqlIsoMillis(expr: string): string {
 }
 
 export function entryHash(prevHash: string, c: HashedContent): string {
-  return createHash("sha256").update(prevHash + contentJson(c), "utf8").digest("hex");
+  return createHash("sha256")
+    .update(prevHash + contentJson(c), "utf8")
+    .digest("hex");
 }
 
 /**

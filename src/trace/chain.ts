@@ -104,7 +104,10 @@ function toChainRow(r: RawRow): ChainRow {
 /** The SQL of one keyset batch: (mission_id, id) for one chain, the primary key for all. */
 export function batchQuery(scope: ChainScope, after: number, limit: number): { text: string; params: unknown[] } {
   if ("all" in scope) {
-    return { text: `SELECT ${COLUMNS} FROM trace_entries WHERE id > $1 ORDER BY trace_entries.id LIMIT $2`, params: [after, limit] };
+    return {
+      text: `SELECT ${COLUMNS} FROM trace_entries WHERE id > $1 ORDER BY trace_entries.id LIMIT $2`,
+      params: [after, limit],
+    };
   }
   if (scope.mission === null) {
     return {

@@ -28,7 +28,10 @@ const MAX_QUEUED = 10_000;
 const MAX_UNSENT = 1024 * 1024;
 const REPLAY_PAGE = 500;
 
-function matches(f: LiveFilter, e: { event: string; mission_id: string | null; task_id: string | null; agent_id: string | null }) {
+function matches(
+  f: LiveFilter,
+  e: { event: string; mission_id: string | null; task_id: string | null; agent_id: string | null },
+) {
   return (
     (f.missionId === undefined || e.mission_id === f.missionId) &&
     (f.taskId === undefined || e.task_id === f.taskId) &&
@@ -61,7 +64,10 @@ function lastEventId(header: string | string[] | undefined, query: string | unde
   return Number(raw.trim());
 }
 
-export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = async (app, { trace, events, keepAliveMs = 15_000 }) => {
+export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = async (
+  app,
+  { trace, events, keepAliveMs = 15_000 },
+) => {
   app.get(
     "/api/events",
     {
@@ -76,7 +82,7 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = asyn
           "everything). Reconnecting with `Last-Event-ID` replays the entries missed since that id, then continues " +
           "live. Agent heartbeats appear as `agent.heartbeat` without an id (they are not stored; at most one per agent a second). " +
           "Task log lines appear as they are written (agents' reports, runs' output) as `task.log` events without an id: " +
-          "`{\"event\": \"task.log\", \"task_id\", \"mission_id\", \"agent_id\", \"lines\": [{\"message\", \"level\"?, \"timestamp\"}]}`; " +
+          '`{"event": "task.log", "task_id", "mission_id", "agent_id", "lines": [{"message", "level"?, "timestamp"}]}`; ' +
           "they are not stored twice (the lines are the task's `logs`), not replayed on resume (re-read the task's logs), and a line " +
           "longer than 6000 bytes as JSON is cut with a marker. The filters apply to them (`task_id` to tail one task). A comment line is " +
           "sent every 15 s to keep the connection open.",

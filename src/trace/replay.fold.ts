@@ -46,7 +46,13 @@ export interface ReplayState {
 }
 
 export function emptyReplay(missionKey: string): ReplayState {
-  return { mission: { mission_id: missionKey, status: null }, tasks: new Map(), events_replayed: 0, skipped: 0, timeline: [] };
+  return {
+    mission: { mission_id: missionKey, status: null },
+    tasks: new Map(),
+    events_replayed: 0,
+    skipped: 0,
+    timeline: [],
+  };
 }
 
 type Obj = Record<string, unknown>;
@@ -84,7 +90,13 @@ export function foldTrace(state: ReplayState, entries: Iterable<FoldEntry>): Rep
       }
       case "mission.status_changed": {
         if (missionStatus === null || !isStr(d.to)) return false;
-        timeline.push({ at: e.at, task_id: null, from: isStr(d.from) ? d.from : missionStatus, to: d.to, actor: e.actor });
+        timeline.push({
+          at: e.at,
+          task_id: null,
+          from: isStr(d.from) ? d.from : missionStatus,
+          to: d.to,
+          actor: e.actor,
+        });
         missionStatus = d.to;
         return true;
       }
@@ -107,7 +119,13 @@ export function foldTrace(state: ReplayState, entries: Iterable<FoldEntry>): Rep
       case "task.status_changed": {
         const t = e.task_id === null ? undefined : tasks.get(e.task_id);
         if (!t || !isStr(d.to)) return false;
-        timeline.push({ at: e.at, task_id: t.task_id, from: isStr(d.from) ? d.from : t.status, to: d.to, actor: e.actor });
+        timeline.push({
+          at: e.at,
+          task_id: t.task_id,
+          from: isStr(d.from) ? d.from : t.status,
+          to: d.to,
+          actor: e.actor,
+        });
         t.status = d.to;
         return true;
       }

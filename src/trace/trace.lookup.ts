@@ -11,7 +11,10 @@ export async function findTaskKey(exec: Executor, id: number): Promise<string | 
  * The review that sent a task back: its latest `rejected` move, when no later move to `pending_review` (a
  * run that was reviewed again) followed it; with the reviewer's comment, for the rerun's prompt.
  */
-export async function openRejection(exec: Executor, taskKey: string): Promise<{ comment: string | null; by: string; at: string } | null> {
+export async function openRejection(
+  exec: Executor,
+  taskKey: string,
+): Promise<{ comment: string | null; by: string; at: string } | null> {
   const rows = await exec
     .select({ actor: traceEntries.actor, at: traceEntries.at, data: traceEntries.data })
     .from(traceEntries)

@@ -75,8 +75,8 @@ export const traceRoutes: FastifyPluginAsyncTypebox<{ trace: TraceService }> = a
           "one JSON object per line with `prev_hash` and `hash`. `at` is given exactly as hashed. The chain can be " +
           "re-verified offline with scripts/verify-trace.mjs: hash = SHA-256(prev_hash + canonical JSON of the entry " +
           "without id, prev_hash and hash), keys sorted, no whitespace; the first prev_hash of a chain is 64 zeros. " +
-          "The last line is a summary, `{\"chain_heads\": {<mission_id, or \"\" for the global chain>: <hash of its " +
-          "last entry in the file>}, \"entries\": <count>}`: a file that does not end on a matching summary was cut off.",
+          'The last line is a summary, `{"chain_heads": {<mission_id, or "" for the global chain>: <hash of its ' +
+          'last entry in the file>}, "entries": <count>}`: a file that does not end on a matching summary was cut off.',
         querystring: ChainQuery,
         response: {
           200: {
@@ -89,11 +89,13 @@ export const traceRoutes: FastifyPluginAsyncTypebox<{ trace: TraceService }> = a
     async (req, reply) => {
       const lines = await trace.exportStream(req.query);
       const name = req.query.mission_id === undefined ? "trace" : `trace-${req.query.mission_id}`;
-      return reply
-        .type("application/x-ndjson; charset=utf-8")
-        .header("content-disposition", `attachment; filename="${name.replace(/[^A-Za-z0-9._:-]/g, "_")}.jsonl"`)
-        // A stream is sent as is (the response schema only documents it).
-        .send(Readable.from(lines, { objectMode: false }) as unknown as string);
+      return (
+        reply
+          .type("application/x-ndjson; charset=utf-8")
+          .header("content-disposition", `attachment; filename="${name.replace(/[^A-Za-z0-9._:-]/g, "_")}.jsonl"`)
+          // A stream is sent as is (the response schema only documents it).
+          .send(Readable.from(lines, { objectMode: false }) as unknown as string)
+      );
     },
   );
 

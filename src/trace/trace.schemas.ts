@@ -40,7 +40,11 @@ export type ChainQuery = Static<typeof ChainQuery>;
 export const VerifyResult = Type.Object({
   valid: Type.Boolean(),
   entries: Type.Integer({ description: "entries walked" }),
-  first_bad_id: Nullable(Type.Integer({ description: "the first entry that fails; null when valid or when entries are missing from the end" })),
+  first_bad_id: Nullable(
+    Type.Integer({
+      description: "the first entry that fails; null when valid or when entries are missing from the end",
+    }),
+  ),
   reason: Nullable(
     StringEnum(["hash_mismatch", "broken_link", "truncated", "head_mismatch"] as const, {
       description:
@@ -54,7 +58,10 @@ export const VerifyResult = Type.Object({
 export const ReplayBody = Type.Object(
   {
     until: Type.Optional(
-      Type.String({ format: "date-time", description: "rebuild the state as it was at this moment (entries at or before it)" }),
+      Type.String({
+        format: "date-time",
+        description: "rebuild the state as it was at this moment (entries at or before it)",
+      }),
     ),
   },
   { additionalProperties: false },
@@ -67,7 +74,9 @@ export const ReplayResult = Type.Object({
   events_replayed: Type.Integer({ description: "entries applied to the state" }),
   skipped: Type.Integer({ description: "entries of the chain that are not part of the mission's state (or unusable)" }),
   chain_valid: Type.Boolean({ description: "whether the mission's whole chain verifies" }),
-  consistent: Nullable(Type.Boolean({ description: "whether the rebuilt state equals the stored one; null with `until`" })),
+  consistent: Nullable(
+    Type.Boolean({ description: "whether the rebuilt state equals the stored one; null with `until`" }),
+  ),
   timeline: Type.Array(
     Type.Object({
       at: Timestamp,

@@ -54,13 +54,19 @@ function taskConds(exec: Executor, s: MatrixScope): SQL | undefined {
   if (s.mission === null) mission = NOTHING;
   else if (typeof s.mission === "number") mission = eq(tasks.missionId, s.mission);
   else if (typeof s.mission === "string") {
-    mission = inArray(tasks.missionId, exec.select({ id: missions.id }).from(missions).where(eq(missions.missionId, s.mission)));
+    mission = inArray(
+      tasks.missionId,
+      exec.select({ id: missions.id }).from(missions).where(eq(missions.missionId, s.mission)),
+    );
   }
   let sprint: SQL | undefined;
   if (s.sprint === null) sprint = NOTHING;
   else if (typeof s.sprint === "number") sprint = eq(tasks.sprintId, s.sprint);
   else if (typeof s.sprint === "string") {
-    sprint = inArray(tasks.sprintId, exec.select({ id: sprints.id }).from(sprints).where(eq(sprints.sprintId, s.sprint)));
+    sprint = inArray(
+      tasks.sprintId,
+      exec.select({ id: sprints.id }).from(sprints).where(eq(sprints.sprintId, s.sprint)),
+    );
   }
   return and(mission, sprint);
 }
@@ -141,7 +147,9 @@ export async function tasksIn(exec: Executor, s: MatrixScope): Promise<MatrixTas
   const links = exec
     .select({
       taskId: taskRequirements.taskId,
-      ids: sql<number[]>`array_agg(${taskRequirements.requirementId} order by ${taskRequirements.requirementId})`.as("ids"),
+      ids: sql<number[]>`array_agg(${taskRequirements.requirementId} order by ${taskRequirements.requirementId})`.as(
+        "ids",
+      ),
     })
     .from(taskRequirements)
     .where(s.objective === undefined ? undefined : inArray(taskRequirements.requirementId, requirementIdsIn(exec, s)))

@@ -23,7 +23,8 @@ export const MatrixObjective = Type.Composite([
   Type.Object({ requirements: Type.Array(MatrixRequirement) }),
 ]);
 
-const Pct = (description: string) => Type.Number({ description: `${description}; 0–100, one decimal, 0 when undefined` });
+const Pct = (description: string) =>
+  Type.Number({ description: `${description}; 0–100, one decimal, 0 when undefined` });
 
 /** The figures given both overall and per requirement priority. */
 const requirementFigures = {

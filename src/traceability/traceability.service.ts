@@ -125,7 +125,13 @@ export function createTraceabilityService({ database, now = () => new Date() }: 
         task_coverage_pct: pct(linkedTasks, tasks.length),
         completed_tasks: completed.size,
         ...overall.figures,
-        by_priority: { p0: priority("p0"), p1: priority("p1"), p2: priority("p2"), p3: priority("p3"), none: priority(null) },
+        by_priority: {
+          p0: priority("p0"),
+          p1: priority("p1"),
+          p2: priority("p2"),
+          p3: priority("p3"),
+          none: priority(null),
+        },
       },
     };
   }

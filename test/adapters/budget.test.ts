@@ -21,19 +21,24 @@ afterAll(async () => {
 let n = 0;
 async function mission(body: Record<string, unknown> = {}) {
   n++;
-  const r = await t.json("POST", "/api/missions", { body: { mission_id: `budget-${n}`, goal: "Build authentication module", ...body } });
+  const r = await t.json("POST", "/api/missions", {
+    body: { mission_id: `budget-${n}`, goal: "Build authentication module", ...body },
+  });
   expect(r.status).toBe(201);
   return r.body.data;
 }
 
 async function traceOf(missionKey: string, event: string) {
-  return (await t.json("GET", "/api/trace", { query: { mission_id: missionKey, event, limit: "500" } })).body.data as Array<{ event: string; data: any; actor: string }>;
+  return (await t.json("GET", "/api/trace", { query: { mission_id: missionKey, event, limit: "500" } })).body
+    .data as Array<{ event: string; data: any; actor: string }>;
 }
 
 const get = async (key: string) => (await t.json("GET", `/api/missions/${key}`)).body.data;
 
 async function taskWithCost(missionKey: string, cost: unknown) {
-  const r = await t.json("POST", `/api/missions/${missionKey}/tasks`, { body: { objective: "o", outputs: { cost_usd: cost } } });
+  const r = await t.json("POST", `/api/missions/${missionKey}/tasks`, {
+    body: { objective: "o", outputs: { cost_usd: cost } },
+  });
   expect(r.status).toBe(201);
   return r.body.data.task_id as string;
 }
@@ -88,7 +93,9 @@ test("OpenAPI describes budget_usd and spent_usd", async () => {
   const named = (s: any) => (s.$ref ? doc.components.schemas[s.$ref.split("/").pop()] : s);
   const create = named(doc.paths["/api/missions"].post.requestBody.content["application/json"].schema.oneOf[0]);
   expect(JSON.stringify(create.properties.budget_usd)).toContain("spend limit in US dollars");
-  const read = named(doc.paths["/api/missions/{id}"].get.responses["200"].content["application/json"].schema.properties.data);
+  const read = named(
+    doc.paths["/api/missions/{id}"].get.responses["200"].content["application/json"].schema.properties.data,
+  );
   expect(Object.keys(read.properties)).toEqual(expect.arrayContaining(["budget_usd", "spent_usd"]));
 });
 
@@ -103,14 +110,24 @@ describe("auto-pause", () => {
       [`waiter-${n}`, { FAKE_GATE: gate }],
     ] as const) {
       const cwd = fs.mkdtempSync(path.join(scratch, "cwd-"));
-      await t.json("POST", "/api/agents", { body: { agent_id: agent, adapter_module: "claude_code", config: { binary: path.join(fakeCliDir, "claude"), cwd, env } } });
+      await t.json("POST", "/api/agents", {
+        body: {
+          agent_id: agent,
+          adapter_module: "claude_code",
+          config: { binary: path.join(fakeCliDir, "claude"), cwd, env },
+        },
+      });
       await t.json("POST", `/api/missions/${key}/agents`, { body: { agent_id: agent } });
     }
     expect((await t.json("POST", `/api/missions/${key}/start`)).status).toBe(200);
-    const slow = (await t.json("POST", `/api/missions/${key}/tasks`, { body: { objective: "slow", agent_id: `waiter-${n}` } })).body.data.task_id;
+    const slow = (
+      await t.json("POST", `/api/missions/${key}/tasks`, { body: { objective: "slow", agent_id: `waiter-${n}` } })
+    ).body.data.task_id;
     await t.json("POST", `/api/tasks/${slow}/execute`);
     await waitFor(async () => (await t.json("GET", `/api/tasks/${slow}`)).body.data.outputs.session_id);
-    const spend = (await t.json("POST", `/api/missions/${key}/tasks`, { body: { objective: "spend", agent_id: `spender-${n}` } })).body.data.task_id;
+    const spend = (
+      await t.json("POST", `/api/missions/${key}/tasks`, { body: { objective: "spend", agent_id: `spender-${n}` } })
+    ).body.data.task_id;
     await t.json("POST", `/api/tasks/${spend}/execute`);
 
     const paused = await waitFor(async () => {
@@ -121,19 +138,33 @@ describe("auto-pause", () => {
     const moves = await traceOf(key, "mission.status_changed");
     expect(moves.at(-1)).toMatchObject({
       actor: "runtime",
-      data: { from: "active", to: "paused", via: "budget", reason: "spend $0.0731 passed the budget $0.05", spent_usd: 0.0731, budget_usd: 0.05 },
+      data: {
+        from: "active",
+        to: "paused",
+        via: "budget",
+        reason: "spend $0.0731 passed the budget $0.05",
+        spent_usd: 0.0731,
+        budget_usd: 0.05,
+      },
     });
     // The spending task finished normally; the waiting one was stopped by the pause.
-    expect((await t.json("GET", `/api/tasks/${spend}`)).body.data).toMatchObject({ status: "pending_review", outputs: { cost_usd: 0.0731 } });
+    expect((await t.json("GET", `/api/tasks/${spend}`)).body.data).toMatchObject({
+      status: "pending_review",
+      outputs: { cost_usd: 0.0731 },
+    });
     const blocked = await waitFor(async () => {
       const x = (await t.json("GET", `/api/tasks/${slow}`)).body.data;
       return x.status === "blocked" ? x : null;
     });
-    expect(blocked.logs.map((l: any) => l.message)).toContain("mission paused; the task will be dispatched again when the mission starts");
+    expect(blocked.logs.map((l: any) => l.message)).toContain(
+      "mission paused; the task will be dispatched again when the mission starts",
+    );
 
     const again = await t.json("POST", `/api/missions/${key}/start`);
     expect(again.status).toBe(422);
-    expect(again.body).toEqual({ errors: { budget_usd: ["spend $0.0731 has passed the budget $0.05; raise budget_usd to start the mission"] } });
+    expect(again.body).toEqual({
+      errors: { budget_usd: ["spend $0.0731 has passed the budget $0.05; raise budget_usd to start the mission"] },
+    });
     const viaPatch = await t.json("PATCH", `/api/missions/${key}`, { body: { status: "active" } });
     expect(viaPatch.status).toBe(422);
     expect(viaPatch.body).toEqual(again.body);
@@ -171,13 +202,21 @@ describe("auto-pause", () => {
     await t.json("POST", "/api/agents", { body: { agent_id: agent } });
     await t.json("POST", `/api/missions/${m.mission_id}/agents`, { body: { agent_id: agent } });
     await t.json("POST", `/api/missions/${m.mission_id}/start`);
-    const task = (await t.json("POST", `/api/missions/${m.mission_id}/tasks`, { body: { objective: "o", agent_id: agent } })).body.data.task_id;
+    const task = (
+      await t.json("POST", `/api/missions/${m.mission_id}/tasks`, { body: { objective: "o", agent_id: agent } })
+    ).body.data.task_id;
     const token = await t.agentToken(agent);
-    const rep = await t.json("POST", `/api/tasks/${task}/report`, { token, body: { progress: { status: "in_progress", outputs: { cost_usd: 1.25 } } } });
+    const rep = await t.json("POST", `/api/tasks/${task}/report`, {
+      token,
+      body: { progress: { status: "in_progress", outputs: { cost_usd: 1.25 } } },
+    });
     expect(rep.status).toBe(200);
     await (t.app as any).services.housekeeping.pass();
     expect(await get(m.mission_id)).toMatchObject({ status: "paused", spent_usd: 1.25 });
-    expect((await traceOf(m.mission_id, "mission.status_changed")).at(-1)!.data).toMatchObject({ via: "budget", to: "paused" });
+    expect((await traceOf(m.mission_id, "mission.status_changed")).at(-1)!.data).toMatchObject({
+      via: "budget",
+      to: "paused",
+    });
     // Nothing over budget: the pass changes nothing.
     const fine = await mission({ budget_usd: 5 });
     await t.json("POST", `/api/missions/${fine.mission_id}/start`);

@@ -47,7 +47,12 @@ describe("claude_code stream-json", () => {
         cost_usd: 0.0731,
         num_turns: 11,
         duration_ms: 48213,
-        usage: { input_tokens: 31, output_tokens: 1480, cache_creation_input_tokens: 8412, cache_read_input_tokens: 96120 },
+        usage: {
+          input_tokens: 31,
+          output_tokens: 1480,
+          cache_creation_input_tokens: 8412,
+          cache_read_input_tokens: 96120,
+        },
         session_id: "sess-123",
       },
     });
@@ -57,7 +62,11 @@ describe("claude_code stream-json", () => {
   test("an error result (error_max_turns) fails, keeps its cost, and a failed tool is a warning", () => {
     const p = claudeCodeParser();
     const events = run(p, stdoutLines("claude", "error"));
-    expect(p.result).toMatchObject({ ok: false, reason: "claude_code ended with error_max_turns", outputs: { cost_usd: 0.0213, num_turns: 3, subtype: "error_max_turns" } });
+    expect(p.result).toMatchObject({
+      ok: false,
+      reason: "claude_code ended with error_max_turns",
+      outputs: { cost_usd: 0.0213, num_turns: 3, subtype: "error_max_turns" },
+    });
     expect(p.result!.outputs.result).toBeUndefined();
     expect(logs(events, "warn")).toEqual([expect.stringMatching(/^tool error: npm error Missing script: "test"/)]);
     expect(logs(events, "error")).toEqual(["result: error_max_turns after 3 turns, $0.0213"]);
@@ -65,8 +74,19 @@ describe("claude_code stream-json", () => {
 
   test("is_error on a success subtype (an API error) fails with the message", () => {
     const p = claudeCodeParser();
-    p.line(JSON.stringify({ type: "result", subtype: "success", is_error: true, result: "API Error: 401 invalid x-api-key", total_cost_usd: 0 }));
-    expect(p.result).toMatchObject({ ok: false, reason: "claude_code reported an error: API Error: 401 invalid x-api-key" });
+    p.line(
+      JSON.stringify({
+        type: "result",
+        subtype: "success",
+        is_error: true,
+        result: "API Error: 401 invalid x-api-key",
+        total_cost_usd: 0,
+      }),
+    );
+    expect(p.result).toMatchObject({
+      ok: false,
+      reason: "claude_code reported an error: API Error: 401 invalid x-api-key",
+    });
   });
 
   test("garbage lines are raw logs; known noise is not; a huge line is cut", () => {
@@ -97,7 +117,11 @@ describe("claude_code stream-json", () => {
   test("a subagent's tool use is marked", () => {
     const p = claudeCodeParser();
     const e = p.line(
-      JSON.stringify({ type: "assistant", parent_tool_use_id: "toolu_1", message: { content: [{ type: "tool_use", name: "Grep", input: { pattern: "TODO" } }] } }),
+      JSON.stringify({
+        type: "assistant",
+        parent_tool_use_id: "toolu_1",
+        message: { content: [{ type: "tool_use", name: "Grep", input: { pattern: "TODO" } }] },
+      }),
     );
     expect(e).toEqual([{ type: "tool", name: "Grep", message: "[subagent] tool: Grep TODO" }]);
   });
@@ -122,12 +146,15 @@ describe("codex exec --json", () => {
       "Implemented `login` in src/login.js (401 on bad credentials) with a test in test/login.test.js; `node --test` passes.",
     ]);
     // A failing command is a warning with the end of its output; reasoning and plans are not logged.
-    expect(logs(events, "warn")).toEqual([expect.stringMatching(/^\$ bash -lc 'node --test test\/' → exit 1\n✖ rejects a bad password/)]);
+    expect(logs(events, "warn")).toEqual([
+      expect.stringMatching(/^\$ bash -lc 'node --test test\/' → exit 1\n✖ rejects a bad password/),
+    ]);
     expect(p.result).toEqual({
       type: "result",
       ok: true,
       outputs: {
-        result: "Implemented `login` in src/login.js (401 on bad credentials) with a test in test/login.test.js; `node --test` passes.",
+        result:
+          "Implemented `login` in src/login.js (401 on bad credentials) with a test in test/login.test.js; `node --test` passes.",
         usage: { input_tokens: 24763, cached_input_tokens: 24448, output_tokens: 1122 },
         num_turns: 1,
       },
@@ -136,8 +163,17 @@ describe("codex exec --json", () => {
 
   test("usage adds up over turns", () => {
     const p = codexParser();
-    for (const u of [1, 2]) p.line(JSON.stringify({ type: "turn.completed", usage: { input_tokens: 100 * u, cached_input_tokens: 0, output_tokens: 10 * u } }));
-    expect(p.result!.outputs).toEqual({ usage: { input_tokens: 300, cached_input_tokens: 0, output_tokens: 30 }, num_turns: 2 });
+    for (const u of [1, 2])
+      p.line(
+        JSON.stringify({
+          type: "turn.completed",
+          usage: { input_tokens: 100 * u, cached_input_tokens: 0, output_tokens: 10 * u },
+        }),
+      );
+    expect(p.result!.outputs).toEqual({
+      usage: { input_tokens: 300, cached_input_tokens: 0, output_tokens: 30 },
+      num_turns: 2,
+    });
   });
 
   test("errors are logged; turn.failed fails the run with its message", () => {
@@ -148,7 +184,10 @@ describe("codex exec --json", () => {
       expect.stringMatching(/^codex error: Reconnecting\.\.\. 2\/5/),
       "turn failed: exceeded retry limit, last status: 429 Too Many Requests",
     ]);
-    expect(p.result).toMatchObject({ ok: false, reason: "codex turn failed: exceeded retry limit, last status: 429 Too Many Requests" });
+    expect(p.result).toMatchObject({
+      ok: false,
+      reason: "codex turn failed: exceeded retry limit, last status: 429 Too Many Requests",
+    });
   });
 
   test("garbage and unknown items are raw logs", () => {
@@ -179,7 +218,11 @@ describe("gemini stream-json", () => {
     const p = geminiCliParser();
     const events = run(p, stdoutLines("gemini", "success"));
     expect(events[0]).toEqual({ type: "session", sessionId: "sess-123", model: "gemini-2.5-pro" });
-    expect(tools(events)).toEqual(["tool: write_file /work/repo/src/login.js", "tool: run_shell_command npm test", "tool: replace /work/repo/README.md"]);
+    expect(tools(events)).toEqual([
+      "tool: write_file /work/repo/src/login.js",
+      "tool: run_shell_command npm test",
+      "tool: replace /work/repo/README.md",
+    ]);
     expect(logs(events, "info")).toEqual([
       "I'll add the login handler and a test.",
       "Added `login` in src/login.js and noted it in the README.",
@@ -202,14 +245,21 @@ describe("gemini stream-json", () => {
       },
     });
     // The chunks are logged in order with what came between them.
-    const order = events.filter((e) => e.type === "log" || e.type === "tool").map((e) => ("message" in e ? e.message : ""));
-    expect(order.indexOf("I'll add the login handler and a test.")).toBeLessThan(order.indexOf("tool: write_file /work/repo/src/login.js"));
+    const order = events
+      .filter((e) => e.type === "log" || e.type === "tool")
+      .map((e) => ("message" in e ? e.message : ""));
+    expect(order.indexOf("I'll add the login handler and a test.")).toBeLessThan(
+      order.indexOf("tool: write_file /work/repo/src/login.js"),
+    );
   });
 
   test("an error result fails with its message", () => {
     const p = geminiCliParser();
     run(p, stdoutLines("gemini", "error"));
-    expect(p.result).toMatchObject({ ok: false, reason: expect.stringMatching(/^gemini_cli ended with an error: Reached max session turns/) });
+    expect(p.result).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/^gemini_cli ended with an error: Reached max session turns/),
+    });
   });
 
   test("garbage lines are raw logs", () => {
@@ -239,20 +289,32 @@ describe("gemini stream-json", () => {
 
 describe("any line", () => {
   const parsers = { claude: claudeCodeParser, codex: codexParser, gemini: geminiCliParser };
-  test.each(Object.entries(parsers))("%s: never throws; a non-blank line that is not a known event is a raw log", (_name, make) => {
-    fc.assert(
-      fc.property(fc.array(fc.oneof(fc.string({ maxLength: 300 }), fc.json({ maxDepth: 4 }), fc.jsonValue().map((v) => JSON.stringify({ type: "result", ...((v as object) ?? {}) })))), (lines) => {
-        const p = make();
-        for (const l of lines) {
-          const events = p.line(l);
-          expect(Array.isArray(events)).toBe(true);
-          if (l.trim() !== "" && !l.trim().startsWith("{")) expect(events.some((e) => e.type === "log")).toBe(true);
-        }
-        p.end();
-      }),
-      { numRuns: 300 },
-    );
-  });
+  test.each(Object.entries(parsers))(
+    "%s: never throws; a non-blank line that is not a known event is a raw log",
+    (_name, make) => {
+      fc.assert(
+        fc.property(
+          fc.array(
+            fc.oneof(
+              fc.string({ maxLength: 300 }),
+              fc.json({ maxDepth: 4 }),
+              fc.jsonValue().map((v) => JSON.stringify({ type: "result", ...((v as object) ?? {}) })),
+            ),
+          ),
+          (lines) => {
+            const p = make();
+            for (const l of lines) {
+              const events = p.line(l);
+              expect(Array.isArray(events)).toBe(true);
+              if (l.trim() !== "" && !l.trim().startsWith("{")) expect(events.some((e) => e.type === "log")).toBe(true);
+            }
+            p.end();
+          },
+        ),
+        { numRuns: 300 },
+      );
+    },
+  );
 });
 
 describe("outcome and argv", () => {
@@ -260,35 +322,95 @@ describe("outcome and argv", () => {
   const bad = { type: "result" as const, ok: false, reason: "claude_code ended with error_max_turns", outputs: {} };
   test.each([
     ["exit 0 with a good result", { kind: "exit", code: 0 }, ok, { ok: true }],
-    ["exit 0 without a result", { kind: "exit", code: 0 }, null, { ok: false, reason: "claude_code exited without printing a result" }],
-    ["exit 1 after an error result", { kind: "exit", code: 1 }, bad, { ok: false, reason: "claude_code ended with error_max_turns" }],
-    ["exit 0 with an error result", { kind: "exit", code: 0 }, bad, { ok: false, reason: "claude_code ended with error_max_turns" }],
+    [
+      "exit 0 without a result",
+      { kind: "exit", code: 0 },
+      null,
+      { ok: false, reason: "claude_code exited without printing a result" },
+    ],
+    [
+      "exit 1 after an error result",
+      { kind: "exit", code: 1 },
+      bad,
+      { ok: false, reason: "claude_code ended with error_max_turns" },
+    ],
+    [
+      "exit 0 with an error result",
+      { kind: "exit", code: 0 },
+      bad,
+      { ok: false, reason: "claude_code ended with error_max_turns" },
+    ],
     ["a crash", { kind: "exit", code: 1 }, null, { ok: false, reason: "claude_code process exited with code 1" }],
-    ["a good result, then a signal", { kind: "signal", signal: "SIGKILL" }, ok, { ok: false, reason: "claude_code process killed by SIGKILL" }],
-    ["not found", { kind: "spawn_error", message: "spawn claude ENOENT" }, null, { ok: false, reason: "claude_code process could not start: spawn claude ENOENT" }],
+    [
+      "a good result, then a signal",
+      { kind: "signal", signal: "SIGKILL" },
+      ok,
+      { ok: false, reason: "claude_code process killed by SIGKILL" },
+    ],
+    [
+      "not found",
+      { kind: "spawn_error", message: "spawn claude ENOENT" },
+      null,
+      { ok: false, reason: "claude_code process could not start: spawn claude ENOENT" },
+    ],
   ] as const)("%s", (_n, exit, result, expected) => {
     expect(cliOutcome("claude_code", exit as never, result)).toEqual(expected);
   });
 
   test("a result too long to read after exit 0 is a success; a fatal condition wins over everything", () => {
     expect(cliOutcome("claude_code", { kind: "exit", code: 0 }, null, { truncated: true })).toEqual({ ok: true });
-    expect(cliOutcome("claude_code", { kind: "exit", code: 1 }, null, { truncated: true })).toEqual({ ok: false, reason: "claude_code process exited with code 1" });
-    expect(cliOutcome("claude_code", { kind: "stopped" }, null, { fatal: "key refused" })).toEqual({ ok: false, reason: "key refused" });
+    expect(cliOutcome("claude_code", { kind: "exit", code: 1 }, null, { truncated: true })).toEqual({
+      ok: false,
+      reason: "claude_code process exited with code 1",
+    });
+    expect(cliOutcome("claude_code", { kind: "stopped" }, null, { fatal: "key refused" })).toEqual({
+      ok: false,
+      reason: "key refused",
+    });
   });
 
   test("a refused key is fatal (Claude Code's api_retry with 401, Codex's 401 error); other retries are only logged", () => {
     const claude = claudeCodeParser();
-    expect(claude.line(JSON.stringify({ type: "system", subtype: "api_retry", attempt: 1, max_retries: 10, error_status: 529, error: "overloaded" }))).toEqual([
-      { type: "log", level: "warn", message: "model API call failed (529 overloaded), retry 1 of 10" },
-    ]);
+    expect(
+      claude.line(
+        JSON.stringify({
+          type: "system",
+          subtype: "api_retry",
+          attempt: 1,
+          max_retries: 10,
+          error_status: 529,
+          error: "overloaded",
+        }),
+      ),
+    ).toEqual([{ type: "log", level: "warn", message: "model API call failed (529 overloaded), retry 1 of 10" }]);
     expect(claude.fatal).toBeNull();
-    claude.line(JSON.stringify({ type: "system", subtype: "api_retry", attempt: 2, max_retries: 10, error_status: 401, error: "authentication_failed" }));
-    expect(claude.fatal).toBe("claude_code: the model API refused the credentials (401 authentication_failed); not waiting for its retries");
+    claude.line(
+      JSON.stringify({
+        type: "system",
+        subtype: "api_retry",
+        attempt: 2,
+        max_retries: 10,
+        error_status: 401,
+        error: "authentication_failed",
+      }),
+    );
+    expect(claude.fatal).toBe(
+      "claude_code: the model API refused the credentials (401 authentication_failed); not waiting for its retries",
+    );
     const codex = codexParser();
-    codex.line(JSON.stringify({ type: "error", message: "Reconnecting... 1/5 (stream disconnected before completion)" }));
+    codex.line(
+      JSON.stringify({ type: "error", message: "Reconnecting... 1/5 (stream disconnected before completion)" }),
+    );
     expect(codex.fatal).toBeNull();
-    codex.line(JSON.stringify({ type: "error", message: "Reconnecting... 1/5 (unexpected status 401 Unauthorized: Incorrect API key provided)" }));
-    expect(codex.fatal).toMatch(/^codex: the model API refused the credentials \(Reconnecting\.\.\. 1\/5 \(unexpected status 401 Unauthorized/);
+    codex.line(
+      JSON.stringify({
+        type: "error",
+        message: "Reconnecting... 1/5 (unexpected status 401 Unauthorized: Incorrect API key provided)",
+      }),
+    );
+    expect(codex.fatal).toMatch(
+      /^codex: the model API refused the credentials \(Reconnecting\.\.\. 1\/5 \(unexpected status 401 Unauthorized/,
+    );
   });
 
   test("Claude Code's permission_denials: in outputs (tool and a one-line input) and one warn log each", () => {
@@ -317,17 +439,60 @@ describe("outcome and argv", () => {
   });
 
   test("each CLI's headless command line, and the one that resumes a session", () => {
-    expect(claudeCodeSpec.argv("P", ["--model", "opus"], null)).toEqual(["-p", "P", "--output-format", "stream-json", "--verbose", "--model", "opus"]);
-    expect(codexSpec.argv("P", ["-s", "workspace-write"], null)).toEqual(["exec", "--json", "-s", "workspace-write", "P"]);
+    expect(claudeCodeSpec.argv("P", ["--model", "opus"], null)).toEqual([
+      "-p",
+      "P",
+      "--output-format",
+      "stream-json",
+      "--verbose",
+      "--model",
+      "opus",
+    ]);
+    expect(codexSpec.argv("P", ["-s", "workspace-write"], null)).toEqual([
+      "exec",
+      "--json",
+      "-s",
+      "workspace-write",
+      "P",
+    ]);
     expect(geminiCliSpec.argv("P", ["--yolo"], null)).toEqual(["-p", "P", "--output-format", "stream-json", "--yolo"]);
-    expect(claudeCodeSpec.argv("P", ["--model", "opus"], "s-1")).toEqual(["-p", "P", "--output-format", "stream-json", "--verbose", "--resume", "s-1", "--model", "opus"]);
+    expect(claudeCodeSpec.argv("P", ["--model", "opus"], "s-1")).toEqual([
+      "-p",
+      "P",
+      "--output-format",
+      "stream-json",
+      "--verbose",
+      "--resume",
+      "s-1",
+      "--model",
+      "opus",
+    ]);
     // exec's own flags go before the `resume` subcommand (it has no -s of its own).
-    expect(codexSpec.argv("P", ["-s", "workspace-write"], "t-1")).toEqual(["exec", "--json", "-s", "workspace-write", "resume", "t-1", "P"]);
-    expect(geminiCliSpec.argv("P", ["--yolo"], "g-1")).toEqual(["-p", "P", "--output-format", "stream-json", "--resume", "g-1", "--yolo"]);
+    expect(codexSpec.argv("P", ["-s", "workspace-write"], "t-1")).toEqual([
+      "exec",
+      "--json",
+      "-s",
+      "workspace-write",
+      "resume",
+      "t-1",
+      "P",
+    ]);
+    expect(geminiCliSpec.argv("P", ["--yolo"], "g-1")).toEqual([
+      "-p",
+      "P",
+      "--output-format",
+      "stream-json",
+      "--resume",
+      "g-1",
+      "--yolo",
+    ]);
   });
 
   test("the session to resume: only this agent's, this adapter's, and an id that cannot pass for an option", () => {
-    const ctx = (session: unknown) => ({ task: { outputs: { session } } as never, agent: { agent_id: "a-1" } as never });
+    const ctx = (session: unknown) => ({
+      task: { outputs: { session } } as never,
+      agent: { agent_id: "a-1" } as never,
+    });
     const mine = { session_id: "0f2c-11", agent_id: "a-1", adapter_module: "claude_code" };
     expect(previousSession(ctx(mine), "claude_code")).toBe("0f2c-11");
     const cases: Array<[string, unknown]> = [
@@ -353,7 +518,9 @@ describe("outcome and argv", () => {
     const review = { comment: "Add a test for the wrong password", by: "member:alice", at: "2026-12-06T00:00:00.000Z" };
     const fresh = buildPrompt({ ...base, review });
     expect(fresh).toMatch(/^You are working on task task-1/);
-    expect(fresh).toContain("Your previous work on this task was reviewed and rejected by member:alice.\nThe reviewer's comment:\nAdd a test for the wrong password\nAddress the review.");
+    expect(fresh).toContain(
+      "Your previous work on this task was reviewed and rejected by member:alice.\nThe reviewer's comment:\nAdd a test for the wrong password\nAddress the review.",
+    );
     expect(buildPrompt({ ...base, review: null })).not.toContain("rejected");
     const resumed = resumePrompt({ ...base, review });
     expect(resumed).toMatch(/^Mission Control: you are back on task task-1 of mission m-1\.\n/);
@@ -380,7 +547,14 @@ describe("outcome and argv", () => {
     const huge = buildPrompt({ ...ctx, task: { task_id: "t", objective: "é\0".repeat(200_000) } as never });
     expect(Buffer.byteLength(huge)).toBeLessThanOrEqual(MAX_PROMPT_BYTES);
     expect(huge).not.toContain("\0");
-    const many = buildPrompt({ ...ctx, requirements: Array.from({ length: 100 }, (_, i) => ({ requirement_id: `R${i}`, title: "t", description: "d".repeat(4_000) })) });
+    const many = buildPrompt({
+      ...ctx,
+      requirements: Array.from({ length: 100 }, (_, i) => ({
+        requirement_id: `R${i}`,
+        title: "t",
+        description: "d".repeat(4_000),
+      })),
+    });
     expect(Buffer.byteLength(many)).toBeLessThanOrEqual(MAX_PROMPT_BYTES);
     expect(many.startsWith("You are")).toBe(true);
   });
@@ -394,7 +568,9 @@ describe("recorded from the real CLIs (claude 2.1.197, codex 0.171.0, gemini 0.6
     const p = claudeCodeParser();
     const events = run(p, stdoutLines("claude", "real-success", vars));
     expect(events[0]).toEqual({ type: "session", sessionId: "0e7c2d4a-real", model: "claude-opus-4-8[1m]" });
-    const logs = events.filter((e) => e.type === "log" || e.type === "tool").map((e) => (e as { message: string }).message);
+    const logs = events
+      .filter((e) => e.type === "log" || e.type === "tool")
+      .map((e) => (e as { message: string }).message);
     expect(logs).toEqual([
       "tool: Bash echo hello > hello.txt",
       "tool: Bash git add -A",
@@ -403,7 +579,15 @@ describe("recorded from the real CLIs (claude 2.1.197, codex 0.171.0, gemini 0.6
       "permission denied: Bash git add -A",
       expect.stringMatching(/^result: success after 3 turns, \$[\d.]+$/),
     ]);
-    expect(p.result).toMatchObject({ ok: true, outputs: { result: "Created hello.txt.", subtype: "success", num_turns: 3, permission_denials: [{ tool_name: "Bash", input: "git add -A" }] } });
+    expect(p.result).toMatchObject({
+      ok: true,
+      outputs: {
+        result: "Created hello.txt.",
+        subtype: "success",
+        num_turns: 3,
+        permission_denials: [{ tool_name: "Bash", input: "git add -A" }],
+      },
+    });
     expect(p.fatal).toBeNull();
   });
 
@@ -412,7 +596,9 @@ describe("recorded from the real CLIs (claude 2.1.197, codex 0.171.0, gemini 0.6
     const lines = stdoutLines("claude", "real-unauthorized", vars);
     p.line(lines[0]!);
     expect(p.fatal).toBeNull();
-    expect(p.line(lines[1]!)).toEqual([{ type: "log", level: "warn", message: "model API call failed (401 authentication_failed), retry 1 of 10" }]);
+    expect(p.line(lines[1]!)).toEqual([
+      { type: "log", level: "warn", message: "model API call failed (401 authentication_failed), retry 1 of 10" },
+    ]);
     expect(p.fatal).toMatch(/refused the credentials \(401 authentication_failed\)/);
   });
 
@@ -420,28 +606,50 @@ describe("recorded from the real CLIs (claude 2.1.197, codex 0.171.0, gemini 0.6
     const p = codexParser();
     const events = run(p, stdoutLines("codex", "real-success", vars));
     expect(events[0]).toEqual({ type: "session", sessionId: "0e7c2d4a-real" });
-    const logs = events.filter((e) => e.type === "log" || e.type === "tool").map((e) => (e as { message: string }).message);
+    const logs = events
+      .filter((e) => e.type === "log" || e.type === "tool")
+      .map((e) => (e as { message: string }).message);
     expect(logs).toEqual([
       "codex: Model metadata for `fake-model` not found. Defaulting to fallback metadata; this can degrade performance and cause issues.",
       "tool: command $ /bin/bash -lc 'echo hello > hello.txt'",
       "$ /bin/bash -lc 'echo hello > hello.txt' → exit 0",
       "Created hello.txt.",
     ]);
-    expect(p.result).toEqual({ type: "result", ok: true, outputs: { result: "Created hello.txt.", usage: { input_tokens: 300, cached_input_tokens: 0, output_tokens: 40 }, num_turns: 1 } });
+    expect(p.result).toEqual({
+      type: "result",
+      ok: true,
+      outputs: {
+        result: "Created hello.txt.",
+        usage: { input_tokens: 300, cached_input_tokens: 0, output_tokens: 40 },
+        num_turns: 1,
+      },
+    });
     const bad = codexParser();
     const lines = stdoutLines("codex", "real-unauthorized", vars);
     run(bad, lines.slice(0, 3));
     expect(bad.fatal).toBeNull();
     run(bad, lines.slice(3, 4));
-    expect(bad.fatal).toMatch(/^codex: the model API refused the credentials \(Reconnecting\.\.\. 1\/5 \(unexpected status 401 Unauthorized/);
+    expect(bad.fatal).toMatch(
+      /^codex: the model API refused the credentials \(Reconnecting\.\.\. 1\/5 \(unexpected status 401 Unauthorized/,
+    );
   });
 
   test("gemini: the tool, the joined message, the stats; a refused key is an error result", () => {
     const p = geminiCliParser();
     const events = run(p, stdoutLines("gemini", "real-success", vars));
     expect(events[0]).toEqual({ type: "session", sessionId: "0e7c2d4a-real", model: "gemini-2.5-pro" });
-    expect(events.filter((e) => e.type === "tool").map((e) => (e as { message: string }).message)).toEqual(["tool: run_shell_command echo hello > hello.txt"]);
-    expect(p.result).toMatchObject({ ok: true, outputs: { result: "Created hello.txt.", status: "success", tool_calls: 1, usage: { input_tokens: 280, output_tokens: 44, total_tokens: 324 } } });
+    expect(events.filter((e) => e.type === "tool").map((e) => (e as { message: string }).message)).toEqual([
+      "tool: run_shell_command echo hello > hello.txt",
+    ]);
+    expect(p.result).toMatchObject({
+      ok: true,
+      outputs: {
+        result: "Created hello.txt.",
+        status: "success",
+        tool_calls: 1,
+        usage: { input_tokens: 280, output_tokens: 44, total_tokens: 324 },
+      },
+    });
     const bad = geminiCliParser();
     run(bad, stdoutLines("gemini", "real-unauthorized", vars));
     expect(bad.result?.ok).toBe(false);

@@ -42,7 +42,13 @@ function cliEnv(module: Module, url: string): { env: Record<string, string>; hom
     case "claude_code":
       return {
         home,
-        env: { HOME: home, ANTHROPIC_BASE_URL: url, ANTHROPIC_API_KEY: "sk-ant-fake", DISABLE_TELEMETRY: "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
+        env: {
+          HOME: home,
+          ANTHROPIC_BASE_URL: url,
+          ANTHROPIC_API_KEY: "sk-ant-fake",
+          DISABLE_TELEMETRY: "1",
+          CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+        },
         args: [],
       };
     case "codex":
@@ -54,7 +60,10 @@ function cliEnv(module: Module, url: string): { env: Record<string, string>; hom
       return { home, env: { HOME: home, CODEX_HOME: home }, args: ["-s", "workspace-write"] };
     case "gemini_cli":
       fs.mkdirSync(path.join(home, ".gemini"));
-      fs.writeFileSync(path.join(home, ".gemini", "settings.json"), JSON.stringify({ security: { auth: { selectedType: "gemini-api-key" } } }));
+      fs.writeFileSync(
+        path.join(home, ".gemini", "settings.json"),
+        JSON.stringify({ security: { auth: { selectedType: "gemini-api-key" } } }),
+      );
       return {
         home,
         env: { HOME: home, GEMINI_CLI_HOME: home, GEMINI_API_KEY: "fake-key", GOOGLE_GEMINI_BASE_URL: url },
@@ -66,7 +75,10 @@ function cliEnv(module: Module, url: string): { env: Record<string, string>; hom
 const BINARY: Record<Module, string> = { claude_code: "claude", codex: "codex", gemini_cli: "gemini" };
 
 let n = 0;
-async function setup(module: Module, opts: { mode?: "ok" | "unauthorized"; args?: string[]; config?: Record<string, unknown> } = {}) {
+async function setup(
+  module: Module,
+  opts: { mode?: "ok" | "unauthorized"; args?: string[]; config?: Record<string, unknown> } = {},
+) {
   n++;
   api = await startFakeModelApi({ mode: opts.mode ?? "ok" });
   const repo = makeRepo();
@@ -74,12 +86,28 @@ async function setup(module: Module, opts: { mode?: "ok" | "unauthorized"; args?
   const { env, home, args } = cliEnv(module, api.url);
   const missionKey = `real-${n}`;
   const agentKey = `${module.replace("_", "-")}-real-${n}`;
-  expect((await t.json("POST", "/api/missions", { body: { mission_id: missionKey, goal: "Build authentication module" } })).status).toBe(201);
-  const config = { binary: path.join(bin, BINARY[module]), repo, env, args: [...args, ...(opts.args ?? [])], timeout_s: 120, ...opts.config };
-  expect((await t.json("POST", "/api/agents", { body: { agent_id: agentKey, adapter_module: module, config } })).status).toBe(201);
-  expect((await t.json("POST", `/api/missions/${missionKey}/agents`, { body: { agent_id: agentKey } })).status).toBe(201);
+  expect(
+    (await t.json("POST", "/api/missions", { body: { mission_id: missionKey, goal: "Build authentication module" } }))
+      .status,
+  ).toBe(201);
+  const config = {
+    binary: path.join(bin, BINARY[module]),
+    repo,
+    env,
+    args: [...args, ...(opts.args ?? [])],
+    timeout_s: 120,
+    ...opts.config,
+  };
+  expect(
+    (await t.json("POST", "/api/agents", { body: { agent_id: agentKey, adapter_module: module, config } })).status,
+  ).toBe(201);
+  expect((await t.json("POST", `/api/missions/${missionKey}/agents`, { body: { agent_id: agentKey } })).status).toBe(
+    201,
+  );
   expect((await t.json("POST", `/api/missions/${missionKey}/start`)).status).toBe(200);
-  const r = await t.json("POST", `/api/missions/${missionKey}/tasks`, { body: { objective: "Implement login endpoint", agent_id: agentKey } });
+  const r = await t.json("POST", `/api/missions/${missionKey}/tasks`, {
+    body: { objective: "Implement login endpoint", agent_id: agentKey },
+  });
   expect(r.status).toBe(201);
   const key = r.body.data.task_id as string;
   return { api: api!, repo, home, missionKey, agentKey, key, worktree: path.join(dataDir, "worktrees", key) };
@@ -96,7 +124,8 @@ async function waitStatus(key: string, status: string, timeoutMs = 60_000) {
   return waitFor(
     async () => {
       const x = await task(key);
-      if (x.status === "failed" && status !== "failed") throw new Error(`task failed: ${JSON.stringify(messages(x).slice(-8))}`);
+      if (x.status === "failed" && status !== "failed")
+        throw new Error(`task failed: ${JSON.stringify(messages(x).slice(-8))}`);
       return x.status === status ? x : null;
     },
     timeoutMs,
@@ -105,7 +134,8 @@ async function waitStatus(key: string, status: string, timeoutMs = 60_000) {
 }
 
 /** The files of the branch's last commit. */
-const committed = (repo: string, branch: string) => git(repo, "show", "--name-only", "--format=", branch).split("\n").filter(Boolean);
+const committed = (repo: string, branch: string) =>
+  git(repo, "show", "--name-only", "--format=", branch).split("\n").filter(Boolean);
 
 /** Everything the CLI sent the model in its main-loop calls, as text. */
 const sent = (a: FakeModelApi) => a.mainRequests().map((r) => JSON.stringify(r.body));
@@ -148,13 +178,17 @@ describe("claude_code (real Claude Code 2.1.197)", () => {
     expect(JSON.stringify(main[1]!.body.messages)).toContain("tool_result");
     // Nothing was written into the real home: the run's HOME was the scratch one.
     expect(fs.existsSync(path.join(s.home, ".claude"))).toBe(true);
-    const activity = (await t.json("GET", "/api/trace", { query: { agent_id: s.agentKey, event: "agent.activity", limit: "50" } })).body.data;
+    const activity = (
+      await t.json("GET", "/api/trace", { query: { agent_id: s.agentKey, event: "agent.activity", limit: "50" } })
+    ).body.data;
     expect(activity.map((e: any) => e.data.event)).toEqual(["session_start", "task_start", "task_complete"]);
   });
 
   test("hooks installed, default mode: every event that really arrives, a refused command stays refused, a policy block denies a real tool call", async () => {
     const s = await setup("claude_code", { args: ["--allowedTools", "Bash(touch:*)"] });
-    const snippet = (await t.json("GET", `/api/agents/${s.agentKey}/hooks/claude-code`, { headers: { host: new URL(t.url!).host } })).body.data;
+    const snippet = (
+      await t.json("GET", `/api/agents/${s.agentKey}/hooks/claude-code`, { headers: { host: new URL(t.url!).host } })
+    ).body.data;
     fs.mkdirSync(path.join(s.home, ".claude"), { recursive: true });
     fs.writeFileSync(path.join(s.home, ".claude", "settings.json"), JSON.stringify(snippet.settings));
     const policy = await t.json("POST", "/api/policies", {
@@ -190,20 +224,31 @@ describe("claude_code (real Claude Code 2.1.197)", () => {
 
     // What arrived: SessionStart through the command hook, the rest as http hooks; the trace has the events
     // that change the agent's status (heartbeats are not traced).
-    const hooked = ((await t.json("GET", "/api/trace", { query: { agent_id: s.agentKey, event: "agent.activity", limit: "100" } })).body.data as any[])
+    const hooked = (
+      (await t.json("GET", "/api/trace", { query: { agent_id: s.agentKey, event: "agent.activity", limit: "100" } }))
+        .body.data as any[]
+    )
       .filter((e) => e.data.context.via === "claude_code_hook")
       .map((e) => e.data.context.hook_event_name);
     expect(hooked).toEqual(expect.arrayContaining(["SessionStart", "UserPromptSubmit", "Stop", "SessionEnd"]));
-    const sessionStart = ((await t.json("GET", "/api/trace", { query: { agent_id: s.agentKey, event: "agent.activity", limit: "100" } })).body.data as any[]).find(
-      (e) => e.data.context.hook_event_name === "SessionStart",
-    );
-    expect(sessionStart.data.context).toMatchObject({ session_id: done.outputs.session_id, source: "startup", task_id: s.key });
+    const sessionStart = (
+      (await t.json("GET", "/api/trace", { query: { agent_id: s.agentKey, event: "agent.activity", limit: "100" } }))
+        .body.data as any[]
+    ).find((e) => e.data.context.hook_event_name === "SessionStart");
+    expect(sessionStart.data.context).toMatchObject({
+      session_id: done.outputs.session_id,
+      source: "startup",
+      task_id: s.key,
+    });
     // Every tool call went through PreToolUse, and only the policy's match was blocked.
-    const evals = ((await t.json("GET", "/api/trace", { query: { agent_id: s.agentKey, event: "policy.evaluated", limit: "100" } })).body.data as any[]).filter(
-      (e) => e.data.source === "claude_code_hook",
-    );
+    const evals = (
+      (await t.json("GET", "/api/trace", { query: { agent_id: s.agentKey, event: "policy.evaluated", limit: "100" } }))
+        .body.data as any[]
+    ).filter((e) => e.data.source === "claude_code_hook");
     expect(evals.length).toBeGreaterThanOrEqual(3);
-    expect(evals.filter((e) => e.data.decision === "block").map((e) => e.data.action.command)).toEqual(["touch SECRET.txt"]);
+    expect(evals.filter((e) => e.data.decision === "block").map((e) => e.data.action.command)).toEqual([
+      "touch SECRET.txt",
+    ]);
   });
 
   test("a final result of 100,000 characters passes: read whole, kept clipped in outputs", async () => {
@@ -214,7 +259,9 @@ describe("claude_code (real Claude Code 2.1.197)", () => {
     const done = await waitStatus(s.key, "pending_review");
     expect(done.outputs.result.startsWith("0123456789")).toBe(true);
     expect(done.outputs.result).toContain("more characters]");
-    expect(messages(done).some((m) => m.includes("exited without printing a result") || m.includes("truncated"))).toBe(false);
+    expect(messages(done).some((m) => m.includes("exited without printing a result") || m.includes("truncated"))).toBe(
+      false,
+    );
   });
 
   test("a refused API key fails the task promptly with the reason (Claude Code would retry it for minutes)", async () => {
@@ -222,7 +269,9 @@ describe("claude_code (real Claude Code 2.1.197)", () => {
     await execute(s.key);
     const failed = await waitStatus(s.key, "failed", 45_000);
     const reason = messages(failed).find((m) => m.startsWith("run failed:"));
-    expect(reason).toMatch(/^run failed: claude_code: the model API refused the credentials \(401 authentication_failed\)/);
+    expect(reason).toMatch(
+      /^run failed: claude_code: the model API refused the credentials \(401 authentication_failed\)/,
+    );
     expect(messages(failed)).toContain("model API call failed (401 authentication_failed), retry 1 of 10");
   });
 
@@ -232,7 +281,10 @@ describe("claude_code (real Claude Code 2.1.197)", () => {
     await execute(s.key);
     const first = await waitStatus(s.key, "pending_review");
     const sessionId = first.outputs.session_id;
-    expect((await t.json("POST", `/api/tasks/${s.key}/reject`, { body: { comment: "Add a test for the wrong password" } })).status).toBe(200);
+    expect(
+      (await t.json("POST", `/api/tasks/${s.key}/reject`, { body: { comment: "Add a test for the wrong password" } }))
+        .status,
+    ).toBe(200);
     s.api.queue({ text: "Second version, with the test." });
     await execute(s.key);
     const second = await waitStatus(s.key, "pending_review");
@@ -245,8 +297,17 @@ describe("claude_code (real Claude Code 2.1.197)", () => {
     expect(last).toContain("Add a test for the wrong password");
 
     // With resume: false the next rerun is a new session with the whole task and the comment.
-    expect((await t.json("PATCH", `/api/agents/${s.agentKey}`, { body: { config: { ...(await agentConfig(s.agentKey)), resume: false } } })).status).toBe(200);
-    expect((await t.json("POST", `/api/tasks/${s.key}/reject`, { body: { comment: "Still missing the rate limit" } })).status).toBe(200);
+    expect(
+      (
+        await t.json("PATCH", `/api/agents/${s.agentKey}`, {
+          body: { config: { ...(await agentConfig(s.agentKey)), resume: false } },
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (await t.json("POST", `/api/tasks/${s.key}/reject`, { body: { comment: "Still missing the rate limit" } }))
+        .status,
+    ).toBe(200);
     s.api.queue({ text: "Third version." });
     await execute(s.key);
     const third = await waitStatus(s.key, "pending_review");
@@ -261,12 +322,21 @@ describe("claude_code (real Claude Code 2.1.197)", () => {
     await execute(s.key);
     const first = await waitStatus(s.key, "pending_review");
     fs.rmSync(path.join(s.home, ".claude", "projects"), { recursive: true, force: true });
-    expect((await t.json("POST", `/api/tasks/${s.key}/reject`, { body: { comment: "Add a test for the wrong password" } })).status).toBe(200);
+    expect(
+      (await t.json("POST", `/api/tasks/${s.key}/reject`, { body: { comment: "Add a test for the wrong password" } }))
+        .status,
+    ).toBe(200);
     s.api.queue({ text: "Second version." });
     await execute(s.key);
     const second = await waitStatus(s.key, "pending_review");
     const logs = messages(second);
-    expect(logs.some((m) => m.startsWith(`could not resume session ${first.outputs.session_id} (`) && m.endsWith("); starting a new session"))).toBe(true);
+    expect(
+      logs.some(
+        (m) =>
+          m.startsWith(`could not resume session ${first.outputs.session_id} (`) &&
+          m.endsWith("); starting a new session"),
+      ),
+    ).toBe(true);
     expect(second.outputs.session_id).not.toBe(first.outputs.session_id);
     expect(second.outputs.result).toBe("Second version.");
     const fresh = sent(s.api).at(-1)!;
@@ -289,21 +359,36 @@ describe("claude_code + the Mission Control MCP server (real Claude Code 2.1.197
     );
     const s = await setup("claude_code", { config: { binary: wrapper } });
     s.api.queue(
-      { tool: cliToolName("claude_code", "report_progress"), input: { task: s.key, message: "Parsed the login form", outputs: { endpoints: ["POST /login"], tests: 3 } } },
-      { tool: cliToolName("claude_code", "submit_for_review"), input: { task: s.key, summary: "Login endpoint with 3 tests" } },
+      {
+        tool: cliToolName("claude_code", "report_progress"),
+        input: { task: s.key, message: "Parsed the login form", outputs: { endpoints: ["POST /login"], tests: 3 } },
+      },
+      {
+        tool: cliToolName("claude_code", "submit_for_review"),
+        input: { task: s.key, summary: "Login endpoint with 3 tests" },
+      },
       { text: "Reported and submitted." },
     );
     await execute(s.key);
     // submit_for_review moves the task while the CLI still runs; the run's own result follows when it exits.
     await waitStatus(s.key, "pending_review");
-    const done = await waitFor(async () => {
-      const x = await task(s.key);
-      return x.outputs.result !== undefined ? x : null;
-    }, 60_000, "the run's result");
+    const done = await waitFor(
+      async () => {
+        const x = await task(s.key);
+        return x.outputs.result !== undefined ? x : null;
+      },
+      60_000,
+      "the run's result",
+    );
     expect(done.status).toBe("pending_review");
 
     // What the tools sent is on the task, next to the run's own result.
-    expect(done.outputs).toMatchObject({ endpoints: ["POST /login"], tests: 3, summary: "Login endpoint with 3 tests", result: "Reported and submitted." });
+    expect(done.outputs).toMatchObject({
+      endpoints: ["POST /login"],
+      tests: 3,
+      summary: "Login endpoint with 3 tests",
+      result: "Reported and submitted.",
+    });
     const logs = messages(done);
     expect(logs).toContain("Parsed the login form");
     expect(logs).toContain("Submitted for review: Login endpoint with 3 tests");
@@ -313,7 +398,9 @@ describe("claude_code + the Mission Control MCP server (real Claude Code 2.1.197
     const main = s.api.mainRequests();
     expect(main).toHaveLength(3);
     const toolResults = (r: (typeof main)[number]): any[] =>
-      (r.body.messages as any[]).flatMap((m) => (Array.isArray(m.content) ? m.content.filter((c: any) => c.type === "tool_result") : []));
+      (r.body.messages as any[]).flatMap((m) =>
+        Array.isArray(m.content) ? m.content.filter((c: any) => c.type === "tool_result") : [],
+      );
     const [report] = toolResults(main[1]!);
     expect(report.is_error ?? false).toBe(false);
     expect(JSON.stringify(report.content)).toContain(s.key);
@@ -325,10 +412,16 @@ describe("claude_code + the Mission Control MCP server (real Claude Code 2.1.197
     expect(JSON.stringify(submit.content)).toContain("Login endpoint with 3 tests");
     // The tools were offered to the model under the names Claude Code gives them.
     const offered = (main[0]!.body.tools as Array<{ name: string }>).map((x) => x.name);
-    expect(offered).toEqual(expect.arrayContaining([cliToolName("claude_code", "report_progress"), cliToolName("claude_code", "submit_for_review")]));
+    expect(offered).toEqual(
+      expect.arrayContaining([
+        cliToolName("claude_code", "report_progress"),
+        cliToolName("claude_code", "submit_for_review"),
+      ]),
+    );
 
     // The trace: the agent's entries from the calls carry the MCP channel.
-    const entries = (await t.json("GET", "/api/trace", { query: { task_id: s.key, limit: "500" } })).body.data as Array<{ event: string; actor: string; data: any }>;
+    const entries = (await t.json("GET", "/api/trace", { query: { task_id: s.key, limit: "500" } })).body
+      .data as Array<{ event: string; actor: string; data: any }>;
     const viaMcp = entries.filter((e) => e.data.channel === "mcp");
     expect(viaMcp.length).toBeGreaterThan(0);
     for (const e of viaMcp) expect(e.actor).toContain(s.agentKey);
@@ -353,7 +446,13 @@ async function agentConfig(key: string) {
 describe("codex (real Codex 0.171.0)", () => {
   test("end to end: a command creates a file, the run goes to review with usage, the file is committed", async () => {
     const s = await setup("codex");
-    s.api.queue({ tool: "exec_command", input: { cmd: `mkdir -p src && printf %s "${LOGIN.replace(/\n/g, "\\n")}" > src/login.js` } }, { text: "Added src/login.js." });
+    s.api.queue(
+      {
+        tool: "exec_command",
+        input: { cmd: `mkdir -p src && printf %s "${LOGIN.replace(/\n/g, "\\n")}" > src/login.js` },
+      },
+      { text: "Added src/login.js." },
+    );
     await execute(s.key);
     const done = await waitStatus(s.key, "pending_review");
     expect(done.outputs).toMatchObject({
@@ -374,7 +473,9 @@ describe("codex (real Codex 0.171.0)", () => {
     const s = await setup("codex", { mode: "unauthorized" });
     await execute(s.key);
     const failed = await waitStatus(s.key, "failed", 45_000);
-    expect(messages(failed).find((m) => m.startsWith("run failed:"))).toMatch(/^run failed: codex: the model API refused the credentials \(.*401 Unauthorized/);
+    expect(messages(failed).find((m) => m.startsWith("run failed:"))).toMatch(
+      /^run failed: codex: the model API refused the credentials \(.*401 Unauthorized/,
+    );
   });
 
   test("a rerun after a rejection resumes the thread (codex exec resume) with the reviewer's comment", async () => {
@@ -382,7 +483,10 @@ describe("codex (real Codex 0.171.0)", () => {
     s.api.queue({ text: "First version." });
     await execute(s.key);
     const first = await waitStatus(s.key, "pending_review");
-    expect((await t.json("POST", `/api/tasks/${s.key}/reject`, { body: { comment: "Add a test for the wrong password" } })).status).toBe(200);
+    expect(
+      (await t.json("POST", `/api/tasks/${s.key}/reject`, { body: { comment: "Add a test for the wrong password" } }))
+        .status,
+    ).toBe(200);
     s.api.queue({ text: "Second version." });
     await execute(s.key);
     const second = await waitStatus(s.key, "pending_review");
@@ -397,7 +501,16 @@ describe("codex (real Codex 0.171.0)", () => {
 describe("gemini_cli (real Gemini CLI 0.61.0)", () => {
   test("end to end: a shell tool call creates a file, the run goes to review, the file is committed", async () => {
     const s = await setup("gemini_cli");
-    s.api.queue({ tool: "run_shell_command", input: { command: "mkdir -p src && echo 'export const ok = true;' > src/login.js", description: "Create the module" } }, { text: "Added src/login.js." });
+    s.api.queue(
+      {
+        tool: "run_shell_command",
+        input: {
+          command: "mkdir -p src && echo 'export const ok = true;' > src/login.js",
+          description: "Create the module",
+        },
+      },
+      { text: "Added src/login.js." },
+    );
     await execute(s.key);
     const done = await waitStatus(s.key, "pending_review");
     expect(done.outputs).toMatchObject({
@@ -407,7 +520,9 @@ describe("gemini_cli (real Gemini CLI 0.61.0)", () => {
       files_changed: 1,
       session: { session_id: done.outputs.session_id, agent_id: s.agentKey, adapter_module: "gemini_cli" },
     });
-    expect(messages(done)).toContain("tool: run_shell_command mkdir -p src && echo 'export const ok = true;' > src/login.js");
+    expect(messages(done)).toContain(
+      "tool: run_shell_command mkdir -p src && echo 'export const ok = true;' > src/login.js",
+    );
     expect(committed(s.repo, done.outputs.branch)).toEqual(["src/login.js"]);
     const main = s.api.mainRequests();
     expect(main[0]!.path).toBe("/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse");
@@ -419,7 +534,9 @@ describe("gemini_cli (real Gemini CLI 0.61.0)", () => {
     const s = await setup("gemini_cli", { mode: "unauthorized" });
     await execute(s.key);
     const failed = await waitStatus(s.key, "failed", 45_000);
-    expect(messages(failed).find((m) => m.startsWith("run failed:"))).toMatch(/^run failed: gemini_cli ended with an error: .*API key not valid/);
+    expect(messages(failed).find((m) => m.startsWith("run failed:"))).toMatch(
+      /^run failed: gemini_cli ended with an error: .*API key not valid/,
+    );
   });
 
   test("a rerun after a rejection resumes the session (--resume) with the reviewer's comment", async () => {
@@ -427,7 +544,10 @@ describe("gemini_cli (real Gemini CLI 0.61.0)", () => {
     s.api.queue({ text: "First version." });
     await execute(s.key);
     const first = await waitStatus(s.key, "pending_review");
-    expect((await t.json("POST", `/api/tasks/${s.key}/reject`, { body: { comment: "Add a test for the wrong password" } })).status).toBe(200);
+    expect(
+      (await t.json("POST", `/api/tasks/${s.key}/reject`, { body: { comment: "Add a test for the wrong password" } }))
+        .status,
+    ).toBe(200);
     s.api.queue({ text: "Second version." });
     await execute(s.key);
     const second = await waitStatus(s.key, "pending_review");

@@ -23,7 +23,13 @@ function setup() {
   const root = tmpDir("mc-wt-");
   cleanup.push(repo, root);
   const wts = new Worktrees({ root, database: t.database });
-  const cfg = (more: Partial<WorktreeConfig> = {}): WorktreeConfig => ({ repo, baseBranch: null, push: false, remote: "origin", ...more });
+  const cfg = (more: Partial<WorktreeConfig> = {}): WorktreeConfig => ({
+    repo,
+    baseBranch: null,
+    push: false,
+    remote: "origin",
+    ...more,
+  });
   return { repo, root, wts, cfg };
 }
 
@@ -35,7 +41,13 @@ describe("prepare", () => {
     const { repo, root, wts, cfg } = setup();
     const tk = task();
     const wt = await wts.prepare(cfg(), tk, { agentId: "claude-1" });
-    expect(wt).toMatchObject({ path: path.join(root, tk.taskId), branch: `agent/claude-1/${tk.taskId}`, base: "main", reused: false, repo: fs.realpathSync(repo) });
+    expect(wt).toMatchObject({
+      path: path.join(root, tk.taskId),
+      branch: `agent/claude-1/${tk.taskId}`,
+      base: "main",
+      reused: false,
+      repo: fs.realpathSync(repo),
+    });
     expect(wt.baseCommit).toBe(git(repo, "rev-parse", "main"));
     expect(git(wt.path, "rev-parse", "--abbrev-ref", "HEAD")).toBe(`agent/claude-1/${tk.taskId}`);
     expect(fs.readFileSync(path.join(wt.path, "README.md"), "utf8")).toBe("# Demo app\n\nA small service.\n");
@@ -49,7 +61,9 @@ describe("prepare", () => {
     expect(again).toMatchObject({ path: wt.path, branch: wt.branch, reused: true });
     expect(fs.existsSync(path.join(again.path, "WIP.md"))).toBe(true);
     // …and while a run uses it, nothing else may.
-    await expect(wts.prepare(cfg(), tk, { agentId: "claude-1" })).rejects.toThrow(`the worktree of task ${tk.taskId} is in use by another run`);
+    await expect(wts.prepare(cfg(), tk, { agentId: "claude-1" })).rejects.toThrow(
+      `the worktree of task ${tk.taskId} is in use by another run`,
+    );
     wts.release(again);
   });
 
@@ -94,9 +108,15 @@ describe("prepare", () => {
     const { repo, wts, cfg } = setup();
     const plain = tmpDir("mc-plain-");
     cleanup.push(plain);
-    await expect(wts.prepare(cfg({ repo: path.join(plain, "nope") }), task(), { agentId: "a" })).rejects.toThrow(/is not a directory$/);
-    await expect(wts.prepare(cfg({ repo: plain }), task(), { agentId: "a" })).rejects.toThrow(/is not a git repository with a working tree$/);
-    await expect(wts.prepare(cfg({ baseBranch: "release-9" }), task(), { agentId: "a" })).rejects.toThrow(`base branch release-9 does not exist in ${fs.realpathSync(repo)}`);
+    await expect(wts.prepare(cfg({ repo: path.join(plain, "nope") }), task(), { agentId: "a" })).rejects.toThrow(
+      /is not a directory$/,
+    );
+    await expect(wts.prepare(cfg({ repo: plain }), task(), { agentId: "a" })).rejects.toThrow(
+      /is not a git repository with a working tree$/,
+    );
+    await expect(wts.prepare(cfg({ baseBranch: "release-9" }), task(), { agentId: "a" })).rejects.toThrow(
+      `base branch release-9 does not exist in ${fs.realpathSync(repo)}`,
+    );
     // A failed prepare leaves the task free to try again.
     const tk = task();
     await expect(wts.prepare(cfg({ baseBranch: "nope" }), tk, { agentId: "a" })).rejects.toThrow();
@@ -116,7 +136,11 @@ describe("finish", () => {
     fs.writeFileSync(path.join(wt.path, "README.md"), "# Demo app\n\nA small service with login.\n");
     fs.rmSync(path.join(wt.path, "OLD.md"));
     fs.writeFileSync(path.join(wt.path, "logo.bin"), Buffer.from([0, 1, 2, 0, 255]));
-    const { outputs, notes } = await wts.finish(wt, cfg(), { objective: tk.objective, taskKey: tk.taskId, agentKey: "claude-1" });
+    const { outputs, notes } = await wts.finish(wt, cfg(), {
+      objective: tk.objective,
+      taskKey: tk.taskId,
+      agentKey: "claude-1",
+    });
     const head = git(repo, "rev-parse", wt.branch);
     expect(outputs).toEqual({
       branch: wt.branch,
@@ -128,10 +152,14 @@ describe("finish", () => {
       changed_files: ["OLD.md", "README.md", "logo.bin", "src/login.js"],
       repo: wt.repo,
     });
-    expect(notes).toEqual([{ level: "info", message: `committed what the agent left uncommitted as ${head.slice(0, 12)} on ${wt.branch}` }]);
+    expect(notes).toEqual([
+      { level: "info", message: `committed what the agent left uncommitted as ${head.slice(0, 12)} on ${wt.branch}` },
+    ]);
     expect(git(repo, "log", "-1", "--format=%s", head)).toBe("Implement login endpoint");
     expect(git(repo, "log", "-1", "--format=%b", head)).toBe(
-      "Implement login endpoint\n\nWith a 401 on bad credentials.\n\nMission-Control-Task: " + tk.taskId + "\nMission-Control-Agent: claude-1",
+      "Implement login endpoint\n\nWith a 401 on bad credentials.\n\nMission-Control-Task: " +
+        tk.taskId +
+        "\nMission-Control-Agent: claude-1",
     );
     expect(git(repo, "log", "-1", "--format=%an <%ae>", head)).toBe("claude-1 <claude-1@mission-control.invalid>");
     expect(git(wt.path, "status", "--porcelain")).toBe("");
@@ -166,14 +194,29 @@ describe("finish", () => {
     const tk = task();
     const wt = await wts.prepare(cfg({ push: true }), tk, { agentId: "a" });
     fs.writeFileSync(path.join(wt.path, "NEW.md"), "x\n");
-    const { outputs, notes } = await wts.finish(wt, cfg({ push: true }), { objective: "o", taskKey: tk.taskId, agentKey: "a" });
+    const { outputs, notes } = await wts.finish(wt, cfg({ push: true }), {
+      objective: "o",
+      taskKey: tk.taskId,
+      agentKey: "a",
+    });
     expect(outputs).toMatchObject({ pushed: true, remote: "origin" });
     expect(notes.at(-1)).toEqual({ level: "info", message: `pushed ${wt.branch} to origin` });
     expect(git(bare, "rev-parse", wt.branch)).toBe(outputs.commit);
 
-    const failed = await wts.finish(wt, cfg({ push: true, remote: "upstream" }), { objective: "o", taskKey: tk.taskId, agentKey: "a" });
-    expect(failed.outputs).toMatchObject({ pushed: false, remote: "upstream", push_error: expect.stringMatching(/upstream/) });
-    expect(failed.notes.at(-1)).toMatchObject({ level: "warn", message: expect.stringMatching(new RegExp(`^push of ${wt.branch} to upstream failed: `)) });
+    const failed = await wts.finish(wt, cfg({ push: true, remote: "upstream" }), {
+      objective: "o",
+      taskKey: tk.taskId,
+      agentKey: "a",
+    });
+    expect(failed.outputs).toMatchObject({
+      pushed: false,
+      remote: "upstream",
+      push_error: expect.stringMatching(/upstream/),
+    });
+    expect(failed.notes.at(-1)).toMatchObject({
+      level: "warn",
+      message: expect.stringMatching(new RegExp(`^push of ${wt.branch} to upstream failed: `)),
+    });
     wts.release(wt);
   });
 });
@@ -183,7 +226,9 @@ describe("sweep", () => {
     const m = await t.json("POST", "/api/missions", { body: { goal: "g" } });
     const out: Array<{ id: number; taskId: string; objective: string }> = [];
     for (const s of statuses) {
-      const r = await t.json("POST", `/api/missions/${m.body.data.mission_id}/tasks`, { body: { objective: `work ${s}` } });
+      const r = await t.json("POST", `/api/missions/${m.body.data.mission_id}/tasks`, {
+        body: { objective: `work ${s}` },
+      });
       const key = r.body.data.task_id as string;
       const path: Record<string, string[]> = {
         pending: [],
@@ -193,8 +238,10 @@ describe("sweep", () => {
         failed: ["failed"],
         rejected: ["in_progress", "pending_review"],
       };
-      for (const to of path[s]!) expect((await t.json("PATCH", `/api/tasks/${key}`, { body: { status: to } })).status).toBe(200);
-      if (s === "rejected") expect((await t.json("POST", `/api/tasks/${key}/reject`, { body: { comment: "no" } })).status).toBe(200);
+      for (const to of path[s]!)
+        expect((await t.json("PATCH", `/api/tasks/${key}`, { body: { status: to } })).status).toBe(200);
+      if (s === "rejected")
+        expect((await t.json("POST", `/api/tasks/${key}/reject`, { body: { comment: "no" } })).status).toBe(200);
       out.push({ id: r.body.data.id, taskId: key, objective: `work ${s}` });
     }
     return { missionKey: m.body.data.mission_id as string, tasks: out };
@@ -202,7 +249,14 @@ describe("sweep", () => {
 
   test("removes the worktrees of completed tasks (committing leftovers first) and keeps the others; a mission that ended takes all", async () => {
     const { repo, wts, cfg } = setup();
-    const { missionKey, tasks } = await missionWithTasks(["completed", "pending_review", "blocked", "failed", "rejected", "pending"]);
+    const { missionKey, tasks } = await missionWithTasks([
+      "completed",
+      "pending_review",
+      "blocked",
+      "failed",
+      "rejected",
+      "pending",
+    ]);
     const wt = [];
     for (const tk of tasks) {
       const w = await wts.prepare(cfg(), tk, { agentId: "a" });
@@ -220,7 +274,12 @@ describe("sweep", () => {
     expect(await wts.sweep()).toEqual([]);
 
     expect((await t.json("PATCH", `/api/missions/${missionKey}`, { body: { status: "cancelled" } })).status).toBe(200);
-    expect((await wts.sweep()).sort()).toEqual(tasks.slice(1).map((x) => x.taskId).sort());
+    expect((await wts.sweep()).sort()).toEqual(
+      tasks
+        .slice(1)
+        .map((x) => x.taskId)
+        .sort(),
+    );
     for (const w of wt) {
       expect(fs.existsSync(w.path)).toBe(false);
       expect(branchExists(repo, w.branch)).toBe(true);
@@ -302,7 +361,10 @@ describe("names and config", () => {
   test.each([
     [{}, null],
     [{ repo: "/srv/app" }, { repo: "/srv/app", baseBranch: null, push: false, remote: "origin" }],
-    [{ repo: "/srv/app", base_branch: "develop", push: true, remote: "git@github.com:org/app.git" }, { repo: "/srv/app", baseBranch: "develop", push: true, remote: "git@github.com:org/app.git" }],
+    [
+      { repo: "/srv/app", base_branch: "develop", push: true, remote: "git@github.com:org/app.git" },
+      { repo: "/srv/app", baseBranch: "develop", push: true, remote: "git@github.com:org/app.git" },
+    ],
     [{ repo: 5 }, { error: "agent config.repo must be the path of a local git repository" }],
     [{ repo: "" }, { error: "agent config.repo must be the path of a local git repository" }],
     [{ repo: "/r", base_branch: "--upload-pack=evil" }, { error: "agent config.base_branch must be a branch name" }],

@@ -17,7 +17,10 @@ async function newAgent(body: Record<string, unknown> = {}) {
 }
 
 function report(agent: string | number, event: string, context?: Record<string, unknown>, token?: string) {
-  return t.json("POST", `/api/agents/${agent}/activity`, { token, body: context === undefined ? { event } : { event, context } });
+  return t.json("POST", `/api/agents/${agent}/activity`, {
+    token,
+    body: context === undefined ? { event } : { event, context },
+  });
 }
 
 async function traceOf(agentKey: string) {
@@ -27,16 +30,21 @@ async function traceOf(agentKey: string) {
 }
 
 async function stored(agentKey: string) {
-  const rows = await t.database.query<{ status: string; current_task_id: string | null; last_seen_at: Date | null; updated_at: Date }>(
-    "SELECT status, current_task_id, last_seen_at, updated_at FROM agents WHERE agent_id = $1",
-    [agentKey],
-  );
+  const rows = await t.database.query<{
+    status: string;
+    current_task_id: string | null;
+    last_seen_at: Date | null;
+    updated_at: Date;
+  }>("SELECT status, current_task_id, last_seen_at, updated_at FROM agents WHERE agent_id = $1", [agentKey]);
   return rows[0]!;
 }
 
 /** Pushes an agent's last_seen_at into the past, as if it had been silent for that many seconds. */
 async function silence(agentKey: string, seconds: number) {
-  await t.database.query(`UPDATE agents SET last_seen_at = now() - ($2::int * interval '1 second') WHERE agent_id = $1`, [agentKey, seconds]);
+  await t.database.query(
+    `UPDATE agents SET last_seen_at = now() - ($2::int * interval '1 second') WHERE agent_id = $1`,
+    [agentKey, seconds],
+  );
 }
 
 async function insertTask(key: string) {
@@ -78,12 +86,17 @@ describe("every event's effect", () => {
     expect(after.last_seen_at!.getTime()).toBeGreaterThanOrEqual(before.last_seen_at!.getTime());
     expect(new Date(r.body.data.last_seen_at).getTime()).toBe(after.last_seen_at!.getTime());
     // The read agrees with the report's answer.
-    expect((await t.json("GET", `/api/agents/${a.id}`)).body.data).toMatchObject({ status, current_task_id: currentTask });
+    expect((await t.json("GET", `/api/agents/${a.id}`)).body.data).toMatchObject({
+      status,
+      current_task_id: currentTask,
+    });
 
     // The activity entry, then (when the status moved) one agent.status_changed saying from, to and why.
     const trace = (await traceOf(a.agent_id)).slice(traceBefore);
     const changed = status !== "working";
-    expect(trace.map((e) => e.event)).toEqual(traced ? ["agent.activity", ...(changed ? ["agent.status_changed"] : [])] : []);
+    expect(trace.map((e) => e.event)).toEqual(
+      traced ? ["agent.activity", ...(changed ? ["agent.status_changed"] : [])] : [],
+    );
     if (traced) {
       const e = trace[0]!;
       expect(e.actor).toBe("admin:test-admin");
@@ -95,8 +108,11 @@ describe("every event's effect", () => {
       expect(trace[1]!.actor).toBe("admin:test-admin");
     }
     // It explains itself.
-    expect(r.body.data.last_event).toEqual(traced ? { event, at: r.body.data.last_seen_at } : { event: "task_start", at: expect.any(String) });
-    if (traced) expect(r.body.data.status_reason).toBe(`${event} reported${event === "task_start" ? " (task-new)" : ""}: d`);
+    expect(r.body.data.last_event).toEqual(
+      traced ? { event, at: r.body.data.last_seen_at } : { event: "task_start", at: expect.any(String) },
+    );
+    if (traced)
+      expect(r.body.data.status_reason).toBe(`${event} reported${event === "task_start" ? " (task-new)" : ""}: d`);
     if (!changed) expect(r.body.data.status_since).toBe(started.body.data.status_since);
   });
 
@@ -117,17 +133,19 @@ describe("every event's effect", () => {
     expect(a.status_reason).toBe("never heard from");
     const r1 = await report(a.agent_id, "heartbeat");
     expect(r1.status).toBe(200);
-    expect(r1.body.data).toMatchObject({ status: "idle", status_reason: "heartbeat after being offline", last_event: null });
+    expect(r1.body.data).toMatchObject({
+      status: "idle",
+      status_reason: "heartbeat after being offline",
+      last_event: null,
+    });
     await report(a.agent_id, "stop");
     const r2 = await report(a.id, "heartbeat");
     expect(r2.body.data.status).toBe("idle");
-    expect((await traceOf(a.agent_id)).map((e) => (e.event === "agent.status_changed" ? `${e.data.from}>${e.data.to}:${e.data.reason}` : (e.data.event ?? e.event)))).toEqual([
-      "agent.created",
-      "offline>idle:heartbeat",
-      "stop",
-      "idle>offline:activity",
-      "offline>idle:heartbeat",
-    ]);
+    expect(
+      (await traceOf(a.agent_id)).map((e) =>
+        e.event === "agent.status_changed" ? `${e.data.from}>${e.data.to}:${e.data.reason}` : (e.data.event ?? e.event),
+      ),
+    ).toEqual(["agent.created", "offline>idle:heartbeat", "stop", "idle>offline:activity", "offline>idle:heartbeat"]);
   });
 
   test("heartbeat keeps updated_at unless it revives the agent", async () => {
@@ -252,11 +270,23 @@ describe("bad reports change nothing", () => {
     [
       "unknown event",
       { event: "dancing" },
-      { event: ["must be one of: session_start, task_start, task_complete, blocked, completed, error, stop, waiting_for_input, heartbeat"] },
+      {
+        event: [
+          "must be one of: session_start, task_start, task_complete, blocked, completed, error, stop, waiting_for_input, heartbeat",
+        ],
+      },
     ],
     ["context not an object", { event: "blocked", context: "x" }, { context: ["must be object"] }],
-    ["task_id of the wrong type", { event: "task_start", context: { task_id: true } }, { "context.task_id": ["has an invalid type or value"] }],
-    ["unknown integer task id", { event: "task_start", context: { task_id: 987654 } }, { "context.task_id": ["does not exist"] }],
+    [
+      "task_id of the wrong type",
+      { event: "task_start", context: { task_id: true } },
+      { "context.task_id": ["has an invalid type or value"] },
+    ],
+    [
+      "unknown integer task id",
+      { event: "task_start", context: { task_id: 987654 } },
+      { "context.task_id": ["does not exist"] },
+    ],
     ["unknown field", { event: "blocked", extra: 1 }, { extra: ["is not a known field"] }],
   ];
   test.each(bad)("%s → 422", async (_name, body, errors) => {
@@ -309,7 +339,11 @@ describe("agent tokens", () => {
   test("members may report any agent's activity and register agents", async () => {
     const r = await report("member-registered", "session_start", undefined, t.member);
     expect(r.status).toBe(201);
-    expect((await traceOf("member-registered")).map((e) => e.actor)).toEqual(["member:test-member", "member:test-member", "member:test-member"]);
+    expect((await traceOf("member-registered")).map((e) => e.actor)).toEqual([
+      "member:test-member",
+      "member:test-member",
+      "member:test-member",
+    ]);
   });
 });
 
@@ -328,10 +362,14 @@ describe("staleness (default window, 300 s)", () => {
     await new Promise((r) => setTimeout(r, 1_200));
     expect((await t.json("GET", `/api/agents/${a.id}`)).body.data.status).toBe("working");
     await silence(a.agent_id, 301);
-    const r = await waitFor(async () => {
-      const x = await t.json("GET", `/api/agents/${a.id}`);
-      return x.body.data.status === "offline" ? x : null;
-    }, 10_000, "the daemon to make the agent offline");
+    const r = await waitFor(
+      async () => {
+        const x = await t.json("GET", `/api/agents/${a.id}`);
+        return x.body.data.status === "offline" ? x : null;
+      },
+      10_000,
+      "the daemon to make the agent offline",
+    );
     expect(r.body.data.status_reason).toMatch(/^no heartbeat for 30[0-9] s$/);
     expect((await stored(a.agent_id)).status).toBe("offline");
     const changes = (await traceOf(a.agent_id)).filter((e) => e.event === "agent.status_changed");
@@ -385,8 +423,14 @@ describe("staleness window from MC_AGENT_STALE_AFTER_S", () => {
     const r = await s.json("POST", "/api/agents/quick/activity", { body: { event: "session_start" } });
     expect(r.status).toBe(201);
     expect((await s.json("GET", "/api/agents/quick")).body.data.status).toBe("idle");
-    await waitFor(async () => (await s.json("GET", "/api/agents/quick")).body.data.status === "offline", 10_000, "stale");
-    expect((await s.json("GET", "/api/agents", { query: { status: "offline" } })).body.data.map((a: any) => a.agent_id)).toEqual(["quick"]);
+    await waitFor(
+      async () => (await s.json("GET", "/api/agents/quick")).body.data.status === "offline",
+      10_000,
+      "stale",
+    );
+    expect(
+      (await s.json("GET", "/api/agents", { query: { status: "offline" } })).body.data.map((a: any) => a.agent_id),
+    ).toEqual(["quick"]);
     expect((await s.json("GET", "/api/agents", { query: { status: "idle" } })).body.data).toEqual([]);
     const hb = await s.json("POST", "/api/agents/quick/activity", { body: { event: "heartbeat" } });
     expect(hb.body.data.status).toBe("idle");

@@ -29,7 +29,15 @@ async function countAgents() {
 // (arrays, objects under secret keys) is covered by secrets.test.ts, as configs take no such shapes today.
 const SECRET_CONFIG = {
   command: ["run-agent", "--model", "opus"],
-  env: { OPENAI_API_KEY: "sk-live-111", GH_TOKEN: "tok-222", DB_PASSWORD: "pw-333", CLIENT_SECRET: "cs-444", AUTH_TOKEN: "tok-555", KEYRING: "kr-666", REGION: "eu" },
+  env: {
+    OPENAI_API_KEY: "sk-live-111",
+    GH_TOKEN: "tok-222",
+    DB_PASSWORD: "pw-333",
+    CLIENT_SECRET: "cs-444",
+    AUTH_TOKEN: "tok-555",
+    KEYRING: "kr-666",
+    REGION: "eu",
+  },
   timeout_s: 600,
 };
 const SECRET_AGENT = { adapter_module: "command", config: SECRET_CONFIG };
@@ -56,7 +64,12 @@ describe("create", () => {
   test("wrapped body as in the reference: 201, Location, every field, trace entry", async () => {
     const r = await t.json("POST", "/api/agents", {
       body: {
-        agent: { agent_id: "claude-code-1", name: "Claude Code Agent", adapter_module: "claude_code", capabilities: ["coding", "testing"] },
+        agent: {
+          agent_id: "claude-code-1",
+          name: "Claude Code Agent",
+          adapter_module: "claude_code",
+          capabilities: ["coding", "testing"],
+        },
       },
     });
     expect(r.status).toBe(201);
@@ -83,7 +96,11 @@ describe("create", () => {
     const trace = await traceOf("claude-code-1");
     expect(trace.map((e) => e.event)).toEqual(["agent.created"]);
     expect(trace[0]!.actor).toBe("admin:test-admin");
-    expect(trace[0]!.data).toEqual({ name: "Claude Code Agent", adapter_module: "claude_code", capabilities: ["coding", "testing"] });
+    expect(trace[0]!.data).toEqual({
+      name: "Claude Code Agent",
+      adapter_module: "claude_code",
+      capabilities: ["coding", "testing"],
+    });
   });
 
   test("bare body; key, name and adapter defaulted; duplicate capabilities dropped", async () => {
@@ -106,7 +123,11 @@ describe("create", () => {
     expectNoSecrets(trace.body);
     // A secret at the top level of a config.
     const hook = await t.req("POST", "/api/agents", {
-      body: { agent_id: "secretive-hook", adapter_module: "webhook", config: { url: "https://agent.example/hook", secret: "whsec-777" } },
+      body: {
+        agent_id: "secretive-hook",
+        adapter_module: "webhook",
+        config: { url: "https://agent.example/hook", secret: "whsec-777" },
+      },
     });
     expect(hook.statusCode).toBe(201);
     expectNoSecrets(hook.body);
@@ -136,7 +157,11 @@ describe("create", () => {
       { adapter_module: "claude code" },
       { adapter_module: ["must be one of: manual, command, webhook, claude_code, codex, gemini_cli"] },
     ],
-    ["__proto__ in config", JSON.parse('{"config":{"__proto__":{"x":1}}}'), { "config.__proto__": ["is not an allowed key"] }],
+    [
+      "__proto__ in config",
+      JSON.parse('{"config":{"__proto__":{"x":1}}}'),
+      { "config.__proto__": ["is not an allowed key"] },
+    ],
   ];
   test.each(bad)("%s → 422 and nothing created", async (_name, body, errors) => {
     const before = await countAgents();
@@ -219,7 +244,12 @@ describe("get and list", () => {
 
 describe("update", () => {
   test("changes only the fields named; trace records the changes with secrets redacted", async () => {
-    const a = await createAgent({ agent_id: "upd-1", capabilities: ["x"], adapter_module: "command", config: { command: ["a"] } });
+    const a = await createAgent({
+      agent_id: "upd-1",
+      capabilities: ["x"],
+      adapter_module: "command",
+      config: { command: ["a"] },
+    });
     const r = await t.req("PATCH", "/api/agents/upd-1", {
       body: { agent: { name: "Renamed", config: { command: ["b"], env: { API_KEY: "sk-live-111" } } } },
     });
@@ -236,27 +266,45 @@ describe("update", () => {
     expect(new Date(data.updated_at).getTime()).toBeGreaterThanOrEqual(new Date(a.updated_at).getTime());
     const trace = await traceOf("upd-1");
     expect(trace.map((e) => e.event)).toEqual(["agent.created", "agent.updated"]);
-    expect(trace[1]!.data).toEqual({ changes: { name: "Renamed", config: { command: ["b"], env: { API_KEY: "[REDACTED]" } } } });
+    expect(trace[1]!.data).toEqual({
+      changes: { name: "Renamed", config: { command: ["b"], env: { API_KEY: "[REDACTED]" } } },
+    });
   });
 
   test("sending [REDACTED] back keeps the stored secret; a new value replaces it", async () => {
     await createAgent({ agent_id: "upd-2", ...SECRET_AGENT });
     const read = (await t.json("GET", "/api/agents/upd-2")).body.data;
-    const roundTrip = await t.json("PATCH", "/api/agents/upd-2", { body: { config: { ...read.config, timeout_s: 900 } } });
+    const roundTrip = await t.json("PATCH", "/api/agents/upd-2", {
+      body: { config: { ...read.config, timeout_s: 900 } },
+    });
     expect(roundTrip.status).toBe(200);
     const stored = async () =>
       (await t.database.query<{ config: any }>("SELECT config FROM agents WHERE agent_id = 'upd-2'"))[0]!.config;
     expect(await stored()).toEqual({ ...SECRET_CONFIG, timeout_s: 900 });
-    const next = { command: ["run-agent"], env: { OPENAI_API_KEY: "sk-new", GH_TOKEN: "[REDACTED]", FRESH_TOKEN: "[REDACTED]" } };
+    const next = {
+      command: ["run-agent"],
+      env: { OPENAI_API_KEY: "sk-new", GH_TOKEN: "[REDACTED]", FRESH_TOKEN: "[REDACTED]" },
+    };
     expect((await t.json("PATCH", "/api/agents/upd-2", { body: { config: next } })).status).toBe(200);
     // A marker where nothing was stored is not saved as a secret.
     expect(await stored()).toEqual({ command: ["run-agent"], env: { OPENAI_API_KEY: "sk-new", GH_TOKEN: "tok-222" } });
   });
 
   test("a PATCH that changes nothing writes no trace entry", async () => {
-    await createAgent({ agent_id: "upd-3", capabilities: ["a"], adapter_module: "command", config: { command: ["m"], env: { K: "1", M: "2" } } });
+    await createAgent({
+      agent_id: "upd-3",
+      capabilities: ["a"],
+      adapter_module: "command",
+      config: { command: ["m"], env: { K: "1", M: "2" } },
+    });
     const r = await t.json("PATCH", "/api/agents/upd-3", {
-      body: { agent_id: "upd-3", name: "Agent", capabilities: ["a"], adapter_module: "command", config: { env: { M: "2", K: "1" }, command: ["m"] } },
+      body: {
+        agent_id: "upd-3",
+        name: "Agent",
+        capabilities: ["a"],
+        adapter_module: "command",
+        config: { env: { M: "2", K: "1" }, command: ["m"] },
+      },
     });
     expect(r.status).toBe(200);
     expect((await traceOf("upd-3")).map((e) => e.event)).toEqual(["agent.created"]);

@@ -21,7 +21,10 @@ test("a heartbeat reaches GET /api/events as agent.heartbeat and is not in the t
   const reader = res.body!.getReader();
   const decoder = new TextDecoder();
   let text = "";
-  const beat = setInterval(() => void t.json("POST", "/api/agents/hb-stream-agent/activity", { body: { event: "heartbeat" } }), 200);
+  const beat = setInterval(
+    () => void t.json("POST", "/api/agents/hb-stream-agent/activity", { body: { event: "heartbeat" } }),
+    200,
+  );
   try {
     const deadline = Date.now() + 10_000;
     while (!text.includes("agent.heartbeat") && Date.now() < deadline) {

@@ -49,7 +49,9 @@ async function agentStatements(fn: () => Promise<unknown>): Promise<string[]> {
     proto.prepareQuery = original;
   }
   // The staleness daemon's scan runs on its own timer: not a heartbeat's work.
-  return statements.filter((s) => /"agents"/.test(s) && !/api_tokens/.test(s) && !/NOT EXISTS \(SELECT 1 FROM "dispatches"/.test(s));
+  return statements.filter(
+    (s) => /"agents"/.test(s) && !/api_tokens/.test(s) && !/NOT EXISTS \(SELECT 1 FROM "dispatches"/.test(s),
+  );
 }
 
 const settle = () => heartbeatsFor(t.database).settle();
@@ -85,7 +87,8 @@ describe("coalescing", () => {
   test("many agents' heartbeats are written together, not a statement each", async () => {
     const agents = await Promise.all(Array.from({ length: 5 }, () => newAgent()));
     for (const a of agents) await beat(a.agent_id); // each written at once: now known
-    for (const a of agents) await t.database.query("UPDATE agents SET last_seen_at = now() - interval '1 minute' WHERE id = $1", [a.id]);
+    for (const a of agents)
+      await t.database.query("UPDATE agents SET last_seen_at = now() - interval '1 minute' WHERE id = $1", [a.id]);
     const started = Date.now();
     const during = await agentStatements(async () => {
       for (const a of agents) expect((await beat(a.id)).status).toBe(200);
@@ -95,7 +98,9 @@ describe("coalescing", () => {
     expect([...during, ...flushed].every(isFlush)).toBe(true);
     // One flush per timer tick that passed while the beats were sent, plus the settle: two on an idle machine,
     // more only when the beats themselves took longer than a tick (a loaded CI machine).
-    expect(during.length + flushed.length).toBeLessThanOrEqual(Math.min(agents.length, 2 + Math.floor(elapsed / FLUSH_EVERY_MS)));
+    expect(during.length + flushed.length).toBeLessThanOrEqual(
+      Math.min(agents.length, 2 + Math.floor(elapsed / FLUSH_EVERY_MS)),
+    );
     for (const a of agents) {
       const s = await stored(a.agent_id);
       expect(Date.now() - s.last_seen_at!.getTime()).toBeLessThan(60_000);
@@ -108,7 +113,9 @@ describe("coalescing", () => {
     await t.database.query("UPDATE agents SET last_seen_at = now() - interval '1 minute' WHERE id = $1", [a.id]);
     const r = await beat(a.agent_id);
     const got = await t.json("GET", `/api/agents/${a.agent_id}`);
-    expect(new Date(got.body.data.last_seen_at).getTime()).toBeGreaterThanOrEqual(new Date(r.body.data.last_seen_at).getTime());
+    expect(new Date(got.body.data.last_seen_at).getTime()).toBeGreaterThanOrEqual(
+      new Date(r.body.data.last_seen_at).getTime(),
+    );
     await beat(a.agent_id);
     const list = await t.json("GET", "/api/agents", { query: { limit: "500" } });
     const row = list.body.data.find((x: any) => x.agent_id === a.agent_id);
@@ -174,10 +181,16 @@ describe("shutdown", () => {
     try {
       const r = await s.json("POST", "/api/agents/hb-closing/activity", { body: { event: "heartbeat" } });
       expect(r.status).toBe(201);
-      await s.database.query("UPDATE agents SET last_seen_at = now() - interval '1 hour' WHERE agent_id = 'hb-closing'");
-      expect((await s.json("POST", "/api/agents/hb-closing/activity", { body: { event: "heartbeat" } })).status).toBe(200);
+      await s.database.query(
+        "UPDATE agents SET last_seen_at = now() - interval '1 hour' WHERE agent_id = 'hb-closing'",
+      );
+      expect((await s.json("POST", "/api/agents/hb-closing/activity", { body: { event: "heartbeat" } })).status).toBe(
+        200,
+      );
       await s.app.close();
-      const rows = await s.database.query<{ last_seen_at: Date }>("SELECT last_seen_at FROM agents WHERE agent_id = 'hb-closing'");
+      const rows = await s.database.query<{ last_seen_at: Date }>(
+        "SELECT last_seen_at FROM agents WHERE agent_id = 'hb-closing'",
+      );
       expect(Date.now() - rows[0]!.last_seen_at.getTime()).toBeLessThan(60_000);
     } finally {
       await s.db.drop();

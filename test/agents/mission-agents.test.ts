@@ -35,7 +35,10 @@ async function missionTrace(missionKey: string) {
 describe("add", () => {
   test("by integer id, bare body: 201, the agent in data, Location, trace entry", async () => {
     const m = await mission();
-    const a = await agent({ adapter_module: "webhook", config: { url: "https://agent.example/hook", secret: "sk-hidden-1" } });
+    const a = await agent({
+      adapter_module: "webhook",
+      config: { url: "https://agent.example/hook", secret: "sk-hidden-1" },
+    });
     const r = await t.req("POST", `/api/missions/${m.mission_id}/agents`, { body: { agent_id: a.id } });
     expect(r.statusCode).toBe(201);
     expect(r.body).not.toContain("sk-hidden-1");
@@ -152,7 +155,11 @@ describe("list and get", () => {
     await t.json("POST", `/api/missions/${m.id}/agents`, { body: { agent_id: on.id } });
     expect((await t.json("GET", `/api/missions/${m.mission_id}/agents/${on.agent_id}`)).body.data.id).toBe(on.id);
     expect((await t.json("GET", `/api/missions/${m.id}/agents/${on.id}`)).status).toBe(200);
-    for (const url of [`/api/missions/${m.id}/agents/${off.id}`, `/api/missions/${m.id}/agents/ghost`, `/api/missions/ghost/agents/${on.id}`]) {
+    for (const url of [
+      `/api/missions/${m.id}/agents/${off.id}`,
+      `/api/missions/${m.id}/agents/ghost`,
+      `/api/missions/ghost/agents/${on.id}`,
+    ]) {
       const r = await t.json("GET", url);
       expect(r.status, url).toBe(404);
       expect(r.body).toEqual({ errors: { detail: "Not Found" } });
@@ -220,10 +227,15 @@ describe("auth", () => {
   test("members may add, list and remove", async () => {
     const m = await mission();
     const a = await agent();
-    expect((await t.json("POST", `/api/missions/${m.id}/agents`, { token: t.member, body: { agent_id: a.id } })).status).toBe(201);
+    expect(
+      (await t.json("POST", `/api/missions/${m.id}/agents`, { token: t.member, body: { agent_id: a.id } })).status,
+    ).toBe(201);
     expect((await t.json("GET", `/api/missions/${m.id}/agents`, { token: t.member })).status).toBe(200);
     expect((await t.json("DELETE", `/api/missions/${m.id}/agents/${a.id}`, { token: t.member })).status).toBe(204);
-    expect((await missionTrace(m.mission_id)).map((e) => e.actor)).toEqual(["member:test-member", "member:test-member"]);
+    expect((await missionTrace(m.mission_id)).map((e) => e.actor)).toEqual([
+      "member:test-member",
+      "member:test-member",
+    ]);
   });
 
   test("agent tokens may not manage or list mission agents, not even their own mission's", async () => {
@@ -254,7 +266,10 @@ describe("onMembershipChanged", () => {
       database: t.database,
       async onMembershipChanged(missionId, agentId, change) {
         // Committed: visible from outside the service's transaction.
-        const rows = await t.database.query("SELECT 1 FROM mission_agents WHERE mission_id = $1 AND agent_id = $2", [missionId, agentId]);
+        const rows = await t.database.query("SELECT 1 FROM mission_agents WHERE mission_id = $1 AND agent_id = $2", [
+          missionId,
+          agentId,
+        ]);
         calls.push([missionId, agentId, change, rows.length > 0]);
       },
     });

@@ -25,11 +25,16 @@ describe("redactConfig", () => {
   test.each([
     ["every depth", DEEP, DEEP_REDACTED],
     ["nothing secret", { command: ["a"], env: { REGION: "eu" } }, { command: ["a"], env: { REGION: "eu" } }],
-    ["any value type under a secret key", { password: 1, secret: null, tokens: [1, 2] }, { password: REDACTED, secret: REDACTED, tokens: REDACTED }],
+    [
+      "any value type under a secret key",
+      { password: 1, secret: null, tokens: [1, 2] },
+      { password: REDACTED, secret: REDACTED, tokens: REDACTED },
+    ],
     ["empty", {}, {}],
   ])("%s", (_name, config, expected) => {
     expect(redactConfig(config)).toEqual(expected);
-    for (const v of ["sk-live-111", "tok-222", "pw-333", "cs-444", "tok-555", "kr-666"]) expect(JSON.stringify(redactConfig(config))).not.toContain(v);
+    for (const v of ["sk-live-111", "tok-222", "pw-333", "cs-444", "tok-555", "kr-666"])
+      expect(JSON.stringify(redactConfig(config))).not.toContain(v);
   });
 });
 
@@ -38,7 +43,9 @@ describe("restoreRedacted", () => {
     expect(restoreRedacted({ ...DEEP_REDACTED, model: "haiku" }, DEEP)).toEqual({ ...DEEP, model: "haiku" });
   });
   test("a marker where nothing was stored is dropped; a new value replaces the stored one", () => {
-    expect(restoreRedacted({ model: "haiku", api_key: "sk-new", Token: REDACTED, fresh_token: REDACTED }, DEEP)).toEqual({
+    expect(
+      restoreRedacted({ model: "haiku", api_key: "sk-new", Token: REDACTED, fresh_token: REDACTED }, DEEP),
+    ).toEqual({
       model: "haiku",
       api_key: "sk-new",
       Token: "tok-222",

@@ -21,23 +21,36 @@ test("a command agent reports and submits with mc and its run token", async () =
     `"${TSX}" "${CLI_MAIN}" tasks submit "$MC_TASK_ID" --summary "Added the endpoint" --pr-url https://example.com/pr/9 --json`,
   ].join(" && ");
   expect((await t.json("POST", "/api/missions", { body: { mission_id: mission, goal: "g" } })).status).toBe(201);
-  const a = await t.json("POST", "/api/agents", { body: { agent_id: agent, adapter_module: "command", config: { command: ["sh", "-c", script], timeout_s: 120 } } });
+  const a = await t.json("POST", "/api/agents", {
+    body: { agent_id: agent, adapter_module: "command", config: { command: ["sh", "-c", script], timeout_s: 120 } },
+  });
   expect(a.status, JSON.stringify(a.body)).toBe(201);
   expect((await t.json("POST", `/api/missions/${mission}/agents`, { body: { agent_id: agent } })).status).toBe(201);
   expect((await t.json("POST", `/api/missions/${mission}/start`)).status).toBe(200);
-  const task = (await t.json("POST", `/api/missions/${mission}/tasks`, { body: { objective: "Add the endpoint", agent_id: agent } })).body.data;
+  const task = (
+    await t.json("POST", `/api/missions/${mission}/tasks`, { body: { objective: "Add the endpoint", agent_id: agent } })
+  ).body.data;
   expect((await t.json("POST", `/api/tasks/${task.task_id}/execute`)).status).toBe(202);
 
-  const done = await waitFor(async () => {
-    const x = (await t.json("GET", `/api/tasks/${task.task_id}`)).body.data;
-    return x.status === "pending_review" && x.outputs.summary ? x : null;
-  }, 150_000, "the agent to submit its task");
-  expect(done.outputs).toMatchObject({ files_changed: 2, summary: "Added the endpoint", pr_url: "https://example.com/pr/9" });
+  const done = await waitFor(
+    async () => {
+      const x = (await t.json("GET", `/api/tasks/${task.task_id}`)).body.data;
+      return x.status === "pending_review" && x.outputs.summary ? x : null;
+    },
+    150_000,
+    "the agent to submit its task",
+  );
+  expect(done.outputs).toMatchObject({
+    files_changed: 2,
+    summary: "Added the endpoint",
+    pr_url: "https://example.com/pr/9",
+  });
   const messages = done.logs.map((l: { message: string }) => l.message);
   expect(messages).toContain("halfway there");
   expect(messages).toContain("Submitted for review: Added the endpoint");
   // The reports were the agent's own, with the run's token.
-  const trace = (await t.json("GET", "/api/trace", { query: { task_id: task.task_id, event: "task.status_changed" } })).body.data as any[];
+  const trace = (await t.json("GET", "/api/trace", { query: { task_id: task.task_id, event: "task.status_changed" } }))
+    .body.data as any[];
   expect(trace.find((e) => e.data.to === "pending_review")?.actor).toContain(agent);
   await t.json("POST", `/api/missions/${mission}/pause`);
 });

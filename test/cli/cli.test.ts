@@ -104,11 +104,17 @@ describe("usage, connection and exit codes", () => {
     const file = path.join(h, ".config", "mission-control", "config.json");
     expect(json(login)).toEqual({ profile: "default", url: t.url, file });
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(fs.readFileSync(file, "utf8"))).toEqual({ current: "default", profiles: { default: { url: t.url, token: t.member } } });
+    expect(JSON.parse(fs.readFileSync(file, "utf8"))).toEqual({
+      current: "default",
+      profiles: { default: { url: t.url, token: t.member } },
+    });
 
     // A named profile; XDG_CONFIG_HOME is respected.
     const xdg = path.join(h, "xdg");
-    const named = await mc(["login", "--profile", "ops", "--url", t.url!, "--token", t.admin], { ...bare, XDG_CONFIG_HOME: xdg });
+    const named = await mc(["login", "--profile", "ops", "--url", t.url!, "--token", t.admin], {
+      ...bare,
+      XDG_CONFIG_HOME: xdg,
+    });
     expect(named.code, named.stderr).toBe(0);
     expect(fs.statSync(path.join(xdg, "mission-control", "config.json")).mode & 0o777).toBe(0o600);
 
@@ -142,7 +148,9 @@ describe("login at a terminal", () => {
     const { TSX, CLI_MAIN } = await import("../mcp/helpers.js");
     // Asynchronously: the server answering the login check runs in this process.
     const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn("script", ["-q", "-e", "-c", `"${TSX}" "${CLI_MAIN}" login --profile tty`, "/dev/null"], { env: baseEnv(h) });
+      const child = spawn("script", ["-q", "-e", "-c", `"${TSX}" "${CLI_MAIN}" login --profile tty`, "/dev/null"], {
+        env: baseEnv(h),
+      });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
@@ -198,7 +206,10 @@ describe("missions and tasks", () => {
   test("tasks create, list, get, report, submit, approve, reject, execute, logs", async () => {
     const mission = (await createMission(t)).mission_id;
     await putAgentOnMission(t, mission, agentKey);
-    const created = await mc(["tasks", "create", "--mission", mission, "--objective", "Write docs", "--agent", agentKey, "--json"], env);
+    const created = await mc(
+      ["tasks", "create", "--mission", mission, "--objective", "Write docs", "--agent", agentKey, "--json"],
+      env,
+    );
     expect(created.code, created.stderr).toBe(0);
     const task = json(created);
     expect(task).toMatchObject({ mission_id: mission, objective: "Write docs", agent_id: agentKey, status: "pending" });
@@ -214,11 +225,31 @@ describe("missions and tasks", () => {
 
     // The agent reports with its own token (as a run would: MC_API_URL / MC_AGENT_TOKEN).
     const agentEnv = baseEnv(home, { MC_API_URL: t.url!, MC_AGENT_TOKEN: agentToken });
-    const reported = await mc(["tasks", "report", task.task_id, "--status", "in_progress", "--message", "started", "--outputs", '{"n":1}', "--json"], agentEnv);
+    const reported = await mc(
+      [
+        "tasks",
+        "report",
+        task.task_id,
+        "--status",
+        "in_progress",
+        "--message",
+        "started",
+        "--outputs",
+        '{"n":1}',
+        "--json",
+      ],
+      agentEnv,
+    );
     expect(reported.code, reported.stderr).toBe(0);
     expect(json(reported)).toMatchObject({ status: "in_progress", outputs: { n: 1 } });
-    const submitted = await mc(["tasks", "submit", task.task_id, "--summary", "Docs written", "--pr-url", "https://example.com/pr/2", "--json"], agentEnv);
-    expect(json(submitted)).toMatchObject({ status: "pending_review", outputs: { n: 1, summary: "Docs written", pr_url: "https://example.com/pr/2" } });
+    const submitted = await mc(
+      ["tasks", "submit", task.task_id, "--summary", "Docs written", "--pr-url", "https://example.com/pr/2", "--json"],
+      agentEnv,
+    );
+    expect(json(submitted)).toMatchObject({
+      status: "pending_review",
+      outputs: { n: 1, summary: "Docs written", pr_url: "https://example.com/pr/2" },
+    });
     // An agent token may not approve: the API's 403.
     const forbidden = await mc(["tasks", "approve", task.task_id], agentEnv);
     expect(forbidden.code).toBe(1);
@@ -226,7 +257,9 @@ describe("missions and tasks", () => {
 
     const rejected = await mc(["tasks", "reject", task.task_id, "--comment", "more examples", "--json"], env);
     expect(json(rejected).status).toBe("rejected");
-    await mc(["tasks", "submit", task.task_id, "--summary", "with examples"], agentEnv).then((r) => expect(r.code).toBe(1)); // rejected → pending_review is illegal
+    await mc(["tasks", "submit", task.task_id, "--summary", "with examples"], agentEnv).then((r) =>
+      expect(r.code).toBe(1),
+    ); // rejected → pending_review is illegal
     await mc(["tasks", "report", task.task_id, "--status", "in_progress"], agentEnv);
     await mc(["tasks", "submit", task.task_id, "--summary", "with examples"], agentEnv);
     const approved = await mc(["tasks", "approve", task.task_id, "--comment", "thanks", "--json"], env);
@@ -236,7 +269,11 @@ describe("missions and tasks", () => {
     expect(twice.stderr).toBe("mc: 422: status: cannot approve a task that is completed\n");
 
     const logs = await mc(["tasks", "logs", task.task_id, "--json"], env);
-    expect(json(logs).map((l: any) => l.message)).toEqual(["started", "Submitted for review: Docs written", "Submitted for review: with examples"]);
+    expect(json(logs).map((l: any) => l.message)).toEqual([
+      "started",
+      "Submitted for review: Docs written",
+      "Submitted for review: with examples",
+    ]);
     const text = await mc(["tasks", "logs", task.task_id], env);
     expect(text.stdout).toMatch(/Z started\n/);
 
@@ -260,10 +297,14 @@ describe("missions and tasks", () => {
     const f = follow(["tasks", "logs", task.task_id, "--follow", "--json"], env);
     await waitFor(() => f.lines.length >= 1, 30_000, "the stored line");
     // The stream is open once the stored lines are printed; give it a moment to be subscribed for sure.
-    await waitFor(async () => {
-      await report({ logs: [{ message: `two-${f.lines.length}` }] });
-      return f.lines.some((l) => JSON.parse(l).message.startsWith("two-"));
-    }, 30_000, "a live line");
+    await waitFor(
+      async () => {
+        await report({ logs: [{ message: `two-${f.lines.length}` }] });
+        return f.lines.some((l) => JSON.parse(l).message.startsWith("two-"));
+      },
+      30_000,
+      "a live line",
+    );
     await report({ status: "pending_review" });
     await t.json("POST", `/api/tasks/${task.task_id}/approve`, { body: {} });
     expect(await f.exited).toBe(0);
@@ -284,7 +325,10 @@ describe("agents, events, trace, knowledge, policies, tokens", () => {
     expect(json(list).map((a: any) => a.agent_id)).toContain(agentKey);
     expect(json(get)).toMatchObject({ agent_id: agentKey });
     expect(missing.code).toBe(1);
-    await t.json("POST", `/api/agents/${agentKey}/activity`, { token: agentToken, body: { event: "error", context: { message: "boom" } } });
+    await t.json("POST", `/api/agents/${agentKey}/activity`, {
+      token: agentToken,
+      body: { event: "error", context: { message: "boom" } },
+    });
     const reset = await mc(["agents", "reset", agentKey, "--json"], env);
     expect(reset.code, reset.stderr).toBe(0);
     expect(json(reset).status).not.toBe("error");
@@ -293,10 +337,14 @@ describe("agents, events, trace, knowledge, policies, tokens", () => {
   test("events --mission streams one JSON object per line", async () => {
     const mission = (await createMission(t)).mission_id;
     const f = follow(["events", "--mission", mission, "--json"], env);
-    const seen = await waitFor(async () => {
-      await createTask(t, mission, { objective: "watched" });
-      return f.lines.map((l) => JSON.parse(l)).find((e) => e.event === "task.created");
-    }, 30_000, "a task.created event");
+    const seen = await waitFor(
+      async () => {
+        await createTask(t, mission, { objective: "watched" });
+        return f.lines.map((l) => JSON.parse(l)).find((e) => e.event === "task.created");
+      },
+      30_000,
+      "a task.created event",
+    );
     expect(seen).toMatchObject({ event: "task.created", mission_id: mission });
     expect(f.lines.every((l) => JSON.parse(l).mission_id === mission)).toBe(true);
     f.child.kill("SIGINT");
@@ -314,23 +362,37 @@ describe("agents, events, trace, knowledge, policies, tokens", () => {
     ]);
     expect(verify.code, verify.stderr).toBe(0);
     expect(json(verify)).toMatchObject({ valid: true });
-    const lines = exported.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = exported.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.event).slice(0, 2)).toEqual(["mission.created", "task.created"]);
     expect(lines.at(-1)).toMatchObject({ entries: 2 });
-    expect(json(replay)).toMatchObject({ mission: { mission_id: mission, status: "planning" }, chain_valid: true, consistent: true });
+    expect(json(replay)).toMatchObject({
+      mission: { mission_id: mission, status: "planning" },
+      chain_valid: true,
+      consistent: true,
+    });
     expect(all.code).toBe(0);
     const missing = await mc(["trace", "replay", "nope-404"], env);
     expect(missing.code).toBe(1);
   });
 
   test("kb search, policy eval", async () => {
-    await t.json("POST", "/api/knowledge/documents", { body: { title: "Release checklist", content: "Tag, build, publish the release" } });
+    await t.json("POST", "/api/knowledge/documents", {
+      body: { title: "Release checklist", content: "Tag, build, publish the release" },
+    });
     const found = await mc(["kb", "search", "release checklist", "--limit", "2", "--json"], env);
     expect(found.code, found.stderr).toBe(0);
     expect(json(found)[0]).toMatchObject({ title: "Release checklist" });
 
     await t.json("POST", "/api/policies", {
-      body: { policy_id: uniq("cli-no-force"), scope: "global", conditions: { action_type: "git_push", force: true }, actions: [{ block: "no force push" }] },
+      body: {
+        policy_id: uniq("cli-no-force"),
+        scope: "global",
+        conditions: { action_type: "git_push", force: true },
+        actions: [{ block: "no force push" }],
+      },
     });
     const [blocked, allowed] = await Promise.all([
       mc(["policy", "eval", "--action", '{"action_type":"git_push","force":true}', "--json"], env),
@@ -369,7 +431,13 @@ describe("agents, events, trace, knowledge, policies, tokens", () => {
       mc(["status"], baseEnv(scratchHome(), { MC_URL: t.url! })),
     ]);
     expect(admin.code, admin.stderr).toBe(0);
-    expect(json(admin)).toMatchObject({ url: t.url, server: expect.any(String), tasks: expect.any(Object), missions: expect.any(Object), agents: expect.any(Object) });
+    expect(json(admin)).toMatchObject({
+      url: t.url,
+      server: expect.any(String),
+      tasks: expect.any(Object),
+      missions: expect.any(Object),
+      agents: expect.any(Object),
+    });
     expect(agent.code, agent.stderr).toBe(0);
     expect(json(agent).missions).toBeUndefined();
     expect(none.code).toBe(1);
@@ -381,7 +449,10 @@ describe("hooks, completion, serve", () => {
   test("hooks install claude-code merges into an existing settings file, idempotently", async () => {
     const dir = scratchHome();
     const file = path.join(dir, "settings.json");
-    fs.writeFileSync(file, JSON.stringify({ model: "opus", hooks: { Stop: [{ hooks: [{ type: "command", command: "echo mine" }] }] } }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ model: "opus", hooks: { Stop: [{ hooks: [{ type: "command", command: "echo mine" }] }] } }),
+    );
     const first = await mc(["hooks", "install", "claude-code", "--agent", agentKey, "--file", file], env);
     expect(first.code, first.stderr).toBe(0);
     const once = JSON.parse(fs.readFileSync(file, "utf8"));
@@ -406,14 +477,32 @@ describe("hooks, completion, serve", () => {
   test("completion bash and zsh name every command and are valid shell", async () => {
     const [bash, zsh] = await Promise.all([mc(["completion", "bash"], env), mc(["completion", "zsh"], env)]);
     expect(bash.code).toBe(0);
-    for (const word of ["missions", "tasks", "agents", "events", "trace", "kb", "policy", "tokens", "hooks", "mcp", "serve", "login", "approve", "--follow"]) {
+    for (const word of [
+      "missions",
+      "tasks",
+      "agents",
+      "events",
+      "trace",
+      "kb",
+      "policy",
+      "tokens",
+      "hooks",
+      "mcp",
+      "serve",
+      "login",
+      "approve",
+      "--follow",
+    ]) {
       expect(bash.stdout).toContain(word);
     }
     const script = path.join(scratchHome(), "mc.bash");
     fs.writeFileSync(script, bash.stdout);
     execFileSync("bash", ["-n", script]);
     // The completion itself: `mc tasks ap<TAB>` offers approve.
-    const out = execFileSync("bash", ["-c", `source ${script}; COMP_WORDS=(mc tasks ap); COMP_CWORD=2; _mc_complete; echo "\${COMPREPLY[@]}"`]).toString();
+    const out = execFileSync("bash", [
+      "-c",
+      `source ${script}; COMP_WORDS=(mc tasks ap); COMP_CWORD=2; _mc_complete; echo "\${COMPREPLY[@]}"`,
+    ]).toString();
     expect(out.trim()).toBe("approve");
     expect(zsh.stdout.startsWith("#compdef mc\n")).toBe(true);
   });
@@ -421,16 +510,23 @@ describe("hooks, completion, serve", () => {
   test("serve runs the server", async () => {
     const port = await freePort();
     const dataDir = scratchHome();
-    const f = follow(["serve"], baseEnv(dataDir, { PORT: String(port), HOST: "127.0.0.1", MC_DATA_DIR: dataDir, LOG_LEVEL: "warn" }));
+    const f = follow(
+      ["serve"],
+      baseEnv(dataDir, { PORT: String(port), HOST: "127.0.0.1", MC_DATA_DIR: dataDir, LOG_LEVEL: "warn" }),
+    );
     try {
-      const health = await waitFor(async () => {
-        try {
-          const r = await fetch(`http://127.0.0.1:${port}/healthz`);
-          return r.ok ? await r.json() : null;
-        } catch {
-          return null;
-        }
-      }, 60_000, "mc serve to answer");
+      const health = await waitFor(
+        async () => {
+          try {
+            const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+            return r.ok ? await r.json() : null;
+          } catch {
+            return null;
+          }
+        },
+        60_000,
+        "mc serve to answer",
+      );
       expect(health).toEqual({ status: "ok" });
     } finally {
       f.child.kill("SIGTERM");

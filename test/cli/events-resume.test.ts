@@ -44,16 +44,27 @@ afterAll(async () => {
 
 test("mc events resumes after a drop with Last-Event-ID: what happened meanwhile arrives, once", async () => {
   const mission = (await createMission(t)).mission_id;
-  const f = follow(["events", "--mission", mission, "--json"], baseEnv(scratchHome(), { MC_URL: proxyUrl, MC_TOKEN: t.admin }));
-  const created = () => f.lines.map((l) => JSON.parse(l)).filter((e) => e.event === "task.created").map((e) => e.task_id as string);
+  const f = follow(
+    ["events", "--mission", mission, "--json"],
+    baseEnv(scratchHome(), { MC_URL: proxyUrl, MC_TOKEN: t.admin }),
+  );
+  const created = () =>
+    f.lines
+      .map((l) => JSON.parse(l))
+      .filter((e) => e.event === "task.created")
+      .map((e) => e.task_id as string);
   // Tasks are created until one shows: then the stream is live.
   const tried: string[] = [];
-  const before = await waitFor(async () => {
-    const seen = created().find((k) => tried.includes(k));
-    if (seen) return seen;
-    tried.push((await createTask(t, mission, { objective: "before" })).task_id);
-    return null;
-  }, 60_000, "the stream to be live");
+  const before = await waitFor(
+    async () => {
+      const seen = created().find((k) => tried.includes(k));
+      if (seen) return seen;
+      tried.push((await createTask(t, mission, { objective: "before" })).task_id);
+      return null;
+    },
+    60_000,
+    "the stream to be live",
+  );
 
   refusing = true;
   for (const s of open) s.destroy();
@@ -67,7 +78,10 @@ test("mc events resumes after a drop with Last-Event-ID: what happened meanwhile
   f.child.kill("SIGINT");
   expect(await f.exited).toBe(0);
 
-  const ids = f.lines.map((l) => JSON.parse(l)).filter((e) => typeof e.id === "number").map((e) => e.id as number);
+  const ids = f.lines
+    .map((l) => JSON.parse(l))
+    .filter((e) => typeof e.id === "number")
+    .map((e) => e.id as number);
   expect(new Set(ids).size).toBe(ids.length);
   expect([...ids].sort((a, b) => a - b)).toEqual(ids);
   expect(created().filter((k) => k === before)).toHaveLength(1);

@@ -21,14 +21,22 @@ export function baseEnv(home: string, extra: Record<string, string> = {}): Recor
   return { PATH: process.env.PATH ?? "", HOME: home, NO_COLOR: "1", ...extra };
 }
 
-export function spawnMc(args: string[], env: Record<string, string>, opts: { cwd?: string; stdin?: string } = {}): ChildProcess {
+export function spawnMc(
+  args: string[],
+  env: Record<string, string>,
+  opts: { cwd?: string; stdin?: string } = {},
+): ChildProcess {
   const child = spawn(TSX, [CLI_MAIN, ...args], { env, cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"] });
   if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
   else child.stdin!.end();
   return child;
 }
 
-export function mc(args: string[], env: Record<string, string>, opts: { cwd?: string; stdin?: string } = {}): Promise<McResult> {
+export function mc(
+  args: string[],
+  env: Record<string, string>,
+  opts: { cwd?: string; stdin?: string } = {},
+): Promise<McResult> {
   return new Promise((resolve, reject) => {
     const child = spawnMc(args, env, opts);
     let stdout = "";

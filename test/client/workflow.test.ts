@@ -45,14 +45,18 @@ afterAll(async () => {
 describe("a full workflow through the generated client", () => {
   test("create mission, start, agent, put on mission, task, execute, report as the agent, approve, verify the trace", async () => {
     // The wrapped body form of the reference is part of the type.
-    const created = await member.POST("/api/missions", { body: { mission: { mission_id: "client-m1", goal: "Typed client workflow" } } });
+    const created = await member.POST("/api/missions", {
+      body: { mission: { mission_id: "client-m1", goal: "Typed client workflow" } },
+    });
     expect(created.response.status).toBe(201);
     expect(created.response.headers.get("location")).toBe("/api/missions/client-m1");
     const mission = created.data!.data;
     expectTypeOf(mission.status).toEqualTypeOf<components["schemas"]["MissionStatus"]>();
     expect(mission).toMatchObject({ mission_id: "client-m1", status: "planning" });
 
-    const agent = await member.POST("/api/agents", { body: { agent_id: "client-a1", adapter_module: "manual", capabilities: ["coding"] } });
+    const agent = await member.POST("/api/agents", {
+      body: { agent_id: "client-a1", adapter_module: "manual", capabilities: ["coding"] },
+    });
     expect(agent.response.status).toBe(201);
     expect(agent.data!.data.agent_id).toBe("client-a1");
 
@@ -94,7 +98,10 @@ describe("a full workflow through the generated client", () => {
     expect(review.status).toBe("pending_review");
     expect(review.outputs).toEqual({ files_changed: 2 });
 
-    const approved = await member.POST("/api/tasks/{id}/approve", { params: { path: { id: "client-t1" } }, body: { comment: "looks good" } });
+    const approved = await member.POST("/api/tasks/{id}/approve", {
+      params: { path: { id: "client-t1" } },
+      body: { comment: "looks good" },
+    });
     expect(approved.data!.data.status).toBe("completed");
 
     const seen = await waitFor(async () => {
@@ -143,7 +150,9 @@ describe("typed errors", () => {
     // Path parameters take the integer id or the key.
     expectTypeOf<operations["getTask"]["parameters"]["path"]["id"]>().toEqualTypeOf<number | string>();
     // Every error answer of an operation is the one Error schema.
-    expectTypeOf<operations["approveTask"]["responses"][422]["content"]["application/json"]>().toEqualTypeOf<ApiError>();
+    expectTypeOf<
+      operations["approveTask"]["responses"][422]["content"]["application/json"]
+    >().toEqualTypeOf<ApiError>();
     expectTypeOf<Task["status"]>().toEqualTypeOf<components["schemas"]["TaskStatus"]>();
   });
 });

@@ -9,7 +9,10 @@ import { createTestContext, type TestContext } from "../harness.js";
 const built = fs.mkdtempSync(path.join(os.tmpdir(), "mc-console-"));
 const missing = path.join(built, "does-not-exist");
 fs.mkdirSync(path.join(built, "assets"));
-fs.writeFileSync(path.join(built, "index.html"), '<!doctype html><title>t</title><script type="module" src="/assets/app-1.js"></script>');
+fs.writeFileSync(
+  path.join(built, "index.html"),
+  '<!doctype html><title>t</title><script type="module" src="/assets/app-1.js"></script>',
+);
 fs.writeFileSync(path.join(built, "assets/app-1.js"), "console.log(1)");
 fs.writeFileSync(path.join(built, "secret.txt"), "outside assets");
 
@@ -81,6 +84,8 @@ describe("console files", () => {
 
   test("the console routes are not in the OpenAPI document", async () => {
     const doc = (await withBuild.json("GET", "/openapi.json", { token: null })).body;
-    expect(Object.keys(doc.paths).filter((p) => !p.startsWith("/api") && !["/healthz", "/readyz", "/mcp"].includes(p))).toEqual([]);
+    expect(
+      Object.keys(doc.paths).filter((p) => !p.startsWith("/api") && !["/healthz", "/readyz", "/mcp"].includes(p)),
+    ).toEqual([]);
   });
 });

@@ -6,7 +6,8 @@ import { mergeLogs } from "../../web/src/logs.js";
 
 describe("SseParser", () => {
   test("messages with ids, without ids, comments and retry, split anywhere", () => {
-    const text = 'retry: 2000\n\n: keep-alive\n\nid: 7\ndata: {"a":1}\n\ndata: {"event":"agent.heartbeat"}\n\nid: 8\ndata: x\ndata: y\n\n';
+    const text =
+      'retry: 2000\n\n: keep-alive\n\nid: 7\ndata: {"a":1}\n\ndata: {"event":"agent.heartbeat"}\n\nid: 8\ndata: x\ndata: y\n\n';
     for (let cut = 0; cut <= text.length; cut++) {
       const p = new SseParser();
       const got = [...p.push(text.slice(0, cut)), ...p.push(text.slice(cut))];
@@ -32,7 +33,10 @@ describe("SseParser", () => {
 });
 
 describe("mergeLogs", () => {
-  const l = (message: string, s: number) => ({ message, timestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString() });
+  const l = (message: string, s: number) => ({
+    message,
+    timestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString(),
+  });
 
   test("appends only lines not seen, in arrival order", () => {
     const a = [l("one", 1), l("two", 2)];

@@ -19,10 +19,19 @@ export const CHROMIUM = process.env.MC_CHROMIUM ?? "/usr/bin/chromium";
 
 /** Builds web/dist if a source is newer; serialised across test files running at once. */
 export function ensureWebBuilt() {
-  execFileSync("flock", [path.join(os.tmpdir(), "mission-control-web-build.lock"), process.execPath, "scripts/build-web-if-stale.mjs", "--quiet"], {
-    cwd: root,
-    stdio: "inherit",
-  });
+  execFileSync(
+    "flock",
+    [
+      path.join(os.tmpdir(), "mission-control-web-build.lock"),
+      process.execPath,
+      "scripts/build-web-if-stale.mjs",
+      "--quiet",
+    ],
+    {
+      cwd: root,
+      stdio: "inherit",
+    },
+  );
 }
 
 export interface Browser {
@@ -35,7 +44,9 @@ export interface Browser {
 
 export async function launch(): Promise<Browser> {
   if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is not at ${CHROMIUM}: apt-get install -y chromium (Debian), or set MC_CHROMIUM to its binary`);
+    throw new Error(
+      `Chromium is not at ${CHROMIUM}: apt-get install -y chromium (Debian), or set MC_CHROMIUM to its binary`,
+    );
   }
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "mc-chromium-"));
   const context = await chromium.launchPersistentContext(userDataDir, {

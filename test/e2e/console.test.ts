@@ -86,7 +86,9 @@ describe("console", () => {
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByText("This token is not valid.").waitFor();
     // The refused token's 401 is the one error this test expects the browser to log.
-    expect(browser.errors).toEqual(["console: Failed to load resource: the server responded with a status of 401 (Unauthorized)"]);
+    expect(browser.errors).toEqual([
+      "console: Failed to load resource: the server responded with a status of 401 (Unauthorized)",
+    ]);
     browser.errors.length = 0;
     await screenshot(page, "sign-in");
     await signIn(page, t.url!, t.member);
@@ -116,7 +118,9 @@ describe("console", () => {
     await api("PATCH", `/api/tasks/${moved}`, { status: "in_progress" });
     await page.locator('section[aria-label="in_progress column"]').getByText("Validate the email field").waitFor();
     // Cost and the conflict marker on the card, as the task's outputs say.
-    await api("POST", `/api/tasks/${moved}/report`, { outputs: { cost_usd: 0.42, conflicts: [{ task_id: first, files: ["src/login.ts"] }] } });
+    await api("POST", `/api/tasks/${moved}/report`, {
+      outputs: { cost_usd: 0.42, conflicts: [{ task_id: first, files: ["src/login.ts"] }] },
+    });
     const movedCard = page.locator("article.card", { hasText: "Validate the email field" });
     await movedCard.getByText("⚠ conflict").waitFor();
     await movedCard.getByText("$0.4200").waitFor();
@@ -157,9 +161,9 @@ describe("console", () => {
     await page.getByText("1200 in / 340 out").waitFor();
     await page.getByText("2 file(s), +10 −3").waitFor();
     await page.getByText("src/login.test.ts", { exact: true }).waitFor();
-    expect(await page.getByRole("link", { name: "https://git.example.com/acme/app/merge_requests/7" }).getAttribute("href")).toBe(
-      "https://git.example.com/acme/app/merge_requests/7",
-    );
+    expect(
+      await page.getByRole("link", { name: "https://git.example.com/acme/app/merge_requests/7" }).getAttribute("href"),
+    ).toBe("https://git.example.com/acme/app/merge_requests/7");
     expect(await page.getByRole("button", { name: "Execute" }).count()).toBe(0);
     await screenshot(page, "task");
     await page.getByRole("button", { name: "Approve" }).click();
@@ -175,7 +179,11 @@ describe("console", () => {
     await reject.click();
     await page.locator(".facts .status", { hasText: "rejected" }).first().waitFor();
     const moves = await api("GET", `/api/trace?task_id=${bad}&event=task.status_changed`);
-    expect(moves.at(-1).data).toMatchObject({ from: "pending_review", to: "rejected", comment: "Hash them with argon2id." });
+    expect(moves.at(-1).data).toMatchObject({
+      from: "pending_review",
+      to: "rejected",
+      comment: "Hash them with argon2id.",
+    });
     // Rejected work can be executed again; the button is offered now.
     await page.getByRole("button", { name: "Execute" }).waitFor();
   });
@@ -187,10 +195,16 @@ describe("console", () => {
     await page.getByRole("heading", { name: "Parse <b>user</b> input", level: 1 }).waitFor();
     const evil = `<img src=x onerror="window.__xss=1;document.title='pwned'">`;
     await api("POST", `/api/tasks/${task}/report`, {
-      logs: [{ message: "starting", level: "info" }, { message: evil, level: "warn" }],
+      logs: [
+        { message: "starting", level: "info" },
+        { message: evil, level: "warn" },
+      ],
       outputs: { pr_url: "javascript:window.__xss=2", summary: evil },
     });
-    await page.getByTestId("log").getByText(evil, { exact: true }).waitFor({ timeout: LIVE_MS + 3_000 });
+    await page
+      .getByTestId("log")
+      .getByText(evil, { exact: true })
+      .waitFor({ timeout: LIVE_MS + 3_000 });
     await page.waitForTimeout(300);
     expect(await page.evaluate("window.__xss")).toBeUndefined();
     expect(await page.title()).toBe("Mission Control");
@@ -207,7 +221,11 @@ describe("console", () => {
     await api("POST", "/api/agents", {
       agent_id: "e2e-proc",
       adapter_module: "command",
-      config: { command: [process.execPath, path.join(fixtures, "hang.mjs")], env: { PID_FILE: pidFile }, timeout_s: 120 },
+      config: {
+        command: [process.execPath, path.join(fixtures, "hang.mjs")],
+        env: { PID_FILE: pidFile },
+        timeout_s: 120,
+      },
     });
     await api("POST", "/api/missions/e2e-run/agents", { agent_id: "e2e-proc" });
     await api("POST", "/api/missions/e2e-run/start");
@@ -216,7 +234,9 @@ describe("console", () => {
     await page.getByRole("heading", { name: "Run until killed", level: 1 }).waitFor();
     await page.getByRole("button", { name: "Execute" }).click();
     await page.locator(".facts > .status", { hasText: "in_progress" }).waitFor({ timeout: 15_000 });
-    const pid = await waitFor(() => (fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, "utf8").trim().split("\n")[0]) : 0));
+    const pid = await waitFor(() =>
+      fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, "utf8").trim().split("\n")[0]) : 0,
+    );
     await page.getByTestId("log").getByText(`hanging as ${pid}`).waitFor({ timeout: 10_000 });
     process.kill(pid, "SIGKILL");
     await page.locator(".facts > .status", { hasText: "failed" }).waitFor({ timeout: 10_000 });
@@ -294,10 +314,14 @@ describe("console", () => {
     await page.getByRole("button", { name: "Create agent" }).click();
     await page.locator(".error", { hasText: "config.command: must be array" }).waitFor();
     // Chromium logs the refused request; nothing else went wrong.
-    expect(browser.errors).toEqual(["console: Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"]);
+    expect(browser.errors).toEqual([
+      "console: Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)",
+    ]);
     browser.errors.length = 0;
     expect((await t.json("GET", "/api/agents/e2e-worker")).status).toBe(404);
-    await page.getByLabel("Settings (JSON)").fill(JSON.stringify({ command: [process.execPath, path.join(fixtures, "report-and-exit.mjs")] }));
+    await page
+      .getByLabel("Settings (JSON)")
+      .fill(JSON.stringify({ command: [process.execPath, path.join(fixtures, "report-and-exit.mjs")] }));
     await page.getByRole("button", { name: "Create agent" }).click();
     await page.locator('tr[data-agent-id="e2e-worker"]').waitFor();
     expect((await api("GET", "/api/agents/e2e-worker")).adapter_module).toBe("command");
@@ -329,12 +353,30 @@ describe("console", () => {
 
   test("every screen renders without console errors", async () => {
     await api("POST", "/api/objectives", { objective_id: "e2e-okr", title: "Users can sign in" });
-    await api("POST", "/api/objectives/e2e-okr/key_results", { kr_id: "e2e-kr", title: "Login works in all browsers", target: 10, current: 4 });
-    await api("POST", "/api/requirements", { requirement_id: "e2e-req", title: "Password login", objective_id: "e2e-okr", priority: "p0" });
+    await api("POST", "/api/objectives/e2e-okr/key_results", {
+      kr_id: "e2e-kr",
+      title: "Login works in all browsers",
+      target: 10,
+      current: 4,
+    });
+    await api("POST", "/api/requirements", {
+      requirement_id: "e2e-req",
+      title: "Password login",
+      objective_id: "e2e-okr",
+      priority: "p0",
+    });
     await createTask("e2e-board", "Accept username and password", { requirement_ids: ["e2e-req"] });
-    await api("POST", "/api/policies", { policy_id: "e2e-no-force-push", description: "No force pushes", conditions: { command: { $regex: "push --force" } }, actions: [{ block: "force push" }] });
+    await api("POST", "/api/policies", {
+      policy_id: "e2e-no-force-push",
+      description: "No force pushes",
+      conditions: { command: { $regex: "push --force" } },
+      actions: [{ block: "force push" }],
+    });
     await api("POST", "/api/policies/evaluate", { action: { command: "git push --force" } });
-    await api("POST", "/api/knowledge/documents", { title: "Login design", content: "Sessions use secure cookies; passwords are hashed with argon2id." });
+    await api("POST", "/api/knowledge/documents", {
+      title: "Login design",
+      content: "Sessions use secure cookies; passwords are hashed with argon2id.",
+    });
 
     const screens: Array<[string | null, string, () => Promise<unknown>]> = [
       [null, "#/inbox", () => page.getByRole("heading", { name: "Needs you" }).waitFor()],

@@ -48,7 +48,11 @@ test("10,000 tasks on the board and 100,000 log lines in a task", async () => {
   await page.goto(`${t.url}/#/missions/big`);
   const pending = page.locator('section[aria-label="pending column"]');
   await pending.locator(".count", { hasText: String(TASKS) }).waitFor();
-  await page.getByText(`${TASKS + 1}/${TASKS + 1}`, { exact: false }).or(page.getByText(`0/${TASKS + 1} completed`)).first().waitFor();
+  await page
+    .getByText(`${TASKS + 1}/${TASKS + 1}`, { exact: false })
+    .or(page.getByText(`0/${TASKS + 1} completed`))
+    .first()
+    .waitFor();
   expect(await page.locator("article.card").count()).toBeLessThan(100);
   await pending.locator(".column-scroll").evaluate((el: any) => {
     el.scrollTop = el.scrollHeight;

@@ -28,12 +28,14 @@ async function api(method: string, url: string, body?: unknown) {
   return r.body?.data;
 }
 
-const live = (page: Page, text: "Live" | "Reconnecting") => page.locator(".live", { hasText: text }).waitFor({ timeout: 30_000 });
+const live = (page: Page, text: "Live" | "Reconnecting") =>
+  page.locator(".live", { hasText: text }).waitFor({ timeout: 30_000 });
 
 test("the stream drops and resumes with nothing missed", async () => {
   await api("POST", "/api/missions", { mission_id: "s-mission", goal: "Survive a flaky network" });
   const first = (await api("POST", "/api/missions/s-mission/tasks", { objective: "Task before the cut" })).task_id;
-  const logged = (await api("POST", "/api/missions/s-mission/tasks", { objective: "Task that logs during the cut" })).task_id;
+  const logged = (await api("POST", "/api/missions/s-mission/tasks", { objective: "Task that logs during the cut" }))
+    .task_id;
   await api("PATCH", `/api/tasks/${logged}`, { status: "in_progress" });
 
   const board = await browser.newPage();
@@ -58,7 +60,10 @@ test("the stream drops and resumes with nothing missed", async () => {
   await live(taskPage, "Reconnecting");
 
   const during = [];
-  for (let i = 1; i <= 3; i++) during.push((await api("POST", "/api/missions/s-mission/tasks", { objective: `Created during the cut ${i}` })).task_id);
+  for (let i = 1; i <= 3; i++)
+    during.push(
+      (await api("POST", "/api/missions/s-mission/tasks", { objective: `Created during the cut ${i}` })).task_id,
+    );
   await api("PATCH", `/api/tasks/${first}`, { status: "blocked" });
   await api("POST", `/api/tasks/${logged}/report`, { logs: [{ message: "line during the cut" }] });
 

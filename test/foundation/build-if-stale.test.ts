@@ -30,8 +30,20 @@ beforeEach(() => {
   fs.mkdirSync(path.join(root, "scripts"));
   fs.copyFileSync(SCRIPT, path.join(root, "scripts/build-if-stale.mjs"));
   fs.symlinkSync(NODE_MODULES, path.join(root, "node_modules"));
-  write("tsconfig.json", JSON.stringify({ compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, types: [] } }));
-  write("tsconfig.build.json", JSON.stringify({ extends: "./tsconfig.json", compilerOptions: { outDir: "dist", rootDir: "src" }, include: ["src"] }));
+  write(
+    "tsconfig.json",
+    JSON.stringify({
+      compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, types: [] },
+    }),
+  );
+  write(
+    "tsconfig.build.json",
+    JSON.stringify({
+      extends: "./tsconfig.json",
+      compilerOptions: { outDir: "dist", rootDir: "src" },
+      include: ["src"],
+    }),
+  );
   write("package-lock.json", "{}\n");
   write("src/main.ts", 'export const version: string = "one";\n');
   write("src/db/migrations/0000_init.sql", "CREATE TABLE t (id int);\n");
@@ -39,8 +51,12 @@ beforeEach(() => {
 
 function build(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(root, "scripts/build-if-stale.mjs"), ...args], { cwd: root }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      [path.join(root, "scripts/build-if-stale.mjs"), ...args],
+      { cwd: root },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -109,13 +125,15 @@ describe("the server", () => {
     expect(await build()).toEqual({
       code: 1,
       stdout: "",
-      stderr: "dist/ is older than src/ and TypeScript is not installed (a dev dependency): run npm install, then npm run build\n",
+      stderr:
+        "dist/ is older than src/ and TypeScript is not installed (a dev dependency): run npm install, then npm run build\n",
     });
     fs.rmSync(path.join(root, "dist"), { recursive: true });
     expect(await build()).toEqual({
       code: 1,
       stdout: "",
-      stderr: "dist/ is missing and TypeScript is not installed (a dev dependency): run npm install, then npm run build\n",
+      stderr:
+        "dist/ is missing and TypeScript is not installed (a dev dependency): run npm install, then npm run build\n",
     });
   });
 });
@@ -126,7 +144,8 @@ describe("the console hook", () => {
 
   test("when web/ exists, scripts/build-web-if-stale.mjs decides after the server; --server-only skips it", async () => {
     write("scripts/build-web-if-stale.mjs", fakeWebScript);
-    const runs = () => (fs.existsSync(path.join(root, "web-runs.txt")) ? fs.readFileSync(path.join(root, "web-runs.txt"), "utf8") : "");
+    const runs = () =>
+      fs.existsSync(path.join(root, "web-runs.txt")) ? fs.readFileSync(path.join(root, "web-runs.txt"), "utf8") : "";
     await build();
     expect(runs()).toBe(""); // no web/ yet
     write("web/index.html", "<!doctype html>");

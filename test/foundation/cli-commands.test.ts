@@ -24,7 +24,8 @@ describe("help", () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("");
     expect(r.stdout).toMatch(/^usage: mission-control \[serve \| migrate \| token … \| help\]\n/);
-    for (const word of ["serve", "migrate", "token create --role admin|member|agent", "token list", "token revoke ID"]) expect(r.stdout).toContain(word);
+    for (const word of ["serve", "migrate", "token create --role admin|member|agent", "token list", "token revoke ID"])
+      expect(r.stdout).toContain(word);
   });
 
   test("token --help prints the token usage", async () => {
@@ -35,7 +36,11 @@ describe("help", () => {
 
   test("an unknown command is a usage error in one line, exit 2", async () => {
     const r = await runCli(["frobnicate"], {});
-    expect(r).toEqual({ code: 2, stdout: "", stderr: 'unknown command "frobnicate"; use serve, migrate, token or help\n' });
+    expect(r).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: 'unknown command "frobnicate"; use serve, migrate, token or help\n',
+    });
   });
 });
 
@@ -49,10 +54,16 @@ describe("offline token command: usage errors (exit 2, one line, nothing opened)
     [["token", "create", "--role", "ADMIN"], '--role must be one of admin, member, agent (got "ADMIN")'],
     [["token", "create", "--role", "agent"], "--role agent needs --agent <agent id or key>"],
     [["token", "create", "--role", "member", "--agent", "claude-1"], "--agent is only allowed with --role agent"],
-    [["token", "create", "--role", "agent", "--agent", "bad key!"], '--agent must be an agent\'s id or key (got "bad key!")'],
+    [
+      ["token", "create", "--role", "agent", "--agent", "bad key!"],
+      '--agent must be an agent\'s id or key (got "bad key!")',
+    ],
     [["token", "create", "--role", "agent", "--agent", "0"], '--agent must be an agent\'s id or key (got "0")'],
     [["token", "create", "--role", "member", "--name", ""], '--name must be 1 to 200 characters (got "")'],
-    [["token", "create", "--role", "member", "--name", "n".repeat(201)], `--name must be 1 to 200 characters (got "${"n".repeat(201)}")`],
+    [
+      ["token", "create", "--role", "member", "--name", "n".repeat(201)],
+      `--name must be 1 to 200 characters (got "${"n".repeat(201)}")`,
+    ],
     [["token", "create", "--role", "member", "extra"], 'token create takes no argument "extra"'],
     [["token", "create", "--rol", "member"], "token create: Unknown option '--rol'"],
     [["token", "create", "--role"], "token create: Option '--role <value>' argument missing"],
@@ -79,7 +90,9 @@ describe("offline token command on a stopped server's directory", () => {
     const env = { MC_DATA_DIR: dataDir, MC_ADMIN_TOKEN: ADMIN };
     const s = await startServer(env, START_TIMEOUT_MS);
     try {
-      expect((await call(`${s.url}/api/agents`, ADMIN, "POST", { agent: { agent_id: "claude-1", name: "Claude" } })).status).toBe(201);
+      expect(
+        (await call(`${s.url}/api/agents`, ADMIN, "POST", { agent: { agent_id: "claude-1", name: "Claude" } })).status,
+      ).toBe(201);
     } finally {
       expect(await s.stop()).toBe(0);
     }
@@ -100,13 +113,23 @@ describe("offline token command on a stopped server's directory", () => {
       stdout: "",
       stderr: "--agent nobody: does not exist\n",
     });
-    expect(await runCli(["token", "revoke", "999999"], env)).toEqual({ code: 1, stdout: "", stderr: "token 999999 does not exist or is already revoked\n" });
+    expect(await runCli(["token", "revoke", "999999"], env)).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: "token 999999 does not exist or is already revoked\n",
+    });
 
     const list = await runCli(["token", "list"], env);
     expect(list.code).toBe(0);
-    expect(list.stdout.split("\n")).toEqual(expect.arrayContaining([`${id}\tagent\tclaude-1\tci`, `${memberId}\tmember\t-\t-`]));
+    expect(list.stdout.split("\n")).toEqual(
+      expect.arrayContaining([`${id}\tagent\tclaude-1\tci`, `${memberId}\tmember\t-\t-`]),
+    );
 
-    expect(await runCli(["token", "revoke", String(memberId)], env)).toEqual({ code: 0, stdout: "", stderr: `token ${memberId} revoked\n` });
+    expect(await runCli(["token", "revoke", String(memberId)], env)).toEqual({
+      code: 0,
+      stdout: "",
+      stderr: `token ${memberId} revoked\n`,
+    });
     expect(await runCli(["token", "revoke", String(memberId)], env)).toMatchObject({ code: 1 });
 
     const again = await startServer(env, START_TIMEOUT_MS);
@@ -114,7 +137,9 @@ describe("offline token command on a stopped server's directory", () => {
       expect((await call(`${again.url}/api/agents/claude-1`, secret)).status).toBe(200);
       expect((await call(`${again.url}/api/missions`, member.stdout.trim())).status).toBe(401);
       const trace = (await call(`${again.url}/api/trace?event=token.created&limit=500`, ADMIN)).body.data;
-      expect(trace.filter((e: any) => e.actor === "admin:cli").map((e: any) => e.data.token_id)).toEqual(expect.arrayContaining([id, memberId]));
+      expect(trace.filter((e: any) => e.actor === "admin:cli").map((e: any) => e.data.token_id)).toEqual(
+        expect.arrayContaining([id, memberId]),
+      );
     } finally {
       await again.stop();
     }
@@ -129,7 +154,11 @@ describe("start-up failures in one line, exit 1", () => {
     await new Promise<void>((resolve) => blocker.listen(port, "127.0.0.1", resolve));
     try {
       const r = await runCli(["serve"], { MC_DATA_DIR: dataDir, HOST: "127.0.0.1", PORT: String(port) });
-      expect(r).toEqual({ code: 1, stdout: "", stderr: `port ${port} on 127.0.0.1 is already in use; stop what listens there or set PORT\n` });
+      expect(r).toEqual({
+        code: 1,
+        stdout: "",
+        stderr: `port ${port} on 127.0.0.1 is already in use; stop what listens there or set PORT\n`,
+      });
       expect(fs.existsSync(path.join(dataDir, "admin-token"))).toBe(false);
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
@@ -146,8 +175,16 @@ describe("start-up failures in one line, exit 1", () => {
   });
 
   test("PostgreSQL not running", async () => {
-    const r = await runCli(["serve"], { DATABASE_URL: "postgres://postgres@127.0.0.1:1/mc", MC_DATA_DIR: tmpDir(), PORT: "0" });
-    expect(r).toEqual({ code: 1, stdout: "", stderr: "cannot connect to PostgreSQL at 127.0.0.1:1 (connection refused); is it running?\n" });
+    const r = await runCli(["serve"], {
+      DATABASE_URL: "postgres://postgres@127.0.0.1:1/mc",
+      MC_DATA_DIR: tmpDir(),
+      PORT: "0",
+    });
+    expect(r).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: "cannot connect to PostgreSQL at 127.0.0.1:1 (connection refused); is it running?\n",
+    });
   });
 
   test("MC_PUBLIC_URL without a scheme", async () => {
@@ -155,7 +192,8 @@ describe("start-up failures in one line, exit 1", () => {
     expect(r).toEqual({
       code: 1,
       stdout: "",
-      stderr: 'Invalid configuration: MC_PUBLIC_URL must be an absolute http:// or https:// URL (got "localhost:4000")\n',
+      stderr:
+        'Invalid configuration: MC_PUBLIC_URL must be an absolute http:// or https:// URL (got "localhost:4000")\n',
     });
   });
 
@@ -165,7 +203,11 @@ describe("start-up failures in one line, exit 1", () => {
     u.pathname = `/${name}`;
     for (const args of [["serve"], ["migrate"], ["token", "list"]]) {
       const r = await runCli(args, { DATABASE_URL: u.toString(), MC_DATA_DIR: tmpDir(), PORT: "0" });
-      expect(r, args.join(" ")).toEqual({ code: 1, stdout: "", stderr: `database ${name} does not exist; create it with createdb ${name}\n` });
+      expect(r, args.join(" ")).toEqual({
+        code: 1,
+        stdout: "",
+        stderr: `database ${name} does not exist; create it with createdb ${name}\n`,
+      });
     }
   });
 });

@@ -32,7 +32,9 @@ function lockHolder(dir: string, extra = "") {
   const code =
     `const { lockDataDir } = await import(${JSON.stringify(path.resolve("src/db/data-dir-lock.ts"))});` +
     `await lockDataDir(${JSON.stringify(dir)}); ${extra} process.stdout.write("locked\\n"); setInterval(() => {}, 1000);`;
-  const proc = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { stdio: ["ignore", "pipe", "inherit"] });
+  const proc = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const locked = new Promise<void>((resolve, reject) => {
     proc.stdout.on("data", (d: Buffer) => d.toString().includes("locked") && resolve());
     proc.on("exit", (c) => reject(new Error(`lock holder exited ${c}`)));
@@ -109,7 +111,12 @@ describe("openDatabase on a data directory", () => {
       await db.close();
     }
     // Closed: the lock is gone; the same directory opens on the request thread with another size.
-    const again = await openDatabase({ databaseUrl: null, dataDir: dir, pgliteThread: false, pgliteSharedBuffersMb: 16 });
+    const again = await openDatabase({
+      databaseUrl: null,
+      dataDir: dir,
+      pgliteThread: false,
+      pgliteSharedBuffersMb: 16,
+    });
     try {
       expect((await again.query<{ shared_buffers: string }>("SHOW shared_buffers"))[0]!.shared_buffers).toBe("16MB");
       expect(await again.query("SELECT v FROM kept")).toEqual([{ v: "yes" }]);
@@ -125,21 +132,28 @@ describe("real server processes on one MC_DATA_DIR", () => {
     const env = { MC_DATA_DIR: dataDir, MC_ADMIN_TOKEN: ADMIN };
     const first = await startServer(env, START_TIMEOUT_MS);
     try {
-      expect((await call(`${first.url}/api/missions`, ADMIN, "POST", { mission: { mission_id: "before", goal: "g" } })).status).toBe(201);
+      expect(
+        (await call(`${first.url}/api/missions`, ADMIN, "POST", { mission: { mission_id: "before", goal: "g" } }))
+          .status,
+      ).toBe(201);
       const second = await runCli(["serve"], { ...env, HOST: "127.0.0.1", PORT: "0" });
       expect(second.code).toBe(1);
       expect(second.stderr).toMatch(inUse(dataDir, first.proc.pid!));
       expect(second.stdout).toBe("");
 
       // The first goes on serving, reads and writes.
-      expect((await call(`${first.url}/api/missions`, ADMIN, "POST", { mission: { mission_id: "after", goal: "g" } })).status).toBe(201);
+      expect(
+        (await call(`${first.url}/api/missions`, ADMIN, "POST", { mission: { mission_id: "after", goal: "g" } }))
+          .status,
+      ).toBe(201);
       expect((await call(`${first.url}/api/missions/before`, ADMIN)).status).toBe(200);
     } finally {
       expect(await first.stop()).toBe(0);
     }
     const again = await startServer(env, START_TIMEOUT_MS);
     try {
-      for (const m of ["before", "after"]) expect((await call(`${again.url}/api/missions/${m}`, ADMIN)).status).toBe(200);
+      for (const m of ["before", "after"])
+        expect((await call(`${again.url}/api/missions/${m}`, ADMIN)).status).toBe(200);
       expect((await call(`${again.url}/api/trace/verify`, ADMIN)).body.data.valid).toBe(true);
     } finally {
       await again.stop();
@@ -152,7 +166,12 @@ describe("real server processes on one MC_DATA_DIR", () => {
     const s = await startServer(env, START_TIMEOUT_MS);
     try {
       const before = (await call(`${s.url}/api/tokens?limit=500`, ADMIN)).body.data;
-      for (const args of [["token", "create", "--role", "member"], ["token", "list"], ["token", "revoke", "1"], ["migrate"]]) {
+      for (const args of [
+        ["token", "create", "--role", "member"],
+        ["token", "list"],
+        ["token", "revoke", "1"],
+        ["migrate"],
+      ]) {
         const r = await runCli(args, env);
         expect(r.code, args.join(" ")).toBe(1);
         expect(r.stderr).toMatch(inUse(dataDir, s.proc.pid!));
@@ -173,7 +192,9 @@ describe("real server processes on one MC_DATA_DIR", () => {
     const env = { MC_DATA_DIR: dataDir, MC_ADMIN_TOKEN: ADMIN };
     const s = await startServer(env, START_TIMEOUT_MS);
     for (let i = 0; i < 5; i++) {
-      expect((await call(`${s.url}/api/missions`, ADMIN, "POST", { mission: { mission_id: `m${i}`, goal: "g" } })).status).toBe(201);
+      expect(
+        (await call(`${s.url}/api/missions`, ADMIN, "POST", { mission: { mission_id: `m${i}`, goal: "g" } })).status,
+      ).toBe(201);
     }
     expect(await s.stop("SIGKILL")).toBe(null);
     // No stale lock: the offline command and a new server both get the directory straight away.

@@ -8,7 +8,9 @@ beforeAll(async () => {
   t = await createTestContext();
   expect((await t.json("POST", "/api/missions", { body: { mission_id: "m405", goal: "g" } })).status).toBe(201);
   expect((await t.json("POST", "/api/agents", { body: { agent_id: "a405" } })).status).toBe(201);
-  expect((await t.json("POST", "/api/missions/m405/tasks", { body: { task_id: "t405", objective: "o" } })).status).toBe(201);
+  expect((await t.json("POST", "/api/missions/m405/tasks", { body: { task_id: "t405", objective: "o" } })).status).toBe(
+    201,
+  );
 });
 afterAll(async () => {
   await t.close();
@@ -36,7 +38,9 @@ test.each(cases)("DELETE %s → 405, Allow: %s, nothing deleted", async (url, al
     const r = await t.json("DELETE", url, { token });
     expect(r.status).toBe(405);
     expect(r.headers.allow).toBe(allow);
-    expect(r.body).toEqual({ errors: { detail: `Method Not Allowed: records the trace names are never deleted; ${how}` } });
+    expect(r.body).toEqual({
+      errors: { detail: `Method Not Allowed: records the trace names are never deleted; ${how}` },
+    });
   }
   expect(await fingerprint()).toBe(before);
 });

@@ -134,7 +134,12 @@ describe.skipIf(backend !== "pglite")("PGlite in a worker thread", () => {
   });
 
   test("on the calling thread (MC_PGLITE_WORKER=false) the same statements work", async () => {
-    const local = await openDatabase({ databaseUrl: null, dataDir: null, loadDataDir: template(), pgliteThread: false });
+    const local = await openDatabase({
+      databaseUrl: null,
+      dataDir: null,
+      loadDataDir: template(),
+      pgliteThread: false,
+    });
     try {
       expect(await local.query<{ n: number }>("SELECT 1 AS n")).toEqual([{ n: 1 }]);
     } finally {

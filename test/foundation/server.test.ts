@@ -24,7 +24,9 @@ describe("embedded database", () => {
     expect(token).toMatch(/^mc_/);
     expect(s1.output()).toContain(token);
 
-    const created = await call(`${s1.url}/api/missions`, token, "POST", { mission: { mission_id: "persisted", goal: "survive" } });
+    const created = await call(`${s1.url}/api/missions`, token, "POST", {
+      mission: { mission_id: "persisted", goal: "survive" },
+    });
     expect(created.status).toBe(201);
     expect(await s1.stop("SIGTERM")).toBe(0);
 
@@ -45,7 +47,9 @@ describe("embedded database", () => {
     const dataDir = tmpDir();
     const s = await startServer({ MC_DATA_DIR: dataDir, MC_ADMIN_TOKEN: "in-flight-admin-token" });
     const inflight = Promise.all(
-      Array.from({ length: 20 }, (_, i) => call(`${s.url}/api/missions`, "in-flight-admin-token", "POST", { goal: `g${i}` }).catch(() => null)),
+      Array.from({ length: 20 }, (_, i) =>
+        call(`${s.url}/api/missions`, "in-flight-admin-token", "POST", { goal: `g${i}` }).catch(() => null),
+      ),
     );
     await new Promise((r) => setTimeout(r, 5));
     const code = s.stop("SIGTERM");

@@ -75,7 +75,9 @@ test("without a confirmation for 5 s, a cached answer is looked up again", async
 
 test("busy tokens are confirmed together: one statement for all of them, none per request", async () => {
   const tokens = service();
-  const made = await Promise.all(Array.from({ length: 20 }, (_, i) => tokens.create({ role: "member", name: `busy-${i}` }, SYSTEM)));
+  const made = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => tokens.create({ role: "member", name: `busy-${i}` }, SYSTEM)),
+  );
   for (const m of made) expect(await tokens.authenticate(m.token)).not.toBeNull();
   // For a minute, each token is used every 3 s: a revalidation starts at most every 2 s, none per request.
   const seen = await statements(async () => {

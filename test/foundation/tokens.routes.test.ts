@@ -14,7 +14,13 @@ describe("POST /api/tokens", () => {
     const r = await t.json("POST", "/api/tokens", { body: { role: "member", name: "alice" } });
     expect(r.status).toBe(201);
     expect(r.headers.location).toBe(`/api/tokens/${r.body.data.id}`);
-    expect(r.body.data).toEqual({ id: expect.any(Number), role: "member", agent_id: null, name: "alice", token: expect.any(String) });
+    expect(r.body.data).toEqual({
+      id: expect.any(Number),
+      role: "member",
+      agent_id: null,
+      name: "alice",
+      token: expect.any(String),
+    });
     const secret: string = r.body.data.token;
     expect(secret).toMatch(/^mc_[A-Za-z0-9_-]{43}$/); // 32 random bytes
     expect((await t.json("GET", "/api/missions", { token: secret })).status).toBe(200);
@@ -28,7 +34,9 @@ describe("POST /api/tokens", () => {
 
   test("the secret is stored only as a hash", async () => {
     const r = await t.json("POST", "/api/tokens", { body: { role: "admin" } });
-    const rows = await t.database.query<{ token_hash: string }>("SELECT token_hash FROM api_tokens WHERE id = $1", [r.body.data.id]);
+    const rows = await t.database.query<{ token_hash: string }>("SELECT token_hash FROM api_tokens WHERE id = $1", [
+      r.body.data.id,
+    ]);
     expect(rows[0]!.token_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(rows[0]!.token_hash).not.toContain(r.body.data.token);
     const trace = await t.json("GET", "/api/trace", { query: { event: "token.created", limit: "500" } });
@@ -50,7 +58,11 @@ describe("POST /api/tokens", () => {
     ["no role", {}, { role: ["is required"] }],
     ["unknown role", { role: "root" }, { role: ["must be one of: admin, member, agent"] }],
     ["agent without agent_id", { role: "agent" }, { agent_id: ["is required for agent tokens"] }],
-    ["agent_id on a member token", { role: "member", agent_id: "x-agent" }, { agent_id: ["is only allowed for agent tokens"] }],
+    [
+      "agent_id on a member token",
+      { role: "member", agent_id: "x-agent" },
+      { agent_id: ["is only allowed for agent tokens"] },
+    ],
     ["unknown agent", { role: "agent", agent_id: "ghost" }, { agent_id: ["does not exist"] }],
     ["unknown field", { role: "admin", scopes: [] }, { scopes: ["is not a known field"] }],
     ["empty name", { role: "admin", name: "" }, { name: ["must NOT have fewer than 1 characters"] }],

@@ -44,18 +44,51 @@ describe("GitHub configuration", () => {
 
   test.each([
     [{ GITHUB_REPOS: "octo/hello" }, "Invalid configuration: GITHUB_TOKEN must be set when GITHUB_REPOS is set"],
-    [{ GITHUB_TOKEN: "t", GITHUB_REPOS: "octo" }, 'Invalid configuration: GITHUB_REPOS must be a comma-separated list of owner/name (got "octo")'],
-    [{ GITHUB_TOKEN: "t", GITHUB_REPOS: "octo/hello/x" }, 'Invalid configuration: GITHUB_REPOS must be a comma-separated list of owner/name (got "octo/hello/x")'],
-    [{ GITHUB_TOKEN: "t", GITHUB_REPOS: "octo/.." }, 'Invalid configuration: GITHUB_REPOS must be a comma-separated list of owner/name (got "octo/..")'],
+    [
+      { GITHUB_TOKEN: "t", GITHUB_REPOS: "octo" },
+      'Invalid configuration: GITHUB_REPOS must be a comma-separated list of owner/name (got "octo")',
+    ],
+    [
+      { GITHUB_TOKEN: "t", GITHUB_REPOS: "octo/hello/x" },
+      'Invalid configuration: GITHUB_REPOS must be a comma-separated list of owner/name (got "octo/hello/x")',
+    ],
+    [
+      { GITHUB_TOKEN: "t", GITHUB_REPOS: "octo/.." },
+      'Invalid configuration: GITHUB_REPOS must be a comma-separated list of owner/name (got "octo/..")',
+    ],
     [{ GITHUB_TOKEN: "a b" }, "Invalid configuration: GITHUB_TOKEN must not contain whitespace"],
-    [{ GITHUB_API_URL: "api.github.com" }, 'Invalid configuration: GITHUB_API_URL must be an absolute http:// or https:// URL (got "api.github.com")'],
-    [{ GITHUB_API_URL: "ftp://x" }, 'Invalid configuration: GITHUB_API_URL must be an absolute http:// or https:// URL (got "ftp://x")'],
-    [{ GITHUB_API_URL: "https://u:p@ghe.example.com" }, "Invalid configuration: GITHUB_API_URL must not carry credentials; use GITHUB_TOKEN"],
-    [{ GITHUB_API_URL: "https://ghe.example.com/api?x=1" }, "Invalid configuration: GITHUB_API_URL must not have a query or fragment"],
-    [{ GITHUB_SYNC_INTERVAL_S: "-1" }, 'Invalid configuration: GITHUB_SYNC_INTERVAL_S must be an integer from 0 to 604800 (got "-1")'],
-    [{ GITHUB_SYNC_INTERVAL_S: "5m" }, 'Invalid configuration: GITHUB_SYNC_INTERVAL_S must be an integer from 0 to 604800 (got "5m")'],
-    [{ GITHUB_MERGE_METHOD: "fast-forward" }, 'Invalid configuration: GITHUB_MERGE_METHOD must be one of merge, squash, rebase (got "fast-forward")'],
-    [{ GITHUB_COMMENT_ON_COMPLETE: "sometimes" }, 'Invalid configuration: GITHUB_COMMENT_ON_COMPLETE must be true or false (got "sometimes")'],
+    [
+      { GITHUB_API_URL: "api.github.com" },
+      'Invalid configuration: GITHUB_API_URL must be an absolute http:// or https:// URL (got "api.github.com")',
+    ],
+    [
+      { GITHUB_API_URL: "ftp://x" },
+      'Invalid configuration: GITHUB_API_URL must be an absolute http:// or https:// URL (got "ftp://x")',
+    ],
+    [
+      { GITHUB_API_URL: "https://u:p@ghe.example.com" },
+      "Invalid configuration: GITHUB_API_URL must not carry credentials; use GITHUB_TOKEN",
+    ],
+    [
+      { GITHUB_API_URL: "https://ghe.example.com/api?x=1" },
+      "Invalid configuration: GITHUB_API_URL must not have a query or fragment",
+    ],
+    [
+      { GITHUB_SYNC_INTERVAL_S: "-1" },
+      'Invalid configuration: GITHUB_SYNC_INTERVAL_S must be an integer from 0 to 604800 (got "-1")',
+    ],
+    [
+      { GITHUB_SYNC_INTERVAL_S: "5m" },
+      'Invalid configuration: GITHUB_SYNC_INTERVAL_S must be an integer from 0 to 604800 (got "5m")',
+    ],
+    [
+      { GITHUB_MERGE_METHOD: "fast-forward" },
+      'Invalid configuration: GITHUB_MERGE_METHOD must be one of merge, squash, rebase (got "fast-forward")',
+    ],
+    [
+      { GITHUB_COMMENT_ON_COMPLETE: "sometimes" },
+      'Invalid configuration: GITHUB_COMMENT_ON_COMPLETE must be true or false (got "sometimes")',
+    ],
   ] as Array<[Record<string, string>, string]>)("%j fails fast with one line naming the variable", (env, message) => {
     expect(() => load(env)).toThrow(message);
   });
@@ -88,7 +121,10 @@ describe("references", () => {
 
   test.each([
     ["https://github.com/Octo/Hello/pull/42", { repo: "octo/hello", owner: "Octo", name: "Hello", number: 42 }],
-    ["https://ghe.example.com/octo/hello/pull/42/files?w=1#diff", { repo: "octo/hello", owner: "octo", name: "hello", number: 42 }],
+    [
+      "https://ghe.example.com/octo/hello/pull/42/files?w=1#diff",
+      { repo: "octo/hello", owner: "octo", name: "hello", number: 42 },
+    ],
     ["http://127.0.0.1:9/octo/hello/pull/1", { repo: "octo/hello", owner: "octo", name: "hello", number: 1 }],
   ])("pull URL %s", (raw, expected) => {
     expect(parsePullUrl(raw)).toEqual({ ...expected, url: raw });
@@ -127,7 +163,8 @@ describe("signatures", () => {
     expect(verifySignature("other", raw, sig)).toBe(false);
     expect(verifySignature("k", Buffer.concat([raw, Buffer.from(" ")]), sig)).toBe(false);
     expect(verifySignature(null, raw, sig)).toBe(false);
-    for (const bad of [undefined, 42, "", "sha256=", sig.slice(0, -1), `${sig}00`, ["x"]]) expect(verifySignature("k", raw, bad)).toBe(false);
+    for (const bad of [undefined, 42, "", "sha256=", sig.slice(0, -1), `${sig}00`, ["x"]])
+      expect(verifySignature("k", raw, bad)).toBe(false);
   });
 });
 
@@ -136,22 +173,37 @@ describe("rate limits and errors", () => {
   test("retry-after, reset, and the secondary-limit minute", () => {
     expect(rateLimitResume(429, { "retry-after": "30" }, now)).toEqual(new Date(now + 30_000));
     expect(rateLimitResume(403, { "retry-after": "5" }, now)).toEqual(new Date(now + 5_000));
-    expect(rateLimitResume(403, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(now / 1000 + 100) }, now)).toEqual(
-      new Date(now + 101_000),
-    );
+    expect(
+      rateLimitResume(403, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(now / 1000 + 100) }, now),
+    ).toEqual(new Date(now + 101_000));
     expect(rateLimitResume(429, {}, now)).toEqual(new Date(now + 60_000));
     expect(rateLimitResume(403, { "x-ratelimit-remaining": "12" }, now)).toBeNull();
     expect(rateLimitResume(404, { "retry-after": "5" }, now)).toBeNull();
   });
 
   test("kinds", () => {
-    const http = (status: number, data: unknown = {}, headers = {}) => ({ status, name: "HttpError", response: { status, data, headers } });
-    expect(toGithubError(http(401, { message: "Bad credentials" }))).toMatchObject({ kind: "unauthorized", status: 401, reason: "Bad credentials" });
+    const http = (status: number, data: unknown = {}, headers = {}) => ({
+      status,
+      name: "HttpError",
+      response: { status, data, headers },
+    });
+    expect(toGithubError(http(401, { message: "Bad credentials" }))).toMatchObject({
+      kind: "unauthorized",
+      status: 401,
+      reason: "Bad credentials",
+    });
     expect(toGithubError(http(403, { message: "Resource not accessible" }))).toMatchObject({ kind: "unauthorized" });
-    expect(toGithubError(http(403, {}, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": "1" }))).toMatchObject({ kind: "rate_limited" });
-    expect(toGithubError(http(405, { message: "Pull Request is not mergeable" }))).toMatchObject({ kind: "refused", reason: "Pull Request is not mergeable" });
+    expect(toGithubError(http(403, {}, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": "1" }))).toMatchObject({
+      kind: "rate_limited",
+    });
+    expect(toGithubError(http(405, { message: "Pull Request is not mergeable" }))).toMatchObject({
+      kind: "refused",
+      reason: "Pull Request is not mergeable",
+    });
     expect(toGithubError(http(502, "<html>"))).toMatchObject({ kind: "upstream", reason: "HTTP 502" });
-    expect(toGithubError({ status: 500, name: "HttpError", message: "connect ECONNREFUSED 127.0.0.1:1" })).toMatchObject({
+    expect(
+      toGithubError({ status: 500, name: "HttpError", message: "connect ECONNREFUSED 127.0.0.1:1" }),
+    ).toMatchObject({
       kind: "unreachable",
       status: null,
       reason: "connect ECONNREFUSED 127.0.0.1:1",

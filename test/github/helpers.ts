@@ -35,7 +35,14 @@ export interface RunApi {
   resume_at: string | null;
   trigger: string;
   requested_by: string;
-  results: Array<{ repo: string; status: string; issues_synced: number; pull_requests_skipped: number; pages: number; error: string | null }>;
+  results: Array<{
+    repo: string;
+    status: string;
+    issues_synced: number;
+    pull_requests_skipped: number;
+    pages: number;
+    error: string | null;
+  }>;
 }
 
 export async function getRun(t: TestContext, id: number): Promise<RunApi> {
@@ -45,11 +52,19 @@ export async function getRun(t: TestContext, id: number): Promise<RunApi> {
 }
 
 /** Waits until the run is finished (or paused by a rate limit). */
-export async function waitRun(t: TestContext, id: number, done: (r: RunApi) => boolean = (r) => r.status === "succeeded" || r.status === "failed") {
-  return waitFor(async () => {
-    const r = await getRun(t, id);
-    return done(r) ? r : null;
-  }, 20_000, `sync run ${id}`);
+export async function waitRun(
+  t: TestContext,
+  id: number,
+  done: (r: RunApi) => boolean = (r) => r.status === "succeeded" || r.status === "failed",
+) {
+  return waitFor(
+    async () => {
+      const r = await getRun(t, id);
+      return done(r) ? r : null;
+    },
+    20_000,
+    `sync run ${id}`,
+  );
 }
 
 /** POST /api/github/sync and wait for that run to finish. */
@@ -93,5 +108,11 @@ export async function createMission(t: TestContext, key = `m-${randomUUID().slic
 export async function traceOf(t: TestContext, query: Record<string, string>) {
   const r = await t.json("GET", "/api/trace", { query: { limit: "500", ...query } });
   expect(r.status).toBe(200);
-  return r.body.data as Array<{ event: string; actor: string; data: any; mission_id: string | null; task_id: string | null }>;
+  return r.body.data as Array<{
+    event: string;
+    actor: string;
+    data: any;
+    mission_id: string | null;
+    task_id: string | null;
+  }>;
 }

@@ -9,7 +9,12 @@ let mission: { id: number; mission_id: string };
 
 beforeAll(async () => {
   fake = await startFakeGithub();
-  fake.addIssue(REPO, { title: "Login fails", body: "On Safari only.", labels: ["bug", "Needs-Triage"], assignees: ["alice", "bob"] }); // #1
+  fake.addIssue(REPO, {
+    title: "Login fails",
+    body: "On Safari only.",
+    labels: ["bug", "Needs-Triage"],
+    assignees: ["alice", "bob"],
+  }); // #1
   fake.addIssue(REPO, { title: "Dark mode", body: null, labels: ["feature"], state: "closed" }); // #2
   fake.addIssue(REPO, { title: "Export CSV", body: "   " }); // #3
   fake.addIssue(OTHER, { title: "Other", labels: ["bug"] }); // #1
@@ -36,7 +41,21 @@ describe("list", () => {
     expect(keys(b)).toEqual([`${REPO}#1`, `${REPO}#2`, `${REPO}#3`, `${REPO}#4`, `${OTHER}#1`]);
     expect(b.meta).toEqual({ next_cursor: null });
     expect(Object.keys(b.data[0]).sort()).toEqual(
-      ["id", "repo", "number", "title", "state", "labels", "assignees", "html_url", "body", "github_updated_at", "task_id", "inserted_at", "updated_at"].sort(),
+      [
+        "id",
+        "repo",
+        "number",
+        "title",
+        "state",
+        "labels",
+        "assignees",
+        "html_url",
+        "body",
+        "github_updated_at",
+        "task_id",
+        "inserted_at",
+        "updated_at",
+      ].sort(),
     );
   });
 
@@ -97,7 +116,11 @@ describe("get", () => {
       assignees: ["alice", "bob"],
       task_id: null,
     });
-    for (const url of ["/api/github/issues/octo%2Fhello%231", "/api/github/issues/octo/hello%231", "/api/github/issues/OCTO%2FHello%231"]) {
+    for (const url of [
+      "/api/github/issues/octo%2Fhello%231",
+      "/api/github/issues/octo/hello%231",
+      "/api/github/issues/OCTO%2FHello%231",
+    ]) {
       const r = await t.json("GET", url);
       expect(r.status, url).toBe(200);
       expect(r.body).toEqual(byId.body);
@@ -128,7 +151,9 @@ describe("get", () => {
 
 describe("create a task from an issue", () => {
   test("201: a pending task in the mission, objective from title and body, linked both ways, traced", async () => {
-    const r = await t.json("POST", "/api/github/issues/octo%2Fhello%231/task", { body: { mission_id: mission.mission_id, priority: 2 } });
+    const r = await t.json("POST", "/api/github/issues/octo%2Fhello%231/task", {
+      body: { mission_id: mission.mission_id, priority: 2 },
+    });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     const task = r.body.data;
     expect(r.headers.location).toBe(`/api/tasks/${task.task_id}`);
@@ -177,13 +202,17 @@ describe("create a task from an issue", () => {
 
   test("by integer id and mission integer id, with a chosen key; a blank body gives the title alone", async () => {
     const issue = (await list({ repo: REPO })).data.find((i: any) => i.number === 3);
-    const r = await t.json("POST", `/api/github/issues/${issue.id}/task`, { body: { mission_id: mission.id, task_id: "csv-export" } });
+    const r = await t.json("POST", `/api/github/issues/${issue.id}/task`, {
+      body: { mission_id: mission.id, task_id: "csv-export" },
+    });
     expect(r.status).toBe(201);
     expect(r.body.data).toMatchObject({ task_id: "csv-export", objective: "Export CSV", priority: null });
   });
 
   test("by owner/name%23n with a literal slash; a long body is cut to what a task holds", async () => {
-    const r = await t.json("POST", "/api/github/issues/octo/hello%234/task", { body: { mission_id: mission.mission_id } });
+    const r = await t.json("POST", "/api/github/issues/octo/hello%234/task", {
+      body: { mission_id: mission.mission_id },
+    });
     expect(r.status).toBe(201);
     expect(r.body.data.objective).toHaveLength(10_000);
     expect(r.body.data.objective.startsWith("Long one\n\nxxx")).toBe(true);
@@ -192,7 +221,9 @@ describe("create a task from an issue", () => {
 
   test("an issue already linked → 422 naming the task, and nothing created", async () => {
     const before = (await t.json("GET", "/api/tasks", { query: { limit: "500" } })).body.data.length;
-    const r = await t.json("POST", "/api/github/issues/octo%2Fhello%234/task", { body: { mission_id: mission.mission_id } });
+    const r = await t.json("POST", "/api/github/issues/octo%2Fhello%234/task", {
+      body: { mission_id: mission.mission_id },
+    });
     expect(r.status).toBe(422);
     const linked = (await t.json("GET", "/api/github/issues/octo%2Fhello%234")).body.data.task_id;
     expect(r.body).toEqual({ errors: { issue: [`is already linked to task ${linked}`] } });
@@ -201,7 +232,9 @@ describe("create a task from an issue", () => {
 
   test("two concurrent links of one issue: exactly one task", async () => {
     const rs = await Promise.all(
-      [1, 2, 3].map(() => t.json("POST", `/api/github/issues/octo%2Fworld%231/task`, { body: { mission_id: mission.mission_id } })),
+      [1, 2, 3].map(() =>
+        t.json("POST", `/api/github/issues/octo%2Fworld%231/task`, { body: { mission_id: mission.mission_id } }),
+      ),
     );
     expect(rs.map((r) => r.status).sort()).toEqual([201, 422, 422]);
     // The losers waited for the winner's lock, and name the task it made (read after the lock, not before).
@@ -228,14 +261,18 @@ describe("create a task from an issue", () => {
   });
 
   test("a task key already taken → 422; the issue stays unlinked", async () => {
-    const r = await t.json("POST", "/api/github/issues/octo%2Fhello%232/task", { body: { mission_id: mission.mission_id, task_id: "csv-export" } });
+    const r = await t.json("POST", "/api/github/issues/octo%2Fhello%232/task", {
+      body: { mission_id: mission.mission_id, task_id: "csv-export" },
+    });
     expect(r.status).toBe(422);
     expect(r.body).toEqual({ errors: { task_id: ["has already been taken"] } });
     expect((await t.json("GET", "/api/github/issues/octo%2Fhello%232")).body.data.task_id).toBeNull();
   });
 
   test("unknown issue → 404", async () => {
-    const r = await t.json("POST", "/api/github/issues/octo%2Fhello%2399/task", { body: { mission_id: mission.mission_id } });
+    const r = await t.json("POST", "/api/github/issues/octo%2Fhello%2399/task", {
+      body: { mission_id: mission.mission_id },
+    });
     expect(r.status).toBe(404);
     expect(r.body).toEqual({ errors: { detail: "Not Found" } });
   });
@@ -244,7 +281,10 @@ describe("create a task from an issue", () => {
     const a = await t.json("POST", "/api/github/issues/1/task", { payload: "{" });
     expect(a.status).toBe(400);
     expect(a.body).toEqual({ errors: { detail: "Malformed JSON in request body" } });
-    const b = await t.json("POST", "/api/github/issues/1/task", { payload: "x", headers: { "content-type": "text/plain" } });
+    const b = await t.json("POST", "/api/github/issues/1/task", {
+      payload: "x",
+      headers: { "content-type": "text/plain" },
+    });
     expect(b.status).toBe(415);
     expect(b.body).toEqual({ errors: { detail: "Content-Type must be application/json" } });
   });
@@ -265,7 +305,10 @@ describe("a linked issue closed on GitHub is noted in its task's trace", () => {
     fake.updateIssue(REPO, 1, { state: "open" });
     await syncNow(t);
     trace = await traceOf(t, { task_id: task });
-    expect(trace.at(-1)).toMatchObject({ event: "github.issue_reopened", data: { from: "closed", to: "open", via: "sync" } });
+    expect(trace.at(-1)).toMatchObject({
+      event: "github.issue_reopened",
+      data: { from: "closed", to: "open", via: "sync" },
+    });
     // An edit that does not change the state is not noted.
     fake.updateIssue(REPO, 1, { title: "Login fails (all browsers)" });
     await syncNow(t);
@@ -275,7 +318,12 @@ describe("a linked issue closed on GitHub is noted in its task's trace", () => {
   test("through a webhook, at once", async () => {
     const task = (await t.json("GET", "/api/github/issues/octo%2Fhello%234")).body.data.task_id;
     const issue = { ...fake.issueJson(REPO, 4), state: "closed", updated_at: "2030-01-01T00:00:00Z" };
-    const r = await deliver(t, "issues", { action: "closed", issue, repository: { full_name: "Octo/Hello" }, sender: { login: "carol" } });
+    const r = await deliver(t, "issues", {
+      action: "closed",
+      issue,
+      repository: { full_name: "Octo/Hello" },
+      sender: { login: "carol" },
+    });
     expect(r.status).toBe(200);
     const trace = await traceOf(t, { task_id: task });
     expect(trace.at(-1)).toMatchObject({
@@ -309,7 +357,10 @@ describe("auth", () => {
   test("members may list, read and create", async () => {
     expect((await t.json("GET", "/api/github/issues", { token: t.member })).status).toBe(200);
     expect((await t.json("GET", "/api/github/issues/octo%2Fhello%232", { token: t.member })).status).toBe(200);
-    const r = await t.json("POST", "/api/github/issues/octo%2Fhello%232/task", { token: t.member, body: { mission_id: mission.mission_id } });
+    const r = await t.json("POST", "/api/github/issues/octo%2Fhello%232/task", {
+      token: t.member,
+      body: { mission_id: mission.mission_id },
+    });
     expect(r.status).toBe(201);
     const trace = await traceOf(t, { task_id: r.body.data.task_id });
     expect(trace[0]!.actor).toBe("member:test-member");

@@ -26,7 +26,9 @@ async function reviewTask(ctx: TestContext, outputs: Record<string, unknown>, mi
   expect(c.status).toBe(201);
   const id = c.body.data.task_id as string;
   for (const status of ["in_progress", "pending_review"]) {
-    const r = await ctx.json("POST", `/api/tasks/${id}/report`, { body: { status, ...(status === "pending_review" ? { outputs } : {}) } });
+    const r = await ctx.json("POST", `/api/tasks/${id}/report`, {
+      body: { status, ...(status === "pending_review" ? { outputs } : {}) },
+    });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
   }
   return id;
@@ -86,22 +88,34 @@ describe("approve merges the pull request", () => {
   test.each([
     ["not mergeable (405)", { mergeable: false }, false, 405, "Pull Request is not mergeable"],
     ["head moved (409)", {}, true, 409, "Head branch was modified. Review and try the merge again."],
-  ] as const)("%s → 422 with GitHub's reason; the task stays in pending_review; the failure is traced", async (_n, fields, staleSha, status, reason) => {
-    const pr = fake.addPull(REPO, fields);
-    const id = await reviewTask(t, { pr_url: prUrl(pr.number), head_sha: staleSha ? "0".repeat(40) : pr.head_sha });
-    const r = await t.json("POST", `/api/tasks/${id}/approve`, { body: { comment: "LGTM" } });
-    expect(r.status).toBe(422);
-    expect(r.body).toEqual({ errors: { merge: [`GitHub refused to merge ${REPO}#${pr.number} (${status}): ${reason}`] } });
-    expect(await statusOf(t, id)).toBe("pending_review");
-    expect(pr.merged).toBe(false);
-    // Tried once (a refusal is an answer, not a glitch), and checked whether it was merged after all.
-    expect(merges(pr.number)).toHaveLength(1);
-    expect(fake.requests.filter((q) => q.method === "GET" && q.path === `/repos/${REPO}/pulls/${pr.number}`)).toHaveLength(1);
-    const trace = await traceOf(t, { task_id: id });
-    expect(trace.slice(-2).map((e) => e.event)).toEqual(["github.merge_attempted", "github.merge_failed"]);
-    expect(trace.at(-1)!.data).toMatchObject({ kind: "refused", status, reason, pull_request: `${REPO}#${pr.number}` });
-    expect(trace.some((e) => e.event === "task.status_changed" && e.data.to === "completed")).toBe(false);
-  });
+  ] as const)(
+    "%s → 422 with GitHub's reason; the task stays in pending_review; the failure is traced",
+    async (_n, fields, staleSha, status, reason) => {
+      const pr = fake.addPull(REPO, fields);
+      const id = await reviewTask(t, { pr_url: prUrl(pr.number), head_sha: staleSha ? "0".repeat(40) : pr.head_sha });
+      const r = await t.json("POST", `/api/tasks/${id}/approve`, { body: { comment: "LGTM" } });
+      expect(r.status).toBe(422);
+      expect(r.body).toEqual({
+        errors: { merge: [`GitHub refused to merge ${REPO}#${pr.number} (${status}): ${reason}`] },
+      });
+      expect(await statusOf(t, id)).toBe("pending_review");
+      expect(pr.merged).toBe(false);
+      // Tried once (a refusal is an answer, not a glitch), and checked whether it was merged after all.
+      expect(merges(pr.number)).toHaveLength(1);
+      expect(
+        fake.requests.filter((q) => q.method === "GET" && q.path === `/repos/${REPO}/pulls/${pr.number}`),
+      ).toHaveLength(1);
+      const trace = await traceOf(t, { task_id: id });
+      expect(trace.slice(-2).map((e) => e.event)).toEqual(["github.merge_attempted", "github.merge_failed"]);
+      expect(trace.at(-1)!.data).toMatchObject({
+        kind: "refused",
+        status,
+        reason,
+        pull_request: `${REPO}#${pr.number}`,
+      });
+      expect(trace.some((e) => e.event === "task.status_changed" && e.data.to === "completed")).toBe(false);
+    },
+  );
 
   test("a pull request GitHub does not know → 422", async () => {
     const id = await reviewTask(t, { pr_url: prUrl(9999) });
@@ -123,7 +137,9 @@ describe("approve merges the pull request", () => {
     }
     expect(r.status).toBe(502);
     expect(r.body).toEqual({
-      errors: { detail: `GitHub could not be reached; ${REPO}#${pr.number} was not merged and the task stays in pending_review` },
+      errors: {
+        detail: `GitHub could not be reached; ${REPO}#${pr.number} was not merged and the task stays in pending_review`,
+      },
     });
     expect(await statusOf(t, id)).toBe("pending_review");
     const trace = await traceOf(t, { task_id: id });
@@ -142,7 +158,9 @@ describe("approve merges the pull request", () => {
     const r = await t.json("POST", `/api/tasks/${id}/approve`, { body: {} });
     expect(r.status).toBe(502);
     expect(r.body).toEqual({
-      errors: { detail: `GitHub answered 503: Service Unavailable; ${REPO}#${pr.number} was not merged and the task stays in pending_review` },
+      errors: {
+        detail: `GitHub answered 503: Service Unavailable; ${REPO}#${pr.number} was not merged and the task stays in pending_review`,
+      },
     });
     expect(await statusOf(t, id)).toBe("pending_review");
   });
@@ -159,7 +177,9 @@ describe("approve merges the pull request", () => {
     });
     const r = await t.json("POST", `/api/tasks/${id}/approve`, { body: {} });
     expect(r.status).toBe(502);
-    expect(r.body).toEqual({ errors: { detail: `GitHub rate limit exceeded; ${REPO}#${pr.number} was not merged, retry the approve later` } });
+    expect(r.body).toEqual({
+      errors: { detail: `GitHub rate limit exceeded; ${REPO}#${pr.number} was not merged, retry the approve later` },
+    });
     const retryAfter = Number(r.headers["retry-after"]);
     expect(retryAfter).toBeGreaterThan(1700);
     expect(retryAfter).toBeLessThanOrEqual(1802);
@@ -201,7 +221,12 @@ describe("approve merges the pull request", () => {
 
   test("a token GitHub rejects → 502 that does not contain the token", async () => {
     const wrong = "ghp_rejected_token_never_shown_7";
-    const t2 = await createTestContext({ GITHUB_TOKEN: wrong, GITHUB_REPOS: REPO, GITHUB_API_URL: fake.url, GITHUB_SYNC_INTERVAL_S: "0" });
+    const t2 = await createTestContext({
+      GITHUB_TOKEN: wrong,
+      GITHUB_REPOS: REPO,
+      GITHUB_API_URL: fake.url,
+      GITHUB_SYNC_INTERVAL_S: "0",
+    });
     try {
       const pr = fake.addPull(REPO);
       const id = await reviewTask(t2, { pr_url: prUrl(pr.number) }, (await createMission(t2)).mission_id);
@@ -252,8 +277,14 @@ describe("completion comments and merge method (GITHUB_COMMENT_ON_COMPLETE, GITH
     expect(r.status).toBe(200);
     expect(merges(pr.number).map((m) => m.body)).toEqual([{ merge_method: "rebase" }]);
     await waitFor(() => commentsOn(1).length === 1, 15_000, "comment");
-    expect(commentsOn(1)[0]!.body).toBe(`Mission Control task \`${id}\` (mission \`${mission}\`) was completed.\n\nPull request: ${prUrl(pr.number)}`);
-    const entry = await waitFor(async () => (await traceOf(t2, { task_id: id })).find((e) => e.event === "github.issue_commented"), 5000, "entry");
+    expect(commentsOn(1)[0]!.body).toBe(
+      `Mission Control task \`${id}\` (mission \`${mission}\`) was completed.\n\nPull request: ${prUrl(pr.number)}`,
+    );
+    const entry = await waitFor(
+      async () => (await traceOf(t2, { task_id: id })).find((e) => e.event === "github.issue_commented"),
+      5000,
+      "entry",
+    );
     expect(entry).toMatchObject({ actor: "system:github", data: { issue: `${OTHER}#1` } });
     expect(entry.data.comment_url).toMatch(/#issuecomment-\d+$/);
     // Nothing more later: the comment is marked posted.
@@ -277,7 +308,9 @@ describe("completion comments and merge method (GITHUB_COMMENT_ON_COMPLETE, GITH
     fake.addIssue(REPO, { title: "no comment please" });
     await syncNow(t);
     const number = [...fake.repo(REPO).items.values()].find((i) => i.title === "no comment please")!.number;
-    const r = await t.json("POST", `/api/github/issues/octo%2Fhello%23${number}/task`, { body: { mission_id: missionKey } });
+    const r = await t.json("POST", `/api/github/issues/octo%2Fhello%23${number}/task`, {
+      body: { mission_id: missionKey },
+    });
     const id = r.body.data.task_id;
     await t.json("POST", `/api/tasks/${id}/report`, { body: { status: "in_progress" } });
     await t.json("POST", `/api/tasks/${id}/report`, { body: { status: "completed" } });

@@ -24,12 +24,18 @@ beforeAll(async () => {
   // The app is given a token GitHub rejects, so the failure paths run.
   const config = loadConfig({
     MC_DATA_DIR: "/tmp/mc-test-unused",
-    ...githubEnv(fake, { GITHUB_REPOS: REPO, GITHUB_TOKEN: "ghp_rejected_token_never_logged_3c7a", GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET }),
+    ...githubEnv(fake, {
+      GITHUB_REPOS: REPO,
+      GITHUB_TOKEN: "ghp_rejected_token_never_logged_3c7a",
+      GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    }),
   });
   const logger = pino({ level: "trace" }, { write: (s: string) => void lines.push(s) });
   app = await buildApp({ config, database: db.database, logger });
   await app.ready();
-  admin = (await createTokensService({ database: db.database, adminToken: null }).create({ role: "admin", name: "a" }, SYSTEM)).token;
+  admin = (
+    await createTokensService({ database: db.database, adminToken: null }).create({ role: "admin", name: "a" }, SYSTEM)
+  ).token;
 });
 afterAll(async () => {
   await app?.close();
@@ -52,16 +58,28 @@ test("failed sync, failed merge, bad and good webhooks: neither secret in any re
   const s = await call("POST", "/api/github/sync");
   expect(s.statusCode).toBe(202);
   const id = JSON.parse(s.body).data.id;
-  await waitFor(async () => JSON.parse((await call("GET", `/api/github/sync/${id}`)).body).data.status === "failed", 15_000, "failed run");
+  await waitFor(
+    async () => JSON.parse((await call("GET", `/api/github/sync/${id}`)).body).data.status === "failed",
+    15_000,
+    "failed run",
+  );
 
   const m = JSON.parse((await call("POST", "/api/missions", { goal: "g" })).body).data.mission_id;
   const task = JSON.parse((await call("POST", `/api/missions/${m}/tasks`, { objective: "o" })).body).data.task_id;
   await call("POST", `/api/tasks/${task}/report`, { status: "in_progress" });
-  await call("POST", `/api/tasks/${task}/report`, { status: "pending_review", outputs: { pr_url: `https://github.com/${REPO}/pull/1` } });
+  await call("POST", `/api/tasks/${task}/report`, {
+    status: "pending_review",
+    outputs: { pr_url: `https://github.com/${REPO}/pull/1` },
+  });
   expect((await call("POST", `/api/tasks/${task}/approve`, {})).statusCode).toBe(502);
 
   const payload = JSON.stringify({ zen: "hi" });
-  const bad = await call("POST", "/api/github/webhook", payload, { authorization: "", "x-github-event": "ping", "x-github-delivery": "1", "x-hub-signature-256": sign(payload, "wrong") });
+  const bad = await call("POST", "/api/github/webhook", payload, {
+    authorization: "",
+    "x-github-event": "ping",
+    "x-github-delivery": "1",
+    "x-hub-signature-256": sign(payload, "wrong"),
+  });
   expect(bad.statusCode).toBe(401);
   const good = await call("POST", "/api/github/webhook", payload, {
     authorization: "",

@@ -23,7 +23,6 @@ async function issues(query: Record<string, string> = {}) {
   return r.body.data as Array<Record<string, any>>;
 }
 
-
 describe("sync runs", () => {
   test("first sync: 202 with the run, then every issue stored, pull requests skipped", async () => {
     fake.addIssue(REPO, { title: "Login fails", body: "Steps…", labels: ["bug", "P1"], assignees: ["alice"] });
@@ -386,7 +385,9 @@ describe("scheduled runs", () => {
       await f2.close();
     }
     // This file's own app runs with 0: every run in it was asked for.
-    const rows = await t.database.query<{ n: number }>("SELECT count(*)::int AS n FROM github_sync_runs WHERE trigger = 'schedule'");
+    const rows = await t.database.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM github_sync_runs WHERE trigger = 'schedule'",
+    );
     expect(rows[0]!.n).toBe(0);
   });
 });

@@ -41,7 +41,12 @@ async function stored(number: number) {
 
 describe("signature", () => {
   test("a valid signature: applied at once, 200", async () => {
-    const r = await deliver(t, "issues", { action: "opened", issue: issue(101), repository, sender: { login: "dana" } }, { delivery: "d-101" });
+    const r = await deliver(
+      t,
+      "issues",
+      { action: "opened", issue: issue(101), repository, sender: { login: "dana" } },
+      { delivery: "d-101" },
+    );
     expect(r.status).toBe(200);
     expect(r.body).toEqual({
       data: { delivery: "d-101", event: "issues", action: "opened", result: "applied", detail: "created" },
@@ -100,7 +105,12 @@ describe("signature", () => {
   });
 
   test("without GITHUB_WEBHOOK_SECRET nothing verifies → 401", async () => {
-    const t2 = await createTestContext({ GITHUB_TOKEN: fake.token, GITHUB_REPOS: REPO, GITHUB_API_URL: fake.url, GITHUB_SYNC_INTERVAL_S: "0" });
+    const t2 = await createTestContext({
+      GITHUB_TOKEN: fake.token,
+      GITHUB_REPOS: REPO,
+      GITHUB_API_URL: fake.url,
+      GITHUB_SYNC_INTERVAL_S: "0",
+    });
     try {
       const r = await deliver(t2, "ping", { zen: "Keep it logically awesome." });
       expect(r.status).toBe(401);
@@ -119,7 +129,11 @@ describe("deliveries", () => {
   });
 
   test("a replayed delivery (same X-GitHub-Delivery) → 200 duplicate, applied once", async () => {
-    const body = { action: "edited", issue: issue(101, { title: "first edit", updated_at: "2026-03-01T11:00:00Z" }), repository };
+    const body = {
+      action: "edited",
+      issue: issue(101, { title: "first edit", updated_at: "2026-03-01T11:00:00Z" }),
+      repository,
+    };
     const a = await deliver(t, "issues", body, { delivery: "d-replay" });
     expect(a.body.data).toMatchObject({ result: "applied", detail: "updated" });
     const entries = (await traceOf(t, { event: "github.issue_received" })).length;
@@ -127,7 +141,13 @@ describe("deliveries", () => {
     const again = { ...body, issue: { ...body.issue, title: "second edit", updated_at: "2026-03-01T12:00:00Z" } };
     const b = await deliver(t, "issues", again, { delivery: "d-replay" });
     expect(b.status).toBe(200);
-    expect(b.body.data).toEqual({ delivery: "d-replay", event: "issues", action: "edited", result: "duplicate", detail: null });
+    expect(b.body.data).toEqual({
+      delivery: "d-replay",
+      event: "issues",
+      action: "edited",
+      result: "duplicate",
+      detail: null,
+    });
     expect((await stored(101)).title).toBe("first edit");
     expect((await traceOf(t, { event: "github.issue_received" })).length).toBe(entries);
   });
@@ -139,7 +159,11 @@ describe("deliveries", () => {
   });
 
   test("an older copy than the stored one is not applied (a late webhook never undoes newer data)", async () => {
-    const r = await deliver(t, "issues", { action: "edited", issue: issue(101, { title: "stale", updated_at: "2026-02-01T00:00:00Z" }), repository });
+    const r = await deliver(t, "issues", {
+      action: "edited",
+      issue: issue(101, { title: "stale", updated_at: "2026-02-01T00:00:00Z" }),
+      repository,
+    });
     expect(r.body.data).toMatchObject({ result: "applied", detail: "unchanged (the stored copy is as new)" });
     expect((await stored(101)).title).toBe("first edit");
   });
@@ -147,7 +171,13 @@ describe("deliveries", () => {
   test("labels, assignees and state changes", async () => {
     await deliver(t, "issues", {
       action: "closed",
-      issue: issue(101, { title: "first edit", state: "closed", labels: [{ name: "wontfix" }], assignees: [], updated_at: "2026-03-02T00:00:00Z" }),
+      issue: issue(101, {
+        title: "first edit",
+        state: "closed",
+        labels: [{ name: "wontfix" }],
+        assignees: [],
+        updated_at: "2026-03-02T00:00:00Z",
+      }),
       repository,
     });
     expect(await stored(101)).toMatchObject({ state: "closed", labels: ["wontfix"], assignees: [] });
@@ -156,8 +186,15 @@ describe("deliveries", () => {
   test("deleted: the issue is removed; a linked one is noted on its task", async () => {
     await deliver(t, "issues", { action: "opened", issue: issue(120), repository });
     const mission = await createMission(t);
-    const task = (await t.json("POST", "/api/github/issues/octo%2Fhello%23120/task", { body: { mission_id: mission.mission_id } })).body.data;
-    const r = await deliver(t, "issues", { action: "deleted", issue: issue(120), repository, sender: { login: "erin" } });
+    const task = (
+      await t.json("POST", "/api/github/issues/octo%2Fhello%23120/task", { body: { mission_id: mission.mission_id } })
+    ).body.data;
+    const r = await deliver(t, "issues", {
+      action: "deleted",
+      issue: issue(120),
+      repository,
+      sender: { login: "erin" },
+    });
     expect(r.body.data).toMatchObject({ result: "applied", detail: "deleted" });
     expect(await stored(120)).toBeNull();
     expect((await traceOf(t, { task_id: task.task_id })).at(-1)).toMatchObject({
@@ -169,10 +206,30 @@ describe("deliveries", () => {
 
   test.each([
     ["another event", "push", { ref: "refs/heads/main", repository }, "push events are not used"],
-    ["another repository", "issues", { action: "opened", issue: issue(130), repository: { full_name: "someone/else" } }, "someone/else is not in GITHUB_REPOS"],
-    ["an issues event about a pull request", "issues", { action: "opened", issue: issue(131, { pull_request: { url: "x" } }), repository }, "pull requests are not stored as issues"],
-    ["a pull request no task names", "pull_request", { action: "closed", number: 77, pull_request: { number: 77, state: "closed", merged: true }, repository }, "no task names this pull request"],
-    ["an untracked pull request action", "pull_request", { action: "labeled", number: 77, pull_request: { number: 77 }, repository }, "pull_request labeled is not tracked"],
+    [
+      "another repository",
+      "issues",
+      { action: "opened", issue: issue(130), repository: { full_name: "someone/else" } },
+      "someone/else is not in GITHUB_REPOS",
+    ],
+    [
+      "an issues event about a pull request",
+      "issues",
+      { action: "opened", issue: issue(131, { pull_request: { url: "x" } }), repository },
+      "pull requests are not stored as issues",
+    ],
+    [
+      "a pull request no task names",
+      "pull_request",
+      { action: "closed", number: 77, pull_request: { number: 77, state: "closed", merged: true }, repository },
+      "no task names this pull request",
+    ],
+    [
+      "an untracked pull request action",
+      "pull_request",
+      { action: "labeled", number: 77, pull_request: { number: 77 }, repository },
+      "pull_request labeled is not tracked",
+    ],
   ] as Array<[string, string, unknown, string]>)("%s → 200 ignored", async (_name, event, body, detail) => {
     const r = await deliver(t, event, body);
     expect(r.status).toBe(200);
@@ -184,7 +241,9 @@ describe("deliveries", () => {
   test("pull_request events are noted on the tasks whose pr_url names the pull request", async () => {
     const mission = await createMission(t);
     const mk = async (pr_url: string) => {
-      const r = await t.json("POST", `/api/missions/${mission.mission_id}/tasks`, { body: { objective: "o", outputs: { pr_url } } });
+      const r = await t.json("POST", `/api/missions/${mission.mission_id}/tasks`, {
+        body: { objective: "o", outputs: { pr_url } },
+      });
       expect(r.status).toBe(201);
       return r.body.data.task_id as string;
     };
@@ -194,7 +253,13 @@ describe("deliveries", () => {
     const r = await deliver(t, "pull_request", {
       action: "synchronize",
       number: 42,
-      pull_request: { number: 42, state: "open", merged: false, head: { sha: "abc123" }, html_url: "https://github.com/octo/hello/pull/42" },
+      pull_request: {
+        number: 42,
+        state: "open",
+        merged: false,
+        head: { sha: "abc123" },
+        html_url: "https://github.com/octo/hello/pull/42",
+      },
       repository,
       sender: { login: "frank" },
     });
@@ -264,7 +329,11 @@ describe("bad requests (after a valid signature)", () => {
   });
 
   test("a payload bigger than the app's 1 MiB limit is accepted from GitHub", async () => {
-    const r = await deliver(t, "issues", { action: "opened", issue: issue(150, { body: "y".repeat(2 * 1024 * 1024) }), repository });
+    const r = await deliver(t, "issues", {
+      action: "opened",
+      issue: issue(150, { body: "y".repeat(2 * 1024 * 1024) }),
+      repository,
+    });
     expect(r.status).toBe(200);
     expect((await stored(150)).body).toHaveLength(2 * 1024 * 1024);
   });

@@ -38,7 +38,10 @@ async function agent(key: string) {
 }
 
 async function activity(key: string) {
-  return ((await t.json("GET", "/api/trace", { query: { agent_id: key, event: "agent.activity", limit: "500" } })).body.data as any[]).map((e) => e.data);
+  return (
+    (await t.json("GET", "/api/trace", { query: { agent_id: key, event: "agent.activity", limit: "500" } })).body
+      .data as any[]
+  ).map((e) => e.data);
 }
 
 describe("POST /api/hooks/claude-code", () => {
@@ -47,10 +50,28 @@ describe("POST /api/hooks/claude-code", () => {
     const steps: Array<[string, Record<string, unknown>, string, string | null, string | null]> = [
       // event, extra payload, status after, current task after, traced activity event (null: heartbeat)
       ["SessionStart", { source: "startup" }, "idle", null, "session_start"],
-      ["UserPromptSubmit", { prompt: "Implement the login endpoint, the password is hunter2" }, "working", "task-77", "task_start"],
+      [
+        "UserPromptSubmit",
+        { prompt: "Implement the login endpoint, the password is hunter2" },
+        "working",
+        "task-77",
+        "task_start",
+      ],
       ["PreToolUse", { tool_name: "Bash", tool_input: { command: "npm test" } }, "working", "task-77", null],
-      ["PostToolUse", { tool_name: "Bash", tool_input: { command: "npm test" }, tool_response: { stdout: "ok" } }, "working", "task-77", null],
-      ["Notification", { message: "Claude needs your permission to use Bash", notification_type: "permission_prompt" }, "waiting_for_input", "task-77", "waiting_for_input"],
+      [
+        "PostToolUse",
+        { tool_name: "Bash", tool_input: { command: "npm test" }, tool_response: { stdout: "ok" } },
+        "working",
+        "task-77",
+        null,
+      ],
+      [
+        "Notification",
+        { message: "Claude needs your permission to use Bash", notification_type: "permission_prompt" },
+        "waiting_for_input",
+        "task-77",
+        "waiting_for_input",
+      ],
       ["SubagentStop", { stop_hook_active: false }, "waiting_for_input", "task-77", null],
       ["Stop", { stop_hook_active: false }, "idle", null, "task_complete"],
       ["SessionEnd", { reason: "prompt_input_exit" }, "offline", null, "stop"],
@@ -66,14 +87,22 @@ describe("POST /api/hooks/claude-code", () => {
       const after = await agent(key);
       expect(after.status, event).toBe(status);
       expect(after.current_task_id, event).toBe(current);
-      expect(new Date(after.last_seen_at).getTime(), event).toBeGreaterThanOrEqual(new Date(before.last_seen_at ?? 0).getTime());
+      expect(new Date(after.last_seen_at).getTime(), event).toBeGreaterThanOrEqual(
+        new Date(before.last_seen_at ?? 0).getTime(),
+      );
       const entries = await activity(key);
       if (tracedAs) traced++;
       expect(entries, event).toHaveLength(traced);
       if (tracedAs) expect(entries.at(-1).event, event).toBe(tracedAs);
     }
     const entries = await activity(key);
-    expect(entries.map((e) => e.event)).toEqual(["session_start", "task_start", "waiting_for_input", "task_complete", "stop"]);
+    expect(entries.map((e) => e.event)).toEqual([
+      "session_start",
+      "task_start",
+      "waiting_for_input",
+      "task_complete",
+      "stop",
+    ]);
     expect(entries[0].context).toEqual({
       via: "claude_code_hook",
       hook_event_name: "SessionStart",
@@ -107,14 +136,44 @@ describe("POST /api/hooks/claude-code", () => {
   test("error table", async () => {
     const { token } = await freshAgent();
     const cases: Array<[string, () => Promise<{ status: number; body: any }>, number, unknown]> = [
-      ["no session_id", () => hook(token, { hook_event_name: "Stop" }), 422, { errors: { session_id: ["is required"] } }],
-      ["no hook_event_name", () => hook(token, { session_id: "s" }), 422, { errors: { hook_event_name: ["is required"] } }],
-      ["session_id not a string", () => hook(token, { session_id: 5, hook_event_name: "Stop" }), 422, { errors: { session_id: ["must be string"] } }],
-      ["empty event name", () => hook(token, { session_id: "s", hook_event_name: "" }), 422, { errors: { hook_event_name: ["must NOT have fewer than 1 characters"] } }],
-      ["bad task header", () => hook(token, payload("UserPromptSubmit"), { "x-mc-task-id": "not a key!" }), 422, { errors: { "x-mc-task-id": ["is not a valid task id or key"] } }],
+      [
+        "no session_id",
+        () => hook(token, { hook_event_name: "Stop" }),
+        422,
+        { errors: { session_id: ["is required"] } },
+      ],
+      [
+        "no hook_event_name",
+        () => hook(token, { session_id: "s" }),
+        422,
+        { errors: { hook_event_name: ["is required"] } },
+      ],
+      [
+        "session_id not a string",
+        () => hook(token, { session_id: 5, hook_event_name: "Stop" }),
+        422,
+        { errors: { session_id: ["must be string"] } },
+      ],
+      [
+        "empty event name",
+        () => hook(token, { session_id: "s", hook_event_name: "" }),
+        422,
+        { errors: { hook_event_name: ["must NOT have fewer than 1 characters"] } },
+      ],
+      [
+        "bad task header",
+        () => hook(token, payload("UserPromptSubmit"), { "x-mc-task-id": "not a key!" }),
+        422,
+        { errors: { "x-mc-task-id": ["is not a valid task id or key"] } },
+      ],
       [
         "malformed JSON",
-        () => t.json("POST", "/api/hooks/claude-code", { token, payload: "{nope", headers: { "content-type": "application/json" } }),
+        () =>
+          t.json("POST", "/api/hooks/claude-code", {
+            token,
+            payload: "{nope",
+            headers: { "content-type": "application/json" },
+          }),
         400,
         { errors: { detail: "Malformed JSON in request body" } },
       ],
@@ -146,31 +205,62 @@ describe("OpenAPI", () => {
     expect(post.parameters.map((p: any) => [p.in, p.name])).toContainEqual(["header", "x-mc-task-id"]);
     // Named schemas are `$ref`s into components.schemas.
     const named = (s: any) => (s.$ref ? doc.components.schemas[s.$ref.split("/").pop()] : s);
-    expect(named(post.requestBody.content["application/json"].schema).required).toEqual(["session_id", "hook_event_name"]);
-    expect(Object.keys(named(post.responses["200"].content["application/json"].schema).properties)).toContain("hookSpecificOutput");
-    expect(doc.paths["/api/agents/{agent_id}/hooks/claude-code"].get.summary).toBe("Claude Code hooks settings for an agent");
+    expect(named(post.requestBody.content["application/json"].schema).required).toEqual([
+      "session_id",
+      "hook_event_name",
+    ]);
+    expect(Object.keys(named(post.responses["200"].content["application/json"].schema).properties)).toContain(
+      "hookSpecificOutput",
+    );
+    expect(doc.paths["/api/agents/{agent_id}/hooks/claude-code"].get.summary).toBe(
+      "Claude Code hooks settings for an agent",
+    );
   });
 });
 
 describe("the decision step (PreToolUse)", () => {
   test("a decider's answer becomes Claude Code's permission decision; no answer, or another event, is {}", async () => {
     const { key } = await freshAgent();
-    const principal = { ...SYSTEM, role: "agent" as const, agentId: (await agent(key)).id, agentKey: key, actor: `agent:${key}` };
+    const principal = {
+      ...SYSTEM,
+      role: "agent" as const,
+      agentId: (await agent(key)).id,
+      agentKey: key,
+      actor: `agent:${key}`,
+    };
     const preToolUse = vi.fn(async (input: { tool_name: string | null; tool_input: unknown }) =>
       input.tool_name === "Bash" && JSON.stringify(input.tool_input).includes("--force")
         ? { decision: "deny" as const, reason: "Force push not allowed" }
         : null,
     );
-    const hooks = createHooksService({ agents: (t.app as any).services.agents, publicUrl: null, deciders: { preToolUse } });
+    const hooks = createHooksService({
+      agents: (t.app as any).services.agents,
+      publicUrl: null,
+      deciders: { preToolUse },
+    });
     const push = payload("PreToolUse", { tool_name: "Bash", tool_input: { command: "git push --force" } });
     expect(await hooks.receive(push as never, "task-1", principal)).toEqual({
-      hookSpecificOutput: { hookEventName: "PreToolUse", permissionDecision: "deny", permissionDecisionReason: "Force push not allowed" },
+      hookSpecificOutput: {
+        hookEventName: "PreToolUse",
+        permissionDecision: "deny",
+        permissionDecisionReason: "Force push not allowed",
+      },
     });
     expect(preToolUse).toHaveBeenCalledWith(
-      expect.objectContaining({ session_id: push.session_id, task_id: "task-1", tool_name: "Bash", tool_input: { command: "git push --force" }, cwd: "/repo" }),
+      expect.objectContaining({
+        session_id: push.session_id,
+        task_id: "task-1",
+        tool_name: "Bash",
+        tool_input: { command: "git push --force" },
+        cwd: "/repo",
+      }),
     );
-    expect(await hooks.receive(payload("PreToolUse", { tool_name: "Read" }) as never, undefined, principal)).toEqual({});
-    expect(await hooks.receive(payload("PostToolUse", { tool_name: "Bash" }) as never, undefined, principal)).toEqual({});
+    expect(await hooks.receive(payload("PreToolUse", { tool_name: "Read" }) as never, undefined, principal)).toEqual(
+      {},
+    );
+    expect(await hooks.receive(payload("PostToolUse", { tool_name: "Bash" }) as never, undefined, principal)).toEqual(
+      {},
+    );
     expect(preToolUse).toHaveBeenCalledTimes(2);
   });
 });
@@ -188,7 +278,12 @@ describe("GET /api/agents/:agent_id/hooks/claude-code", () => {
       allowedEnvVars: ["MC_AGENT_TOKEN", "MC_TASK_ID"],
       timeout: 10,
     };
-    expect(r.body.data).toMatchObject({ agent_id: key, url, token_env: "MC_AGENT_TOKEN", instructions: expect.stringContaining(`"agent_id": "${key}"`) });
+    expect(r.body.data).toMatchObject({
+      agent_id: key,
+      url,
+      token_env: "MC_AGENT_TOKEN",
+      instructions: expect.stringContaining(`"agent_id": "${key}"`),
+    });
     // SessionStart takes command hooks only: curl posts the event JSON from its stdin, its output discarded.
     const command = {
       type: "command",

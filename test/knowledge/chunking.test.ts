@@ -16,8 +16,7 @@ function uncovered(content: string, ranges: Array<[number, number]>): number[] {
   return missing;
 }
 
-const loneSurrogateAtEdge = (s: string) =>
-  /^[\udc00-\udfff]/.test(s) || /[\ud800-\udbff]$/.test(s);
+const loneSurrogateAtEdge = (s: string) => /^[\udc00-\udfff]/.test(s) || /[\ud800-\udbff]$/.test(s);
 
 describe("chunking", () => {
   test("content up to the target size is one chunk, exactly as given", () => {
@@ -35,7 +34,10 @@ describe("chunking", () => {
     // The short document heading stays with the first section instead of being a chunk of its own.
     expect(chunks[0]!.startsWith("# ADR-007\n\n## Context\n")).toBe(true);
     for (const h of ["## Decision", "## Consequences"]) {
-      expect(chunks.some((c) => c.startsWith(h)), h).toBe(true);
+      expect(
+        chunks.some((c) => c.startsWith(h)),
+        h,
+      ).toBe(true);
     }
     // A chunk that starts at a heading does not drag in the previous section's tail.
     const decision = chunks.find((c) => c.startsWith("## Decision"))!;
@@ -64,7 +66,8 @@ describe("chunking", () => {
 
   test("a passage deep inside a long document lands in its own chunk", () => {
     const filler = Array.from({ length: 12 }, (_, i) => `## Section ${i}\n\n${paragraph(i * 50, 6)}`).join("\n\n");
-    const needle = "## Rollback\n\nTo roll back a failed database migration, restore the snapshot taken before the deploy.";
+    const needle =
+      "## Rollback\n\nTo roll back a failed database migration, restore the snapshot taken before the deploy.";
     const content = `${filler}\n\n${needle}\n\n${filler}`;
     const chunks = chunkContent(content);
     const hit = chunks.filter((c) => c.includes("restore the snapshot"));

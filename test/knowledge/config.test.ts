@@ -20,19 +20,51 @@ describe("MC_EMBEDDINGS_*", () => {
   });
 
   test("API key is optional and kept as given", () => {
-    const c = loadConfig({ MC_EMBEDDINGS_URL: "https://api.openai.com/v1", MC_EMBEDDINGS_MODEL: "text-embedding-3-small", MC_EMBEDDINGS_API_KEY: "sk-abc" });
-    expect(c.embeddings).toEqual({ url: "https://api.openai.com/v1/embeddings", model: "text-embedding-3-small", apiKey: "sk-abc" });
+    const c = loadConfig({
+      MC_EMBEDDINGS_URL: "https://api.openai.com/v1",
+      MC_EMBEDDINGS_MODEL: "text-embedding-3-small",
+      MC_EMBEDDINGS_API_KEY: "sk-abc",
+    });
+    expect(c.embeddings).toEqual({
+      url: "https://api.openai.com/v1/embeddings",
+      model: "text-embedding-3-small",
+      apiKey: "sk-abc",
+    });
   });
 
   const bad: Array<[Record<string, string>, string]> = [
-    [{ MC_EMBEDDINGS_MODEL: "m" }, "Invalid configuration: MC_EMBEDDINGS_URL must be set when MC_EMBEDDINGS_MODEL is set"],
-    [{ MC_EMBEDDINGS_API_KEY: "k" }, "Invalid configuration: MC_EMBEDDINGS_URL must be set when MC_EMBEDDINGS_API_KEY is set"],
-    [{ MC_EMBEDDINGS_URL: "http://localhost:11434" }, "Invalid configuration: MC_EMBEDDINGS_MODEL must be set to a model name (no spaces, at most 200 characters) when MC_EMBEDDINGS_URL is set"],
-    [{ MC_EMBEDDINGS_URL: "http://x", MC_EMBEDDINGS_MODEL: "two words" }, "Invalid configuration: MC_EMBEDDINGS_MODEL must be set to a model name (no spaces, at most 200 characters) when MC_EMBEDDINGS_URL is set"],
-    [{ MC_EMBEDDINGS_URL: "localhost:11434", MC_EMBEDDINGS_MODEL: "m" }, "Invalid configuration: MC_EMBEDDINGS_URL must be an absolute http:// or https:// URL"],
-    [{ MC_EMBEDDINGS_URL: "not a url", MC_EMBEDDINGS_MODEL: "m" }, "Invalid configuration: MC_EMBEDDINGS_URL must be an absolute http:// or https:// URL"],
-    [{ MC_EMBEDDINGS_URL: "ftp://h/v1", MC_EMBEDDINGS_MODEL: "m" }, "Invalid configuration: MC_EMBEDDINGS_URL must be an absolute http:// or https:// URL"],
-    [{ MC_EMBEDDINGS_URL: "https://user:secret@h/v1", MC_EMBEDDINGS_MODEL: "m" }, "Invalid configuration: MC_EMBEDDINGS_URL must not carry credentials; use MC_EMBEDDINGS_API_KEY"],
+    [
+      { MC_EMBEDDINGS_MODEL: "m" },
+      "Invalid configuration: MC_EMBEDDINGS_URL must be set when MC_EMBEDDINGS_MODEL is set",
+    ],
+    [
+      { MC_EMBEDDINGS_API_KEY: "k" },
+      "Invalid configuration: MC_EMBEDDINGS_URL must be set when MC_EMBEDDINGS_API_KEY is set",
+    ],
+    [
+      { MC_EMBEDDINGS_URL: "http://localhost:11434" },
+      "Invalid configuration: MC_EMBEDDINGS_MODEL must be set to a model name (no spaces, at most 200 characters) when MC_EMBEDDINGS_URL is set",
+    ],
+    [
+      { MC_EMBEDDINGS_URL: "http://x", MC_EMBEDDINGS_MODEL: "two words" },
+      "Invalid configuration: MC_EMBEDDINGS_MODEL must be set to a model name (no spaces, at most 200 characters) when MC_EMBEDDINGS_URL is set",
+    ],
+    [
+      { MC_EMBEDDINGS_URL: "localhost:11434", MC_EMBEDDINGS_MODEL: "m" },
+      "Invalid configuration: MC_EMBEDDINGS_URL must be an absolute http:// or https:// URL",
+    ],
+    [
+      { MC_EMBEDDINGS_URL: "not a url", MC_EMBEDDINGS_MODEL: "m" },
+      "Invalid configuration: MC_EMBEDDINGS_URL must be an absolute http:// or https:// URL",
+    ],
+    [
+      { MC_EMBEDDINGS_URL: "ftp://h/v1", MC_EMBEDDINGS_MODEL: "m" },
+      "Invalid configuration: MC_EMBEDDINGS_URL must be an absolute http:// or https:// URL",
+    ],
+    [
+      { MC_EMBEDDINGS_URL: "https://user:secret@h/v1", MC_EMBEDDINGS_MODEL: "m" },
+      "Invalid configuration: MC_EMBEDDINGS_URL must not carry credentials; use MC_EMBEDDINGS_API_KEY",
+    ],
   ];
   test.each(bad)("%j fails fast", (env, message) => {
     let err: unknown;

@@ -16,12 +16,24 @@ const chunksOf = (id: number) => count(t.database, "SELECT 1 FROM knowledge_chun
 
 describe("create", () => {
   test("the reference's example: 201, Location, envelope, chunk, trace entry with a content hash", async () => {
-    const body = { title: "Architecture Decision Record", content: "We chose PostgreSQL because...", metadata: { type: "adr" } };
+    const body = {
+      title: "Architecture Decision Record",
+      content: "We chose PostgreSQL because...",
+      metadata: { type: "adr" },
+    };
     const r = await t.json("POST", "/api/knowledge/documents", { body });
     expect(r.status).toBe(201);
     const d = r.body.data;
     expect(r.headers.location).toBe(`/api/knowledge/documents/${d.id}`);
-    expect(Object.keys(d).sort()).toEqual(["content", "document_id", "id", "inserted_at", "metadata", "title", "updated_at"]);
+    expect(Object.keys(d).sort()).toEqual([
+      "content",
+      "document_id",
+      "id",
+      "inserted_at",
+      "metadata",
+      "title",
+      "updated_at",
+    ]);
     expect(d).toMatchObject(body);
     expect(Number.isInteger(d.id)).toBe(true);
     expect(d.document_id).toMatch(/^doc-[a-z2-7]{10}$/);
@@ -70,22 +82,46 @@ describe("create", () => {
     ["missing content", { title: "t" }, { content: ["is required"] }],
     ["empty title", { title: "", content: "c" }, { title: ["must NOT have fewer than 1 characters"] }],
     ["empty content", { title: "t", content: "" }, { content: ["must NOT have fewer than 1 characters"] }],
-    ["title too long", { title: "t".repeat(1001), content: "c" }, { title: ["must NOT have more than 1000 characters"] }],
+    [
+      "title too long",
+      { title: "t".repeat(1001), content: "c" },
+      { title: ["must NOT have more than 1000 characters"] },
+    ],
     ["content not a string", { title: "t", content: 5 }, { content: ["must be string"] }],
     ["metadata an array", { title: "t", content: "c", metadata: [1] }, { metadata: ["must be object"] }],
     ["unknown field", { title: "t", content: "c", tags: ["x"] }, { tags: ["is not a known field"] }],
     ["id given", { title: "t", content: "c", id: 5 }, { id: ["is not a known field"] }],
     ["unknown field inside wrapper", { document: { title: "t", content: "c", x: 1 } }, { x: ["is not a known field"] }],
     ["body an array", [1], { body: ["must be object"] }],
-    ["content over 1 MiB of UTF-8", { title: "t", content: big }, { content: ["must be at most 1048576 bytes (UTF-8)"] }],
+    [
+      "content over 1 MiB of UTF-8",
+      { title: "t", content: big },
+      { content: ["must be at most 1048576 bytes (UTF-8)"] },
+    ],
     // PostgreSQL cannot store these: refused as the caller's error, never a 500.
     ["NUL in content", { title: "t", content: "a\u0000b" }, { content: [UNSTORABLE] }],
     ["NUL in title", { title: "\u0000", content: "c" }, { title: [UNSTORABLE] }],
     ["unpaired surrogate in content", { title: "t", content: "a\ud800b" }, { content: [UNSTORABLE] }],
-    ["NUL in a metadata value", { title: "t", content: "c", metadata: { a: { b: ["ok", "x\u0000"] } } }, { "metadata.a.b.1": [UNSTORABLE] }],
-    ["unpaired surrogate in a metadata value", { title: "t", content: "c", metadata: { a: "\udc00" } }, { "metadata.a": [UNSTORABLE] }],
-    ["NUL in a metadata key", { title: "t", content: "c", metadata: { "k\u0000": 1 } }, { "metadata.k\u0000": ["is not an allowed key"] }],
-    ["__proto__ in metadata", JSON.parse('{"title":"t","content":"c","metadata":{"__proto__":{"x":1}}}'), { "metadata.__proto__": ["is not an allowed key"] }],
+    [
+      "NUL in a metadata value",
+      { title: "t", content: "c", metadata: { a: { b: ["ok", "x\u0000"] } } },
+      { "metadata.a.b.1": [UNSTORABLE] },
+    ],
+    [
+      "unpaired surrogate in a metadata value",
+      { title: "t", content: "c", metadata: { a: "\udc00" } },
+      { "metadata.a": [UNSTORABLE] },
+    ],
+    [
+      "NUL in a metadata key",
+      { title: "t", content: "c", metadata: { "k\u0000": 1 } },
+      { "metadata.k\u0000": ["is not an allowed key"] },
+    ],
+    [
+      "__proto__ in metadata",
+      JSON.parse('{"title":"t","content":"c","metadata":{"__proto__":{"x":1}}}'),
+      { "metadata.__proto__": ["is not an allowed key"] },
+    ],
   ];
   test.each(bad)("%s → 422 and nothing stored", async (_name, body, errors) => {
     const before = await docCount();
@@ -99,9 +135,14 @@ describe("create", () => {
     const j = await t.json("POST", "/api/knowledge/documents", { payload: '{"title": ' });
     expect(j.status).toBe(400);
     expect(j.body).toEqual({ errors: { detail: "Malformed JSON in request body" } });
-    const ct = await t.json("POST", "/api/knowledge/documents", { payload: "x", headers: { "content-type": "text/plain" } });
+    const ct = await t.json("POST", "/api/knowledge/documents", {
+      payload: "x",
+      headers: { "content-type": "text/plain" },
+    });
     expect(ct.status).toBe(415);
-    const huge = await t.json("POST", "/api/knowledge/documents", { body: { title: "t", content: "x".repeat(8 * 1024 * 1024) } });
+    const huge = await t.json("POST", "/api/knowledge/documents", {
+      body: { title: "t", content: "x".repeat(8 * 1024 * 1024) },
+    });
     expect(huge.status).toBe(413);
     expect(huge.body).toEqual({ errors: { detail: "Request body is larger than the server accepts" } });
   });
@@ -132,7 +173,11 @@ describe("get and list", () => {
   });
 
   test("metadata filters: JSON (exact values) and metadata[key]=value (as text)", async () => {
-    const a = await createDoc(t, { title: "f-a", content: "x", metadata: { kind: "flt", priority: 1, tags: ["a", "b"] } });
+    const a = await createDoc(t, {
+      title: "f-a",
+      content: "x",
+      metadata: { kind: "flt", priority: 1, tags: ["a", "b"] },
+    });
     const b = await createDoc(t, { title: "f-b", content: "x", metadata: { kind: "flt", priority: "1", tags: ["a"] } });
     const c = await createDoc(t, { title: "f-c", content: "x", metadata: { kind: "other", priority: 2 } });
     const ids = async (query: Record<string, string>) => {
@@ -173,13 +218,19 @@ describe("get and list", () => {
 
 describe("update", () => {
   test("changes only the named fields, re-indexes new content, traces the change without the content", async () => {
-    const d = await createDoc(t, { title: "Queue design", content: "We use a Kafka topic per tenant.", metadata: { v: 1 } });
+    const d = await createDoc(t, {
+      title: "Queue design",
+      content: "We use a Kafka topic per tenant.",
+      metadata: { v: 1 },
+    });
     expect((await search(t, { query: "kafka" })).map((h) => h.id)).toContain(d.id);
     const content = "We moved to a RabbitMQ exchange per tenant.";
     const r = await t.json("PATCH", `/api/knowledge/documents/${d.id}`, { body: { document: { content } } });
     expect(r.status).toBe(200);
     expect(r.body.data).toMatchObject({ id: d.id, title: "Queue design", content, metadata: { v: 1 } });
-    expect(new Date(r.body.data.updated_at).getTime()).toBeGreaterThanOrEqual(new Date(r.body.data.inserted_at).getTime());
+    expect(new Date(r.body.data.updated_at).getTime()).toBeGreaterThanOrEqual(
+      new Date(r.body.data.inserted_at).getTime(),
+    );
     expect((await search(t, { query: "kafka" })).map((h) => h.id)).not.toContain(d.id);
     expect((await search(t, { query: "rabbitmq" })).map((h) => h.id)).toContain(d.id);
     const entry = (await traceEvents(t, "knowledge.document_updated")).find((e) => e.data.document_id === d.id)!;
@@ -190,8 +241,14 @@ describe("update", () => {
   });
 
   test("a new title is searchable and the old one is not; metadata is replaced whole", async () => {
-    const d = await createDoc(t, { title: "Xylophone procurement", content: "Buying instruments.", metadata: { a: 1, b: 2 } });
-    const r = await t.json("PATCH", `/api/knowledge/documents/${d.id}`, { body: { title: "Marimba procurement", metadata: { c: 3 } } });
+    const d = await createDoc(t, {
+      title: "Xylophone procurement",
+      content: "Buying instruments.",
+      metadata: { a: 1, b: 2 },
+    });
+    const r = await t.json("PATCH", `/api/knowledge/documents/${d.id}`, {
+      body: { title: "Marimba procurement", metadata: { c: 3 } },
+    });
     expect(r.status).toBe(200);
     expect(r.body.data.metadata).toEqual({ c: 3 });
     expect((await search(t, { query: "xylophone" })).map((h) => h.id)).not.toContain(d.id);
@@ -215,7 +272,11 @@ describe("update", () => {
     ["empty title", { title: "" }, { title: ["must NOT have fewer than 1 characters"] }],
     ["null content", { content: null }, { content: ["must be string"] }],
     ["unknown field", { inserted_at: "2020-01-01T00:00:00Z" }, { inserted_at: ["is not a known field"] }],
-    ["content over 1 MiB", { content: "é".repeat(512 * 1024 + 1) }, { content: ["must be at most 1048576 bytes (UTF-8)"] }],
+    [
+      "content over 1 MiB",
+      { content: "é".repeat(512 * 1024 + 1) },
+      { content: ["must be at most 1048576 bytes (UTF-8)"] },
+    ],
     ["NUL in title", { title: "a\u0000" }, { title: [UNSTORABLE] }],
   ];
   test.each(bad)("%s → 422 and nothing changes", async (_name, body, errors) => {
@@ -299,7 +360,9 @@ describe("auth", () => {
 
   test("members may update and delete", async () => {
     const d = await createDoc(t, { title: "Member doc", content: "c" });
-    expect((await t.json("PATCH", `/api/knowledge/documents/${d.id}`, { token: t.member, body: { title: "M2" } })).status).toBe(200);
+    expect(
+      (await t.json("PATCH", `/api/knowledge/documents/${d.id}`, { token: t.member, body: { title: "M2" } })).status,
+    ).toBe(200);
     expect((await t.json("DELETE", `/api/knowledge/documents/${d.id}`, { token: t.member })).status).toBe(204);
   });
 });
@@ -314,13 +377,17 @@ test("the routes are in the OpenAPI description", async () => {
 
 describe("document keys (document_id)", () => {
   test("given on create or generated; every path takes it as well as the integer id; search hits name it", async () => {
-    const r = await t.json("POST", "/api/knowledge/documents", { body: { document_id: "adr-007", title: "Pangolin decision", content: "We pick pangolins." } });
+    const r = await t.json("POST", "/api/knowledge/documents", {
+      body: { document_id: "adr-007", title: "Pangolin decision", content: "We pick pangolins." },
+    });
     expect(r.status).toBe(201);
     expect(r.body.data).toMatchObject({ document_id: "adr-007", title: "Pangolin decision" });
     const byKey = await t.json("GET", "/api/knowledge/documents/adr-007");
     expect(byKey.body).toEqual({ data: r.body.data });
     expect((await t.json("GET", `/api/knowledge/documents/${r.body.data.id}`)).body).toEqual({ data: r.body.data });
-    const patched = await t.json("PATCH", "/api/knowledge/documents/adr-007", { body: { document_id: "adr-007", title: "Pangolin decision, revised" } });
+    const patched = await t.json("PATCH", "/api/knowledge/documents/adr-007", {
+      body: { document_id: "adr-007", title: "Pangolin decision, revised" },
+    });
     expect(patched.status).toBe(200);
     const hit = (await search(t, { query: "pangolin" }))[0]!;
     expect([hit.document_id, hit.id]).toEqual(["adr-007", r.body.data.id]);
@@ -343,8 +410,13 @@ describe("document keys (document_id)", () => {
   });
 
   test("a taken key → 422; a key cannot be changed (422), naming the current one is fine", async () => {
-    expect((await t.json("POST", "/api/knowledge/documents", { body: { document_id: "dup-doc", title: "t", content: "c" } })).status).toBe(201);
-    const dup = await t.json("POST", "/api/knowledge/documents", { body: { document_id: "dup-doc", title: "t2", content: "c2" } });
+    expect(
+      (await t.json("POST", "/api/knowledge/documents", { body: { document_id: "dup-doc", title: "t", content: "c" } }))
+        .status,
+    ).toBe(201);
+    const dup = await t.json("POST", "/api/knowledge/documents", {
+      body: { document_id: "dup-doc", title: "t2", content: "c2" },
+    });
     expect(dup.status).toBe(422);
     expect(dup.body).toEqual({ errors: { document_id: ["has already been taken"] } });
     const change = await t.json("PATCH", "/api/knowledge/documents/dup-doc", { body: { document_id: "other" } });

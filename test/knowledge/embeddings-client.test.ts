@@ -16,7 +16,10 @@ const cfg = () => ({ url: `${fake.url}/v1/embeddings`, model: "fake-embed-12", a
 /** A client whose endpoint answers `body` with `status`, for the malformed answers no real server should give. */
 function answering(status: number, body: unknown) {
   const text = typeof body === "string" ? body : JSON.stringify(body);
-  return createEmbeddingsClient(cfg(), async () => new Response(text, { status, headers: { "content-type": "application/json" } }));
+  return createEmbeddingsClient(
+    cfg(),
+    async () => new Response(text, { status, headers: { "content-type": "application/json" } }),
+  );
 }
 
 async function failure(p: Promise<unknown>): Promise<EmbeddingsError> {
@@ -34,7 +37,11 @@ describe("embeddings client", () => {
     fake.mode = "ok";
     const v = await createEmbeddingsClient(cfg()).embed(["first text", "second text", "third"]);
     expect(v).toEqual([fakeVector("first text", 12), fakeVector("second text", 12), fakeVector("third", 12)]);
-    expect(fake.requests.at(-1)).toEqual({ model: "fake-embed-12", input: ["first text", "second text", "third"], authorization: "Bearer sk-k" });
+    expect(fake.requests.at(-1)).toEqual({
+      model: "fake-embed-12",
+      input: ["first text", "second text", "third"],
+      authorization: "Bearer sk-k",
+    });
   });
 
   test("no key, no Authorization header", async () => {
@@ -46,11 +53,56 @@ describe("embeddings client", () => {
   const malformed: Array<[string, unknown, string]> = [
     ["too few items", { data: [{ index: 0, embedding: vec(3) }] }, 'embeddings response must have 2 item(s) in "data"'],
     ["no data", { object: "list" }, 'embeddings response must have 2 item(s) in "data"'],
-    ["a non-number", { data: [{ index: 0, embedding: [1, "2"] }, { index: 1, embedding: vec(2) }] }, "embeddings response item 0 is not a vector of 1 to 16000 finite numbers"],
-    ["an empty vector", { data: [{ index: 0, embedding: [] }, { index: 1, embedding: vec(2) }] }, "embeddings response item 0 is not a vector of 1 to 16000 finite numbers"],
-    ["a zero vector", { data: [{ index: 0, embedding: vec(2) }, { index: 1, embedding: vec(2, 0) }] }, "embeddings response item 1 is a zero vector"],
-    ["mixed dimensions", { data: [{ index: 0, embedding: vec(2) }, { index: 1, embedding: vec(3) }] }, "embeddings response mixes vector dimensions"],
-    ["a repeated index", { data: [{ index: 1, embedding: vec(2) }, { index: 1, embedding: vec(2) }] }, "embeddings response repeats index 1"],
+    [
+      "a non-number",
+      {
+        data: [
+          { index: 0, embedding: [1, "2"] },
+          { index: 1, embedding: vec(2) },
+        ],
+      },
+      "embeddings response item 0 is not a vector of 1 to 16000 finite numbers",
+    ],
+    [
+      "an empty vector",
+      {
+        data: [
+          { index: 0, embedding: [] },
+          { index: 1, embedding: vec(2) },
+        ],
+      },
+      "embeddings response item 0 is not a vector of 1 to 16000 finite numbers",
+    ],
+    [
+      "a zero vector",
+      {
+        data: [
+          { index: 0, embedding: vec(2) },
+          { index: 1, embedding: vec(2, 0) },
+        ],
+      },
+      "embeddings response item 1 is a zero vector",
+    ],
+    [
+      "mixed dimensions",
+      {
+        data: [
+          { index: 0, embedding: vec(2) },
+          { index: 1, embedding: vec(3) },
+        ],
+      },
+      "embeddings response mixes vector dimensions",
+    ],
+    [
+      "a repeated index",
+      {
+        data: [
+          { index: 1, embedding: vec(2) },
+          { index: 1, embedding: vec(2) },
+        ],
+      },
+      "embeddings response repeats index 1",
+    ],
     ["invalid JSON", "{nope", "embeddings endpoint answered with invalid JSON"],
   ];
   test.each(malformed)("%s → EmbeddingsError", async (_name, body, message) => {
@@ -85,7 +137,9 @@ describe("embeddings client", () => {
     await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", () => resolve()));
     const port = (probe.address() as net.AddressInfo).port;
     await new Promise((resolve) => probe.close(resolve));
-    const r = await failure(createEmbeddingsClient({ ...cfg(), url: `http://127.0.0.1:${port}/v1/embeddings` }).embed(["x"]));
+    const r = await failure(
+      createEmbeddingsClient({ ...cfg(), url: `http://127.0.0.1:${port}/v1/embeddings` }).embed(["x"]),
+    );
     expect(r.message).toBe("embeddings request failed (ECONNREFUSED)");
     expect(r.status).toBeNull();
     expect(r.rejected).toBe(false);

@@ -40,7 +40,8 @@ async function chunks(t: TestContext, documentId: number): Promise<ChunkState[]>
 }
 
 /** The app's own knowledge service (decorated as `services.knowledge` in buildApp). */
-const knowledgeOf = (t: TestContext) => (t.app as unknown as { services: { knowledge: KnowledgeService } }).services.knowledge;
+const knowledgeOf = (t: TestContext) =>
+  (t.app as unknown as { services: { knowledge: KnowledgeService } }).services.knowledge;
 
 const pendingCount = (t: TestContext) => count(t.database, "SELECT 1 FROM knowledge_chunks WHERE embed_pending");
 
@@ -78,13 +79,22 @@ describe("with pgvector", () => {
     const states = await t.database.query<ChunkState>("SELECT * FROM knowledge_chunks");
     expect(states.length).toBeGreaterThanOrEqual(10);
     for (const c of states) {
-      expect(c).toMatchObject({ embedding_model: "fake-embed-256", embedding_dims: 256, embed_attempts: 0, embed_error: null });
+      expect(c).toMatchObject({
+        embedding_model: "fake-embed-256",
+        embedding_dims: 256,
+        embed_attempts: 0,
+        embed_error: null,
+      });
     }
     expect(await count(t.database, "SELECT 1 FROM knowledge_chunks WHERE embedding IS NULL")).toBe(0);
-    expect(await count(t.database, "SELECT 1 FROM pg_indexes WHERE indexname = 'knowledge_chunks_embedding_256_idx'")).toBe(1);
+    expect(
+      await count(t.database, "SELECT 1 FROM pg_indexes WHERE indexname = 'knowledge_chunks_embedding_256_idx'"),
+    ).toBe(1);
     // The key goes to the endpoint as a bearer token, and nowhere else.
     expect(fake.requests.length).toBeGreaterThan(0);
-    expect(fake.requests.every((r) => r.authorization === `Bearer ${API_KEY}` && r.model === "fake-embed-256")).toBe(true);
+    expect(fake.requests.every((r) => r.authorization === `Bearer ${API_KEY}` && r.model === "fake-embed-256")).toBe(
+      true,
+    );
     // Embedding input is title + chunk text.
     expect(fake.requests.flatMap((r) => r.input)).toContain(
       "ADR-002: Database choice\n\nWe chose PostgreSQL because it gives us transactions, JSONB documents and full-text search in one system. " +
@@ -120,7 +130,11 @@ describe("with pgvector", () => {
     expect(Date.now() - s0).toBeLessThan(4000);
     fake.mode = "ok"; // drops the hanging request: a failure, retried after a backoff
     await waitFor("the chunk to be embedded", async () => !(await chunks(t, d.id))[0]!.embed_pending);
-    expect((await chunks(t, d.id))[0]).toMatchObject({ embedding_model: "fake-embed-256", embedding_dims: 256, embed_error: null });
+    expect((await chunks(t, d.id))[0]).toMatchObject({
+      embedding_model: "fake-embed-256",
+      embedding_dims: 256,
+      embed_error: null,
+    });
   });
 
   test("endpoint down (connection refused): chunks stay queued with the error, and are embedded when it is back", async (ctx) => {
@@ -149,7 +163,9 @@ describe("with pgvector", () => {
     if (!vector) return ctx.skip();
     fake.mode = "error";
     const d = await createDoc(t, { title: "Overloaded endpoint", content: "Retried, never lost." });
-    const c1 = await waitFor("a 503", async () => ((await chunks(t, d.id))[0]!.embed_attempts >= 1 ? (await chunks(t, d.id))[0] : null));
+    const c1 = await waitFor("a 503", async () =>
+      (await chunks(t, d.id))[0]!.embed_attempts >= 1 ? (await chunks(t, d.id))[0] : null,
+    );
     expect(c1!.embed_error).toBe("embeddings endpoint answered 503");
     fake.mode = "garbage";
     const c2 = await waitFor("a garbage answer", async () => {
@@ -178,7 +194,9 @@ describe("with pgvector", () => {
       return c.embed_attempts >= 1 && c.embed_error === "embeddings endpoint answered 400";
     });
     // Still queued: retried with backoff for as long as the chunk exists.
-    expect(await count(t.database, "SELECT 1 FROM knowledge_chunks WHERE id = $1 AND embed_pending", [poisoned[0]!.id])).toBe(1);
+    expect(
+      await count(t.database, "SELECT 1 FROM knowledge_chunks WHERE id = $1 AND embed_pending", [poisoned[0]!.id]),
+    ).toBe(1);
     // Deleting the document takes its queued work with it.
     expect((await t.req("DELETE", `/api/knowledge/documents/${d.id}`)).statusCode).toBe(204);
     expect(await count(t.database, "SELECT 1 FROM knowledge_chunks WHERE document_id = $1", [d.id])).toBe(0);
@@ -200,9 +218,14 @@ describe("with pgvector", () => {
     expect(after.filter((c) => c.embed_pending).length).toBeGreaterThanOrEqual(1);
     expect(after.filter((c) => !c.embed_pending).length).toBeGreaterThanOrEqual(2);
     await waitFor("the edited section embedded", async () => (await chunks(t, d.id)).every((c) => !c.embed_pending));
-    const sent = fake.requests.slice(before).flatMap((q) => q.input).filter((i) => i.startsWith("Three sections"));
+    const sent = fake.requests
+      .slice(before)
+      .flatMap((q) => q.input)
+      .filter((i) => i.startsWith("Three sections"));
     expect(sent.length).toBeGreaterThanOrEqual(1);
-    expect(sent.every((i) => i.includes("rewritten") && !i.includes("first paragraph") && !i.includes("third paragraph"))).toBe(true);
+    expect(
+      sent.every((i) => i.includes("rewritten") && !i.includes("first paragraph") && !i.includes("third paragraph")),
+    ).toBe(true);
   });
 });
 
@@ -228,7 +251,12 @@ describe("worker lifecycle and model changes (service level)", () => {
 
   test("without embeddings configured, nothing is created or called", async () => {
     expect(knowledgeOf(t).vectorEnabled()).toBe(false);
-    expect(await count(t.database, "SELECT 1 FROM information_schema.columns WHERE table_name = 'knowledge_chunks' AND column_name = 'embedding'")).toBe(0);
+    expect(
+      await count(
+        t.database,
+        "SELECT 1 FROM information_schema.columns WHERE table_name = 'knowledge_chunks' AND column_name = 'embedding'",
+      ),
+    ).toBe(0);
   });
 
   test("changing the model re-embeds every chunk in the background", async (ctx) => {
@@ -244,7 +272,11 @@ describe("worker lifecycle and model changes (service level)", () => {
     const b = service("fake-b-32", log);
     await b.start();
     try {
-      expect(log.lines.some(([level, o, m]) => level === "info" && /re-embedding/.test(m) && (o as any).model === "fake-b-32")).toBe(true);
+      expect(
+        log.lines.some(
+          ([level, o, m]) => level === "info" && /re-embedding/.test(m) && (o as any).model === "fake-b-32",
+        ),
+      ).toBe(true);
       await waitFor("model b", async () => (await chunks(t, d.id))[0]!.embedding_model === "fake-b-32");
       expect((await chunks(t, d.id))[0]).toMatchObject({ embedding_dims: 32, embed_pending: false });
       // Search embeds the query with the new model and still finds the document.
@@ -272,7 +304,11 @@ describe("worker lifecycle and model changes (service level)", () => {
         .filter(([level, , m]) => level === "warn" || /answering again/.test(m))
         .map(([level, o, m]) => [level, m, (o as any).err]);
       expect(relevant).toEqual([
-        ["warn", "knowledge: embeddings request failed; chunks stay queued and are retried", "embeddings endpoint answered 503"],
+        [
+          "warn",
+          "knowledge: embeddings request failed; chunks stay queued and are retried",
+          "embeddings endpoint answered 503",
+        ],
         ["info", "knowledge: embeddings endpoint is answering again", undefined],
       ]);
     } finally {
@@ -294,7 +330,9 @@ describe("worker lifecycle and model changes (service level)", () => {
     expect(Date.now() - t0).toBeLessThan(2000);
     const [c] = await chunks(t, d.id);
     expect(c).toMatchObject({ embed_pending: true, embed_attempts: 0 });
-    expect(await count(t.database, "SELECT 1 FROM knowledge_chunks WHERE id = $1 AND embed_next_at <= now()", [c!.id])).toBe(1);
+    expect(
+      await count(t.database, "SELECT 1 FROM knowledge_chunks WHERE id = $1 AND embed_next_at <= now()", [c!.id]),
+    ).toBe(1);
     fake.mode = "ok";
   });
 });
@@ -342,7 +380,11 @@ describe("without pgvector", () => {
   test("the reference's example works through the app configured with an endpoint", async (ctx) => {
     if (vector) return ctx.skip();
     const keyOf = await loadCorpus(t);
-    const doc = await createDoc(t, { title: "Architecture Decision Record", content: "We chose PostgreSQL because...", metadata: { type: "adr" } });
+    const doc = await createDoc(t, {
+      title: "Architecture Decision Record",
+      content: "We chose PostgreSQL because...",
+      metadata: { type: "adr" },
+    });
     const hits = await search(t, { query: "authentication design decisions", limit: 5 });
     expect(keyOf.get(hits[0]!.id)).toBe("auth-adr");
     expect(hits.length).toBeLessThanOrEqual(5);

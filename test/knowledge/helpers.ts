@@ -25,13 +25,26 @@ export async function loadCorpus(t: TestContext): Promise<Map<number, string>> {
 export async function search(t: TestContext, body: Record<string, unknown>, token?: string) {
   const r = await t.json("POST", "/api/knowledge/search", { body, token });
   expect(r.status, JSON.stringify(r.body)).toBe(200);
-  return r.body.data as Array<{ document_id: string; id: number; title: string; snippet: string; score: number; metadata: any }>;
+  return r.body.data as Array<{
+    document_id: string;
+    id: number;
+    title: string;
+    snippet: string;
+    score: number;
+    metadata: any;
+  }>;
 }
 
 export async function traceEvents(t: TestContext, event: string) {
   const r = await t.json("GET", "/api/trace", { query: { event, limit: "500" } });
   expect(r.status).toBe(200);
-  return r.body.data as Array<{ event: string; actor: string; data: any; mission_id: string | null; task_id: string | null }>;
+  return r.body.data as Array<{
+    event: string;
+    actor: string;
+    data: any;
+    mission_id: string | null;
+    task_id: string | null;
+  }>;
 }
 
 export async function count(database: Database, sqlText: string, params: unknown[] = []): Promise<number> {
@@ -39,7 +52,11 @@ export async function count(database: Database, sqlText: string, params: unknown
   return rows[0]!.n;
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

@@ -124,7 +124,11 @@ describe("ranking", () => {
 describe("filter.metadata", () => {
   test("restricts results to exact metadata values", async () => {
     expect(await ranked("authentication", { filter: { metadata: { type: "incident" } } })).toEqual(["login-incident"]);
-    const adr = await search(t, { query: "decisions", filter: { metadata: { type: "adr", team: "platform" } }, limit: 50 });
+    const adr = await search(t, {
+      query: "decisions",
+      filter: { metadata: { type: "adr", team: "platform" } },
+      limit: 50,
+    });
     expect(adr.length).toBeGreaterThan(0);
     for (const h of adr) expect(h.metadata).toMatchObject({ type: "adr", team: "platform" });
     expect(adr.map((h) => keyOf.get(h.id))[0]).toBe("auth-adr");
@@ -170,7 +174,10 @@ describe("snippets", () => {
   });
 
   test("is one line of HTML-escaped text: the document's own markup cannot inject anything", async () => {
-    await createDoc(t, { title: "Template gotchas", content: 'Never render <script>alert("x")</script> & friends\n\nin quokkatemplates.' });
+    await createDoc(t, {
+      title: "Template gotchas",
+      content: 'Never render <script>alert("x")</script> & friends\n\nin quokkatemplates.',
+    });
     const [hit] = await search(t, { query: "quokkatemplates" });
     expect(hit!.snippet).toContain("&lt;script&gt;");
     expect(hit!.snippet).toContain("&amp;");
@@ -181,9 +188,16 @@ describe("snippets", () => {
 
   test("a long document's snippet is the passage that matched, deep inside it", async () => {
     const filler = (n: number) =>
-      Array.from({ length: n }, (_, i) => `## Part ${i}\n\n${"Routine operational prose about schedules and rotas. ".repeat(20)}`).join("\n\n");
-    const passage = "## Recovery\n\nTo recover a corrupted ledger, replay the write-ahead journal from the last checkpoint.";
-    const d = await createDoc(t, { title: "Operations handbook", content: `${filler(15)}\n\n${passage}\n\n${filler(15)}` });
+      Array.from(
+        { length: n },
+        (_, i) => `## Part ${i}\n\n${"Routine operational prose about schedules and rotas. ".repeat(20)}`,
+      ).join("\n\n");
+    const passage =
+      "## Recovery\n\nTo recover a corrupted ledger, replay the write-ahead journal from the last checkpoint.";
+    const d = await createDoc(t, {
+      title: "Operations handbook",
+      content: `${filler(15)}\n\n${passage}\n\n${filler(15)}`,
+    });
     const [hit] = await search(t, { query: "corrupted ledger journal" });
     expect(hit!.id).toBe(d.id);
     expect(hit!.snippet).toContain("<mark>ledger</mark>");
@@ -197,7 +211,9 @@ describe("candidate tiers", () => {
   async function run(query: string, candidates: number) {
     const rows = await t.database.db.transaction(async (tx) => {
       await tx.execute(sql`SELECT set_config('pg_trgm.word_similarity_threshold', ${String(TRGM_THRESHOLD)}, true)`);
-      const res = await tx.execute(searchSql({ query: parseQuery(query), limit: 50, filter: {}, vector: null, candidates }));
+      const res = await tx.execute(
+        searchSql({ query: parseQuery(query), limit: 50, filter: {}, vector: null, candidates }),
+      );
       return (res as unknown as { rows: Array<{ id: number }> }).rows;
     });
     return rows.map((r) => Number(r.id));
@@ -205,7 +221,8 @@ describe("candidate tiers", () => {
 
   test("all the words first; fewer words only while there are not enough candidates", async () => {
     const all = [];
-    for (let i = 0; i < 3; i++) all.push((await createDoc(t, { title: `Sky log ${i}`, content: "quasar nebula pulsar" })).id);
+    for (let i = 0; i < 3; i++)
+      all.push((await createDoc(t, { title: `Sky log ${i}`, content: "quasar nebula pulsar" })).id);
     const most = (await createDoc(t, { title: "Sky log 3", content: "quasar nebula" })).id;
     const one = (await createDoc(t, { title: "Sky log 4", content: "quasar" })).id;
     const q = "quasar nebula pulsar";
@@ -240,7 +257,11 @@ describe("bad requests", () => {
     ["unknown field", { query: "q", top_k: 3 }, { top_k: ["is not a known field"] }],
     ["filter not an object", { query: "q", filter: "adr" }, { filter: ["must be object"] }],
     ["unknown filter", { query: "q", filter: { tags: ["a"] } }, { "filter.tags": ["is not a known field"] }],
-    ["filter.metadata not an object", { query: "q", filter: { metadata: [1] } }, { "filter.metadata": ["must be object"] }],
+    [
+      "filter.metadata not an object",
+      { query: "q", filter: { metadata: [1] } },
+      { "filter.metadata": ["must be object"] },
+    ],
     ["NUL in query", { query: "a\u0000b" }, { query: ["must not contain NUL or unpaired surrogate characters"] }],
   ];
   test.each(bad)("%s → 422", async (_name, body, errors) => {
@@ -250,18 +271,45 @@ describe("bad requests", () => {
   });
 
   test("any text typed into the box is answered 200, never a 5xx", async () => {
-    const special = fc.constantFrom("&", "|", "!", ":*", "(", ")", "<->", "'", "\\", '"', "-", "or", "OR", "%", "_", "*", "😀", "é");
-    const word = fc.oneof(fc.string({ minLength: 1, maxLength: 10 }), special, fc.constantFrom("authentication", "postgr"));
+    const special = fc.constantFrom(
+      "&",
+      "|",
+      "!",
+      ":*",
+      "(",
+      ")",
+      "<->",
+      "'",
+      "\\",
+      '"',
+      "-",
+      "or",
+      "OR",
+      "%",
+      "_",
+      "*",
+      "😀",
+      "é",
+    );
+    const word = fc.oneof(
+      fc.string({ minLength: 1, maxLength: 10 }),
+      special,
+      fc.constantFrom("authentication", "postgr"),
+    );
     await fc.assert(
-      fc.asyncProperty(fc.array(word, { minLength: 1, maxLength: 8 }), fc.integer({ min: 1, max: 50 }), async (words, limit) => {
-        const query = words.join(fc.sample(fc.constantFrom(" ", "", "-", '"'), 1)[0]!);
-        // Blank, too long or unstorable queries are 422s, tested above.
-        // eslint-disable-next-line no-control-regex
-        if (query.trim() === "" || query.length > 1000 || /\u0000|[\ud800-\udfff]/.test(query)) return;
-        const r = await t.json("POST", "/api/knowledge/search", { body: { query, limit } });
-        expect(r.status, query).toBe(200);
-        expect(r.body.data.length).toBeLessThanOrEqual(limit);
-      }),
+      fc.asyncProperty(
+        fc.array(word, { minLength: 1, maxLength: 8 }),
+        fc.integer({ min: 1, max: 50 }),
+        async (words, limit) => {
+          const query = words.join(fc.sample(fc.constantFrom(" ", "", "-", '"'), 1)[0]!);
+          // Blank, too long or unstorable queries are 422s, tested above.
+          // eslint-disable-next-line no-control-regex
+          if (query.trim() === "" || query.length > 1000 || /\u0000|[\ud800-\udfff]/.test(query)) return;
+          const r = await t.json("POST", "/api/knowledge/search", { body: { query, limit } });
+          expect(r.status, query).toBe(200);
+          expect(r.body.data.length).toBeLessThanOrEqual(limit);
+        },
+      ),
       { numRuns: 150 },
     );
   });
@@ -273,7 +321,9 @@ test("the reference's example: store a decision record, then search as in the co
     content: "We chose PostgreSQL because...",
     metadata: { type: "adr" },
   });
-  const r = await t.json("POST", "/api/knowledge/search", { body: { query: "authentication design decisions", limit: 5 } });
+  const r = await t.json("POST", "/api/knowledge/search", {
+    body: { query: "authentication design decisions", limit: 5 },
+  });
   expect(r.status).toBe(200);
   expect(Object.keys(r.body)).toEqual(["data"]);
   expect(r.body.data.length).toBeGreaterThan(0);

@@ -58,21 +58,28 @@ describe("task summaries", () => {
         throw new Error("approval failed");
       }),
     ).rejects.toThrow("approval failed");
-    expect(await count(t.database, "SELECT 1 FROM knowledge_documents WHERE source_key = 'task:task-rolled-back'")).toBe(0);
+    expect(
+      await count(t.database, "SELECT 1 FROM knowledge_documents WHERE source_key = 'task:task-rolled-back'"),
+    ).toBe(0);
   });
 
   test("once per task: created, then replaced, unchanged writes nothing; searchable by type", async () => {
     const first = await t.database.db.transaction((tx) => knowledge.upsertTaskSummary(tx, task, SYSTEM));
     const created = (await traceEvents(t, "knowledge.document_created")).filter((e) => e.data.document_id === first.id);
     expect(created).toHaveLength(1);
-    expect(created[0]).toMatchObject({ mission_id: "mission-001", task_id: "task-auth-7", data: { source: "task:task-auth-7" } });
+    expect(created[0]).toMatchObject({
+      mission_id: "mission-001",
+      task_id: "task-auth-7",
+      data: { source: "task:task-auth-7" },
+    });
 
     const again = await t.database.db.transaction((tx) =>
       knowledge.upsertTaskSummary(tx, { ...task, review_comments: ["Second review: add metrics."] }, SYSTEM),
     );
     expect(again.id).toBe(first.id);
     expect(again.content).toContain("Second review: add metrics.");
-    const updates = () => traceEvents(t, "knowledge.document_updated").then((es) => es.filter((e) => e.data.document_id === first.id));
+    const updates = () =>
+      traceEvents(t, "knowledge.document_updated").then((es) => es.filter((e) => e.data.document_id === first.id));
     expect(await updates()).toHaveLength(1);
     await t.database.db.transaction((tx) =>
       knowledge.upsertTaskSummary(tx, { ...task, review_comments: ["Second review: add metrics."] }, SYSTEM),
@@ -87,7 +94,12 @@ describe("task summaries", () => {
 
   test("text PostgreSQL cannot store is refused, not a 500", async () => {
     await expect(
-      t.database.db.transaction((tx) => knowledge.upsertTaskSummary(tx, { ...task, task_id: "t-nul", objective: "a\u0000b" }, SYSTEM)),
-    ).rejects.toMatchObject({ status: 422, fields: { title: ["must not contain NUL or unpaired surrogate characters"] } });
+      t.database.db.transaction((tx) =>
+        knowledge.upsertTaskSummary(tx, { ...task, task_id: "t-nul", objective: "a\u0000b" }, SYSTEM),
+      ),
+    ).rejects.toMatchObject({
+      status: 422,
+      fields: { title: ["must not contain NUL or unpaired surrogate characters"] },
+    });
   });
 });

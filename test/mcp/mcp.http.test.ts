@@ -17,7 +17,16 @@ const AGENT_TOOLS = [
   "check_policy",
   "list_decisions",
 ];
-const MEMBER_TOOLS = ["list_missions", "list_tasks", "create_task", "assign_task", "execute_task", "list_agents", "approve_task", "reject_task"];
+const MEMBER_TOOLS = [
+  "list_missions",
+  "list_tasks",
+  "create_task",
+  "assign_task",
+  "execute_task",
+  "list_agents",
+  "approve_task",
+  "reject_task",
+];
 
 let t: TestContext;
 let agentKey: string;
@@ -109,7 +118,11 @@ describe("agent tools", () => {
     expect(current.isError, current.text).toBe(false);
     expect(current.data.task.task_id).toBe(task.task_id);
 
-    const reported = await call(agent, "report_progress", { task: task.id, message: "parsed half", outputs: { lines: 10 } });
+    const reported = await call(agent, "report_progress", {
+      task: task.id,
+      message: "parsed half",
+      outputs: { lines: 10 },
+    });
     expect(reported.isError, reported.text).toBe(false);
     expect(reported.data.outputs).toEqual({ lines: 10 });
     expect(reported.data.logs.at(-1).message).toBe("parsed half");
@@ -157,7 +170,13 @@ describe("agent tools", () => {
     const decisions = await call(agent, "list_decisions", { task: task.task_id });
     expect(decisions.isError, decisions.text).toBe(false);
     expect(decisions.data.items).toEqual([
-      { task_id: task.task_id, decision: "rejected", comment: "needs tests", by: expect.any(String), at: expect.any(String) },
+      {
+        task_id: task.task_id,
+        decision: "rejected",
+        comment: "needs tests",
+        by: expect.any(String),
+        at: expect.any(String),
+      },
     ]);
     const ctx = await call(agent, "get_context", { task: task.task_id });
     expect(ctx.data.review_comments[0]).toMatchObject({ decision: "rejected", comment: "needs tests" });
@@ -174,12 +193,16 @@ describe("agent tools", () => {
       ["rejected", "needs tests"],
     ]);
     // The reviewer's entry is marked too, and keeps the approve route's via (knowledge capture reads it).
-    const approve = (await traceOf(task.task_id)).find((e) => e.event === "task.status_changed" && e.data.to === "completed")!;
+    const approve = (await traceOf(task.task_id)).find(
+      (e) => e.event === "task.status_changed" && e.data.to === "completed",
+    )!;
     expect(approve.data).toMatchObject({ via: "approve", channel: "mcp", comment: "great" });
   });
 
   test("search_knowledge finds a document", async () => {
-    const doc = await t.json("POST", "/api/knowledge/documents", { body: { title: "Deploy runbook", content: "How to deploy the parser" } });
+    const doc = await t.json("POST", "/api/knowledge/documents", {
+      body: { title: "Deploy runbook", content: "How to deploy the parser" },
+    });
     expect(doc.status).toBe(201);
     const r = await call(agent, "search_knowledge", { query: "deploy", limit: 3 });
     expect(r.isError, r.text).toBe(false);
@@ -189,7 +212,12 @@ describe("agent tools", () => {
 
   test("check_policy evaluates as the agent, and a block is reported", async () => {
     const p = await t.json("POST", "/api/policies", {
-      body: { policy_id: uniq("no-force"), scope: "global", conditions: { action_type: "git_push", force: true }, actions: [{ block: "no force pushes" }] },
+      body: {
+        policy_id: uniq("no-force"),
+        scope: "global",
+        conditions: { action_type: "git_push", force: true },
+        actions: [{ block: "no force pushes" }],
+      },
     });
     expect(p.status, JSON.stringify(p.body)).toBe(201);
     const r = await call(agent, "check_policy", { action: { action_type: "git_push", force: true } });
@@ -201,7 +229,12 @@ describe("agent tools", () => {
 
   test("a report whose actions a policy blocks is a tool error with the policy's message", async () => {
     await t.json("POST", "/api/policies", {
-      body: { policy_id: uniq("no-rm"), scope: "global", conditions: { action_type: "shell", command: { $regex: "rm -rf /" } }, actions: [{ block: "never rm -rf /" }] },
+      body: {
+        policy_id: uniq("no-rm"),
+        scope: "global",
+        conditions: { action_type: "shell", command: { $regex: "rm -rf /" } },
+        actions: [{ block: "never rm -rf /" }],
+      },
     });
     const task = await createTask(t, missionKey, { agent_id: agentKey });
     await call(agent, "start_task", { task: task.task_id });
@@ -225,9 +258,18 @@ describe("member tools", () => {
     expect(missions.isError, missions.text).toBe(false);
     expect(missions.data.items.map((m: any) => m.mission_id)).toContain(missionKey);
 
-    const created = await call(member, "create_task", { mission: missionKey, objective: "Ship it", task_id: uniq("ship") });
+    const created = await call(member, "create_task", {
+      mission: missionKey,
+      objective: "Ship it",
+      task_id: uniq("ship"),
+    });
     expect(created.isError, created.text).toBe(false);
-    expect(created.data).toMatchObject({ objective: "Ship it", status: "pending", agent_id: null, mission_id: missionKey });
+    expect(created.data).toMatchObject({
+      objective: "Ship it",
+      status: "pending",
+      agent_id: null,
+      mission_id: missionKey,
+    });
 
     const assigned = await call(member, "assign_task", { task: created.data.task_id, agent: agentKey });
     expect(assigned.isError, assigned.text).toBe(false);
@@ -245,7 +287,10 @@ describe("member tools", () => {
     // execute needs an active mission: the API's 422, as a tool error.
     const refused = await call(member, "execute_task", { task: created.data.task_id });
     expect(refused.isError).toBe(true);
-    expect(JSON.parse(refused.text)).toEqual({ status: 422, errors: { mission_id: ["mission is planning, not active"] } });
+    expect(JSON.parse(refused.text)).toEqual({
+      status: 422,
+      errors: { mission_id: ["mission is planning, not active"] },
+    });
     const direct = await t.json("POST", `/api/tasks/${created.data.task_id}/execute`, { body: {} });
     expect(direct.body).toEqual({ errors: { mission_id: ["mission is planning, not active"] } });
 
@@ -262,14 +307,20 @@ describe("the channel marks only the caller's own entries", () => {
   test("execute_task's dispatch is marked; the run it starts (the runtime's entries) is not", async () => {
     const mission = (await createMission(t)).mission_id;
     const runner = uniq("mcp-runner");
-    const a = await t.json("POST", "/api/agents", { body: { agent_id: runner, adapter_module: "command", config: { command: ["sh", "-c", "echo ran"] } } });
+    const a = await t.json("POST", "/api/agents", {
+      body: { agent_id: runner, adapter_module: "command", config: { command: ["sh", "-c", "echo ran"] } },
+    });
     expect(a.status, JSON.stringify(a.body)).toBe(201);
     expect((await t.json("POST", `/api/missions/${mission}/agents`, { body: { agent_id: runner } })).status).toBe(201);
     expect((await t.json("POST", `/api/missions/${mission}/start`)).status).toBe(200);
     const task = await createTask(t, mission, { agent_id: runner });
     const r = await call(member, "execute_task", { task: task.task_id });
     expect(r.isError, r.text).toBe(false);
-    await waitFor(async () => (await t.json("GET", `/api/tasks/${task.task_id}`)).body.data.status === "pending_review", 60_000, "the run");
+    await waitFor(
+      async () => (await t.json("GET", `/api/tasks/${task.task_id}`)).body.data.status === "pending_review",
+      60_000,
+      "the run",
+    );
     const entries = await traceOf(task.task_id);
     const dispatched = entries.find((e) => e.event === "task.dispatched")!;
     expect(dispatched.data.channel).toBe("mcp");
@@ -291,16 +342,26 @@ describe("refusals: the API's answers as tool errors", () => {
     // Reading a task of another agent in another mission.
     expect(JSON.parse((await call(agent, "get_task", { task: strangers.task_id })).text)).toEqual(forbidden);
     // Reporting on another agent's task (even in its own mission).
-    expect(JSON.parse((await call(agent, "report_progress", { task: theirs.task_id, message: "x" })).text)).toEqual(forbidden);
+    expect(JSON.parse((await call(agent, "report_progress", { task: theirs.task_id, message: "x" })).text)).toEqual(
+      forbidden,
+    );
     expect(JSON.parse((await call(agent, "start_task", { task: theirs.task_id })).text)).toEqual(forbidden);
-    expect(JSON.parse((await call(agent, "submit_for_review", { task: theirs.task_id, summary: "x" })).text)).toEqual(forbidden);
+    expect(JSON.parse((await call(agent, "submit_for_review", { task: theirs.task_id, summary: "x" })).text)).toEqual(
+      forbidden,
+    );
     // Decisions on a task it may not read.
     expect(JSON.parse((await call(agent, "list_decisions", { task: strangers.task_id })).text)).toEqual(forbidden);
     // Evaluating policies as another agent is refused by the route; the tool always asks as the caller.
-    const direct = await t.json("POST", "/api/policies/evaluate", { token: agentToken, body: { action: {}, agent_id: other } });
+    const direct = await t.json("POST", "/api/policies/evaluate", {
+      token: agentToken,
+      body: { action: {}, agent_id: other },
+    });
     expect(direct.status).toBe(403);
     // A member has no agent: the agent-only conveniences say so.
-    expect(JSON.parse((await call(member, "list_my_tasks", {})).text)).toEqual({ status: 422, errors: { token: ["list_my_tasks needs an agent token"] } });
+    expect(JSON.parse((await call(member, "list_my_tasks", {})).text)).toEqual({
+      status: 422,
+      errors: { token: ["list_my_tasks needs an agent token"] },
+    });
   });
 
   test.each([
@@ -308,7 +369,16 @@ describe("refusals: the API's answers as tool errors", () => {
     ["get_task", {}, { status: 422, errors: { task: ["is required"] } }],
     ["get_task", { task: "bad key!" }, { status: 422, errors: { task: ["has an invalid type or value"] } }],
     ["get_task", { task: "x", extra: 1 }, { status: 422, errors: { extra: ["is not a known field"] } }],
-    ["report_progress", { task: "x", status: "done" }, { status: 422, errors: { status: ["must be one of: pending, in_progress, blocked, pending_review, rejected, completed, failed"] } }],
+    [
+      "report_progress",
+      { task: "x", status: "done" },
+      {
+        status: 422,
+        errors: {
+          status: ["must be one of: pending, in_progress, blocked, pending_review, rejected, completed, failed"],
+        },
+      },
+    ],
     ["report_progress", { task: "x", logs: [{}] }, { status: 422, errors: { "logs.0.message": ["is required"] } }],
     ["submit_for_review", { task: "x" }, { status: 422, errors: { summary: ["is required"] } }],
     ["search_knowledge", { query: "" }, { status: 422, errors: { query: ["must NOT have fewer than 1 characters"] } }],
@@ -325,8 +395,21 @@ describe("refusals: the API's answers as tool errors", () => {
     ["reject_task", { task: "x" }, { status: 422, errors: { comment: ["is required"] } }],
     ["create_task", { mission: "nope-404", objective: "o" }, { status: 404, errors: { detail: "Not Found" } }],
     ["create_task", { mission: "m" }, { status: 422, errors: { objective: ["is required"] } }],
-    ["list_tasks", { status: "open" }, { status: 422, errors: { status: ["must be one of: pending, in_progress, blocked, pending_review, rejected, completed, failed"] } }],
-    ["list_missions", { cursor: "forged" }, { status: 422, errors: { cursor: ["is not a cursor this server issued"] } }],
+    [
+      "list_tasks",
+      { status: "open" },
+      {
+        status: 422,
+        errors: {
+          status: ["must be one of: pending, in_progress, blocked, pending_review, rejected, completed, failed"],
+        },
+      },
+    ],
+    [
+      "list_missions",
+      { cursor: "forged" },
+      { status: 422, errors: { cursor: ["is not a cursor this server issued"] } },
+    ],
     ["assign_task", { task: "x" }, { status: 422, errors: { agent: ["is required"] } }],
   ])("member %s %j → %j", async (name, args, expected) => {
     const r = await call(member, name, args);
@@ -344,8 +427,14 @@ describe("refusals: the API's answers as tool errors", () => {
     const direct = await t.json("POST", `/api/tasks/${task.task_id}/approve`, { body: {} });
     expect(direct.body).toEqual({ errors: { status: ["cannot approve a task that is pending"] } });
     const illegal = await call(agent, "submit_for_review", { task: task.task_id, summary: "skip ahead" });
-    expect(JSON.parse(illegal.text)).toEqual({ status: 422, errors: { status: ["cannot move from pending to pending_review"] } });
-    expect((await t.json("GET", `/api/tasks/${task.task_id}`)).body.data).toMatchObject({ status: "pending", outputs: {} });
+    expect(JSON.parse(illegal.text)).toEqual({
+      status: 422,
+      errors: { status: ["cannot move from pending to pending_review"] },
+    });
+    expect((await t.json("GET", `/api/tasks/${task.task_id}`)).body.data).toMatchObject({
+      status: "pending",
+      outputs: {},
+    });
   });
 });
 
@@ -377,7 +466,11 @@ describe("HTTP edges", () => {
   test("malformed JSON is the API's 400", async () => {
     const r = await fetch(`${t.url}/mcp`, {
       method: "POST",
-      headers: { authorization: `Bearer ${t.admin}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+      headers: {
+        authorization: `Bearer ${t.admin}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
       body: "{nope",
     });
     expect(r.status).toBe(400);

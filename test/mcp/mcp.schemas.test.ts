@@ -38,7 +38,10 @@ function sameRecord(s: unknown): unknown {
   if (s === null || typeof s !== "object") return s;
   // The document names the size bound as an extension keyword; validation and the tools use `maxJsonBytes`.
   const o = Object.fromEntries(
-    Object.entries(s as Record<string, unknown>).map(([k, v]) => [k === "x-max-json-bytes" ? "maxJsonBytes" : k, sameRecord(v)]),
+    Object.entries(s as Record<string, unknown>).map(([k, v]) => [
+      k === "x-max-json-bytes" ? "maxJsonBytes" : k,
+      sameRecord(v),
+    ]),
   );
   const pp = o.patternProperties as Record<string, unknown> | undefined;
   if (pp && Object.keys(pp).length === 1 && pp["^(.*)$"] !== undefined && o.additionalProperties === undefined) {
@@ -72,10 +75,14 @@ describe("tool input schemas are the routes' schemas", () => {
       const mine = tool.inputSchema.properties[arg];
       expect(mine, `${tool.name}.${arg} is an argument`).toBeDefined();
       if (where === "params") {
-        expect(params.some((p) => p.in === "path" && p.name === field), `${m.url} has path parameter ${field}`).toBe(true);
+        expect(
+          params.some((p) => p.in === "path" && p.name === field),
+          `${m.url} has path parameter ${field}`,
+        ).toBe(true);
         continue;
       }
-      const theirs = where === "body" ? body?.properties?.[field] : params.find((p) => p.in === "query" && p.name === field)?.schema;
+      const theirs =
+        where === "body" ? body?.properties?.[field] : params.find((p) => p.in === "query" && p.name === field)?.schema;
       expect(theirs, `${m.method} ${m.url} ${where}.${field}`).toBeDefined();
       expect(norm(mine), `${tool.name}.${arg} = ${where}.${field}`).toEqual(norm(theirs));
       if (where === "body" && (body.required ?? []).includes(field)) {
@@ -86,8 +93,23 @@ describe("tool input schemas are the routes' schemas", () => {
 
   test("enums reach the tools: statuses are the routes' lists", () => {
     const byName = Object.fromEntries(TOOLS.map((x) => [x.name, x.inputSchema.properties as Record<string, any>]));
-    expect(byName.report_progress!.status.enum).toEqual(["pending", "in_progress", "blocked", "pending_review", "rejected", "completed", "failed"]);
-    expect(byName.list_missions!.status.enum).toEqual(["planning", "active", "paused", "completed", "failed", "cancelled"]);
+    expect(byName.report_progress!.status.enum).toEqual([
+      "pending",
+      "in_progress",
+      "blocked",
+      "pending_review",
+      "rejected",
+      "completed",
+      "failed",
+    ]);
+    expect(byName.list_missions!.status.enum).toEqual([
+      "planning",
+      "active",
+      "paused",
+      "completed",
+      "failed",
+      "cancelled",
+    ]);
     expect(byName.list_agents!.status.enum.length).toBeGreaterThan(3);
   });
 });

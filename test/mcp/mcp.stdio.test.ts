@@ -64,7 +64,9 @@ describe("mc mcp (stdio)", () => {
   test("stdout is protocol only: one JSON-RPC message per line; a bad token is the server's 401 as an error", async () => {
     const run = (token: string) =>
       new Promise<{ stdout: string; stderr: string; code: number | null }>((resolve) => {
-        const child = spawn(TSX, [CLI_MAIN, "mcp"], { env: { PATH: process.env.PATH ?? "", HOME: "/tmp", MC_URL: t.url!, MC_TOKEN: token } });
+        const child = spawn(TSX, [CLI_MAIN, "mcp"], {
+          env: { PATH: process.env.PATH ?? "", HOME: "/tmp", MC_URL: t.url!, MC_TOKEN: token },
+        });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (b: Buffer) => {
@@ -73,21 +75,32 @@ describe("mc mcp (stdio)", () => {
         });
         child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
         child.on("close", (code) => resolve({ stdout, stderr, code }));
-        const init = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } };
+        const init = {
+          jsonrpc: "2.0",
+          id: 1,
+          method: "initialize",
+          params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+        };
         child.stdin.write(`${JSON.stringify(init)}\n`);
         child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })}\n`);
         child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" })}\n`);
         setTimeout(() => child.stdin.end(), 60_000).unref();
       });
     const ok = await run(t.admin);
-    const lines = ok.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const lines = ok.stdout
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(lines.map((m) => m.id)).toEqual([1, 2]);
     expect(lines[0].result.serverInfo.name).toBe("mission-control");
     expect(lines[1].result.tools.length).toBe(17);
     expect(ok.code).toBe(0);
 
     const bad = await run("mc_not_a_token");
-    const answers = bad.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const answers = bad.stdout
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(answers[0]).toMatchObject({ id: 1, error: { code: -32000 } });
     expect(answers[0].error.message).toMatch(/401|Unauthorized/);
     expect(bad.stderr).toMatch(/mc mcp: cannot reach|401/);

@@ -18,7 +18,13 @@ describe("mcpForRun", () => {
     const w = mcpForRun("claude_code", ctx())!;
     expect(w.args.slice(0, 3)).toEqual(["--allowedTools", "mcp__mission-control", "--mcp-config"]);
     expect(JSON.parse(w.args[3]!)).toEqual({
-      mcpServers: { "mission-control": { type: "http", url: "http://127.0.0.1:4000/mcp", headers: { Authorization: "Bearer ${MC_AGENT_TOKEN}" } } },
+      mcpServers: {
+        "mission-control": {
+          type: "http",
+          url: "http://127.0.0.1:4000/mcp",
+          headers: { Authorization: "Bearer ${MC_AGENT_TOKEN}" },
+        },
+      },
     });
     expect(w.args.join(" ")).not.toContain("mc_run_token");
     expect(w.env).toEqual({});
@@ -40,7 +46,14 @@ describe("mcpForRun", () => {
     const w = mcpForRun("gemini_cli", ctx())!;
     const file = w.env.GEMINI_CLI_SYSTEM_SETTINGS_PATH!;
     expect(JSON.parse(fs.readFileSync(file, "utf8"))).toEqual({
-      mcpServers: { "mission-control": { url: "http://127.0.0.1:4000/mcp", type: "http", headers: { Authorization: "Bearer $MC_AGENT_TOKEN" }, trust: true } },
+      mcpServers: {
+        "mission-control": {
+          url: "http://127.0.0.1:4000/mcp",
+          type: "http",
+          headers: { Authorization: "Bearer $MC_AGENT_TOKEN" },
+          trust: true,
+        },
+      },
     });
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     w.cleanup();
@@ -72,7 +85,9 @@ describe("config.mcp on an agent", () => {
     [{ mcp: true }, 201],
     [{ mcp: "no" }, 422],
   ])("claude_code config %j → %i", async (config, status) => {
-    const r = await t.json("POST", "/api/agents", { body: { agent_id: uniq("mcp-cfg"), adapter_module: "claude_code", config: { binary: "/bin/true", ...config } } });
+    const r = await t.json("POST", "/api/agents", {
+      body: { agent_id: uniq("mcp-cfg"), adapter_module: "claude_code", config: { binary: "/bin/true", ...config } },
+    });
     expect(r.status, JSON.stringify(r.body)).toBe(status);
     if (status === 422) expect(Object.keys(r.body.errors)).toEqual(["config.mcp"]);
   });

@@ -68,7 +68,11 @@ describe("create", () => {
     ["key too long", { goal: "g", mission_id: "k".repeat(129) }, { mission_id: ["has an invalid format"] }],
     ["metadata not an object", { goal: "g", metadata: [1] }, { metadata: ["must be object"] }],
     ["body is an array", [1, 2], { body: ["must be object"] }],
-    ["__proto__ key", JSON.parse('{"goal":"g","metadata":{"__proto__":{"x":1}}}'), { "metadata.__proto__": ["is not an allowed key"] }],
+    [
+      "__proto__ key",
+      JSON.parse('{"goal":"g","metadata":{"__proto__":{"x":1}}}'),
+      { "metadata.__proto__": ["is not an allowed key"] },
+    ],
     ["constructor key", { goal: "g", constructor: 1 }, { constructor: ["is not an allowed key"] }],
   ];
   test.each(bad)("%s → 422 and nothing created", async (_name, body, errors) => {
@@ -195,7 +199,12 @@ describe("update", () => {
     const m = await createMission({ description: "keep", metadata: { a: 1 } });
     const r = await t.json("PATCH", `/api/missions/${m.id}`, { body: { mission: { goal: "New goal" } } });
     expect(r.status).toBe(200);
-    expect(r.body.data).toMatchObject({ goal: "New goal", description: "keep", metadata: { a: 1 }, status: "planning" });
+    expect(r.body.data).toMatchObject({
+      goal: "New goal",
+      description: "keep",
+      metadata: { a: 1 },
+      status: "planning",
+    });
     const trace = await traceOf(m.mission_id);
     expect(trace.at(-1)).toMatchObject({ event: "mission.updated", data: { changes: { goal: "New goal" } } });
   });
@@ -284,9 +293,7 @@ describe("start and pause", () => {
 
   test("two racing starts: exactly one wins", async () => {
     const m = await createMission();
-    const results = await Promise.all(
-      Array.from({ length: 6 }, () => t.json("POST", `/api/missions/${m.id}/start`)),
-    );
+    const results = await Promise.all(Array.from({ length: 6 }, () => t.json("POST", `/api/missions/${m.id}/start`)));
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
     expect(results.filter((r) => r.status === 422)).toHaveLength(5);
     const moves = (await traceOf(m.mission_id)).filter((e) => e.event === "mission.status_changed");
@@ -374,7 +381,11 @@ describe("contract machinery", () => {
 
   test("health, readiness, OpenAPI and docs are public", async () => {
     expect((await t.json("GET", "/healthz", { token: null })).body).toEqual({ status: "ok" });
-    expect((await t.json("GET", "/readyz", { token: null })).body).toEqual({ status: "ready", database: true, migrations: true });
+    expect((await t.json("GET", "/readyz", { token: null })).body).toEqual({
+      status: "ready",
+      database: true,
+      migrations: true,
+    });
     const doc = await t.json("GET", "/openapi.json", { token: null });
     expect(doc.status).toBe(200);
     expect(doc.body.openapi).toBe("3.1.0");

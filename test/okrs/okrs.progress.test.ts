@@ -14,7 +14,13 @@ import {
 const at = (iso: string) => new Date(iso);
 
 /** An increase without a start unless the case says otherwise (what every key result was before directions). */
-const kr = (x: { target: number | null; current: number | null; progress: number | null; direction?: string; startValue?: number | null }) => ({
+const kr = (x: {
+  target: number | null;
+  current: number | null;
+  progress: number | null;
+  direction?: string;
+  startValue?: number | null;
+}) => ({
   direction: "increase",
   startValue: null,
   ...x,
@@ -44,14 +50,26 @@ describe("key result progress", () => {
     ["decrease, no start, target 0 not reached", { direction: "decrease", target: 0, current: 3 }, 0],
     ["decrease from a start, halfway", { direction: "decrease", target: 200, current: 350, startValue: 500 }, 50],
     ["decrease from a start, not moved", { direction: "decrease", target: 200, current: 500, startValue: 500 }, 0],
-    ["decrease from a start, worse than the start", { direction: "decrease", target: 200, current: 650, startValue: 500 }, 0],
-    ["decrease from a start, past the target", { direction: "decrease", target: 200, current: 150, startValue: 500 }, 100],
+    [
+      "decrease from a start, worse than the start",
+      { direction: "decrease", target: 200, current: 650, startValue: 500 },
+      0,
+    ],
+    [
+      "decrease from a start, past the target",
+      { direction: "decrease", target: 200, current: 150, startValue: 500 },
+      100,
+    ],
     ["decrease from a start, no current", { direction: "decrease", target: 200, current: null, startValue: 500 }, 0],
     ["decrease to zero defects from 40", { direction: "decrease", target: 0, current: 10, startValue: 40 }, 75],
     ["increase from a start", { direction: "increase", target: 100, current: 70, startValue: 40 }, 50],
     ["increase from a start, below it", { direction: "increase", target: 100, current: 20, startValue: 40 }, 0],
     ["increase from a start, no current", { direction: "increase", target: 100, current: null, startValue: 40 }, 0],
-    ["a start on the wrong side (stored before the check) reads 0", { direction: "decrease", target: 200, current: 100, startValue: 100 }, 0],
+    [
+      "a start on the wrong side (stored before the check) reads 0",
+      { direction: "decrease", target: 200, current: 100, startValue: 100 },
+      0,
+    ],
   ])("%s", (_name, x, expected) => {
     expect(krProgress(kr({ progress: null, ...x }))).toBeCloseTo(expected, 10);
   });

@@ -88,7 +88,11 @@ describe("objectives: create", () => {
     ["unknown field in wrapper", { objective: { title: "t", progress: 5 } }, { progress: ["is not a known field"] }],
     ["key_results are not written here", { title: "t", key_results: [] }, { key_results: ["is not a known field"] }],
     ["all-digit key", { title: "t", objective_id: "12" }, { objective_id: ["has an invalid format"] }],
-    ["unknown status", { title: "t", status: "paused" }, { status: ["must be one of: draft, active, completed, cancelled"] }],
+    [
+      "unknown status",
+      { title: "t", status: "paused" },
+      { status: ["must be one of: draft, active, completed, cancelled"] },
+    ],
     ["priority not an integer", { title: "t", priority: 1.5 }, { priority: ["must be integer or null"] }],
     ["priority as a string", { title: "t", priority: "1" }, { priority: ["must be integer or null"] }],
     ["negative priority", { title: "t", priority: -1 }, { priority: ["must be >= 0"] }],
@@ -96,8 +100,16 @@ describe("objectives: create", () => {
     ["impossible date", { title: "t", start_date: "2026-02-30" }, { start_date: ["must be a valid date"] }],
     ["timestamp for a date", { title: "t", end_date: "2026-02-01T00:00:00Z" }, { end_date: ["must be a valid date"] }],
     ["year zero", { title: "t", start_date: "0000-01-01" }, { start_date: ["has an invalid format"] }],
-    ["end before start", { title: "t", start_date: "2026-02-01", end_date: "2026-01-31" }, { end_date: ["must not be before start_date"] }],
-    ["unknown health", { title: "t", health: "green" }, { health: ["must be one of: on_track, at_risk, off_track, null"] }],
+    [
+      "end before start",
+      { title: "t", start_date: "2026-02-01", end_date: "2026-01-31" },
+      { end_date: ["must not be before start_date"] },
+    ],
+    [
+      "unknown health",
+      { title: "t", health: "green" },
+      { health: ["must be one of: on_track, at_risk, off_track, null"] },
+    ],
     [
       "health with both dates",
       { title: "t", health: "on_track", start_date: "2026-01-01", end_date: "2026-02-01" },
@@ -212,7 +224,9 @@ describe("objectives: update", () => {
     const o = await f.objective();
     const set = await t.json("PATCH", `/api/objectives/${o.id}`, { body: { health: "off_track" } });
     expect(set.body.data.health).toBe("off_track");
-    const dated = await t.json("PATCH", `/api/objectives/${o.id}`, { body: { start_date: day(-5), end_date: day(100) } });
+    const dated = await t.json("PATCH", `/api/objectives/${o.id}`, {
+      body: { start_date: day(-5), end_date: day(100) },
+    });
     expect(dated.status).toBe(200);
     // Progress 0 with ~5% of the time gone: on track.
     expect(dated.body.data.health).toBe("on_track");
@@ -317,7 +331,9 @@ describe("objectives: delete", () => {
     expect(r.body).toEqual({ errors: { requirements: ["1 requirement still serves this objective: REQ-DEL-1"] } });
     await f.requirement({ objective_id: o.id, requirement_id: "REQ-DEL-2" });
     const r2 = await t.json("DELETE", `/api/objectives/${o.id}`);
-    expect(r2.body).toEqual({ errors: { requirements: ["2 requirements still serve this objective: REQ-DEL-1, REQ-DEL-2"] } });
+    expect(r2.body).toEqual({
+      errors: { requirements: ["2 requirements still serve this objective: REQ-DEL-1, REQ-DEL-2"] },
+    });
     expect((await t.json("GET", `/api/objectives/${o.id}`)).status).toBe(200);
     expect((await t.json("GET", `/api/key_results/${kr.id}`)).status).toBe(200);
     // Once the requirements go, so can the objective.
@@ -331,7 +347,9 @@ describe("objectives: delete", () => {
     for (let i = 1; i <= 6; i++) await f.requirement({ objective_id: o.id, requirement_id: `MANY-${i}` });
     const r = await t.json("DELETE", `/api/objectives/${o.id}`);
     expect(r.body).toEqual({
-      errors: { requirements: ["6 requirements still serve this objective: MANY-1, MANY-2, MANY-3, MANY-4, MANY-5, …"] },
+      errors: {
+        requirements: ["6 requirements still serve this objective: MANY-1, MANY-2, MANY-3, MANY-4, MANY-5, …"],
+      },
     });
   });
 
@@ -367,7 +385,16 @@ describe("key results", () => {
     });
     const entries = (await traceOf(t, "key_result.created")).filter((e) => e.data.kr_id === "KR1.1");
     expect(entries.map((e) => e.data)).toEqual([
-      { kr_id: "KR1.1", objective_id: "S-KR", title: "Launch PM Tool", target: null, current: null, progress: null, direction: "increase", start: null },
+      {
+        kr_id: "KR1.1",
+        objective_id: "S-KR",
+        title: "Launch PM Tool",
+        target: null,
+        current: null,
+        progress: null,
+        direction: "increase",
+        start: null,
+      },
     ]);
     const got = await t.json("GET", `/api/objectives/${o.id}`);
     expect(got.body.data.key_results).toEqual([r.body.data]);
@@ -375,7 +402,12 @@ describe("key results", () => {
 
   test("lower is better: direction decrease, with or without a start; PATCH moves them, a start on the wrong side is 422", async () => {
     const o = await f.objective();
-    const latency = await f.keyResult(o.id, { title: "p95 latency (ms)", direction: "decrease", target: 200, current: 350 });
+    const latency = await f.keyResult(o.id, {
+      title: "p95 latency (ms)",
+      direction: "decrease",
+      target: 200,
+      current: 350,
+    });
     expect(latency).toMatchObject({ direction: "decrease", start: null, target: 200, current: 350, progress: 57.1 });
     const fromStart = await f.keyResult(o.id, { direction: "decrease", start: 500, target: 200, current: 350 });
     expect(fromStart).toMatchObject({ direction: "decrease", start: 500, progress: 50 });
@@ -396,10 +428,15 @@ describe("key results", () => {
       expect([r.status, r.body], JSON.stringify(body)).toEqual([422, { errors }]);
     }
     expect((await t.json("GET", `/api/key_results/${latency.kr_id}`)).body.data).toEqual(before);
-    const both = await t.json("PATCH", `/api/key_results/${latency.kr_id}`, { body: { direction: "increase", start: null, target: 1000 } });
+    const both = await t.json("PATCH", `/api/key_results/${latency.kr_id}`, {
+      body: { direction: "increase", start: null, target: 1000 },
+    });
     expect(both.body.data).toMatchObject({ direction: "increase", start: null, target: 1000, progress: 35 });
     const entries = (await traceOf(t, "key_result.updated")).filter((e) => e.data.kr_id === latency.kr_id);
-    expect(entries.map((e) => e.data.changes)).toEqual([{ start: 500 }, { target: 1000, direction: "increase", start: null }]);
+    expect(entries.map((e) => e.data.changes)).toEqual([
+      { start: 500 },
+      { target: 1000, direction: "increase", start: null },
+    ]);
   });
 
   test("progress from target and current, capped at 100; or set directly", async () => {
@@ -430,9 +467,21 @@ describe("key results", () => {
     ["bad key", { title: "t", kr_id: "a b" }, { kr_id: ["has an invalid format"] }],
     ["unknown direction", { title: "t", direction: "down" }, { direction: ["must be one of: increase, decrease"] }],
     ["start as a string", { title: "t", start: "5" }, { start: ["must be number or null"] }],
-    ["increase with start at the target", { title: "t", target: 10, start: 10 }, { start: ["must be below target for an increase"] }],
-    ["increase with start above the target", { title: "t", target: 10, start: 20 }, { start: ["must be below target for an increase"] }],
-    ["decrease with start below the target", { title: "t", direction: "decrease", target: 200, start: 100 }, { start: ["must be above target for a decrease"] }],
+    [
+      "increase with start at the target",
+      { title: "t", target: 10, start: 10 },
+      { start: ["must be below target for an increase"] },
+    ],
+    [
+      "increase with start above the target",
+      { title: "t", target: 10, start: 20 },
+      { start: ["must be below target for an increase"] },
+    ],
+    [
+      "decrease with start below the target",
+      { title: "t", direction: "decrease", target: 200, start: 100 },
+      { start: ["must be above target for a decrease"] },
+    ],
   ];
   test.each(bad)("create: %s → 422 and nothing created", async (_n, body, errors) => {
     const o = await f.objective();
@@ -483,9 +532,17 @@ describe("key results", () => {
   test("update: current moves progress; traced with the changes", async () => {
     const o = await f.objective();
     const kr = await f.keyResult(o.id, { target: 8, current: 2 });
-    const r = await t.json("PATCH", `/api/key_results/${kr.kr_id}`, { body: { key_result: { current: 6, title: "New" } } });
+    const r = await t.json("PATCH", `/api/key_results/${kr.kr_id}`, {
+      body: { key_result: { current: 6, title: "New" } },
+    });
     expect(r.status).toBe(200);
-    expect(r.body.data).toMatchObject({ current: 6, target: 8, progress: 75, title: "New", objective_id: o.objective_id });
+    expect(r.body.data).toMatchObject({
+      current: 6,
+      target: 8,
+      progress: 75,
+      title: "New",
+      objective_id: o.objective_id,
+    });
     const entries = (await traceOf(t, "key_result.updated")).filter((e) => e.data.kr_id === kr.kr_id);
     expect(entries.map((e) => e.data)).toEqual([
       { kr_id: kr.kr_id, objective_id: o.objective_id, changes: { title: "New", current: 6 } },
@@ -546,7 +603,9 @@ describe("key results", () => {
     expect(entries.map((e) => e.data)).toEqual([{ kr_id: kr.kr_id, objective_id: o.objective_id, title: kr.title }]);
     const refused = await t.json("DELETE", `/api/key_results/${used.id}`);
     expect(refused.status).toBe(422);
-    expect(refused.body).toEqual({ errors: { requirements: ["1 requirement still serves this key result: REQ-ON-KR"] } });
+    expect(refused.body).toEqual({
+      errors: { requirements: ["1 requirement still serves this key result: REQ-ON-KR"] },
+    });
     expect((await t.json("GET", `/api/key_results/${used.id}`)).status).toBe(200);
     expect((await t.json("DELETE", "/api/key_results/nope")).status).toBe(404);
   });
@@ -578,21 +637,30 @@ describe("auth", () => {
     const kr = await f.keyResult(o.id);
     const agent = await t.agentToken("okr-agent");
     for (const [method, url, body] of routes) {
-      const r = await t.json(method, url.replace("/objectives/1", `/objectives/${o.id}`).replace("/key_results/1", `/key_results/${kr.id}`), {
-        token: agent,
-        body,
-      });
+      const r = await t.json(
+        method,
+        url.replace("/objectives/1", `/objectives/${o.id}`).replace("/key_results/1", `/key_results/${kr.id}`),
+        {
+          token: agent,
+          body,
+        },
+      );
       expect(r.status, `${method} ${url}`).toBe(403);
       expect(r.body).toEqual({ errors: { detail: "Forbidden" } });
     }
-    expect((await t.json("GET", `/api/objectives/${o.id}`)).body.data).toMatchObject({ title: o.title, key_results: [kr] });
+    expect((await t.json("GET", `/api/objectives/${o.id}`)).body.data).toMatchObject({
+      title: o.title,
+      key_results: [kr],
+    });
   });
 
   test("members have every right here", async () => {
     const o = await f.objective();
     const kr = await t.json("POST", `/api/objectives/${o.id}/key_results`, { token: t.member, body: { title: "m" } });
     expect(kr.status).toBe(201);
-    expect((await t.json("PATCH", `/api/key_results/${kr.body.data.id}`, { token: t.member, body: { current: 1 } })).status).toBe(200);
+    expect(
+      (await t.json("PATCH", `/api/key_results/${kr.body.data.id}`, { token: t.member, body: { current: 1 } })).status,
+    ).toBe(200);
     expect((await t.req("DELETE", `/api/key_results/${kr.body.data.id}`, { token: t.member })).statusCode).toBe(204);
     expect((await t.req("DELETE", `/api/objectives/${o.id}`, { token: t.member })).statusCode).toBe(204);
   });

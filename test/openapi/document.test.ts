@@ -43,7 +43,10 @@ describe("the document", () => {
       expect(op.summary, key).toBeTruthy();
       expect(op.tags?.length, key).toBeGreaterThan(0);
       const statuses = Object.keys(op.responses);
-      expect(statuses.some((s) => s.startsWith("2")), key).toBe(true);
+      expect(
+        statuses.some((s) => s.startsWith("2")),
+        key,
+      ).toBe(true);
       expect(statuses, key).toEqual(expect.arrayContaining(["400", "422", "503"]));
       if (path.startsWith("/api") && !(Array.isArray(op.security) && op.security.length === 0)) {
         expect(statuses, key).toEqual(expect.arrayContaining(["401", "403", "429"]));
@@ -89,7 +92,20 @@ describe("the document", () => {
 
   test("named schemas for resources and list envelopes; statuses as enums", () => {
     const schemas = doc.components.schemas;
-    for (const name of ["Error", "Task", "TaskSummaryList", "Mission", "MissionList", "Agent", "AgentList", "TraceEntry", "TraceEntryList", "Dispatch", "Policy", "Document"]) {
+    for (const name of [
+      "Error",
+      "Task",
+      "TaskSummaryList",
+      "Mission",
+      "MissionList",
+      "Agent",
+      "AgentList",
+      "TraceEntry",
+      "TraceEntryList",
+      "Dispatch",
+      "Policy",
+      "Document",
+    ]) {
       expect(schemas[name], name).toBeDefined();
     }
     expect(schemas.Task.properties.status).toMatchObject({ $ref: "#/components/schemas/TaskStatus" });
@@ -111,7 +127,12 @@ describe("the document", () => {
     expect(create.required).toBe(true);
     expect(create.content["application/json"].schema.oneOf).toEqual([
       { $ref: "#/components/schemas/MissionCreate" },
-      { type: "object", required: ["mission"], additionalProperties: false, properties: { mission: { $ref: "#/components/schemas/MissionCreate" } } },
+      {
+        type: "object",
+        required: ["mission"],
+        additionalProperties: false,
+        properties: { mission: { $ref: "#/components/schemas/MissionCreate" } },
+      },
     ]);
     for (const [path, method] of [
       ["/api/tasks/{id}/approve", "post"],
@@ -145,7 +166,11 @@ describe("the conformance check on every answer the suite sees", () => {
     ["a success body missing its data", { body: '{"meta":{}}' }, /does not match/],
     ["an error body in another shape", { status: 404, body: '{"error":"Not Found"}' }, /does not match/],
     ["an error with an empty errors object", { status: 422, body: '{"errors":{}}' }, /does not match/],
-    ["a task with a status outside its states", { url: "/api/tasks", body: '{"data":[{"status":"done"}],"meta":{"next_cursor":null}}' }, /does not match/],
+    [
+      "a task with a status outside its states",
+      { url: "/api/tasks", body: '{"data":[{"status":"done"}],"meta":{"next_cursor":null}}' },
+      /does not match/,
+    ],
     ["a body that is not JSON", { status: 404, body: "Not Found" }, /not JSON/],
   ])("%s is refused", (_name, over, message) => {
     const problems = check().check(answer(over));
@@ -155,8 +180,19 @@ describe("the conformance check on every answer the suite sees", () => {
 
   test.each([
     ["a 404 in the Error shape", { status: 404, body: '{"errors":{"detail":"Not Found"}}' }],
-    ["a 422 naming fields", { method: "POST", url: "/api/missions", status: 422, body: '{"errors":{"goal":["is required"]}}' }],
-    ["a policy 403 with its decision", { method: "POST", url: "/api/tasks/t/execute", status: 403, body: '{"errors":{"policy":["no"]},"policy_decision":{"decision":"block"}}' }],
+    [
+      "a 422 naming fields",
+      { method: "POST", url: "/api/missions", status: 422, body: '{"errors":{"goal":["is required"]}}' },
+    ],
+    [
+      "a policy 403 with its decision",
+      {
+        method: "POST",
+        url: "/api/tasks/t/execute",
+        status: 403,
+        body: '{"errors":{"policy":["no"]},"policy_decision":{"decision":"block"}}',
+      },
+    ],
     ["an unknown URL (no operation)", { url: "/api/nothing-here", status: 404, body: "" }],
     ["a HEAD request", { method: "HEAD", status: 200, body: "" }],
   ])("%s passes", (_name, over) => {

@@ -16,7 +16,12 @@ import { shellActions } from "../../src/policies/shell-actions.js";
 import { toolUseActions } from "../../src/policies/tool-actions.js";
 import { findTemplate, POLICY_TEMPLATES } from "../../src/policies/templates.js";
 
-function policy(id: string, conditions: Record<string, unknown>, actions: PolicyAction[], mode: PolicyMode = "enforce"): CandidatePolicy {
+function policy(
+  id: string,
+  conditions: Record<string, unknown>,
+  actions: PolicyAction[],
+  mode: PolicyMode = "enforce",
+): CandidatePolicy {
   return { policyId: id, version: 1, mode, actions, match: compileConditions(conditions) };
 }
 
@@ -31,14 +36,26 @@ describe("validateActions", () => {
   test.each([
     ["not a list", { block: "x" }, { actions: ["must be a list"] }],
     ["empty", [], { actions: ["must have at least one action"] }],
-    ["unknown action", [{ explode: "boom" }], { "actions.0.explode": ["is not a known action; use block, require_approval or warn"] }],
-    ["two keys", [{ block: "a", warn: "b" }], { "actions.0": ["must have exactly one key: block, require_approval or warn"] }],
+    [
+      "unknown action",
+      [{ explode: "boom" }],
+      { "actions.0.explode": ["is not a known action; use block, require_approval or warn"] },
+    ],
+    [
+      "two keys",
+      [{ block: "a", warn: "b" }],
+      { "actions.0": ["must have exactly one key: block, require_approval or warn"] },
+    ],
     ["no key", [{}], { "actions.0": ["must have exactly one key: block, require_approval or warn"] }],
     ["not an object", ["block"], { "actions.0": ["must be an object with one key: block, require_approval or warn"] }],
     ["message not a string", [{ block: true }], { "actions.0.block": ["must be a non-empty message"] }],
     ["blank message", [{ warn: "  " }], { "actions.0.warn": ["must be a non-empty message"] }],
     ["message too long", [{ warn: "x".repeat(2001) }], { "actions.0.warn": ["must be at most 2000 characters"] }],
-    ["second item bad", [{ warn: "ok" }, { nope: "x" }], { "actions.1.nope": ["is not a known action; use block, require_approval or warn"] }],
+    [
+      "second item bad",
+      [{ warn: "ok" }, { nope: "x" }],
+      { "actions.1.nope": ["is not a known action; use block, require_approval or warn"] },
+    ],
     ["too many", Array.from({ length: 21 }, () => ({ warn: "x" })), { actions: ["must have at most 20 actions"] }],
   ])("%s", (_n, actions, errors) => {
     expect(validateActions(actions)).toEqual(errors);
@@ -95,7 +112,10 @@ describe("decide", () => {
 
   test("dry-run matches are reported apart and never decide", () => {
     const out = decide(
-      [policy("enf", { action_type: "git_push" }, [{ warn: "pushing" }]), policy("dry", { force: true }, [{ block: "would block" }], "dry_run")],
+      [
+        policy("enf", { action_type: "git_push" }, [{ warn: "pushing" }]),
+        policy("dry", { force: true }, [{ block: "would block" }], "dry_run"),
+      ],
       push,
     );
     expect(out).toEqual({
@@ -124,16 +144,33 @@ describe("decide", () => {
       value: fc.boolean(),
     });
     fc.assert(
-      fc.property(fc.array(cand, { maxLength: 8 }), fc.record({ a: fc.boolean(), b: fc.boolean(), c: fc.boolean() }), (cs, action) => {
-        const ps = cs.map((c, i) => policy(`p${i}`, { [c.field]: c.value }, c.kinds.map((k) => ({ [k]: k }) as PolicyAction), c.mode));
-        const all = decide(ps, action);
-        const enforcedOnly = decide(ps.filter((p) => p.mode === "enforce"), action);
-        expect(all.decision).toBe(enforcedOnly.decision);
-        expect(all.messages).toEqual(enforcedOnly.messages);
-        const everythingEnforced = decide(ps.map((p) => ({ ...p, mode: "enforce" as const })), action);
-        expect(all.dry_run_decision).toBe(everythingEnforced.decision);
-        expect(all.mode === "dry_run").toBe(all.dry_run_decision !== all.decision);
-      }),
+      fc.property(
+        fc.array(cand, { maxLength: 8 }),
+        fc.record({ a: fc.boolean(), b: fc.boolean(), c: fc.boolean() }),
+        (cs, action) => {
+          const ps = cs.map((c, i) =>
+            policy(
+              `p${i}`,
+              { [c.field]: c.value },
+              c.kinds.map((k) => ({ [k]: k }) as PolicyAction),
+              c.mode,
+            ),
+          );
+          const all = decide(ps, action);
+          const enforcedOnly = decide(
+            ps.filter((p) => p.mode === "enforce"),
+            action,
+          );
+          expect(all.decision).toBe(enforcedOnly.decision);
+          expect(all.messages).toEqual(enforcedOnly.messages);
+          const everythingEnforced = decide(
+            ps.map((p) => ({ ...p, mode: "enforce" as const })),
+            action,
+          );
+          expect(all.dry_run_decision).toBe(everythingEnforced.decision);
+          expect(all.mode === "dry_run").toBe(all.dry_run_decision !== all.decision);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -147,7 +184,10 @@ describe("decide", () => {
 
 describe("the policy error", () => {
   test("carries the deciding messages and the whole decision", () => {
-    const out = decide([policy("w", {}, [{ warn: "careful" }]), policy("b", {}, [{ block: "Force push not allowed" }])], push);
+    const out = decide(
+      [policy("w", {}, [{ warn: "careful" }]), policy("b", {}, [{ block: "Force push not allowed" }])],
+      push,
+    );
     expect(decidingMessages(out)).toEqual(["Force push not allowed"]);
     const err = policyBlockedError(out);
     expect(err.status).toBe(403);

@@ -49,7 +49,9 @@ async function entry(id: number) {
 }
 
 async function evaluatedCount() {
-  const rows = await t.database.query<{ n: number }>("SELECT count(*)::int AS n FROM trace_entries WHERE event = 'policy.evaluated'");
+  const rows = await t.database.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM trace_entries WHERE event = 'policy.evaluated'",
+  );
   return rows[0]!.n;
 }
 
@@ -65,7 +67,10 @@ async function agentId(key: string) {
 }
 
 async function task(key: string, missionId: number, assignee: number | null = null) {
-  const rows = await t.database.db.insert(tasks).values({ taskId: key, missionId, objective: "o", agentId: assignee }).returning();
+  const rows = await t.database.db
+    .insert(tasks)
+    .values({ taskId: key, missionId, objective: "o", agentId: assignee })
+    .returning();
   return rows[0]!;
 }
 
@@ -78,7 +83,9 @@ describe("the reference policy", () => {
       decision: "block",
       mode: "enforce",
       dry_run_decision: "block",
-      matched: [{ policy_id: "no-force-push", version: 1, mode: "enforce", actions: [{ block: "Force push not allowed" }] }],
+      matched: [
+        { policy_id: "no-force-push", version: 1, mode: "enforce", actions: [{ block: "Force push not allowed" }] },
+      ],
       dry_run_matched: [],
       messages: ["Force push not allowed"],
       mission_id: null,
@@ -86,14 +93,22 @@ describe("the reference policy", () => {
       task_id: null,
     });
     const e = await entry(r.body.data.decision_id);
-    expect(e).toMatchObject({ event: "policy.evaluated", actor: "admin:test-admin", mission_id: null, task_id: null, agent_id: null });
+    expect(e).toMatchObject({
+      event: "policy.evaluated",
+      actor: "admin:test-admin",
+      mission_id: null,
+      task_id: null,
+      agent_id: null,
+    });
     expect(e.data).toEqual({
       action: FORCE_PUSH,
       source: "api",
       decision: "block",
       mode: "enforce",
       dry_run_decision: "block",
-      matched: [{ policy_id: "no-force-push", version: 1, mode: "enforce", actions: [{ block: "Force push not allowed" }] }],
+      matched: [
+        { policy_id: "no-force-push", version: 1, mode: "enforce", actions: [{ block: "Force push not allowed" }] },
+      ],
       dry_run_matched: [],
       messages: ["Force push not allowed"],
     });
@@ -126,9 +141,21 @@ describe("the reference policy", () => {
 
 describe("deciding", () => {
   test("the strictest matched action decides: block > require_approval > warn > allow", async () => {
-    await createPolicy({ policy_id: "warn-shell", conditions: { action_type: "shell-x" }, actions: [{ warn: "shell is risky" }] });
-    await createPolicy({ policy_id: "ask-sudo", conditions: { action_type: "shell-x", command: { $regex: "^sudo " } }, actions: [{ require_approval: "sudo needs approval" }] });
-    await createPolicy({ policy_id: "block-mkfs", conditions: { action_type: "shell-x", command: { $regex: "mkfs" } }, actions: [{ block: "no mkfs" }] });
+    await createPolicy({
+      policy_id: "warn-shell",
+      conditions: { action_type: "shell-x" },
+      actions: [{ warn: "shell is risky" }],
+    });
+    await createPolicy({
+      policy_id: "ask-sudo",
+      conditions: { action_type: "shell-x", command: { $regex: "^sudo " } },
+      actions: [{ require_approval: "sudo needs approval" }],
+    });
+    await createPolicy({
+      policy_id: "block-mkfs",
+      conditions: { action_type: "shell-x", command: { $regex: "mkfs" } },
+      actions: [{ block: "no mkfs" }],
+    });
     const d = async (command: string) => (await evaluate({ action: { action_type: "shell-x", command } })).body.data;
     expect((await d("ls")).decision).toBe("warn");
     expect((await d("sudo ls")).decision).toBe("require_approval");
@@ -139,18 +166,31 @@ describe("deciding", () => {
   });
 
   test("disabled policies do not take part; re-enabled they do, at their new version", async () => {
-    await createPolicy({ policy_id: "toggle", conditions: { action_type: "toggle-test" }, actions: [{ block: "t" }], enabled: false });
+    await createPolicy({
+      policy_id: "toggle",
+      conditions: { action_type: "toggle-test" },
+      actions: [{ block: "t" }],
+      enabled: false,
+    });
     expect((await evaluate({ action: { action_type: "toggle-test" } })).body.data.decision).toBe("allow");
     await t.json("PATCH", "/api/policies/toggle", { body: { enabled: true } });
     const r = await evaluate({ action: { action_type: "toggle-test" } });
     expect(r.body.data.decision).toBe("block");
-    expect(r.body.data.matched).toEqual([{ policy_id: "toggle", version: 2, mode: "enforce", actions: [{ block: "t" }] }]);
+    expect(r.body.data.matched).toEqual([
+      { policy_id: "toggle", version: 2, mode: "enforce", actions: [{ block: "t" }] },
+    ]);
   });
 
   test("an edited policy decides by its new conditions at once", async () => {
-    await createPolicy({ policy_id: "editable", conditions: { action_type: "edit-test", n: { $gt: 10 } }, actions: [{ block: "big" }] });
+    await createPolicy({
+      policy_id: "editable",
+      conditions: { action_type: "edit-test", n: { $gt: 10 } },
+      actions: [{ block: "big" }],
+    });
     expect((await evaluate({ action: { action_type: "edit-test", n: 5 } })).body.data.decision).toBe("allow");
-    await t.json("PATCH", "/api/policies/editable", { body: { conditions: { action_type: "edit-test", n: { $gt: 1 } } } });
+    await t.json("PATCH", "/api/policies/editable", {
+      body: { conditions: { action_type: "edit-test", n: { $gt: 1 } } },
+    });
     const r = await evaluate({ action: { action_type: "edit-test", n: 5 } });
     expect(r.body.data.decision).toBe("block");
     expect(r.body.data.matched[0].version).toBe(2);
@@ -159,7 +199,12 @@ describe("deciding", () => {
 
 describe("dry run", () => {
   test("a dry-run policy's match is reported and recorded but never blocks", async () => {
-    await createPolicy({ policy_id: "dry-block", conditions: { action_type: "dry-test" }, actions: [{ block: "would block" }], mode: "dry_run" });
+    await createPolicy({
+      policy_id: "dry-block",
+      conditions: { action_type: "dry-test" },
+      actions: [{ block: "would block" }],
+      mode: "dry_run",
+    });
     const r = await evaluate({ action: { action_type: "dry-test" } });
     expect(r.body.data).toMatchObject({
       decision: "allow",
@@ -170,13 +215,22 @@ describe("dry run", () => {
       messages: [],
     });
     const e = await entry(r.body.data.decision_id);
-    expect(e.data).toMatchObject({ decision: "allow", mode: "dry_run", dry_run_decision: "block", dry_run_matched: [{ policy_id: "dry-block" }] });
+    expect(e.data).toMatchObject({
+      decision: "allow",
+      mode: "dry_run",
+      dry_run_decision: "block",
+      dry_run_matched: [{ policy_id: "dry-block" }],
+    });
   });
 
   test("switching the same policy to enforce makes it block", async () => {
     await t.json("PATCH", "/api/policies/dry-block", { body: { mode: "enforce" } });
     const r = await evaluate({ action: { action_type: "dry-test" } });
-    expect(r.body.data).toMatchObject({ decision: "block", mode: "enforce", matched: [{ policy_id: "dry-block", version: 2 }] });
+    expect(r.body.data).toMatchObject({
+      decision: "block",
+      mode: "enforce",
+      matched: [{ policy_id: "dry-block", version: 2 }],
+    });
   });
 });
 
@@ -186,8 +240,18 @@ describe("scope and context", () => {
     await mission("other-m");
     await t.agentToken("scoped-a");
     await t.agentToken("other-a");
-    await createPolicy({ policy_id: "m-only", scope: "mission:scoped-m", conditions: { action_type: "scope-test" }, actions: [{ warn: "mission" }] });
-    await createPolicy({ policy_id: "a-only", scope: "agent:scoped-a", conditions: { action_type: "scope-test" }, actions: [{ require_approval: "agent" }] });
+    await createPolicy({
+      policy_id: "m-only",
+      scope: "mission:scoped-m",
+      conditions: { action_type: "scope-test" },
+      actions: [{ warn: "mission" }],
+    });
+    await createPolicy({
+      policy_id: "a-only",
+      scope: "agent:scoped-a",
+      conditions: { action_type: "scope-test" },
+      actions: [{ require_approval: "agent" }],
+    });
     const ids = async (body: Record<string, unknown>) => {
       const r = await evaluate({ action: { action_type: "scope-test" }, ...body });
       expect(r.status, JSON.stringify(r.body)).toBe(200);
@@ -199,18 +263,34 @@ describe("scope and context", () => {
     expect((await ids({ mission_id: m.id })).matched.map((x: any) => x.policy_id)).toEqual(["m-only"]);
     expect((await ids({ agent_id: "other-a" })).matched).toEqual([]);
     const both = await ids({ mission_id: "scoped-m", agent_id: await agentId("scoped-a") });
-    expect(both).toMatchObject({ decision: "require_approval", mission_id: "scoped-m", agent_id: "scoped-a", task_id: null });
+    expect(both).toMatchObject({
+      decision: "require_approval",
+      mission_id: "scoped-m",
+      agent_id: "scoped-a",
+      task_id: null,
+    });
     expect(both.matched.map((x: any) => x.policy_id)).toEqual(["m-only", "a-only"]);
-    expect(await entry(both.decision_id)).toMatchObject({ mission_id: "scoped-m", agent_id: "scoped-a", task_id: null });
+    expect(await entry(both.decision_id)).toMatchObject({
+      mission_id: "scoped-m",
+      agent_id: "scoped-a",
+      task_id: null,
+    });
     // The mission's own trace shows the decision.
-    const mt = await t.json("GET", "/api/missions/scoped-m/trace", { query: { event: "policy.evaluated", limit: "500" } });
+    const mt = await t.json("GET", "/api/missions/scoped-m/trace", {
+      query: { event: "policy.evaluated", limit: "500" },
+    });
     expect(mt.body.data.map((x: any) => x.id)).toContain(both.decision_id);
   });
 
   test("a task brings its mission", async () => {
     const m = await mission("task-m");
     const tk = await task("task-in-m", m.id);
-    await createPolicy({ policy_id: "task-m-policy", scope: "mission:task-m", conditions: { action_type: "task-test" }, actions: [{ warn: "w" }] });
+    await createPolicy({
+      policy_id: "task-m-policy",
+      scope: "mission:task-m",
+      conditions: { action_type: "task-test" },
+      actions: [{ warn: "w" }],
+    });
     const r = await evaluate({ action: { action_type: "task-test" }, task_id: tk.id });
     expect(r.body.data).toMatchObject({ decision: "warn", mission_id: "task-m", task_id: "task-in-m" });
     expect(await entry(r.body.data.decision_id)).toMatchObject({ mission_id: "task-m", task_id: "task-in-m" });
@@ -232,18 +312,46 @@ describe("bad input → 4xx in the contract's shape, nothing traced", () => {
     ["action not an object", { action: "git push -f" }, 422, { errors: { action: ["must be object"] } }],
     ["action is a list", { action: [FORCE_PUSH] }, 422, { errors: { action: ["must be object"] } }],
     ["unknown field", { action: {}, actions: [] }, 422, { errors: { actions: ["is not a known field"] } }],
-    ["mission does not exist", { action: {}, mission_id: "ghost" }, 422, { errors: { mission_id: ["does not exist"] } }],
-    ["mission id does not exist", { action: {}, mission_id: 999999 }, 422, { errors: { mission_id: ["does not exist"] } }],
+    [
+      "mission does not exist",
+      { action: {}, mission_id: "ghost" },
+      422,
+      { errors: { mission_id: ["does not exist"] } },
+    ],
+    [
+      "mission id does not exist",
+      { action: {}, mission_id: 999999 },
+      422,
+      { errors: { mission_id: ["does not exist"] } },
+    ],
     ["agent does not exist", { action: {}, agent_id: "ghost" }, 422, { errors: { agent_id: ["does not exist"] } }],
     ["task does not exist", { action: {}, task_id: "ghost" }, 422, { errors: { task_id: ["does not exist"] } }],
-    ["bad reference", { action: {}, mission_id: "a b" }, 422, { errors: { mission_id: ["has an invalid type or value"] } }],
-    ["__proto__ in the action", JSON.parse('{"action":{"__proto__":{"x":1}}}'), 422, { errors: { "action.__proto__": ["is not an allowed key"] } }],
+    [
+      "bad reference",
+      { action: {}, mission_id: "a b" },
+      422,
+      { errors: { mission_id: ["has an invalid type or value"] } },
+    ],
+    [
+      "__proto__ in the action",
+      JSON.parse('{"action":{"__proto__":{"x":1}}}'),
+      422,
+      { errors: { "action.__proto__": ["is not an allowed key"] } },
+    ],
     ["malformed JSON", "{", 400, { errors: { detail: "Malformed JSON in request body" } }],
-    ["a NUL character (PostgreSQL cannot store it)", '{"action":{"command":"a\\u0000b"}}', 422, { errors: { "action.command": ["must not contain NUL or unpaired surrogate characters"] } }],
+    [
+      "a NUL character (PostgreSQL cannot store it)",
+      '{"action":{"command":"a\\u0000b"}}',
+      422,
+      { errors: { "action.command": ["must not contain NUL or unpaired surrogate characters"] } },
+    ],
   ];
   test.each(cases)("%s", async (_n, body, status, want) => {
     const before = await evaluatedCount();
-    const r = typeof body === "string" ? await t.json("POST", "/api/policies/evaluate", { payload: body }) : await evaluate(body as any);
+    const r =
+      typeof body === "string"
+        ? await t.json("POST", "/api/policies/evaluate", { payload: body })
+        : await evaluate(body as any);
     expect(r.status).toBe(status);
     expect(r.body).toEqual(want);
     expect(await evaluatedCount()).toBe(before);
@@ -284,8 +392,18 @@ describe("agent tokens", () => {
 
   test("agent-scoped policies of another agent do not apply to it", async () => {
     const token = await t.agentToken("plain-agent");
-    await createPolicy({ policy_id: "for-someone-else", scope: "agent:someone-else", conditions: { action_type: "x-test" }, actions: [{ block: "b" }] });
-    await createPolicy({ policy_id: "for-plain-agent", scope: "agent:plain-agent", conditions: { action_type: "x-test" }, actions: [{ warn: "w" }] });
+    await createPolicy({
+      policy_id: "for-someone-else",
+      scope: "agent:someone-else",
+      conditions: { action_type: "x-test" },
+      actions: [{ block: "b" }],
+    });
+    await createPolicy({
+      policy_id: "for-plain-agent",
+      scope: "agent:plain-agent",
+      conditions: { action_type: "x-test" },
+      actions: [{ warn: "w" }],
+    });
     const r = await evaluate({ action: { action_type: "x-test" } }, token);
     expect(r.body.data).toMatchObject({ decision: "warn", matched: [{ policy_id: "for-plain-agent" }] });
   });
@@ -321,7 +439,11 @@ describe("agent tokens", () => {
     expect(onMission.body.data).toMatchObject({ mission_id: "member-m", agent_id: "member-agent" });
     const onTask = await evaluate({ action: {}, task_id: own.taskId }, token);
     expect(onTask.status).toBe(200);
-    expect(onTask.body.data).toMatchObject({ mission_id: "member-m", task_id: "member-own-task", agent_id: "member-agent" });
+    expect(onTask.body.data).toMatchObject({
+      mission_id: "member-m",
+      task_id: "member-own-task",
+      agent_id: "member-agent",
+    });
   });
 });
 
@@ -332,7 +454,11 @@ describe("the service, as enforcement points call it", () => {
       service.evaluate(tx, { action: FORCE_PUSH, agentKey: "svc-agent", source: "dispatch" }, "system"),
     );
     expect(committed.decision).toBe("block");
-    expect(await entry(committed.decision_id)).toMatchObject({ event: "policy.evaluated", actor: "system", agent_id: "svc-agent" });
+    expect(await entry(committed.decision_id)).toMatchObject({
+      event: "policy.evaluated",
+      actor: "system",
+      agent_id: "svc-agent",
+    });
     expect((await entry(committed.decision_id)).data.source).toBe("dispatch");
 
     let rolledBackId = 0;
@@ -349,7 +475,11 @@ describe("the service, as enforcement points call it", () => {
   test("a task key alone brings its mission's policies", async () => {
     const m = await t.database.db.select().from(missions).where(eq(missions.missionId, "task-m"));
     expect(m).toHaveLength(1);
-    const d = await service.evaluate(t.database.db, { action: { action_type: "task-test" }, taskKey: "task-in-m" }, "system");
+    const d = await service.evaluate(
+      t.database.db,
+      { action: { action_type: "task-test" }, taskKey: "task-in-m" },
+      "system",
+    );
     expect(d).toMatchObject({ decision: "warn", mission_id: "task-m", task_id: "task-in-m" });
   });
 
@@ -362,14 +492,26 @@ describe("the service, as enforcement points call it", () => {
 
   test("evaluateAll: everything a Claude Code Bash call does, strictest wins, one entry per action", async () => {
     const before = await evaluatedCount();
-    const actions = toolUseActions("Bash", { command: "git add -A && git push --force origin main" }, { worktree: "/w" });
-    const all = await service.evaluateAll(t.database.db, { actions, agentKey: "hook-agent", source: "hook" }, "agent:hook-agent");
+    const actions = toolUseActions(
+      "Bash",
+      { command: "git add -A && git push --force origin main" },
+      { worktree: "/w" },
+    );
+    const all = await service.evaluateAll(
+      t.database.db,
+      { actions, agentKey: "hook-agent", source: "hook" },
+      "agent:hook-agent",
+    );
     expect(all.decision).toBe("block");
     expect(all.messages).toEqual(["Force push not allowed"]);
     expect(all.deciding?.matched[0]?.policy_id).toBe("no-force-push");
     expect(all.decisions.map((d) => d.decision)).toEqual(["allow", "allow", "block"]);
     expect(await evaluatedCount()).toBe(before + actions.length);
-    const none = await service.evaluateAll(t.database.db, { actions: toolUseActions("Bash", { command: "ls" }) }, "system");
+    const none = await service.evaluateAll(
+      t.database.db,
+      { actions: toolUseActions("Bash", { command: "ls" }) },
+      "system",
+    );
     expect(none).toMatchObject({ decision: "allow", deciding: null, messages: [] });
   });
 
@@ -385,7 +527,9 @@ describe("the service, as enforcement points call it", () => {
       actor: "system",
       source: "api",
     });
-    const other = await t.database.query<{ id: number }>("SELECT id FROM trace_entries WHERE event <> 'policy.evaluated' LIMIT 1");
+    const other = await t.database.query<{ id: number }>(
+      "SELECT id FROM trace_entries WHERE event <> 'policy.evaluated' LIMIT 1",
+    );
     expect(await service.findDecision(t.database.db, other[0]!.id)).toBeUndefined();
     expect(await service.findDecision(t.database.db, 0)).toBeUndefined();
     expect(await service.findDecision(t.database.db, 2 ** 60)).toBeUndefined();

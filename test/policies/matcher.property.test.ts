@@ -13,10 +13,27 @@ const fieldPath = fc.oneof(
   fc.tuple(fieldName, fc.nat(3)).map(([a, i]) => `${a}.${i}`),
   fc.string({ maxLength: 6 }), // anything, including invalid paths (validation filters them)
 );
-const scalar = fc.oneof(fc.constantFrom("main", "git_push", "Bash", ".env", "", 0, 1, -1, 2.5, true, false, null), fc.string({ maxLength: 8 }), fc.integer());
+const scalar = fc.oneof(
+  fc.constantFrom("main", "git_push", "Bash", ".env", "", 0, 1, -1, 2.5, true, false, null),
+  fc.string({ maxLength: 8 }),
+  fc.integer(),
+);
 const literal = fc.oneof(scalar, fc.array(scalar, { maxLength: 3 }));
 const pattern = fc.oneof(
-  fc.constantFrom("^main$", "rm\\s+-rf", "\\.env$", "(a+)+$", "[", "(?=x)", "a|b", "^$", "é", ".*", "\\d{2,}", "(?i)bash"),
+  fc.constantFrom(
+    "^main$",
+    "rm\\s+-rf",
+    "\\.env$",
+    "(a+)+$",
+    "[",
+    "(?=x)",
+    "a|b",
+    "^$",
+    "é",
+    ".*",
+    "\\d{2,}",
+    "(?i)bash",
+  ),
   fc.string({ maxLength: 10 }),
 );
 
@@ -29,12 +46,7 @@ const { doc } = fc.letrec((tie) => ({
     fc.record({ $all: fc.array(tie("doc"), { minLength: 1, maxLength: 3 }) }),
     fc.record({ $not: tie("doc") }),
   ),
-  value: fc.oneof(
-    { depthSize: "small", withCrossShrink: true },
-    literal,
-    tie("ops"),
-    tie("doc"),
-  ),
+  value: fc.oneof({ depthSize: "small", withCrossShrink: true }, literal, tie("ops"), tie("doc")),
   ops: fc.oneof(
     fc.record({ $in: fc.array(literal, { maxLength: 4 }) }),
     fc.record({ $nin: fc.array(literal, { maxLength: 4 }) }),
@@ -56,7 +68,11 @@ const validDoc = doc.filter((c) => Object.keys(validateConditions(c)).length ===
 // Actions: arbitrary JSON objects, biased towards the field names the conditions use.
 const action = fc.oneof(
   fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 5 })),
-  fc.dictionary(fieldName, fc.oneof(literal, fc.jsonValue({ maxDepth: 4 }), fc.dictionary(fieldName, fc.jsonValue({ maxDepth: 3 }))), { maxKeys: 6 }),
+  fc.dictionary(
+    fieldName,
+    fc.oneof(literal, fc.jsonValue({ maxDepth: 4 }), fc.dictionary(fieldName, fc.jsonValue({ maxDepth: 3 }))),
+    { maxKeys: 6 },
+  ),
 );
 
 describe("the matcher never throws", () => {
@@ -116,10 +132,15 @@ describe("the operators obey their algebra", () => {
 
   test("$nin is the complement of $in; $exists false of $exists true", () => {
     fc.assert(
-      fc.property(fieldPath.filter((p) => Object.keys(validateConditions({ [p]: 1 })).length === 0), fc.array(literal, { maxLength: 4 }), action, (f, list, a) => {
-        expect(matches({ [f]: { $nin: list } }, a)).toBe(!matches({ [f]: { $in: list } }, a));
-        expect(matches({ [f]: { $exists: false } }, a)).toBe(!matches({ [f]: { $exists: true } }, a));
-      }),
+      fc.property(
+        fieldPath.filter((p) => Object.keys(validateConditions({ [p]: 1 })).length === 0),
+        fc.array(literal, { maxLength: 4 }),
+        action,
+        (f, list, a) => {
+          expect(matches({ [f]: { $nin: list } }, a)).toBe(!matches({ [f]: { $in: list } }, a));
+          expect(matches({ [f]: { $exists: false } }, a)).toBe(!matches({ [f]: { $exists: true } }, a));
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -145,9 +166,16 @@ describe("the operators obey their algebra", () => {
   });
 
   test("an action matches itself taken as conditions (when its keys are plain field names)", () => {
-    const key = fc.string({ minLength: 1, maxLength: 6 }).filter((k) => !k.includes(".") && !k.startsWith("$") && k !== "__proto__" && k !== "constructor");
+    const key = fc
+      .string({ minLength: 1, maxLength: 6 })
+      .filter((k) => !k.includes(".") && !k.startsWith("$") && k !== "__proto__" && k !== "constructor");
     const value = fc.letrec((tie) => ({
-      v: fc.oneof({ depthSize: "small" }, scalar, fc.array(tie("v"), { maxLength: 3 }), fc.dictionary(key, tie("v"), { maxKeys: 3 })),
+      v: fc.oneof(
+        { depthSize: "small" },
+        scalar,
+        fc.array(tie("v"), { maxLength: 3 }),
+        fc.dictionary(key, tie("v"), { maxKeys: 3 }),
+      ),
     })).v;
     fc.assert(
       fc.property(fc.dictionary(key, value, { maxKeys: 5 }), (a) => {

@@ -26,7 +26,12 @@ describe("equality and nesting", () => {
     ["null matches null", { branch: null }, { branch: null }, true],
     ["null matches a missing field", { branch: null }, {}, true],
     ["null does not match a value", { branch: null }, { branch: "main" }, false],
-    ["a nested object matches the nested value partially", { tool: { name: "Bash" } }, { tool: { name: "Bash", input: { x: 1 } } }, true],
+    [
+      "a nested object matches the nested value partially",
+      { tool: { name: "Bash" } },
+      { tool: { name: "Bash", input: { x: 1 } } },
+      true,
+    ],
     ["a nested object mismatch", { tool: { name: "Bash" } }, { tool: { name: "Write" } }, false],
     ["a nested object against a scalar", { tool: { name: "Bash" } }, { tool: "Bash" }, false],
     ["a nested object against a missing field", { tool: { name: "Bash" } }, {}, false],
@@ -38,12 +43,32 @@ describe("equality and nesting", () => {
     ["dotted path through a missing object", { "tool.name": "Bash" }, { tool: null }, false],
     ["dotted path with an array index", { "files.1": "b" }, { files: ["a", "b"] }, true],
     ["dotted path index out of range", { "files.5": "b" }, { files: ["a", "b"] }, false],
-    ["dotted path into array elements (any)", { "files.path": ".env" }, { files: [{ path: "a" }, { path: ".env" }] }, true],
-    ["dotted path into array elements (none)", { "files.path": ".env" }, { files: [{ path: "a" }, { path: "b" }] }, false],
+    [
+      "dotted path into array elements (any)",
+      { "files.path": ".env" },
+      { files: [{ path: "a" }, { path: ".env" }] },
+      true,
+    ],
+    [
+      "dotted path into array elements (none)",
+      { "files.path": ".env" },
+      { files: [{ path: "a" }, { path: "b" }] },
+      false,
+    ],
     ["dotted path index then field", { "files.0.path": "a" }, { files: [{ path: "a" }, { path: "b" }] }, true],
-    ["dotted path index then field (mismatch)", { "files.0.path": "b" }, { files: [{ path: "a" }, { path: "b" }] }, false],
+    [
+      "dotted path index then field (mismatch)",
+      { "files.0.path": "b" },
+      { files: [{ path: "a" }, { path: "b" }] },
+      false,
+    ],
     ["literal keys with dots are not looked up", { "a.b": 1 }, { "a.b": 1 }, false],
-    ["inherited names are never read", { "tool.hasOwnProperty": null, "x.toString": { $exists: false } }, { tool: {}, x: {} }, true],
+    [
+      "inherited names are never read",
+      { "tool.hasOwnProperty": null, "x.toString": { $exists: false } },
+      { tool: {}, x: {} },
+      true,
+    ],
   ];
   test.each(cases)("%s", (_n, cond, action, want) => {
     expect(validateConditions(cond)).toEqual({});
@@ -58,11 +83,31 @@ describe("arrays match like MongoDB", () => {
     ["an array condition matches the whole array", { labels: ["ui", "docs"] }, { labels: ["ui", "docs"] }, true],
     ["array equality is ordered", { labels: ["docs", "ui"] }, { labels: ["ui", "docs"] }, false],
     ["an array condition matches an element that is that array", { m: [1, 2] }, { m: [[1, 2], [3]] }, true],
-    ["a nested object matches any object element", { files: { path: ".env" } }, { files: [{ path: "x" }, { path: ".env", size: 1 }] }, true],
+    [
+      "a nested object matches any object element",
+      { files: { path: ".env" } },
+      { files: [{ path: "x" }, { path: ".env", size: 1 }] },
+      true,
+    ],
     ["nested object, no element", { files: { path: ".env" } }, { files: [{ path: "x" }] }, false],
-    ["nested object: one element must satisfy all its keys", { files: { path: ".env", op: "write" } }, { files: [{ path: ".env", op: "read" }, { path: "x", op: "write" }] }, false],
+    [
+      "nested object: one element must satisfy all its keys",
+      { files: { path: ".env", op: "write" } },
+      {
+        files: [
+          { path: ".env", op: "read" },
+          { path: "x", op: "write" },
+        ],
+      },
+      false,
+    ],
     ["$in over elements", { labels: { $in: ["security", "infra"] } }, { labels: ["ui", "infra"] }, true],
-    ["$nin over elements: one hit is enough to fail", { labels: { $nin: ["infra"] } }, { labels: ["ui", "infra"] }, false],
+    [
+      "$nin over elements: one hit is enough to fail",
+      { labels: { $nin: ["infra"] } },
+      { labels: ["ui", "infra"] },
+      false,
+    ],
     ["$nin over elements: none", { labels: { $nin: ["infra"] } }, { labels: ["ui"] }, true],
     ["$regex over elements", { paths: { $regex: "^/etc/" } }, { paths: ["src/a.ts", "/etc/passwd"] }, true],
     ["$gt over elements", { sizes: { $gt: 100 } }, { sizes: [1, 2, 300] }, true],
@@ -129,9 +174,24 @@ describe("operators", () => {
     ["$any of values (none)", { branch: { $any: ["main", { $regex: "^release/" }] } }, { branch: "dev" }, false],
     ["$all of values", { cmd: { $all: [{ $regex: "rm" }, { $regex: "-rf" }] } }, { cmd: "rm -rf x" }, true],
     ["$all of values (one fails)", { cmd: { $all: [{ $regex: "rm" }, { $regex: "-rf" }] } }, { cmd: "rm x" }, false],
-    ["$all over array elements (different elements may satisfy)", { labels: { $all: ["a", "b"] } }, { labels: ["b", "a", "c"] }, true],
-    ["operators combine with AND", { path: { $regex: "\\.env", $not: { $regex: "\\.example$" } } }, { path: ".env.example" }, false],
-    ["operators combine with AND (hit)", { path: { $regex: "\\.env", $not: { $regex: "\\.example$" } } }, { path: ".env.local" }, true],
+    [
+      "$all over array elements (different elements may satisfy)",
+      { labels: { $all: ["a", "b"] } },
+      { labels: ["b", "a", "c"] },
+      true,
+    ],
+    [
+      "operators combine with AND",
+      { path: { $regex: "\\.env", $not: { $regex: "\\.example$" } } },
+      { path: ".env.example" },
+      false,
+    ],
+    [
+      "operators combine with AND (hit)",
+      { path: { $regex: "\\.env", $not: { $regex: "\\.example$" } } },
+      { path: ".env.local" },
+      true,
+    ],
   ];
   test.each(cases)("%s", (_n, cond, action, want) => {
     expect(validateConditions(cond)).toEqual({});
@@ -141,14 +201,34 @@ describe("operators", () => {
 
 describe("document combinators", () => {
   const cases: Case[] = [
-    ["$any at the top", { $any: [{ action_type: "git_push" }, { action_type: "git_reset" }] }, { action_type: "git_reset" }, true],
-    ["$any at the top (none)", { $any: [{ action_type: "git_push" }, { action_type: "git_reset" }] }, { action_type: "shell" }, false],
+    [
+      "$any at the top",
+      { $any: [{ action_type: "git_push" }, { action_type: "git_reset" }] },
+      { action_type: "git_reset" },
+      true,
+    ],
+    [
+      "$any at the top (none)",
+      { $any: [{ action_type: "git_push" }, { action_type: "git_reset" }] },
+      { action_type: "shell" },
+      false,
+    ],
     ["$all at the top", { $all: [{ force: true }, { branch: "main" }] }, push, true],
     ["$all at the top (one fails)", { $all: [{ force: true }, { branch: "dev" }] }, push, false],
     ["$not at the top", { $not: { branch: "main" } }, push, false],
     ["$not at the top (other)", { $not: { branch: "main" } }, { branch: "dev" }, true],
-    ["fields and combinators together", { action_type: "git_push", force: true, $any: [{ branch: "main" }, { branch: null }] }, { action_type: "git_push", force: true }, true],
-    ["combinators inside nested objects", { tool: { $any: [{ name: "Bash" }, { name: "Write" }] } }, { tool: { name: "Write" } }, true],
+    [
+      "fields and combinators together",
+      { action_type: "git_push", force: true, $any: [{ branch: "main" }, { branch: null }] },
+      { action_type: "git_push", force: true },
+      true,
+    ],
+    [
+      "combinators inside nested objects",
+      { tool: { $any: [{ name: "Bash" }, { name: "Write" }] } },
+      { tool: { name: "Write" } },
+      true,
+    ],
     ["nested combinators", { $any: [{ $all: [{ a: 1 }, { b: 2 }] }, { c: 3 }] }, { a: 1, b: 2 }, true],
   ];
   test.each(cases)("%s", (_n, cond, action, want) => {
@@ -161,16 +241,68 @@ describe("validation names the path of every problem", () => {
   const bad: Array<[string, unknown, Record<string, string[]>]> = [
     ["unknown operator", { branch: { $foo: 1 } }, { "conditions.branch.$foo": ["is not a known operator"] }],
     ["unknown top-level operator", { $or: [{ a: 1 }] }, { "conditions.$or": ["is not a known operator"] }],
-    ["value operator at document level", { $in: [1] }, { "conditions.$in": ["applies to a field: use it inside a field's condition"] }],
-    ["malformed regex", { branch: { $regex: "[" } }, { "conditions.branch.$regex": ["is not a valid regular expression in RE2 syntax: error parsing regexp: missing closing ]: `[`"] }],
-    ["backreference", { branch: { $regex: "(a)\\1" } }, { "conditions.branch.$regex": ["is not a valid regular expression in RE2 syntax: error parsing regexp: invalid escape sequence: `\\1`"] }],
-    ["lookahead", { branch: { $regex: "(?=a)" } }, { "conditions.branch.$regex": ["is not a valid regular expression in RE2 syntax: error parsing regexp: invalid or unsupported Perl syntax: `(?=`"] }],
+    [
+      "value operator at document level",
+      { $in: [1] },
+      { "conditions.$in": ["applies to a field: use it inside a field's condition"] },
+    ],
+    [
+      "malformed regex",
+      { branch: { $regex: "[" } },
+      {
+        "conditions.branch.$regex": [
+          "is not a valid regular expression in RE2 syntax: error parsing regexp: missing closing ]: `[`",
+        ],
+      },
+    ],
+    [
+      "backreference",
+      { branch: { $regex: "(a)\\1" } },
+      {
+        "conditions.branch.$regex": [
+          "is not a valid regular expression in RE2 syntax: error parsing regexp: invalid escape sequence: `\\1`",
+        ],
+      },
+    ],
+    [
+      "lookahead",
+      { branch: { $regex: "(?=a)" } },
+      {
+        "conditions.branch.$regex": [
+          "is not a valid regular expression in RE2 syntax: error parsing regexp: invalid or unsupported Perl syntax: `(?=`",
+        ],
+      },
+    ],
     ["regex not a string", { branch: { $regex: 5 } }, { "conditions.branch.$regex": ["must be a string"] }],
-    ["regex too long", { branch: { $regex: "a".repeat(MAX_REGEX_LENGTH + 1) } }, { "conditions.branch.$regex": [`must be at most ${MAX_REGEX_LENGTH} characters`] }],
-    ["regex repeat over RE2's limit", { branch: { $regex: "((((a{100}){100}){100}){100})" } }, { "conditions.branch.$regex": ["is not a valid regular expression in RE2 syntax: error parsing regexp: invalid repeat count: `{100}`"] }],
-    ["regex compiling to too large a program", { branch: { $regex: "(abcdefghij|klmnopqrst){1000}" } }, { "conditions.branch.$regex": ["is too complex (its compiled program is too large)"] }],
-    ["bad $options", { p: { $regex: "a", $options: "g" } }, { "conditions.p.$options": ["must be a string of the options i, m and s, each at most once"] }],
-    ["repeated $options", { p: { $regex: "a", $options: "ii" } }, { "conditions.p.$options": ["must be a string of the options i, m and s, each at most once"] }],
+    [
+      "regex too long",
+      { branch: { $regex: "a".repeat(MAX_REGEX_LENGTH + 1) } },
+      { "conditions.branch.$regex": [`must be at most ${MAX_REGEX_LENGTH} characters`] },
+    ],
+    [
+      "regex repeat over RE2's limit",
+      { branch: { $regex: "((((a{100}){100}){100}){100})" } },
+      {
+        "conditions.branch.$regex": [
+          "is not a valid regular expression in RE2 syntax: error parsing regexp: invalid repeat count: `{100}`",
+        ],
+      },
+    ],
+    [
+      "regex compiling to too large a program",
+      { branch: { $regex: "(abcdefghij|klmnopqrst){1000}" } },
+      { "conditions.branch.$regex": ["is too complex (its compiled program is too large)"] },
+    ],
+    [
+      "bad $options",
+      { p: { $regex: "a", $options: "g" } },
+      { "conditions.p.$options": ["must be a string of the options i, m and s, each at most once"] },
+    ],
+    [
+      "repeated $options",
+      { p: { $regex: "a", $options: "ii" } },
+      { "conditions.p.$options": ["must be a string of the options i, m and s, each at most once"] },
+    ],
     ["$options without $regex", { p: { $options: "i" } }, { "conditions.p.$options": ["requires $regex beside it"] }],
     ["$in not a list", { b: { $in: "main" } }, { "conditions.b.$in": ["must be a list"] }],
     ["$nin not a list", { b: { $nin: {} } }, { "conditions.b.$nin": ["must be a list"] }],
@@ -181,17 +313,39 @@ describe("validation names the path of every problem", () => {
     ["$all not a list", { n: { $all: 1 } }, { "conditions.n.$all": ["must be a non-empty list"] }],
     ["$any item not an object at document level", { $any: [1] }, { "conditions.$any.0": ["must be an object"] }],
     ["$not at document level must be an object", { $not: "x" }, { "conditions.$not": ["must be an object"] }],
-    ["problem deep inside combinators", { $any: [{ tool: { name: { $regex: "(" } } }] }, { "conditions.$any.0.tool.name.$regex": ["is not a valid regular expression in RE2 syntax: error parsing regexp: missing closing ): `(`"] }],
+    [
+      "problem deep inside combinators",
+      { $any: [{ tool: { name: { $regex: "(" } } }] },
+      {
+        "conditions.$any.0.tool.name.$regex": [
+          "is not a valid regular expression in RE2 syntax: error parsing regexp: missing closing ): `(`",
+        ],
+      },
+    ],
     ["problem inside $not", { b: { $not: { $bad: 1 } } }, { "conditions.b.$not.$bad": ["is not a known operator"] }],
-    ["problem inside value $any", { b: { $any: ["x", { $regex: 1 }] } }, { "conditions.b.$any.1.$regex": ["must be a string"] }],
-    ["mixed operators and fields", { b: { $in: [1], x: 1 } }, { "conditions.b": ["cannot mix operators ($…) and field names in one object"] }],
+    [
+      "problem inside value $any",
+      { b: { $any: ["x", { $regex: 1 }] } },
+      { "conditions.b.$any.1.$regex": ["must be a string"] },
+    ],
+    [
+      "mixed operators and fields",
+      { b: { $in: [1], x: 1 } },
+      { "conditions.b": ["cannot mix operators ($…) and field names in one object"] },
+    ],
     ["empty path segment", { "a..b": 1 }, { "conditions.a..b": ["is not a valid field path"] }],
     ["forbidden path segment", { "a.__proto__": 1 }, { "conditions.a.__proto__": ["is not an allowed key"] }],
-    ["several problems at once", { a: { $foo: 1 }, b: { $regex: "[" , $options: "x" } }, {
-      "conditions.a.$foo": ["is not a known operator"],
-      "conditions.b.$regex": ["is not a valid regular expression in RE2 syntax: error parsing regexp: missing closing ]: `[`"],
-      "conditions.b.$options": ["must be a string of the options i, m and s, each at most once"],
-    }],
+    [
+      "several problems at once",
+      { a: { $foo: 1 }, b: { $regex: "[", $options: "x" } },
+      {
+        "conditions.a.$foo": ["is not a known operator"],
+        "conditions.b.$regex": [
+          "is not a valid regular expression in RE2 syntax: error parsing regexp: missing closing ]: `[`",
+        ],
+        "conditions.b.$options": ["must be a string of the options i, m and s, each at most once"],
+      },
+    ],
     ["not an object", [1], { conditions: ["must be an object"] }],
     ["too large", { big: "x".repeat(40_000) }, { conditions: ["must be at most 32768 characters of JSON"] }],
   ];

@@ -37,7 +37,14 @@ async function createMission(key: string) {
 async function traceOf(query: Record<string, string>) {
   const r = await t.json("GET", "/api/trace", { query: { limit: "500", ...query } });
   expect(r.status).toBe(200);
-  return r.body.data as Array<{ id: number; event: string; data: any; actor: string; mission_id: string | null; agent_id: string | null }>;
+  return r.body.data as Array<{
+    id: number;
+    event: string;
+    data: any;
+    actor: string;
+    mission_id: string | null;
+    agent_id: string | null;
+  }>;
 }
 
 async function policyCount() {
@@ -81,10 +88,21 @@ describe("create", () => {
   test("bare body, generated key, dry_run and disabled, members may create", async () => {
     const r = await t.json("POST", "/api/policies", {
       token: t.member,
-      body: { conditions: { "tool.name": { $in: ["Bash"] } }, actions: [{ warn: "w" }], mode: "dry_run", enabled: false },
+      body: {
+        conditions: { "tool.name": { $in: ["Bash"] } },
+        actions: [{ warn: "w" }],
+        mode: "dry_run",
+        enabled: false,
+      },
     });
     expect(r.status).toBe(201);
-    expect(r.body.data).toMatchObject({ mode: "dry_run", enabled: false, scope: "global", description: null, version: 1 });
+    expect(r.body.data).toMatchObject({
+      mode: "dry_run",
+      enabled: false,
+      scope: "global",
+      description: null,
+      version: 1,
+    });
     expect(r.body.data.policy_id).toMatch(/^policy-[a-z2-7]{10}$/);
   });
 
@@ -100,31 +118,66 @@ describe("create", () => {
     expect((await createPolicy({ scope: "agent:not-registered-yet" })).scope).toBe("agent:not-registered-yet");
     // A mission-scoped policy's history shows in the mission's trace.
     const mt = await t.json("GET", "/api/missions/scope-mission/trace", { query: { limit: "500" } });
-    expect(mt.body.data.filter((e: any) => e.event === "policy.created").map((e: any) => e.data.policy_id)).toEqual([byId.policy_id, byKey.policy_id]);
+    expect(mt.body.data.filter((e: any) => e.event === "policy.created").map((e: any) => e.data.policy_id)).toEqual([
+      byId.policy_id,
+      byKey.policy_id,
+    ]);
   });
 
   const bad: Array<[string, unknown, Record<string, string[]>]> = [
     ["missing conditions", { actions: [{ block: "x" }] }, { conditions: ["is required"] }],
     ["missing actions", { conditions: {} }, { actions: ["is required"] }],
-    ["unknown field", { conditions: {}, actions: [{ block: "x" }], colour: "red" }, { colour: ["is not a known field"] }],
-    ["unknown field inside the wrapper", { policy: { conditions: {}, actions: [{ block: "x" }], colour: "red" } }, { colour: ["is not a known field"] }],
+    [
+      "unknown field",
+      { conditions: {}, actions: [{ block: "x" }], colour: "red" },
+      { colour: ["is not a known field"] },
+    ],
+    [
+      "unknown field inside the wrapper",
+      { policy: { conditions: {}, actions: [{ block: "x" }], colour: "red" } },
+      { colour: ["is not a known field"] },
+    ],
     ["conditions not an object", { conditions: [1], actions: [{ block: "x" }] }, { conditions: ["must be object"] }],
     ["actions not a list", { conditions: {}, actions: { block: "x" } }, { actions: ["must be array"] }],
     ["action not an object", { conditions: {}, actions: ["block"] }, { "actions.0": ["must be object"] }],
     ["empty actions", { conditions: {}, actions: [] }, { actions: ["must have at least one action"] }],
-    ["unknown action", { conditions: {}, actions: [{ explode: "boom" }] }, { "actions.0.explode": ["is not a known action; use block, require_approval or warn"] }],
-    ["action with two keys", { conditions: {}, actions: [{ block: "a", warn: "b" }] }, { "actions.0": ["must have exactly one key: block, require_approval or warn"] }],
-    ["empty message", { conditions: {}, actions: [{ block: "" }] }, { "actions.0.block": ["must be a non-empty message"] }],
-    ["unknown operator", { conditions: { branch: { $foo: 1 } }, actions: [{ block: "x" }] }, { "conditions.branch.$foo": ["is not a known operator"] }],
+    [
+      "unknown action",
+      { conditions: {}, actions: [{ explode: "boom" }] },
+      { "actions.0.explode": ["is not a known action; use block, require_approval or warn"] },
+    ],
+    [
+      "action with two keys",
+      { conditions: {}, actions: [{ block: "a", warn: "b" }] },
+      { "actions.0": ["must have exactly one key: block, require_approval or warn"] },
+    ],
+    [
+      "empty message",
+      { conditions: {}, actions: [{ block: "" }] },
+      { "actions.0.block": ["must be a non-empty message"] },
+    ],
+    [
+      "unknown operator",
+      { conditions: { branch: { $foo: 1 } }, actions: [{ block: "x" }] },
+      { "conditions.branch.$foo": ["is not a known operator"] },
+    ],
     [
       "malformed regex",
       { conditions: { branch: { $regex: "([" } }, actions: [{ block: "x" }] },
-      { "conditions.branch.$regex": ["is not a valid regular expression in RE2 syntax: error parsing regexp: missing closing ]: `[`"] },
+      {
+        "conditions.branch.$regex": [
+          "is not a valid regular expression in RE2 syntax: error parsing regexp: missing closing ]: `[`",
+        ],
+      },
     ],
     [
       "backreference (ReDoS-prone syntax)",
       { conditions: { branch: { $regex: "(a+)\\1" } }, actions: [{ block: "x" }] },
-      { "conditions.branch.$regex": ["is not a valid regular expression in RE2 syntax: error parsing regexp: invalid escape sequence: `\\1`"] },
+      {
+        "conditions.branch.$regex": [
+          "is not a valid regular expression in RE2 syntax: error parsing regexp: invalid escape sequence: `\\1`",
+        ],
+      },
     ],
     [
       "problems in conditions and actions together",
@@ -135,16 +188,56 @@ describe("create", () => {
         scope: ["must be global, mission:<key> or agent:<key>"],
       },
     ],
-    ["bad mode", { conditions: {}, actions: [{ block: "x" }], mode: "audit" }, { mode: ["must be one of: enforce, dry_run"] }],
-    ["enabled not boolean", { conditions: {}, actions: [{ block: "x" }], enabled: "yes" }, { enabled: ["must be boolean"] }],
-    ["bad scope", { conditions: {}, actions: [{ block: "x" }], scope: "team:core" }, { scope: ["must be global, mission:<key> or agent:<key>"] }],
-    ["scope with a bad key", { conditions: {}, actions: [{ block: "x" }], scope: "agent:a b" }, { scope: ["must be global, mission:<key> or agent:<key>"] }],
-    ["scope mission that does not exist", { conditions: {}, actions: [{ block: "x" }], scope: "mission:nope" }, { scope: ["names a mission that does not exist"] }],
-    ["scope agent id that does not exist", { conditions: {}, actions: [{ block: "x" }], scope: "agent:99999" }, { scope: ["names an agent that does not exist"] }],
-    ["all-digit key", { policy_id: "123", conditions: {}, actions: [{ block: "x" }] }, { policy_id: ["has an invalid format"] }],
-    ["reserved key", { policy_id: "templates", conditions: {}, actions: [{ block: "x" }] }, { policy_id: ["is reserved"] }],
-    ["reserved key evaluate", { policy_id: "evaluate", conditions: {}, actions: [{ block: "x" }] }, { policy_id: ["is reserved"] }],
-    ["__proto__ inside conditions", JSON.parse('{"conditions":{"__proto__":{"x":1}},"actions":[{"block":"x"}]}'), { "conditions.__proto__": ["is not an allowed key"] }],
+    [
+      "bad mode",
+      { conditions: {}, actions: [{ block: "x" }], mode: "audit" },
+      { mode: ["must be one of: enforce, dry_run"] },
+    ],
+    [
+      "enabled not boolean",
+      { conditions: {}, actions: [{ block: "x" }], enabled: "yes" },
+      { enabled: ["must be boolean"] },
+    ],
+    [
+      "bad scope",
+      { conditions: {}, actions: [{ block: "x" }], scope: "team:core" },
+      { scope: ["must be global, mission:<key> or agent:<key>"] },
+    ],
+    [
+      "scope with a bad key",
+      { conditions: {}, actions: [{ block: "x" }], scope: "agent:a b" },
+      { scope: ["must be global, mission:<key> or agent:<key>"] },
+    ],
+    [
+      "scope mission that does not exist",
+      { conditions: {}, actions: [{ block: "x" }], scope: "mission:nope" },
+      { scope: ["names a mission that does not exist"] },
+    ],
+    [
+      "scope agent id that does not exist",
+      { conditions: {}, actions: [{ block: "x" }], scope: "agent:99999" },
+      { scope: ["names an agent that does not exist"] },
+    ],
+    [
+      "all-digit key",
+      { policy_id: "123", conditions: {}, actions: [{ block: "x" }] },
+      { policy_id: ["has an invalid format"] },
+    ],
+    [
+      "reserved key",
+      { policy_id: "templates", conditions: {}, actions: [{ block: "x" }] },
+      { policy_id: ["is reserved"] },
+    ],
+    [
+      "reserved key evaluate",
+      { policy_id: "evaluate", conditions: {}, actions: [{ block: "x" }] },
+      { policy_id: ["is reserved"] },
+    ],
+    [
+      "__proto__ inside conditions",
+      JSON.parse('{"conditions":{"__proto__":{"x":1}},"actions":[{"block":"x"}]}'),
+      { "conditions.__proto__": ["is not an allowed key"] },
+    ],
     ["empty body", undefined, { conditions: ["is required"] }],
   ];
   test.each(bad)("%s → 422 naming the path, nothing created", async (_n, body, errors) => {
@@ -157,7 +250,9 @@ describe("create", () => {
 
   test("duplicate key → 422", async () => {
     await createPolicy({ policy_id: "dup-policy" });
-    const r = await t.json("POST", "/api/policies", { body: { policy_id: "dup-policy", conditions: {}, actions: [{ warn: "x" }] } });
+    const r = await t.json("POST", "/api/policies", {
+      body: { policy_id: "dup-policy", conditions: {}, actions: [{ warn: "x" }] },
+    });
     expect(r.status).toBe(422);
     expect(r.body).toEqual({ errors: { policy_id: ["has already been taken"] } });
   });
@@ -207,7 +302,9 @@ describe("get and list", () => {
     const a = await createPolicy({ scope: "mission:filter-mission", mode: "dry_run" });
     const b = await createPolicy({ scope: "mission:filter-mission", enabled: false });
     const ids = async (query: Record<string, string>) =>
-      (await t.json("GET", "/api/policies", { query: { limit: "500", ...query } })).body.data.map((p: any) => p.policy_id);
+      (await t.json("GET", "/api/policies", { query: { limit: "500", ...query } })).body.data.map(
+        (p: any) => p.policy_id,
+      );
     expect(await ids({ scope: "mission:filter-mission" })).toEqual([a.policy_id, b.policy_id]);
     expect(await ids({ scope: `mission:${m.id}` })).toEqual([a.policy_id, b.policy_id]);
     expect(await ids({ scope: "mission:filter-mission", enabled: "false" })).toEqual([b.policy_id]);
@@ -234,19 +331,38 @@ describe("update", () => {
     const p = await createPolicy({ description: "keep" });
     const r1 = await t.json("PATCH", `/api/policies/${p.policy_id}`, { body: { policy: { mode: "dry_run" } } });
     expect(r1.status).toBe(200);
-    expect(r1.body.data).toMatchObject({ mode: "dry_run", description: "keep", version: 2, conditions: p.conditions, actions: p.actions });
+    expect(r1.body.data).toMatchObject({
+      mode: "dry_run",
+      description: "keep",
+      version: 2,
+      conditions: p.conditions,
+      actions: p.actions,
+    });
     const r2 = await t.json("PATCH", `/api/policies/${p.id}`, {
-      body: { conditions: { action_type: "git_push", branch: { $regex: "^main$" } }, actions: [{ block: "no" }], enabled: false },
+      body: {
+        conditions: { action_type: "git_push", branch: { $regex: "^main$" } },
+        actions: [{ block: "no" }],
+        enabled: false,
+      },
     });
     expect(r2.status).toBe(200);
-    expect(r2.body.data).toMatchObject({ version: 3, enabled: false, actions: [{ block: "no" }], conditions: { action_type: "git_push", branch: { $regex: "^main$" } } });
+    expect(r2.body.data).toMatchObject({
+      version: 3,
+      enabled: false,
+      actions: [{ block: "no" }],
+      conditions: { action_type: "git_push", branch: { $regex: "^main$" } },
+    });
     const trace = (await traceOf({ event: "policy.updated" })).filter((e) => e.data.policy_id === p.policy_id);
     expect(trace.map((e) => e.data)).toEqual([
       { policy_id: p.policy_id, version: 2, changes: { mode: "dry_run" } },
       {
         policy_id: p.policy_id,
         version: 3,
-        changes: { conditions: { action_type: "git_push", branch: { $regex: "^main$" } }, actions: [{ block: "no" }], enabled: false },
+        changes: {
+          conditions: { action_type: "git_push", branch: { $regex: "^main$" } },
+          actions: [{ block: "no" }],
+          enabled: false,
+        },
       },
     ]);
   });
@@ -255,7 +371,14 @@ describe("update", () => {
     const p = await createPolicy();
     const before = (await traceOf({ event: "policy.updated" })).length;
     const r = await t.json("PATCH", `/api/policies/${p.id}`, {
-      body: { conditions: p.conditions, actions: p.actions, mode: "enforce", enabled: true, policy_id: p.policy_id, scope: "global" },
+      body: {
+        conditions: p.conditions,
+        actions: p.actions,
+        mode: "enforce",
+        enabled: true,
+        policy_id: p.policy_id,
+        scope: "global",
+      },
     });
     expect(r.status).toBe(200);
     expect(r.body.data.version).toBe(1);
@@ -294,8 +417,16 @@ describe("update", () => {
   const bad: Array<[string, unknown, Record<string, string[]>]> = [
     ["key change", { policy_id: "other" }, { policy_id: ["cannot be changed"] }],
     ["unknown operator", { conditions: { a: { $near: 1 } } }, { "conditions.a.$near": ["is not a known operator"] }],
-    ["bad regex options", { conditions: { a: { $regex: "x", $options: "g" } } }, { "conditions.a.$options": ["must be a string of the options i, m and s, each at most once"] }],
-    ["unknown action", { actions: [{ deny: "x" }] }, { "actions.0.deny": ["is not a known action; use block, require_approval or warn"] }],
+    [
+      "bad regex options",
+      { conditions: { a: { $regex: "x", $options: "g" } } },
+      { "conditions.a.$options": ["must be a string of the options i, m and s, each at most once"] },
+    ],
+    [
+      "unknown action",
+      { actions: [{ deny: "x" }] },
+      { "actions.0.deny": ["is not a known action; use block, require_approval or warn"] },
+    ],
     ["unknown field", { inserted_at: "2020-01-01" }, { inserted_at: ["is not a known field"] }],
     ["bad scope", { scope: "mission:" }, { scope: ["must be global, mission:<key> or agent:<key>"] }],
     ["scope of a missing mission", { scope: "mission:ghost" }, { scope: ["names a mission that does not exist"] }],
@@ -311,7 +442,9 @@ describe("update", () => {
 
   test("a failed update leaves the fields before the bad one untouched", async () => {
     const p = await createPolicy({ description: "orig" });
-    const r = await t.json("PATCH", `/api/policies/${p.id}`, { body: { description: "changed", scope: "mission:ghost" } });
+    const r = await t.json("PATCH", `/api/policies/${p.id}`, {
+      body: { description: "changed", scope: "mission:ghost" },
+    });
     expect(r.status).toBe(422);
     expect((await t.json("GET", `/api/policies/${p.id}`)).body.data).toEqual(p);
   });
@@ -334,7 +467,12 @@ describe("delete", () => {
     expect(again.status).toBe(404);
     expect(again.body).toEqual({ errors: { detail: "Not Found" } });
     const entry = (await traceOf({ event: "policy.deleted" })).find((e) => e.data.policy_id === p.policy_id);
-    expect(entry?.data).toMatchObject({ description: "to delete", version: 1, conditions: p.conditions, actions: p.actions });
+    expect(entry?.data).toMatchObject({
+      description: "to delete",
+      version: 1,
+      conditions: p.conditions,
+      actions: p.actions,
+    });
   });
 
   test("a deleted policy's key can be used again", async () => {
@@ -346,7 +484,11 @@ describe("delete", () => {
   });
 
   test("a deleted policy no longer takes part in evaluations", async () => {
-    await createPolicy({ policy_id: "deleted-blocker", conditions: { action_type: "deleted-test" }, actions: [{ block: "x" }] });
+    await createPolicy({
+      policy_id: "deleted-blocker",
+      conditions: { action_type: "deleted-test" },
+      actions: [{ block: "x" }],
+    });
     const ev = () => t.json("POST", "/api/policies/evaluate", { body: { action: { action_type: "deleted-test" } } });
     expect((await ev()).body.data.decision).toBe("block");
     await t.req("DELETE", "/api/policies/deleted-blocker");
@@ -377,7 +519,9 @@ describe("templates", () => {
     const r = await t.json("POST", "/api/policies/templates/no-force-push-protected");
     expect(r.status).toBe(201);
     expect(r.headers.location).toBe("/api/policies/no-force-push-protected");
-    const listed = (await t.json("GET", "/api/policies/templates")).body.data.find((x: any) => x.template_id === "no-force-push-protected");
+    const listed = (await t.json("GET", "/api/policies/templates")).body.data.find(
+      (x: any) => x.template_id === "no-force-push-protected",
+    );
     expect(r.body.data).toMatchObject({ ...listed.policy, version: 1 });
     const ev = await t.json("POST", "/api/policies/evaluate", {
       body: { action: { action_type: "git_push", force: true, branch: "release/2.0" } },
@@ -395,16 +539,36 @@ describe("templates", () => {
     await createMission("tmpl-mission");
     const r = await t.json("POST", "/api/policies/templates/approve-deploys", {
       token: t.member,
-      body: { policy: { policy_id: "deploys-for-tmpl", scope: "mission:tmpl-mission", enabled: false, description: "ours" } },
+      body: {
+        policy: { policy_id: "deploys-for-tmpl", scope: "mission:tmpl-mission", enabled: false, description: "ours" },
+      },
     });
     expect(r.status).toBe(201);
-    expect(r.body.data).toMatchObject({ policy_id: "deploys-for-tmpl", scope: "mission:tmpl-mission", enabled: false, description: "ours", mode: "enforce" });
+    expect(r.body.data).toMatchObject({
+      policy_id: "deploys-for-tmpl",
+      scope: "mission:tmpl-mission",
+      enabled: false,
+      description: "ours",
+      mode: "enforce",
+    });
   });
 
   test.each([
     ["taken key", "approve-deploys", {}, 422, { errors: { policy_id: ["has already been taken"] } }],
-    ["conditions cannot be overridden", "approve-deploys", { policy_id: "x1", conditions: {} }, 422, { errors: { conditions: ["is not a known field"] } }],
-    ["bad scope", "approve-deploys", { policy_id: "x2", scope: "mission:ghost" }, 422, { errors: { scope: ["names a mission that does not exist"] } }],
+    [
+      "conditions cannot be overridden",
+      "approve-deploys",
+      { policy_id: "x1", conditions: {} },
+      422,
+      { errors: { conditions: ["is not a known field"] } },
+    ],
+    [
+      "bad scope",
+      "approve-deploys",
+      { policy_id: "x2", scope: "mission:ghost" },
+      422,
+      { errors: { scope: ["names a mission that does not exist"] } },
+    ],
     ["unknown template", "no-such-template", {}, 404, { errors: { detail: "Not Found" } }],
   ])("%s", async (_n, id, body, status, want) => {
     if (id === "approve-deploys") await t.json("POST", "/api/policies/templates/approve-deploys");
@@ -451,10 +615,15 @@ describe("auth", () => {
   });
 
   test("members may do everything here", async () => {
-    const p = await t.json("POST", "/api/policies", { token: t.member, body: { conditions: {}, actions: [{ warn: "m" }] } });
+    const p = await t.json("POST", "/api/policies", {
+      token: t.member,
+      body: { conditions: {}, actions: [{ warn: "m" }] },
+    });
     expect(p.status).toBe(201);
     expect((await t.json("GET", `/api/policies/${p.body.data.id}`, { token: t.member })).status).toBe(200);
-    expect((await t.json("PATCH", `/api/policies/${p.body.data.id}`, { token: t.member, body: { enabled: false } })).status).toBe(200);
+    expect(
+      (await t.json("PATCH", `/api/policies/${p.body.data.id}`, { token: t.member, body: { enabled: false } })).status,
+    ).toBe(200);
     expect((await t.req("DELETE", `/api/policies/${p.body.data.id}`, { token: t.member })).statusCode).toBe(204);
   });
 });

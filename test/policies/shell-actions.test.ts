@@ -33,13 +33,18 @@ describe("the shell action", () => {
   });
 
   test("quotes, escapes and ANSI-C strings are unquoted", () => {
-    expect(parseShell(`echo 'a b' "c \\"d\\"" e\\ f $'g\\nh'`)[0]!.args.map((w) => w.text)).toEqual(["a b", 'c "d"', "e f", "g\nh"]);
+    expect(parseShell(`echo 'a b' "c \\"d\\"" e\\ f $'g\\nh'`)[0]!.args.map((w) => w.text)).toEqual([
+      "a b",
+      'c "d"',
+      "e f",
+      "g\nh",
+    ]);
   });
 
   test("comments and line continuations", () => {
-    expect(parseShell("git \\\n  push -f # force it\n# git reset --hard").map((c) => [c.program, c.args.map((w) => w.text)])).toEqual([
-      ["git", ["push", "-f"]],
-    ]);
+    expect(
+      parseShell("git \\\n  push -f # force it\n# git reset --hard").map((c) => [c.program, c.args.map((w) => w.text)]),
+    ).toEqual([["git", ["push", "-f"]]]);
   });
 
   test.each([
@@ -72,14 +77,14 @@ describe("the shell action", () => {
     ['echo "$(git push -f)"'],
     ["diff <(git push -f) x"],
     ["bash -c 'git push -f'"],
-    ["sh -ec \"git push -f\""],
+    ['sh -ec "git push -f"'],
     ["bash -lc 'echo x && git push -f'"],
     ["eval git push -f"],
     ["bash <<'EOF'\ngit push -f\nEOF"],
     ["cat <<EOF | sh\ngit push -f\nEOF"],
     ["echo 'git push -f' | bash"],
     ["bash <<< 'git push -f'"],
-    ["sudo bash -c \"$(echo x) && git push -f\""],
+    ['sudo bash -c "$(echo x) && git push -f"'],
   ])("nested code runs too: %s", (line) => {
     expect(one(line, "git_push").force).toBe(true);
   });
@@ -174,8 +179,8 @@ describe("other git commands", () => {
     ['git commit -m "wip"', { message: "wip", amend: false, no_verify: false, all: false }],
     ['git commit -am "wip"', { message: "wip", all: true }],
     ["git commit -amwip", { message: "wip", all: true }],
-    ['git commit --amend --no-edit -n', { amend: true, no_verify: true, message: null }],
-    ['git commit --no-verify --verify -m x', { no_verify: false }],
+    ["git commit --amend --no-edit -n", { amend: true, no_verify: true, message: null }],
+    ["git commit --no-verify --verify -m x", { no_verify: false }],
     ['git commit -m "a" -m "b"', { message: "a\n\nb" }],
     ['git commit --message="fix: x" --allow-empty', { message: "fix: x", allow_empty: true }],
   ])("%s", (line, want) => {
@@ -183,11 +188,24 @@ describe("other git commands", () => {
   });
 
   test("git clean, git branch and any other subcommand", () => {
-    expect(one("git clean -fdx", "git_clean")).toMatchObject({ force: true, directories: true, ignored: true, dry_run: false });
+    expect(one("git clean -fdx", "git_clean")).toMatchObject({
+      force: true,
+      directories: true,
+      ignored: true,
+      dry_run: false,
+    });
     expect(one("git clean -n", "git_clean")).toMatchObject({ force: false, dry_run: true });
-    expect(one("git branch -D old new", "git_branch")).toMatchObject({ delete: true, force: true, names: ["old", "new"] });
+    expect(one("git branch -D old new", "git_branch")).toMatchObject({
+      delete: true,
+      force: true,
+      names: ["old", "new"],
+    });
     expect(one("git branch -d old", "git_branch")).toMatchObject({ delete: true, force: false });
-    expect(one("git rebase -i main", "git_rebase")).toEqual({ action_type: "git_rebase", subcommand: "rebase", args: ["-i", "main"] });
+    expect(one("git rebase -i main", "git_rebase")).toEqual({
+      action_type: "git_rebase",
+      subcommand: "rebase",
+      args: ["-i", "main"],
+    });
     expect(one("git cherry-pick abc", "git_cherry_pick")).toMatchObject({ subcommand: "cherry-pick" });
     expect(ofType(shellActions("git --version", WT), "git_push")).toHaveLength(0);
   });
@@ -237,7 +255,10 @@ describe("rm and the worktree", () => {
     expect(one("rm --recur x", "file_delete")).toMatchObject({ recursive: true });
     expect(one("rm -f -i x", "file_delete")).toMatchObject({ force: false });
     expect(one("rm x", "file_delete")).toMatchObject({ recursive: false, force: false });
-    expect(one("rm -rf --no-preserve-root /", "file_delete")).toMatchObject({ no_preserve_root: true, outside_worktree: true });
+    expect(one("rm -rf --no-preserve-root /", "file_delete")).toMatchObject({
+      no_preserve_root: true,
+      outside_worktree: true,
+    });
   });
 
   test("cwd different from the worktree", () => {
@@ -347,13 +368,45 @@ describe("robustness", () => {
   });
 
   test("never throws on arbitrary strings, and always starts with the shell action", () => {
-    const shellish = fc.array(
-      fc.oneof(
-        fc.constantFrom("git", "push", "-f", "rm", "-rf", "/", "'", '"', "$(", ")", "`", "|", "&&", ";", "<<", "EOF", "\n", ">", "2>&1", "bash", "-c", "\\", "{", "}", "$'", "sed", "-i", "cd", ".."),
-        fc.string({ maxLength: 5 }),
-      ),
-      { maxLength: 20 },
-    ).map((parts) => parts.join(" "));
+    const shellish = fc
+      .array(
+        fc.oneof(
+          fc.constantFrom(
+            "git",
+            "push",
+            "-f",
+            "rm",
+            "-rf",
+            "/",
+            "'",
+            '"',
+            "$(",
+            ")",
+            "`",
+            "|",
+            "&&",
+            ";",
+            "<<",
+            "EOF",
+            "\n",
+            ">",
+            "2>&1",
+            "bash",
+            "-c",
+            "\\",
+            "{",
+            "}",
+            "$'",
+            "sed",
+            "-i",
+            "cd",
+            "..",
+          ),
+          fc.string({ maxLength: 5 }),
+        ),
+        { maxLength: 20 },
+      )
+      .map((parts) => parts.join(" "));
     fc.assert(
       fc.property(fc.oneof(fc.string({ unit: "binary", maxLength: 60 }), shellish), (line) => {
         const a = shellActions(line, WT);
@@ -371,7 +424,15 @@ describe("against policies", () => {
 
   test("the reference's no-force-push blocks a recorded `git push --force origin main`", () => {
     const match = compileConditions(noForcePush);
-    const policies = [{ policyId: "no-force-push", version: 1, mode: "enforce" as const, actions: [{ block: "Force push not allowed" }], match }];
+    const policies = [
+      {
+        policyId: "no-force-push",
+        version: 1,
+        mode: "enforce" as const,
+        actions: [{ block: "Force push not allowed" }],
+        match,
+      },
+    ];
     const decisions = shellActions("git push --force origin main", WT).map((a) => decide(policies, a).decision);
     expect(decisions).toEqual(["allow", "block"]);
   });
@@ -393,7 +454,11 @@ describe("tool calls", () => {
 
   test.each([
     ["Write", { file_path: "/work/repo/.env", content: "A=1" }, { path: "/work/repo/.env", outside_worktree: false }],
-    ["Edit", { file_path: "src/a.ts", old_string: "a", new_string: "b" }, { path: "src/a.ts", outside_worktree: false }],
+    [
+      "Edit",
+      { file_path: "src/a.ts", old_string: "a", new_string: "b" },
+      { path: "src/a.ts", outside_worktree: false },
+    ],
     ["MultiEdit", { file_path: "/etc/hosts", edits: [] }, { path: "/etc/hosts", outside_worktree: true }],
     ["NotebookEdit", { notebook_path: "n.ipynb" }, { path: "n.ipynb", outside_worktree: false }],
   ])("%s becomes file_write", (tool, input, want) => {
@@ -401,8 +466,12 @@ describe("tool calls", () => {
   });
 
   test("any other tool is a tool_use action; malformed input does not throw", () => {
-    expect(toolUseActions("WebFetch", { url: "https://x" })).toEqual([{ action_type: "tool_use", tool: "WebFetch", input: { url: "https://x" } }]);
-    expect(toolUseActions("Bash", { command: 5 })).toEqual([{ action_type: "tool_use", tool: "Bash", input: { command: 5 } }]);
+    expect(toolUseActions("WebFetch", { url: "https://x" })).toEqual([
+      { action_type: "tool_use", tool: "WebFetch", input: { url: "https://x" } },
+    ]);
+    expect(toolUseActions("Bash", { command: 5 })).toEqual([
+      { action_type: "tool_use", tool: "Bash", input: { command: 5 } },
+    ]);
     expect(toolUseActions("Write", null)).toEqual([{ action_type: "tool_use", tool: "Write", input: {} }]);
   });
 });

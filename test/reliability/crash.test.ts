@@ -108,7 +108,10 @@ async function client(s: ServerProcess, i: number, cycle: number, writes: Write[
     try {
       const r =
         kind === "create"
-          ? await send(s.url, "POST", `/api/missions/${MISSION}/tasks`, { token: ADMIN, body: { task_id: marker, objective: marker } })
+          ? await send(s.url, "POST", `/api/missions/${MISSION}/tasks`, {
+              token: ADMIN,
+              body: { task_id: marker, objective: marker },
+            })
           : kind === "report"
             ? await send(s.url, "POST", `/api/tasks/${task}/report`, {
                 token: agentTokens[i]!,
@@ -152,7 +155,9 @@ async function logsOf(s: ServerProcess, task: string): Promise<string[]> {
   const out: string[] = [];
   let cursor: string | null = null;
   for (;;) {
-    const page = await send(s.url, "GET", `/api/tasks/${task}/logs?limit=500${cursor ? `&cursor=${cursor}` : ""}`, { token: ADMIN });
+    const page = await send(s.url, "GET", `/api/tasks/${task}/logs?limit=500${cursor ? `&cursor=${cursor}` : ""}`, {
+      token: ADMIN,
+    });
     expect(page.status).toBe(200);
     out.push(...page.json.data.map((l: any) => l.message));
     cursor = page.json.meta.next_cursor;
@@ -183,12 +188,14 @@ async function verify(s: ServerProcess, writes: Write[], afterId: number): Promi
     expect(sent.has(m), `${m} in the trace but never sent`).toBe(true);
   }
   const logs = new Map<string, Set<string>>();
-  for (const task of new Set(writes.flatMap((w) => (w.task ? [w.task] : [])))) logs.set(task, new Set(await logsOf(s, task)));
+  for (const task of new Set(writes.flatMap((w) => (w.task ? [w.task] : []))))
+    logs.set(task, new Set(await logsOf(s, task)));
 
   for (const w of writes) {
     const traced = byMarker.has(w.marker);
     let stored: boolean;
-    if (w.kind === "create") stored = (await send(s.url, "GET", `/api/tasks/${w.marker}`, { token: ADMIN })).status === 200;
+    if (w.kind === "create")
+      stored = (await send(s.url, "GET", `/api/tasks/${w.marker}`, { token: ADMIN })).status === 200;
     else if (w.kind === "report") stored = logs.get(w.task!)!.has(w.marker);
     else stored = traced; // an activity's lasting effect is its trace entry (the status is overwritten by the next)
     w.applied = traced;
@@ -196,12 +203,16 @@ async function verify(s: ServerProcess, writes: Write[], afterId: number): Promi
       expect(stored, `acknowledged ${w.kind} ${w.marker} is missing`).toBe(true);
       expect(traced, `acknowledged ${w.kind} ${w.marker} has no trace entry`).toBe(true);
     } else {
-      expect(stored, `unanswered ${w.kind} ${w.marker} is half-applied (record ${stored}, trace ${traced})`).toBe(traced);
+      expect(stored, `unanswered ${w.kind} ${w.marker} is half-applied (record ${stored}, trace ${traced})`).toBe(
+        traced,
+      );
     }
   }
   // Each client's acknowledged writes are in the trace in the order it made them.
   for (let i = 0; i < CLIENTS; i++) {
-    const ids = writes.filter((w) => w.client === i && w.outcome === "acked").map((w) => byMarker.get(w.marker)![0]!.id);
+    const ids = writes
+      .filter((w) => w.client === i && w.outcome === "acked")
+      .map((w) => byMarker.get(w.marker)![0]!.id);
     expect(ids, `client ${i}: trace order`).toEqual([...ids].sort((a, b) => a - b));
   }
   const chain = await send(s.url, "GET", "/api/trace/verify", { token: ADMIN });
@@ -219,7 +230,9 @@ test(`${CYCLES} SIGKILL/restart cycles under load lose no acknowledged write and
   for (let i = 0; i < CLIENTS; i++) {
     await call(server, "POST", "/api/agents", { agent_id: `crash-agent-${i}` });
     await call(server, "POST", `/api/missions/${MISSION}/agents`, { agent_id: `crash-agent-${i}` });
-    agentTokens.push((await call(server, "POST", "/api/tokens", { role: "agent", agent_id: `crash-agent-${i}` })).token);
+    agentTokens.push(
+      (await call(server, "POST", "/api/tokens", { role: "agent", agent_id: `crash-agent-${i}` })).token,
+    );
   }
   let lastId = 0;
   let acked = 0;
@@ -229,11 +242,17 @@ test(`${CYCLES} SIGKILL/restart cycles under load lose no acknowledged write and
   for (let cycle = 0; cycle < CYCLES; cycle++) {
     // This cycle's tasks to report on, created (and acknowledged) before the load starts.
     for (let i = 0; i < CLIENTS; i++) {
-      await call(server, "POST", `/api/missions/${MISSION}/tasks`, { task_id: `crash-t-${i}-${cycle}`, objective: "o", agent_id: `crash-agent-${i}` });
+      await call(server, "POST", `/api/missions/${MISSION}/tasks`, {
+        task_id: `crash-t-${i}-${cycle}`,
+        objective: "o",
+        agent_id: `crash-agent-${i}`,
+      });
     }
     const writes: Write[] = [];
     const s = server;
-    const clients = Array.from({ length: CLIENTS }, (_, i) => client(s, i, cycle, writes, rng(SEED + cycle * 1000 + i)));
+    const clients = Array.from({ length: CLIENTS }, (_, i) =>
+      client(s, i, cycle, writes, rng(SEED + cycle * 1000 + i)),
+    );
     // Kill at a random moment of the load.
     await new Promise((r) => setTimeout(r, 100 + Math.floor(random() * 900)));
     expect(await s.stop("SIGKILL")).toBeNull();
@@ -246,7 +265,9 @@ test(`${CYCLES} SIGKILL/restart cycles under load lose no acknowledged write and
     unanswered += writes.filter((w) => w.outcome === "unanswered").length;
     inFlightApplied += writes.filter((w) => w.outcome === "unanswered" && w.applied).length;
   }
-  process.stdout.write(`crash test: ${acked} writes acknowledged, ${unanswered} unanswered (${inFlightApplied} of them applied), ${lastId} trace entries\n`);
+  process.stdout.write(
+    `crash test: ${acked} writes acknowledged, ${unanswered} unanswered (${inFlightApplied} of them applied), ${lastId} trace entries\n`,
+  );
   // The load was real: writes were acknowledged, and kills caught some in flight.
   expect(acked).toBeGreaterThan(CYCLES * CLIENTS);
   expect(unanswered).toBeGreaterThan(0);

@@ -20,7 +20,9 @@ beforeAll(async () => {
   expect((await t.json("POST", "/api/missions", { body: { mission_id: "limits", goal: "g" } })).status).toBe(201);
   await t.json("POST", "/api/missions/limits/agents", { body: { agent_id: "limits-agent" } });
   for (const id of ["limits-t1", "limits-t2"]) {
-    const r = await t.json("POST", "/api/missions/limits/tasks", { body: { task_id: id, objective: "o", agent_id: "limits-agent" } });
+    const r = await t.json("POST", "/api/missions/limits/tasks", {
+      body: { task_id: id, objective: "o", agent_id: "limits-agent" },
+    });
     expect(r.status).toBe(201);
   }
   const doc = await t.json("POST", "/api/knowledge/documents", { body: { title: "limits", content: "a document" } });
@@ -68,32 +70,63 @@ describe("free-form JSON objects: at most 64 KiB each", () => {
     ["task outputs (update)", "PATCH", "/api/tasks/limits-t2", (o) => ({ outputs: o }), "outputs"],
     ["task outputs (report)", "POST", "/api/tasks/limits-t2/report", (o) => ({ outputs: o }), "outputs"],
     // A valid command config of exactly the size: {"command":["<x minus 8 characters>"]}.
-    ["agent config", "POST", "/api/agents", (o) => ({ adapter_module: "command", config: { command: [String(o.x).slice(8)] } }), "config"],
-    ["activity context", "POST", "/api/agents/limits-agent/activity", (o) => ({ event: "blocked", context: o }), "context"],
-    ["document metadata", "POST", "/api/knowledge/documents", (o) => ({ title: "t", content: "c", metadata: o }), "metadata"],
+    [
+      "agent config",
+      "POST",
+      "/api/agents",
+      (o) => ({ adapter_module: "command", config: { command: [String(o.x).slice(8)] } }),
+      "config",
+    ],
+    [
+      "activity context",
+      "POST",
+      "/api/agents/limits-agent/activity",
+      (o) => ({ event: "blocked", context: o }),
+      "context",
+    ],
+    [
+      "document metadata",
+      "POST",
+      "/api/knowledge/documents",
+      (o) => ({ title: "t", content: "c", metadata: o }),
+      "metadata",
+    ],
     ["document metadata (update)", "PATCH", "/api/knowledge/documents/DOC", (o) => ({ metadata: o }), "metadata"],
-    ["search filter", "POST", "/api/knowledge/search", (o) => ({ query: "q", filter: { metadata: o } }), "filter.metadata"],
+    [
+      "search filter",
+      "POST",
+      "/api/knowledge/search",
+      (o) => ({ query: "q", filter: { metadata: o } }),
+      "filter.metadata",
+    ],
   ];
 
-  test.each(cases)("%s: one byte over is 422 naming the field; exactly the limit is accepted", async (_what, method, path, body, field) => {
-    const url = path.replace("DOC", String(documentId));
-    const over = await unchanged(() => t.json(method, url, { body: body(objectOf(MAX_JSON_OBJECT_BYTES + 1)) }));
-    expect(over.status).toBe(422);
-    expect(over.body).toEqual({ errors: { [field]: [`must be at most ${MAX_JSON_OBJECT_BYTES} bytes as JSON`] } });
-    const at = await t.json(method, url, { body: body(objectOf(MAX_JSON_OBJECT_BYTES)) });
-    expect(at.status, JSON.stringify(at.body).slice(0, 300)).toBeLessThan(300);
-  });
+  test.each(cases)(
+    "%s: one byte over is 422 naming the field; exactly the limit is accepted",
+    async (_what, method, path, body, field) => {
+      const url = path.replace("DOC", String(documentId));
+      const over = await unchanged(() => t.json(method, url, { body: body(objectOf(MAX_JSON_OBJECT_BYTES + 1)) }));
+      expect(over.status).toBe(422);
+      expect(over.body).toEqual({ errors: { [field]: [`must be at most ${MAX_JSON_OBJECT_BYTES} bytes as JSON`] } });
+      const at = await t.json(method, url, { body: body(objectOf(MAX_JSON_OBJECT_BYTES)) });
+      expect(at.status, JSON.stringify(at.body).slice(0, 300)).toBeLessThan(300);
+    },
+  );
 
   test("policy actions: over the limit as a whole is 422 naming the field", async () => {
     const warn = "a".repeat(MAX_JSON_OBJECT_BYTES);
-    const r = await unchanged(() => t.json("POST", "/api/policies", { body: { conditions: { a: 1 }, actions: [{ warn }] } }));
+    const r = await unchanged(() =>
+      t.json("POST", "/api/policies", { body: { conditions: { a: 1 }, actions: [{ warn }] } }),
+    );
     expect(r.status).toBe(422);
     expect(r.body).toEqual({ errors: { actions: [`must be at most ${MAX_JSON_OBJECT_BYTES} bytes as JSON`] } });
   });
 
   test("the size counts UTF-8 bytes, not characters", async () => {
     const chars = Math.floor(MAX_JSON_OBJECT_BYTES / 3); // "€" is 3 bytes in UTF-8
-    const r = await unchanged(() => t.json("PATCH", "/api/missions/limits", { body: { metadata: { x: "€".repeat(chars) } } }));
+    const r = await unchanged(() =>
+      t.json("PATCH", "/api/missions/limits", { body: { metadata: { x: "€".repeat(chars) } } }),
+    );
     expect(r.status).toBe(422);
   });
 });
@@ -109,7 +142,9 @@ describe("a task's outputs grow only so far", () => {
       });
       if (r.status !== 200) {
         expect(r.status).toBe(422);
-        expect(r.body).toEqual({ errors: { outputs: [`would make the task's outputs larger than ${MAX_TASK_OUTPUTS_BYTES} bytes as JSON`] } });
+        expect(r.body).toEqual({
+          errors: { outputs: [`would make the task's outputs larger than ${MAX_TASK_OUTPUTS_BYTES} bytes as JSON`] },
+        });
         break;
       }
     }
@@ -117,9 +152,19 @@ describe("a task's outputs grow only so far", () => {
     const before = await t.json("GET", "/api/tasks/limits-t1");
     // The refused report added no log either, and a report without outputs still goes through.
     expect(before.body.data.logs.map((l: any) => l.message)).not.toContain(`part ${n}`);
-    expect((await t.json("POST", "/api/tasks/limits-t1/report", { token: agent, body: { logs: [{ message: "still here" }] } })).status).toBe(200);
+    expect(
+      (
+        await t.json("POST", "/api/tasks/limits-t1/report", {
+          token: agent,
+          body: { logs: [{ message: "still here" }] },
+        })
+      ).status,
+    ).toBe(200);
     // Replacing a key does not grow the outputs.
-    const replace = await t.json("POST", "/api/tasks/limits-t1/report", { token: agent, body: { outputs: { part0: "small" } } });
+    const replace = await t.json("POST", "/api/tasks/limits-t1/report", {
+      token: agent,
+      body: { outputs: { part0: "small" } },
+    });
     expect(replace.status).toBe(200);
   });
 });

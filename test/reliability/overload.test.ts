@@ -42,14 +42,25 @@ describe("more requests at once than the server serves", () => {
     const token = await a.agentToken(agent);
     expect((await a.call("POST", "/api/missions", { body: { mission_id: "flood", goal: "g" } })).status).toBe(201);
     await a.call("POST", "/api/missions/flood/agents", { body: { agent_id: agent } });
-    expect((await a.call("POST", "/api/missions/flood/tasks", { body: { task_id: "flood-t", objective: "o", agent_id: agent } })).status).toBe(201);
+    expect(
+      (
+        await a.call("POST", "/api/missions/flood/tasks", {
+          body: { task_id: "flood-t", objective: "o", agent_id: agent },
+        })
+      ).status,
+    ).toBe(201);
 
     const n = soak.floodRequests;
     // Up to 256 connections at once (file descriptors are finite): 64 times what the server takes.
     const pool = new http.Agent({ keepAlive: true, maxSockets: 256 });
     const replies = await Promise.all(
       Array.from({ length: n }, (_, i) =>
-        send(a.base, "POST", "/api/tasks/flood-t/report", { token, body: { logs: [{ message: `flood-${i}` }] }, timeoutMs: 120_000, agent: pool }),
+        send(a.base, "POST", "/api/tasks/flood-t/report", {
+          token,
+          body: { logs: [{ message: `flood-${i}` }] },
+          timeoutMs: 120_000,
+          agent: pool,
+        }),
       ),
     );
     pool.destroy();
@@ -65,7 +76,7 @@ describe("more requests at once than the server serves", () => {
 
     // Exactly the served reports were applied: each one's log line is there, and no refused one's is.
     const logs: string[] = [];
-    for (let cursor: string | null = ""; cursor !== null; ) {
+    for (let cursor: string | null = ""; cursor !== null;) {
       const page = await a.call("GET", `/api/tasks/flood-t/logs?limit=500${cursor ? `&cursor=${cursor}` : ""}`);
       logs.push(...page.json.data.map((l: any) => l.message));
       cursor = page.json.meta.next_cursor;
@@ -98,7 +109,9 @@ describe("more requests at once than the server serves", () => {
       // A client that announces a body and goes away before sending it.
       await new Promise<void>((resolve) => {
         const sock = net.connect(Number(new URL(a.base).port), "127.0.0.1", () => {
-          sock.write(`POST /api/missions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${a.admin}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"goal":`);
+          sock.write(
+            `POST /api/missions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${a.admin}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"goal":`,
+          );
           setTimeout(() => {
             sock.destroy();
             resolve();
@@ -106,17 +119,25 @@ describe("more requests at once than the server serves", () => {
         });
       });
       // The server learns of the hang-up a moment later; then its slot is free again.
-      await waitFor(async () => (await a.call("GET", "/api/missions")).status === 200, 10_000, "the slot of the aborted request");
+      await waitFor(
+        async () => (await a.call("GET", "/api/missions")).status === 200,
+        10_000,
+        "the slot of the aborted request",
+      );
     }
   });
 
   test("under memory pressure requests are answered 503 with Retry-After; health checks still answer", async () => {
     // A heap limit far below what any process uses: the server is always "under pressure".
     const a = await live({ MC_MAX_HEAP_MB: "1" });
-    const r = await waitFor(async () => {
-      const x = await a.call("GET", "/api/missions");
-      return x.status === 503 ? x : null;
-    }, 30_000, "a 503 under pressure");
+    const r = await waitFor(
+      async () => {
+        const x = await a.call("GET", "/api/missions");
+        return x.status === 503 ? x : null;
+      },
+      30_000,
+      "a 503 under pressure",
+    );
     expectRefusal(r, 503);
     expect(r.json).toEqual({ errors: { detail: "The server is overloaded; retry later" } });
     expect((await a.call("GET", "/healthz")).status).toBe(200);
@@ -175,15 +196,22 @@ describe.runIf(process.platform === "linux" && backend === "pglite")("memory whi
   });
 
   /** Peak resident memory of a process so far, in MiB (Linux). */
-  const peakMb = (pid: number) => Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
+  const peakMb = (pid: number) =>
+    Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
 
   test("a flood of large bodies leaves the peak memory of the server bounded", async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "mc-flood-"));
     dirs.push(dataDir);
     const admin = "flood-admin-token-0123456789";
-    const s = await startServer({ MC_DATA_DIR: dataDir, MC_ADMIN_TOKEN: admin, MC_MAX_IN_FLIGHT: "8", MC_RATE_LIMIT: "0" });
+    const s = await startServer({
+      MC_DATA_DIR: dataDir,
+      MC_ADMIN_TOKEN: admin,
+      MC_MAX_IN_FLIGHT: "8",
+      MC_RATE_LIMIT: "0",
+    });
     try {
-      const call = (method: string, url: string, body?: unknown) => send(s.url, method, url, { token: admin, body, timeoutMs: 120_000 });
+      const call = (method: string, url: string, body?: unknown) =>
+        send(s.url, method, url, { token: admin, body, timeoutMs: 120_000 });
       expect((await call("POST", "/api/missions", { mission_id: "mem", goal: "g" })).status).toBe(201);
       expect((await call("POST", "/api/missions/mem/tasks", { task_id: "mem-t", objective: "o" })).status).toBe(201);
       // 200 bodies of ~900 KiB at once: ~180 MiB if they were all taken in and held while waiting their turn.
@@ -196,14 +224,18 @@ describe.runIf(process.platform === "linux" && backend === "pglite")("memory whi
       // a first flood like the measured one: the heap grows in steps and never gives memory back, so only a
       // second flood shows whether bodies beyond MC_MAX_IN_FLIGHT are held.
       const warm = await Promise.all(
-        Array.from({ length: 200 }, () => send(s.url, "POST", "/api/tasks/mem-t/report", { token: admin, raw: payload, timeoutMs: 120_000 })),
+        Array.from({ length: 200 }, () =>
+          send(s.url, "POST", "/api/tasks/mem-t/report", { token: admin, raw: payload, timeoutMs: 120_000 }),
+        ),
       );
       expect(warm.every((r) => r.status === 200 || r.status === 503)).toBe(true);
       // Start the peak over from the current size (start-up has its own, higher peak).
       fs.writeFileSync(`/proc/${s.proc.pid}/clear_refs`, "5");
       const base = peakMb(s.proc.pid!);
       const replies = await Promise.all(
-        Array.from({ length: 200 }, () => send(s.url, "POST", "/api/tasks/mem-t/report", { token: admin, raw: payload, timeoutMs: 120_000 })),
+        Array.from({ length: 200 }, () =>
+          send(s.url, "POST", "/api/tasks/mem-t/report", { token: admin, raw: payload, timeoutMs: 120_000 }),
+        ),
       );
       expect(replies.every((r) => r.status === 200 || r.status === 503)).toBe(true);
       expect(replies.some((r) => r.status === 503)).toBe(true);

@@ -19,5 +19,8 @@ export const soak = {
   /** Requests of each overload flood. */
   floodRequests: count("MC_SOAK_FLOOD_REQUESTS", 400, 4000),
   /** fast-check seed (to replay a failure); random when unset. */
-  seed: process.env.FUZZ_SEED !== undefined && /^-?\d+$/.test(process.env.FUZZ_SEED) ? Number(process.env.FUZZ_SEED) : undefined,
+  seed:
+    process.env.FUZZ_SEED !== undefined && /^-?\d+$/.test(process.env.FUZZ_SEED)
+      ? Number(process.env.FUZZ_SEED)
+      : undefined,
 };

@@ -24,7 +24,9 @@ async function allRequirements() {
 describe("create", () => {
   test("the reference's wrapped body: 201, Location, full shape, trace entry", async () => {
     const r = await t.json("POST", "/api/requirements", {
-      body: { requirement: { requirement_id: "AC-CORE-01", title: "Mission Coordination", priority: "p1", horizon: "h1" } },
+      body: {
+        requirement: { requirement_id: "AC-CORE-01", title: "Mission Coordination", priority: "p1", horizon: "h1" },
+      },
     });
     expect(r.status).toBe(201);
     expect(r.headers.location).toBe("/api/requirements/AC-CORE-01");
@@ -68,7 +70,9 @@ describe("create", () => {
     expect(byKey).toMatchObject({ objective_id: o.objective_id, kr_id: kr.kr_id, status: "accepted" });
     const byId = await f.requirement({ objective_id: o.id, kr_id: kr.id });
     expect(byId).toMatchObject({ objective_id: o.objective_id, kr_id: kr.kr_id });
-    const entries = (await traceOf(t, "requirement.created")).filter((e) => e.data.requirement_id === byId.requirement_id);
+    const entries = (await traceOf(t, "requirement.created")).filter(
+      (e) => e.data.requirement_id === byId.requirement_id,
+    );
     expect(entries[0]!.data).toMatchObject({ objective_id: o.objective_id, kr_id: kr.kr_id });
   });
 
@@ -103,9 +107,17 @@ describe("create", () => {
     ["priority as a number", { title: "t", priority: 1 }, { priority: ["must be string or null"] }],
     ["upper-case priority", { title: "t", priority: "P1" }, { priority: ["must be one of: p0, p1, p2, p3, null"] }],
     ["horizon h4", { title: "t", horizon: "h4" }, { horizon: ["must be one of: h1, h2, h3, null"] }],
-    ["unknown status", { title: "t", status: "open" }, { status: ["must be one of: proposed, accepted, in_progress, done, rejected"] }],
+    [
+      "unknown status",
+      { title: "t", status: "open" },
+      { status: ["must be one of: proposed, accepted, in_progress, done, rejected"] },
+    ],
     ["unknown field", { title: "t", task_ids: [] }, { task_ids: ["is not a known field"] }],
-    ["objective_id of the wrong type", { title: "t", objective_id: true }, { objective_id: ["has an invalid type or value"] }],
+    [
+      "objective_id of the wrong type",
+      { title: "t", objective_id: true },
+      { objective_id: ["has an invalid type or value"] },
+    ],
     ["kr_id malformed", { title: "t", kr_id: "a b" }, { kr_id: ["has an invalid type or value"] }],
     ["unknown objective", { title: "t", objective_id: "no-such-objective" }, { objective_id: ["does not exist"] }],
     ["unknown objective id", { title: "t", objective_id: 999999 }, { objective_id: ["does not exist"] }],
@@ -143,7 +155,10 @@ describe("get", () => {
   test("a done requirement is complete whatever its tasks", async () => {
     const r = await f.requirement({ status: "done" });
     await f.task({ mission, status: "pending", requirements: [r.id] });
-    expect((await t.json("GET", `/api/requirements/${r.id}`)).body.data).toMatchObject({ task_count: 1, completion: 100 });
+    expect((await t.json("GET", `/api/requirements/${r.id}`)).body.data).toMatchObject({
+      task_count: 1,
+      completion: 100,
+    });
   });
 
   test.each(["999999", "nope", "bad key!", "0"])("unknown %s → 404", async (id) => {
@@ -161,7 +176,13 @@ describe("list", () => {
     o = await f.objective({ objective_id: "LIST-O" });
     kr = await f.keyResult(o.id, { kr_id: "LIST-KR" });
     made.a = await f.requirement({ title: "list-a", priority: "p0", horizon: "h1", objective_id: o.id, kr_id: kr.id });
-    made.b = await f.requirement({ title: "list-b", priority: "p0", horizon: "h2", status: "done", objective_id: o.id });
+    made.b = await f.requirement({
+      title: "list-b",
+      priority: "p0",
+      horizon: "h2",
+      status: "done",
+      objective_id: o.id,
+    });
     made.c = await f.requirement({ title: "list-c", priority: "p3", horizon: "h2" });
   });
 
@@ -224,19 +245,32 @@ describe("update", () => {
       body: { requirement: { title: "New", priority: "p0", horizon: "h3", status: "in_progress" } },
     });
     expect(u.status).toBe(200);
-    expect(u.body.data).toMatchObject({ title: "New", priority: "p0", horizon: "h3", status: "in_progress", description: "keep" });
+    expect(u.body.data).toMatchObject({
+      title: "New",
+      priority: "p0",
+      horizon: "h3",
+      status: "in_progress",
+      description: "keep",
+    });
     const entries = (await traceOf(t, "requirement.updated")).filter((e) => e.data.requirement_id === r.requirement_id);
     expect(entries.map((e) => e.data)).toEqual([
-      { requirement_id: r.requirement_id, changes: { title: "New", priority: "p0", horizon: "h3", status: "in_progress" } },
+      {
+        requirement_id: r.requirement_id,
+        changes: { title: "New", priority: "p0", horizon: "h3", status: "in_progress" },
+      },
     ]);
   });
 
   test("the same values change nothing and write no entry", async () => {
     const r = await f.requirement({ priority: "p1" });
-    const u = await t.json("PATCH", `/api/requirements/${r.id}`, { body: { priority: "p1", requirement_id: r.requirement_id } });
+    const u = await t.json("PATCH", `/api/requirements/${r.id}`, {
+      body: { priority: "p1", requirement_id: r.requirement_id },
+    });
     expect(u.status).toBe(200);
     expect(u.body.data).toEqual(r);
-    expect((await traceOf(t, "requirement.updated")).filter((e) => e.data.requirement_id === r.requirement_id)).toEqual([]);
+    expect((await traceOf(t, "requirement.updated")).filter((e) => e.data.requirement_id === r.requirement_id)).toEqual(
+      [],
+    );
   });
 
   test("linking: a key result brings its objective; moving objective needs a matching key result", async () => {
@@ -263,7 +297,9 @@ describe("update", () => {
       kr_id: kr1.kr_id,
     });
 
-    const moved = await t.json("PATCH", `/api/requirements/${r.id}`, { body: { objective_id: o2.objective_id, kr_id: kr2.id } });
+    const moved = await t.json("PATCH", `/api/requirements/${r.id}`, {
+      body: { objective_id: o2.objective_id, kr_id: kr2.id },
+    });
     expect(moved.body.data).toMatchObject({ objective_id: o2.objective_id, kr_id: kr2.kr_id });
     const detached = await t.json("PATCH", `/api/requirements/${r.id}`, { body: { objective_id: null, kr_id: null } });
     expect(detached.body.data).toMatchObject({ objective_id: null, kr_id: null });
@@ -316,7 +352,9 @@ describe("delete", () => {
     expect(d.status).toBe(422);
     expect(d.body).toEqual({ errors: { tasks: ["2 tasks still serve this requirement: SERVES-1, SERVES-2"] } });
     expect((await t.json("GET", `/api/requirements/${r.id}`)).body.data.task_count).toBe(2);
-    expect((await traceOf(t, "requirement.deleted")).filter((e) => e.data.requirement_id === r.requirement_id)).toEqual([]);
+    expect((await traceOf(t, "requirement.deleted")).filter((e) => e.data.requirement_id === r.requirement_id)).toEqual(
+      [],
+    );
   });
 
   test("unknown requirement → 404", async () => {
@@ -414,7 +452,10 @@ describe("auth", () => {
     const c = await t.json("POST", "/api/requirements", { token: t.member, body: { title: "m" } });
     expect(c.status).toBe(201);
     expect((await t.json("GET", "/api/requirements", { token: t.member })).status).toBe(200);
-    expect((await t.json("PATCH", `/api/requirements/${c.body.data.id}`, { token: t.member, body: { horizon: "h2" } })).status).toBe(200);
+    expect(
+      (await t.json("PATCH", `/api/requirements/${c.body.data.id}`, { token: t.member, body: { horizon: "h2" } }))
+        .status,
+    ).toBe(200);
     expect((await t.req("DELETE", `/api/requirements/${c.body.data.id}`, { token: t.member })).statusCode).toBe(204);
   });
 });

@@ -43,18 +43,26 @@ function alive(pid: number) {
   }
 }
 
-const pidsIn = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim().split("\n").filter(Boolean).map(Number) : []);
+const pidsIn = (file: string) =>
+  fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim().split("\n").filter(Boolean).map(Number) : [];
 
 async function seed(base: string, name: string, pidFile: string, tokenFile?: string) {
   expect((await api(base, "POST", "/api/missions", { mission_id: name, goal: "survive crashes" })).status).toBe(201);
   const agent = await api(base, "POST", "/api/agents", {
     agent_id: `${name}-agent`,
     adapter_module: "command",
-    config: { command: [process.execPath, path.join(fixtures, "hang.mjs")], env: { PID_FILE: pidFile, ...(tokenFile ? { TOKEN_FILE: tokenFile } : {}) } },
+    config: {
+      command: [process.execPath, path.join(fixtures, "hang.mjs")],
+      env: { PID_FILE: pidFile, ...(tokenFile ? { TOKEN_FILE: tokenFile } : {}) },
+    },
   });
   expect(agent.status).toBe(201);
   expect((await api(base, "POST", `/api/missions/${name}/agents`, { agent_id: `${name}-agent` })).status).toBe(201);
-  const task = await api(base, "POST", `/api/missions/${name}/tasks`, { task_id: `${name}-task`, objective: "run long", agent_id: `${name}-agent` });
+  const task = await api(base, "POST", `/api/missions/${name}/tasks`, {
+    task_id: `${name}-task`,
+    objective: "run long",
+    agent_id: `${name}-agent`,
+  });
   expect(task.status).toBe(201);
   return `${name}-task`;
 }
@@ -79,7 +87,9 @@ describe("kill -9 of the server", () => {
       const r = await api(s2.url, "GET", `/api/tasks/${key}`);
       return r.body.data.status === "in_progress" ? r.body.data : null;
     });
-    expect(task.logs.map((l: any) => l.message)).toContain("interrupted: the server running this task stopped; it will be dispatched again");
+    expect(task.logs.map((l: any) => l.message)).toContain(
+      "interrupted: the server running this task stopped; it will be dispatched again",
+    );
     const moves = (await api(s2.url, "GET", `/api/trace?task_id=${key}&event=task.status_changed`)).body.data.map(
       (e: any) => `${e.data.from}>${e.data.to}`,
     );
@@ -88,7 +98,8 @@ describe("kill -9 of the server", () => {
     expect(recovered).toHaveLength(1);
     // The orphan's run token died with its run (revoked by the recovery); the new run has its own.
     const [orphanToken, newToken] = fs.readFileSync(tokenFile, "utf8").trim().split("\n");
-    const asRun = (token: string) => fetch(`${s2.url}/api/tasks/${key}`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+    const asRun = (token: string) =>
+      fetch(`${s2.url}/api/tasks/${key}`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
     expect(await asRun(orphanToken!)).toBe(401);
     expect(await asRun(newToken!)).toBe(200);
     // Only one run at a time: the second process is the only one alive.
@@ -126,7 +137,11 @@ describe.runIf(!!process.env.TEST_DATABASE_URL)("several servers on one PostgreS
 
       await a.stop("SIGKILL");
       // B takes the mission over within the lease TTL, ends the orphan and runs the task again.
-      await waitFor(async () => (await api(b.url, "GET", "/api/missions/shared")).body.data.runtime.running, 10_000, "takeover");
+      await waitFor(
+        async () => (await api(b.url, "GET", "/api/missions/shared")).body.data.runtime.running,
+        10_000,
+        "takeover",
+      );
       await waitFor(() => !alive(first!), 10_000, "the orphan of the dead owner to be ended");
       await waitFor(() => pidsIn(pidFile).length >= 2, 10_000, "the task to run again on B");
       const t = await waitFor(async () => {

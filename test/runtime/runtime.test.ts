@@ -31,22 +31,36 @@ function alive(pid: number) {
   }
 }
 
-async function setup(agentConfig: Record<string, unknown>, opts: { adapter?: string; capabilities?: string[]; start?: boolean } = {}) {
+async function setup(
+  agentConfig: Record<string, unknown>,
+  opts: { adapter?: string; capabilities?: string[]; start?: boolean } = {},
+) {
   n++;
   const missionKey = `rt-mission-${n}`;
   const agentKey = `rt-agent-${n}`;
-  expect((await t.json("POST", "/api/missions", { body: { mission_id: missionKey, goal: "runtime test" } })).status).toBe(201);
+  expect(
+    (await t.json("POST", "/api/missions", { body: { mission_id: missionKey, goal: "runtime test" } })).status,
+  ).toBe(201);
   const a = await t.json("POST", "/api/agents", {
-    body: { agent_id: agentKey, adapter_module: opts.adapter ?? "command", capabilities: opts.capabilities ?? [], config: agentConfig },
+    body: {
+      agent_id: agentKey,
+      adapter_module: opts.adapter ?? "command",
+      capabilities: opts.capabilities ?? [],
+      config: agentConfig,
+    },
   });
   expect(a.status).toBe(201);
-  expect((await t.json("POST", `/api/missions/${missionKey}/agents`, { body: { agent_id: agentKey } })).status).toBe(201);
+  expect((await t.json("POST", `/api/missions/${missionKey}/agents`, { body: { agent_id: agentKey } })).status).toBe(
+    201,
+  );
   if (opts.start !== false) expect((await t.json("POST", `/api/missions/${missionKey}/start`)).status).toBe(200);
   return { missionKey, agentKey };
 }
 
 async function createTask(missionKey: string, body: Record<string, unknown> = {}) {
-  const r = await t.json("POST", `/api/missions/${missionKey}/tasks`, { body: { objective: "Implement login endpoint", ...body } });
+  const r = await t.json("POST", `/api/missions/${missionKey}/tasks`, {
+    body: { objective: "Implement login endpoint", ...body },
+  });
   expect(r.status).toBe(201);
   return r.body.data.task_id as string;
 }
@@ -56,14 +70,22 @@ async function task(key: string) {
 }
 
 async function waitStatus(key: string, status: string, timeoutMs = 15_000) {
-  return waitFor(async () => {
-    const x = await task(key);
-    return x.status === status ? x : null;
-  }, timeoutMs, `task ${key} to be ${status}`);
+  return waitFor(
+    async () => {
+      const x = await task(key);
+      return x.status === status ? x : null;
+    },
+    timeoutMs,
+    `task ${key} to be ${status}`,
+  );
 }
 
 async function traceEvents(q: Record<string, string>) {
-  return (await t.json("GET", "/api/trace", { query: { ...q, limit: "500" } })).body.data as Array<{ event: string; data: any; actor: string }>;
+  return (await t.json("GET", "/api/trace", { query: { ...q, limit: "500" } })).body.data as Array<{
+    event: string;
+    data: any;
+    actor: string;
+  }>;
 }
 
 describe("dispatch to completion", () => {
@@ -72,7 +94,13 @@ describe("dispatch to completion", () => {
     const key = await createTask(missionKey, { agent_id: agentKey });
     const ex = await t.json("POST", `/api/tasks/${key}/execute`);
     expect(ex.status).toBe(202);
-    expect(ex.body.data).toMatchObject({ task_id: key, mission_id: missionKey, agent_id: agentKey, status: "queued", attempt: 1 });
+    expect(ex.body.data).toMatchObject({
+      task_id: key,
+      mission_id: missionKey,
+      agent_id: agentKey,
+      status: "queued",
+      attempt: 1,
+    });
 
     const done = await waitStatus(key, "pending_review");
     expect(done.outputs).toEqual({ files_changed: 3, mission: missionKey });
@@ -86,7 +114,11 @@ describe("dispatch to completion", () => {
     );
     expect(done.logs.map((l: any) => l.message)).toContain("Tests passing");
 
-    const moves = (await traceEvents({ task_id: key, event: "task.status_changed" })).map((e) => [e.data.from, e.data.to, e.data.via]);
+    const moves = (await traceEvents({ task_id: key, event: "task.status_changed" })).map((e) => [
+      e.data.from,
+      e.data.to,
+      e.data.via,
+    ]);
     expect(moves).toEqual([
       ["pending", "in_progress", "dispatch"],
       ["in_progress", "pending_review", "dispatch"],
@@ -102,7 +134,10 @@ describe("dispatch to completion", () => {
   test("mission reads show the tree and its workers", async () => {
     const { missionKey, agentKey } = await setup({ command: agentCmd("hang.mjs"), timeout_s: 30 });
     const m = await t.json("GET", `/api/missions/${missionKey}`);
-    expect(m.body.data.runtime).toEqual({ running: true, workers: [{ agent_id: agentKey, state: "idle", current_task_id: null }] });
+    expect(m.body.data.runtime).toEqual({
+      running: true,
+      workers: [{ agent_id: agentKey, state: "idle", current_task_id: null }],
+    });
     const key = await createTask(missionKey, { agent_id: agentKey });
     await t.json("POST", `/api/tasks/${key}/execute`);
     await waitStatus(key, "in_progress");
@@ -112,7 +147,10 @@ describe("dispatch to completion", () => {
     });
     expect(running.workers[0]).toEqual({ agent_id: agentKey, state: "running", current_task_id: key });
     await t.json("POST", `/api/missions/${missionKey}/pause`);
-    expect((await t.json("GET", `/api/missions/${missionKey}`)).body.data.runtime).toEqual({ running: false, workers: [] });
+    expect((await t.json("GET", `/api/missions/${missionKey}`)).body.data.runtime).toEqual({
+      running: false,
+      workers: [],
+    });
   });
 });
 
@@ -127,13 +165,28 @@ describe("supervision", () => {
     });
     const key = await createTask(missionKey, { agent_id: agentKey });
     expect((await t.json("POST", `/api/tasks/${key}/execute`)).status).toBe(202);
-    await waitFor(async () => (await traceEvents({ agent_id: agentKey, event: "runtime.worker_escalated" })).length === 1, 15_000, "escalation");
+    await waitFor(
+      async () => (await traceEvents({ agent_id: agentKey, event: "runtime.worker_escalated" })).length === 1,
+      15_000,
+      "escalation",
+    );
     const x = await task(key);
     expect(x.status).toBe("failed");
     const errors = x.logs.filter((l: any) => l.level === "error").map((l: any) => l.message);
-    expect(errors).toEqual(["run failed: agent process exited with code 3", "run failed: agent process exited with code 3"]);
-    const moves = (await traceEvents({ task_id: key, event: "task.status_changed" })).map((e) => `${e.data.from}>${e.data.to}`);
-    expect(moves).toEqual(["pending>in_progress", "in_progress>failed", "failed>pending", "pending>in_progress", "in_progress>failed"]);
+    expect(errors).toEqual([
+      "run failed: agent process exited with code 3",
+      "run failed: agent process exited with code 3",
+    ]);
+    const moves = (await traceEvents({ task_id: key, event: "task.status_changed" })).map(
+      (e) => `${e.data.from}>${e.data.to}`,
+    );
+    expect(moves).toEqual([
+      "pending>in_progress",
+      "in_progress>failed",
+      "failed>pending",
+      "pending>in_progress",
+      "in_progress>failed",
+    ]);
     const dispatches = (await traceEvents({ task_id: key, event: "task.dispatched" })).map((e) => e.data.attempt);
     expect(dispatches).toEqual([1, 2]);
     const agent = (await t.json("GET", `/api/agents/${agentKey}`)).body.data;
@@ -149,7 +202,13 @@ describe("supervision", () => {
 
   test("one agent's crashes do not disturb another's worker", async () => {
     const { missionKey, agentKey } = await setup({ command: agentCmd("crash.mjs"), max_restarts: 0 });
-    await t.json("POST", "/api/agents", { body: { agent_id: `${agentKey}-good`, adapter_module: "command", config: { command: agentCmd("report-and-exit.mjs") } } });
+    await t.json("POST", "/api/agents", {
+      body: {
+        agent_id: `${agentKey}-good`,
+        adapter_module: "command",
+        config: { command: agentCmd("report-and-exit.mjs") },
+      },
+    });
     await t.json("POST", `/api/missions/${missionKey}/agents`, { body: { agent_id: `${agentKey}-good` } });
     const bad = await createTask(missionKey, { agent_id: agentKey });
     const good = await createTask(missionKey, { agent_id: `${agentKey}-good` });
@@ -161,7 +220,11 @@ describe("supervision", () => {
 
   test("a run past config.timeout_s is killed and fails the task", async () => {
     const pidFile = path.join(tmp, `timeout-${n}.pids`);
-    const { missionKey, agentKey } = await setup({ command: agentCmd("hang.mjs"), timeout_s: 1, env: { PID_FILE: pidFile } });
+    const { missionKey, agentKey } = await setup({
+      command: agentCmd("hang.mjs"),
+      timeout_s: 1,
+      env: { PID_FILE: pidFile },
+    });
     const key = await createTask(missionKey, { agent_id: agentKey });
     await t.json("POST", `/api/tasks/${key}/execute`);
     const failed = await waitStatus(key, "failed");
@@ -174,7 +237,11 @@ describe("supervision", () => {
 describe("pause and resume", () => {
   test("pause kills the whole process group (SIGTERM ignored → SIGKILL), blocks the task; start dispatches it again", async () => {
     const pidFile = path.join(tmp, `pause-${n}.pids`);
-    const { missionKey, agentKey } = await setup({ command: agentCmd("ignore-sigterm.mjs"), stop_grace_s: 0.3, env: { PID_FILE: pidFile } });
+    const { missionKey, agentKey } = await setup({
+      command: agentCmd("ignore-sigterm.mjs"),
+      stop_grace_s: 0.3,
+      env: { PID_FILE: pidFile },
+    });
     const key = await createTask(missionKey, { agent_id: agentKey });
     await t.json("POST", `/api/tasks/${key}/execute`);
     const pids = await waitFor(() => {
@@ -186,7 +253,9 @@ describe("pause and resume", () => {
     expect(p.status).toBe(200);
     await waitFor(() => pids.every((x) => !alive(x)), 5_000, "agent processes to be gone");
     const blocked = await waitStatus(key, "blocked");
-    expect(blocked.logs.map((l: any) => l.message)).toContain("mission paused; the task will be dispatched again when the mission starts");
+    expect(blocked.logs.map((l: any) => l.message)).toContain(
+      "mission paused; the task will be dispatched again when the mission starts",
+    );
 
     fs.writeFileSync(pidFile, "");
     expect((await t.json("POST", `/api/missions/${missionKey}/start`)).status).toBe(200);
@@ -205,7 +274,9 @@ describe("capability routing", () => {
   test("no agent assigned: the least busy agent whose capabilities cover the task's is chosen and traced", async () => {
     const { missionKey, agentKey } = await setup({}, { adapter: "manual", capabilities: ["coding"] });
     const second = `${agentKey}-tester`;
-    await t.json("POST", "/api/agents", { body: { agent_id: second, adapter_module: "manual", capabilities: ["coding", "testing"] } });
+    await t.json("POST", "/api/agents", {
+      body: { agent_id: second, adapter_module: "manual", capabilities: ["coding", "testing"] },
+    });
     await t.json("POST", `/api/missions/${missionKey}/agents`, { body: { agent_id: second } });
 
     const key = await createTask(missionKey, { required_capabilities: ["testing"] });
@@ -233,7 +304,9 @@ describe("capability routing", () => {
     const { missionKey, agentKey } = await setup({}, { adapter: "manual" });
     const key = await createTask(missionKey, { agent_id: agentKey });
     const ex = await t.json("POST", `/api/tasks/${key}/execute`);
-    await waitFor(async () => (await t.json("GET", `/api/dispatches/${ex.body.data.id}`)).body.data.status === "delivered");
+    await waitFor(
+      async () => (await t.json("GET", `/api/dispatches/${ex.body.data.id}`)).body.data.status === "delivered",
+    );
     expect((await task(key)).status).toBe("pending");
     const token = await t.agentToken(agentKey);
     const mine = await t.json("GET", "/api/tasks", { token, query: { agent_id: agentKey, status: "pending" } });
@@ -308,11 +381,18 @@ describe("webhook adapter", () => {
       expect(hook.deliveries).toHaveLength(1);
       const d = hook.deliveries[0]!;
       expect(d.signatureValid).toBe(true);
-      expect(d.body.task).toMatchObject({ task_id: key, objective: "Implement login endpoint", mission_id: missionKey });
+      expect(d.body.task).toMatchObject({
+        task_id: key,
+        objective: "Implement login endpoint",
+        mission_id: missionKey,
+      });
       expect(d.body.api_url).toBe(t.url);
       // The run token in the delivery is what the remote agent reports with.
       const token = String(d.headers.authorization).replace(/^Bearer /, "");
-      const rep = await t.json("POST", `/api/tasks/${key}/report`, { token, body: { progress: { status: "pending_review" } } });
+      const rep = await t.json("POST", `/api/tasks/${key}/report`, {
+        token,
+        body: { progress: { status: "pending_review" } },
+      });
       expect(rep.status).toBe(200);
     } finally {
       await hook.close();
@@ -322,7 +402,10 @@ describe("webhook adapter", () => {
   test("non-2xx answers are retried with backoff; success on the third try", async () => {
     const hook = await (await import("../fixtures/webhook-receiver.js")).startWebhookReceiver("k", [500, 503, 200]);
     try {
-      const { missionKey, agentKey } = await setup({ url: hook.url, secret: "k", delivery_backoff_ms: 20 }, { adapter: "webhook" });
+      const { missionKey, agentKey } = await setup(
+        { url: hook.url, secret: "k", delivery_backoff_ms: 20 },
+        { adapter: "webhook" },
+      );
       const key = await createTask(missionKey, { agent_id: agentKey });
       await t.json("POST", `/api/tasks/${key}/execute`);
       const x = await waitStatus(key, "in_progress");
@@ -340,7 +423,10 @@ describe("webhook adapter", () => {
   test("a receiver that keeps failing fails the task with the reason", async () => {
     const hook = await (await import("../fixtures/webhook-receiver.js")).startWebhookReceiver("k", [500]);
     try {
-      const { missionKey, agentKey } = await setup({ url: hook.url, secret: "k", delivery_backoff_ms: 10 }, { adapter: "webhook" });
+      const { missionKey, agentKey } = await setup(
+        { url: hook.url, secret: "k", delivery_backoff_ms: 10 },
+        { adapter: "webhook" },
+      );
       const key = await createTask(missionKey, { agent_id: agentKey });
       await t.json("POST", `/api/tasks/${key}/execute`);
       const x = await waitStatus(key, "failed");
@@ -352,7 +438,10 @@ describe("webhook adapter", () => {
   });
 
   test("an unreachable receiver fails the task", async () => {
-    const { missionKey, agentKey } = await setup({ url: "http://127.0.0.1:9/hook", secret: "k", delivery_backoff_ms: 10, delivery_attempts: 2 }, { adapter: "webhook" });
+    const { missionKey, agentKey } = await setup(
+      { url: "http://127.0.0.1:9/hook", secret: "k", delivery_backoff_ms: 10, delivery_attempts: 2 },
+      { adapter: "webhook" },
+    );
     const key = await createTask(missionKey, { agent_id: agentKey });
     await t.json("POST", `/api/tasks/${key}/execute`);
     const x = await waitStatus(key, "failed");
@@ -363,7 +452,10 @@ describe("webhook adapter", () => {
 describe("workers and membership", () => {
   test("one task at a time by default, the rest wait in order; max_concurrency runs more", async () => {
     const { missionKey, agentKey } = await setup({ command: agentCmd("hang.mjs"), timeout_s: 20 });
-    const [a, b] = [await createTask(missionKey, { agent_id: agentKey }), await createTask(missionKey, { agent_id: agentKey })];
+    const [a, b] = [
+      await createTask(missionKey, { agent_id: agentKey }),
+      await createTask(missionKey, { agent_id: agentKey }),
+    ];
     const da = await t.json("POST", `/api/tasks/${a}/execute`);
     const db = await t.json("POST", `/api/tasks/${b}/execute`);
     await waitStatus(a, "in_progress");
@@ -373,7 +465,9 @@ describe("workers and membership", () => {
     expect((await t.json("GET", `/api/dispatches/${da.body.data.id}`)).body.data.status).toBe("running");
 
     // Raising max_concurrency lets the waiting one start.
-    await t.json("PATCH", `/api/agents/${agentKey}`, { body: { config: { command: agentCmd("hang.mjs"), timeout_s: 20, max_concurrency: 2 } } });
+    await t.json("PATCH", `/api/agents/${agentKey}`, {
+      body: { config: { command: agentCmd("hang.mjs"), timeout_s: 20, max_concurrency: 2 } },
+    });
     await waitStatus(b, "in_progress");
     await t.json("POST", `/api/missions/${missionKey}/pause`);
     await waitStatus(a, "blocked");
@@ -384,10 +478,20 @@ describe("workers and membership", () => {
     const pidFile = path.join(tmp, `members-${n}.pids`);
     const { missionKey, agentKey } = await setup({}, { adapter: "manual" });
     const late = `${agentKey}-late`;
-    await t.json("POST", "/api/agents", { body: { agent_id: late, adapter_module: "command", config: { command: agentCmd("hang.mjs"), env: { PID_FILE: pidFile } } } });
-    expect((await t.json("GET", `/api/missions/${missionKey}`)).body.data.runtime.workers.map((w: any) => w.agent_id)).toEqual([agentKey]);
+    await t.json("POST", "/api/agents", {
+      body: {
+        agent_id: late,
+        adapter_module: "command",
+        config: { command: agentCmd("hang.mjs"), env: { PID_FILE: pidFile } },
+      },
+    });
+    expect(
+      (await t.json("GET", `/api/missions/${missionKey}`)).body.data.runtime.workers.map((w: any) => w.agent_id),
+    ).toEqual([agentKey]);
     await t.json("POST", `/api/missions/${missionKey}/agents`, { body: { agent_id: late } });
-    const workers = (await t.json("GET", `/api/missions/${missionKey}`)).body.data.runtime.workers.map((w: any) => w.agent_id);
+    const workers = (await t.json("GET", `/api/missions/${missionKey}`)).body.data.runtime.workers.map(
+      (w: any) => w.agent_id,
+    );
     expect(workers).toEqual([agentKey, late]);
 
     const key = await createTask(missionKey, { agent_id: late });
@@ -397,7 +501,9 @@ describe("workers and membership", () => {
     await waitFor(() => !alive(pid!), 10_000, "the removed agent's process to be stopped");
     const blocked = await waitStatus(key, "blocked");
     expect(blocked.logs.map((l: any) => l.message)).toContain("agent was taken off the mission");
-    expect((await t.json("GET", `/api/missions/${missionKey}`)).body.data.runtime.workers.map((w: any) => w.agent_id)).toEqual([agentKey]);
+    expect(
+      (await t.json("GET", `/api/missions/${missionKey}`)).body.data.runtime.workers.map((w: any) => w.agent_id),
+    ).toEqual([agentKey]);
   });
 });
 

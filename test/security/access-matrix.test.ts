@@ -98,21 +98,27 @@ describe("access matrix", () => {
     for (const op of ops) {
       const rule = ACCESS[op.key];
       if (!rule) continue; // reported by the test above
-      const refused = CALLERS.filter((c) => [401, 403].includes(expectedStatus(rule, c)) && expectedStatus(rule, c) !== rule.ok);
+      const refused = CALLERS.filter(
+        (c) => [401, 403].includes(expectedStatus(rule, c)) && expectedStatus(rule, c) !== rule.ok,
+      );
       const before = await fingerprint(live.db.database);
       for (const caller of refused) {
         const r = await request(op, caller, sets.refused);
         replies.push({ what: `${op.key} as ${caller}`, reply: r });
         const want = expectedStatus(rule, caller);
-        if (r.status !== want) failures.push(`${op.key} as ${caller}: ${r.status} (want ${want}) ${r.text.slice(0, 200)}`);
+        if (r.status !== want)
+          failures.push(`${op.key} as ${caller}: ${r.status} (want ${want}) ${r.text.slice(0, 200)}`);
         else if (want === 401) {
-          if (r.headers.get("www-authenticate") !== "Bearer") failures.push(`${op.key} as ${caller}: 401 without WWW-Authenticate`);
-          if (JSON.stringify(r.json) !== JSON.stringify({ errors: { detail: "Unauthorized" } })) failures.push(`${op.key} as ${caller}: body ${r.text}`);
+          if (r.headers.get("www-authenticate") !== "Bearer")
+            failures.push(`${op.key} as ${caller}: 401 without WWW-Authenticate`);
+          if (JSON.stringify(r.json) !== JSON.stringify({ errors: { detail: "Unauthorized" } }))
+            failures.push(`${op.key} as ${caller}: body ${r.text}`);
         } else if (JSON.stringify(r.json) !== JSON.stringify({ errors: { detail: "Forbidden" } })) {
           failures.push(`${op.key} as ${caller}: 403 body ${r.text}`);
         }
       }
-      if ((await fingerprint(live.db.database)) !== before) failures.push(`${op.key}: a refused request changed the database`);
+      if ((await fingerprint(live.db.database)) !== before)
+        failures.push(`${op.key}: a refused request changed the database`);
 
       for (const caller of CALLERS.filter((c) => !refused.includes(c))) {
         const set = caller === "ownAgent" || caller === "member" || caller === "admin" ? sets[caller] : sets.refused;
@@ -121,7 +127,8 @@ describe("access matrix", () => {
         if (tokenCreated) live.secrets.add(r.json.data.token);
         else replies.push({ what: `${op.key} as ${caller}`, reply: r });
         const want = expectedStatus(rule, caller);
-        if (r.status !== want) failures.push(`${op.key} as ${caller}: ${r.status} (want ${want}) ${r.text.slice(0, 300)}`);
+        if (r.status !== want)
+          failures.push(`${op.key} as ${caller}: ${r.status} (want ${want}) ${r.text.slice(0, 300)}`);
       }
     }
     expect(failures).toEqual([]);
@@ -136,7 +143,10 @@ describe("agents and other agents' things", () => {
     for (const url of ["/api/tasks", `/api/tasks?agent_id=${OWN}`, `/api/tasks?status=pending_review`]) {
       const r = await live.call("GET", url, other);
       expect(r.status, url).toBe(200);
-      expect(r.json.data.filter((t: any) => t.agent_id !== OTHER), url).toEqual([]);
+      expect(
+        r.json.data.filter((t: any) => t.agent_id !== OTHER),
+        url,
+      ).toEqual([]);
     }
     // A mission it is not on and has no task in: refused outright.
     expect((await live.call("GET", `/api/missions/${f.mission}/tasks`, other)).status).toBe(403);
@@ -167,7 +177,9 @@ describe("agents and other agents' things", () => {
     for (const caller of ["ownAgent", "otherAgent"] as const) {
       expect((await live.call("GET", "/api/tokens", auth[caller])).status).toBe(403);
       expect((await live.call("POST", "/api/tokens", { ...auth[caller], body: { role: "admin" } })).status).toBe(403);
-      expect((await live.call("POST", "/api/tokens", { ...auth[caller], body: { role: "agent", agent_id: OWN } })).status).toBe(403);
+      expect(
+        (await live.call("POST", "/api/tokens", { ...auth[caller], body: { role: "agent", agent_id: OWN } })).status,
+      ).toBe(403);
       expect((await live.call("DELETE", `/api/tokens/${ownTokenId}`, auth[caller])).status).toBe(403);
     }
     // The own agent's token still works.
@@ -178,7 +190,13 @@ describe("agents and other agents' things", () => {
 describe("secrets", () => {
   test("no token secret or config secret appears in any response but its own creation, nor in any log line", async () => {
     // A few more responses that carry agents and trace entries.
-    for (const url of ["/api/agents?limit=500", `/api/agents/${OWN}`, "/api/trace?limit=500", "/api/trace/export", "/api/tokens?limit=500"]) {
+    for (const url of [
+      "/api/agents?limit=500",
+      `/api/agents/${OWN}`,
+      "/api/trace?limit=500",
+      "/api/trace/export",
+      "/api/tokens?limit=500",
+    ]) {
       replies.push({ what: `GET ${url}`, reply: await live.call("GET", url) });
     }
     expect(replies.length).toBeGreaterThan(300);
@@ -186,11 +204,13 @@ describe("secrets", () => {
     const leaks: string[] = [];
     for (const { what, reply } of replies) {
       const headers = [...reply.headers.entries()].map(([k, v]) => `${k}: ${v}`).join("\n");
-      for (const s of live.secrets) if (reply.text.includes(s) || headers.includes(s)) leaks.push(`response to ${what}`);
+      for (const s of live.secrets)
+        if (reply.text.includes(s) || headers.includes(s)) leaks.push(`response to ${what}`);
     }
     // The logger logged every request at level trace.
     expect(live.logs.length).toBeGreaterThan(replies.length);
-    for (const line of live.logs) for (const s of live.secrets) if (line.includes(s)) leaks.push(`log line ${line.slice(0, 200)}`);
+    for (const line of live.logs)
+      for (const s of live.secrets) if (line.includes(s)) leaks.push(`log line ${line.slice(0, 200)}`);
     expect(leaks).toEqual([]);
   });
 });

@@ -14,7 +14,16 @@
 import type { FixtureSet } from "./world.js";
 import { uniq } from "./openapi.js";
 
-export const CALLERS = ["none", "malformed", "unknown", "revoked", "otherAgent", "ownAgent", "member", "admin"] as const;
+export const CALLERS = [
+  "none",
+  "malformed",
+  "unknown",
+  "revoked",
+  "otherAgent",
+  "ownAgent",
+  "member",
+  "admin",
+] as const;
 export type Caller = (typeof CALLERS)[number];
 export type Access = "public" | "admin" | "member" | "ownAgent" | "anyAgent";
 
@@ -66,10 +75,20 @@ export const ACCESS: Record<string, Rule> = {
   "GET /api/missions": { access: "member", ok: 200 },
   "POST /api/missions": { access: "member", ok: 201, body: () => ({ goal: "made by the matrix" }) },
   "GET /api/missions/{id}": { access: "ownAgent", ok: 200, path: id((f) => f.mission) },
-  "PATCH /api/missions/{id}": { access: "member", ok: 200, path: id((f) => f.mission), body: () => ({ description: "changed" }) },
+  "PATCH /api/missions/{id}": {
+    access: "member",
+    ok: 200,
+    path: id((f) => f.mission),
+    body: () => ({ description: "changed" }),
+  },
   "POST /api/missions/{id}/start": { access: "member", ok: 200, path: id((f) => f.missionToStart) },
   "POST /api/missions/{id}/pause": { access: "member", ok: 200, path: id((f) => f.missionToPause) },
-  "POST /api/missions/{mission_id}/tasks": { access: "member", ok: 201, path: missionId, body: () => ({ objective: "new" }) },
+  "POST /api/missions/{mission_id}/tasks": {
+    access: "member",
+    ok: 201,
+    path: missionId,
+    body: () => ({ objective: "new" }),
+  },
   "GET /api/missions/{mission_id}/tasks": { access: "ownAgent", ok: 200, path: missionId },
   "GET /api/missions/{mission_id}/trace": { access: "member", ok: 200, path: missionId },
   "POST /api/missions/{mission_id}/replay": { access: "member", ok: 200, path: missionId, body: () => ({}) },
@@ -80,7 +99,11 @@ export const ACCESS: Record<string, Rule> = {
     path: missionId,
     body: (e) => ({ agent_id: e.f.agentOffMission }),
   },
-  "GET /api/missions/{mission_id}/agents/{id}": { access: "member", ok: 200, path: (e) => ({ mission_id: e.f.mission, id: e.ownAgent }) },
+  "GET /api/missions/{mission_id}/agents/{id}": {
+    access: "member",
+    ok: 200,
+    path: (e) => ({ mission_id: e.f.mission, id: e.ownAgent }),
+  },
   "DELETE /api/missions/{mission_id}/agents/{id}": {
     access: "member",
     ok: 204,
@@ -89,7 +112,12 @@ export const ACCESS: Record<string, Rule> = {
 
   "GET /api/tasks": { access: "anyAgent", ok: 200 },
   "GET /api/tasks/{id}": { access: "ownAgent", ok: 200, path: id((f) => f.task) },
-  "PATCH /api/tasks/{id}": { access: "member", ok: 200, path: id((f) => f.task), body: () => ({ objective: "changed" }) },
+  "PATCH /api/tasks/{id}": {
+    access: "member",
+    ok: 200,
+    path: id((f) => f.task),
+    body: () => ({ objective: "changed" }),
+  },
   "POST /api/tasks/{id}/report": {
     access: "ownAgent",
     ok: 200,
@@ -97,7 +125,12 @@ export const ACCESS: Record<string, Rule> = {
     body: () => ({ logs: [{ message: "progress" }], outputs: { step: 1 } }),
   },
   "POST /api/tasks/{id}/approve": { access: "member", ok: 200, path: id((f) => f.taskToApprove), body: () => ({}) },
-  "POST /api/tasks/{id}/reject": { access: "member", ok: 200, path: id((f) => f.taskToReject), body: () => ({ comment: "redo" }) },
+  "POST /api/tasks/{id}/reject": {
+    access: "member",
+    ok: 200,
+    path: id((f) => f.taskToReject),
+    body: () => ({ comment: "redo" }),
+  },
   "GET /api/tasks/{id}/logs": { access: "ownAgent", ok: 200, path: id((f) => f.task) },
   // The fixture missions are not active (nothing runs in the background here): execute is refused as 422.
   "POST /api/tasks/{id}/execute": { access: "member", ok: 422, path: id((f) => f.task), body: () => ({}) },
@@ -111,7 +144,12 @@ export const ACCESS: Record<string, Rule> = {
   "GET /api/agents": { access: "member", ok: 200 },
   "POST /api/agents": { access: "member", ok: 201, body: () => ({ agent_id: uniq("new-agent") }) },
   "GET /api/agents/{id}": { access: "ownAgent", ok: 200, path: (e) => ({ id: e.ownAgent }) },
-  "PATCH /api/agents/{id}": { access: "member", ok: 200, path: id((f) => f.agentOnMission), body: () => ({ name: "renamed" }) },
+  "PATCH /api/agents/{id}": {
+    access: "member",
+    ok: 200,
+    path: id((f) => f.agentOnMission),
+    body: () => ({ name: "renamed" }),
+  },
   "POST /api/agents/{agent_id}/activity": {
     access: "ownAgent",
     ok: 200,
@@ -125,7 +163,11 @@ export const ACCESS: Record<string, Rule> = {
     except: { member: 403, admin: 403 },
     body: () => ({ session_id: "s-1", hook_event_name: "SubagentStop" }),
   },
-  "GET /api/agents/{agent_id}/hooks/claude-code": { access: "ownAgent", ok: 200, path: (e) => ({ agent_id: e.ownAgent }) },
+  "GET /api/agents/{agent_id}/hooks/claude-code": {
+    access: "ownAgent",
+    ok: 200,
+    path: (e) => ({ agent_id: e.ownAgent }),
+  },
   // A person clears an agent's state: never the agent itself (its own token is 403 too).
   "POST /api/agents/{agent_id}/reset": { access: "member", ok: 200, path: (e) => ({ agent_id: e.ownAgent }) },
 
@@ -137,9 +179,18 @@ export const ACCESS: Record<string, Rule> = {
   "GET /api/objectives": { access: "member", ok: 200 },
   "POST /api/objectives": { access: "member", ok: 201, body: () => ({ title: "objective" }) },
   "GET /api/objectives/{id}": { access: "member", ok: 200, path: id((f) => f.objective) },
-  "PATCH /api/objectives/{id}": { access: "member", ok: 200, path: id((f) => f.objective), body: () => ({ description: "d" }) },
+  "PATCH /api/objectives/{id}": {
+    access: "member",
+    ok: 200,
+    path: id((f) => f.objective),
+    body: () => ({ description: "d" }),
+  },
   "DELETE /api/objectives/{id}": { access: "member", ok: 204, path: id((f) => f.objectiveToDelete) },
-  "GET /api/objectives/{objective_id}/key_results": { access: "member", ok: 200, path: (e) => ({ objective_id: e.f.objective }) },
+  "GET /api/objectives/{objective_id}/key_results": {
+    access: "member",
+    ok: 200,
+    path: (e) => ({ objective_id: e.f.objective }),
+  },
   "POST /api/objectives/{objective_id}/key_results": {
     access: "member",
     ok: 201,
@@ -147,13 +198,23 @@ export const ACCESS: Record<string, Rule> = {
     body: () => ({ title: "kr" }),
   },
   "GET /api/key_results/{id}": { access: "member", ok: 200, path: id((f) => f.keyResult) },
-  "PATCH /api/key_results/{id}": { access: "member", ok: 200, path: id((f) => f.keyResult), body: () => ({ title: "kr2" }) },
+  "PATCH /api/key_results/{id}": {
+    access: "member",
+    ok: 200,
+    path: id((f) => f.keyResult),
+    body: () => ({ title: "kr2" }),
+  },
   "DELETE /api/key_results/{id}": { access: "member", ok: 204, path: id((f) => f.keyResultToDelete) },
 
   "GET /api/requirements": { access: "member", ok: 200 },
   "POST /api/requirements": { access: "member", ok: 201, body: () => ({ title: "requirement" }) },
   "GET /api/requirements/{id}": { access: "member", ok: 200, path: id((f) => f.requirement) },
-  "PATCH /api/requirements/{id}": { access: "member", ok: 200, path: id((f) => f.requirement), body: () => ({ description: "d" }) },
+  "PATCH /api/requirements/{id}": {
+    access: "member",
+    ok: 200,
+    path: id((f) => f.requirement),
+    body: () => ({ description: "d" }),
+  },
   "DELETE /api/requirements/{id}": { access: "member", ok: 204, path: id((f) => f.requirementToDelete) },
   "GET /api/traceability": { access: "member", ok: 200 },
 
@@ -170,15 +231,29 @@ export const ACCESS: Record<string, Rule> = {
     path: () => ({ template_id: "no-force-push-protected" }),
     body: () => ({ policy_id: uniq("from-template") }),
   },
-  "POST /api/policies/evaluate": { access: "anyAgent", ok: 200, body: () => ({ action: { action_type: "file_read" } }) },
+  "POST /api/policies/evaluate": {
+    access: "anyAgent",
+    ok: 200,
+    body: () => ({ action: { action_type: "file_read" } }),
+  },
   "GET /api/policies/{id}": { access: "member", ok: 200, path: id((f) => f.policy) },
-  "PATCH /api/policies/{id}": { access: "member", ok: 200, path: id((f) => f.policy), body: () => ({ description: "d" }) },
+  "PATCH /api/policies/{id}": {
+    access: "member",
+    ok: 200,
+    path: id((f) => f.policy),
+    body: () => ({ description: "d" }),
+  },
   "DELETE /api/policies/{id}": { access: "member", ok: 204, path: id((f) => f.policyToDelete) },
 
   "POST /api/knowledge/documents": { access: "member", ok: 201, body: () => ({ title: "t", content: "c" }) },
   "GET /api/knowledge/documents": { access: "member", ok: 200 },
   "GET /api/knowledge/documents/{id}": { access: "anyAgent", ok: 200, path: id((f) => f.document) },
-  "PATCH /api/knowledge/documents/{id}": { access: "member", ok: 200, path: id((f) => f.document), body: () => ({ title: "t2" }) },
+  "PATCH /api/knowledge/documents/{id}": {
+    access: "member",
+    ok: 200,
+    path: id((f) => f.document),
+    body: () => ({ title: "t2" }),
+  },
   "DELETE /api/knowledge/documents/{id}": { access: "member", ok: 204, path: id((f) => f.documentToDelete) },
   "POST /api/knowledge/search": { access: "anyAgent", ok: 200, body: () => ({ query: "deploy" }) },
 
@@ -187,7 +262,11 @@ export const ACCESS: Record<string, Rule> = {
   "GET /api/github/sync/{id}": { access: "member", ok: 404, path: () => ({ id: NONE }) },
   "GET /api/github/issues": { access: "member", ok: 200 },
   "GET /api/github/issues/{id}": { access: "member", ok: 404, path: () => ({ id: NONE }) },
-  "GET /api/github/issues/{owner}/{name}": { access: "member", ok: 404, path: () => ({ owner: "octo", name: "repo#1" }) },
+  "GET /api/github/issues/{owner}/{name}": {
+    access: "member",
+    ok: 404,
+    path: () => ({ owner: "octo", name: "repo#1" }),
+  },
   "POST /api/github/issues/{id}/task": { access: "member", ok: 404, path: () => ({ id: NONE }), body: missionId },
   "POST /api/github/issues/{owner}/{name}/task": {
     access: "member",

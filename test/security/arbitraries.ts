@@ -81,7 +81,10 @@ export const badString: fc.Arbitrary<string> = fc.oneof(
 
 export const badValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 4, arbitrary: badString },
-  { weight: 2, arbitrary: fc.oneof(fc.integer(), fc.double(), fc.constantFrom(-1, 0, 2 ** 31, 2 ** 53, -(2 ** 63), 1e308)) },
+  {
+    weight: 2,
+    arbitrary: fc.oneof(fc.integer(), fc.double(), fc.constantFrom(-1, 0, 2 ** 31, 2 ** 53, -(2 ** 63), 1e308)),
+  },
   { weight: 1, arbitrary: fc.constantFrom(null, true, false, [], {}) },
   { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 4 }) },
   { weight: 1, arbitrary: fc.oneof(deepArray, deepObject) },
@@ -121,13 +124,28 @@ function plausible(schema: Record<string, any>, fixtures: string[]): fc.Arbitrar
 /** An object with some of the schema's properties, each plausible or hostile, and maybe unknown ones. */
 function objectFor(schema: Record<string, any>, fixtures: string[]): fc.Arbitrary<Record<string, unknown>> {
   const props = Object.entries<Record<string, any>>(schema.properties ?? {});
-  if (props.length === 0) return fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 });
+  if (props.length === 0)
+    return fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 });
   const record: Record<string, fc.Arbitrary<unknown>> = {};
   for (const [name, s] of props) {
-    record[name] = fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, { weight: 3, arbitrary: plausible(s, fixtures) }, { weight: 2, arbitrary: badValue });
+    record[name] = fc.oneof(
+      { weight: 2, arbitrary: fc.constant(undefined) },
+      { weight: 3, arbitrary: plausible(s, fixtures) },
+      { weight: 2, arbitrary: badValue },
+    );
   }
   return fc
-    .tuple(fc.record(record), fc.option(fc.dictionary(badString.filter((k) => k.length < 100), badValue, { maxKeys: 2 }), { freq: 4 }))
+    .tuple(
+      fc.record(record),
+      fc.option(
+        fc.dictionary(
+          badString.filter((k) => k.length < 100),
+          badValue,
+          { maxKeys: 2 },
+        ),
+        { freq: 4 },
+      ),
+    )
     .map(([known, extra]) => {
       const o: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(known)) if (v !== undefined) o[k] = v;
@@ -136,9 +154,7 @@ function objectFor(schema: Record<string, any>, fixtures: string[]): fc.Arbitrar
 }
 
 export type Body =
-  | { kind: "none" }
-  | { kind: "json"; value: unknown }
-  | { kind: "raw"; text: string; contentType: string };
+  { kind: "none" } | { kind: "json"; value: unknown } | { kind: "raw"; text: string; contentType: string };
 
 const RAW_BODIES: Array<{ text: string; contentType: string }> = [
   { text: "{", contentType: "application/json" },
@@ -161,13 +177,26 @@ export function bodyFor(op: Operation, fixtures: string[]): fc.Arbitrary<Body> {
   const hostile = fc.oneof(
     { weight: 3, arbitrary: badValue.map((value): Body => ({ kind: "json", value })) },
     { weight: 2, arbitrary: fc.constantFrom(...RAW_BODIES).map((r): Body => ({ kind: "raw", ...r })) },
-    { weight: 1, arbitrary: fc.constant<Body>({ kind: "raw", text: JSON.stringify({ big: "x".repeat(1_100_000) }), contentType: "application/json" }) },
+    {
+      weight: 1,
+      arbitrary: fc.constant<Body>({
+        kind: "raw",
+        text: JSON.stringify({ big: "x".repeat(1_100_000) }),
+        contentType: "application/json",
+      }),
+    },
   );
   if (op.method === "GET" || op.method === "DELETE") {
     return fc.oneof({ weight: 6, arbitrary: fc.constant<Body>({ kind: "none" }) }, { weight: 1, arbitrary: hostile });
   }
-  const shaped = op.body ? objectFor(op.body, fixtures).map((value): Body => ({ kind: "json", value })) : fc.constant<Body>({ kind: "none" });
-  return fc.oneof({ weight: 5, arbitrary: shaped }, { weight: 4, arbitrary: hostile }, { weight: 1, arbitrary: fc.constant<Body>({ kind: "none" }) });
+  const shaped = op.body
+    ? objectFor(op.body, fixtures).map((value): Body => ({ kind: "json", value }))
+    : fc.constant<Body>({ kind: "none" });
+  return fc.oneof(
+    { weight: 5, arbitrary: shaped },
+    { weight: 4, arbitrary: hostile },
+    { weight: 1, arbitrary: fc.constant<Body>({ kind: "none" }) },
+  );
 }
 
 /** A path segment: encoded when it is text, as is when it is a deliberately broken escape. */
@@ -177,7 +206,9 @@ const BROKEN_ESCAPES = ["%", "%ZZ", "%C0%AE", "%ED%A0%80", "%FF%FE", "a%00b", "%
 
 function segment(fixtures: string[]): fc.Arbitrary<Segment> {
   // encodeURIComponent cannot encode a lone surrogate; those go in the body and the query instead.
-  const encodable = badString.filter((s) => s.length > 0 && !/[\uD800-\uDFFF]/.test(s.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, "")));
+  const encodable = badString.filter(
+    (s) => s.length > 0 && !/[\uD800-\uDFFF]/.test(s.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, "")),
+  );
   return fc.oneof(
     { weight: 3, arbitrary: fc.constantFrom(...fixtures).map((value): Segment => ({ raw: false, value })) },
     { weight: 4, arbitrary: encodable.map((value): Segment => ({ raw: false, value: value.slice(0, 20_000) })) },
@@ -187,10 +218,16 @@ function segment(fixtures: string[]): fc.Arbitrary<Segment> {
 
 function queryValue(p: Param, fixtures: string[]): fc.Arbitrary<string | string[]> {
   const one = fc.oneof(
-    { weight: 2, arbitrary: plausible(p.schema, fixtures).map((v) => (typeof v === "string" ? v : JSON.stringify(v) ?? "")) },
+    {
+      weight: 2,
+      arbitrary: plausible(p.schema, fixtures).map((v) => (typeof v === "string" ? v : (JSON.stringify(v) ?? ""))),
+    },
     { weight: 3, arbitrary: badString.map((s) => s.slice(0, 20_000)) },
   );
-  return fc.oneof({ weight: 4, arbitrary: one }, { weight: 1, arbitrary: fc.array(one, { minLength: 2, maxLength: 3 }) });
+  return fc.oneof(
+    { weight: 4, arbitrary: one },
+    { weight: 1, arbitrary: fc.array(one, { minLength: 2, maxLength: 3 }) },
+  );
 }
 
 export interface FuzzRequest {
@@ -205,9 +242,20 @@ export interface FuzzRequest {
 function headerValue(p: Param, fixtures: string[]): fc.Arbitrary<string> {
   const ascii = (v: string) => /^[\t\x20-\x7e]*$/.test(v);
   return fc.oneof(
-    { weight: 2, arbitrary: plausible(p.schema, fixtures).map((v) => (typeof v === "string" ? v : JSON.stringify(v) ?? "")).filter(ascii) },
+    {
+      weight: 2,
+      arbitrary: plausible(p.schema, fixtures)
+        .map((v) => (typeof v === "string" ? v : (JSON.stringify(v) ?? "")))
+        .filter(ascii),
+    },
     { weight: 2, arbitrary: fc.constantFrom(...INJECTIONS).filter(ascii) },
-    { weight: 2, arbitrary: fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 300 }) },
+    {
+      weight: 2,
+      arbitrary: fc.string({
+        unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+        maxLength: 300,
+      }),
+    },
     { weight: 1, arbitrary: fc.integer({ min: 256, max: 8_000 }).map((n) => "k".repeat(n)) },
   );
 }
@@ -217,15 +265,33 @@ export function requestFor(op: Operation, fixtures: string[]): fc.Arbitrary<Fuzz
   for (const p of op.params.filter((x) => x.in === "path")) pathParams[p.name] = segment(fixtures);
   const queryParams: Record<string, fc.Arbitrary<string | string[] | undefined>> = {};
   for (const p of op.params.filter((x) => x.in === "query")) {
-    queryParams[p.name] = fc.oneof({ weight: 1, arbitrary: fc.constant(undefined) }, { weight: 2, arbitrary: queryValue(p, fixtures) });
+    queryParams[p.name] = fc.oneof(
+      { weight: 1, arbitrary: fc.constant(undefined) },
+      { weight: 2, arbitrary: queryValue(p, fixtures) },
+    );
   }
   const headerParams: Record<string, fc.Arbitrary<string | undefined>> = {};
   for (const p of op.params.filter((x) => x.in === "header")) {
-    headerParams[p.name] = fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: headerValue(p, fixtures) });
+    headerParams[p.name] = fc.oneof(
+      { weight: 2, arbitrary: fc.constant(undefined) },
+      { weight: 1, arbitrary: headerValue(p, fixtures) },
+    );
   }
-  const unknown = fc.option(fc.dictionary(fc.stringMatching(/^[a-z_]{1,12}$/), badString.map((s) => s.slice(0, 1000)), { maxKeys: 2 }), { freq: 3 });
+  const unknown = fc.option(
+    fc.dictionary(
+      fc.stringMatching(/^[a-z_]{1,12}$/),
+      badString.map((s) => s.slice(0, 1000)),
+      { maxKeys: 2 },
+    ),
+    { freq: 3 },
+  );
   return fc
-    .record({ path: fc.record(pathParams), query: fc.tuple(fc.record(queryParams), unknown), headers: fc.record(headerParams), body: bodyFor(op, fixtures) })
+    .record({
+      path: fc.record(pathParams),
+      query: fc.tuple(fc.record(queryParams), unknown),
+      headers: fc.record(headerParams),
+      body: bodyFor(op, fixtures),
+    })
     .map((r) => {
       const query: Record<string, string | string[]> = { ...(r.query[1] ?? {}) };
       for (const [k, v] of Object.entries(r.query[0])) if (v !== undefined) query[k] = v;

@@ -78,14 +78,18 @@ async function check(op: Operation, req: FuzzRequest, caller: "admin" | "agent")
 
 /** Long strings shortened, so a failure is readable; the seed replays it (FUZZ_SEED=…). */
 function short(v: unknown): string {
-  const s = JSON.stringify(v, (_k, x) => (typeof x === "string" && x.length > 120 ? `${x.slice(0, 40)}…(${x.length} chars)` : x));
+  const s = JSON.stringify(v, (_k, x) =>
+    typeof x === "string" && x.length > 120 ? `${x.slice(0, 40)}…(${x.length} chars)` : x,
+  );
   return (s ?? String(v)).slice(0, 3000);
 }
 
 async function report(d: fc.RunDetails<[FuzzRequest, "admin" | "agent"]>) {
   if (!d.failed) return;
   const cause = d.errorInstance instanceof Error ? d.errorInstance.message : String(d.errorInstance);
-  throw new Error(`FUZZ_SEED=${d.seed} (path ${d.counterexamplePath}): ${short(d.counterexample)}\n${cause.slice(0, 3000)}`);
+  throw new Error(
+    `FUZZ_SEED=${d.seed} (path ${d.counterexamplePath}): ${short(d.counterexample)}\n${cause.slice(0, 3000)}`,
+  );
 }
 
 describe("bad input to every route of the OpenAPI document", () => {
@@ -101,18 +105,33 @@ describe("bad input to every route of the OpenAPI document", () => {
     lastFp = null;
   });
 
-  test.each(ops.map((op) => [op.key, op] as const))("%s: 2xx, or a 4xx in the error shape that changed nothing", async (_key, op) => {
-    await fc.assert(
-      fc.asyncProperty(requestFor(op, known), fc.constantFrom("admin" as const, "agent" as const), (req, caller) => check(op, req, caller)),
-      { numRuns: RUNS, endOnFailure: true, seed: soak.seed, asyncReporter: report },
-    );
-  });
+  test.each(ops.map((op) => [op.key, op] as const))(
+    "%s: 2xx, or a 4xx in the error shape that changed nothing",
+    async (_key, op) => {
+      await fc.assert(
+        fc.asyncProperty(requestFor(op, known), fc.constantFrom("admin" as const, "agent" as const), (req, caller) =>
+          check(op, req, caller),
+        ),
+        { numRuns: RUNS, endOnFailure: true, seed: soak.seed, asyncReporter: report },
+      );
+    },
+  );
 
   // Found by this test: these were answered by Fastify or Node in their own shape, without a request id.
   test.each([
     ["a malformed percent-escape", `/api/missions/%C0%AE`, 400, "Malformed URL"],
-    ["a path parameter over 500 characters", `/api/missions/${"k".repeat(501)}`, 414, "A path parameter is longer than the server accepts"],
-    ["headers over 16 KiB", `/api/missions/${"k".repeat(17_000)}`, 431, "The request line and headers are larger than the server accepts"],
+    [
+      "a path parameter over 500 characters",
+      `/api/missions/${"k".repeat(501)}`,
+      414,
+      "A path parameter is longer than the server accepts",
+    ],
+    [
+      "headers over 16 KiB",
+      `/api/missions/${"k".repeat(17_000)}`,
+      431,
+      "The request line and headers are larger than the server accepts",
+    ],
   ])("%s is answered in the error shape with a request id", async (_what, url, status, detail) => {
     const r = await send(live.base, "GET", url, { token: adminToken });
     expect(r.status).toBe(status);
@@ -151,7 +170,9 @@ describe("bad input to every route of the OpenAPI document", () => {
     expect(answer).toMatch(/^HTTP\/1\.1 400 /);
     expect(answer).toMatch(/\r\nconnection: close\r\n/i);
     expect(answer).toMatch(/\r\nx-request-id: \S+\r\n/i);
-    expect(JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4))).toEqual({ errors: { detail: "Malformed HTTP request" } });
+    expect(JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4))).toEqual({
+      errors: { detail: "Malformed HTTP request" },
+    });
   });
 
   test("the generated requests reached both successes and refusals", () => {

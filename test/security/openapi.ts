@@ -41,7 +41,8 @@ function deref(doc: any, schema: any, seen: Set<string> = new Set()): any {
 }
 
 /** A body that may come bare or wrapped (`oneOf: [bare, {"<key>": bare}]`): the bare form. */
-const bareBody = (schema: any) => (Array.isArray(schema?.oneOf) && schema.oneOf[0]?.type === "object" ? schema.oneOf[0] : schema);
+const bareBody = (schema: any) =>
+  Array.isArray(schema?.oneOf) && schema.oneOf[0]?.type === "object" ? schema.oneOf[0] : schema;
 
 export function operationsOf(doc: any): Operation[] {
   const ops: Operation[] = [];
@@ -53,7 +54,12 @@ export function operationsOf(doc: any): Operation[] {
         key: `${method} ${path}`,
         method,
         path,
-        params: (op.parameters ?? []).map((p: any) => ({ in: p.in, name: p.name, required: !!p.required, schema: deref(doc, p.schema ?? {}) })),
+        params: (op.parameters ?? []).map((p: any) => ({
+          in: p.in,
+          name: p.name,
+          required: !!p.required,
+          schema: deref(doc, p.schema ?? {}),
+        })),
         body: bareBody(deref(doc, op.requestBody?.content?.["application/json"]?.schema ?? null)),
         public: Array.isArray(op.security) && op.security.length === 0,
       });
@@ -124,35 +130,39 @@ export function send(base: string, method: string, url: string, opts: SendOption
       req.destroy();
       reject(new Error(`${method} ${url.slice(0, 200)} did not answer within ${timeoutMs} ms`));
     }, timeoutMs);
-    const req = http.request({ host: u.hostname, port: u.port, method, path: url, headers, agent: opts.agent }, (res) => {
-      answered = true;
-      const h = new Headers();
-      for (const [k, v] of Object.entries(res.headers)) for (const x of Array.isArray(v) ? v : v === undefined ? [] : [v]) h.append(k, x);
-      const done = (text: string) => {
-        clearTimeout(timer);
-        let json: any = null;
-        if ((h.get("content-type") ?? "").includes("application/json") && text !== "") {
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined; // not JSON although it says so: the caller's checks fail on it
+    const req = http.request(
+      { host: u.hostname, port: u.port, method, path: url, headers, agent: opts.agent },
+      (res) => {
+        answered = true;
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers))
+          for (const x of Array.isArray(v) ? v : v === undefined ? [] : [v]) h.append(k, x);
+        const done = (text: string) => {
+          clearTimeout(timer);
+          let json: any = null;
+          if ((h.get("content-type") ?? "").includes("application/json") && text !== "") {
+            try {
+              json = JSON.parse(text);
+            } catch {
+              json = undefined; // not JSON although it says so: the caller's checks fail on it
+            }
           }
+          resolve({ status: res.statusCode ?? 0, headers: h, text, json });
+        };
+        if ((h.get("content-type") ?? "").startsWith("text/event-stream")) {
+          res.destroy();
+          done("");
+          return;
         }
-        resolve({ status: res.statusCode ?? 0, headers: h, text, json });
-      };
-      if ((h.get("content-type") ?? "").startsWith("text/event-stream")) {
-        res.destroy();
-        done("");
-        return;
-      }
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => done(Buffer.concat(chunks).toString("utf8")));
-      res.on("error", (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-    });
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => done(Buffer.concat(chunks).toString("utf8")));
+        res.on("error", (err) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+      },
+    );
     req.on("error", (err) => {
       // A server may answer (413) and close before it has read a large body: the answer is what counts.
       if (answered) return;
@@ -171,7 +181,9 @@ export function isErrorShape(json: any): boolean {
   const e = json.errors;
   if (e === null || typeof e !== "object" || Array.isArray(e) || Object.keys(e).length === 0) return false;
   return Object.entries(e).every(([k, v]) =>
-    k === "detail" ? typeof v === "string" && v !== "" : Array.isArray(v) && v.length > 0 && v.every((m) => typeof m === "string"),
+    k === "detail"
+      ? typeof v === "string" && v !== ""
+      : Array.isArray(v) && v.length > 0 && v.every((m) => typeof m === "string"),
   );
 }
 

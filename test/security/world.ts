@@ -48,17 +48,23 @@ async function ok(t: AdminCall, method: string, url: string, body?: unknown): Pr
 export async function createFixtureSet(t: AdminCall, agent: string, label = uniq("fx")): Promise<FixtureSet> {
   const k = (what: string) => `${label}-${what}`;
   const mission = (await ok(t, "POST", "/api/missions", { mission_id: k("m"), goal: "access matrix" })).mission_id;
-  const missionToStart = (await ok(t, "POST", "/api/missions", { mission_id: k("m-start"), goal: "to start" })).mission_id;
-  const missionToPause = (await ok(t, "POST", "/api/missions", { mission_id: k("m-pause"), goal: "to pause" })).mission_id;
+  const missionToStart = (await ok(t, "POST", "/api/missions", { mission_id: k("m-start"), goal: "to start" }))
+    .mission_id;
+  const missionToPause = (await ok(t, "POST", "/api/missions", { mission_id: k("m-pause"), goal: "to pause" }))
+    .mission_id;
   await ok(t, "POST", `/api/missions/${missionToPause}/start`);
   const agentOnMission = (await ok(t, "POST", "/api/agents", { agent_id: k("on") })).agent_id;
   const agentOffMission = (await ok(t, "POST", "/api/agents", { agent_id: k("off") })).agent_id;
   await ok(t, "POST", `/api/missions/${mission}/agents`, { agent_id: agent });
   await ok(t, "POST", `/api/missions/${mission}/agents`, { agent_id: agentOnMission });
   const sprint = (await ok(t, "POST", "/api/sprints", { sprint_id: k("s"), name: "sprint" })).sprint_id;
-  const task = (await ok(t, "POST", `/api/missions/${mission}/tasks`, { task_id: k("t"), objective: "work", agent_id: agent })).task_id;
+  const task = (
+    await ok(t, "POST", `/api/missions/${mission}/tasks`, { task_id: k("t"), objective: "work", agent_id: agent })
+  ).task_id;
   const inReview = async (what: string) => {
-    const id = (await ok(t, "POST", `/api/missions/${mission}/tasks`, { task_id: k(what), objective: what, agent_id: agent })).task_id;
+    const id = (
+      await ok(t, "POST", `/api/missions/${mission}/tasks`, { task_id: k(what), objective: what, agent_id: agent })
+    ).task_id;
     await ok(t, "POST", `/api/tasks/${id}/report`, { status: "in_progress" });
     await ok(t, "POST", `/api/tasks/${id}/report`, { status: "pending_review" });
     return id as string;
@@ -66,16 +72,26 @@ export async function createFixtureSet(t: AdminCall, agent: string, label = uniq
   const taskToApprove = await inReview("t-approve");
   const taskToReject = await inReview("t-reject");
   const objective = (await ok(t, "POST", "/api/objectives", { objective_id: k("o"), title: "objective" })).objective_id;
-  const objectiveToDelete = (await ok(t, "POST", "/api/objectives", { objective_id: k("o-del"), title: "gone" })).objective_id;
-  const keyResult = (await ok(t, "POST", `/api/objectives/${objective}/key_results`, { kr_id: k("kr"), title: "kr" })).kr_id;
-  const keyResultToDelete = (await ok(t, "POST", `/api/objectives/${objective}/key_results`, { kr_id: k("kr-del"), title: "gone" })).kr_id;
-  const requirement = (await ok(t, "POST", "/api/requirements", { requirement_id: k("r"), title: "requirement" })).requirement_id;
-  const requirementToDelete = (await ok(t, "POST", "/api/requirements", { requirement_id: k("r-del"), title: "gone" })).requirement_id;
+  const objectiveToDelete = (await ok(t, "POST", "/api/objectives", { objective_id: k("o-del"), title: "gone" }))
+    .objective_id;
+  const keyResult = (await ok(t, "POST", `/api/objectives/${objective}/key_results`, { kr_id: k("kr"), title: "kr" }))
+    .kr_id;
+  const keyResultToDelete = (
+    await ok(t, "POST", `/api/objectives/${objective}/key_results`, { kr_id: k("kr-del"), title: "gone" })
+  ).kr_id;
+  const requirement = (await ok(t, "POST", "/api/requirements", { requirement_id: k("r"), title: "requirement" }))
+    .requirement_id;
+  const requirementToDelete = (await ok(t, "POST", "/api/requirements", { requirement_id: k("r-del"), title: "gone" }))
+    .requirement_id;
   const rule = { conditions: { action_type: "git_push", force: true }, actions: [{ block: "no force push" }] };
   const policy = (await ok(t, "POST", "/api/policies", { policy_id: k("p"), ...rule })).policy_id;
   const policyToDelete = (await ok(t, "POST", "/api/policies", { policy_id: k("p-del"), ...rule })).policy_id;
-  const document = String((await ok(t, "POST", "/api/knowledge/documents", { title: "doc", content: "how to deploy" })).id);
-  const documentToDelete = String((await ok(t, "POST", "/api/knowledge/documents", { title: "gone", content: "old" })).id);
+  const document = String(
+    (await ok(t, "POST", "/api/knowledge/documents", { title: "doc", content: "how to deploy" })).id,
+  );
+  const documentToDelete = String(
+    (await ok(t, "POST", "/api/knowledge/documents", { title: "gone", content: "old" })).id,
+  );
   const tokenToRevoke = String((await ok(t, "POST", "/api/tokens", { role: "member", name: k("tok") })).id);
   return {
     mission,

@@ -9,7 +9,16 @@ afterAll(async () => {
   await t.close();
 });
 
-const ZERO = { pending: 0, in_progress: 0, blocked: 0, pending_review: 0, rejected: 0, completed: 0, failed: 0, total: 0 };
+const ZERO = {
+  pending: 0,
+  in_progress: 0,
+  blocked: 0,
+  pending_review: 0,
+  rejected: 0,
+  completed: 0,
+  failed: 0,
+  total: 0,
+};
 
 async function createSprint(body: Record<string, unknown> = {}) {
   const r = await t.json("POST", "/api/sprints", { body: { name: "Sprint", ...body } });
@@ -32,19 +41,25 @@ let taskN = 0;
 async function addTasks(sprintId: number | null, statuses: string[]) {
   if (missionId === null) missionId = (await t.json("POST", "/api/missions", { body: { goal: "g" } })).body.data.id;
   for (const status of statuses) {
-    await t.database.query("INSERT INTO tasks (task_id, mission_id, objective, status, sprint_id) VALUES ($1, $2, 'o', $3, $4)", [
-      `sp-task-${++taskN}`,
-      missionId,
-      status,
-      sprintId,
-    ]);
+    await t.database.query(
+      "INSERT INTO tasks (task_id, mission_id, objective, status, sprint_id) VALUES ($1, $2, 'o', $3, $4)",
+      [`sp-task-${++taskN}`, missionId, status, sprintId],
+    );
   }
 }
 
 describe("create", () => {
   test("wrapped body as in the reference: 201, Location, every field, zero counts, trace entry", async () => {
     const r = await t.json("POST", "/api/sprints", {
-      body: { sprint: { sprint_id: "sprint-1", name: "Sprint 1", goal: "MVP features", start_date: "2026-02-24", end_date: "2026-03-07" } },
+      body: {
+        sprint: {
+          sprint_id: "sprint-1",
+          name: "Sprint 1",
+          goal: "MVP features",
+          start_date: "2026-02-24",
+          end_date: "2026-03-07",
+        },
+      },
     });
     expect(r.status).toBe(201);
     expect(r.headers.location).toBe("/api/sprints/sprint-1");
@@ -67,7 +82,13 @@ describe("create", () => {
       actor: "admin:test-admin",
       data: {
         sprint_id: "sprint-1",
-        changes: { name: "Sprint 1", goal: "MVP features", start_date: "2026-02-24", end_date: "2026-03-07", status: "planned" },
+        changes: {
+          name: "Sprint 1",
+          goal: "MVP features",
+          start_date: "2026-02-24",
+          end_date: "2026-03-07",
+          status: "planned",
+        },
       },
     });
   });
@@ -99,7 +120,11 @@ describe("create", () => {
     ["a timestamp", { start_date: "2026-02-01T00:00:00Z" }, { start_date: ["has an invalid format"] }],
     ["slashes", { start_date: "2026/02/01" }, { start_date: ["has an invalid format"] }],
     ["a number", { start_date: 20260201 }, { start_date: ["must be string or null"] }],
-    ["end before start", { start_date: "2026-03-07", end_date: "2026-02-24" }, { end_date: ["must not be before start_date"] }],
+    [
+      "end before start",
+      { start_date: "2026-03-07", end_date: "2026-02-24" },
+      { end_date: ["must not be before start_date"] },
+    ],
   ];
   test.each(badDates)("%s → 422 and nothing created", async (_name, body, errors) => {
     const before = await countSprints();
@@ -137,7 +162,16 @@ describe("get and list", () => {
   test("task counts by status on get (by id or key)", async () => {
     const s = await createSprint();
     const other = await createSprint();
-    await addTasks(s.id, ["pending", "pending", "in_progress", "completed", "failed", "blocked", "pending_review", "rejected"]);
+    await addTasks(s.id, [
+      "pending",
+      "pending",
+      "in_progress",
+      "completed",
+      "failed",
+      "blocked",
+      "pending_review",
+      "rejected",
+    ]);
     await addTasks(other.id, ["completed"]);
     await addTasks(null, ["pending"]);
     const byKey = await t.json("GET", `/api/sprints/${s.sprint_id}`);
@@ -153,7 +187,11 @@ describe("get and list", () => {
       total: 8,
     });
     expect((await t.json("GET", `/api/sprints/${s.id}`)).body).toEqual(byKey.body);
-    expect((await t.json("GET", `/api/sprints/${other.id}`)).body.data.task_counts).toEqual({ ...ZERO, completed: 1, total: 1 });
+    expect((await t.json("GET", `/api/sprints/${other.id}`)).body.data.task_counts).toEqual({
+      ...ZERO,
+      completed: 1,
+      total: 1,
+    });
   });
 
   test.each(["999999", "no-such-sprint", "bad key!", "0"])("unknown %s → 404", async (id) => {
@@ -166,7 +204,10 @@ describe("get and list", () => {
     const made = [];
     for (let i = 0; i < 5; i++) {
       const s = await createSprint({ name: `list-${i}` });
-      await addTasks(s.id, Array.from({ length: i }, () => "in_progress"));
+      await addTasks(
+        s.id,
+        Array.from({ length: i }, () => "in_progress"),
+      );
       made.push(s);
     }
     const statements: string[] = [];
@@ -218,8 +259,15 @@ describe("get and list", () => {
 
 describe("update", () => {
   test("changes only the fields named; traced with the changes", async () => {
-    const s = await createSprint({ sprint_id: "upd-sprint", goal: "g", start_date: "2026-03-01", end_date: "2026-03-14" });
-    const r = await t.json("PATCH", "/api/sprints/upd-sprint", { body: { sprint: { name: "Renamed", end_date: "2026-03-21" } } });
+    const s = await createSprint({
+      sprint_id: "upd-sprint",
+      goal: "g",
+      start_date: "2026-03-01",
+      end_date: "2026-03-14",
+    });
+    const r = await t.json("PATCH", "/api/sprints/upd-sprint", {
+      body: { sprint: { name: "Renamed", end_date: "2026-03-21" } },
+    });
     expect(r.status).toBe(200);
     expect(r.body.data).toMatchObject({
       id: s.id,
@@ -242,15 +290,29 @@ describe("update", () => {
     const r = await t.json("PATCH", `/api/sprints/${s.id}`, { body: { end_date: null } });
     expect(r.body.data.end_date).toBeNull();
     const count = (await sprintTrace()).length;
-    const same = await t.json("PATCH", `/api/sprints/${s.id}`, { body: { name: s.name, start_date: "2026-03-01", status: "planned" } });
+    const same = await t.json("PATCH", `/api/sprints/${s.id}`, {
+      body: { name: s.name, start_date: "2026-03-01", status: "planned" },
+    });
     expect(same.status).toBe(200);
     expect((await sprintTrace()).length).toBe(count);
   });
 
   const badDates: Array<[string, Record<string, unknown>, Record<string, string[]>]> = [
-    ["only the end, before the stored start", { end_date: "2026-02-28" }, { end_date: ["must not be before start_date"] }],
-    ["only the start, after the stored end", { start_date: "2026-03-15" }, { start_date: ["must not be after end_date"] }],
-    ["both, end before start", { start_date: "2026-04-10", end_date: "2026-04-01" }, { end_date: ["must not be before start_date"] }],
+    [
+      "only the end, before the stored start",
+      { end_date: "2026-02-28" },
+      { end_date: ["must not be before start_date"] },
+    ],
+    [
+      "only the start, after the stored end",
+      { start_date: "2026-03-15" },
+      { start_date: ["must not be after end_date"] },
+    ],
+    [
+      "both, end before start",
+      { start_date: "2026-04-10", end_date: "2026-04-01" },
+      { end_date: ["must not be before start_date"] },
+    ],
     ["an impossible date", { end_date: "2026-02-30" }, { end_date: ["must be a valid date"] }],
   ];
   test.each(badDates)("%s → 422 and nothing changes", async (_name, body, errors) => {
@@ -298,7 +360,9 @@ describe("update", () => {
         expect(r.body.errors.status[0]).toMatch(new RegExp(`^cannot move from \\w+ to ${to}$`));
       }
     }
-    const moves = (await sprintTrace()).filter((e) => e.event === "sprint.status_changed" && e.data.sprint_id === "life");
+    const moves = (await sprintTrace()).filter(
+      (e) => e.event === "sprint.status_changed" && e.data.sprint_id === "life",
+    );
     expect(moves.map((e) => [e.data.from, e.data.to])).toEqual([
       ["planned", "active"],
       ["active", "closed"],
@@ -357,14 +421,19 @@ describe("auth", () => {
     expect(c.status).toBe(201);
     expect((await t.json("GET", "/api/sprints", { token: t.member })).status).toBe(200);
     expect((await t.json("GET", `/api/sprints/${c.body.data.id}`, { token: t.member })).status).toBe(200);
-    expect((await t.json("PATCH", `/api/sprints/${c.body.data.id}`, { token: t.member, body: { goal: "x" } })).status).toBe(200);
+    expect(
+      (await t.json("PATCH", `/api/sprints/${c.body.data.id}`, { token: t.member, body: { goal: "x" } })).status,
+    ).toBe(200);
   });
 
   test("agent tokens → 403 on every sprint route, and nothing changes", async () => {
     const token = await t.agentToken("sprint-agent");
     const s = await createSprint({ name: "untouched" });
     const before = await countSprints();
-    for (const [method, url, body] of [...routes, ["PATCH", `/api/sprints/${s.id}`, { name: "touched" }] as [string, string, unknown]]) {
+    for (const [method, url, body] of [
+      ...routes,
+      ["PATCH", `/api/sprints/${s.id}`, { name: "touched" }] as [string, string, unknown],
+    ]) {
       const r = await t.json(method, url, { token, body });
       expect(r.status, `${method} ${url}`).toBe(403);
       expect(r.body).toEqual({ errors: { detail: "Forbidden" } });

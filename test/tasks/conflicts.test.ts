@@ -31,11 +31,19 @@ async function world(scripts: string[]) {
   const repo = makeRepo();
   cleanup.push(repo);
   const m = `radar-${n}`;
-  expect((await t.json("POST", "/api/missions", { body: { mission_id: m, goal: "Build authentication module" } })).status).toBe(201);
+  expect(
+    (await t.json("POST", "/api/missions", { body: { mission_id: m, goal: "Build authentication module" } })).status,
+  ).toBe(201);
   const agents: string[] = [];
   for (const [i, script] of scripts.entries()) {
     const a = `radar-${n}-agent-${i}`;
-    expect((await t.json("POST", "/api/agents", { body: { agent_id: a, adapter_module: "command", config: { command: ["sh", "-c", script], repo } } })).status).toBe(201);
+    expect(
+      (
+        await t.json("POST", "/api/agents", {
+          body: { agent_id: a, adapter_module: "command", config: { command: ["sh", "-c", script], repo } },
+        })
+      ).status,
+    ).toBe(201);
     expect((await t.json("POST", `/api/missions/${m}/agents`, { body: { agent_id: a } })).status).toBe(201);
     agents.push(a);
   }
@@ -51,21 +59,33 @@ async function world(scripts: string[]) {
 const task = async (key: string) => (await t.json("GET", `/api/tasks/${key}`)).body.data;
 async function run(key: string, status = "pending_review") {
   expect((await t.json("POST", `/api/tasks/${key}/execute`)).status).toBe(202);
-  return waitFor(async () => {
-    const x = await task(key);
-    return x.status === status ? x : null;
-  }, 30_000, `${key} to be ${status}`);
+  return waitFor(
+    async () => {
+      const x = await task(key);
+      return x.status === status ? x : null;
+    },
+    30_000,
+    `${key} to be ${status}`,
+  );
 }
 /** The radar runs right after a run is recorded, in its own transaction: wait for its verdict. */
 async function conflictsOf(key: string, expected: unknown[]) {
-  return waitFor(async () => {
-    const x = await task(key);
-    // Deep equality, whatever the key order (PostgreSQL's jsonb sorts keys).
-    return isDeepStrictEqual(x.outputs.conflicts ?? [], expected) ? x : null;
-  }, 15_000, `${key}'s conflicts to be ${JSON.stringify(expected)}`);
+  return waitFor(
+    async () => {
+      const x = await task(key);
+      // Deep equality, whatever the key order (PostgreSQL's jsonb sorts keys).
+      return isDeepStrictEqual(x.outputs.conflicts ?? [], expected) ? x : null;
+    },
+    15_000,
+    `${key}'s conflicts to be ${JSON.stringify(expected)}`,
+  );
 }
 const entries = async (key: string, event: string) =>
-  ((await t.json("GET", "/api/trace", { query: { task_id: key, event, limit: "100" } })).body.data as Array<{ data: any }>).map((e) => e.data);
+  (
+    (await t.json("GET", "/api/trace", { query: { task_id: key, event, limit: "100" } })).body.data as Array<{
+      data: any;
+    }>
+  ).map((e) => e.data);
 
 describe("conflict radar", () => {
   test("two open tasks that changed the same file list each other, with a trace entry each; a third on other files stays out", async () => {
@@ -83,8 +103,12 @@ describe("conflict radar", () => {
     await conflictsOf(b, [{ task_id: a, files: ["README.md"] }]);
     await new Promise((r) => setTimeout(r, 500));
     expect((await task(c)).outputs.conflicts ?? []).toEqual([]);
-    expect(await entries(a, "task.conflict_detected")).toEqual([{ with_task_id: b, files: ["README.md"], repo: xa.outputs.repo }]);
-    expect(await entries(b, "task.conflict_detected")).toEqual([{ with_task_id: a, files: ["README.md"], repo: xa.outputs.repo }]);
+    expect(await entries(a, "task.conflict_detected")).toEqual([
+      { with_task_id: b, files: ["README.md"], repo: xa.outputs.repo },
+    ]);
+    expect(await entries(b, "task.conflict_detected")).toEqual([
+      { with_task_id: a, files: ["README.md"], repo: xa.outputs.repo },
+    ]);
     expect(await entries(c, "task.conflict_detected")).toEqual([]);
   });
 
@@ -115,7 +139,9 @@ describe("conflict radar", () => {
     // Approving A: its branch is out of play, so B no longer conflicts with it, and B may run again.
     expect((await t.json("POST", `/api/tasks/${a}/approve`, { body: {} })).status).toBe(200);
     await conflictsOf(b, []);
-    expect(await entries(b, "task.conflict_cleared")).toEqual([{ with_task_id: a, repo: (await task(a)).outputs.repo }]);
+    expect(await entries(b, "task.conflict_cleared")).toEqual([
+      { with_task_id: a, repo: (await task(a)).outputs.repo },
+    ]);
     expect((await t.json("POST", `/api/tasks/${b}/execute`)).status).toBe(202);
   });
 
@@ -130,7 +156,12 @@ describe("conflict radar", () => {
     expect((await t.json("POST", `/api/tasks/${a}/approve`, { body: {} })).status).toBe(200);
     await conflictsOf(b, [{ task_id: a, files: ["README.md"], base_branch: "main" }]);
     const detected = await entries(b, "task.conflict_detected");
-    expect(detected.at(-1)).toEqual({ with_task_id: a, base_branch: "main", files: ["README.md"], repo: path.resolve(repo) });
+    expect(detected.at(-1)).toEqual({
+      with_task_id: a,
+      base_branch: "main",
+      files: ["README.md"],
+      repo: path.resolve(repo),
+    });
     expect((await task(a)).outputs.conflicts).toEqual([]);
 
     // B's next run without catching up with main: the overlap with the base stays. Once B's branch has main
@@ -144,7 +175,11 @@ describe("conflict radar", () => {
     expect((await t.json("POST", `/api/tasks/${b}/reject`, { body: { comment: "and again" } })).status).toBe(200);
     await run(b);
     await conflictsOf(b, []);
-    expect((await entries(b, "task.conflict_cleared")).at(-1)).toEqual({ with_task_id: a, base_branch: "main", repo: path.resolve(repo) });
+    expect((await entries(b, "task.conflict_cleared")).at(-1)).toEqual({
+      with_task_id: a,
+      base_branch: "main",
+      repo: path.resolve(repo),
+    });
   });
 
   test("a Claude Code Write is recorded as it happens (before the run's diff)", async () => {
@@ -154,22 +189,35 @@ describe("conflict radar", () => {
     const m = `radar-${n}`;
     const a = `radar-claude-${n}`;
     await t.json("POST", "/api/missions", { body: { mission_id: m, goal: "g" } });
-    await t.json("POST", "/api/agents", { body: { agent_id: a, adapter_module: "claude_code", config: { binary: path.join(fakeCliDir, "claude"), repo } } });
+    await t.json("POST", "/api/agents", {
+      body: { agent_id: a, adapter_module: "claude_code", config: { binary: path.join(fakeCliDir, "claude"), repo } },
+    });
     await t.json("POST", `/api/missions/${m}/agents`, { body: { agent_id: a } });
     await t.json("POST", `/api/missions/${m}/start`);
-    const key = (await t.json("POST", `/api/missions/${m}/tasks`, { body: { objective: "Implement login endpoint", agent_id: a } })).body.data.task_id;
+    const key = (
+      await t.json("POST", `/api/missions/${m}/tasks`, { body: { objective: "Implement login endpoint", agent_id: a } })
+    ).body.data.task_id;
     await run(key);
-    const live = (await entries(key, "task.reported")).filter((d) => d.via === "conflict_radar").map((d) => d.outputs.changed_files);
+    const live = (await entries(key, "task.reported"))
+      .filter((d) => d.via === "conflict_radar")
+      .map((d) => d.outputs.changed_files);
     // The recording writes src/login.js, then test/login.test.js (Write), then edits README.md (Edit).
     expect(live[0]).toEqual(["src/login.js"]);
     expect(live.at(-1)).toEqual(["README.md", "src/login.js", "test/login.test.js"]);
   });
 
   test("paths from tool calls: relative to the worktree; outside it, or climbing out, they are dropped", () => {
-    expect(relativePaths("/wt/task-1", ["/wt/task-1/src/a.js", "src/b.js", "./c.js", "/etc/passwd", "../x", "a/../../y", "/wt/task-10/z", ""])).toEqual([
-      "src/a.js",
-      "src/b.js",
-      "c.js",
-    ]);
+    expect(
+      relativePaths("/wt/task-1", [
+        "/wt/task-1/src/a.js",
+        "src/b.js",
+        "./c.js",
+        "/etc/passwd",
+        "../x",
+        "a/../../y",
+        "/wt/task-10/z",
+        "",
+      ]),
+    ).toEqual(["src/a.js", "src/b.js", "c.js"]);
   });
 });

@@ -5,7 +5,15 @@ import { expect } from "vitest";
 import { agents, missionAgents, missions, requirements, sprints, tasks } from "../../src/db/schema/index.js";
 import type { TestContext } from "../harness.js";
 
-export const STATUSES = ["pending", "in_progress", "blocked", "pending_review", "rejected", "completed", "failed"] as const;
+export const STATUSES = [
+  "pending",
+  "in_progress",
+  "blocked",
+  "pending_review",
+  "rejected",
+  "completed",
+  "failed",
+] as const;
 export type Status = (typeof STATUSES)[number];
 
 /** The contract's table, written out independently of src/tasks/tasks.state.ts. */
@@ -68,7 +76,14 @@ export async function forceStatus(t: TestContext, taskKey: string, status: Statu
 export async function taskTrace(t: TestContext, taskKey: string) {
   const r = await t.json("GET", "/api/trace", { query: { task_id: taskKey, limit: "500" } });
   expect(r.status).toBe(200);
-  return r.body.data as Array<{ event: string; actor: string; data: any; mission_id: string; task_id: string; agent_id: string | null }>;
+  return r.body.data as Array<{
+    event: string;
+    actor: string;
+    data: any;
+    mission_id: string;
+    task_id: string;
+    agent_id: string | null;
+  }>;
 }
 
 export async function logCount(t: TestContext, taskKey: string) {

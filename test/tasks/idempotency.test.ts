@@ -20,7 +20,10 @@ afterAll(async () => {
   await t.close();
 });
 
-const withKey = (key: string, extra: Record<string, unknown> = {}) => ({ headers: { "idempotency-key": key }, ...extra });
+const withKey = (key: string, extra: Record<string, unknown> = {}) => ({
+  headers: { "idempotency-key": key },
+  ...extra,
+});
 
 describe("on the task routes", () => {
   test("a retried report is answered from the first response and applied once", async () => {
@@ -43,10 +46,18 @@ describe("on the task routes", () => {
 
   test("a retried create returns the same task (generated key, Location) and creates one", async () => {
     const m = await createMission(t);
-    const first = await t.json("POST", `/api/missions/${m.id}/tasks`, withKey("create-1", { body: { task: { objective: "o" } } }));
+    const first = await t.json(
+      "POST",
+      `/api/missions/${m.id}/tasks`,
+      withKey("create-1", { body: { task: { objective: "o" } } }),
+    );
     expect(first.status).toBe(201);
     // The same request bare instead of wrapped, keys in another order: still the same request.
-    const again = await t.json("POST", `/api/missions/${m.id}/tasks`, withKey("create-1", { body: { objective: "o" } }));
+    const again = await t.json(
+      "POST",
+      `/api/missions/${m.id}/tasks`,
+      withKey("create-1", { body: { objective: "o" } }),
+    );
     expect(again.status).toBe(201);
     expect(again.body).toEqual(first.body);
     expect(again.headers.location).toBe(first.headers.location);
@@ -57,11 +68,23 @@ describe("on the task routes", () => {
   test("a retried approve is a 200 again, not a 422 for an already completed task", async () => {
     const task = await createTask(t, missionKey);
     await forceStatus(t, task.task_id, "pending_review");
-    const first = await t.json("POST", `/api/tasks/${task.id}/approve`, withKey("approve-1", { body: { comment: "LGTM" } }));
-    const again = await t.json("POST", `/api/tasks/${task.id}/approve`, withKey("approve-1", { body: { comment: "LGTM" } }));
+    const first = await t.json(
+      "POST",
+      `/api/tasks/${task.id}/approve`,
+      withKey("approve-1", { body: { comment: "LGTM" } }),
+    );
+    const again = await t.json(
+      "POST",
+      `/api/tasks/${task.id}/approve`,
+      withKey("approve-1", { body: { comment: "LGTM" } }),
+    );
     expect([first.status, again.status]).toEqual([200, 200]);
     expect(again.body).toEqual(first.body);
-    const fresh = await t.json("POST", `/api/tasks/${task.id}/approve`, withKey("approve-2", { body: { comment: "LGTM" } }));
+    const fresh = await t.json(
+      "POST",
+      `/api/tasks/${task.id}/approve`,
+      withKey("approve-2", { body: { comment: "LGTM" } }),
+    );
     expect(fresh.status).toBe(422);
   });
 
@@ -70,7 +93,11 @@ describe("on the task routes", () => {
     const ok = await t.json("POST", `/api/tasks/${task.id}/report`, withKey("k-diff", { body: { outputs: { a: 1 } } }));
     expect(ok.status).toBe(200);
     const error = { errors: { "idempotency-key": ["was already used for a different request"] } };
-    const other = await t.json("POST", `/api/tasks/${task.id}/report`, withKey("k-diff", { body: { outputs: { a: 2 } } }));
+    const other = await t.json(
+      "POST",
+      `/api/tasks/${task.id}/report`,
+      withKey("k-diff", { body: { outputs: { a: 2 } } }),
+    );
     expect(other.status).toBe(422);
     expect(other.body).toEqual(error);
     const elsewhere = await t.json("POST", `/api/tasks/${task.id}/reject`, withKey("k-diff", { body: {} }));
@@ -91,17 +118,33 @@ describe("on the task routes", () => {
 
   test("a caller's error is kept and replayed too; a validation error is not (nothing was claimed)", async () => {
     const task = await createTask(t, missionKey);
-    const illegal = await t.json("POST", `/api/tasks/${task.id}/report`, withKey("k-err", { body: { status: "completed" } }));
+    const illegal = await t.json(
+      "POST",
+      `/api/tasks/${task.id}/report`,
+      withKey("k-err", { body: { status: "completed" } }),
+    );
     expect(illegal.status).toBe(422);
     await forceStatus(t, task.task_id, "in_progress");
-    const replay = await t.json("POST", `/api/tasks/${task.id}/report`, withKey("k-err", { body: { status: "completed" } }));
+    const replay = await t.json(
+      "POST",
+      `/api/tasks/${task.id}/report`,
+      withKey("k-err", { body: { status: "completed" } }),
+    );
     expect(replay.status).toBe(422);
     expect(replay.body).toEqual(illegal.body);
     expect(replay.headers["idempotent-replayed"]).toBe("true");
 
-    const invalid = await t.json("POST", `/api/tasks/${task.id}/report`, withKey("k-val", { body: { status: "nope" } }));
+    const invalid = await t.json(
+      "POST",
+      `/api/tasks/${task.id}/report`,
+      withKey("k-val", { body: { status: "nope" } }),
+    );
     expect(invalid.status).toBe(422);
-    const valid = await t.json("POST", `/api/tasks/${task.id}/report`, withKey("k-val", { body: { status: "blocked" } }));
+    const valid = await t.json(
+      "POST",
+      `/api/tasks/${task.id}/report`,
+      withKey("k-val", { body: { status: "blocked" } }),
+    );
     expect(valid.status).toBe(200);
     expect(valid.body.data.status).toBe("blocked");
   });
@@ -119,7 +162,8 @@ describe("on the task routes", () => {
 
   test("without the header every POST does its work", async () => {
     const task = await createTask(t, missionKey);
-    for (let i = 0; i < 2; i++) await t.json("POST", `/api/tasks/${task.id}/report`, { body: { logs: [{ message: "x" }] } });
+    for (let i = 0; i < 2; i++)
+      await t.json("POST", `/api/tasks/${task.id}/report`, { body: { logs: [{ message: "x" }] } });
     expect(await logCount(t, task.task_id)).toBe(2);
   });
 });
@@ -145,7 +189,9 @@ describe("the machinery", () => {
     app.setValidatorCompiler(validatorCompiler);
     registerJsonParser(app);
     registerErrorHandling(app);
-    registerAuth(app, { authenticate: async (s) => (s === "mc_one" ? principal(1) : s === "mc_two" ? principal(2) : null) });
+    registerAuth(app, {
+      authenticate: async (s) => (s === "mc_one" ? principal(1) : s === "mc_two" ? principal(2) : null),
+    });
     registerIdempotency(app, db.database, { inFlightTimeoutMs: 60_000 });
     app.post("/api/work", { config: { access: "member" } }, async (req, reply) => {
       calls++;
@@ -154,7 +200,10 @@ describe("the machinery", () => {
         failNext = false;
         throw new Error("boom");
       }
-      return reply.code(201).header("location", `/api/work/${calls}`).send({ data: { call: calls, body: req.body } });
+      return reply
+        .code(201)
+        .header("location", `/api/work/${calls}`)
+        .send({ data: { call: calls, body: req.body } });
     });
     app.post("/api/open", { config: { access: "public" } }, async () => ({ data: { call: ++calls } }));
     await app.ready();
@@ -168,7 +217,11 @@ describe("the machinery", () => {
     app.inject({
       method: "POST",
       url,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...(key ? { "idempotency-key": key } : {}) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        "content-type": "application/json",
+        ...(key ? { "idempotency-key": key } : {}),
+      },
       payload: JSON.stringify(body),
     });
 
@@ -181,7 +234,9 @@ describe("the machinery", () => {
     const dup = await post("/api/work", "fly");
     expect(dup.statusCode).toBe(409);
     expect(dup.headers["retry-after"]).toBe("1");
-    expect(dup.json()).toEqual({ errors: { detail: "A request with this Idempotency-Key is still being processed; retry later" } });
+    expect(dup.json()).toEqual({
+      errors: { detail: "A request with this Idempotency-Key is still being processed; retry later" },
+    });
     open();
     const done = await first;
     expect(done.statusCode).toBe(201);
@@ -218,7 +273,9 @@ describe("the machinery", () => {
     );
     const r = await post("/api/work", "dead");
     expect(r.statusCode).toBe(201);
-    const fresh = await db.database.query("INSERT INTO idempotency_keys (scope, key, fingerprint) VALUES ('token:1', 'alive', 'x') RETURNING id");
+    const fresh = await db.database.query(
+      "INSERT INTO idempotency_keys (scope, key, fingerprint) VALUES ('token:1', 'alive', 'x') RETURNING id",
+    );
     expect(fresh).toHaveLength(1);
     expect((await post("/api/work", "alive")).statusCode).toBe(422); // different fingerprint, not yet abandoned
   });
@@ -230,7 +287,9 @@ describe("the machinery", () => {
     await post("/api/work", null);
     await post("/api/work", null);
     expect(calls).toBe(before + 4);
-    const rows = await db.database.query<{ n: number }>("SELECT count(*)::int AS n FROM idempotency_keys WHERE key = 'pub'");
+    const rows = await db.database.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM idempotency_keys WHERE key = 'pub'",
+    );
     expect(rows[0]!.n).toBe(0);
   });
 
@@ -241,7 +300,9 @@ describe("the machinery", () => {
   });
 
   test("canonical JSON ignores key order, not values", () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, { y: 1, x: 2 }], c: null } })).toBe(canonicalJson({ a: { c: null, d: [1, { x: 2, y: 1 }] }, b: 1 }));
+    expect(canonicalJson({ b: 1, a: { d: [1, { y: 1, x: 2 }], c: null } })).toBe(
+      canonicalJson({ a: { c: null, d: [1, { x: 2, y: 1 }] }, b: 1 }),
+    );
     expect(canonicalJson({ a: [1, 2] })).not.toBe(canonicalJson({ a: [2, 1] }));
     expect(canonicalJson({ a: "1" })).not.toBe(canonicalJson({ a: 1 }));
   });

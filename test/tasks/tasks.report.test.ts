@@ -45,7 +45,10 @@ describe("report", () => {
     expect(r.body.data.outputs).toEqual({ a: 1, nested: { y: 2 }, b: [1, 2] });
     expect(r.body.data.status).toBe("pending");
     const trace = await taskTrace(t, task.task_id);
-    expect(trace.at(-1)).toMatchObject({ event: "task.reported", data: { outputs: { nested: { y: 2 }, b: [1, 2] }, logs_added: 0 } });
+    expect(trace.at(-1)).toMatchObject({
+      event: "task.reported",
+      data: { outputs: { nested: { y: 2 }, b: [1, 2] }, logs_added: 0 },
+    });
   });
 
   test("a log without timestamp gets the server's time; level is kept when given", async () => {
@@ -104,23 +107,63 @@ describe("report", () => {
   });
 
   const bad: Array<[string, unknown, Record<string, string[]>]> = [
-    ["unknown status", { status: "done" }, { status: ["must be one of: pending, in_progress, blocked, pending_review, rejected, completed, failed"] }],
+    [
+      "unknown status",
+      { status: "done" },
+      { status: ["must be one of: pending, in_progress, blocked, pending_review, rejected, completed, failed"] },
+    ],
     ["unknown field", { status: "in_progress", note: "x" }, { note: ["is not a known field"] }],
     ["unknown field inside the wrapper", { progress: { note: "x" } }, { note: ["is not a known field"] }],
     ["outputs not an object", { outputs: "x" }, { outputs: ["must be object"] }],
     ["logs not a list", { logs: { message: "x" } }, { logs: ["must be array"] }],
     ["log without message", { logs: [{ timestamp: "2026-02-26T12:00:00Z" }] }, { "logs.0.message": ["is required"] }],
     ["empty log message", { logs: [{ message: "" }] }, { "logs.0.message": ["must NOT have fewer than 1 characters"] }],
-    ["log with unknown field", { logs: [{ message: "m", severity: 1 }] }, { "logs.0.severity": ["is not a known field"] }],
-    ["log timestamp not a date", { logs: [{ message: "m", timestamp: "yesterday" }] }, { "logs.0.timestamp": ["must be a valid date-time"] }],
-    ["log timestamp without zone", { logs: [{ message: "m", timestamp: "2026-02-26T12:00:00" }] }, { "logs.0.timestamp": ["must be a valid date-time"] }],
-    ["log timestamp impossible date", { logs: [{ message: "m", timestamp: "2026-02-30T12:00:00Z" }] }, { "logs.0.timestamp": ["must be a valid date-time"] }],
-    ["log timestamp leap second", { logs: [{ message: "ok" }, { message: "m", timestamp: "2026-12-31T23:59:60Z" }] }, { "logs.1.timestamp": ["is not a valid timestamp"] }],
-    ["log timestamp year 0", { logs: [{ message: "m", timestamp: "0000-01-01T00:00:00Z" }] }, { "logs.0.timestamp": ["is not a valid timestamp"] }],
+    [
+      "log with unknown field",
+      { logs: [{ message: "m", severity: 1 }] },
+      { "logs.0.severity": ["is not a known field"] },
+    ],
+    [
+      "log timestamp not a date",
+      { logs: [{ message: "m", timestamp: "yesterday" }] },
+      { "logs.0.timestamp": ["must be a valid date-time"] },
+    ],
+    [
+      "log timestamp without zone",
+      { logs: [{ message: "m", timestamp: "2026-02-26T12:00:00" }] },
+      { "logs.0.timestamp": ["must be a valid date-time"] },
+    ],
+    [
+      "log timestamp impossible date",
+      { logs: [{ message: "m", timestamp: "2026-02-30T12:00:00Z" }] },
+      { "logs.0.timestamp": ["must be a valid date-time"] },
+    ],
+    [
+      "log timestamp leap second",
+      { logs: [{ message: "ok" }, { message: "m", timestamp: "2026-12-31T23:59:60Z" }] },
+      { "logs.1.timestamp": ["is not a valid timestamp"] },
+    ],
+    [
+      "log timestamp year 0",
+      { logs: [{ message: "m", timestamp: "0000-01-01T00:00:00Z" }] },
+      { "logs.0.timestamp": ["is not a valid timestamp"] },
+    ],
     ["log level not a string", { logs: [{ message: "m", level: 3 }] }, { "logs.0.level": ["must be string"] }],
-    ["NUL in a log message", { logs: [{ message: "a\u0000" }] }, { "logs.0.message": ["must not contain NUL or unpaired surrogate characters"] }],
-    ["unpaired surrogate in an output key", { outputs: { "\udc00": 1 } }, { "outputs.\udc00": ["is not an allowed key"] }],
-    ["too many logs", { logs: Array.from({ length: 1001 }, () => ({ message: "m" })) }, { logs: ["must NOT have more than 1000 items"] }],
+    [
+      "NUL in a log message",
+      { logs: [{ message: "a\u0000" }] },
+      { "logs.0.message": ["must not contain NUL or unpaired surrogate characters"] },
+    ],
+    [
+      "unpaired surrogate in an output key",
+      { outputs: { "\udc00": 1 } },
+      { "outputs.\udc00": ["is not an allowed key"] },
+    ],
+    [
+      "too many logs",
+      { logs: Array.from({ length: 1001 }, () => ({ message: "m" })) },
+      { logs: ["must NOT have more than 1000 items"] },
+    ],
   ];
   test.each(bad)("%s → 422 and nothing changes", async (_name, body, errors) => {
     const task = await createTask(t, missionKey);
@@ -208,7 +251,11 @@ describe("approve and reject", () => {
     const r = await t.json("POST", `/api/tasks/${task.task_id}/approve`);
     expect(r.status).toBe(200);
     expect(r.body.data.status).toBe("completed");
-    expect((await taskTrace(t, task.task_id)).at(-1)!.data).toEqual({ from: "pending_review", to: "completed", via: "approve" });
+    expect((await taskTrace(t, task.task_id)).at(-1)!.data).toEqual({
+      from: "pending_review",
+      to: "completed",
+      via: "approve",
+    });
   });
 
   test("reject keeps the reviewer's feedback; the task can then go back to work", async () => {
@@ -305,7 +352,9 @@ describe("races", () => {
     const task = await createTask(t, missionKey);
     await forceStatus(t, task.task_id, "pending_review");
     const results = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => t.json("POST", `/api/tasks/${task.id}/approve`, { body: { comment: `c${i}` } })),
+      Array.from({ length: 8 }, (_, i) =>
+        t.json("POST", `/api/tasks/${task.id}/approve`, { body: { comment: `c${i}` } }),
+      ),
     );
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
     const losers = results.filter((r) => r.status !== 200);
@@ -353,7 +402,10 @@ describe("races", () => {
       expect(final.outputs).toEqual({ [`k${w}`]: w });
       expect(final.logs.map((l: any) => l.message)).toEqual([`m${w}`]);
       const trace = await taskTrace(t, task.task_id);
-      expect(trace.filter((e) => e.event !== "task.created").map((e) => e.event)).toEqual(["task.status_changed", "task.reported"]);
+      expect(trace.filter((e) => e.event !== "task.created").map((e) => e.event)).toEqual([
+        "task.status_changed",
+        "task.reported",
+      ]);
     }
   });
 });
@@ -361,7 +413,11 @@ describe("races", () => {
 // Progress reports that keep the status are written by one statement conditional on the task's version
 // (tasks.repo.ts applyReport); these pin what that statement does and does not write.
 describe("the single-statement report", () => {
-  const write = (view: { id: number; status: string; taskId: string; missionKey: string; agentKey: string | null }, version: string, n = 1) =>
+  const write = (
+    view: { id: number; status: string; taskId: string; missionKey: string; agentKey: string | null },
+    version: string,
+    n = 1,
+  ) =>
     applyReport(t.database, {
       id: view.id,
       version,
@@ -369,7 +425,14 @@ describe("the single-statement report", () => {
       outputs: { step: n },
       logs: [{ message: `line ${n}`, level: "info", at: new Date("2026-03-01T00:00:00.123Z") }],
       latest: 3,
-      trace: { event: "task.reported", actor: "test", missionId: view.missionKey, taskId: view.taskId, agentId: view.agentKey, data: { n } },
+      trace: {
+        event: "task.reported",
+        actor: "test",
+        missionId: view.missionKey,
+        taskId: view.taskId,
+        agentId: view.agentKey,
+        data: { n },
+      },
     });
 
   test("at the version read: outputs, log, trace entry and the latest lines (new ones included) in one go", async () => {
@@ -396,7 +459,10 @@ describe("the single-statement report", () => {
     expect((await report(task, { outputs: { other: true } })).status).toBe(200);
     const entries = (await taskTrace(t, task.task_id)).length;
     expect(await write(found.view, found.version)).toBeUndefined();
-    expect((await t.json("GET", `/api/tasks/${task.id}`)).body.data).toMatchObject({ outputs: { other: true }, logs: [] });
+    expect((await t.json("GET", `/api/tasks/${task.id}`)).body.data).toMatchObject({
+      outputs: { other: true },
+      logs: [],
+    });
     expect(await taskTrace(t, task.task_id)).toHaveLength(entries);
     // The same with a status that is no longer the task's.
     const again = (await findTaskViewVersion(t.database.db, task.id))!;
@@ -409,24 +475,41 @@ describe("the single-statement report", () => {
     await forceStatus(t, task.task_id, "in_progress");
     const n = 12;
     const results = await Promise.all(
-      Array.from({ length: n }, (_, i) => report(task, { status: "in_progress", outputs: { [`k${i}`]: i }, logs: [{ message: `m${i}` }, { message: `n${i}` }] })),
+      Array.from({ length: n }, (_, i) =>
+        report(task, {
+          status: "in_progress",
+          outputs: { [`k${i}`]: i },
+          logs: [{ message: `m${i}` }, { message: `n${i}` }],
+        }),
+      ),
     );
     expect(results.map((r) => r.status)).toEqual(Array(n).fill(200));
     const final = (await t.json("GET", `/api/tasks/${task.id}`)).body.data;
     expect(final.outputs).toEqual(Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i])));
     expect(final.logs).toHaveLength(2 * n);
     // Each report's two lines are adjacent and in order, whichever way the reports interleaved.
-    for (let i = 0; i < n; i++) expect(final.logs.findIndex((l: any) => l.message === `n${i}`)).toBe(final.logs.findIndex((l: any) => l.message === `m${i}`) + 1);
+    for (let i = 0; i < n; i++)
+      expect(final.logs.findIndex((l: any) => l.message === `n${i}`)).toBe(
+        final.logs.findIndex((l: any) => l.message === `m${i}`) + 1,
+      );
     expect((await taskTrace(t, task.task_id)).filter((e) => e.event === "task.reported")).toHaveLength(n);
-    expect((await t.json("GET", `/api/trace/verify?mission_id=${missionKey}`)).body.data).toMatchObject({ valid: true });
+    expect((await t.json("GET", `/api/trace/verify?mission_id=${missionKey}`)).body.data).toMatchObject({
+      valid: true,
+    });
   });
 
   test("a report that would push merged outputs over the limit is refused on this path too", async () => {
     const task = await createTask(t, missionKey, { outputs: { big: "x".repeat(60_000) } });
-    for (let i = 0; i < 3; i++) expect((await report(task, { outputs: { [`b${i}`]: "y".repeat(60_000) } })).status).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect((await report(task, { outputs: { [`b${i}`]: "y".repeat(60_000) } })).status).toBe(200);
     const r = await report(task, { outputs: { last: "z".repeat(60_000) } });
     expect(r.status).toBe(422);
     expect(Object.keys(r.body.errors)).toEqual(["outputs"]);
-    expect(Object.keys((await t.json("GET", `/api/tasks/${task.id}`)).body.data.outputs).sort()).toEqual(["b0", "b1", "b2", "big"]);
+    expect(Object.keys((await t.json("GET", `/api/tasks/${task.id}`)).body.data.outputs).sort()).toEqual([
+      "b0",
+      "b1",
+      "b2",
+      "big",
+    ]);
   });
 });

@@ -120,7 +120,10 @@ describe("create", () => {
 
   test("members may create", async () => {
     const m = await createMission(t);
-    const r = await t.json("POST", `/api/missions/${m.mission_id}/tasks`, { token: t.member, body: { objective: "o" } });
+    const r = await t.json("POST", `/api/missions/${m.mission_id}/tasks`, {
+      token: t.member,
+      body: { objective: "o" },
+    });
     expect(r.status).toBe(201);
   });
 
@@ -143,14 +146,22 @@ describe("create", () => {
     ["priority not an integer", { objective: "o", priority: 1.5 }, { priority: ["has an invalid type or value"] }],
     ["priority out of range", { objective: "o", priority: 2 ** 31 }, { priority: ["has an invalid type or value"] }],
     ["outputs not an object", { objective: "o", outputs: [] }, { outputs: ["must be object"] }],
-    ["capabilities not strings", { objective: "o", required_capabilities: [1] }, { "required_capabilities.0": ["must be string"] }],
+    [
+      "capabilities not strings",
+      { objective: "o", required_capabilities: [1] },
+      { "required_capabilities.0": ["must be string"] },
+    ],
     [
       "duplicate capabilities",
       { objective: "o", required_capabilities: ["a", "a"] },
       { required_capabilities: ["must NOT have duplicate items (items ## 1 and 0 are identical)"] },
     ],
     ["requirement_ids not a list", { objective: "o", requirement_ids: "R1" }, { requirement_ids: ["must be array"] }],
-    ["requirement ref malformed", { objective: "o", requirement_ids: ["bad key!"] }, { "requirement_ids.0": ["has an invalid type or value"] }],
+    [
+      "requirement ref malformed",
+      { objective: "o", requirement_ids: ["bad key!"] },
+      { "requirement_ids.0": ["has an invalid type or value"] },
+    ],
     ["agent ref zero", { objective: "o", agent_id: 0 }, { agent_id: ["has an invalid type or value"] }],
     ["unknown agent", { objective: "o", agent_id: "no-such-agent" }, { agent_id: ["does not exist"] }],
     ["unknown agent id", { objective: "o", agent_id: 999999 }, { agent_id: ["does not exist"] }],
@@ -165,10 +176,26 @@ describe("create", () => {
       { objective: "o", requirement_ids: ["NOPE-1", 999999] },
       { requirement_ids: ["contains unknown requirements: NOPE-1, 999999"] },
     ],
-    ["NUL in objective", { objective: "a\u0000b" }, { objective: ["must not contain NUL or unpaired surrogate characters"] }],
-    ["unpaired surrogate in outputs", { objective: "o", outputs: { a: "\ud800" } }, { "outputs.a": ["must not contain NUL or unpaired surrogate characters"] }],
-    ["NUL in a capability", { objective: "o", required_capabilities: ["\u0000"] }, { "required_capabilities.0": ["must not contain NUL or unpaired surrogate characters"] }],
-    ["__proto__ in outputs", JSON.parse('{"objective":"o","outputs":{"__proto__":{}}}'), { "outputs.__proto__": ["is not an allowed key"] }],
+    [
+      "NUL in objective",
+      { objective: "a\u0000b" },
+      { objective: ["must not contain NUL or unpaired surrogate characters"] },
+    ],
+    [
+      "unpaired surrogate in outputs",
+      { objective: "o", outputs: { a: "\ud800" } },
+      { "outputs.a": ["must not contain NUL or unpaired surrogate characters"] },
+    ],
+    [
+      "NUL in a capability",
+      { objective: "o", required_capabilities: ["\u0000"] },
+      { "required_capabilities.0": ["must not contain NUL or unpaired surrogate characters"] },
+    ],
+    [
+      "__proto__ in outputs",
+      JSON.parse('{"objective":"o","outputs":{"__proto__":{}}}'),
+      { "outputs.__proto__": ["is not an allowed key"] },
+    ],
   ];
   test.each(bad)("%s → 422 and nothing created or traced", async (_name, body, errors) => {
     const m = await createMission(t);
@@ -183,9 +210,14 @@ describe("create", () => {
   test("a known requirement next to an unknown one is not linked", async () => {
     const m = await createMission(t);
     const req = await insertRequirement(t);
-    const r = await t.json("POST", `/api/missions/${m.id}/tasks`, { body: { objective: "o", requirement_ids: [req.id, "NOPE-2"] } });
+    const r = await t.json("POST", `/api/missions/${m.id}/tasks`, {
+      body: { objective: "o", requirement_ids: [req.id, "NOPE-2"] },
+    });
     expect(r.status).toBe(422);
-    const links = await t.database.query<{ n: number }>("SELECT count(*)::int AS n FROM task_requirements WHERE requirement_id = $1", [req.id]);
+    const links = await t.database.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM task_requirements WHERE requirement_id = $1",
+      [req.id],
+    );
     expect(links[0]!.n).toBe(0);
   });
 
@@ -193,7 +225,9 @@ describe("create", () => {
     const m1 = await createMission(t);
     const m2 = await createMission(t);
     await createTask(t, m1.mission_id, { task_id: "dup-task" });
-    const r = await t.json("POST", `/api/missions/${m2.mission_id}/tasks`, { body: { objective: "o", task_id: "dup-task" } });
+    const r = await t.json("POST", `/api/missions/${m2.mission_id}/tasks`, {
+      body: { objective: "o", task_id: "dup-task" },
+    });
     expect(r.status).toBe(422);
     expect(r.body).toEqual({ errors: { task_id: ["has already been taken"] } });
   });
@@ -209,7 +243,10 @@ describe("create", () => {
     const a = await t.json("POST", `/api/missions/${m.id}/tasks`, { payload: '{"objective":' });
     expect(a.status).toBe(400);
     expect(a.body).toEqual({ errors: { detail: "Malformed JSON in request body" } });
-    const b = await t.json("POST", `/api/missions/${m.id}/tasks`, { payload: "x", headers: { "content-type": "text/plain" } });
+    const b = await t.json("POST", `/api/missions/${m.id}/tasks`, {
+      payload: "x",
+      headers: { "content-type": "text/plain" },
+    });
     expect(b.status).toBe(415);
   });
 });
@@ -266,7 +303,12 @@ describe("lists", () => {
     expect(r.body.data.map((x: any) => x.task_id)).toEqual([ids.a, ids.b, ids.c]);
     expect(r.body.meta).toEqual({ next_cursor: null });
     expect(r.body.data[0]).not.toHaveProperty("logs");
-    expect(r.body.data[0]).toMatchObject({ mission_id: missionKey, agent_id: agentKey, sprint_id: sprintKey, requirement_ids: [] });
+    expect(r.body.data[0]).toMatchObject({
+      mission_id: missionKey,
+      agent_id: agentKey,
+      sprint_id: sprintKey,
+      requirement_ids: [],
+    });
   });
 
   test.each([
@@ -313,7 +355,10 @@ describe("lists", () => {
   });
 
   const badQueries: Array<[Record<string, string>, Record<string, string[]>]> = [
-    [{ status: "sleeping" }, { status: ["must be one of: pending, in_progress, blocked, pending_review, rejected, completed, failed"] }],
+    [
+      { status: "sleeping" },
+      { status: ["must be one of: pending, in_progress, blocked, pending_review, rejected, completed, failed"] },
+    ],
     [{ agent_id: "bad key!" }, { agent_id: ["is not a valid id or key"] }],
     [{ sprint_id: "0" }, { sprint_id: ["is not a valid id or key"] }],
     [{ limit: "0" }, { limit: ["must be >= 1"] }],
@@ -343,14 +388,19 @@ describe("update", () => {
     for (let round = 0; round < 3; round++) {
       const task = await createTask(t, m.mission_id);
       const results = await Promise.all(
-        sets.map((ids, i) => t.json("PATCH", `/api/tasks/${task.task_id}`, { body: { objective: `o${i}`, requirement_ids: ids } })),
+        sets.map((ids, i) =>
+          t.json("PATCH", `/api/tasks/${task.task_id}`, { body: { objective: `o${i}`, requirement_ids: ids } }),
+        ),
       );
       expect(results.map((r) => r.status)).toEqual(Array(8).fill(200));
       // The winner's objective and links go together: each PATCH read the task as the one before left it.
       const final = (await t.json("GET", `/api/tasks/${task.task_id}`)).body.data;
       const winner = Number(final.objective.slice(1));
       expect([...final.requirement_ids].sort()).toEqual([...sets[winner]!].sort());
-      const links = await t.database.query<{ n: number }>("SELECT count(*)::int AS n FROM task_requirements WHERE task_id = $1", [task.id]);
+      const links = await t.database.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM task_requirements WHERE task_id = $1",
+        [task.id],
+      );
       expect(links[0]!.n).toBe(2);
       expect((await taskTrace(t, task.task_id)).filter((e) => e.event === "task.updated")).toHaveLength(8);
     }
@@ -383,7 +433,12 @@ describe("update", () => {
       event: "task.updated",
       agent_id: agent.agentId,
       data: {
-        changes: { objective: "new", agent_id: agent.agentId, sprint_id: sprint.sprintId, requirement_ids: [req.requirementId] },
+        changes: {
+          objective: "new",
+          agent_id: agent.agentId,
+          sprint_id: sprint.sprintId,
+          requirement_ids: [req.requirementId],
+        },
       },
     });
     expect((await t.json("GET", `/api/tasks/${task.id}`)).body.data).toEqual(r.body.data);
@@ -402,12 +457,30 @@ describe("update", () => {
       required_capabilities: ["x"],
     });
     const r = await t.json("PATCH", `/api/tasks/${task.id}`, {
-      body: { agent_id: null, priority: null, outputs: { c: 3 }, requirement_ids: [r2.requirementId], required_capabilities: [] },
+      body: {
+        agent_id: null,
+        priority: null,
+        outputs: { c: 3 },
+        requirement_ids: [r2.requirementId],
+        required_capabilities: [],
+      },
     });
     expect(r.status).toBe(200);
-    expect(r.body.data).toMatchObject({ agent_id: null, priority: null, outputs: { c: 3 }, requirement_ids: [r2.requirementId], required_capabilities: [] });
+    expect(r.body.data).toMatchObject({
+      agent_id: null,
+      priority: null,
+      outputs: { c: 3 },
+      requirement_ids: [r2.requirementId],
+      required_capabilities: [],
+    });
     expect((await taskTrace(t, task.task_id)).at(-1)!.data).toEqual({
-      changes: { agent_id: null, priority: null, outputs: { c: 3 }, requirement_ids: [r2.requirementId], required_capabilities: [] },
+      changes: {
+        agent_id: null,
+        priority: null,
+        outputs: { c: 3 },
+        requirement_ids: [r2.requirementId],
+        required_capabilities: [],
+      },
     });
     const cleared = await t.json("PATCH", `/api/tasks/${task.id}`, { body: { requirement_ids: [] } });
     expect(cleared.body.data.requirement_ids).toEqual([]);
@@ -417,7 +490,14 @@ describe("update", () => {
     const m = await createMission(t);
     const task = await createTask(t, m.mission_id, { priority: 1, outputs: { a: 1 } });
     const r = await t.json("PATCH", `/api/tasks/${task.id}`, {
-      body: { task_id: task.task_id, objective: task.objective, priority: 1, outputs: { a: 1 }, status: "pending", requirement_ids: [] },
+      body: {
+        task_id: task.task_id,
+        objective: task.objective,
+        priority: 1,
+        outputs: { a: 1 },
+        status: "pending",
+        requirement_ids: [],
+      },
     });
     expect(r.status).toBe(200);
     expect(r.body.data.updated_at).toBe(task.updated_at);
@@ -452,10 +532,18 @@ describe("update", () => {
     ["unknown field", { inserted_at: "2020-01-01T00:00:00Z" }, { inserted_at: ["is not a known field"] }],
     ["mission is not movable", { mission_id: "m" }, { mission_id: ["is not a known field"] }],
     ["empty objective", { objective: "" }, { objective: ["must NOT have fewer than 1 characters"] }],
-    ["unknown status", { status: "done" }, { status: ["must be one of: pending, in_progress, blocked, pending_review, rejected, completed, failed"] }],
+    [
+      "unknown status",
+      { status: "done" },
+      { status: ["must be one of: pending, in_progress, blocked, pending_review, rejected, completed, failed"] },
+    ],
     ["unknown agent", { agent_id: "nope" }, { agent_id: ["does not exist"] }],
     ["unknown sprint", { sprint_id: 424242 }, { sprint_id: ["does not exist"] }],
-    ["unknown requirement", { requirement_ids: ["NOPE-9"] }, { requirement_ids: ["contains unknown requirements: NOPE-9"] }],
+    [
+      "unknown requirement",
+      { requirement_ids: ["NOPE-9"] },
+      { requirement_ids: ["contains unknown requirements: NOPE-9"] },
+    ],
   ];
   test.each(bad)("%s → 422 and nothing changes", async (_name, body, errors) => {
     const m = await createMission(t);
@@ -510,10 +598,14 @@ describe("auth", () => {
     expect((await t.json("GET", "/api/tasks", opts)).status).toBe(200);
     expect((await t.json("GET", `/api/tasks/${id}`, opts)).status).toBe(200);
     expect((await t.json("PATCH", `/api/tasks/${id}`, { ...opts, body: { status: "in_progress" } })).status).toBe(200);
-    expect((await t.json("POST", `/api/tasks/${id}/report`, { ...opts, body: { status: "pending_review" } })).status).toBe(200);
+    expect(
+      (await t.json("POST", `/api/tasks/${id}/report`, { ...opts, body: { status: "pending_review" } })).status,
+    ).toBe(200);
     expect((await t.json("POST", `/api/tasks/${id}/reject`, { ...opts, body: {} })).status).toBe(200);
     expect((await t.json("PATCH", `/api/tasks/${id}`, { ...opts, body: { status: "in_progress" } })).status).toBe(200);
-    expect((await t.json("POST", `/api/tasks/${id}/report`, { ...opts, body: { status: "pending_review" } })).status).toBe(200);
+    expect(
+      (await t.json("POST", `/api/tasks/${id}/report`, { ...opts, body: { status: "pending_review" } })).status,
+    ).toBe(200);
     expect((await t.json("POST", `/api/tasks/${id}/approve`, { ...opts, body: {} })).status).toBe(200);
     expect((await t.json("GET", `/api/tasks/${id}/logs`, opts)).status).toBe(200);
   });
@@ -591,7 +683,10 @@ describe("auth", () => {
       const trace = await taskTrace(t, mine.task_id);
       expect(trace.at(-1)!.actor).toBe(`agent:${me}`);
       for (const task of [colleague, stranger, unassigned]) {
-        const r = await t.json("POST", `/api/tasks/${task.task_id}/report`, { token, body: { status: "in_progress", outputs: { x: 1 } } });
+        const r = await t.json("POST", `/api/tasks/${task.task_id}/report`, {
+          token,
+          body: { status: "in_progress", outputs: { x: 1 } },
+        });
         expect(r.status).toBe(403);
         expect(r.body).toEqual({ errors: { detail: "Forbidden" } });
         const after = await t.json("GET", `/api/tasks/${task.task_id}`);
@@ -622,7 +717,9 @@ describe("OpenAPI", () => {
     for (const p of ["/api/tasks", "/api/tasks/{id}", "/api/tasks/{id}/logs"]) expect(doc.paths[p].get).toBeDefined();
     for (const p of ["/api/tasks/{id}/report", "/api/tasks/{id}/approve", "/api/tasks/{id}/reject"]) {
       const params = doc.paths[p].post.parameters as Array<{ in: string; name: string }>;
-      expect(params).toEqual(expect.arrayContaining([expect.objectContaining({ in: "header", name: "idempotency-key" })]));
+      expect(params).toEqual(
+        expect.arrayContaining([expect.objectContaining({ in: "header", name: "idempotency-key" })]),
+      );
     }
     expect(doc.paths["/api/tasks/{id}"].patch.parameters.some((x: any) => x.in === "header")).toBe(false);
   });

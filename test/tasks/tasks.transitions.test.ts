@@ -4,7 +4,16 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createTestContext, type TestContext } from "../harness.js";
 import { canMoveTask, isTerminalTask, moveError, TASK_STATUSES } from "../../src/tasks/tasks.state.js";
-import { createMission, createTask, forceStatus, LEGAL, logCount, STATUSES, taskTrace, type Status } from "./helpers.js";
+import {
+  createMission,
+  createTask,
+  forceStatus,
+  LEGAL,
+  logCount,
+  STATUSES,
+  taskTrace,
+  type Status,
+} from "./helpers.js";
 
 let t: TestContext;
 let missionKey: string;
@@ -21,8 +30,10 @@ const pairs = STATUSES.flatMap((from) => STATUSES.map((to) => [from, to] as [Sta
 /** The 422 message a report or PATCH gets for from → to, or null when the move is allowed. */
 function expectedError(from: Status, to: Status): string | null {
   if (from === to) return null;
-  if (from === "pending_review" && to === "completed") return "only approve can move a task from pending_review to completed";
-  if (from === "pending_review" && to === "rejected") return "only reject can move a task from pending_review to rejected";
+  if (from === "pending_review" && to === "completed")
+    return "only approve can move a task from pending_review to completed";
+  if (from === "pending_review" && to === "rejected")
+    return "only reject can move a task from pending_review to rejected";
   return LEGAL[from].includes(to) ? null : `cannot move from ${from} to ${to}`;
 }
 
@@ -38,9 +49,10 @@ describe("the pure state machine", () => {
     expect([...TASK_STATUSES]).toEqual([...STATUSES]);
     for (const [from, to] of pairs) {
       const legalSomehow = from === to || LEGAL[from].includes(to);
-      expect(canMoveTask(from, to, "approve") || canMoveTask(from, to, "reject") || canMoveTask(from, to, "update"), `${from}→${to}`).toBe(
-        legalSomehow,
-      );
+      expect(
+        canMoveTask(from, to, "approve") || canMoveTask(from, to, "reject") || canMoveTask(from, to, "update"),
+        `${from}→${to}`,
+      ).toBe(legalSomehow);
       expect(moveError(from, to, "report")).toBe(expectedError(from, to));
     }
     expect(STATUSES.filter(isTerminalTask)).toEqual(["completed"]);
@@ -111,22 +123,25 @@ describe("via PATCH", () => {
 });
 
 describe("approve and reject", () => {
-  test.each(STATUSES.flatMap((s) => [["approve", s] as const, ["reject", s] as const]))("%s from %s", async (action, from) => {
-    const { task, before, traceBefore } = await taskIn(from);
-    const r = await t.json("POST", `/api/tasks/${task.id}/${action}`, { body: { comment: "why" } });
-    const trace = (await taskTrace(t, task.task_id)).slice(traceBefore);
-    if (from !== "pending_review") {
-      expect(r.status).toBe(422);
-      expect(r.body).toEqual({ errors: { status: [`cannot ${action} a task that is ${from}`] } });
-      expect((await t.json("GET", `/api/tasks/${task.id}`)).body.data).toEqual(before);
-      expect(trace).toEqual([]);
-      return;
-    }
-    const to = action === "approve" ? "completed" : "rejected";
-    expect(r.status).toBe(200);
-    expect(r.body.data.status).toBe(to);
-    expect(trace.map((e) => [e.event, e.data])).toEqual([
-      ["task.status_changed", { from: "pending_review", to, comment: "why", via: action }],
-    ]);
-  });
+  test.each(STATUSES.flatMap((s) => [["approve", s] as const, ["reject", s] as const]))(
+    "%s from %s",
+    async (action, from) => {
+      const { task, before, traceBefore } = await taskIn(from);
+      const r = await t.json("POST", `/api/tasks/${task.id}/${action}`, { body: { comment: "why" } });
+      const trace = (await taskTrace(t, task.task_id)).slice(traceBefore);
+      if (from !== "pending_review") {
+        expect(r.status).toBe(422);
+        expect(r.body).toEqual({ errors: { status: [`cannot ${action} a task that is ${from}`] } });
+        expect((await t.json("GET", `/api/tasks/${task.id}`)).body.data).toEqual(before);
+        expect(trace).toEqual([]);
+        return;
+      }
+      const to = action === "approve" ? "completed" : "rejected";
+      expect(r.status).toBe(200);
+      expect(r.body.data.status).toBe(to);
+      expect(trace.map((e) => [e.event, e.data])).toEqual([
+        ["task.status_changed", { from: "pending_review", to, comment: "why", via: action }],
+      ]);
+    },
+  );
 });

@@ -4,7 +4,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { openDatabase, type Executor } from "../../src/db/client.js";
 import fc from "fast-check";
-import { GENESIS, atFromMicros, canonicalJson, contentAround, contentJson, entryHash } from "../../src/trace/canonical.js";
+import {
+  GENESIS,
+  atFromMicros,
+  canonicalJson,
+  contentAround,
+  contentJson,
+  entryHash,
+} from "../../src/trace/canonical.js";
 import { appendTrace } from "../../src/trace/trace.service.js";
 import { backend, createTestContext, type TestContext } from "../harness.js";
 import { append, createMission, idsOf, sql, uniq, verify } from "./helpers.js";
@@ -36,7 +43,7 @@ describe("canonical JSON", () => {
   test.each([
     [{ b: 1, a: 2 }, '{"a":2,"b":1}'],
     [{ a: { d: [3, { z: 1, y: null }], c: "x" } }, '{"a":{"c":"x","d":[3,{"y":null,"z":1}]}}'],
-    [{ "é": 1, e: 2, E: 3, "10": 4, "9": 5 }, '{"10":4,"9":5,"E":3,"e":2,"é":1}'],
+    [{ é: 1, e: 2, E: 3, "10": 4, "9": 5 }, '{"10":4,"9":5,"E":3,"e":2,"é":1}'],
     [{ s: 'q"\\\n\u0001\u2028😀' }, '{"s":"q\\"\\\\\\n\\u0001\u2028😀"}'],
     [[1e21, 1.5, -0, 0.1 + 0.2, 1e-7], "[1e+21,1.5,0,0.30000000000000004,1e-7]"],
     [[], "[]"],
@@ -62,10 +69,21 @@ describe("appending", () => {
     const m = await createMission(t);
     const [a, b] = await append(
       t,
-      { event: "note.added", actor: "admin:test", missionId: m.mission_id, data: { text: "é 😀 \u2028 \"q\" \\" } },
-      { event: "note.added", actor: "admin:test", missionId: m.mission_id, taskId: "task-x", agentId: "agent-y", data: { n: 1.5, nested: { z: [1, null] } } },
+      { event: "note.added", actor: "admin:test", missionId: m.mission_id, data: { text: 'é 😀 \u2028 "q" \\' } },
+      {
+        event: "note.added",
+        actor: "admin:test",
+        missionId: m.mission_id,
+        taskId: "task-x",
+        agentId: "agent-y",
+        data: { n: 1.5, nested: { z: [1, null] } },
+      },
     );
-    const created = (await sql<{ hash: string }>(t, "SELECT hash FROM trace_entries WHERE mission_id = $1 ORDER BY id LIMIT 1", [m.mission_id]))[0]!;
+    const created = (
+      await sql<{ hash: string }>(t, "SELECT hash FROM trace_entries WHERE mission_id = $1 ORDER BY id LIMIT 1", [
+        m.mission_id,
+      ])
+    )[0]!;
     expect(a!.prevHash).toBe(created.hash);
     expect(b!.prevHash).toBe(a!.hash);
     for (const e of [a!, b!]) {
@@ -93,9 +111,19 @@ describe("appending", () => {
 
   test("the first entry of a chain starts from 64 zeros; the chain head records length and last hash", async () => {
     const m = await createMission(t);
-    const first = (await sql<{ prev_hash: string; hash: string }>(t, "SELECT prev_hash, hash FROM trace_entries WHERE mission_id = $1", [m.mission_id]))[0]!;
+    const first = (
+      await sql<{ prev_hash: string; hash: string }>(
+        t,
+        "SELECT prev_hash, hash FROM trace_entries WHERE mission_id = $1",
+        [m.mission_id],
+      )
+    )[0]!;
     expect(first.prev_hash).toBe(GENESIS);
-    const head = await sql<{ head_hash: string; length: number }>(t, "SELECT head_hash, length FROM trace_chains WHERE chain = $1", [m.mission_id]);
+    const head = await sql<{ head_hash: string; length: number }>(
+      t,
+      "SELECT head_hash, length FROM trace_chains WHERE chain = $1",
+      [m.mission_id],
+    );
     expect(head).toEqual([{ head_hash: first.hash, length: 1 }]);
   });
 
@@ -112,14 +140,17 @@ describe("appending", () => {
   });
 
   test("entries without a mission form the global chain", async () => {
-    const before = (await sql<{ length: number }>(t, "SELECT length FROM trace_chains WHERE chain = ''"))[0]?.length ?? 0;
+    const before =
+      (await sql<{ length: number }>(t, "SELECT length FROM trace_chains WHERE chain = ''"))[0]?.length ?? 0;
     const [x, y] = await append(
       t,
       { event: "token.created", actor: "admin:test", data: { role: "member" } },
       { event: "agent.registered", actor: "agent:a", agentId: "a", data: {} },
     );
     expect(y!.prevHash).toBe(x!.hash);
-    const head = (await sql<{ length: number; head_hash: string }>(t, "SELECT length, head_hash FROM trace_chains WHERE chain = ''"))[0]!;
+    const head = (
+      await sql<{ length: number; head_hash: string }>(t, "SELECT length, head_hash FROM trace_chains WHERE chain = ''")
+    )[0]!;
     expect(head).toEqual({ length: before + 2, head_hash: y!.hash });
   });
 
@@ -134,7 +165,11 @@ describe("appending", () => {
     // Another chain is not held back by it.
     const [g] = await append(t, { event: "note.added", actor: "x", missionId: (await createMission(t)).mission_id });
     expect(Math.abs(g!.at.getTime() - Date.now())).toBeLessThan(60_000);
-    const stored = await sql<{ us: string }>(t, "SELECT (extract(epoch FROM at) * 1000000)::bigint::text AS us FROM trace_entries WHERE id = $1", [g!.id]);
+    const stored = await sql<{ us: string }>(
+      t,
+      "SELECT (extract(epoch FROM at) * 1000000)::bigint::text AS us FROM trace_entries WHERE id = $1",
+      [g!.id],
+    );
     expect(Number(stored[0]!.us) % 1000).toBe(0);
     expect((await verify(t, m.mission_id)).valid).toBe(true);
   });
@@ -247,7 +282,15 @@ describe("verification detects tampering", () => {
   test("an inserted entry, even with a correctly computed hash, breaks the link of the next one", async () => {
     const { key, ids } = await missionWithEntries(3);
     const prev = (await sql<{ hash: string }>(t, "SELECT hash FROM trace_entries WHERE id = $1", [ids[1]]))[0]!.hash;
-    const content = { at: "2026-01-01T00:00:00.000Z", event: "note.added", actor: "forger", mission_id: key, task_id: null, agent_id: null, data: {} };
+    const content = {
+      at: "2026-01-01T00:00:00.000Z",
+      event: "note.added",
+      actor: "forger",
+      mission_id: key,
+      task_id: null,
+      agent_id: null,
+      data: {},
+    };
     const forged = await sql<{ id: number }>(
       t,
       `INSERT INTO trace_entries (at, event, actor, mission_id, data, prev_hash, hash)
@@ -255,16 +298,39 @@ describe("verification detects tampering", () => {
       [content.at, key, prev, entryHash(prev, content)],
     );
     // It sorts after the others (a new id), so it is the last entry's link that it fails.
-    expect(await verify(t, key)).toMatchObject({ valid: false, first_bad_id: Number(forged[0]!.id), reason: "broken_link" });
+    expect(await verify(t, key)).toMatchObject({
+      valid: false,
+      first_bad_id: Number(forged[0]!.id),
+      reason: "broken_link",
+    });
   });
 
   test("a chain rewritten after a point, head left alone → head_mismatch", async () => {
     const { key, ids } = await missionWithEntries(2);
     // Recompute the last entry's hash consistently with new content: the chain itself looks fine…
-    const last = (await sql<{ prev_hash: string }>(t, "SELECT prev_hash FROM trace_entries WHERE id = $1", [ids[2]]))[0]!;
-    const row = (await sql<{ at: Date; event: string; actor: string }>(t, "SELECT at, event, actor FROM trace_entries WHERE id = $1", [ids[2]]))[0]!;
-    const content = { at: new Date(row.at).toISOString(), event: row.event, actor: row.actor, mission_id: key, task_id: null, agent_id: null, data: { forged: true } };
-    await sql(t, "UPDATE trace_entries SET data = '{\"forged\": true}', hash = $2 WHERE id = $1", [ids[2], entryHash(last.prev_hash, content)]);
+    const last = (
+      await sql<{ prev_hash: string }>(t, "SELECT prev_hash FROM trace_entries WHERE id = $1", [ids[2]])
+    )[0]!;
+    const row = (
+      await sql<{ at: Date; event: string; actor: string }>(
+        t,
+        "SELECT at, event, actor FROM trace_entries WHERE id = $1",
+        [ids[2]],
+      )
+    )[0]!;
+    const content = {
+      at: new Date(row.at).toISOString(),
+      event: row.event,
+      actor: row.actor,
+      mission_id: key,
+      task_id: null,
+      agent_id: null,
+      data: { forged: true },
+    };
+    await sql(t, "UPDATE trace_entries SET data = '{\"forged\": true}', hash = $2 WHERE id = $1", [
+      ids[2],
+      entryHash(last.prev_hash, content),
+    ]);
     // …but it no longer ends on the head recorded when the real entry was appended.
     expect(await verify(t, key)).toEqual({ valid: false, entries: 3, first_bad_id: null, reason: "head_mismatch" });
   });
@@ -277,7 +343,11 @@ describe("verification detects tampering", () => {
       [key],
     );
     await sql(t, "INSERT INTO missions (mission_id, goal) VALUES ($1, 'g')", [key]);
-    expect(await verify(t, key)).toMatchObject({ valid: false, first_bad_id: Number(rows[0]!.id), reason: "broken_link" });
+    expect(await verify(t, key)).toMatchObject({
+      valid: false,
+      first_bad_id: Number(rows[0]!.id),
+      reason: "broken_link",
+    });
   });
 
   test("verifying every chain at once finds a tampered one among intact ones", async () => {
@@ -329,7 +399,12 @@ describe("concurrent appends to one chain", () => {
         pools[i % pools.length]!.db.transaction(async (tx) => {
           await appendTrace(tx as Executor, { event: "note.added", actor: `w${i}`, missionId: key, data: { i } });
           await new Promise((r) => setTimeout(r, i % 3));
-          await appendTrace(tx as Executor, { event: "note.added", actor: `w${i}`, missionId: key, data: { i, second: true } });
+          await appendTrace(tx as Executor, {
+            event: "note.added",
+            actor: `w${i}`,
+            missionId: key,
+            data: { i, second: true },
+          });
         }),
       ),
     );
@@ -367,41 +442,52 @@ describe("concurrent appends to one chain", () => {
     await assertLinear(m.mission_id, 1 + 80, 1);
   });
 
-  test.runIf(backend === "postgres")("a chain's lock holds only that chain: other missions append meanwhile", async () => {
-    const a = await createMission(t);
-    const b = await createMission(t);
-    const other = await openDatabase({ databaseUrl: t.db.url, dataDir: null, poolSize: 3 });
-    try {
-      let release!: () => void;
-      const held = new Promise<void>((r) => (release = r));
-      let appended!: () => void;
-      const holding = new Promise<void>((r) => (appended = r));
-      const tx1 = t.database.db.transaction(async (tx) => {
-        await appendTrace(tx as Executor, { event: "note.added", actor: "tx1", missionId: a.mission_id });
-        appended();
-        await held;
-      });
-      await holding;
-      // Mission B is not blocked by the open transaction on A…
-      await other.db.transaction((tx) => appendTrace(tx as Executor, { event: "note.added", actor: "tx2", missionId: b.mission_id }));
-      // …while a second append to A waits for tx1 to commit.
-      let tx3Done = false;
-      const tx3 = other.db
-        .transaction((tx) => appendTrace(tx as Executor, { event: "note.added", actor: "tx3", missionId: a.mission_id }))
-        .then(() => (tx3Done = true));
-      await new Promise((r) => setTimeout(r, 300));
-      expect(tx3Done).toBe(false);
-      release();
-      await tx1;
-      await tx3;
-      const actors = await sql<{ actor: string }>(t, "SELECT actor FROM trace_entries WHERE mission_id = $1 ORDER BY id", [a.mission_id]);
-      expect(actors.map((r) => r.actor).slice(1)).toEqual(["tx1", "tx3"]);
-      expect((await verify(t, a.mission_id)).valid).toBe(true);
-      expect((await verify(t, b.mission_id)).valid).toBe(true);
-    } finally {
-      await other.close();
-    }
-  });
+  test.runIf(backend === "postgres")(
+    "a chain's lock holds only that chain: other missions append meanwhile",
+    async () => {
+      const a = await createMission(t);
+      const b = await createMission(t);
+      const other = await openDatabase({ databaseUrl: t.db.url, dataDir: null, poolSize: 3 });
+      try {
+        let release!: () => void;
+        const held = new Promise<void>((r) => (release = r));
+        let appended!: () => void;
+        const holding = new Promise<void>((r) => (appended = r));
+        const tx1 = t.database.db.transaction(async (tx) => {
+          await appendTrace(tx as Executor, { event: "note.added", actor: "tx1", missionId: a.mission_id });
+          appended();
+          await held;
+        });
+        await holding;
+        // Mission B is not blocked by the open transaction on A…
+        await other.db.transaction((tx) =>
+          appendTrace(tx as Executor, { event: "note.added", actor: "tx2", missionId: b.mission_id }),
+        );
+        // …while a second append to A waits for tx1 to commit.
+        let tx3Done = false;
+        const tx3 = other.db
+          .transaction((tx) =>
+            appendTrace(tx as Executor, { event: "note.added", actor: "tx3", missionId: a.mission_id }),
+          )
+          .then(() => (tx3Done = true));
+        await new Promise((r) => setTimeout(r, 300));
+        expect(tx3Done).toBe(false);
+        release();
+        await tx1;
+        await tx3;
+        const actors = await sql<{ actor: string }>(
+          t,
+          "SELECT actor FROM trace_entries WHERE mission_id = $1 ORDER BY id",
+          [a.mission_id],
+        );
+        expect(actors.map((r) => r.actor).slice(1)).toEqual(["tx1", "tx3"]);
+        expect((await verify(t, a.mission_id)).valid).toBe(true);
+        expect((await verify(t, b.mission_id)).valid).toBe(true);
+      } finally {
+        await other.close();
+      }
+    },
+  );
 
   test("the first appends of a brand-new chain race safely", async () => {
     const key = uniq("fresh");
@@ -421,7 +507,9 @@ test("the halves around `at` that the append statement joins are the canonical J
   fc.assert(
     fc.property(
       fc.record({
-        at: fc.date({ min: new Date("1970-01-01"), max: new Date("9999-12-31"), noInvalidDate: true }).map((d) => d.toISOString()),
+        at: fc
+          .date({ min: new Date("1970-01-01"), max: new Date("9999-12-31"), noInvalidDate: true })
+          .map((d) => d.toISOString()),
         event: fc.string(),
         actor: fc.string(),
         mission_id: fc.option(fc.string(), { nil: null }),

@@ -23,7 +23,8 @@ const busOf = (app: App) => (app as unknown as { services: { events: EventBus } 
 
 /** Another app on the same database (on PostgreSQL with its own pool, as another process would have). */
 async function secondApp(eventStream: { keepAliveMs?: number; gapWaitMs?: number; idleStopMs?: number } = {}) {
-  const database: Database = backend === "postgres" ? await openDatabase({ databaseUrl: t.db.url, dataDir: null, poolSize: 3 }) : t.database;
+  const database: Database =
+    backend === "postgres" ? await openDatabase({ databaseUrl: t.db.url, dataDir: null, poolSize: 3 }) : t.database;
   const config = loadConfig({ MC_DATA_DIR: "/tmp/mc-test-unused", LOG_LEVEL: "silent" });
   const app = await buildApp({ config, database, eventStream });
   await app.listen({ host: "127.0.0.1", port: 0 });
@@ -48,7 +49,11 @@ async function open(path: string, opts: Parameters<typeof openSse>[2] = {}, base
   return c;
 }
 
-const ids = (c: SseClient) => c.events().filter((e) => e.id !== undefined).map((e) => Number(e.id));
+const ids = (c: SseClient) =>
+  c
+    .events()
+    .filter((e) => e.id !== undefined)
+    .map((e) => Number(e.id));
 
 describe("live stream", () => {
   test("a new entry arrives with id: = its trace id and the entry as data", async () => {
@@ -75,7 +80,9 @@ describe("live stream", () => {
     const m2 = await createMission(t);
     const byKey = await open("/api/events", { query: { mission_id: m1.mission_id } });
     const byId = await open("/api/events", { query: { mission_id: String(m1.id) } });
-    const byEvent = await open("/api/events", { query: { event: "mission.status_changed", mission_id: m2.mission_id } });
+    const byEvent = await open("/api/events", {
+      query: { event: "mission.status_changed", mission_id: m2.mission_id },
+    });
     const byAgent = await open("/api/events", { query: { agent_id: "filter-agent" } });
     const byTask = await open("/api/events", { query: { task_id: "filter-task" } });
     const none = await open("/api/events", { query: { mission_id: "no-such-mission" } });
@@ -85,7 +92,13 @@ describe("live stream", () => {
       await t.json("PATCH", `/api/missions/${m2.mission_id}`, { body: { goal: "other" } });
       await append(
         t,
-        { event: "agent.task_start", actor: "agent:filter-agent", agentId: "filter-agent", taskId: "filter-task", data: {} },
+        {
+          event: "agent.task_start",
+          actor: "agent:filter-agent",
+          agentId: "filter-agent",
+          taskId: "filter-task",
+          data: {},
+        },
         { event: "agent.task_start", actor: "agent:other", agentId: "other-agent", data: {} },
       );
       await t.json("POST", `/api/missions/${m1.mission_id}/pause`);
@@ -119,7 +132,11 @@ describe("live stream", () => {
     const mission = await open("/api/events", { query: { mission_id: "any-mission" } });
     try {
       const before = await t.database.query<{ n: number }>("SELECT count(*)::int AS n FROM trace_entries");
-      await busOf(t.app).publishEphemeral({ event: "agent.heartbeat", agent_id: "hb-agent", at: new Date("2026-02-26T12:00:00Z") });
+      await busOf(t.app).publishEphemeral({
+        event: "agent.heartbeat",
+        agent_id: "hb-agent",
+        at: new Date("2026-02-26T12:00:00Z"),
+      });
       const hb = (await agent.until((e) => e.length >= 1))[0]!;
       expect(hb.id).toBeUndefined();
       expect(hb.json).toEqual({ event: "agent.heartbeat", agent_id: "hb-agent", at: "2026-02-26T12:00:00.000Z" });
@@ -177,7 +194,10 @@ describe("reconnecting with Last-Event-ID", () => {
     await t.json("POST", `/api/missions/${m.mission_id}/start`);
     const stored = (await t.json("GET", `/api/missions/${m.mission_id}/trace`)).body.data.map((e: any) => e.id);
     const q = await open("/api/events", { query: { mission_id: m.mission_id, last_event_id: "0" } });
-    const h = await open("/api/events", { query: { mission_id: m.mission_id, last_event_id: "0" }, lastEventId: String(stored[0]) });
+    const h = await open("/api/events", {
+      query: { mission_id: m.mission_id, last_event_id: "0" },
+      lastEventId: String(stored[0]),
+    });
     try {
       await q.until((e) => e.length >= 2);
       expect(ids(q)).toEqual(stored);
@@ -193,15 +213,27 @@ describe("reconnecting with Last-Event-ID", () => {
   test("a replay longer than one page, while new entries keep coming", async () => {
     const m = await createMission(t);
     const startId = (await t.json("GET", `/api/missions/${m.mission_id}/trace`)).body.data[0].id;
-    await append(t, ...Array.from({ length: 1200 }, (_, i) => ({ event: "note.added", actor: "x", missionId: m.mission_id, data: { i } })));
+    await append(
+      t,
+      ...Array.from({ length: 1200 }, (_, i) => ({
+        event: "note.added",
+        actor: "x",
+        missionId: m.mission_id,
+        data: { i },
+      })),
+    );
     const c = await open("/api/events", { query: { mission_id: m.mission_id }, lastEventId: String(startId) });
     try {
       const writer = (async () => {
-        for (let i = 0; i < 20; i++) await append(t, { event: "note.added", actor: "y", missionId: m.mission_id, data: { live: i } });
+        for (let i = 0; i < 20; i++)
+          await append(t, { event: "note.added", actor: "y", missionId: m.mission_id, data: { live: i } });
       })();
       await writer;
       await c.until((e) => e.length >= 1220, 20_000, "1220 entries");
-      const stored = await t.database.query<{ id: number }>("SELECT id FROM trace_entries WHERE mission_id = $1 AND id > $2 ORDER BY id", [m.mission_id, startId]);
+      const stored = await t.database.query<{ id: number }>(
+        "SELECT id FROM trace_entries WHERE mission_id = $1 AND id > $2 ORDER BY id",
+        [m.mission_id, startId],
+      );
       expect(ids(c)).toEqual(stored.map((r) => Number(r.id)));
     } finally {
       c.close();
@@ -286,7 +318,11 @@ describe.runIf(backend === "postgres")("across processes (PostgreSQL)", () => {
       const m = await createMission(t); // written through the first app's pool
       await c.until((e) => e.some((x) => x.json.mission_id === m.mission_id), 10_000, "cross-process entry");
       await busOf(t.app).publishEphemeral({ event: "agent.heartbeat", agent_id: "far-agent", at: new Date() });
-      await c.until((e) => e.some((x) => x.json.agent_id === "far-agent" && x.json.event === "agent.heartbeat"), 10_000, "cross-process heartbeat");
+      await c.until(
+        (e) => e.some((x) => x.json.agent_id === "far-agent" && x.json.event === "agent.heartbeat"),
+        10_000,
+        "cross-process heartbeat",
+      );
     } finally {
       c.close();
       await other.close();

@@ -41,9 +41,16 @@ async function exportText(query: Record<string, string> = {}) {
 async function busyMission() {
   const m = await createMission(t);
   await t.json("POST", `/api/missions/${m.mission_id}/start`);
-  const task = await t.json("POST", `/api/missions/${m.mission_id}/tasks`, { body: { objective: "é 😀 \"quoted\"\nnew line" } });
+  const task = await t.json("POST", `/api/missions/${m.mission_id}/tasks`, {
+    body: { objective: 'é 😀 "quoted"\nnew line' },
+  });
   await t.json("POST", `/api/tasks/${task.body.data.task_id}/report`, {
-    body: { progress: { status: "in_progress", outputs: { n: 1.5, big: 12345678901234567000, neg: -0.001, nested: { z: [1, null, "x"] } } } },
+    body: {
+      progress: {
+        status: "in_progress",
+        outputs: { n: 1.5, big: 12345678901234567000, neg: -0.001, nested: { z: [1, null, "x"] } },
+      },
+    },
   });
   await t.json("PATCH", `/api/missions/${m.mission_id}`, { body: { metadata: { b: 2, a: { d: 1, c: [] } } } });
   return m;
@@ -57,13 +64,31 @@ describe("export", () => {
     expect(r.headers["content-type"]).toBe("application/x-ndjson; charset=utf-8");
     expect(r.headers["content-disposition"]).toBe(`attachment; filename="trace-${m.mission_id}.jsonl"`);
     expect(r.body.endsWith("\n")).toBe(true);
-    const lines = r.body.trimEnd().split("\n").map((l) => JSON.parse(l));
+    const lines = r.body
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const summary = lines.pop();
     expect(summary).toEqual({ chain_heads: { [m.mission_id]: lines.at(-1)!.hash }, entries: lines.length });
-    const stored = await sql<{ id: number; hash: string }>(t, "SELECT id, hash FROM trace_entries WHERE mission_id = $1 ORDER BY id", [m.mission_id]);
+    const stored = await sql<{ id: number; hash: string }>(
+      t,
+      "SELECT id, hash FROM trace_entries WHERE mission_id = $1 ORDER BY id",
+      [m.mission_id],
+    );
     expect(lines.map((l) => l.id)).toEqual(stored.map((s) => Number(s.id)));
     expect(lines.map((l) => l.hash)).toEqual(stored.map((s) => s.hash));
-    expect(Object.keys(lines[0]!)).toEqual(["id", "at", "event", "actor", "mission_id", "task_id", "agent_id", "data", "prev_hash", "hash"]);
+    expect(Object.keys(lines[0]!)).toEqual([
+      "id",
+      "at",
+      "event",
+      "actor",
+      "mission_id",
+      "task_id",
+      "agent_id",
+      "data",
+      "prev_hash",
+      "hash",
+    ]);
     expect(lines[0]).toMatchObject({ event: "mission.created", mission_id: m.mission_id, prev_hash: "0".repeat(64) });
     expect(lines[0]!.at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 
@@ -119,7 +144,11 @@ describe("export", () => {
       ["at edited", () => mutate(3, (e) => (e.at = e.at.replace(/\.\d{3}Z$/, ".999Z"))), 3],
       ["a line deleted", () => lines.filter((_, i) => i !== 2), 2],
       ["two lines swapped", () => [lines[0]!, lines[2]!, lines[1]!, ...lines.slice(3)], 1],
-      ["key order changed (harmless)", () => mutate(1, (e) => Object.assign(e, { data: Object.fromEntries(Object.entries(e.data).reverse()) })), -1],
+      [
+        "key order changed (harmless)",
+        () => mutate(1, (e) => Object.assign(e, { data: Object.fromEntries(Object.entries(e.data).reverse()) })),
+        -1,
+      ],
     ];
     test.each(cases)("%s", async (_name, make, badIndex) => {
       const changed = make();
@@ -145,14 +174,50 @@ describe("export", () => {
     });
     const summaryOf = () => JSON.parse(lines.at(-1)!);
     const cases: Array<[string, () => string, () => string]> = [
-      ["the summary line missing", () => lines.slice(0, -1).join("\n") + "\n", () => `no summary line after ${entries} entries: export cut off`],
-      ["the last entry and the summary missing", () => lines.slice(0, -2).join("\n") + "\n", () => `no summary line after ${entries - 1} entries: export cut off`],
-      ["cut inside the summary line", () => lines.join("\n").slice(0, -10), () => `line ${entries + 1}: not JSON (export cut off?)`],
-      ["cut inside an entry", () => lines.slice(0, 3).join("\n").slice(0, -5), () => "line 3: not JSON (export cut off?)"],
-      ["the last entry cut and the summary rewritten to match the count", () => [...lines.slice(0, -2), JSON.stringify({ ...summaryOf(), entries: entries - 1 })].join("\n"), () => `chain ${JSON.stringify(chainKey)} does not end where the summary says: export cut off`],
-      ["a summary with another count", () => [...lines.slice(0, -1), JSON.stringify({ ...summaryOf(), entries: entries + 1 })].join("\n"), () => `summary says ${entries + 1} entries, file has ${entries}: export cut off`],
-      ["a summary naming another chain", () => [...lines.slice(0, -1), JSON.stringify({ ...summaryOf(), chain_heads: { ...summaryOf().chain_heads, x: "0".repeat(64) } })].join("\n"), () => 'chain "x" does not end where the summary says: export cut off'],
-      ["entries after the summary (two exports pasted together)", () => [...lines, lines[0]!].join("\n"), () => "entries after the summary line: not one export"],
+      [
+        "the summary line missing",
+        () => lines.slice(0, -1).join("\n") + "\n",
+        () => `no summary line after ${entries} entries: export cut off`,
+      ],
+      [
+        "the last entry and the summary missing",
+        () => lines.slice(0, -2).join("\n") + "\n",
+        () => `no summary line after ${entries - 1} entries: export cut off`,
+      ],
+      [
+        "cut inside the summary line",
+        () => lines.join("\n").slice(0, -10),
+        () => `line ${entries + 1}: not JSON (export cut off?)`,
+      ],
+      [
+        "cut inside an entry",
+        () => lines.slice(0, 3).join("\n").slice(0, -5),
+        () => "line 3: not JSON (export cut off?)",
+      ],
+      [
+        "the last entry cut and the summary rewritten to match the count",
+        () => [...lines.slice(0, -2), JSON.stringify({ ...summaryOf(), entries: entries - 1 })].join("\n"),
+        () => `chain ${JSON.stringify(chainKey)} does not end where the summary says: export cut off`,
+      ],
+      [
+        "a summary with another count",
+        () => [...lines.slice(0, -1), JSON.stringify({ ...summaryOf(), entries: entries + 1 })].join("\n"),
+        () => `summary says ${entries + 1} entries, file has ${entries}: export cut off`,
+      ],
+      [
+        "a summary naming another chain",
+        () =>
+          [
+            ...lines.slice(0, -1),
+            JSON.stringify({ ...summaryOf(), chain_heads: { ...summaryOf().chain_heads, x: "0".repeat(64) } }),
+          ].join("\n"),
+        () => 'chain "x" does not end where the summary says: export cut off',
+      ],
+      [
+        "entries after the summary (two exports pasted together)",
+        () => [...lines, lines[0]!].join("\n"),
+        () => "entries after the summary line: not one export",
+      ],
       ["an empty file", () => "", () => "no summary line after 0 entries: export cut off"],
     ];
     test.each(cases)("%s", async (_name, make, message) => {
@@ -167,7 +232,11 @@ describe("export", () => {
 
   test("an entry changed in the database fails offline too", async () => {
     const m = await busyMission();
-    const id = (await sql<{ id: number }>(t, "SELECT id FROM trace_entries WHERE mission_id = $1 ORDER BY id OFFSET 1 LIMIT 1", [m.mission_id]))[0]!.id;
+    const id = (
+      await sql<{ id: number }>(t, "SELECT id FROM trace_entries WHERE mission_id = $1 ORDER BY id OFFSET 1 LIMIT 1", [
+        m.mission_id,
+      ])
+    )[0]!.id;
     await sql(t, "UPDATE trace_entries SET at = at + interval '1 microsecond' WHERE id = $1", [id]);
     const body = await exportText({ mission_id: m.mission_id });
     const line = body.split("\n").find((l) => l.startsWith(`{"id":${id},`))!;
@@ -185,34 +254,54 @@ describe("export", () => {
     expect((await offline(r.body)).code).toBe(0);
   });
 
-  test.runIf(backend === "postgres")("a client that goes away mid-export releases its snapshot connection", async () => {
-    const pool = t.database.pool!;
-    const m = await createMission(t);
-    // More than the socket buffers hold, so the export is still running when the client leaves.
-    await append(t, ...Array.from({ length: 2000 }, (_, i) => ({ event: "note.added", actor: "x", missionId: m.mission_id, data: { i, pad: "x".repeat(500) } })));
-    const http = await import("node:http");
-    await new Promise<void>((resolve) => {
-      const req = http.get(new URL("/api/trace/export", t.url!), { headers: { authorization: `Bearer ${t.admin}` } }, (res) => {
-        res.once("data", () => {
-          req.destroy();
-          resolve();
-        });
-      });
-    });
-    // The export's snapshot transaction ends and its connection goes back to the pool.
-    const open = () =>
-      t.database.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+  test.runIf(backend === "postgres")(
+    "a client that goes away mid-export releases its snapshot connection",
+    async () => {
+      const pool = t.database.pool!;
+      const m = await createMission(t);
+      // More than the socket buffers hold, so the export is still running when the client leaves.
+      await append(
+        t,
+        ...Array.from({ length: 2000 }, (_, i) => ({
+          event: "note.added",
+          actor: "x",
+          missionId: m.mission_id,
+          data: { i, pad: "x".repeat(500) },
+        })),
       );
-    await waitFor(async () => (await open())[0]!.n === 0 && pool.waitingCount === 0, 10_000, "snapshot released");
-    expect((await t.json("GET", "/api/trace/verify", { query: { mission_id: m.mission_id } })).body.data.valid).toBe(true);
-  });
+      const http = await import("node:http");
+      await new Promise<void>((resolve) => {
+        const req = http.get(
+          new URL("/api/trace/export", t.url!),
+          { headers: { authorization: `Bearer ${t.admin}` } },
+          (res) => {
+            res.once("data", () => {
+              req.destroy();
+              resolve();
+            });
+          },
+        );
+      });
+      // The export's snapshot transaction ends and its connection goes back to the pool.
+      const open = () =>
+        t.database.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+        );
+      await waitFor(async () => (await open())[0]!.n === 0 && pool.waitingCount === 0, 10_000, "snapshot released");
+      expect((await t.json("GET", "/api/trace/verify", { query: { mission_id: m.mission_id } })).body.data.valid).toBe(
+        true,
+      );
+    },
+  );
 
-  test.each(["no-such-mission", "424242", "bad key!"])("unknown mission %s → 404 (before any streaming)", async (id) => {
-    const r = await t.json("GET", "/api/trace/export", { query: { mission_id: id } });
-    expect(r.status).toBe(404);
-    expect(r.body).toEqual({ errors: { detail: "Not Found" } });
-  });
+  test.each(["no-such-mission", "424242", "bad key!"])(
+    "unknown mission %s → 404 (before any streaming)",
+    async (id) => {
+      const r = await t.json("GET", "/api/trace/export", { query: { mission_id: id } });
+      expect(r.status).toBe(404);
+      expect(r.body).toEqual({ errors: { detail: "Not Found" } });
+    },
+  );
 
   test("no token → 401; agent token → 403", async () => {
     const r = await t.json("GET", "/api/trace/export", { token: null });

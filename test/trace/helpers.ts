@@ -37,7 +37,9 @@ export async function verify(t: TestContext, missionId?: string | number) {
 }
 
 export async function idsOf(t: TestContext, missionKey: string) {
-  const rows = await sql<{ id: number }>(t, "SELECT id FROM trace_entries WHERE mission_id = $1 ORDER BY id", [missionKey]);
+  const rows = await sql<{ id: number }>(t, "SELECT id FROM trace_entries WHERE mission_id = $1 ORDER BY id", [
+    missionKey,
+  ]);
   return rows.map((r) => Number(r.id));
 }
 
@@ -124,7 +126,8 @@ export function openSse(
           const deadline = Date.now() + timeoutMs;
           while (!pred(events())) {
             const left = deadline - Date.now();
-            if (left <= 0) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(events().map((e) => e.json))}`);
+            if (left <= 0)
+              throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(events().map((e) => e.json))}`);
             await new Promise<void>((r) => {
               const timer = setTimeout(r, Math.min(left, 200));
               waiters.push(() => {

@@ -20,7 +20,13 @@ beforeAll(async () => {
     await pause();
     for (let i = 0; i < 3; i++) {
       // Separate statements: several entries may share a millisecond, as they do in real traffic.
-      await append(t, { event: "note.added", actor: "x", missionId: key, taskId: i === 0 ? "task-a" : null, data: { g, i } });
+      await append(t, {
+        event: "note.added",
+        actor: "x",
+        missionId: key,
+        taskId: i === 0 ? "task-a" : null,
+        data: { g, i },
+      });
       await append(t, { event: "note.added", actor: "x", missionId: other, data: { g, i } });
     }
   }

@@ -31,7 +31,19 @@ describe("the fold", () => {
     const es = [
       entry("mission.created", { goal: "g", status: "planning", description: null, metadata: {} }),
       entry("mission.status_changed", { from: "planning", to: "active", via: "start" }),
-      entry("task.created", { objective: "o", status: "pending", agent_id: null, sprint_id: null, priority: null, requirement_ids: [], outputs: {} }, "t1"),
+      entry(
+        "task.created",
+        {
+          objective: "o",
+          status: "pending",
+          agent_id: null,
+          sprint_id: null,
+          priority: null,
+          requirement_ids: [],
+          outputs: {},
+        },
+        "t1",
+      ),
       entry("task.created", { objective: "o", status: "pending", agent_id: "a1" }, "t2"),
       entry("task.updated", { changes: { agent_id: "a2", objective: "new" } }, "t1"),
       entry("task.status_changed", { from: "pending", to: "in_progress", via: "report" }, "t1", "agent:a2"),
@@ -99,7 +111,10 @@ describe("the fold", () => {
   });
 
   test("events before mission.created are skipped", () => {
-    const s = foldTrace(emptyReplay("m1"), [entry("mission.status_changed", { to: "active" }), entry("mission.updated", { changes: {} })]);
+    const s = foldTrace(emptyReplay("m1"), [
+      entry("mission.status_changed", { to: "active" }),
+      entry("mission.updated", { changes: {} }),
+    ]);
     expect(s).toMatchObject({ mission: { status: null }, skipped: 2, events_replayed: 0 });
   });
 
@@ -124,7 +139,15 @@ describe("the fold", () => {
       id: fc.nat(),
       at: fc.constant("2026-01-01T00:00:00.000Z"),
       event: fc.oneof(
-        fc.constantFrom("mission.created", "mission.updated", "mission.status_changed", "task.created", "task.updated", "task.status_changed", "task.reported"),
+        fc.constantFrom(
+          "mission.created",
+          "mission.updated",
+          "mission.status_changed",
+          "task.created",
+          "task.updated",
+          "task.status_changed",
+          "task.reported",
+        ),
         fc.string(),
       ),
       actor: fc.string(),
@@ -134,7 +157,9 @@ describe("the fold", () => {
         fc.record({
           status: fc.constantFrom("pending", "active", 1),
           to: fc.option(fc.constantFrom("x", "y"), { nil: undefined }),
-          changes: fc.option(fc.dictionary(fc.constantFrom("agent_id", "status", "goal"), fc.jsonValue()), { nil: undefined }),
+          changes: fc.option(fc.dictionary(fc.constantFrom("agent_id", "status", "goal"), fc.jsonValue()), {
+            nil: undefined,
+          }),
           agent_id: fc.option(fc.string(), { nil: null }),
         }),
       ),
@@ -170,7 +195,9 @@ async function replay(missionId: string | number, body?: unknown) {
 }
 
 async function traceCount(missionKey: string) {
-  return (await sql<{ n: number }>(t, "SELECT count(*)::int AS n FROM trace_entries WHERE mission_id = $1", [missionKey]))[0]!.n;
+  return (
+    await sql<{ n: number }>(t, "SELECT count(*)::int AS n FROM trace_entries WHERE mission_id = $1", [missionKey])
+  )[0]!.n;
 }
 
 describe("POST /api/missions/:mission_id/replay", () => {
@@ -183,8 +210,19 @@ describe("POST /api/missions/:mission_id/replay", () => {
     });
     expect(task.status).toBe(201);
     const tk = task.body.data.task_id;
-    expect((await t.json("POST", `/api/tasks/${tk}/report`, { body: { progress: { status: "in_progress", outputs: { a: 1 } } } })).status).toBe(200);
-    await append(t, { event: "policy.evaluated", actor: "admin:test", missionId: m.mission_id, data: { decision: "allow" } });
+    expect(
+      (
+        await t.json("POST", `/api/tasks/${tk}/report`, {
+          body: { progress: { status: "in_progress", outputs: { a: 1 } } },
+        })
+      ).status,
+    ).toBe(200);
+    await append(t, {
+      event: "policy.evaluated",
+      actor: "admin:test",
+      missionId: m.mission_id,
+      data: { decision: "allow" },
+    });
 
     const r = await t.json("POST", `/api/missions/${m.mission_id}/replay`);
     expect(r.status).toBe(200);
@@ -238,10 +276,35 @@ describe("POST /api/missions/:mission_id/replay", () => {
       completed: [],
     };
     const op = fc.oneof(
-      { weight: 2, arbitrary: fc.record({ k: fc.constant("mission"), pick: fc.nat(), terminal: fc.nat({ max: 5 }).map((x) => x === 0) }) },
-      { weight: 3, arbitrary: fc.record({ k: fc.constant("create"), agent: fc.option(fc.nat({ max: 2 }), { nil: null }) }) },
-      { weight: 2, arbitrary: fc.record({ k: fc.constant("assign"), task: fc.nat(), agent: fc.option(fc.nat({ max: 2 }), { nil: null }) }) },
-      { weight: 6, arbitrary: fc.record({ k: fc.constant("move"), task: fc.nat(), pick: fc.nat(), via: fc.constantFrom("report", "patch") }) },
+      {
+        weight: 2,
+        arbitrary: fc.record({
+          k: fc.constant("mission"),
+          pick: fc.nat(),
+          terminal: fc.nat({ max: 5 }).map((x) => x === 0),
+        }),
+      },
+      {
+        weight: 3,
+        arbitrary: fc.record({ k: fc.constant("create"), agent: fc.option(fc.nat({ max: 2 }), { nil: null }) }),
+      },
+      {
+        weight: 2,
+        arbitrary: fc.record({
+          k: fc.constant("assign"),
+          task: fc.nat(),
+          agent: fc.option(fc.nat({ max: 2 }), { nil: null }),
+        }),
+      },
+      {
+        weight: 6,
+        arbitrary: fc.record({
+          k: fc.constant("move"),
+          task: fc.nat(),
+          pick: fc.nat(),
+          via: fc.constantFrom("report", "patch"),
+        }),
+      },
       { weight: 2, arbitrary: fc.record({ k: fc.constant("review"), task: fc.nat(), approve: fc.boolean() }) },
       { weight: 1, arbitrary: fc.record({ k: fc.constant("illegal"), task: fc.nat() }) },
       { weight: 1, arbitrary: fc.record({ k: fc.constant("noise") }) },
@@ -254,7 +317,8 @@ describe("POST /api/missions/:mission_id/replay", () => {
         const key = m.mission_id;
         let mission = "planning";
         const tasks: Array<{ id: string; status: string; agent: string | null }> = [];
-        const ok = (r: { status: number; body: unknown }, what: string) => expect(r.status, `${what}: ${JSON.stringify(r.body)}`).toBe(200);
+        const ok = (r: { status: number; body: unknown }, what: string) =>
+          expect(r.status, `${what}: ${JSON.stringify(r.body)}`).toBe(200);
 
         for (const o of ops) {
           const task = "task" in o && tasks.length > 0 ? tasks[o.task % tasks.length]! : undefined;
@@ -271,13 +335,16 @@ describe("POST /api/missions/:mission_id/replay", () => {
               mission = r.body.data.status;
               // A mission that ends fails its open tasks in the same transaction (pending_review stays).
               if (["completed", "failed", "cancelled"].includes(mission)) {
-                for (const x of tasks) if (["pending", "in_progress", "blocked", "rejected"].includes(x.status)) x.status = "failed";
+                for (const x of tasks)
+                  if (["pending", "in_progress", "blocked", "rejected"].includes(x.status)) x.status = "failed";
               }
               break;
             }
             case "create": {
               const agent = o.agent === null ? null : agentKeys[o.agent]!;
-              const r = await t.json("POST", `/api/missions/${key}/tasks`, { body: { objective: "o", agent_id: agent } });
+              const r = await t.json("POST", `/api/missions/${key}/tasks`, {
+                body: { objective: "o", agent_id: agent },
+              });
               expect(r.status, JSON.stringify(r.body)).toBe(201);
               tasks.push({ id: r.body.data.task_id, status: "pending", agent });
               break;
@@ -296,7 +363,9 @@ describe("POST /api/missions/:mission_id/replay", () => {
               const to = legal[o.pick % legal.length]!;
               const r =
                 o.via === "report"
-                  ? await t.json("POST", `/api/tasks/${task.id}/report`, { body: { progress: { status: to, outputs: { step: o.pick } } } })
+                  ? await t.json("POST", `/api/tasks/${task.id}/report`, {
+                      body: { progress: { status: to, outputs: { step: o.pick } } },
+                    })
                   : await t.json("PATCH", `/api/tasks/${task.id}`, { body: { status: to } });
               ok(r, `move ${task.status} → ${to} via ${o.via}`);
               task.status = to;
@@ -304,7 +373,9 @@ describe("POST /api/missions/:mission_id/replay", () => {
             }
             case "review": {
               if (!task || task.status !== "pending_review") break;
-              const r = await t.json("POST", `/api/tasks/${task.id}/${o.approve ? "approve" : "reject"}`, { body: { comment: "c" } });
+              const r = await t.json("POST", `/api/tasks/${task.id}/${o.approve ? "approve" : "reject"}`, {
+                body: { comment: "c" },
+              });
               ok(r, "review");
               task.status = o.approve ? "completed" : "rejected";
               break;
@@ -312,7 +383,8 @@ describe("POST /api/missions/:mission_id/replay", () => {
             case "illegal": {
               if (!task) break;
               // A move the table forbids changes nothing and leaves no entry.
-              const to = task.status === "completed" ? "pending" : task.status === "pending" ? "completed" : "pending_review";
+              const to =
+                task.status === "completed" ? "pending" : task.status === "pending" ? "completed" : "pending_review";
               if (to === task.status || LEGAL[task.status]!.includes(to)) break;
               const before = await traceCount(key);
               const r = await t.json("POST", `/api/tasks/${task.id}/report`, { body: { progress: { status: to } } });
@@ -321,7 +393,12 @@ describe("POST /api/missions/:mission_id/replay", () => {
               break;
             }
             case "noise":
-              await append(t, { event: "policy.evaluated", actor: "admin:test", missionId: key, data: { decision: "warn" } });
+              await append(t, {
+                event: "policy.evaluated",
+                actor: "admin:test",
+                missionId: key,
+                data: { decision: "warn" },
+              });
               break;
             case "goal":
               ok(await t.json("PATCH", `/api/missions/${key}`, { body: { goal: o.text } }), "goal");
@@ -339,11 +416,13 @@ describe("POST /api/missions/:mission_id/replay", () => {
         expect(r.mission.status).toBe(mission);
         expect(r.tasks).toEqual(tasks.map((x) => ({ task_id: x.id, status: x.status, agent_id: x.agent })));
         expect(r.events_replayed + r.skipped).toBe(await traceCount(key));
-        const statusChanges = (await sql<{ n: number }>(
-          t,
-          "SELECT count(*)::int AS n FROM trace_entries WHERE mission_id = $1 AND event IN ('mission.status_changed', 'task.status_changed')",
-          [key],
-        ))[0]!.n;
+        const statusChanges = (
+          await sql<{ n: number }>(
+            t,
+            "SELECT count(*)::int AS n FROM trace_entries WHERE mission_id = $1 AND event IN ('mission.status_changed', 'task.status_changed')",
+            [key],
+          )
+        )[0]!.n;
         expect(r.timeline).toHaveLength(statusChanges);
       }),
       { numRuns: 10 },
@@ -358,7 +437,8 @@ describe("POST /api/missions/:mission_id/replay", () => {
     const t0 = new Date().toISOString(); // after mission.created
     await tick();
     await t.json("POST", `/api/missions/${m.mission_id}/start`);
-    const task = (await t.json("POST", `/api/missions/${m.mission_id}/tasks`, { body: { objective: "o" } })).body.data.task_id;
+    const task = (await t.json("POST", `/api/missions/${m.mission_id}/tasks`, { body: { objective: "o" } })).body.data
+      .task_id;
     await tick();
     const t1 = new Date().toISOString();
     const past = await stored(m.mission_id);
@@ -368,15 +448,33 @@ describe("POST /api/missions/:mission_id/replay", () => {
     await t.json("POST", `/api/missions/${m.mission_id}/pause`);
 
     const at1 = await replay(m.mission_id, { until: t1 });
-    expect(at1).toMatchObject({ mission: past.mission, tasks: past.tasks, consistent: null, chain_valid: true, events_replayed: 3 });
+    expect(at1).toMatchObject({
+      mission: past.mission,
+      tasks: past.tasks,
+      consistent: null,
+      chain_valid: true,
+      events_replayed: 3,
+    });
     expect(at1.tasks).toEqual([{ task_id: task, status: "pending", agent_id: null }]);
     expect(at1.timeline.map((l: any) => l.to)).toEqual(["active"]);
 
     const at0 = await replay(m.mission_id, { until: t0 });
-    expect(at0).toMatchObject({ mission: { mission_id: m.mission_id, status: "planning" }, tasks: [], events_replayed: 1, consistent: null });
+    expect(at0).toMatchObject({
+      mission: { mission_id: m.mission_id, status: "planning" },
+      tasks: [],
+      events_replayed: 1,
+      consistent: null,
+    });
 
     const before = await replay(m.mission_id, { until: "2000-01-01T00:00:00Z" });
-    expect(before).toMatchObject({ mission: { status: null }, tasks: [], events_replayed: 0, skipped: 0, timeline: [], consistent: null });
+    expect(before).toMatchObject({
+      mission: { status: null },
+      tasks: [],
+      events_replayed: 0,
+      skipped: 0,
+      timeline: [],
+      consistent: null,
+    });
 
     // A moment after everything: the full state, still with consistent null (until was given).
     const now = await replay(m.mission_id, { until: new Date(Date.now() + 60_000).toISOString() });
@@ -393,9 +491,14 @@ describe("POST /api/missions/:mission_id/replay", () => {
 
   test("a change made behind the trace's back → consistent false (chain still valid)", async () => {
     const m = await createMission(t);
-    const task = (await t.json("POST", `/api/missions/${m.mission_id}/tasks`, { body: { objective: "o" } })).body.data.task_id;
+    const task = (await t.json("POST", `/api/missions/${m.mission_id}/tasks`, { body: { objective: "o" } })).body.data
+      .task_id;
     await sql(t, "UPDATE tasks SET status = 'completed' WHERE task_id = $1", [task]);
-    expect(await replay(m.mission_id)).toMatchObject({ consistent: false, chain_valid: true, tasks: [{ task_id: task, status: "pending" }] });
+    expect(await replay(m.mission_id)).toMatchObject({
+      consistent: false,
+      chain_valid: true,
+      tasks: [{ task_id: task, status: "pending" }],
+    });
 
     const m2 = await createMission(t);
     await sql(t, "UPDATE missions SET status = 'active' WHERE mission_id = $1", [m2.mission_id]);
@@ -406,7 +509,9 @@ describe("POST /api/missions/:mission_id/replay", () => {
     expect(await replay(m3.mission_id)).toMatchObject({ consistent: false, tasks: [] });
 
     const m4 = await createMission(t);
-    const a = await t.json("POST", `/api/missions/${m4.mission_id}/tasks`, { body: { objective: "o", agent_id: null } });
+    const a = await t.json("POST", `/api/missions/${m4.mission_id}/tasks`, {
+      body: { objective: "o", agent_id: null },
+    });
     const agent = await t.agentToken(uniq("sneaky"));
     void agent;
     await sql(t, "UPDATE tasks SET agent_id = (SELECT max(id) FROM agents) WHERE task_id = $1", [a.body.data.task_id]);
@@ -416,24 +521,40 @@ describe("POST /api/missions/:mission_id/replay", () => {
   test("a tampered trace → chain_valid false", async () => {
     const m = await createMission(t);
     await t.json("POST", `/api/missions/${m.mission_id}/start`);
-    await sql(t, "UPDATE trace_entries SET data = '{\"from\": \"planning\", \"to\": \"paused\"}' WHERE mission_id = $1 AND event = 'mission.status_changed'", [m.mission_id]);
+    await sql(
+      t,
+      'UPDATE trace_entries SET data = \'{"from": "planning", "to": "paused"}\' WHERE mission_id = $1 AND event = \'mission.status_changed\'',
+      [m.mission_id],
+    );
     const r = await replay(m.mission_id);
     expect(r).toMatchObject({ chain_valid: false, consistent: false, mission: { status: "paused" } });
   });
 
   test("a chain longer than one batch replays in batches", async () => {
     const m = await createMission(t);
-    const task = (await t.json("POST", `/api/missions/${m.mission_id}/tasks`, { body: { objective: "o" } })).body.data.task_id;
+    const task = (await t.json("POST", `/api/missions/${m.mission_id}/tasks`, { body: { objective: "o" } })).body.data
+      .task_id;
     const moves = ["in_progress", "blocked"];
     await t.database.db.transaction(async (tx) => {
       for (let i = 0; i < 1100; i++) {
         const to = moves[i % 2]!;
-        await appendTrace(tx, { event: "task.status_changed", actor: "bulk", missionId: m.mission_id, taskId: task, data: { from: moves[(i + 1) % 2], to, via: "report" } });
+        await appendTrace(tx, {
+          event: "task.status_changed",
+          actor: "bulk",
+          missionId: m.mission_id,
+          taskId: task,
+          data: { from: moves[(i + 1) % 2], to, via: "report" },
+        });
       }
     });
     await sql(t, "UPDATE tasks SET status = 'blocked' WHERE task_id = $1", [task]);
     const r = await replay(m.mission_id);
-    expect(r).toMatchObject({ chain_valid: true, consistent: true, events_replayed: 1102, tasks: [{ task_id: task, status: "blocked" }] });
+    expect(r).toMatchObject({
+      chain_valid: true,
+      consistent: true,
+      events_replayed: 1102,
+      tasks: [{ task_id: task, status: "blocked" }],
+    });
     expect(r.timeline).toHaveLength(1100);
   });
 });
@@ -464,7 +585,9 @@ describe("replay errors", () => {
     const r = await t.json("POST", `/api/missions/${m.mission_id}/replay`, { token: null });
     expect(r.status).toBe(401);
     expect(r.body).toEqual({ errors: { detail: "Unauthorized" } });
-    const a = await t.json("POST", `/api/missions/${m.mission_id}/replay`, { token: await t.agentToken(uniq("agent")) });
+    const a = await t.json("POST", `/api/missions/${m.mission_id}/replay`, {
+      token: await t.agentToken(uniq("agent")),
+    });
     expect(a.status).toBe(403);
     expect(a.body).toEqual({ errors: { detail: "Forbidden" } });
     expect((await t.json("POST", `/api/missions/${m.mission_id}/replay`, { token: t.member })).status).toBe(200);

@@ -64,7 +64,10 @@ describe.runIf(backend === "postgres")(`a trace of ${ROWS} entries`, () => {
   function expectIndexDriven(p: Awaited<ReturnType<typeof explain>>, what: string) {
     const types = p.all.map((n) => n["Node Type"]);
     expect(types, what).not.toContain("Seq Scan");
-    expect(types.some((x) => x.includes("Index")), what).toBe(true);
+    expect(
+      types.some((x) => x.includes("Index")),
+      what,
+    ).toBe(true);
     const scanned = p.all
       .filter((n) => n["Node Type"].includes("Scan"))
       .reduce((sum, n) => sum + (n["Actual Rows"] + (n["Rows Removed by Filter"] ?? 0)) * n["Actual Loops"], 0);
@@ -85,15 +88,35 @@ describe.runIf(backend === "postgres")(`a trace of ${ROWS} entries`, () => {
     ["mission + agent", () => ({ missionId: "big", agentId: "agent-3" }), () => Math.floor(maxId * 0.6)],
     ["mission + unknown agent", () => ({ missionId: "big", agentId: "nobody" }), () => null],
     ["mission + since the last hour", () => ({ missionId: "big", since: hourAgo() }), () => null],
-    ["mission + since long ago", () => ({ missionId: "big", since: new Date(Date.now() - 365 * 86400_000) }), () => Math.floor(maxId / 2)],
-    ["mission + a window in the middle", () => ({ missionId: "big", since: new Date(Date.now() - (ROWS / 2) * 1000), until: new Date(Date.now() - (ROWS / 2 - 600) * 1000) }), () => null],
-    ["mission + until long ago", () => ({ missionId: "big", until: new Date(Date.now() - 30 * 86400_000) }), () => null],
+    [
+      "mission + since long ago",
+      () => ({ missionId: "big", since: new Date(Date.now() - 365 * 86400_000) }),
+      () => Math.floor(maxId / 2),
+    ],
+    [
+      "mission + a window in the middle",
+      () => ({
+        missionId: "big",
+        since: new Date(Date.now() - (ROWS / 2) * 1000),
+        until: new Date(Date.now() - (ROWS / 2 - 600) * 1000),
+      }),
+      () => null,
+    ],
+    [
+      "mission + until long ago",
+      () => ({ missionId: "big", until: new Date(Date.now() - 30 * 86400_000) }),
+      () => null,
+    ],
     // Not here: `since`/`until` without a mission. Across missions `at` is only roughly ordered by id, so no
     // exact id range exists, and the planner (not knowing that the two grow together) may walk from the
     // start of the trace to a recent window. Listings of a large trace by time go through a mission.
     ["event only", () => ({ event: "mission.status_changed" }), () => null],
     ["no filter, deep page", () => ({}), () => maxId - 1000],
-    ["live-stream replay (mission, up to a horizon)", () => ({ missionId: "big", upTo: maxId - 10 }), () => maxId - 2000],
+    [
+      "live-stream replay (mission, up to a horizon)",
+      () => ({ missionId: "big", upTo: maxId - 10 }),
+      () => maxId - 2000,
+    ],
   ];
   test.each(lists)("list: %s", async (name, filter, after) => {
     const q = listTraceQuery(t.database.db, filter(), { limit: 50, after: after() }).toSQL();
@@ -101,7 +124,10 @@ describe.runIf(backend === "postgres")(`a trace of ${ROWS} entries`, () => {
   });
 
   const walks: Array<[string, () => { text: string; params: unknown[] }]> = [
-    ["chain walk of the big mission (replay, verify, export)", () => batchQuery({ mission: "big" }, Math.floor(maxId / 3), 1000)],
+    [
+      "chain walk of the big mission (replay, verify, export)",
+      () => batchQuery({ mission: "big" }, Math.floor(maxId / 3), 1000),
+    ],
     ["chain walk of a small mission", () => batchQuery({ mission: "other-12" }, 0, 1000)],
     ["the global chain", () => batchQuery({ mission: null }, Math.floor(maxId / 2), 1000)],
     ["every chain", () => batchQuery({ all: true }, Math.floor(maxId / 2), 1000)],

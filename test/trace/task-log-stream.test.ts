@@ -31,9 +31,19 @@ describe("task.log on the live stream", () => {
     try {
       expect(sse.status).toBe(200);
       // Fast path (status kept) and the transaction path (a move), and another task's lines.
-      expect((await t.json("POST", `/api/tasks/${other}/report`, { body: { progress: { logs: [{ message: "not mine" }] } } })).status).toBe(200);
+      expect(
+        (
+          await t.json("POST", `/api/tasks/${other}/report`, {
+            body: { progress: { logs: [{ message: "not mine" }] } },
+          })
+        ).status,
+      ).toBe(200);
       const r1 = await t.json("POST", `/api/tasks/${task}/report`, {
-        body: { progress: { logs: [{ message: "first", level: "info", timestamp: "2026-02-26T12:00:00Z" }, { message: "second" }] } },
+        body: {
+          progress: {
+            logs: [{ message: "first", level: "info", timestamp: "2026-02-26T12:00:00Z" }, { message: "second" }],
+          },
+        },
       });
       expect(r1.status).toBe(200);
       const r2 = await t.json("POST", `/api/tasks/${task}/report`, {
@@ -70,12 +80,25 @@ describe("task.log on the live stream", () => {
         body: { progress: { status: "completed", logs: [{ message: "never committed" }] } },
       });
       expect(bad.status).toBe(422);
-      expect((await t.json("POST", `/api/tasks/${task}/report`, { body: { progress: { logs: [{ message: "committed" }] } } })).status).toBe(200);
-      const frames = await sse.until((e) => linesOf(e).length >= 1 && e.some((f) => f.json?.event === "task.reported"), 15_000);
+      expect(
+        (
+          await t.json("POST", `/api/tasks/${task}/report`, {
+            body: { progress: { logs: [{ message: "committed" }] } },
+          })
+        ).status,
+      ).toBe(200);
+      const frames = await sse.until(
+        (e) => linesOf(e).length >= 1 && e.some((f) => f.json?.event === "task.reported"),
+        15_000,
+      );
       expect(linesOf(frames).map((l) => l.message)).toEqual(["committed"]);
       const firstId = frames.find((f) => f.id !== undefined)!.id!;
       // Resume from before everything: the trace entries come back, the lines do not.
-      const resumed = await openSse(t.url!, "/api/events", { token: t.admin, query: { task_id: task }, lastEventId: String(Number(firstId) - 1) });
+      const resumed = await openSse(t.url!, "/api/events", {
+        token: t.admin,
+        query: { task_id: task },
+        lastEventId: String(Number(firstId) - 1),
+      });
       try {
         const again = await resumed.until((e) => e.some((f) => f.json?.event === "task.reported"), 15_000);
         await new Promise((r) => setTimeout(r, 300));
@@ -95,14 +118,18 @@ describe("task.log on the live stream", () => {
     try {
       const long = "é".repeat(30_000);
       const many = Array.from({ length: 60 }, (_, i) => ({ message: `line ${i} ${"x".repeat(400)}` }));
-      const r = await t.json("POST", `/api/tasks/${task}/report`, { body: { progress: { logs: [{ message: long }, ...many] } } });
+      const r = await t.json("POST", `/api/tasks/${task}/report`, {
+        body: { progress: { logs: [{ message: long }, ...many] } },
+      });
       expect(r.status).toBe(200);
       const frames = await sse.until((e) => linesOf(e).length >= 61, 15_000, "61 lines");
       const events = logEvents(frames);
       expect(events.length).toBeGreaterThan(1);
       for (const f of events) expect(Buffer.byteLength(f.data!, "utf8")).toBeLessThan(8000);
       const lines = linesOf(frames);
-      expect(lines[0]!.message).toMatch(/^é+ … \[cut on the live stream at this point: the line has 60000 bytes; read it whole in the task's logs\]$/);
+      expect(lines[0]!.message).toMatch(
+        /^é+ … \[cut on the live stream at this point: the line has 60000 bytes; read it whole in the task's logs\]$/,
+      );
       expect(lines.slice(1).map((l) => l.message)).toEqual(many.map((l) => l.message));
       // Stored whole.
       const logs = await t.json("GET", `/api/tasks/${task}/logs`, { query: { limit: "1" } });
@@ -116,12 +143,20 @@ describe("task.log on the live stream", () => {
     const m = await createMission(t);
     const agentKey = uniq("log-agent");
     const a = await t.json("POST", "/api/agents", {
-      body: { agent_id: agentKey, adapter_module: "command", config: { command: ["sh", "-c", "echo out-one; echo out-two >&2"] } },
+      body: {
+        agent_id: agentKey,
+        adapter_module: "command",
+        config: { command: ["sh", "-c", "echo out-one; echo out-two >&2"] },
+      },
     });
     expect(a.status, JSON.stringify(a.body)).toBe(201);
-    expect((await t.json("POST", `/api/missions/${m.mission_id}/agents`, { body: { agent_id: agentKey } })).status).toBe(201);
+    expect(
+      (await t.json("POST", `/api/missions/${m.mission_id}/agents`, { body: { agent_id: agentKey } })).status,
+    ).toBe(201);
     expect((await t.json("POST", `/api/missions/${m.mission_id}/start`)).status).toBe(200);
-    const task = (await t.json("POST", `/api/missions/${m.mission_id}/tasks`, { body: { objective: "echo", agent_id: agentKey } })).body.data.task_id;
+    const task = (
+      await t.json("POST", `/api/missions/${m.mission_id}/tasks`, { body: { objective: "echo", agent_id: agentKey } })
+    ).body.data.task_id;
     const sse = await openSse(t.url!, "/api/events", { token: t.admin, query: { task_id: task, event: "task.log" } });
     try {
       expect((await t.json("POST", `/api/tasks/${task}/execute`)).status).toBe(202);
@@ -163,7 +198,11 @@ describe("live line packing", () => {
   });
 
   test("chunks stay under 7000 bytes and keep every line in order", () => {
-    const lines = Array.from({ length: 500 }, (_, i) => ({ message: `${i} ${"y".repeat(i * 7)}`, level: "info", timestamp: new Date(0) }));
+    const lines = Array.from({ length: 500 }, (_, i) => ({
+      message: `${i} ${"y".repeat(i * 7)}`,
+      level: "info",
+      timestamp: new Date(0),
+    }));
     const chunks = JSON.parse(liveLogChunks(lines)) as Array<Array<{ message: string }>>;
     for (const c of chunks) expect(Buffer.byteLength(JSON.stringify(c), "utf8")).toBeLessThanOrEqual(7_000);
     expect(chunks.flat().map((l) => l.message.split(" ")[0])).toEqual(lines.map((_, i) => String(i)));

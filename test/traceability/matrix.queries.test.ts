@@ -39,7 +39,11 @@ async function grow(n: number, mission: Made, sprint: Made, tag: string) {
     .returning({ id: objectives.id });
   const krs = await db
     .insert(keyResults)
-    .values(objs.flatMap((o, i) => [0, 1].map((k) => ({ krId: `${tag}-kr${i}.${k}`, objectiveId: o.id, title: "kr", target: 10, current: k * 3 }))))
+    .values(
+      objs.flatMap((o, i) =>
+        [0, 1].map((k) => ({ krId: `${tag}-kr${i}.${k}`, objectiveId: o.id, title: "kr", target: 10, current: k * 3 })),
+      ),
+    )
     .returning({ id: keyResults.id, objectiveId: keyResults.objectiveId });
   const reqs = await db
     .insert(requirements)
@@ -84,7 +88,13 @@ test("the number of queries does not grow with the data, with or without filters
   const mission = await f.mission({ mission_id: "QM" });
   const sprint = await f.sprint("QS");
   const service = createTraceabilityService({ database: counting(t.database) });
-  const filters: Array<Record<string, string>> = [{}, { objective_id: "small-o0" }, { mission_id: "QM" }, { sprint_id: String(sprint.id) }, { objective_id: "small-o1", mission_id: "QM", sprint_id: "QS" }];
+  const filters: Array<Record<string, string>> = [
+    {},
+    { objective_id: "small-o0" },
+    { mission_id: "QM" },
+    { sprint_id: String(sprint.id) },
+    { objective_id: "small-o1", mission_id: "QM", sprint_id: "QS" },
+  ];
 
   async function countFor(q: Record<string, string>) {
     logged.length = 0;

@@ -95,9 +95,28 @@ describe("hand-built fixture", () => {
     await f.keyResult(o1.id, { kr_id: "K2", progress: 30 });
     await f.objective({ objective_id: "O2", title: "Quality", start_date: "2020-01-01", end_date: "2020-12-31" });
     await f.objective({ objective_id: "O3", title: "Orphan objective" });
-    const r1 = await f.requirement({ requirement_id: "R1", title: "Login", objective_id: "O1", kr_id: "K1", priority: "p0", horizon: "h1" });
-    const r2 = await f.requirement({ requirement_id: "R2", title: "Billing", objective_id: "O1", priority: "p1", horizon: "h2" });
-    const r3 = await f.requirement({ requirement_id: "R3", title: "Tests", objective_id: "O2", priority: "p1", status: "accepted" });
+    const r1 = await f.requirement({
+      requirement_id: "R1",
+      title: "Login",
+      objective_id: "O1",
+      kr_id: "K1",
+      priority: "p0",
+      horizon: "h1",
+    });
+    const r2 = await f.requirement({
+      requirement_id: "R2",
+      title: "Billing",
+      objective_id: "O1",
+      priority: "p1",
+      horizon: "h2",
+    });
+    const r3 = await f.requirement({
+      requirement_id: "R3",
+      title: "Tests",
+      objective_id: "O2",
+      priority: "p1",
+      status: "accepted",
+    });
     await f.requirement({ requirement_id: "R4", title: 'Export, "quoted"', objective_id: "O2", priority: "p2" });
     const r5 = await f.requirement({ requirement_id: "R5", title: "Loose", priority: "p0" });
     await f.requirement({ requirement_id: "R6", title: "=SUM(A1)" });
@@ -105,8 +124,13 @@ describe("hand-built fixture", () => {
     const m2 = await f.mission({ mission_id: "M2" });
     const s1 = await f.sprint("S1");
     const a1 = await f.agent("A1");
-    const task = (key: string, mission: Made, status: string, requirements: number[], extra: { sprint?: Made; agent?: Made; objective?: string } = {}) =>
-      f.task({ key, mission, status, requirements, ...extra });
+    const task = (
+      key: string,
+      mission: Made,
+      status: string,
+      requirements: number[],
+      extra: { sprint?: Made; agent?: Made; objective?: string } = {},
+    ) => f.task({ key, mission, status, requirements, ...extra });
     const t1 = await task("T1", m1, "completed", [r1.id], { sprint: s1, agent: a1 });
     await task("T2", m1, "in_progress", [r1.id, r2.id]);
     await task("T3", m1, "completed", [r2.id], { objective: "do T3\nsecond line" });
@@ -136,7 +160,10 @@ describe("hand-built fixture", () => {
         o.key_results.map((k: any) => `${k.kr_id}=${k.progress}`),
         o.requirements.map((r: any) => [r.requirement_id, r.completion, r.tasks.map((x: any) => x.task_id)]),
       ]),
-      unlinked_requirements: m.unlinked_requirements.map((r: any) => [r.requirement_id, r.tasks.map((x: any) => x.task_id)]),
+      unlinked_requirements: m.unlinked_requirements.map((r: any) => [
+        r.requirement_id,
+        r.tasks.map((x: any) => x.task_id),
+      ]),
       unlinked_tasks: m.unlinked_tasks.map((x: any) => x.task_id),
     };
   }
@@ -145,11 +172,32 @@ describe("hand-built fixture", () => {
     const m = await matrix();
     expect(shape(m)).toEqual({
       objectives: [
-        ["O1", 40, "at_risk", ["K1=50", "K2=30"], [["R1", 50, ["T1", "T2"]], ["R2", 50, ["T2", "T3"]]]],
-        ["O2", 50, "off_track", [], [["R3", 100, ["T4"]], ["R4", 0, []]]],
+        [
+          "O1",
+          40,
+          "at_risk",
+          ["K1=50", "K2=30"],
+          [
+            ["R1", 50, ["T1", "T2"]],
+            ["R2", 50, ["T2", "T3"]],
+          ],
+        ],
+        [
+          "O2",
+          50,
+          "off_track",
+          [],
+          [
+            ["R3", 100, ["T4"]],
+            ["R4", 0, []],
+          ],
+        ],
         ["O3", 0, null, [], []],
       ],
-      unlinked_requirements: [["R5", ["T5"]], ["R6", []]],
+      unlinked_requirements: [
+        ["R5", ["T5"]],
+        ["R6", []],
+      ],
       unlinked_tasks: ["T6", "T7"],
     });
   });
@@ -202,12 +250,33 @@ describe("hand-built fixture", () => {
     const m = await matrix({ mission_id: "M1" });
     expect(shape(m)).toEqual({
       objectives: [
-        ["O1", 40, "at_risk", ["K1=50", "K2=30"], [["R1", 50, ["T1", "T2"]], ["R2", 50, ["T2", "T3"]]]],
+        [
+          "O1",
+          40,
+          "at_risk",
+          ["K1=50", "K2=30"],
+          [
+            ["R1", 50, ["T1", "T2"]],
+            ["R2", 50, ["T2", "T3"]],
+          ],
+        ],
         // R3's completion still counts T4, which is on another mission.
-        ["O2", 50, "off_track", [], [["R3", 100, []], ["R4", 0, []]]],
+        [
+          "O2",
+          50,
+          "off_track",
+          [],
+          [
+            ["R3", 100, []],
+            ["R4", 0, []],
+          ],
+        ],
         ["O3", 0, null, [], []],
       ],
-      unlinked_requirements: [["R5", []], ["R6", []]],
+      unlinked_requirements: [
+        ["R5", []],
+        ["R6", []],
+      ],
       unlinked_tasks: ["T6"],
     });
     expect(m.stats).toEqual({
@@ -254,7 +323,18 @@ describe("hand-built fixture", () => {
   test("objective filter narrows objectives, requirements and tasks to that objective's", async () => {
     const m = await matrix({ objective_id: "O1" });
     expect(shape(m)).toEqual({
-      objectives: [["O1", 40, "at_risk", ["K1=50", "K2=30"], [["R1", 50, ["T1", "T2"]], ["R2", 50, ["T2", "T3"]]]]],
+      objectives: [
+        [
+          "O1",
+          40,
+          "at_risk",
+          ["K1=50", "K2=30"],
+          [
+            ["R1", 50, ["T1", "T2"]],
+            ["R2", 50, ["T2", "T3"]],
+          ],
+        ],
+      ],
       unlinked_requirements: [],
       unlinked_tasks: [],
     });
@@ -277,8 +357,25 @@ describe("hand-built fixture", () => {
 
   test("filters combine", async () => {
     const m = await matrix({ objective_id: "O1", mission_id: "M2" });
-    expect(shape(m).objectives).toEqual([["O1", 40, "at_risk", ["K1=50", "K2=30"], [["R1", 50, []], ["R2", 50, []]]]]);
-    expect(m.stats).toMatchObject({ total_objectives: 1, total_tasks: 0, task_coverage_pct: 0, total_requirements: 2, linked_requirements: 0 });
+    expect(shape(m).objectives).toEqual([
+      [
+        "O1",
+        40,
+        "at_risk",
+        ["K1=50", "K2=30"],
+        [
+          ["R1", 50, []],
+          ["R2", 50, []],
+        ],
+      ],
+    ]);
+    expect(m.stats).toMatchObject({
+      total_objectives: 1,
+      total_tasks: 0,
+      task_coverage_pct: 0,
+      total_requirements: 2,
+      linked_requirements: 0,
+    });
     const both = await matrix({ mission_id: "M1", sprint_id: "S1" });
     expect(both.stats).toMatchObject({ total_tasks: 1, linked_tasks: 1 });
   });
@@ -290,7 +387,11 @@ describe("hand-built fixture", () => {
     [{ sprint_id: "99999" }, 3, 6, 0],
   ])("a filter naming nothing matches nothing: %j", async (query, objectives, requirements, tasks) => {
     const { stats } = await matrix(query);
-    expect([stats.total_objectives, stats.total_requirements, stats.total_tasks]).toEqual([objectives, requirements, tasks]);
+    expect([stats.total_objectives, stats.total_requirements, stats.total_tasks]).toEqual([
+      objectives,
+      requirements,
+      tasks,
+    ]);
   });
 
   test.each([

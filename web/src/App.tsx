@@ -59,7 +59,8 @@ function SignIn({ notice, onSignedIn }: { notice: string | null; onSignedIn: (to
               setBusy(false);
               if (r.ok) onSignedIn(t);
               else if (r.status === 401) setError("This token is not valid.");
-              else if (r.status === 403) setError("This token cannot use the console (an agent's token?). Use a member or admin token.");
+              else if (r.status === 403)
+                setError("This token cannot use the console (an agent's token?). Use a member or admin token.");
               else setError(`The server answered ${r.status}.`);
             })
             .catch(() => {
@@ -69,7 +70,14 @@ function SignIn({ notice, onSignedIn }: { notice: string | null; onSignedIn: (to
         }}
       >
         <label htmlFor="token">Token</label>
-        <input id="token" name="token" type="password" autoComplete="off" value={value} onChange={(e) => setValue(e.target.value)} />
+        <input
+          id="token"
+          name="token"
+          type="password"
+          autoComplete="off"
+          value={value}
+          onChange={(e) => setValue(e.target.value)}
+        />
         <button type="submit" disabled={busy}>
           Sign in
         </button>
@@ -147,4 +155,3 @@ function Screen({ route }: { route: Route }) {
       return <p>Nothing at {route.path}.</p>;
   }
 }
-

@@ -46,7 +46,13 @@ export type Agent = Ok<"/api/agents/{id}", "get">["data"] & {
   status_reason?: string | null;
   status_since?: string | null;
   last_event?: { event: string; at: string } | null;
-  run?: { task_id: string; pid: number | null; started_at: string; last_output_at: string | null; attempt: number } | null;
+  run?: {
+    task_id: string;
+    pid: number | null;
+    started_at: string;
+    last_output_at: string | null;
+    attempt: number;
+  } | null;
 };
 export type TraceEntry = Ok<"/api/trace", "get">["data"][number];
 export type Objective = Ok<"/api/objectives", "get">["data"][number];
@@ -88,7 +94,8 @@ export async function ok<T>(p: Promise<{ data?: T; error?: unknown; response: Re
     unauthorized();
     throw new ApiError(401, "Signed out: the token is not accepted");
   }
-  if (r.error !== undefined || !r.response.ok) throw new ApiError(r.response.status, describe(r.response.status, r.error));
+  if (r.error !== undefined || !r.response.ok)
+    throw new ApiError(r.response.status, describe(r.response.status, r.error));
   return r.data as T;
 }
 

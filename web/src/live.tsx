@@ -78,14 +78,18 @@ export function useNow(): number {
   );
 }
 
-export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): { data: T | null; error: string | null; reload: () => void } {
+export function useAsync<T>(
+  load: () => Promise<T>,
+  deps: unknown[],
+): { data: T | null; error: string | null; reload: () => void } {
   const [state, setState] = useState<{ data: T | null; error: string | null }>({ data: null, error: null });
   const [n, setN] = useState(0);
   useEffect(() => {
     let cancelled = false;
     load().then(
       (data) => !cancelled && setState({ data, error: null }),
-      (err: unknown) => !cancelled && setState((s) => ({ data: s.data, error: err instanceof Error ? err.message : String(err) })),
+      (err: unknown) =>
+        !cancelled && setState((s) => ({ data: s.data, error: err instanceof Error ? err.message : String(err) })),
     );
     return () => {
       cancelled = true;

@@ -16,13 +16,16 @@ export type Route =
 
 export function parse(hash: string): Route {
   const path = hash.replace(/^#/, "") || "/inbox";
-  const parts = path.split("/").filter(Boolean).map((p) => {
-    try {
-      return decodeURIComponent(p);
-    } catch {
-      return p;
-    }
-  });
+  const parts = path
+    .split("/")
+    .filter(Boolean)
+    .map((p) => {
+      try {
+        return decodeURIComponent(p);
+      } catch {
+        return p;
+      }
+    });
   const [a, b] = parts;
   if (parts.length === 1) {
     switch (a) {

@@ -19,7 +19,11 @@ export function age(iso: string | null | undefined, now: number): string {
 
 export function Age({ at }: { at: string | null | undefined }) {
   const now = useNow();
-  return <time dateTime={at ?? undefined} title={at ?? undefined}>{age(at, now)}</time>;
+  return (
+    <time dateTime={at ?? undefined} title={at ?? undefined}>
+      {age(at, now)}
+    </time>
+  );
 }
 
 export function money(n: unknown): string {
@@ -121,4 +125,12 @@ export function SafeLink({ url }: { url: unknown }) {
   );
 }
 
-export const TASK_STATUSES = ["pending", "in_progress", "blocked", "pending_review", "rejected", "completed", "failed"] as const;
+export const TASK_STATUSES = [
+  "pending",
+  "in_progress",
+  "blocked",
+  "pending_review",
+  "rejected",
+  "completed",
+  "failed",
+] as const;

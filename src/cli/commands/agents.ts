@@ -3,7 +3,20 @@ import type { Command } from "commander";
 import { action, api, parseLimit, printPage } from "../context.js";
 
 const COLUMNS = ["agent_id", "status", "current_task_id", "adapter_module", "status_reason"];
-const FIELDS = ["agent_id", "name", "status", "status_reason", "status_since", "current_task_id", "last_seen_at", "last_event", "run", "adapter_module", "capabilities", "config"];
+const FIELDS = [
+  "agent_id",
+  "name",
+  "status",
+  "status_reason",
+  "status_since",
+  "current_task_id",
+  "last_seen_at",
+  "last_event",
+  "run",
+  "adapter_module",
+  "capabilities",
+  "config",
+];
 
 type Row = Record<string, unknown>;
 
@@ -21,7 +34,9 @@ export function agentsCommand(program: Command) {
     .action(
       action(async ({ conn, out }, o: { status?: string; limit?: number; cursor?: string }) => {
         const page = await api<{ data: Row[]; meta: { next_cursor: string | null } }>(
-          conn.client.GET("/api/agents", { params: { query: { status: o.status as never, limit: o.limit, cursor: o.cursor } } }),
+          conn.client.GET("/api/agents", {
+            params: { query: { status: o.status as never, limit: o.limit, cursor: o.cursor } },
+          }),
           conn,
         );
         printPage(out, page, COLUMNS);
@@ -36,7 +51,11 @@ export function agentsCommand(program: Command) {
       action(async ({ conn, out }, id: string) => {
         const r = await api<{ data: Row }>(conn.client.GET("/api/agents/{id}", { params: { path: { id } } }), conn);
         if (out.json) out.data(r.data);
-        else out.record(r.data, FIELDS.filter((f) => f in r.data));
+        else
+          out.record(
+            r.data,
+            FIELDS.filter((f) => f in r.data),
+          );
       }),
     );
 

@@ -21,7 +21,10 @@ function walk(cmd: Command, prefix: string[], out: Node[]) {
 function bash(root: Command): string {
   const nodes: Node[] = [];
   walk(root, [], nodes);
-  const globals = root.options.map((o) => o.long).filter(Boolean).join(" ");
+  const globals = root.options
+    .map((o) => o.long)
+    .filter(Boolean)
+    .join(" ");
   const cases = nodes
     .map((n) => `    "${n.path}") words="${[...n.subcommands, ...n.options].join(" ")}" ;;`)
     .join("\n");
@@ -60,7 +63,10 @@ export function completionCommand(program: Command) {
   program
     .command("completion <shell>")
     .description("print a shell completion script (bash or zsh)")
-    .addHelpText("after", "\nExample:\n  mc completion bash > ~/.local/share/bash-completion/completions/mc\n  mc completion zsh > \"${fpath[1]}/_mc\"")
+    .addHelpText(
+      "after",
+      '\nExample:\n  mc completion bash > ~/.local/share/bash-completion/completions/mc\n  mc completion zsh > "${fpath[1]}/_mc"',
+    )
     .action((shell: string) => {
       if (shell === "bash") process.stdout.write(bash(program));
       else if (shell === "zsh") process.stdout.write(zsh(program));

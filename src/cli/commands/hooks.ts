@@ -56,7 +56,10 @@ export function hooksCommand(program: Command) {
           existing = parsed as Json;
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
-            throw new CliError(`${o.file} is not a JSON object (${(err as Error).message}); not touching it`, EXIT.refused);
+            throw new CliError(
+              `${o.file} is not a JSON object (${(err as Error).message}); not touching it`,
+              EXIT.refused,
+            );
           }
         }
         const merged = mergeHooks(existing, r.data.settings, r.data.url);
@@ -66,7 +69,9 @@ export function hooksCommand(program: Command) {
         await rename(tmp, o.file);
         if (out.json) return out.data({ file: path.resolve(o.file), settings: merged });
         out.text(`wrote Claude Code hooks for ${o.agent} to ${o.file}`);
-        out.note(`Claude Code reads the agent token from ${r.data.token_env}: export ${r.data.token_env}=<an agent token for ${o.agent}>`);
+        out.note(
+          `Claude Code reads the agent token from ${r.data.token_env}: export ${r.data.token_env}=<an agent token for ${o.agent}>`,
+        );
       }),
     );
 }

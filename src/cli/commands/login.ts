@@ -29,8 +29,13 @@ async function ask(url: string | undefined, token: string | undefined): Promise<
 export function loginCommand(program: Command) {
   program
     .command("login")
-    .description("check a server URL and token, and save them as a profile (~/.config/mission-control/config.json, mode 0600)")
-    .addHelpText("after", "\nExample:\n  mc login --url http://127.0.0.1:4000 --token mc_...\n  mc login --profile prod   (asks for the URL and token)")
+    .description(
+      "check a server URL and token, and save them as a profile (~/.config/mission-control/config.json, mode 0600)",
+    )
+    .addHelpText(
+      "after",
+      "\nExample:\n  mc login --url http://127.0.0.1:4000 --token mc_...\n  mc login --profile prod   (asks for the URL and token)",
+    )
     .action(async (_o: unknown, cmd: Command) => {
       // Here --url/--token are what to save: they are read as given, not from the environment or a profile.
       const g = globals(cmd);

@@ -54,7 +54,11 @@ export async function bridge(url: string, token: string): Promise<void> {
       log(`cannot reach ${url}: ${err.message}`);
       // A request deserves an answer even when the server cannot be reached, or the client waits forever.
       if ("id" in msg && "method" in msg) {
-        void stdio.send({ jsonrpc: "2.0", id: msg.id, error: { code: -32000, message: `Mission Control unreachable: ${err.message}` } });
+        void stdio.send({
+          jsonrpc: "2.0",
+          id: msg.id,
+          error: { code: -32000, message: `Mission Control unreachable: ${err.message}` },
+        });
       }
     });
   };

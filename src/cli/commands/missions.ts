@@ -9,19 +9,27 @@ type Row = Record<string, unknown>;
 
 export function missionsCommand(program: Command) {
   const missions = program.command("missions").description("missions: list, read, create, start, pause");
-  missions.addHelpText("after", "\nExample:\n  mc missions create --id checkout --goal 'Ship the new checkout'\n  mc missions start checkout");
+  missions.addHelpText(
+    "after",
+    "\nExample:\n  mc missions create --id checkout --goal 'Ship the new checkout'\n  mc missions start checkout",
+  );
 
   missions
     .command("list")
     .description("list missions, oldest first")
-    .option("--status <status>", "only missions in this status (planning, active, paused, completed, failed, cancelled)")
+    .option(
+      "--status <status>",
+      "only missions in this status (planning, active, paused, completed, failed, cancelled)",
+    )
     .option("--limit <n>", "page size", parseLimit)
     .option("--cursor <cursor>", "the next page (printed after a full page)")
     .addHelpText("after", "\nExample:\n  mc missions list --status active --json")
     .action(
       action(async ({ conn, out }, o: { status?: string; limit?: number; cursor?: string }) => {
         const page = await api<{ data: Row[]; meta: { next_cursor: string | null } }>(
-          conn.client.GET("/api/missions", { params: { query: { status: o.status as never, limit: o.limit, cursor: o.cursor } } }),
+          conn.client.GET("/api/missions", {
+            params: { query: { status: o.status as never, limit: o.limit, cursor: o.cursor } },
+          }),
           conn,
         );
         printPage(out, page, COLUMNS);
@@ -49,7 +57,11 @@ export function missionsCommand(program: Command) {
     .addHelpText("after", "\nExample:\n  mc missions create --id checkout --goal 'Ship the new checkout'")
     .action(
       action(async ({ conn, out }, o: { id?: string; goal: string; description?: string }) => {
-        const body = { goal: o.goal, ...(o.id !== undefined ? { mission_id: o.id } : {}), ...(o.description !== undefined ? { description: o.description } : {}) };
+        const body = {
+          goal: o.goal,
+          ...(o.id !== undefined ? { mission_id: o.id } : {}),
+          ...(o.description !== undefined ? { description: o.description } : {}),
+        };
         const r = await api<{ data: Row }>(conn.client.POST("/api/missions", { body: body as never }), conn);
         if (out.json) out.data(r.data);
         else out.text(`created mission ${String(r.data.mission_id)} (${String(r.data.status)})`);

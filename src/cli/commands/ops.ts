@@ -1,6 +1,16 @@
 // mc status · events · trace verify|export|replay · kb search · policy eval · tokens create|list|revoke
 import type { Command } from "commander";
-import { action, api, CliError, EXIT, parseJsonObject, parseLimit, printPage, unreachable, UsageError } from "../context.js";
+import {
+  action,
+  api,
+  CliError,
+  EXIT,
+  parseJsonObject,
+  parseLimit,
+  printPage,
+  unreachable,
+  UsageError,
+} from "../context.js";
 import { liveEvents } from "../sse.js";
 
 type Row = Record<string, unknown>;
@@ -15,23 +25,28 @@ export function statusCommand(program: Command) {
       action(async ({ conn, out }) => {
         const ready = await api<Row>(conn.client.GET("/readyz"), conn);
         const status: Row = { url: conn.url, server: ready.status ?? "ready" };
-        if (conn.token === null) throw new CliError("no token: pass --token, set MC_TOKEN or run mc login", EXIT.refused);
+        if (conn.token === null)
+          throw new CliError("no token: pass --token, set MC_TOKEN or run mc login", EXIT.refused);
         // Every role may list tasks (an agent sees its own): this is also the token check.
         const tasks = await api<Page>(conn.client.GET("/api/tasks", { params: { query: { limit: 500 } } }), conn);
         status.tasks = countBy(tasks.data, "status");
         // Counts are of the first page (500): more than that is said, not hidden.
         const truncated: string[] = tasks.meta.next_cursor ? ["tasks"] : [];
-        const missions = await conn.client.GET("/api/missions", { params: { query: { limit: 500 } } }).catch((e: unknown) => {
-          throw unreachable(conn, e);
-        });
+        const missions = await conn.client
+          .GET("/api/missions", { params: { query: { limit: 500 } } })
+          .catch((e: unknown) => {
+            throw unreachable(conn, e);
+          });
         // An agent token may not list missions or agents (403): then it simply sees less.
         if (missions.response.ok) {
           status.missions = countBy((missions.data as Page).data, "status");
           if ((missions.data as Page).meta.next_cursor) truncated.push("missions");
         }
-        const agents = await conn.client.GET("/api/agents", { params: { query: { limit: 500 } } }).catch((e: unknown) => {
-          throw unreachable(conn, e);
-        });
+        const agents = await conn.client
+          .GET("/api/agents", { params: { query: { limit: 500 } } })
+          .catch((e: unknown) => {
+            throw unreachable(conn, e);
+          });
         if (agents.response.ok) {
           status.agents = countBy((agents.data as Page).data, "status");
           if ((agents.data as Page).meta.next_cursor) truncated.push("agents");
@@ -41,7 +56,9 @@ export function statusCommand(program: Command) {
         out.text(`${out.paint("server", "bold")}    ${conn.url} ${out.paint(String(status.server), "green")}`);
         for (const k of ["missions", "tasks", "agents"] as const) {
           if (!status[k]) continue;
-          const counts = Object.entries(status[k] as Record<string, number>).map(([s, n]) => `${n} ${out.paint(s, "dim")}`);
+          const counts = Object.entries(status[k] as Record<string, number>).map(
+            ([s, n]) => `${n} ${out.paint(s, "dim")}`,
+          );
           const more = truncated.includes(k) ? out.paint(" (first 500)", "dim") : "";
           out.text(`${out.paint(k.padEnd(8), "bold")}  ${counts.length > 0 ? counts.join(", ") : "none"}${more}`);
         }
@@ -71,7 +88,11 @@ export function eventsCommand(program: Command) {
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
         const query = { mission_id: o.mission, task_id: o.task, agent_id: o.agent, event: o.event };
-        for await (const e of liveEvents(conn, { query, signal: ac.signal, onReconnect: (why) => out.note(`stream dropped (${why}); reconnecting`) })) {
+        for await (const e of liveEvents(conn, {
+          query,
+          signal: ac.signal,
+          onReconnect: (why) => out.note(`stream dropped (${why}); reconnecting`),
+        })) {
           if (out.json) {
             out.line(e.data);
             continue;
@@ -79,7 +100,12 @@ export function eventsCommand(program: Command) {
           const d = e.data;
           const at = typeof d.at === "string" ? d.at : new Date().toISOString();
           const who = [d.mission_id, d.task_id, d.agent_id].filter((x) => typeof x === "string").join(" ");
-          const detail = d.event === "task.log" ? (d.lines as Array<{ message: string }>).map((l) => l.message).join(" | ") : d.data !== undefined ? JSON.stringify(d.data) : "";
+          const detail =
+            d.event === "task.log"
+              ? (d.lines as Array<{ message: string }>).map((l) => l.message).join(" | ")
+              : d.data !== undefined
+                ? JSON.stringify(d.data)
+                : "";
           out.text(`${out.paint(at, "dim")} ${out.paint(String(d.event), "bold")} ${who} ${detail}`.trimEnd());
         }
       }),
@@ -97,7 +123,10 @@ export function traceCommand(program: Command) {
     .addHelpText("after", "\nExample:\n  mc trace verify --mission checkout")
     .action(
       action(async ({ conn, out }, o: { mission?: string }) => {
-        const r = await api<{ data: Row }>(conn.client.GET("/api/trace/verify", { params: { query: { mission_id: o.mission } } }), conn);
+        const r = await api<{ data: Row }>(
+          conn.client.GET("/api/trace/verify", { params: { query: { mission_id: o.mission } } }),
+          conn,
+        );
         if (out.json) out.data(r.data);
         else out.record(r.data);
         if (r.data.valid === false) process.exitCode = EXIT.refused;
@@ -155,7 +184,9 @@ export function kbCommand(program: Command) {
     .action(
       action(async ({ conn, out }, query: string, o: { limit?: number }) => {
         const r = await api<{ data: Row[] }>(
-          conn.client.POST("/api/knowledge/search", { body: { query, ...(o.limit !== undefined ? { limit: o.limit } : {}) } as never }),
+          conn.client.POST("/api/knowledge/search", {
+            body: { query, ...(o.limit !== undefined ? { limit: o.limit } : {}) } as never,
+          }),
           conn,
         );
         if (out.json) return out.data(r.data);
@@ -173,7 +204,10 @@ export function policyCommand(program: Command) {
     .option("--mission <mission>", "evaluate for this mission")
     .option("--agent <agent>", "evaluate for this agent")
     .option("--task <task>", "evaluate for this task")
-    .addHelpText("after", `\nExample:\n  mc policy eval --action '{"action_type":"git_push","force":true,"branch":"main"}'`)
+    .addHelpText(
+      "after",
+      `\nExample:\n  mc policy eval --action '{"action_type":"git_push","force":true,"branch":"main"}'`,
+    )
     .action(
       action(async ({ conn, out }, o: { action: string; mission?: string; agent?: string; task?: string }) => {
         const body = {
@@ -184,7 +218,11 @@ export function policyCommand(program: Command) {
         };
         const r = await api<{ data: Row }>(conn.client.POST("/api/policies/evaluate", { body: body as never }), conn);
         if (out.json) out.data(r.data);
-        else out.record(r.data, ["decision", "messages", "matched", "decision_id"].filter((k) => k in r.data));
+        else
+          out.record(
+            r.data,
+            ["decision", "messages", "matched", "decision_id"].filter((k) => k in r.data),
+          );
         if (r.data.decision === "block") process.exitCode = EXIT.refused;
       }),
     );
@@ -203,12 +241,19 @@ export function tokensCommand(program: Command) {
     .addHelpText("after", "\nExample:\n  mc tokens create --role member --name ci")
     .action(
       action(async ({ conn, out }, o: { role: string; agent?: string; name?: string }) => {
-        if (!["admin", "member", "agent"].includes(o.role)) throw new UsageError(`--role must be admin, member or agent, got "${o.role}"`);
-        const body = { role: o.role, ...(o.agent !== undefined ? { agent_id: o.agent } : {}), ...(o.name !== undefined ? { name: o.name } : {}) };
+        if (!["admin", "member", "agent"].includes(o.role))
+          throw new UsageError(`--role must be admin, member or agent, got "${o.role}"`);
+        const body = {
+          role: o.role,
+          ...(o.agent !== undefined ? { agent_id: o.agent } : {}),
+          ...(o.name !== undefined ? { name: o.name } : {}),
+        };
         const r = await api<{ data: Row }>(conn.client.POST("/api/tokens", { body: body as never }), conn);
         if (out.json) return out.data(r.data);
         out.text(String(r.data.token));
-        out.note(`token ${String(r.data.id)} (${String(r.data.role)}${r.data.agent_id ? `, agent ${String(r.data.agent_id)}` : ""}) created; the secret is shown only now`);
+        out.note(
+          `token ${String(r.data.id)} (${String(r.data.role)}${r.data.agent_id ? `, agent ${String(r.data.agent_id)}` : ""}) created; the secret is shown only now`,
+        );
       }),
     );
 
@@ -219,7 +264,10 @@ export function tokensCommand(program: Command) {
     .option("--cursor <cursor>", "the next page")
     .action(
       action(async ({ conn, out }, o: { limit?: number; cursor?: string }) => {
-        const page = await api<Page>(conn.client.GET("/api/tokens", { params: { query: { limit: o.limit, cursor: o.cursor } } }), conn);
+        const page = await api<Page>(
+          conn.client.GET("/api/tokens", { params: { query: { limit: o.limit, cursor: o.cursor } } }),
+          conn,
+        );
         printPage(out, page, ["id", "role", "agent_id", "name", "last_used_at"]);
       }),
     );

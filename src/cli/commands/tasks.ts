@@ -4,7 +4,19 @@ import { action, api, parseJsonObject, parseLimit, printPage, type Connection, t
 import { liveEvents } from "../sse.js";
 
 const COLUMNS = ["task_id", "mission_id", "status", "agent_id", "objective"];
-const FIELDS = ["task_id", "mission_id", "status", "agent_id", "objective", "sprint_id", "requirement_ids", "priority", "outputs", "inserted_at", "updated_at"];
+const FIELDS = [
+  "task_id",
+  "mission_id",
+  "status",
+  "agent_id",
+  "objective",
+  "sprint_id",
+  "requirement_ids",
+  "priority",
+  "outputs",
+  "inserted_at",
+  "updated_at",
+];
 /** `logs --follow` ends when the task reaches one of these: no agent works on it any more. */
 const FOLLOW_ENDS = new Set(["completed", "failed"]);
 
@@ -28,7 +40,9 @@ function printTask(out: Out, t: Row) {
 function printLog(out: Out, l: LogLine) {
   if (out.json) return out.line(l);
   const level = l.level ? ` ${l.level}` : "";
-  out.text(`${out.paint(l.timestamp, "dim")}${level === "" ? "" : out.paint(level, l.level === "error" ? "red" : "dim")} ${l.message}`);
+  out.text(
+    `${out.paint(l.timestamp, "dim")}${level === "" ? "" : out.paint(level, l.level === "error" ? "red" : "dim")} ${l.message}`,
+  );
 }
 
 async function allLogs(conn: Connection, id: string): Promise<LogLine[]> {
@@ -47,7 +61,10 @@ async function allLogs(conn: Connection, id: string): Promise<LogLine[]> {
 
 export function tasksCommand(program: Command) {
   const tasks = program.command("tasks").description("tasks: list, read, create, execute, review, logs");
-  tasks.addHelpText("after", "\nExample:\n  mc tasks create --mission checkout --objective 'Add the payment form' --agent claude-1\n  mc tasks logs task-12 --follow");
+  tasks.addHelpText(
+    "after",
+    "\nExample:\n  mc tasks create --mission checkout --objective 'Add the payment form' --agent claude-1\n  mc tasks logs task-12 --follow",
+  );
 
   tasks
     .command("list")
@@ -59,16 +76,23 @@ export function tasksCommand(program: Command) {
     .option("--cursor <cursor>", "the next page")
     .addHelpText("after", "\nExample:\n  mc tasks list --mission checkout --status pending_review")
     .action(
-      action(async ({ conn, out }, o: { mission?: string; status?: string; agent?: string; limit?: number; cursor?: string }) => {
-        const query = { status: o.status as never, agent_id: o.agent, limit: o.limit, cursor: o.cursor };
-        const page = await api<{ data: Row[]; meta: { next_cursor: string | null } }>(
-          o.mission !== undefined
-            ? conn.client.GET("/api/missions/{mission_id}/tasks", { params: { path: { mission_id: o.mission }, query } })
-            : conn.client.GET("/api/tasks", { params: { query } }),
-          conn,
-        );
-        printPage(out, page, COLUMNS);
-      }),
+      action(
+        async (
+          { conn, out },
+          o: { mission?: string; status?: string; agent?: string; limit?: number; cursor?: string },
+        ) => {
+          const query = { status: o.status as never, agent_id: o.agent, limit: o.limit, cursor: o.cursor };
+          const page = await api<{ data: Row[]; meta: { next_cursor: string | null } }>(
+            o.mission !== undefined
+              ? conn.client.GET("/api/missions/{mission_id}/tasks", {
+                  params: { path: { mission_id: o.mission }, query },
+                })
+              : conn.client.GET("/api/tasks", { params: { query } }),
+            conn,
+          );
+          printPage(out, page, COLUMNS);
+        },
+      ),
     );
 
   tasks
@@ -89,7 +113,10 @@ export function tasksCommand(program: Command) {
     .requiredOption("--objective <text>", "what to do")
     .option("--agent <agent>", "assign it to this agent (id or key)")
     .option("--id <key>", "the task's key; generated when omitted")
-    .addHelpText("after", "\nExample:\n  mc tasks create --mission checkout --objective 'Add the payment form' --agent claude-1")
+    .addHelpText(
+      "after",
+      "\nExample:\n  mc tasks create --mission checkout --objective 'Add the payment form' --agent claude-1",
+    )
     .action(
       action(async ({ conn, out }, o: { mission: string; objective: string; agent?: string; id?: string }) => {
         const body = {
@@ -98,11 +125,15 @@ export function tasksCommand(program: Command) {
           ...(o.id !== undefined ? { task_id: o.id } : {}),
         };
         const r = await api<{ data: Row }>(
-          conn.client.POST("/api/missions/{mission_id}/tasks", { params: { path: { mission_id: o.mission } }, body: body as never }),
+          conn.client.POST("/api/missions/{mission_id}/tasks", {
+            params: { path: { mission_id: o.mission } },
+            body: body as never,
+          }),
           conn,
         );
         if (out.json) out.data(r.data);
-        else out.text(`created task ${String(r.data.task_id)} in ${String(r.data.mission_id)} (${String(r.data.status)})`);
+        else
+          out.text(`created task ${String(r.data.task_id)} in ${String(r.data.mission_id)} (${String(r.data.status)})`);
       }),
     );
 
@@ -112,17 +143,30 @@ export function tasksCommand(program: Command) {
     .addHelpText("after", "\nExample:\n  mc tasks execute task-12 && mc tasks logs task-12 --follow")
     .action(
       action(async ({ conn, out }, id: string) => {
-        const r = await api<{ data: Row }>(conn.client.POST("/api/tasks/{id}/execute", { params: { path: { id } }, body: {} }), conn);
+        const r = await api<{ data: Row }>(
+          conn.client.POST("/api/tasks/{id}/execute", { params: { path: { id } }, body: {} }),
+          conn,
+        );
         if (out.json) out.data(r.data);
-        else out.text(`dispatched ${String(r.data.task_id)} to ${String(r.data.agent_id)} (dispatch ${String(r.data.id)}, ${String(r.data.status)})`);
+        else
+          out.text(
+            `dispatched ${String(r.data.task_id)} to ${String(r.data.agent_id)} (dispatch ${String(r.data.id)}, ${String(r.data.status)})`,
+          );
       }),
     );
 
   for (const verb of ["approve", "reject"] as const) {
     const cmd = tasks
       .command(`${verb} <task>`)
-      .description(verb === "approve" ? "approve a task in pending_review (completes it)" : "reject a task in pending_review, saying why")
-      .addHelpText("after", `\nExample:\n  mc tasks ${verb} task-12 --comment '${verb === "approve" ? "Looks good" : "Needs tests"}'`);
+      .description(
+        verb === "approve"
+          ? "approve a task in pending_review (completes it)"
+          : "reject a task in pending_review, saying why",
+      )
+      .addHelpText(
+        "after",
+        `\nExample:\n  mc tasks ${verb} task-12 --comment '${verb === "approve" ? "Looks good" : "Needs tests"}'`,
+      );
     if (verb === "approve") cmd.option("--comment <text>", "kept in the trace");
     else cmd.requiredOption("--comment <text>", "why (the agent reads it)");
     cmd.action(
@@ -131,7 +175,10 @@ export function tasksCommand(program: Command) {
         const path = verb === "approve" ? ("/api/tasks/{id}/approve" as const) : ("/api/tasks/{id}/reject" as const);
         const r = await api<{ data: Row }>(conn.client.POST(path, { params: { path: { id } }, body }), conn);
         if (out.json) out.data(r.data);
-        else out.text(`${verb === "approve" ? "approved" : "rejected"} ${String(r.data.task_id)} (${String(r.data.status)})`);
+        else
+          out.text(
+            `${verb === "approve" ? "approved" : "rejected"} ${String(r.data.task_id)} (${String(r.data.status)})`,
+          );
       }),
     );
   }
@@ -144,7 +191,10 @@ export function tasksCommand(program: Command) {
     .option("--message <text>", "one log line")
     .option("--status <status>", "move the task (in_progress, blocked, pending_review, …)")
     .option("--outputs <json>", "a JSON object merged into the task's outputs")
-    .addHelpText("after", `\nExample:\n  mc tasks report "$MC_TASK_ID" --message 'tests pass' --outputs '{"files_changed":3}'`)
+    .addHelpText(
+      "after",
+      `\nExample:\n  mc tasks report "$MC_TASK_ID" --message 'tests pass' --outputs '{"files_changed":3}'`,
+    )
     .action(
       action(async ({ conn, out }, id: string, o: { message?: string; status?: string; outputs?: string }) => {
         const body = {
@@ -152,7 +202,10 @@ export function tasksCommand(program: Command) {
           ...(o.outputs !== undefined ? { outputs: parseJsonObject(o.outputs, "--outputs") } : {}),
           ...(o.message !== undefined ? { logs: [{ message: o.message }] } : {}),
         };
-        const r = await api<{ data: Row }>(conn.client.POST("/api/tasks/{id}/report", { params: { path: { id } }, body: body as never }), conn);
+        const r = await api<{ data: Row }>(
+          conn.client.POST("/api/tasks/{id}/report", { params: { path: { id } }, body: body as never }),
+          conn,
+        );
         if (out.json) out.data(r.data);
         else out.text(`reported on ${String(r.data.task_id)} (${String(r.data.status)})`);
       }),
@@ -164,7 +217,10 @@ export function tasksCommand(program: Command) {
     .requiredOption("--summary <text>", "what was done")
     .option("--pr-url <url>", "the pull request")
     .option("--evidence <json>", "a JSON object, e.g. test results")
-    .addHelpText("after", `\nExample:\n  mc tasks submit "$MC_TASK_ID" --summary 'Login endpoint with tests' --pr-url https://github.com/o/r/pull/7`)
+    .addHelpText(
+      "after",
+      `\nExample:\n  mc tasks submit "$MC_TASK_ID" --summary 'Login endpoint with tests' --pr-url https://github.com/o/r/pull/7`,
+    )
     .action(
       action(async ({ conn, out }, id: string, o: { summary: string; prUrl?: string; evidence?: string }) => {
         const outputs = {
@@ -173,7 +229,10 @@ export function tasksCommand(program: Command) {
           ...(o.evidence !== undefined ? { evidence: parseJsonObject(o.evidence, "--evidence") } : {}),
         };
         const body = { status: "pending_review", outputs, logs: [{ message: `Submitted for review: ${o.summary}` }] };
-        const r = await api<{ data: Row }>(conn.client.POST("/api/tasks/{id}/report", { params: { path: { id } }, body: body as never }), conn);
+        const r = await api<{ data: Row }>(
+          conn.client.POST("/api/tasks/{id}/report", { params: { path: { id } }, body: body as never }),
+          conn,
+        );
         if (out.json) out.data(r.data);
         else out.text(`submitted ${String(r.data.task_id)} for review (${String(r.data.status)})`);
       }),
@@ -246,4 +305,3 @@ async function follow(conn: Connection, out: Out, id: string) {
     process.off("SIGTERM", stop);
   }
 }
-

@@ -1,5 +1,16 @@
 import { sql } from "drizzle-orm";
-import { bigint, boolean, customType, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  boolean,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
 import { id, insertedAt, updatedAt } from "./columns.js";
 
 const tsvector = customType<{ data: string }>({ dataType: () => "tsvector" });
@@ -60,7 +71,9 @@ export const knowledgeChunks = pgTable(
     uniqueIndex("knowledge_chunks_document_ordinal_idx").on(t.documentId, t.ordinal),
     index("knowledge_chunks_tsv_idx").using("gin", t.tsv),
     index("knowledge_chunks_text_trgm_idx").using("gin", t.text.op("gin_trgm_ops")),
-    index("knowledge_chunks_embed_queue_idx").on(t.embedNextAt).where(sql`${t.embedPending}`),
+    index("knowledge_chunks_embed_queue_idx")
+      .on(t.embedNextAt)
+      .where(sql`${t.embedPending}`),
   ],
 );
 
@@ -68,8 +81,6 @@ export const knowledgeChunks = pgTable(
 // contain is matched, by trigram similarity through this table's index, against the words it does contain.
 // Append-only (ON CONFLICT DO NOTHING, never updated or deleted): a word left over from a deleted document
 // only costs a correction that matches nothing.
-export const knowledgeTerms = pgTable(
-  "knowledge_terms",
-  { term: text("term").primaryKey() },
-  (t) => [index("knowledge_terms_trgm_idx").using("gin", t.term.op("gin_trgm_ops"))],
-);
+export const knowledgeTerms = pgTable("knowledge_terms", { term: text("term").primaryKey() }, (t) => [
+  index("knowledge_terms_trgm_idx").using("gin", t.term.op("gin_trgm_ops")),
+]);

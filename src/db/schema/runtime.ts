@@ -39,7 +39,9 @@ export const dispatches = pgTable(
   (t) => [
     index("dispatches_claim_idx").on(t.missionId, t.agentId, t.status, t.id),
     // An agent's live run (agent reads, the staleness daemon's "no run holds it").
-    index("dispatches_running_agent_idx").on(t.agentId, t.id).where(sql`status = 'running'`),
+    index("dispatches_running_agent_idx")
+      .on(t.agentId, t.id)
+      .where(sql`status = 'running'`),
     uniqueIndex("dispatches_one_live_per_task")
       .on(t.taskId)
       .where(sql`status IN ('queued', 'running', 'awaiting_approval')`),

@@ -23,6 +23,8 @@ export const apiTokens = pgTable(
   },
   (t) => [
     index("api_tokens_agent_idx").on(t.agentId),
-    index("api_tokens_dispatch_idx").on(t.dispatchId).where(sql`dispatch_id IS NOT NULL AND revoked_at IS NULL`),
+    index("api_tokens_dispatch_idx")
+      .on(t.dispatchId)
+      .where(sql`dispatch_id IS NOT NULL AND revoked_at IS NULL`),
   ],
 );

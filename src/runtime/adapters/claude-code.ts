@@ -74,7 +74,13 @@ export function claudeCodeParser(): LineParser {
           if (status === 401 || status === 403 || error === "authentication_failed") {
             fatal ??= `claude_code: the model API refused the credentials (${what}); not waiting for its retries`;
           }
-          return [{ type: "log", level: "warn", message: `model API call failed (${what}), retry ${count(o.attempt) ?? "?"} of ${count(o.max_retries) ?? "?"}` }];
+          return [
+            {
+              type: "log",
+              level: "warn",
+              message: `model API call failed (${what}), retry ${count(o.attempt) ?? "?"} of ${count(o.max_retries) ?? "?"}`,
+            },
+          ];
         }
         return [{ type: "log", level: "info", message: `system: ${str(o.subtype) ?? "event"}` }];
       }
@@ -95,11 +101,23 @@ export function claudeCodeParser(): LineParser {
           } else if (block.type === "tool_use") {
             const name = str(block.name) ?? "tool";
             const detail = toolDetail(block.input);
-            const files = WRITING_TOOLS.has(name) && isObj(block.input) ? [str(block.input.file_path) ?? str(block.input.notebook_path)].filter((f): f is string => !!f) : [];
-            events.push({ type: "tool", name, message: `${sub}tool: ${name}${detail ? ` ${detail}` : ""}`, ...(files.length > 0 ? { files } : {}) });
+            const files =
+              WRITING_TOOLS.has(name) && isObj(block.input)
+                ? [str(block.input.file_path) ?? str(block.input.notebook_path)].filter((f): f is string => !!f)
+                : [];
+            events.push({
+              type: "tool",
+              name,
+              message: `${sub}tool: ${name}${detail ? ` ${detail}` : ""}`,
+              ...(files.length > 0 ? { files } : {}),
+            });
           } else if (block.type === "tool_result" && block.is_error === true) {
             const text = toolResultText(block.content).trim();
-            events.push({ type: "log", level: "warn", message: `${sub}tool error: ${clip(text || "(no details)", 1_000)}` });
+            events.push({
+              type: "log",
+              level: "warn",
+              message: `${sub}tool error: ${clip(text || "(no details)", 1_000)}`,
+            });
           }
           // thinking blocks and successful tool results (file contents, command output) are not logged.
         }
@@ -129,7 +147,11 @@ export function claudeCodeParser(): LineParser {
         result = { type: "result", ok: !isError, reason, outputs };
         const turns = count(o.num_turns);
         const summary = `result: ${subtype}${turns !== null ? ` after ${turns} turns` : ""}${cost !== null ? `, $${cost}` : ""}`;
-        const denied: RunEvent[] = denials.map((d) => ({ type: "log", level: "warn", message: `permission denied: ${d.tool_name}${d.input ? ` ${d.input}` : ""}` }));
+        const denied: RunEvent[] = denials.map((d) => ({
+          type: "log",
+          level: "warn",
+          message: `permission denied: ${d.tool_name}${d.input ? ` ${d.input}` : ""}`,
+        }));
         return [...denied, { type: "log", level: isError ? "error" : "info", message: summary }, result];
       }
       case "stream_event":
@@ -140,13 +162,25 @@ export function claudeCodeParser(): LineParser {
     }
   }
 
-  return jsonLinesParser(parse, () => result, () => fatal);
+  return jsonLinesParser(
+    parse,
+    () => result,
+    () => fatal,
+  );
 }
 
 export const claudeCodeSpec: CliSpec = {
   module: "claude_code",
   defaultBinary: "claude",
-  argv: (prompt, extra, resume) => ["-p", prompt, "--output-format", "stream-json", "--verbose", ...(resume ? ["--resume", resume] : []), ...extra],
+  argv: (prompt, extra, resume) => [
+    "-p",
+    prompt,
+    "--output-format",
+    "stream-json",
+    "--verbose",
+    ...(resume ? ["--resume", resume] : []),
+    ...extra,
+  ],
   parser: claudeCodeParser,
 };
 

@@ -38,7 +38,12 @@ function failed(reason: string): AdapterRun {
 }
 
 /** How the run ended, from the exit status and the final result the CLI printed (if any). */
-export function cliOutcome(module: string, exit: ExitReason, result: LineParser["result"], opts: { fatal?: string | null; truncated?: boolean } = {}): RunOutcome {
+export function cliOutcome(
+  module: string,
+  exit: ExitReason,
+  result: LineParser["result"],
+  opts: { fatal?: string | null; truncated?: boolean } = {},
+): RunOutcome {
   if (opts.fatal) return { ok: false, reason: opts.fatal };
   if (result && !result.ok) return { ok: false, reason: result.reason ?? `${module} reported an error` };
   if (exit.kind !== "exit" || exit.code !== 0) return { ok: false, reason: `${module} process ${describeExit(exit)}` };
@@ -64,12 +69,14 @@ export function cliAdapter(spec: CliSpec): Adapter {
     start(ctx: RunContext) {
       const cfg = ctx.agent.config;
       const binary = cfg.binary === undefined ? spec.defaultBinary : cfg.binary;
-      if (typeof binary !== "string" || binary.trim() === "") return failed("agent config.binary must be a non-empty string");
+      if (typeof binary !== "string" || binary.trim() === "")
+        return failed("agent config.binary must be a non-empty string");
       const args = cfg.args === undefined ? [] : cfg.args;
       if (!Array.isArray(args) || !args.every((a) => typeof a === "string")) {
         return failed("agent config.args must be a list of strings");
       }
-      if (cfg.resume !== undefined && typeof cfg.resume !== "boolean") return failed("agent config.resume must be true or false");
+      if (cfg.resume !== undefined && typeof cfg.resume !== "boolean")
+        return failed("agent config.resume must be true or false");
       const cwd = typeof cfg.cwd === "string" ? cfg.cwd : undefined;
       const previous = cfg.resume === false ? null : previousSession(ctx, spec.module);
       // This server's MCP tools, registered with the CLI for the run (unless config.mcp is false).
@@ -90,7 +97,12 @@ export function cliAdapter(spec: CliSpec): Adapter {
             if (e.type === "session" && e.sessionId) {
               sawSession = true;
               if (SESSION_ID.test(e.sessionId)) {
-                ctx.emit({ type: "outputs", outputs: { session: { session_id: e.sessionId, agent_id: ctx.agent.agent_id, adapter_module: spec.module } } });
+                ctx.emit({
+                  type: "outputs",
+                  outputs: {
+                    session: { session_id: e.sessionId, agent_id: ctx.agent.agent_id, adapter_module: spec.module },
+                  },
+                });
               }
             }
           }
@@ -104,7 +116,11 @@ export function cliAdapter(spec: CliSpec): Adapter {
           onLine(stream, line, cut) {
             if (cut) {
               if (stream === "stdout") truncated = true;
-              ctx.emit({ type: "log", level: "warn", message: `${stream} line longer than ${MAX_LINE} characters, truncated: ${clip(line, 500)}` });
+              ctx.emit({
+                type: "log",
+                level: "warn",
+                message: `${stream} line longer than ${MAX_LINE} characters, truncated: ${clip(line, 500)}`,
+              });
               return;
             }
             if (stream === "stderr") {
@@ -134,7 +150,11 @@ export function cliAdapter(spec: CliSpec): Adapter {
               // nothing buffered is worth failing the run over
             }
             if (truncated && !parser.result && exit.kind === "exit" && exit.code === 0) {
-              ctx.emit({ type: "log", level: "warn", message: `${spec.module}'s final result was too long to read; exit 0 taken as success` });
+              ctx.emit({
+                type: "log",
+                level: "warn",
+                message: `${spec.module}'s final result was too long to read; exit 0 taken as success`,
+              });
             }
             return { outcome: cliOutcome(spec.module, exit, parser.result, { fatal, truncated }), sawSession };
           }),
@@ -143,12 +163,18 @@ export function cliAdapter(spec: CliSpec): Adapter {
 
       const first = attempt(previous);
       if (previous) ctx.emit({ type: "log", level: "info", message: `resuming ${spec.module} session ${previous}` });
-      const done = first.done.then(async (r) => {
-        if (r.outcome.ok || !previous || r.sawSession || stopped) return r.outcome;
-        // The CLI refused to resume (the session is gone, another HOME): start over with the whole task.
-        ctx.emit({ type: "log", level: "warn", message: `could not resume session ${previous} (${clip(r.outcome.reason, 300)}); starting a new session` });
-        return (await attempt(null).done).outcome;
-      }).finally(() => mcp?.cleanup());
+      const done = first.done
+        .then(async (r) => {
+          if (r.outcome.ok || !previous || r.sawSession || stopped) return r.outcome;
+          // The CLI refused to resume (the session is gone, another HOME): start over with the whole task.
+          ctx.emit({
+            type: "log",
+            level: "warn",
+            message: `could not resume session ${previous} (${clip(r.outcome.reason, 300)}); starting a new session`,
+          });
+          return (await attempt(null).done).outcome;
+        })
+        .finally(() => mcp?.cleanup());
       return {
         pid: first.pid,
         done,

@@ -12,7 +12,18 @@
 //                                                                              model API is fatal (it would retry)
 // A rerun resumes with `codex exec <flags> resume <thread_id> <prompt>` (exec's flags go before `resume`).
 import { cliAdapter, type CliSpec } from "./cli.js";
-import { clip, count, defined, isObj, jsonLinesParser, MAX_RESULT, str, type Json, type LineParser, type RunEvent } from "./events.js";
+import {
+  clip,
+  count,
+  defined,
+  isObj,
+  jsonLinesParser,
+  MAX_RESULT,
+  str,
+  type Json,
+  type LineParser,
+  type RunEvent,
+} from "./events.js";
 
 const USAGE_KEYS = ["input_tokens", "cached_input_tokens", "output_tokens"] as const;
 
@@ -49,7 +60,14 @@ export function codexParser(): LineParser {
         const changes = Array.isArray(it.changes) ? it.changes.filter(isObj) : [];
         const list = changes.map((c) => `${str(c.kind) ?? "change"} ${str(c.path) ?? "?"}`).join(", ");
         const files = changes.flatMap((c) => (str(c.path) ? [str(c.path)!] : []));
-        return [{ type: "tool", name: "file_change", message: `tool: file_change ${clip(list || "(no paths)", 500)}`, ...(files.length > 0 ? { files } : {}) }];
+        return [
+          {
+            type: "tool",
+            name: "file_change",
+            message: `tool: file_change ${clip(list || "(no paths)", 500)}`,
+            ...(files.length > 0 ? { files } : {}),
+          },
+        ];
       }
       case "mcp_tool_call": {
         const name = `${str(it.server) ?? "mcp"}.${str(it.tool) ?? "tool"}`;
@@ -57,7 +75,9 @@ export function codexParser(): LineParser {
         return str(it.status) === "failed" ? [{ type: "log", level: "warn", message: `tool error: ${name}` }] : [];
       }
       case "web_search":
-        return phase === "started" ? [{ type: "tool", name: "web_search", message: `tool: web_search ${clip(str(it.query) ?? "", 200)}` }] : [];
+        return phase === "started"
+          ? [{ type: "tool", name: "web_search", message: `tool: web_search ${clip(str(it.query) ?? "", 200)}` }]
+          : [];
       case "agent_message": {
         if (phase === "started") return [];
         const text = str(it.text)?.trim();
@@ -66,7 +86,9 @@ export function codexParser(): LineParser {
         return [{ type: "log", level: "info", message: clip(text) }];
       }
       case "error":
-        return phase === "completed" ? [{ type: "log", level: "warn", message: `codex: ${clip(str(it.message) ?? "error", 1_000)}` }] : [];
+        return phase === "completed"
+          ? [{ type: "log", level: "warn", message: `codex: ${clip(str(it.message) ?? "error", 1_000)}` }]
+          : [];
       case "reasoning":
       case "todo_list":
         // The model's private reasoning and its plan: not task logs.
@@ -90,15 +112,26 @@ export function codexParser(): LineParser {
             if (n !== null) usage[k] = (usage[k] ?? 0) + n;
           }
         }
-        const outputs = defined({ result: lastMessage === null ? undefined : clip(lastMessage, MAX_RESULT), ...usageOutputs() });
+        const outputs = defined({
+          result: lastMessage === null ? undefined : clip(lastMessage, MAX_RESULT),
+          ...usageOutputs(),
+        });
         result = { type: "result", ok: true, outputs };
         return [result];
       }
       case "turn.failed": {
         turns++;
         const message = isObj(o.error) ? str(o.error.message) : null;
-        result = { type: "result", ok: false, reason: `codex turn failed: ${clip(message ?? "no details", 500)}`, outputs: usageOutputs() };
-        return [{ type: "log", level: "error", message: `turn failed: ${clip(message ?? "no details", 1_000)}` }, result];
+        result = {
+          type: "result",
+          ok: false,
+          reason: `codex turn failed: ${clip(message ?? "no details", 500)}`,
+          outputs: usageOutputs(),
+        };
+        return [
+          { type: "log", level: "error", message: `turn failed: ${clip(message ?? "no details", 1_000)}` },
+          result,
+        ];
       }
       case "item.started":
       case "item.completed":
@@ -117,7 +150,11 @@ export function codexParser(): LineParser {
     }
   }
 
-  return jsonLinesParser(parse, () => result, () => fatal);
+  return jsonLinesParser(
+    parse,
+    () => result,
+    () => fatal,
+  );
 }
 
 export const codexSpec: CliSpec = {

@@ -37,7 +37,13 @@ export function agentEnv(ctx: RunContext, extra: Record<string, string> = {}): R
 }
 
 export function taskPayload(ctx: RunContext) {
-  return { task: ctx.task, mission: ctx.mission, agent_id: ctx.agent.agent_id, dispatch_id: ctx.dispatchId, attempt: ctx.attempt };
+  return {
+    task: ctx.task,
+    mission: ctx.mission,
+    agent_id: ctx.agent.agent_id,
+    dispatch_id: ctx.dispatchId,
+    attempt: ctx.attempt,
+  };
 }
 
 export function timeoutOf(config: Record<string, unknown>): number | undefined {
@@ -50,7 +56,10 @@ export const commandAdapter: Adapter = {
   start(ctx) {
     const argv = stringArray(ctx.agent.config.command);
     if (!argv) {
-      const done = Promise.resolve<RunOutcome>({ ok: false, reason: "agent config.command must be a non-empty list of strings" });
+      const done = Promise.resolve<RunOutcome>({
+        ok: false,
+        reason: "agent config.command must be a non-empty list of strings",
+      });
       return { done, stop: async () => {} };
     }
     const cwd = typeof ctx.agent.config.cwd === "string" ? ctx.agent.config.cwd : undefined;

@@ -61,13 +61,22 @@ export function geminiCliParser(): LineParser {
         if (id) toolNames.set(id, name);
         const detail = toolDetail(o.parameters);
         const file = WRITING_TOOLS.has(name) && isObj(o.parameters) ? str(o.parameters.file_path) : null;
-        return [{ type: "tool", name, message: `tool: ${name}${detail ? ` ${detail}` : ""}`, ...(file ? { files: [file] } : {}) }];
+        return [
+          {
+            type: "tool",
+            name,
+            message: `tool: ${name}${detail ? ` ${detail}` : ""}`,
+            ...(file ? { files: [file] } : {}),
+          },
+        ];
       }
       case "tool_result": {
         if (o.status !== "error") return [];
         const name = toolNames.get(str(o.tool_id) ?? "") ?? "tool";
         const message = isObj(o.error) ? str(o.error.message) : str(o.output);
-        return [{ type: "log", level: "warn", message: `tool error (${name}): ${clip(message ?? "no details", 1_000)}` }];
+        return [
+          { type: "log", level: "warn", message: `tool error (${name}): ${clip(message ?? "no details", 1_000)}` },
+        ];
       }
       case "error": {
         const level = o.severity === "warning" ? "warn" : "error";
@@ -92,10 +101,19 @@ export function geminiCliParser(): LineParser {
         result = {
           type: "result",
           ok,
-          reason: ok ? undefined : `gemini_cli ended with an error: ${clip(message ?? str(o.status) ?? "no details", 500)}`,
+          reason: ok
+            ? undefined
+            : `gemini_cli ended with an error: ${clip(message ?? str(o.status) ?? "no details", 500)}`,
           outputs,
         };
-        return [{ type: "log", level: ok ? "info" : "error", message: `result: ${str(o.status) ?? "unknown"}${message ? `: ${clip(message, 500)}` : ""}` }, result];
+        return [
+          {
+            type: "log",
+            level: ok ? "info" : "error",
+            message: `result: ${str(o.status) ?? "unknown"}${message ? `: ${clip(message, 500)}` : ""}`,
+          },
+          result,
+        ];
       }
       default:
         return null;
@@ -125,7 +143,14 @@ export function geminiCliParser(): LineParser {
 export const geminiCliSpec: CliSpec = {
   module: "gemini_cli",
   defaultBinary: "gemini",
-  argv: (prompt, extra, resume) => ["-p", prompt, "--output-format", "stream-json", ...(resume ? ["--resume", resume] : []), ...extra],
+  argv: (prompt, extra, resume) => [
+    "-p",
+    prompt,
+    "--output-format",
+    "stream-json",
+    ...(resume ? ["--resume", resume] : []),
+    ...extra,
+  ],
   parser: geminiCliParser,
 };
 

@@ -26,7 +26,9 @@ function finish(lines: string[]): string {
   let prompt = lines.join("\n").replace(/\0/g, "");
   // Cut by bytes, not characters, and never inside a surrogate pair.
   while (Buffer.byteLength(prompt, "utf8") > MAX_PROMPT_BYTES) {
-    prompt = Array.from(prompt).slice(0, Math.floor(prompt.length * 0.9)).join("");
+    prompt = Array.from(prompt)
+      .slice(0, Math.floor(prompt.length * 0.9))
+      .join("");
   }
   return prompt;
 }

@@ -19,8 +19,10 @@ export const webhookAdapter: Adapter = {
     const cfg = ctx.agent.config;
     const url = typeof cfg.url === "string" ? cfg.url : null;
     const secret = typeof cfg.secret === "string" ? cfg.secret : "";
-    const attempts = typeof cfg.delivery_attempts === "number" && cfg.delivery_attempts >= 1 ? Math.floor(cfg.delivery_attempts) : 3;
-    const backoffMs = typeof cfg.delivery_backoff_ms === "number" && cfg.delivery_backoff_ms >= 0 ? cfg.delivery_backoff_ms : 1_000;
+    const attempts =
+      typeof cfg.delivery_attempts === "number" && cfg.delivery_attempts >= 1 ? Math.floor(cfg.delivery_attempts) : 3;
+    const backoffMs =
+      typeof cfg.delivery_backoff_ms === "number" && cfg.delivery_backoff_ms >= 0 ? cfg.delivery_backoff_ms : 1_000;
 
     async function deliver(): Promise<RunOutcome> {
       if (!url || !/^https?:\/\//.test(url)) return { ok: false, reason: "agent config.url must be an http(s) URL" };
@@ -47,7 +49,10 @@ export const webhookAdapter: Adapter = {
           }
           reason = `webhook answered HTTP ${res.status}`;
         } catch (err) {
-          reason = (err as Error).name === "TimeoutError" ? `webhook did not answer within ${ATTEMPT_TIMEOUT_MS / 1000} s` : `webhook unreachable: ${(err as Error).message}`;
+          reason =
+            (err as Error).name === "TimeoutError"
+              ? `webhook did not answer within ${ATTEMPT_TIMEOUT_MS / 1000} s`
+              : `webhook unreachable: ${(err as Error).message}`;
         }
         ctx.log("warn", `delivery attempt ${i} of ${attempts} failed: ${reason}`);
         if (i < attempts) await new Promise((r) => setTimeout(r, backoffMs * 2 ** (i - 1)));

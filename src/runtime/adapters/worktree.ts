@@ -34,7 +34,8 @@ export interface WorktreeConfig {
 export function worktreeConfig(config: Record<string, unknown>): WorktreeConfig | null | { error: string } {
   const { repo, base_branch, push, remote } = config;
   if (repo === undefined || repo === null) return null;
-  if (typeof repo !== "string" || repo.trim() === "") return { error: "agent config.repo must be the path of a local git repository" };
+  if (typeof repo !== "string" || repo.trim() === "")
+    return { error: "agent config.repo must be the path of a local git repository" };
   if (base_branch !== undefined && base_branch !== null && !refLike(base_branch)) {
     return { error: "agent config.base_branch must be a branch name" };
   }
@@ -55,7 +56,11 @@ function refLike(v: unknown): v is string {
 
 /** A remote name, path or URL: anything but an option or a string with spaces or control characters. */
 function remoteLike(v: unknown): v is string {
-  return typeof v === "string" && /^[^-\s][^\s]{0,1023}$/.test(v) && ![...v].some((c) => c.charCodeAt(0) < 32 || c.charCodeAt(0) === 127);
+  return (
+    typeof v === "string" &&
+    /^[^-\s][^\s]{0,1023}$/.test(v) &&
+    ![...v].some((c) => c.charCodeAt(0) < 32 || c.charCodeAt(0) === 127)
+  );
 }
 
 /**
@@ -63,8 +68,13 @@ function remoteLike(v: unknown): v is string {
  * its unsafe characters replaced and a hash of the key appended, so two keys never share a name.
  */
 export function safeName(key: string): string {
-  if (/^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/.test(key) && !/\.lock$/i.test(key) && key.length <= 100) return key;
-  const base = key.replace(/[^A-Za-z0-9_-]+/g, "_").replace(/^[-_]+|[-_]+$/g, "").slice(0, 80) || "x";
+  if (/^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/.test(key) && !/\.lock$/i.test(key) && key.length <= 100)
+    return key;
+  const base =
+    key
+      .replace(/[^A-Za-z0-9_-]+/g, "_")
+      .replace(/^[-_]+|[-_]+$/g, "")
+      .slice(0, 80) || "x";
   return `${base}-${createHash("sha256").update(key).digest("hex").slice(0, 8)}`;
 }
 
@@ -119,10 +129,19 @@ function gitEnv(): Record<string, string> {
 
 export function git(args: string[], cwd: string, timeoutMs = 60_000): Promise<GitResult> {
   return new Promise((resolve) => {
-    execFile("git", args, { cwd, env: gitEnv(), timeout: timeoutMs, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : -1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr || (err && code === -1 ? err.message : "")) });
-    });
+    execFile(
+      "git",
+      args,
+      { cwd, env: gitEnv(), timeout: timeoutMs, maxBuffer: 32 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === "number"
+            ? (err as { code: number }).code
+            : -1
+          : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr || (err && code === -1 ? err.message : "")) });
+      },
+    );
   });
 }
 
@@ -134,7 +153,11 @@ async function must(args: string[], cwd: string, what: string, timeoutMs?: numbe
 
 /** What went wrong, from git's stderr: its first fatal or error line, else its last line. */
 function gitProblem(s: string): string {
-  const lines = s.trim().split("\n").map((l) => l.trim()).filter(Boolean);
+  const lines = s
+    .trim()
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
   const line = lines.find((l) => /^(fatal|error):/.test(l)) ?? lines.at(-1) ?? "";
   return line.slice(0, 500);
 }
@@ -233,7 +256,8 @@ export class Worktrees {
   ): Promise<Worktree> {
     if (!isDir(cfg.repo)) throw new GitError(`config.repo ${cfg.repo} is not a directory`);
     const top = await git(["rev-parse", "--show-toplevel"], cfg.repo);
-    if (top.code !== 0 || top.stdout.trim() === "") throw new GitError(`config.repo ${cfg.repo} is not a git repository with a working tree`);
+    if (top.code !== 0 || top.stdout.trim() === "")
+      throw new GitError(`config.repo ${cfg.repo} is not a git repository with a working tree`);
     const repo = top.stdout.trim();
     const name = safeName(task.taskId);
     const branch = `agent/${safeName(agent.agentId)}/${name}`;
@@ -260,7 +284,12 @@ export class Worktrees {
           }
         } else if (meta || fs.existsSync(wtPath)) {
           // Left over without its description (or the reverse): whatever work it holds goes to its branch first.
-          if (await isWorktreeRoot(wtPath)) await commitLeftovers(wtPath, { objective: task.objective, taskKey: task.taskId, agentKey: agent.agentId }).catch(() => null);
+          if (await isWorktreeRoot(wtPath))
+            await commitLeftovers(wtPath, {
+              objective: task.objective,
+              taskKey: task.taskId,
+              agentKey: agent.agentId,
+            }).catch(() => null);
           this.removeDir(wtPath);
           if (meta && isDir(meta.repo)) await git(["worktree", "prune"], meta.repo);
         }
@@ -270,7 +299,11 @@ export class Worktrees {
         if (exists) {
           await must(["worktree", "add", wtPath, branch], repo, `could not check out branch ${branch}`);
         } else {
-          await must(["worktree", "add", "-b", branch, wtPath, startPoint ?? base.commit], repo, `could not create worktree for ${branch}`);
+          await must(
+            ["worktree", "add", "-b", branch, wtPath, startPoint ?? base.commit],
+            repo,
+            `could not create worktree for ${branch}`,
+          );
         }
         this.writeMeta({
           name,
@@ -316,16 +349,28 @@ export class Worktrees {
    * End of a run: commits what the agent left uncommitted (the task's objective as the message, the agent
    * as the author), measures the branch against its base, and pushes it when configured.
    */
-  async finish(wt: Worktree, cfg: WorktreeConfig, run: { objective: string; taskKey: string; agentKey: string }): Promise<FinishResult> {
+  async finish(
+    wt: Worktree,
+    cfg: WorktreeConfig,
+    run: { objective: string; taskKey: string; agentKey: string },
+  ): Promise<FinishResult> {
     const notes: FinishResult["notes"] = [];
     const outputs = await this.locked(wt.repo, async () => {
       const committed = await commitLeftovers(wt.path, run);
-      if (committed) notes.push({ level: "info", message: `committed what the agent left uncommitted as ${committed.slice(0, 12)} on ${wt.branch}` });
+      if (committed)
+        notes.push({
+          level: "info",
+          message: `committed what the agent left uncommitted as ${committed.slice(0, 12)} on ${wt.branch}`,
+        });
       const head = await must(["rev-parse", "HEAD"], wt.path, "could not read the branch head");
       return { branch: wt.branch, base_branch: wt.base, commit: head, ...(await diffStats(wt, head)) };
     });
     if (cfg.push) {
-      const r = await git(["push", "--porcelain", cfg.remote, `refs/heads/${wt.branch}:refs/heads/${wt.branch}`], wt.path, 120_000);
+      const r = await git(
+        ["push", "--porcelain", cfg.remote, `refs/heads/${wt.branch}:refs/heads/${wt.branch}`],
+        wt.path,
+        120_000,
+      );
       if (r.code === 0) {
         notes.push({ level: "info", message: `pushed ${wt.branch} to ${cfg.remote}` });
         Object.assign(outputs, { pushed: true, remote: cfg.remote });
@@ -342,8 +387,12 @@ export class Worktrees {
   private async retireLocked(meta: Meta) {
     const repoOk = isDir(meta.repo);
     if (await isWorktreeRoot(meta.path)) {
-      await commitLeftovers(meta.path, { objective: meta.objective, taskKey: meta.task_key, agentKey: meta.agent_key }).catch(
-        (err: unknown) => this.opts.log?.warn({ err, worktree: meta.path }, "committing leftovers before removing a worktree failed"),
+      await commitLeftovers(meta.path, {
+        objective: meta.objective,
+        taskKey: meta.task_key,
+        agentKey: meta.agent_key,
+      }).catch((err: unknown) =>
+        this.opts.log?.warn({ err, worktree: meta.path }, "committing leftovers before removing a worktree failed"),
       );
       if (repoOk) await git(["worktree", "remove", "--force", meta.path], meta.repo);
     }
@@ -383,12 +432,18 @@ export class Worktrees {
       if (this.busy.has(meta.name)) continue;
       const row = byId.get(meta.task_db_id);
       const done =
-        !row || row.taskId !== meta.task_key || row.status === "completed" || ["completed", "failed", "cancelled"].includes(row.missionStatus);
+        !row ||
+        row.taskId !== meta.task_key ||
+        row.status === "completed" ||
+        ["completed", "failed", "cancelled"].includes(row.missionStatus);
       if (!done) continue;
       try {
         await this.locked(meta.repo, () => this.retireLocked(meta));
         removed.push(meta.task_key);
-        this.opts.log?.info({ task: meta.task_key, worktree: meta.path, branch: meta.branch }, "removed the worktree of a finished task");
+        this.opts.log?.info(
+          { task: meta.task_key, worktree: meta.path, branch: meta.branch },
+          "removed the worktree of a finished task",
+        );
       } catch (err) {
         this.opts.log?.warn({ err, worktree: meta.path }, "removing a worktree failed; will retry");
       }
@@ -398,7 +453,10 @@ export class Worktrees {
 }
 
 /** Commits everything in the worktree that is not committed yet; the new commit's id, or null if clean. */
-async function commitLeftovers(dir: string, run: { objective: string; taskKey: string; agentKey: string }): Promise<string | null> {
+async function commitLeftovers(
+  dir: string,
+  run: { objective: string; taskKey: string; agentKey: string },
+): Promise<string | null> {
   if (!(await isWorktreeRoot(dir))) throw new GitError(`${dir} is no longer a git worktree`);
   await must(["add", "--all"], dir, "could not stage the agent's changes");
   const staged = await git(["diff", "--cached", "--quiet"], dir);
@@ -414,7 +472,14 @@ async function commitLeftovers(dir: string, run: { objective: string; taskKey: s
   message.push("-m", `Mission-Control-Task: ${run.taskKey}\nMission-Control-Agent: ${run.agentKey}`);
   // --no-verify: the repository's hooks are for people's commits; this one only records what the agent did.
   await must(
-    [...identity, "commit", "--quiet", "--no-verify", `--author=${run.agentKey} <${run.agentKey}@mission-control.invalid>`, ...message],
+    [
+      ...identity,
+      "commit",
+      "--quiet",
+      "--no-verify",
+      `--author=${run.agentKey} <${run.agentKey}@mission-control.invalid>`,
+      ...message,
+    ],
     dir,
     "could not commit the agent's changes",
   );
@@ -432,7 +497,11 @@ async function diffStats(wt: Worktree, head: string) {
   const mb = await git(["merge-base", "--end-of-options", wt.base, head], wt.path);
   const from = mb.code === 0 && mb.stdout.trim() !== "" ? mb.stdout.trim() : wt.baseCommit;
   // -z: paths unquoted, whatever characters they hold.
-  const out = await must(["diff", "--numstat", "-z", "--no-renames", from, head], wt.path, "could not measure the branch");
+  const out = await must(
+    ["diff", "--numstat", "-z", "--no-renames", from, head],
+    wt.path,
+    "could not measure the branch",
+  );
   let files = 0;
   let insertions = 0;
   let deletions = 0;
@@ -447,5 +516,11 @@ async function diffStats(wt: Worktree, head: string) {
     paths.push(m[3]!);
   }
   paths.sort();
-  return { files_changed: files, insertions, deletions, changed_files: paths.slice(0, MAX_CHANGED_FILES), repo: wt.repo };
+  return {
+    files_changed: files,
+    insertions,
+    deletions,
+    changed_files: paths.slice(0, MAX_CHANGED_FILES),
+    repo: wt.repo,
+  };
 }

@@ -17,16 +17,22 @@ export function Agents() {
     });
   const loadAll = () => {
     let cancelled = false;
-    pages((cursor) => ok(api.GET("/api/agents", { params: { query: { limit: 500, cursor } } })), (items) => upsert(items as Agent[]), () => cancelled).catch(
-      (e: Error) => setError(e.message),
-    );
+    pages(
+      (cursor) => ok(api.GET("/api/agents", { params: { query: { limit: 500, cursor } } })),
+      (items) => upsert(items as Agent[]),
+      () => cancelled,
+    ).catch((e: Error) => setError(e.message));
     return () => {
       cancelled = true;
     };
   };
   useEffect(loadAll, []);
   const refetch = useBatch((keys) => {
-    for (const id of keys) ok(api.GET("/api/agents/{id}", { params: { path: { id } } })).then((r) => upsert([r.data as Agent]), () => undefined);
+    for (const id of keys)
+      ok(api.GET("/api/agents/{id}", { params: { path: { id } } })).then(
+        (r) => upsert([r.data as Agent]),
+        () => undefined,
+      );
   });
   useEvents((e) => {
     if (!e.agent_id) return;
@@ -39,7 +45,8 @@ export function Agents() {
         });
       return;
     }
-    if (e.event.startsWith("agent.") || e.event.startsWith("task.") || e.event.startsWith("runtime.")) refetch(e.agent_id);
+    if (e.event.startsWith("agent.") || e.event.startsWith("task.") || e.event.startsWith("runtime."))
+      refetch(e.agent_id);
   });
   // Heartbeats of the gap are not replayed: last-seen times are re-read.
   useResume(loadAll);
@@ -95,13 +102,19 @@ export function Agents() {
                 )}
               </td>
               <td>
-                <ActionButton label="Reset" run={() => post(`/api/agents/${encodeURIComponent(a.agent_id)}/reset`)} onDone={() => refetch(a.agent_id)} />
+                <ActionButton
+                  label="Reset"
+                  run={() => post(`/api/agents/${encodeURIComponent(a.agent_id)}/reset`)}
+                  onDone={() => refetch(a.agent_id)}
+                />
               </td>
             </tr>
           ))}
         </tbody>
       </table>
-      {list.length === 0 && !error ? <p className="muted">No agents yet. Create one above, or agents appear when they first report activity.</p> : null}
+      {list.length === 0 && !error ? (
+        <p className="muted">No agents yet. Create one above, or agents appear when they first report activity.</p>
+      ) : null}
     </>
   );
 }
@@ -133,7 +146,11 @@ function NewAgent({ onCreated }: { onCreated: (a: Agent) => void }) {
             setError("Settings must be a JSON object");
             return;
           }
-          ok(api.POST("/api/agents", { body: { agent_id: key.trim(), adapter_module: adapter, config: parsed as Record<string, unknown> } })).then(
+          ok(
+            api.POST("/api/agents", {
+              body: { agent_id: key.trim(), adapter_module: adapter, config: parsed as Record<string, unknown> },
+            }),
+          ).then(
             (r) => {
               setKey("");
               setConfig("{}");
@@ -157,7 +174,8 @@ function NewAgent({ onCreated }: { onCreated: (a: Agent) => void }) {
           </select>
         </label>
         <label>
-          Settings (JSON) <textarea value={config} onChange={(e) => setConfig(e.target.value)} rows={2} cols={40} spellCheck={false} />
+          Settings (JSON){" "}
+          <textarea value={config} onChange={(e) => setConfig(e.target.value)} rows={2} cols={40} spellCheck={false} />
         </label>
         <button type="submit">Create agent</button>
         <ErrorText error={error} />

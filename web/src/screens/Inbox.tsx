@@ -30,19 +30,36 @@ async function loadInbox(): Promise<InboxData> {
   const since = new Date(Date.now() - 7 * 86400_000).toISOString();
   await Promise.all([
     ...REVIEW_STATUSES.map((status) =>
-      pages((cursor) => ok(api.GET("/api/tasks", { params: { query: { status, limit: 500, cursor } } })), (items) => tasks.push(...items), undefined, MAX_PAGES),
+      pages(
+        (cursor) => ok(api.GET("/api/tasks", { params: { query: { status, limit: 500, cursor } } })),
+        (items) => tasks.push(...items),
+        undefined,
+        MAX_PAGES,
+      ),
     ),
     ...(["error", "waiting_for_input"] as const).map((status) =>
-      pages((cursor) => ok(api.GET("/api/agents", { params: { query: { status, limit: 500, cursor } } })), (items) => agents.push(...(items as Agent[])), undefined, MAX_PAGES),
+      pages(
+        (cursor) => ok(api.GET("/api/agents", { params: { query: { status, limit: 500, cursor } } })),
+        (items) => agents.push(...(items as Agent[])),
+        undefined,
+        MAX_PAGES,
+      ),
     ),
-    pages((cursor) => ok(api.GET("/api/missions", { params: { query: { status: "active", limit: 500, cursor } } })), (items) => missions.push(...items), undefined, MAX_PAGES),
+    pages(
+      (cursor) => ok(api.GET("/api/missions", { params: { query: { status: "active", limit: 500, cursor } } })),
+      (items) => missions.push(...items),
+      undefined,
+      MAX_PAGES,
+    ),
     // Dispatches parked by a require_approval policy are named by their task.dispatched entries.
     pages(
-      (cursor) => ok(api.GET("/api/trace", { params: { query: { event: "task.dispatched", since, limit: 500, cursor } } })),
+      (cursor) =>
+        ok(api.GET("/api/trace", { params: { query: { event: "task.dispatched", since, limit: 500, cursor } } })),
       (items) => {
         for (const e of items) {
           const d = e.data as { dispatch_id?: unknown; awaiting_approval?: unknown };
-          if (d.awaiting_approval !== undefined && typeof d.dispatch_id === "number") parked.set(d.dispatch_id, String(d.awaiting_approval));
+          if (d.awaiting_approval !== undefined && typeof d.dispatch_id === "number")
+            parked.set(d.dispatch_id, String(d.awaiting_approval));
         }
       },
       undefined,
@@ -50,10 +67,25 @@ async function loadInbox(): Promise<InboxData> {
     ),
   ]);
   const waiting = (
-    await Promise.all([...parked.keys()].map((id) => ok(api.GET("/api/dispatches/{id}", { params: { path: { id: String(id) } } })).then((r) => r.data, () => null)))
+    await Promise.all(
+      [...parked.keys()].map((id) =>
+        ok(api.GET("/api/dispatches/{id}", { params: { path: { id: String(id) } } })).then(
+          (r) => r.data,
+          () => null,
+        ),
+      ),
+    )
   ).filter((d): d is Dispatch => d !== null && d.status === "awaiting_approval");
-  const dispatches = await Promise.all(waiting.map(async (d): Promise<Parked> => ({ ...d, decisionId: parked.get(d.id)!, messages: await policyMessages(d.task_id) })));
-  const budgets = missions.filter((m) => m.budget_usd !== null && m.budget_usd > 0 && m.spent_usd >= m.budget_usd * BUDGET_WARN);
+  const dispatches = await Promise.all(
+    waiting.map(async (d): Promise<Parked> => ({
+      ...d,
+      decisionId: parked.get(d.id)!,
+      messages: await policyMessages(d.task_id),
+    })),
+  );
+  const budgets = missions.filter(
+    (m) => m.budget_usd !== null && m.budget_usd > 0 && m.spent_usd >= m.budget_usd * BUDGET_WARN,
+  );
   tasks.sort((a, b) => Date.parse(b.updated_at) - Date.parse(a.updated_at));
   return { tasks, dispatches, agents, budgets };
 }
@@ -62,7 +94,12 @@ async function loadInbox(): Promise<InboxData> {
 async function policyMessages(taskId: string): Promise<string[]> {
   let messages: string[] = [];
   await pages(
-    (cursor) => ok(api.GET("/api/trace", { params: { query: { task_id: taskId, event: "policy.evaluated", limit: 500, cursor } } })),
+    (cursor) =>
+      ok(
+        api.GET("/api/trace", {
+          params: { query: { task_id: taskId, event: "policy.evaluated", limit: 500, cursor } },
+        }),
+      ),
     (items) => {
       for (const e of items) {
         const d = e.data as { decision?: unknown; messages?: unknown };
@@ -87,7 +124,13 @@ export function Inbox() {
   const later = useBatch(() => void reload(), 1000);
   useEvents((e) => {
     if (e.event === "agent.heartbeat" || e.event === "task.log") return;
-    if (e.event.startsWith("task.") || e.event.startsWith("agent.") || e.event.startsWith("mission.") || e.event.startsWith("dispatch.")) later("x");
+    if (
+      e.event.startsWith("task.") ||
+      e.event.startsWith("agent.") ||
+      e.event.startsWith("mission.") ||
+      e.event.startsWith("dispatch.")
+    )
+      later("x");
   });
   useResume(() => later("x"));
 
@@ -110,15 +153,33 @@ export function Inbox() {
                 <span className="row-actions">
                   {t.status === "pending_review" ? (
                     <>
-                      <ActionButton label="Approve" run={() => ok(api.POST("/api/tasks/{id}/approve", { params: { path: { id: t.task_id } }, body: {} }))} onDone={() => void reload()} />
+                      <ActionButton
+                        label="Approve"
+                        run={() =>
+                          ok(api.POST("/api/tasks/{id}/approve", { params: { path: { id: t.task_id } }, body: {} }))
+                        }
+                        onDone={() => void reload()}
+                      />
                       <a className="button" href={href.task(t.task_id)}>
                         Review
                       </a>
                     </>
                   ) : t.status === "failed" ? (
-                    <ActionButton label="Retry" run={() => ok(api.POST("/api/tasks/{id}/execute", { params: { path: { id: t.task_id } }, body: {} }))} onDone={() => void reload()} />
+                    <ActionButton
+                      label="Retry"
+                      run={() =>
+                        ok(api.POST("/api/tasks/{id}/execute", { params: { path: { id: t.task_id } }, body: {} }))
+                      }
+                      onDone={() => void reload()}
+                    />
                   ) : (
-                    <ActionButton label="Execute" run={() => ok(api.POST("/api/tasks/{id}/execute", { params: { path: { id: t.task_id } }, body: {} }))} onDone={() => void reload()} />
+                    <ActionButton
+                      label="Execute"
+                      run={() =>
+                        ok(api.POST("/api/tasks/{id}/execute", { params: { path: { id: t.task_id } }, body: {} }))
+                      }
+                      onDone={() => void reload()}
+                    />
                   )}
                 </span>
               </li>
@@ -131,11 +192,19 @@ export function Inbox() {
           <ul className="inbox">
             {data.dispatches.map((d) => (
               <li key={d.id}>
-                <a href={href.task(d.task_id)}>{d.task_id}</a> → {d.agent_id}: <span>{d.messages.join("; ") || "a policy requires approval"}</span>
+                <a href={href.task(d.task_id)}>{d.task_id}</a> → {d.agent_id}:{" "}
+                <span>{d.messages.join("; ") || "a policy requires approval"}</span>
                 <span className="row-actions">
                   <ActionButton
                     label="Approve dispatch"
-                    run={() => ok(api.POST("/api/tasks/{id}/execute", { params: { path: { id: d.task_id } }, body: { approve_policy: d.decisionId } }))}
+                    run={() =>
+                      ok(
+                        api.POST("/api/tasks/{id}/execute", {
+                          params: { path: { id: d.task_id } },
+                          body: { approve_policy: d.decisionId },
+                        }),
+                      )
+                    }
                     onDone={() => void reload()}
                   />
                 </span>
@@ -149,7 +218,8 @@ export function Inbox() {
           <ul className="inbox">
             {data.agents.map((a) => (
               <li key={a.agent_id}>
-                <Status value={a.status} /> <strong>{a.agent_id}</strong> <span className="reason">{a.status_reason ?? ""}</span>
+                <Status value={a.status} /> <strong>{a.agent_id}</strong>{" "}
+                <span className="reason">{a.status_reason ?? ""}</span>
                 {a.current_task_id ? (
                   <>
                     {" "}
@@ -157,7 +227,11 @@ export function Inbox() {
                   </>
                 ) : null}
                 <span className="row-actions">
-                  <ActionButton label="Reset" run={() => post(`/api/agents/${encodeURIComponent(a.agent_id)}/reset`)} onDone={() => void reload()} />
+                  <ActionButton
+                    label="Reset"
+                    run={() => post(`/api/agents/${encodeURIComponent(a.agent_id)}/reset`)}
+                    onDone={() => void reload()}
+                  />
                 </span>
               </li>
             ))}
@@ -172,7 +246,11 @@ export function Inbox() {
                 <a href={href.mission(m.mission_id)}>{m.goal}</a> <Spend mission={m} />{" "}
                 <span className="muted small">pauses at {money(m.budget_usd)}</span>
                 <span className="row-actions">
-                  <ActionButton label="Pause" run={() => ok(api.POST("/api/missions/{id}/pause", { params: { path: { id: m.mission_id } } }))} onDone={() => void reload()} />
+                  <ActionButton
+                    label="Pause"
+                    run={() => ok(api.POST("/api/missions/{id}/pause", { params: { path: { id: m.mission_id } } }))}
+                    onDone={() => void reload()}
+                  />
                 </span>
               </li>
             ))}

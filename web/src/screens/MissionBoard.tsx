@@ -9,7 +9,17 @@ import { useBatch, useEvents } from "../live";
 import { href } from "../router";
 import { ActionButton, Age, ErrorText, Status, TASK_STATUSES, money } from "../ui";
 
-export function MissionHeader({ mission, done, total, onChanged }: { mission: Mission; done: number | null; total: number | null; onChanged: () => void }) {
+export function MissionHeader({
+  mission,
+  done,
+  total,
+  onChanged,
+}: {
+  mission: Mission;
+  done: number | null;
+  total: number | null;
+  onChanged: () => void;
+}) {
   const id = mission.mission_id;
   const pct = total ? Math.round(((done ?? 0) / total) * 100) : 0;
   return (
@@ -28,7 +38,8 @@ export function MissionHeader({ mission, done, total, onChanged }: { mission: Mi
           {mission.budget_usd !== null ? ` of ${money(mission.budget_usd)}` : " (no budget)"}
         </span>
         <span>
-          <span className="muted">runtime</span> {mission.runtime.running ? `running, ${mission.runtime.workers.length} worker(s)` : "stopped"}
+          <span className="muted">runtime</span>{" "}
+          {mission.runtime.running ? `running, ${mission.runtime.workers.length} worker(s)` : "stopped"}
         </span>
       </div>
       {mission.description ? <p className="description">{mission.description}</p> : null}
@@ -42,10 +53,18 @@ export function MissionActions({ mission, onChanged }: { mission: Mission; onCha
   return (
     <div className="actions">
       {mission.status === "planning" || mission.status === "paused" ? (
-        <ActionButton label="Start" run={() => ok(api.POST("/api/missions/{id}/start", { params: { path: { id } } }))} onDone={onChanged} />
+        <ActionButton
+          label="Start"
+          run={() => ok(api.POST("/api/missions/{id}/start", { params: { path: { id } } }))}
+          onDone={onChanged}
+        />
       ) : null}
       {mission.status === "active" ? (
-        <ActionButton label="Pause" run={() => ok(api.POST("/api/missions/{id}/pause", { params: { path: { id } } }))} onDone={onChanged} />
+        <ActionButton
+          label="Pause"
+          run={() => ok(api.POST("/api/missions/{id}/pause", { params: { path: { id } } }))}
+          onDone={onChanged}
+        />
       ) : null}
     </div>
   );
@@ -68,7 +87,12 @@ export function MissionBoard({ id }: { id: string }) {
     let cancelled = false;
     void loadMission();
     pages(
-      (cursor) => ok(api.GET("/api/missions/{mission_id}/tasks", { params: { path: { mission_id: id }, query: { limit: 500, cursor } } })),
+      (cursor) =>
+        ok(
+          api.GET("/api/missions/{mission_id}/tasks", {
+            params: { path: { mission_id: id }, query: { limit: 500, cursor } },
+          }),
+        ),
       (items) =>
         setTasks((m) => {
           const next = new Map(m);
@@ -140,7 +164,12 @@ export function MissionBoard({ id }: { id: string }) {
   const done = columns.get("completed")?.length ?? 0;
   return (
     <>
-      <MissionHeader mission={mission} done={loaded ? done : null} total={loaded ? tasks.size : null} onChanged={() => void loadMission()} />
+      <MissionHeader
+        mission={mission}
+        done={loaded ? done : null}
+        total={loaded ? tasks.size : null}
+        onChanged={() => void loadMission()}
+      />
       <ErrorText error={error} />
       <MissionSetup missionId={mission.mission_id} agents={agents} />
       {!loaded ? <p className="muted">Loading tasks… {tasks.size} so far</p> : null}
@@ -157,7 +186,12 @@ const CARD_HEIGHT = 148;
 
 function Column({ status, tasks, agents }: { status: string; tasks: TaskItem[]; agents: Map<string, Agent> }) {
   const scroller = useRef<HTMLDivElement>(null);
-  const v = useVirtualizer({ count: tasks.length, getScrollElement: () => scroller.current, estimateSize: () => CARD_HEIGHT, overscan: 6 });
+  const v = useVirtualizer({
+    count: tasks.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => CARD_HEIGHT,
+    overscan: 6,
+  });
   return (
     <section className="column" aria-label={`${status} column`}>
       <h2>
@@ -168,7 +202,11 @@ function Column({ status, tasks, agents }: { status: string; tasks: TaskItem[]; 
           {v.getVirtualItems().map((row) => {
             const t = tasks[row.index]!;
             return (
-              <div key={t.task_id} className="card-slot" style={{ transform: `translateY(${row.start}px)`, height: CARD_HEIGHT }}>
+              <div
+                key={t.task_id}
+                className="card-slot"
+                style={{ transform: `translateY(${row.start}px)`, height: CARD_HEIGHT }}
+              >
                 <Card task={t} agent={t.agent_id ? agents.get(t.agent_id) : undefined} />
               </div>
             );
@@ -190,7 +228,9 @@ export function conflictsOf(outputs: Record<string, unknown>): Array<{ task_id: 
 
 function Card({ task, agent }: { task: TaskItem; agent: Agent | undefined }) {
   const conflicts = conflictsOf(task.outputs);
-  const moves = isTaskStatus(task.status) ? TASK_STATUSES.filter((to) => to !== task.status && canMoveTask(task.status as never, to, "update")) : [];
+  const moves = isTaskStatus(task.status)
+    ? TASK_STATUSES.filter((to) => to !== task.status && canMoveTask(task.status as never, to, "update"))
+    : [];
   const [error, setError] = useState<string | null>(null);
   return (
     <article className="card" data-task-id={task.task_id}>
@@ -223,7 +263,9 @@ function Card({ task, agent }: { task: TaskItem; agent: Agent | undefined }) {
           onChange={(e) => {
             const status = e.target.value as (typeof TASK_STATUSES)[number];
             setError(null);
-            ok(api.PATCH("/api/tasks/{id}", { params: { path: { id: task.task_id } }, body: { status } })).catch((err: Error) => setError(err.message));
+            ok(api.PATCH("/api/tasks/{id}", { params: { path: { id: task.task_id } }, body: { status } })).catch(
+              (err: Error) => setError(err.message),
+            );
           }}
         >
           <option value="">Move to…</option>
@@ -249,7 +291,12 @@ function MissionSetup({ missionId, agents }: { missionId: string; agents: Map<st
   const loadMembers = () => {
     const keys: string[] = [];
     pages(
-      (cursor) => ok(api.GET("/api/missions/{mission_id}/agents", { params: { path: { mission_id: missionId }, query: { limit: 500, cursor } } })),
+      (cursor) =>
+        ok(
+          api.GET("/api/missions/{mission_id}/agents", {
+            params: { path: { mission_id: missionId }, query: { limit: 500, cursor } },
+          }),
+        ),
       (items) => keys.push(...items.map((a) => a.agent_id)),
     ).then(
       () => setMembers(keys),
@@ -258,7 +305,8 @@ function MissionSetup({ missionId, agents }: { missionId: string; agents: Map<st
   };
   useEffect(loadMembers, [missionId]);
   useEvents((e) => {
-    if (e.mission_id === missionId && (e.event === "mission.agent_added" || e.event === "mission.agent_removed")) loadMembers();
+    if (e.mission_id === missionId && (e.event === "mission.agent_added" || e.event === "mission.agent_removed"))
+      loadMembers();
   });
   const others = [...agents.keys()].filter((k) => !(members ?? []).includes(k)).sort();
   return (
@@ -269,13 +317,19 @@ function MissionSetup({ missionId, agents }: { missionId: string; agents: Map<st
           e.preventDefault();
           if (!adding) return;
           setError(null);
-          ok(api.POST("/api/missions/{mission_id}/agents", { params: { path: { mission_id: missionId } }, body: { agent_id: adding } })).then(
+          ok(
+            api.POST("/api/missions/{mission_id}/agents", {
+              params: { path: { mission_id: missionId } },
+              body: { agent_id: adding },
+            }),
+          ).then(
             () => (setAdding(""), loadMembers()),
             (err: Error) => setError(err.message),
           );
         }}
       >
-        <span className="muted">agents</span> {members === null ? "…" : members.length ? members.join(", ") : "none yet"}
+        <span className="muted">agents</span>{" "}
+        {members === null ? "…" : members.length ? members.join(", ") : "none yet"}
         <select aria-label="Agent to add" value={adding} onChange={(e) => setAdding(e.target.value)}>
           <option value="">Add an agent…</option>
           {others.map((k) => (
@@ -306,7 +360,8 @@ function MissionSetup({ missionId, agents }: { missionId: string; agents: Map<st
         }}
       >
         <label>
-          New task <input value={objective} onChange={(e) => setObjective(e.target.value)} placeholder="Objective" size={48} />
+          New task{" "}
+          <input value={objective} onChange={(e) => setObjective(e.target.value)} placeholder="Objective" size={48} />
         </label>
         <select aria-label="Assign to" value={assignee} onChange={(e) => setAssignee(e.target.value)}>
           <option value="">any agent on the mission</option>

@@ -19,9 +19,11 @@ export function Missions() {
     });
   const loadAll = () => {
     let cancelled = false;
-    pages((cursor) => ok(api.GET("/api/missions", { params: { query: { limit: 500, cursor } } })), upsert, () => cancelled).catch((e: Error) =>
-      setError(e.message),
-    );
+    pages(
+      (cursor) => ok(api.GET("/api/missions", { params: { query: { limit: 500, cursor } } })),
+      upsert,
+      () => cancelled,
+    ).catch((e: Error) => setError(e.message));
     return () => {
       cancelled = true;
     };
@@ -29,9 +31,17 @@ export function Missions() {
   useEffect(loadAll, []);
 
   const refetch = useBatch((keys) => {
-    for (const id of keys) ok(api.GET("/api/missions/{id}", { params: { path: { id } } })).then((r) => upsert([r.data]), () => undefined);
+    for (const id of keys)
+      ok(api.GET("/api/missions/{id}", { params: { path: { id } } })).then(
+        (r) => upsert([r.data]),
+        () => undefined,
+      );
   }, 300);
-  const recount = useBatch((keys) => setVersion((v) => Object.fromEntries([...Object.entries(v), ...[...keys].map((k) => [k, (v[k] ?? 0) + 1])])), 3000);
+  const recount = useBatch(
+    (keys) =>
+      setVersion((v) => Object.fromEntries([...Object.entries(v), ...[...keys].map((k) => [k, (v[k] ?? 0) + 1])])),
+    3000,
+  );
   useEvents((e) => {
     if (!e.mission_id) return;
     if (e.event.startsWith("mission.") || e.event === "task.reported") refetch(e.mission_id);
@@ -101,7 +111,12 @@ function Progress({ missionId, version }: { missionId: string; version: number }
     let done = 0;
     let total = 0;
     pages(
-      (cursor) => ok(api.GET("/api/missions/{mission_id}/tasks", { params: { path: { mission_id: missionId }, query: { limit: 500, cursor } } })),
+      (cursor) =>
+        ok(
+          api.GET("/api/missions/{mission_id}/tasks", {
+            params: { path: { mission_id: missionId }, query: { limit: 500, cursor } },
+          }),
+        ),
       (items) => {
         total += items.length;
         done += items.filter((t) => t.status === "completed").length;

@@ -8,10 +8,18 @@ import { ErrorText, Section, Status } from "../ui";
 type Req = Traceability["unlinked_requirements"][number];
 
 export function Objectives() {
-  const { data, error, reload } = useAsync(() => ok(api.GET("/api/traceability", {})).then((r) => (r as { data: Traceability }).data), []);
+  const { data, error, reload } = useAsync(
+    () => ok(api.GET("/api/traceability", {})).then((r) => (r as { data: Traceability }).data),
+    [],
+  );
   const later = useBatch(() => reload(), 1000);
   useEvents((e) => {
-    if (/^(objective|key_result|requirement)\./.test(e.event) || e.event === "task.created" || e.event === "task.status_changed" || e.event === "task.updated")
+    if (
+      /^(objective|key_result|requirement)\./.test(e.event) ||
+      e.event === "task.created" ||
+      e.event === "task.status_changed" ||
+      e.event === "task.updated"
+    )
       later("x");
   });
   if (!data) return error ? <ErrorText error={error} /> : <p className="muted">Loading…</p>;
@@ -22,10 +30,12 @@ export function Objectives() {
       <ErrorText error={error} />
       <p className="facts">
         <span>
-          <span className="muted">task coverage</span> {s.task_coverage_pct}% ({s.linked_tasks}/{s.total_tasks} tasks serve a requirement)
+          <span className="muted">task coverage</span> {s.task_coverage_pct}% ({s.linked_tasks}/{s.total_tasks} tasks
+          serve a requirement)
         </span>
         <span>
-          <span className="muted">requirement coverage</span> {s.requirement_coverage_pct}% ({s.linked_requirements}/{s.total_requirements})
+          <span className="muted">requirement coverage</span> {s.requirement_coverage_pct}% ({s.linked_requirements}/
+          {s.total_requirements})
         </span>
         <span>
           <span className="muted">delivered</span> {s.delivery_pct}%
@@ -35,7 +45,8 @@ export function Objectives() {
       {data.objectives.map((o) => (
         <Section key={o.objective_id} title={o.title} actions={<Status value={o.status} />}>
           <p>
-            <progress max={100} value={o.progress} /> {o.progress}% {o.health ? <span className="muted">· {o.health.replace("_", " ")}</span> : null}
+            <progress max={100} value={o.progress} /> {o.progress}%{" "}
+            {o.health ? <span className="muted">· {o.health.replace("_", " ")}</span> : null}
           </p>
           {o.description ? <p className="description">{o.description}</p> : null}
           {o.key_results.length ? (

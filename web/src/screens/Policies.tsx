@@ -10,9 +10,13 @@ async function load() {
   let decisions: TraceEntry[] = [];
   const since = new Date(Date.now() - 86400_000).toISOString();
   await Promise.all([
-    pages((cursor) => ok(api.GET("/api/policies", { params: { query: { limit: 500, cursor } } })), (items) => policies.push(...items)),
     pages(
-      (cursor) => ok(api.GET("/api/trace", { params: { query: { event: "policy.evaluated", since, limit: 500, cursor } } })),
+      (cursor) => ok(api.GET("/api/policies", { params: { query: { limit: 500, cursor } } })),
+      (items) => policies.push(...items),
+    ),
+    pages(
+      (cursor) =>
+        ok(api.GET("/api/trace", { params: { query: { event: "policy.evaluated", since, limit: 500, cursor } } })),
       (items) => {
         decisions = decisions.concat(items).slice(-RECENT);
       },

@@ -50,7 +50,8 @@ export function TaskPage({ id }: { id: string }) {
       // Every line, page by page (100,000 lines are 200 pages); what arrived live meanwhile is merged after.
       let all: LogLine[] = [];
       pages(
-        (cursor) => ok(api.GET("/api/tasks/{id}/logs", { params: { path: { id: t.task_id }, query: { limit: 500, cursor } } })),
+        (cursor) =>
+          ok(api.GET("/api/tasks/{id}/logs", { params: { path: { id: t.task_id }, query: { limit: 500, cursor } } })),
         (items) => {
           all = all.concat(items);
         },
@@ -93,7 +94,8 @@ export function TaskPage({ id }: { id: string }) {
       if (e.id !== null) setTrace((t) => mergeTrace(t, [e as unknown as TraceEntry]));
       reload("t");
     }
-    if (task.agent_id && e.agent_id === task.agent_id && e.event.startsWith("agent.") && e.event !== "agent.heartbeat") reloadAgent(task.agent_id);
+    if (task.agent_id && e.agent_id === task.agent_id && e.event.startsWith("agent.") && e.event !== "agent.heartbeat")
+      reloadAgent(task.agent_id);
   });
   // Live log lines of the gap are not replayed: the task's latest lines are re-read instead.
   useResume(() => {
@@ -112,7 +114,8 @@ export function TaskPage({ id }: { id: string }) {
       <div className="facts">
         <Status value={task.status} />
         <span>
-          <span className="muted">agent</span> {task.agent_id ?? "unassigned"} {agent ? <Status value={agent.status} /> : null}
+          <span className="muted">agent</span> {task.agent_id ?? "unassigned"}{" "}
+          {agent ? <Status value={agent.status} /> : null}
         </span>
         {agent?.status_reason ? <span className="reason">{agent.status_reason}</span> : null}
         <span>
@@ -139,12 +142,23 @@ export function TaskPage({ id }: { id: string }) {
         {task.status === "pending_review" ? (
           <div className="review">
             <label htmlFor="comment">Comment</label>
-            <textarea id="comment" rows={2} value={comment} onChange={(e) => setComment(e.target.value)} placeholder="What to change (required to reject)" />
+            <textarea
+              id="comment"
+              rows={2}
+              value={comment}
+              onChange={(e) => setComment(e.target.value)}
+              placeholder="What to change (required to reject)"
+            />
             <ActionButton
               label="Approve"
               className="primary"
               run={() =>
-                ok(api.POST("/api/tasks/{id}/approve", { params: { path: { id: tid } }, body: comment.trim() ? { comment: comment.trim() } : {} }))
+                ok(
+                  api.POST("/api/tasks/{id}/approve", {
+                    params: { path: { id: tid } },
+                    body: comment.trim() ? { comment: comment.trim() } : {},
+                  }),
+                )
               }
               onDone={() => (setComment(""), reload("t"))}
             />
@@ -152,7 +166,14 @@ export function TaskPage({ id }: { id: string }) {
               label="Reject"
               className="danger"
               disabled={!comment.trim()}
-              run={() => ok(api.POST("/api/tasks/{id}/reject", { params: { path: { id: tid } }, body: { comment: comment.trim() } }))}
+              run={() =>
+                ok(
+                  api.POST("/api/tasks/{id}/reject", {
+                    params: { path: { id: tid } },
+                    body: { comment: comment.trim() },
+                  }),
+                )
+              }
               onDone={() => (setComment(""), reload("t"))}
             />
           </div>
@@ -170,7 +191,9 @@ export function TaskPage({ id }: { id: string }) {
               <Requirement key={r} id={r} />
             ))}
           </ul>
-          {task.required_capabilities.length ? <p className="muted">needs: {task.required_capabilities.join(", ")}</p> : null}
+          {task.required_capabilities.length ? (
+            <p className="muted">needs: {task.required_capabilities.join(", ")}</p>
+          ) : null}
         </Section>
       </div>
       <Section title={`Logs (${logs.length}${logsComplete ? "" : ", loading all…"})`}>
@@ -191,7 +214,11 @@ function mergeTrace(a: TraceEntry[], b: TraceEntry[]): TraceEntry[] {
 
 function DispatchNote({ dispatch, onApproved }: { dispatch: Dispatch; onApproved: (d: Dispatch) => void }) {
   if (dispatch.status !== "awaiting_approval" || !dispatch.policy) {
-    return <p className="note">Dispatched (attempt {dispatch.attempt}): {dispatch.status}.</p>;
+    return (
+      <p className="note">
+        Dispatched (attempt {dispatch.attempt}): {dispatch.status}.
+      </p>
+    );
   }
   const decision = String(dispatch.policy.decision_id);
   return (
@@ -200,7 +227,16 @@ function DispatchNote({ dispatch, onApproved }: { dispatch: Dispatch; onApproved
       <ActionButton
         label="Approve dispatch"
         run={async () =>
-          onApproved((await ok(api.POST("/api/tasks/{id}/execute", { params: { path: { id: dispatch.task_id } }, body: { approve_policy: decision } }))).data)
+          onApproved(
+            (
+              await ok(
+                api.POST("/api/tasks/{id}/execute", {
+                  params: { path: { id: dispatch.task_id } },
+                  body: { approve_policy: decision },
+                }),
+              )
+            ).data,
+          )
         }
       />
     </div>
@@ -225,7 +261,11 @@ function Requirement({ id }: { id: string }) {
 function Outputs({ outputs }: { outputs: Record<string, unknown> }) {
   const usage = (outputs.usage ?? {}) as Record<string, unknown>;
   // files_changed is a count (with insertions/deletions); changed_files the paths (see the worktree adapter).
-  const files = Array.isArray(outputs.changed_files) ? outputs.changed_files : Array.isArray(outputs.files_changed) ? outputs.files_changed : null;
+  const files = Array.isArray(outputs.changed_files)
+    ? outputs.changed_files
+    : Array.isArray(outputs.files_changed)
+      ? outputs.files_changed
+      : null;
   const stats =
     typeof outputs.files_changed === "number"
       ? `${outputs.files_changed} file(s), +${text(outputs.insertions)} −${text(outputs.deletions)}`
@@ -237,8 +277,18 @@ function Outputs({ outputs }: { outputs: Record<string, unknown> }) {
     ["commit", text(outputs.commit)],
     ["pull request", outputs.pr_url === undefined ? "—" : <SafeLink url={outputs.pr_url} />],
     ["cost", money(outputs.cost_usd)],
-    ["tokens", usage.input_tokens !== undefined || usage.output_tokens !== undefined ? `${text(usage.input_tokens)} in / ${text(usage.output_tokens)} out` : "—"],
-    ["permission denials", Array.isArray(outputs.permission_denials) ? String(outputs.permission_denials.length) : text(outputs.permission_denials)],
+    [
+      "tokens",
+      usage.input_tokens !== undefined || usage.output_tokens !== undefined
+        ? `${text(usage.input_tokens)} in / ${text(usage.output_tokens)} out`
+        : "—",
+    ],
+    [
+      "permission denials",
+      Array.isArray(outputs.permission_denials)
+        ? String(outputs.permission_denials.length)
+        : text(outputs.permission_denials),
+    ],
     [
       "conflicts",
       conflictsOf(outputs).length === 0
@@ -274,7 +324,9 @@ function Outputs({ outputs }: { outputs: Record<string, unknown> }) {
           </dd>
         </div>
       </dl>
-      {Array.isArray(outputs.permission_denials) && outputs.permission_denials.length ? <JsonText value={outputs.permission_denials} /> : null}
+      {Array.isArray(outputs.permission_denials) && outputs.permission_denials.length ? (
+        <JsonText value={outputs.permission_denials} />
+      ) : null}
       <details>
         <summary>All outputs</summary>
         <JsonText value={outputs} />
@@ -294,7 +346,12 @@ const LINE_HEIGHT = 20;
 export function LogView({ lines }: { lines: LogLine[] }) {
   const scroller = useRef<HTMLDivElement>(null);
   const [follow, setFollow] = useState(true);
-  const v = useVirtualizer({ count: lines.length, getScrollElement: () => scroller.current, estimateSize: () => LINE_HEIGHT, overscan: 20 });
+  const v = useVirtualizer({
+    count: lines.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => LINE_HEIGHT,
+    overscan: 20,
+  });
   useLayoutEffect(() => {
     if (follow && lines.length > 0) v.scrollToIndex(lines.length - 1, { align: "end" });
   }, [lines.length, follow, v]);
@@ -314,7 +371,11 @@ export function LogView({ lines }: { lines: LogLine[] }) {
           {v.getVirtualItems().map((row) => {
             const l = lines[row.index]!;
             return (
-              <div key={row.index} className={`logline level-${(l.level ?? "info").replace(/[^a-z]/g, "")}`} style={{ transform: `translateY(${row.start}px)` }}>
+              <div
+                key={row.index}
+                className={`logline level-${(l.level ?? "info").replace(/[^a-z]/g, "")}`}
+                style={{ transform: `translateY(${row.start}px)` }}
+              >
                 <span className="ts">{l.timestamp.slice(11, 23)}</span> <span className="msg">{l.message}</span>
               </div>
             );

@@ -11,7 +11,8 @@ const EMPTY: Filters = { mission_id: "", task_id: "", agent_id: "", event: "", s
 
 function query(f: Filters) {
   const q: Record<string, string> = {};
-  for (const [k, v] of Object.entries(f)) if (v.trim()) q[k] = k === "since" || k === "until" ? new Date(v).toISOString() : v.trim();
+  for (const [k, v] of Object.entries(f))
+    if (v.trim()) q[k] = k === "since" || k === "until" ? new Date(v).toISOString() : v.trim();
   return q;
 }
 
@@ -83,14 +84,31 @@ export function TracePage() {
         <ActionButton
           label="Verify chain"
           run={async () =>
-            setVerify((await ok(api.GET("/api/trace/verify", { params: { query: filters.mission_id ? { mission_id: filters.mission_id } : {} } }))).data)
+            setVerify(
+              (
+                await ok(
+                  api.GET("/api/trace/verify", {
+                    params: { query: filters.mission_id ? { mission_id: filters.mission_id } : {} },
+                  }),
+                )
+              ).data,
+            )
           }
         />
         <ActionButton
           label="Replay mission"
           disabled={!filters.mission_id}
           run={async () =>
-            setReplay((await ok(api.POST("/api/missions/{mission_id}/replay", { params: { path: { mission_id: filters.mission_id } }, body: {} }))).data)
+            setReplay(
+              (
+                await ok(
+                  api.POST("/api/missions/{mission_id}/replay", {
+                    params: { path: { mission_id: filters.mission_id } },
+                    body: {},
+                  }),
+                )
+              ).data,
+            )
           }
         />
       </div>
