@@ -10,7 +10,7 @@ import type { Config } from "./config.js";
 import type { Database } from "./db/client.js";
 import { registerAuth } from "./http/auth.js";
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from "./http/error-handler.js";
-import { ServiceUnavailable } from "./http/errors.js";
+import { ServiceUnavailable } from "./core/errors.js";
 import { healthRoutes } from "./http/health.routes.js";
 import { registerIdempotency } from "./http/idempotency.js";
 import { registerJsonParser, registerTextGuard } from "./http/json.js";

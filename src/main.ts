@@ -12,8 +12,8 @@ import { runMigrations } from "./db/migrate.js";
 import { createLogger } from "./logger.js";
 import { createTokensService } from "./tokens/tokens.service.js";
 import { TokenCreate } from "./tokens/tokens.schemas.js";
-import type { Principal } from "./http/auth.js";
-import { AppError, Invalid, NotFound } from "./http/errors.js";
+import type { Principal } from "./core/principal.js";
+import { AppError, Invalid, NotFound } from "./core/errors.js";
 
 const TOKEN_USAGE =
   "usage: mission-control token create --role admin|member|agent [--agent ID_OR_KEY] [--name NAME]\n" +

@@ -8,7 +8,7 @@ import { loadConfig, type Config } from "../src/config.js";
 import { openDatabase, type Database } from "../src/db/client.js";
 import { runMigrations } from "../src/db/migrate.js";
 import { createTokensService } from "../src/tokens/tokens.service.js";
-import type { Principal } from "../src/http/auth.js";
+import type { Principal } from "../src/core/principal.js";
 import { agents } from "../src/db/schema/index.js";
 import { OpenApiConformance } from "./fixtures/openapi-conformance.js";
 

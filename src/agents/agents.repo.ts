@@ -4,8 +4,8 @@ import type { Executor } from "../db/client.js";
 import { refWhere } from "../db/lookup.js";
 import { agentWritten } from "./agent-writes.js";
 import { STALEABLE } from "./agents.state.js";
-import type { Ref } from "../http/ids.js";
-import type { Page } from "../http/pagination.js";
+import type { Ref } from "../core/ids.js";
+import type { Page } from "../core/pagination.js";
 
 export type AgentRow = typeof agents.$inferSelect;
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
-import { Data, ListOf } from "../http/envelope.js";
-import { IdParam } from "../http/ids.js";
+import { Data, ListOf } from "../core/envelope.js";
+import { IdParam } from "../core/ids.js";
 import {
   ActivityReport,
   Agent,

@@ -1,7 +1,7 @@
 import { Type, type SchemaOptions, type Static, type TSchema } from "@sinclair/typebox";
-import { boundedJson, EnumText, JsonObject, nameSchemas, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
-import { KeySchema } from "../http/ids.js";
-import { PageQuery } from "../http/pagination.js";
+import { boundedJson, EnumText, JsonObject, nameSchemas, Nullable, StringEnum, Timestamp } from "../core/envelope.js";
+import { KeySchema } from "../core/ids.js";
+import { PageQuery } from "../core/pagination.js";
 import { AGENT_EVENTS, AGENT_STATUSES } from "./agents.state.js";
 import { ADAPTER_MODULES } from "../runtime/agent-config.js";
 

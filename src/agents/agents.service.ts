@@ -16,10 +16,10 @@
 import { isDeepStrictEqual } from "node:util";
 import type { Database, Executor } from "../db/client.js";
 import { isUniqueViolation } from "../db/lookup.js";
-import type { Principal } from "../http/auth.js";
-import { Forbidden, Invalid, NotFound } from "../http/errors.js";
-import { generateKey, parseRef, type Ref } from "../http/ids.js";
-import { pageOf, toPage } from "../http/pagination.js";
+import type { Principal } from "../core/principal.js";
+import { Forbidden, Invalid, NotFound } from "../core/errors.js";
+import { generateKey, parseRef, type Ref } from "../core/ids.js";
+import { pageOf, toPage } from "../core/pagination.js";
 import { findTaskKey } from "../trace/trace.lookup.js";
 import { appendTrace } from "../trace/trace.service.js";
 import * as repo from "./agents.repo.js";

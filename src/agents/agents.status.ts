@@ -7,7 +7,7 @@
 // - `status_reason` is stored as the sentence of the change; the two that depend on the clock (a live run's
 //   "last output N s ago", staleness's "no heartbeat for N s") are rendered on read by `statusReasonOf`.
 import type { Database, Executor } from "../db/client.js";
-import type { Ref } from "../http/ids.js";
+import type { Ref } from "../core/ids.js";
 import { appendTrace } from "../trace/trace.service.js";
 import * as repo from "./agents.repo.js";
 import type { AgentStatus, StatusCause } from "./agents.state.js";

@@ -24,7 +24,7 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client.js";
 import { agents } from "../db/schema/index.js";
-import type { Ref } from "../http/ids.js";
+import type { Ref } from "../core/ids.js";
 import { onAgentWritten } from "./agent-writes.js";
 import * as repo from "./agents.repo.js";
 import { reviveByHeartbeat } from "./agents.status.js";

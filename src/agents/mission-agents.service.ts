@@ -2,10 +2,10 @@
 // key; adding it again is a 422, never a second row), every add and remove writes its trace entry in the same
 // transaction, and `onMembershipChanged` runs only after that transaction has committed.
 import type { Database, Executor } from "../db/client.js";
-import type { Principal } from "../http/auth.js";
-import { Invalid, NotFound } from "../http/errors.js";
-import { parseRef } from "../http/ids.js";
-import { pageOf, toPage } from "../http/pagination.js";
+import type { Principal } from "../core/principal.js";
+import { Invalid, NotFound } from "../core/errors.js";
+import { parseRef } from "../core/ids.js";
+import { pageOf, toPage } from "../core/pagination.js";
 import { findMission } from "../missions/missions.repo.js";
 import { appendTrace } from "../trace/trace.service.js";
 import * as repo from "./agents.repo.js";

@@ -1,6 +1,6 @@
 import { eq, type SQL } from "drizzle-orm";
 import type { PgColumn } from "drizzle-orm/pg-core";
-import type { Ref } from "../http/ids.js";
+import type { Ref } from "../core/ids.js";
 
 /** `id = ref` for an integer reference, `key = ref` for a string one. */
 export function refWhere(idCol: PgColumn, keyCol: PgColumn, ref: Ref): SQL {

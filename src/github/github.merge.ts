@@ -9,7 +9,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { GithubConfig } from "../config.js";
 import type { Database } from "../db/client.js";
-import { Invalid, Upstream } from "../http/errors.js";
+import { Invalid, Upstream } from "../core/errors.js";
 import type { BeforeComplete } from "../tasks/tasks.service.js";
 import { appendTrace } from "../trace/trace.service.js";
 import { type GithubClient, type GithubError, toGithubError } from "./github.client.js";

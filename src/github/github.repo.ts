@@ -11,7 +11,7 @@ import {
   tasks,
   type GithubRepoResult,
 } from "../db/schema/index.js";
-import type { Page } from "../http/pagination.js";
+import type { Page } from "../core/pagination.js";
 import type { IssueRef } from "./github.refs.js";
 
 export type IssueRow = typeof githubIssues.$inferSelect;

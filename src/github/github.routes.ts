@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { Data, ErrorBody, ListOf } from "../http/envelope.js";
-import { Unauthorized } from "../http/errors.js";
+import { Data, ErrorBody, ListOf } from "../core/envelope.js";
+import { Unauthorized } from "../core/errors.js";
 import { parseJsonBody } from "../http/json.js";
 import { Task } from "../tasks/tasks.schemas.js";
 import {

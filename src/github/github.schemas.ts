@@ -1,7 +1,7 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { nameSchemas, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
-import { KeySchema, RefSchema } from "../http/ids.js";
-import { PageQuery } from "../http/pagination.js";
+import { nameSchemas, Nullable, StringEnum, Timestamp } from "../core/envelope.js";
+import { KeySchema, RefSchema } from "../core/ids.js";
+import { PageQuery } from "../core/pagination.js";
 import { REPO_PATTERN } from "./github.refs.js";
 
 export const ISSUE_STATES = ["open", "closed"] as const;

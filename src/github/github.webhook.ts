@@ -10,7 +10,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { Database } from "../db/client.js";
 import type { GithubConfig } from "../config.js";
-import { Invalid } from "../http/errors.js";
+import { Invalid } from "../core/errors.js";
 import { appendTrace } from "../trace/trace.service.js";
 import { applyIssues, isPullRequest, issueValues, noteOnTasks } from "./github.issues.js";
 import { issueKey, parsePullUrl } from "./github.refs.js";

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";
 import { AgentParam } from "../agents/agents.schemas.js";
-import { Data } from "../http/envelope.js";
+import { Data } from "../core/envelope.js";
 import { ClaudeHookOutput, ClaudeHookPayload, HookHeaders, HookSettings } from "./hooks.schemas.js";
 import type { HooksService } from "./hooks.service.js";
 

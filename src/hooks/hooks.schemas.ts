@@ -1,5 +1,5 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { nameSchemas, StringEnum } from "../http/envelope.js";
+import { nameSchemas, StringEnum } from "../core/envelope.js";
 
 /** The Claude Code hook events this server maps to agent activity (any other event name is a heartbeat). */
 export const CLAUDE_HOOK_EVENTS = [

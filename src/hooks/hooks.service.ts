@@ -12,9 +12,9 @@
 // only: the settings snippet wires SessionStart as a command that posts its stdin (the same JSON) here.
 import type { AgentEvent } from "../agents/agents.state.js";
 import type { AgentsService } from "../agents/agents.service.js";
-import type { Principal } from "../http/auth.js";
-import { Forbidden, Invalid } from "../http/errors.js";
-import { parseRef } from "../http/ids.js";
+import type { Principal } from "../core/principal.js";
+import { Forbidden, Invalid } from "../core/errors.js";
+import { parseRef } from "../core/ids.js";
 import {
   CLAUDE_HOOK_EVENTS,
   type ClaudeHookEvent,

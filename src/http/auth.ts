@@ -2,29 +2,11 @@
 // Services receive the resulting Principal and do the finer checks (an agent token touching only its own
 // agent's work).
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { Forbidden, Unauthorized } from "./errors.js";
+import { Forbidden, Unauthorized } from "../core/errors.js";
+import type { Access, Principal, Role } from "../core/principal.js";
 
-export type Role = "admin" | "member" | "agent";
-export const ROLES: readonly Role[] = ["admin", "member", "agent"];
-
-/**
- * Who may call a route: `public` (no token), `admin`, `member` (members and admins), `agent` (agents too;
- * the service then limits an agent to its own records).
- */
-export type Access = "public" | "admin" | "member" | "agent";
-
-export interface Principal {
-  role: Role;
-  tokenId: number | null;
-  name: string | null;
-  /** For agent tokens: the agent they are bound to. */
-  agentId: number | null;
-  agentKey: string | null;
-  /** How the trace names this caller. */
-  actor: string;
-  /** For a run's token: the one task (integer id) it may act on while the run lasts. */
-  runTaskId?: number | null;
-}
+export type { Access, Principal, Role } from "../core/principal.js";
+export { ROLES } from "../core/principal.js";
 
 export interface Authenticator {
   authenticate(secret: string): Promise<Principal | null>;
@@ -75,9 +57,4 @@ export function registerAuth(app: FastifyInstance, auth: Authenticator): void {
     req.principal = principal;
     if (!allowed(access, principal.role)) throw new Forbidden();
   });
-}
-
-/** For services: an agent principal may only act for its own agent. */
-export function assertAgentIs(p: Principal, agentId: number | null): void {
-  if (p.role === "agent" && (agentId === null || p.agentId !== agentId)) throw new Forbidden();
 }

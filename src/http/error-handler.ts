@@ -3,7 +3,7 @@
 // answered with a bare 500 that carries no message, stack or SQL.
 import { randomUUID } from "node:crypto";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { AppError } from "./errors.js";
+import { AppError } from "../core/errors.js";
 import { validationToFields } from "./validation.js";
 
 function detail(reply: FastifyReply, status: number, text: string) {

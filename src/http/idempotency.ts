@@ -21,7 +21,8 @@ import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Database } from "../db/client.js";
 import { idempotencyKeys } from "../db/schema/index.js";
-import { AppError, Invalid } from "./errors.js";
+import { AppError, Invalid } from "../core/errors.js";
+import { canonicalJson } from "../core/canonical-json.js";
 
 export const IDEMPOTENCY_HEADER = "idempotency-key";
 export const REPLAYED_HEADER = "idempotent-replayed";
@@ -62,17 +63,6 @@ const HEADER_SCHEMA = {
     "request is 422; while the first request is still being processed, 409 with `Retry-After`. Keys are " +
     "scoped to the token; responses of 500 and above are not kept.",
 };
-
-/** JSON with object keys sorted, so two equal bodies give the same text whatever their key order. */
-export function canonicalJson(v: unknown): string {
-  if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
-  const o = v as Record<string, unknown>;
-  const keys = Object.keys(o)
-    .filter((k) => o[k] !== undefined)
-    .sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(",")}}`;
-}
 
 function fingerprintOf(req: FastifyRequest): string {
   return createHash("sha256")

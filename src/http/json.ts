@@ -1,7 +1,7 @@
 // The JSON body parser. Besides parsing, it enforces two rules of the contract that a schema cannot:
 // nesting deeper than 64 levels is a 400, and `__proto__` / `constructor` keys are a 422 wherever they occur.
 import type { FastifyInstance } from "fastify";
-import { BadRequest, Invalid, NotFound } from "./errors.js";
+import { BadRequest, Invalid, NotFound } from "../core/errors.js";
 
 export const MAX_DEPTH = 64;
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor"]);

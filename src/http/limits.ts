@@ -16,7 +16,7 @@ import rateLimit from "@fastify/rate-limit";
 import underPressure from "@fastify/under-pressure";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { LimitsConfig } from "../config.js";
-import { ServiceUnavailable, TooManyRequests } from "./errors.js";
+import { ServiceUnavailable, TooManyRequests } from "../core/errors.js";
 
 /** Routes no limit refuses. */
 const HEALTH = new Set(["/healthz", "/readyz"]);

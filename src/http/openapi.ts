@@ -11,8 +11,8 @@
 //   required, read-only fields out of request bodies, path parameters as id-or-key, non-standard keywords
 //   renamed to `x-` extensions, meaningful response descriptions.
 import type { RouteOptions } from "fastify";
-import { ErrorBody, COMPONENT } from "./envelope.js";
-import { KEY_PATTERN } from "./ids.js";
+import { ErrorBody, COMPONENT } from "../core/envelope.js";
+import { KEY_PATTERN } from "../core/ids.js";
 import { REPLAYED_HEADER } from "./idempotency.js";
 
 type Json = Record<string, any>;

@@ -3,7 +3,7 @@
 import { Ajv, type ErrorObject } from "ajv";
 import addFormatsModule from "ajv-formats";
 import type { FastifySchemaValidationError } from "fastify/types/schema.js";
-import type { FieldErrors } from "./errors.js";
+import type { FieldErrors } from "../core/errors.js";
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext resolution.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;

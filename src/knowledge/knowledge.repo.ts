@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { and, asc, eq, gt, lt, sql, type SQL } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
 import { knowledgeChunks, knowledgeDocuments } from "../db/schema/index.js";
-import type { Page } from "../http/pagination.js";
-import type { Ref } from "../http/ids.js";
+import type { Page } from "../core/pagination.js";
+import type { Ref } from "../core/ids.js";
 import { refWhere } from "../db/lookup.js";
 
 export type DocumentRow = typeof knowledgeDocuments.$inferSelect;
@@ -160,12 +160,4 @@ export async function replaceChunks(
     .delete(knowledgeChunks)
     .where(and(eq(knowledgeChunks.documentId, documentId), lt(knowledgeChunks.ordinal, 0)));
   await addTerms(exec, termsOf([title, ...texts]));
-}
-
-export async function chunkCount(exec: Executor, documentId: number): Promise<number> {
-  const rows = await exec
-    .select({ n: sql<number>`count(*)::int` })
-    .from(knowledgeChunks)
-    .where(eq(knowledgeChunks.documentId, documentId));
-  return rows[0]?.n ?? 0;
 }

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
-import { Data, ListOf } from "../http/envelope.js";
+import { Data, ListOf } from "../core/envelope.js";
 import {
   Document,
   DocumentCreate,

@@ -1,7 +1,7 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { boundedJson, JsonObject, nameSchemas, Timestamp } from "../http/envelope.js";
-import { PageQuery } from "../http/pagination.js";
-import { KeySchema } from "../http/ids.js";
+import { boundedJson, JsonObject, nameSchemas, Timestamp } from "../core/envelope.js";
+import { PageQuery } from "../core/pagination.js";
+import { KeySchema } from "../core/ids.js";
 
 /** Content is limited to 1 MiB of UTF-8 (checked in the service; the schema bounds characters). */
 export const MAX_CONTENT_BYTES = 1024 * 1024;

@@ -4,7 +4,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { bearerSecret, type Authenticator } from "../http/auth.js";
-import { Unauthorized } from "../http/errors.js";
+import { Unauthorized } from "../core/errors.js";
 import { createMcpServer } from "./mcp.server.js";
 import type { McpDeps } from "./mcp.tools.js";
 

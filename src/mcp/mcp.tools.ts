@@ -6,10 +6,10 @@
 import type { TSchema } from "@sinclair/typebox";
 import { Type } from "@sinclair/typebox";
 import type { Database } from "../db/client.js";
-import type { Principal } from "../http/auth.js";
-import { Forbidden, Invalid } from "../http/errors.js";
-import { RefSchema } from "../http/ids.js";
-import { PageQuery } from "../http/pagination.js";
+import type { Principal } from "../core/principal.js";
+import { Forbidden, Invalid } from "../core/errors.js";
+import { RefSchema } from "../core/ids.js";
+import { PageQuery } from "../core/pagination.js";
 import type { AgentsService } from "../agents/agents.service.js";
 import { Agent, AgentListQuery } from "../agents/agents.schemas.js";
 import type { KnowledgeService } from "../knowledge/knowledge.service.js";

@@ -2,8 +2,8 @@ import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import { execRows, type Executor } from "../db/client.js";
 import { refWhere } from "../db/lookup.js";
 import { missions, tasks } from "../db/schema/index.js";
-import type { Ref } from "../http/ids.js";
-import type { Page } from "../http/pagination.js";
+import type { Ref } from "../core/ids.js";
+import type { Page } from "../core/pagination.js";
 
 export type MissionRow = typeof missions.$inferSelect;
 
@@ -53,10 +53,6 @@ export async function moveMissionStatus(exec: Executor, id: number, from: string
     .where(and(eq(missions.id, id), eq(missions.status, from)))
     .returning();
   return rows[0];
-}
-
-export async function listMissionsByStatus(exec: Executor, status: string) {
-  return exec.select().from(missions).where(eq(missions.status, status)).orderBy(asc(missions.id));
 }
 
 // Spend: what a mission's tasks have cost, the sum of their outputs.cost_usd. Outputs are written by agents,

@@ -1,7 +1,7 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { EnumText, JsonObject, nameSchemas, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
-import { KeySchema } from "../http/ids.js";
-import { PageQuery } from "../http/pagination.js";
+import { EnumText, JsonObject, nameSchemas, Nullable, StringEnum, Timestamp } from "../core/envelope.js";
+import { KeySchema } from "../core/ids.js";
+import { PageQuery } from "../core/pagination.js";
 import { MISSION_STATUSES } from "./missions.state.js";
 
 export const MissionStatusSchema = StringEnum(MISSION_STATUSES, {

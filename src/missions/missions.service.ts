@@ -8,11 +8,11 @@
 // something and the housekeeping pass calls for spend reported through the API.
 import type { Database, Executor } from "../db/client.js";
 import { isUniqueViolation } from "../db/lookup.js";
-import type { Principal } from "../http/auth.js";
-import { Forbidden, Invalid, NotFound } from "../http/errors.js";
+import type { Principal } from "../core/principal.js";
+import { Forbidden, Invalid, NotFound } from "../core/errors.js";
 import { isAgentOnMission } from "../agents/agents.repo.js";
-import { generateKey, parseRef } from "../http/ids.js";
-import { pageOf, toPage } from "../http/pagination.js";
+import { generateKey, parseRef } from "../core/ids.js";
+import { pageOf, toPage } from "../core/pagination.js";
 import { noRuntime, type MissionRuntime } from "../runtime/runtime.types.js";
 import { appendTrace } from "../trace/trace.service.js";
 import * as repo from "./missions.repo.js";

@@ -1,7 +1,7 @@
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
-import { EnumText, nameSchemas, StringEnum, Timestamp } from "../http/envelope.js";
-import { KeySchema } from "../http/ids.js";
-import { PageQuery } from "../http/pagination.js";
+import { EnumText, nameSchemas, StringEnum, Timestamp } from "../core/envelope.js";
+import { KeySchema } from "../core/ids.js";
+import { PageQuery } from "../core/pagination.js";
 import { HEALTH_THRESHOLDS, HEALTHS, KR_DIRECTIONS } from "./okrs.progress.js";
 
 /** Objective statuses are labels without a state machine: any move is allowed (reopening is legitimate). */

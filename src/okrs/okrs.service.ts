@@ -5,10 +5,10 @@
 // objectives without both dates (with both it is derived, see okrs.progress.ts).
 import type { Database, Executor } from "../db/client.js";
 import { isUniqueViolation, pgErrorCode } from "../db/lookup.js";
-import type { Principal } from "../http/auth.js";
-import { Invalid, NotFound } from "../http/errors.js";
-import { generateKey, parseRef } from "../http/ids.js";
-import { pageOf, toPage } from "../http/pagination.js";
+import type { Principal } from "../core/principal.js";
+import { Invalid, NotFound } from "../core/errors.js";
+import { generateKey, parseRef } from "../core/ids.js";
+import { pageOf, toPage } from "../core/pagination.js";
 import { completionInputsOf } from "../requirements/requirements.repo.js";
 import { appendTrace } from "../trace/trace.service.js";
 import * as repo from "./okrs.repo.js";

@@ -5,7 +5,7 @@
 // (block > require_approval > warn > allow). Matched `dry_run` policies are reported apart
 // (`dry_run_matched`, `dry_run_decision`) and can never make `decision` stricter: `mode` says `dry_run`
 // exactly when they would have.
-import { PolicyBlocked } from "../http/errors.js";
+import { PolicyBlocked } from "../core/errors.js";
 import type { ActionMatcher, ConditionErrors } from "./matcher.js";
 import { isPlainObject } from "./matcher.js";
 

@@ -1,7 +1,7 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { boundedJson, JsonObject, nameSchemas, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
-import { KeySchema } from "../http/ids.js";
-import { PageQuery } from "../http/pagination.js";
+import { boundedJson, JsonObject, nameSchemas, Nullable, StringEnum, Timestamp } from "../core/envelope.js";
+import { KeySchema } from "../core/ids.js";
+import { PageQuery } from "../core/pagination.js";
 import { DECISIONS, MAX_ACTIONS, POLICY_MODES } from "./decide.js";
 
 const ScopeSchema = Type.String({

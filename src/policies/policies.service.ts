@@ -11,10 +11,10 @@ import type { Database, Executor } from "../db/client.js";
 import { isUniqueViolation } from "../db/lookup.js";
 import { findAgent, isAgentOnMission } from "../agents/agents.repo.js";
 import { findMission } from "../missions/missions.repo.js";
-import type { Principal } from "../http/auth.js";
-import { Forbidden, Invalid, NotFound, type FieldErrors } from "../http/errors.js";
-import { generateKey, parseRef, type Ref } from "../http/ids.js";
-import { pageOf, toPage } from "../http/pagination.js";
+import type { Principal } from "../core/principal.js";
+import { Forbidden, Invalid, NotFound, type FieldErrors } from "../core/errors.js";
+import { generateKey, parseRef, type Ref } from "../core/ids.js";
+import { pageOf, toPage } from "../core/pagination.js";
 import { appendTrace } from "../trace/trace.service.js";
 import {
   decide,

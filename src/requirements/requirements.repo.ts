@@ -3,8 +3,8 @@ import { alias } from "drizzle-orm/pg-core";
 import type { Executor } from "../db/client.js";
 import { refWhere } from "../db/lookup.js";
 import { keyResults, objectives, requirements, taskRequirements, tasks } from "../db/schema/index.js";
-import type { Ref } from "../http/ids.js";
-import type { Page } from "../http/pagination.js";
+import type { Ref } from "../core/ids.js";
+import type { Page } from "../core/pagination.js";
 
 export type RequirementRow = typeof requirements.$inferSelect;
 /** A requirement as read for a response: the keys it refers to and the counts of the tasks serving it. */

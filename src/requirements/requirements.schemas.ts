@@ -1,7 +1,7 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { EnumText, nameSchemas, StringEnum, Timestamp } from "../http/envelope.js";
-import { KeySchema } from "../http/ids.js";
-import { PageQuery } from "../http/pagination.js";
+import { EnumText, nameSchemas, StringEnum, Timestamp } from "../core/envelope.js";
+import { KeySchema } from "../core/ids.js";
+import { PageQuery } from "../core/pagination.js";
 import { LongText, OrNull, RefFilter, Title } from "../okrs/okrs.schemas.js";
 
 export const REQUIREMENT_PRIORITIES = ["p0", "p1", "p2", "p3"] as const;

@@ -5,10 +5,10 @@
 // tasks module and its trace); every change writes its trace entry in the same transaction.
 import type { Database, Executor } from "../db/client.js";
 import { isUniqueViolation } from "../db/lookup.js";
-import type { Principal } from "../http/auth.js";
-import { Invalid, NotFound } from "../http/errors.js";
-import { generateKey, parseRef, type Ref } from "../http/ids.js";
-import { pageOf, toPage } from "../http/pagination.js";
+import type { Principal } from "../core/principal.js";
+import { Invalid, NotFound } from "../core/errors.js";
+import { generateKey, parseRef, type Ref } from "../core/ids.js";
+import { pageOf, toPage } from "../core/pagination.js";
 import { findKeyResult, findObjective } from "../okrs/okrs.repo.js";
 import { isForeignKeyViolation, stillReferenced } from "../okrs/okrs.service.js";
 import { appendTrace } from "../trace/trace.service.js";

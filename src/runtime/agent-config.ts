@@ -17,7 +17,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Type, type Static, type TObject, type TProperties } from "@sinclair/typebox";
-import { Invalid, type FieldErrors } from "../http/errors.js";
+import { Invalid, type FieldErrors } from "../core/errors.js";
 import { validateValue } from "../http/validation.js";
 import { git } from "./adapters/worktree.js";
 

@@ -1,5 +1,5 @@
 import { Type } from "@sinclair/typebox";
-import { nameSchemas, Nullable, Timestamp } from "../http/envelope.js";
+import { nameSchemas, Nullable, Timestamp } from "../core/envelope.js";
 
 export const ExecuteBody = Type.Object(
   {

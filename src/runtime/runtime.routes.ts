@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { Data, PolicyErrorBody } from "../http/envelope.js";
-import { IdParam } from "../http/ids.js";
+import { Data, PolicyErrorBody } from "../core/envelope.js";
+import { IdParam } from "../core/ids.js";
 import { Dispatch, ExecuteBody } from "./dispatch.schemas.js";
 import type { DispatchService } from "./dispatch.service.js";
 

@@ -2,8 +2,8 @@ import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
 import { refWhere } from "../db/lookup.js";
 import { sprints, tasks } from "../db/schema/index.js";
-import type { Ref } from "../http/ids.js";
-import type { Page } from "../http/pagination.js";
+import type { Ref } from "../core/ids.js";
+import type { Page } from "../core/pagination.js";
 
 export type SprintRow = typeof sprints.$inferSelect;
 

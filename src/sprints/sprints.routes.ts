@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { Data, ListOf } from "../http/envelope.js";
-import { IdParam } from "../http/ids.js";
+import { Data, ListOf } from "../core/envelope.js";
+import { IdParam } from "../core/ids.js";
 import { Sprint, SprintCreate, SprintListQuery, SprintUpdate } from "./sprints.schemas.js";
 import type { SprintsService } from "./sprints.service.js";
 

@@ -1,7 +1,7 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { EnumText, nameSchemas, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
-import { KeySchema } from "../http/ids.js";
-import { PageQuery } from "../http/pagination.js";
+import { EnumText, nameSchemas, Nullable, StringEnum, Timestamp } from "../core/envelope.js";
+import { KeySchema } from "../core/ids.js";
+import { PageQuery } from "../core/pagination.js";
 import { TASK_STATUSES } from "../tasks/tasks.state.js";
 import { SPRINT_STATUSES } from "./sprints.state.js";
 

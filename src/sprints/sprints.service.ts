@@ -5,10 +5,10 @@
 // for a whole page in one grouped query.
 import type { Database, Executor } from "../db/client.js";
 import { isUniqueViolation } from "../db/lookup.js";
-import type { Principal } from "../http/auth.js";
-import { Invalid, NotFound } from "../http/errors.js";
-import { generateKey, parseRef } from "../http/ids.js";
-import { pageOf, toPage } from "../http/pagination.js";
+import type { Principal } from "../core/principal.js";
+import { Invalid, NotFound } from "../core/errors.js";
+import { generateKey, parseRef } from "../core/ids.js";
+import { pageOf, toPage } from "../core/pagination.js";
 import { TASK_STATUSES } from "../tasks/tasks.state.js";
 import { appendTrace } from "../trace/trace.service.js";
 import * as repo from "./sprints.repo.js";

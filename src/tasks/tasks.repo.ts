@@ -12,8 +12,8 @@ import {
   taskRequirements,
   tasks,
 } from "../db/schema/index.js";
-import type { Ref } from "../http/ids.js";
-import type { Page } from "../http/pagination.js";
+import type { Ref } from "../core/ids.js";
+import type { Page } from "../core/pagination.js";
 import { TRACE_RETURNING, traceAppendCtes, type AppendedRow, type TraceInput } from "../trace/trace.service.js";
 import { liveLogChunks, notifyTaskLogsSql } from "./task-logs.live.js";
 

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { Data, ErrorBody, ListOf } from "../http/envelope.js";
-import { IdParam } from "../http/ids.js";
+import { Data, ErrorBody, ListOf } from "../core/envelope.js";
+import { IdParam } from "../core/ids.js";
 import {
   LogListQuery,
   MissionIdParam,

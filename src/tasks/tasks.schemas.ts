@@ -1,7 +1,7 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { boundedJson, EnumText, JsonObject, nameSchemas, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
-import { KeySchema, RefSchema } from "../http/ids.js";
-import { PageQuery } from "../http/pagination.js";
+import { boundedJson, EnumText, JsonObject, nameSchemas, Nullable, StringEnum, Timestamp } from "../core/envelope.js";
+import { KeySchema, RefSchema } from "../core/ids.js";
+import { PageQuery } from "../core/pagination.js";
 import { TASK_STATUSES } from "./tasks.state.js";
 
 export const TaskStatusSchema = StringEnum(TASK_STATUSES, {

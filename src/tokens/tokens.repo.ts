@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, isNull, sql } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
 import { agents, apiTokens } from "../db/schema/index.js";
-import type { Page } from "../http/pagination.js";
+import type { Page } from "../core/pagination.js";
 
 export type TokenRow = typeof apiTokens.$inferSelect & { agentKey: string | null };
 

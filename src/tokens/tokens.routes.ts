@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
-import { Data, ListOf } from "../http/envelope.js";
-import { IdParam } from "../http/ids.js";
-import { PageQuery } from "../http/pagination.js";
+import { Data, ListOf } from "../core/envelope.js";
+import { IdParam } from "../core/ids.js";
+import { PageQuery } from "../core/pagination.js";
 import { TokenCreate, Token, TokenWithSecret } from "./tokens.schemas.js";
 import type { TokensService } from "./tokens.service.js";
 

@@ -1,6 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { nameSchemas, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
-import { RefSchema } from "../http/ids.js";
+import { nameSchemas, Nullable, StringEnum, Timestamp } from "../core/envelope.js";
+import { RefSchema } from "../core/ids.js";
 
 export const TokenCreate = Type.Object(
   {

@@ -6,21 +6,11 @@
 // string with milliseconds that the API shows (the database stores whole milliseconds, see atFromMicros). The chain order (not the id) is what is protected: ids are
 // not hashed, every entry names its predecessor's hash instead.
 import { createHash } from "node:crypto";
+import { canonicalJson } from "../core/canonical-json.js";
+
+export { canonicalJson };
 
 export const GENESIS = "0".repeat(64);
-
-/**
- * RFC 8785-style canonical JSON of a JSON value: object keys sorted by UTF-16 code units, no whitespace,
- * strings and numbers as ECMAScript's JSON.stringify writes them (which is what RFC 8785 prescribes).
- * Only for values that are already plain JSON (see `toJsonValue`).
- */
-export function canonicalJson(v: unknown): string {
-  if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
-  const o = v as Record<string, unknown>;
-  const keys = Object.keys(o).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(",")}}`;
-}
 
 /**
  * The value as it will be stored in a jsonb column and read back: what JSON.stringify keeps (no undefined

@@ -10,7 +10,7 @@
 //   are all released.
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
-import { Invalid, ServiceUnavailable } from "../http/errors.js";
+import { Invalid, ServiceUnavailable } from "../core/errors.js";
 import type { EventBus, LiveEvent, Subscription } from "./events.bus.js";
 import { EventsQuery } from "./trace.schemas.js";
 import type { LiveFilter, TraceService } from "./trace.query.js";

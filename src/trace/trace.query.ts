@@ -2,9 +2,9 @@
 // keys first (an unknown one matches nothing rather than erroring, as a filter should). Verification,
 // export and replay name one chain by its mission, which must exist (404 otherwise).
 import type { Database, Executor } from "../db/client.js";
-import { Invalid, NotFound } from "../http/errors.js";
-import { parseRef } from "../http/ids.js";
-import { pageOf, toPage } from "../http/pagination.js";
+import { Invalid, NotFound } from "../core/errors.js";
+import { parseRef } from "../core/ids.js";
+import { pageOf, toPage } from "../core/pagination.js";
 import { findMission } from "../missions/missions.repo.js";
 import { findAgent } from "../agents/agents.repo.js";
 import { findTaskKey } from "./trace.lookup.js";

@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, gte, lte, sql, type SQL } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
 import { traceEntries } from "../db/schema/index.js";
-import type { Page } from "../http/pagination.js";
+import type { Page } from "../core/pagination.js";
 
 export interface TraceFilter {
   missionId?: string;

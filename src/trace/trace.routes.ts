@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
-import { Data, ListOf } from "../http/envelope.js";
+import { Data, ListOf } from "../core/envelope.js";
 import {
   ChainQuery,
   MissionTraceQuery,

@@ -1,6 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { JsonObject, nameSchemas, Nullable, StringEnum, Timestamp } from "../http/envelope.js";
-import { PageQuery } from "../http/pagination.js";
+import { JsonObject, nameSchemas, Nullable, StringEnum, Timestamp } from "../core/envelope.js";
+import { PageQuery } from "../core/pagination.js";
 
 export const TraceEntry = Type.Object({
   id: Type.Integer(),

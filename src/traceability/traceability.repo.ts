@@ -14,7 +14,7 @@ import {
   taskRequirements,
   tasks,
 } from "../db/schema/index.js";
-import type { Ref } from "../http/ids.js";
+import type { Ref } from "../core/ids.js";
 import type { KeyResultView, ObjectiveRow } from "../okrs/okrs.repo.js";
 import type { RequirementView } from "../requirements/requirements.repo.js";
 

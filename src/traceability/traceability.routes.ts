@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
-import { Data } from "../http/envelope.js";
+import { Data } from "../core/envelope.js";
 import { matrixToCsv, CSV_COLUMNS } from "./traceability.csv.js";
 import { Matrix, MatrixQuery } from "./traceability.schemas.js";
 import type { TraceabilityService } from "./traceability.service.js";

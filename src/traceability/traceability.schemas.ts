@@ -1,5 +1,5 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { nameSchemas, StringEnum } from "../http/envelope.js";
+import { nameSchemas, StringEnum } from "../core/envelope.js";
 import { Objective, OrNull, RefFilter } from "../okrs/okrs.schemas.js";
 import { Requirement } from "../requirements/requirements.schemas.js";
 

@@ -3,7 +3,7 @@
 // read-only REPEATABLE READ transaction so the tree and its stats describe the same snapshot; everything
 // else is done in memory in time linear in the rows read.
 import type { Database } from "../db/client.js";
-import { parseRef } from "../http/ids.js";
+import { parseRef } from "../core/ids.js";
 import { pct } from "../okrs/okrs.progress.js";
 import { groupBy, objectiveToApi } from "../okrs/okrs.view.js";
 import type { RequirementView } from "../requirements/requirements.repo.js";

@@ -13,7 +13,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
-import { encodeCursor } from "../../src/http/pagination.js";
+import { encodeCursor } from "../../src/core/pagination.js";
 import { createScratchDatabase } from "../fixtures/scratch-database.js";
 import { startServer, type ServerProcess } from "../fixtures/server-process.js";
 import { backend } from "../harness.js";

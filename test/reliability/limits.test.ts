@@ -5,7 +5,7 @@
 // a task's outputs at most 256 KiB however many reports add to them (422 naming the field). A refused request
 // changes nothing.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { MAX_JSON_OBJECT_BYTES } from "../../src/http/envelope.js";
+import { MAX_JSON_OBJECT_BYTES } from "../../src/core/envelope.js";
 import { MAX_TASK_OUTPUTS_BYTES } from "../../src/tasks/tasks.service.js";
 import { createTestContext, type TestContext } from "../harness.js";
 import { fingerprint } from "../security/openapi.js";

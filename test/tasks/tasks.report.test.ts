@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createTestContext, SYSTEM, type TestContext } from "../harness.js";
-import { Invalid, Upstream } from "../../src/http/errors.js";
+import { Invalid, Upstream } from "../../src/core/errors.js";
 import { createTasksService, type BeforeComplete } from "../../src/tasks/tasks.service.js";
 import { createMission, createTask, forceStatus, logCount, taskTrace } from "./helpers.js";
 import { applyReport, findTaskViewVersion } from "../../src/tasks/tasks.repo.js";

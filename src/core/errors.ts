@@ -49,14 +49,6 @@ export class NotFound extends DetailError {
   }
 }
 
-export class PayloadTooLarge extends DetailError {
-  readonly status = 413;
-}
-
-export class UnsupportedMediaType extends DetailError {
-  readonly status = 415;
-}
-
 export class TooManyRequests extends DetailError {
   readonly status = 429;
   constructor(

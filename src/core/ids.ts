@@ -32,10 +32,6 @@ export function parseRef(raw: string | number): Ref | null {
   return KEY_RE.test(raw) ? raw : null;
 }
 
-export function isKey(raw: string): boolean {
-  return KEY_RE.test(raw);
-}
-
 /** A generated key for creates that omit one: readable prefix plus 10 random base32 characters. */
 export function generateKey(prefix: string): string {
   const alphabet = "abcdefghijklmnopqrstuvwxyz234567";
