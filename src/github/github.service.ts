@@ -6,7 +6,7 @@ import type { GithubConfig } from "../config.js";
 import type { Database } from "../db/client.js";
 import { isUniqueViolation } from "../db/lookup.js";
 import type { Notifier } from "../db/notify.js";
-import { findMission } from "../missions/missions.repo.js";
+import { findMission } from "../missions/missions.lookup.js";
 import type { Principal } from "../core/principal.js";
 import { Invalid, NotFound } from "../core/errors.js";
 import { generateKey, parseRef } from "../core/ids.js";

@@ -4,7 +4,7 @@
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
 import { traceEntries } from "../db/schema/index.js";
-import { findMission } from "../missions/missions.repo.js";
+import { findMission } from "../missions/missions.lookup.js";
 import type { OnApproved } from "../tasks/tasks.service.js";
 import type { KnowledgeService } from "./knowledge.service.js";
 

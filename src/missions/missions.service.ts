@@ -10,7 +10,7 @@ import type { Database, Executor } from "../db/client.js";
 import { isUniqueViolation } from "../db/lookup.js";
 import type { Principal } from "../core/principal.js";
 import { Forbidden, Invalid, NotFound } from "../core/errors.js";
-import { isAgentOnMission } from "../agents/agents.repo.js";
+import { isAgentOnMission } from "../agents/agents.lookup.js";
 import { generateKey, parseRef } from "../core/ids.js";
 import { pageOf, toPage } from "../core/pagination.js";
 import { noRuntime, type MissionRuntime } from "../runtime/runtime.types.js";

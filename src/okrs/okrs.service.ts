@@ -9,7 +9,7 @@ import type { Principal } from "../core/principal.js";
 import { Invalid, NotFound } from "../core/errors.js";
 import { generateKey, parseRef } from "../core/ids.js";
 import { pageOf, toPage } from "../core/pagination.js";
-import { completionInputsOf } from "../requirements/requirements.repo.js";
+import { completionInputsOf } from "../requirements/requirements.lookup.js";
 import { appendTrace } from "../trace/trace.service.js";
 import * as repo from "./okrs.repo.js";
 import { startError } from "./okrs.progress.js";

@@ -9,8 +9,8 @@
 // - An agent token evaluates only as its own agent, for missions it is on and tasks assigned to it.
 import type { Database, Executor } from "../db/client.js";
 import { isUniqueViolation } from "../db/lookup.js";
-import { findAgent, isAgentOnMission } from "../agents/agents.repo.js";
-import { findMission } from "../missions/missions.repo.js";
+import { findAgent, isAgentOnMission } from "../agents/agents.lookup.js";
+import { findMission } from "../missions/missions.lookup.js";
 import type { Principal } from "../core/principal.js";
 import { Forbidden, Invalid, NotFound, type FieldErrors } from "../core/errors.js";
 import { generateKey, parseRef, type Ref } from "../core/ids.js";

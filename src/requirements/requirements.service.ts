@@ -9,7 +9,7 @@ import type { Principal } from "../core/principal.js";
 import { Invalid, NotFound } from "../core/errors.js";
 import { generateKey, parseRef, type Ref } from "../core/ids.js";
 import { pageOf, toPage } from "../core/pagination.js";
-import { findKeyResult, findObjective } from "../okrs/okrs.repo.js";
+import { findKeyResult, findObjective } from "../okrs/okrs.lookup.js";
 import { isForeignKeyViolation, stillReferenced } from "../okrs/okrs.service.js";
 import { appendTrace } from "../trace/trace.service.js";
 import * as repo from "./requirements.repo.js";

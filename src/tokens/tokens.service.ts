@@ -20,7 +20,7 @@ import { Invalid, NotFound } from "../core/errors.js";
 import { parseRef, type Ref } from "../core/ids.js";
 import { pageOf, toPage } from "../core/pagination.js";
 import { appendTrace } from "../trace/trace.service.js";
-import { findAgent } from "../agents/agents.repo.js";
+import { findAgent } from "../agents/agents.lookup.js";
 import * as repo from "./tokens.repo.js";
 import type { TokenCreate } from "./tokens.schemas.js";
 

@@ -15,8 +15,8 @@ import {
   tasks,
 } from "../db/schema/index.js";
 import type { Ref } from "../core/ids.js";
-import type { KeyResultView, ObjectiveRow } from "../okrs/okrs.repo.js";
-import type { RequirementView } from "../requirements/requirements.repo.js";
+import type { KeyResultView, ObjectiveRow } from "../okrs/okrs.lookup.js";
+import type { RequirementView } from "../requirements/requirements.lookup.js";
 
 /**
  * What the matrix covers. A reference is an id or a key; `null` is a reference that can name nothing (so it

@@ -6,7 +6,7 @@ import type { Database } from "../db/client.js";
 import { parseRef } from "../core/ids.js";
 import { pct } from "../okrs/okrs.progress.js";
 import { groupBy, objectiveToApi } from "../okrs/okrs.view.js";
-import type { RequirementView } from "../requirements/requirements.repo.js";
+import type { RequirementView } from "../requirements/requirements.lookup.js";
 import { requirementToApi } from "../requirements/requirements.view.js";
 import * as repo from "./traceability.repo.js";
 import type { MatrixQuery } from "./traceability.schemas.js";
