@@ -1471,8 +1471,11 @@ export interface components {
             task_id: string;
             mission_id: string;
             agent_id: string;
-            /** @description queued, running, succeeded, delivered, failed, cancelled, awaiting_approval */
-            status: string;
+            /**
+             * @description awaiting_approval (parked by a guardrail), queued, running; final: succeeded (the run exited 0), delivered (handed to a remote or manual agent), failed, cancelled
+             * @enum {string}
+             */
+            status: "awaiting_approval" | "queued" | "running" | "succeeded" | "delivered" | "failed" | "cancelled";
             attempt: number;
             /**
              * Format: date-time

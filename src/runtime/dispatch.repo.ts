@@ -1,10 +1,11 @@
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import { execRows, type Executor } from "../db/client.js";
 import { agents, dispatches, missionAgents, missionLeases, tasks } from "../db/schema/index.js";
+import { DISPATCH, LIVE_DISPATCH_STATUSES, LOAD_DISPATCH_STATUSES } from "./dispatch.state.js";
 
 export type DispatchRow = typeof dispatches.$inferSelect;
 
-export const LIVE_STATUSES = ["queued", "running", "awaiting_approval"] as const;
+const { queued: QUEUED, running: RUNNING } = DISPATCH;
 
 export async function insertDispatch(exec: Executor, values: typeof dispatches.$inferInsert) {
   const rows = await exec.insert(dispatches).values(values).returning();
@@ -15,7 +16,7 @@ export async function liveDispatchForTask(exec: Executor, taskId: number) {
   const rows = await exec
     .select()
     .from(dispatches)
-    .where(and(eq(dispatches.taskId, taskId), inArray(dispatches.status, [...LIVE_STATUSES])))
+    .where(and(eq(dispatches.taskId, taskId), inArray(dispatches.status, [...LIVE_DISPATCH_STATUSES])))
     .limit(1);
   return rows[0];
 }
@@ -33,10 +34,10 @@ export async function claimNext(exec: Executor, missionId: number, agentId: numb
   const rows = await execRows<{ id: number }>(
     exec,
     sql`
-    UPDATE ${dispatches} SET status = 'running', owner = ${owner}, started_at = now(), updated_at = now()
+    UPDATE ${dispatches} SET status = ${RUNNING}, owner = ${owner}, started_at = now(), updated_at = now()
     WHERE id = (
       SELECT id FROM ${dispatches}
-      WHERE mission_id = ${missionId} AND agent_id = ${agentId} AND status = 'queued' AND run_after <= now()
+      WHERE mission_id = ${missionId} AND agent_id = ${agentId} AND status = ${QUEUED} AND run_after <= now()
       ORDER BY id
       FOR UPDATE SKIP LOCKED
       LIMIT 1
@@ -50,8 +51,8 @@ export async function claimNext(exec: Executor, missionId: number, agentId: numb
 /** Puts a dispatch this owner claimed but did not start back in the queue, unless someone settled it since. */
 export async function unclaim(exec: Executor, id: number, owner: string) {
   await exec.execute(sql`
-    UPDATE ${dispatches} SET status = 'queued', owner = NULL, started_at = NULL, updated_at = now()
-    WHERE id = ${id} AND owner = ${owner} AND status = 'running'`);
+    UPDATE ${dispatches} SET status = ${QUEUED}, owner = NULL, started_at = NULL, updated_at = now()
+    WHERE id = ${id} AND owner = ${owner} AND status = ${RUNNING}`);
 }
 
 export async function setDispatch(exec: Executor, id: number, set: Partial<typeof dispatches.$inferInsert>) {
@@ -71,14 +72,14 @@ export async function lockRunning(exec: Executor, id: number, owner: string) {
   const rows = await exec
     .select()
     .from(dispatches)
-    .where(and(eq(dispatches.id, id), eq(dispatches.status, "running"), eq(dispatches.owner, owner)))
+    .where(and(eq(dispatches.id, id), eq(dispatches.status, RUNNING), eq(dispatches.owner, owner)))
     .for("update");
   return rows[0];
 }
 
 /** A sign of life of a running run (coalesced by the worker to at most one a second). */
 export async function touchOutput(exec: Executor, id: number) {
-  await exec.execute(sql`UPDATE ${dispatches} SET last_output_at = now() WHERE id = ${id} AND status = 'running'`);
+  await exec.execute(sql`UPDATE ${dispatches} SET last_output_at = now() WHERE id = ${id} AND status = ${RUNNING}`);
 }
 
 /** Other running dispatches of an agent than these (whether a run still holds it). */
@@ -89,7 +90,7 @@ export async function otherRunningOfAgent(exec: Executor, agentId: number, excep
     .where(
       and(
         eq(dispatches.agentId, agentId),
-        eq(dispatches.status, "running"),
+        eq(dispatches.status, RUNNING),
         except.length === 0 ? undefined : sql`${dispatches.id} <> ALL(${`{${except.join(",")}}`}::bigint[])`,
       ),
     )
@@ -102,7 +103,7 @@ export async function runningForMission(exec: Executor, missionId: number) {
   return exec
     .select()
     .from(dispatches)
-    .where(and(eq(dispatches.missionId, missionId), eq(dispatches.status, "running")))
+    .where(and(eq(dispatches.missionId, missionId), eq(dispatches.status, RUNNING)))
     .orderBy(asc(dispatches.id));
 }
 
@@ -110,7 +111,7 @@ export async function liveForMission(exec: Executor, missionId: number, opts: { 
   const q = exec
     .select()
     .from(dispatches)
-    .where(and(eq(dispatches.missionId, missionId), inArray(dispatches.status, [...LIVE_STATUSES])))
+    .where(and(eq(dispatches.missionId, missionId), inArray(dispatches.status, [...LIVE_DISPATCH_STATUSES])))
     .orderBy(asc(dispatches.id));
   return opts.lock ? q.for("update") : q;
 }
@@ -129,7 +130,10 @@ export async function missionAgentsWithLoad(exec: Executor, missionId: number) {
       agentId: agents.agentId,
       capabilities: agents.capabilities,
       status: agents.status,
-      load: sql<number>`(SELECT count(*)::int FROM ${dispatches} d WHERE d.agent_id = ${agents.id} AND d.status IN ('queued', 'running'))`,
+      load: sql<number>`(SELECT count(*)::int FROM ${dispatches} d WHERE d.agent_id = ${agents.id} AND d.status IN (${sql.join(
+        LOAD_DISPATCH_STATUSES.map((st) => sql`${st}`),
+        sql`, `,
+      )}))`,
     })
     .from(missionAgents)
     .innerJoin(agents, eq(agents.id, missionAgents.agentId))

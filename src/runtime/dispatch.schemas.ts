@@ -1,5 +1,6 @@
 import { Type } from "@sinclair/typebox";
-import { nameSchemas, Nullable, Timestamp } from "../core/envelope.js";
+import { nameSchemas, Nullable, StringEnum, Timestamp } from "../core/envelope.js";
+import { DISPATCH_STATUSES } from "./dispatch.state.js";
 
 export const ExecuteBody = Type.Object(
   {
@@ -19,7 +20,11 @@ export const Dispatch = Type.Object({
   task_id: Type.String(),
   mission_id: Type.String(),
   agent_id: Type.String(),
-  status: Type.String({ description: "queued, running, succeeded, delivered, failed, cancelled, awaiting_approval" }),
+  status: StringEnum(DISPATCH_STATUSES, {
+    description:
+      "awaiting_approval (parked by a guardrail), queued, running; final: succeeded (the run exited 0), " +
+      "delivered (handed to a remote or manual agent), failed, cancelled",
+  }),
   attempt: Type.Integer(),
   run_after: Timestamp,
   reason: Nullable(Type.String()),

@@ -2,6 +2,7 @@
 // it stops everything it started; its output is read line by line, each line whole up to MAX_LINE (past it
 // the line is cut and marked truncated), so nothing it prints can exhaust memory or crash the server; `done` always resolves, exactly once, with how it ended.
 import { spawn, type ChildProcess } from "node:child_process";
+import { assertNever } from "../core/assert-never.js";
 
 /**
  * The longest output line read whole (a coding CLI's final result is one JSON line and may be long). Past it
@@ -207,5 +208,7 @@ export function describeExit(r: ExitReason): string {
       return "stopped";
     case "spawn_error":
       return `could not start: ${r.message}`;
+    default:
+      return assertNever(r);
   }
 }

@@ -1,6 +1,7 @@
 import { and, asc, eq, inArray } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
 import { agents, missionAgents, tasks } from "../db/schema/index.js";
+import type { TaskStatus } from "../tasks/tasks.state.js";
 
 export async function listMissionAgentIds(exec: Executor, missionId: number) {
   return exec
@@ -18,7 +19,7 @@ export async function lockTasks(exec: Executor, ids: number[]) {
 }
 
 /** Ids of a mission's tasks in these statuses, oldest first (a mission's end fails them). */
-export async function missionTaskIdsIn(exec: Executor, missionId: number, statuses: readonly string[]) {
+export async function missionTaskIdsIn(exec: Executor, missionId: number, statuses: readonly TaskStatus[]) {
   const rows = await exec
     .select({ id: tasks.id })
     .from(tasks)

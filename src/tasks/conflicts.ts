@@ -20,7 +20,7 @@ import { tasks } from "../db/schema/index.js";
 import { git } from "../runtime/adapters/worktree.js";
 import { appendTrace } from "../trace/trace.service.js";
 import { findTaskView, type TaskView } from "./tasks.repo.js";
-import { transitionTask } from "./tasks.service.js";
+import { reportedEntry, transitionTask } from "./tasks.service.js";
 import type { TaskStatus } from "./tasks.state.js";
 
 /** Tasks whose branch is still in play: being worked on, waiting for review or for another run. */
@@ -61,7 +61,7 @@ export function conflictSummary(outputs: Record<string, unknown>) {
 }
 
 function isOpen(t: TaskView): boolean {
-  return OPEN_FOR_CONFLICTS.includes(t.status as TaskStatus);
+  return OPEN_FOR_CONFLICTS.includes(t.status);
 }
 
 const sameFiles = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -124,15 +124,8 @@ export function createConflictRadar(database: Database, actor: string) {
       const merged = [...new Set([...known, ...files])].sort().slice(0, MAX_TRACKED_FILES);
       if (sameFiles(merged, known) && t.outputs.repo === repo) return;
       const outputs = { changed_files: merged, ...(typeof t.outputs.repo === "string" ? {} : { repo }) };
-      await transitionTask(tx, t, t.status as TaskStatus, actor, { via: "conflict_radar", outputs });
-      await appendTrace(tx, {
-        event: "task.reported",
-        actor,
-        missionId: t.missionKey,
-        taskId: t.taskId,
-        agentId: t.agentKey,
-        data: { outputs, logs_added: 0, via: "conflict_radar" },
-      });
+      await transitionTask(tx, t, t.status, actor, { via: "conflict_radar", outputs });
+      await appendTrace(tx, reportedEntry(t, actor, { outputs, logsAdded: 0, via: "conflict_radar" }));
     });
     await check(taskId);
   }
@@ -251,7 +244,7 @@ export function createConflictRadar(database: Database, actor: string) {
         if (!next) continue;
         if (sameList(conflictsOf(v.outputs), next) && (v.outputs.conflicts !== undefined || next.length === 0))
           continue;
-        await transitionTask(tx, v, v.status as TaskStatus, actor, {
+        await transitionTask(tx, v, v.status, actor, {
           via: "conflict_radar",
           outputs: { conflicts: next },
         });
@@ -295,7 +288,7 @@ export function createConflictRadar(database: Database, actor: string) {
           entry,
         ].sort(byTask);
         if (sameList(prev, next)) return;
-        await transitionTask(tx, v, v.status as TaskStatus, actor, {
+        await transitionTask(tx, v, v.status, actor, {
           via: "conflict_radar",
           outputs: { conflicts: next },
         });

@@ -16,6 +16,7 @@ import type { Ref } from "../core/ids.js";
 import type { Page } from "../core/pagination.js";
 import { TRACE_RETURNING, traceAppendCtes, type AppendedRow, type TraceInput } from "../trace/trace.service.js";
 import { liveLogChunks, notifyTaskLogsSql } from "./task-logs.live.js";
+import type { TaskStatus } from "./tasks.state.js";
 
 export type TaskRow = typeof tasks.$inferSelect;
 export type TaskLogRow = typeof taskLogs.$inferSelect;
@@ -140,7 +141,7 @@ export interface ReportWrite {
   id: number;
   /** From findTaskViewVersion: nothing is written if the task has changed since (any write moves it). */
   version: string;
-  status: string;
+  status: TaskStatus;
   outputs: Record<string, unknown>;
   logs: Array<{ message: string; level: string | null; at: Date }>;
   latest: number;
@@ -215,7 +216,7 @@ export interface TaskFilter {
   missionId?: number;
   /** The mission by id or key, resolved inside the list's own statement. */
   mission?: Ref;
-  status?: string;
+  status?: TaskStatus;
   agent?: Ref;
   sprint?: Ref;
   /** For agent tokens: only tasks assigned to this agent or in a mission it is on. */
@@ -312,8 +313,8 @@ export async function updateTask(exec: Executor, id: number, set: Partial<typeof
 export async function moveTaskStatus(
   exec: Executor,
   id: number,
-  from: string,
-  to: string,
+  from: TaskStatus,
+  to: TaskStatus,
   outputs?: Record<string, unknown>,
 ) {
   const rows = await exec

@@ -18,7 +18,7 @@ import { Forbidden, Invalid, NotFound, type FieldErrors } from "../core/errors.j
 import { canonicalJson } from "../core/canonical-json.js";
 import { generateKey, parseRef, type Ref } from "../core/ids.js";
 import { pageOf, toPage } from "../core/pagination.js";
-import { appendTrace } from "../trace/trace.service.js";
+import { appendTrace, type TraceInput } from "../trace/trace.service.js";
 import * as repo from "./tasks.repo.js";
 import { createConflictRadar } from "./conflicts.js";
 import type { LogListQuery, ReviewBody, TaskCreate, TaskListQuery, TaskReport, TaskUpdate } from "./tasks.schemas.js";
@@ -83,7 +83,7 @@ export async function transitionTask(
   actor: string,
   opts: TransitionOptions,
 ): Promise<repo.TaskView> {
-  const from = task.status as TaskStatus;
+  const from = task.status;
   const err = moveError(from, to, opts.via);
   if (err) throw Invalid.field("status", err);
   const merges = opts.outputs !== undefined && Object.keys(opts.outputs).length > 0;
@@ -101,6 +101,30 @@ export async function transitionTask(
     });
   }
   return { ...task, ...moved };
+}
+
+/**
+ * The `task.reported` entry: the one place it is built, for an agent's report, a run's outputs (`via:
+ * "runtime"`, its `dispatch_id`) and the conflict radar (`via: "conflict_radar"`). Replay folds `outputs`.
+ */
+export function reportedEntry(
+  task: Pick<repo.TaskView, "missionKey" | "taskId" | "agentKey">,
+  actor: string,
+  r: { outputs: Record<string, unknown>; logsAdded: number; via?: string; dispatchId?: number },
+): TraceInput {
+  return {
+    event: "task.reported",
+    actor,
+    missionId: task.missionKey,
+    taskId: task.taskId,
+    agentId: task.agentKey,
+    data: {
+      outputs: r.outputs,
+      logs_added: r.logsAdded,
+      ...(r.via !== undefined ? { via: r.via } : {}),
+      ...(r.dispatchId !== undefined ? { dispatch_id: r.dispatchId } : {}),
+    },
+  };
 }
 
 export interface NewTask {
@@ -466,8 +490,8 @@ export function createTasksService({
         `would make the task's outputs larger than ${MAX_TASK_OUTPUTS_BYTES} bytes as JSON`,
       );
     }
-    const to = (input.status ?? cur.status) as TaskStatus;
-    const illegal = moveError(cur.status as TaskStatus, to, "report");
+    const to = input.status ?? cur.status;
+    const illegal = moveError(cur.status, to, "report");
     if (illegal) throw Invalid.field("status", illegal);
     return to;
   }
@@ -501,14 +525,7 @@ export function createTasksService({
           outputs,
           logs: logsIn.map((l) => ({ message: l.message, level: l.level ?? null, at: l.at })),
           latest: LATEST_LOGS,
-          trace: {
-            event: "task.reported",
-            actor: by.actor,
-            missionId: cur.missionKey,
-            taskId: cur.taskId,
-            agentId: cur.agentKey,
-            data: { outputs, logs_added: logsIn.length },
-          },
+          trace: reportedEntry(cur, by.actor, { outputs, logsAdded: logsIn.length }),
         });
         if (done) return taskToApi({ ...cur, outputs: done.outputs, updatedAt: done.updatedAt }, done.logs);
       }
@@ -524,7 +541,7 @@ export function createTasksService({
         if (verdict.blocked) {
           comment = `blocked by policy: ${verdict.messages.join("; ")}`;
           logsIn.push({ message: comment, level: "error", at: now } as (typeof logsIn)[number]);
-          if (moveError(cur.status as TaskStatus, "blocked", "report") === null) to = "blocked";
+          if (moveError(cur.status, "blocked", "report") === null) to = "blocked";
         }
       }
       await repo.insertLogs(
@@ -533,16 +550,7 @@ export function createTasksService({
       );
       const latest = await repo.latestLogs(tx, cur.id, LATEST_LOGS);
       const moved = await transitionTask(tx, cur, to, by.actor, { via: "report", outputs, touch: adds, comment });
-      if (adds) {
-        await appendTrace(tx, {
-          event: "task.reported",
-          actor: by.actor,
-          missionId: moved.missionKey,
-          taskId: moved.taskId,
-          agentId: moved.agentKey,
-          data: { outputs, logs_added: logsIn.length },
-        });
-      }
+      if (adds) await appendTrace(tx, reportedEntry(moved, by.actor, { outputs, logsAdded: logsIn.length }));
       return [moved, latest] as const;
     });
     return taskToApi(t, logs);

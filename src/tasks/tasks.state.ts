@@ -64,3 +64,22 @@ export function canMoveTask(from: TaskStatus, to: TaskStatus, via: TransitionVia
 export function isTerminalTask(s: TaskStatus): boolean {
   return MOVES[s].length === 0;
 }
+
+// What runs do to a task (tasks.runs.ts applies these; the runtime only names the event).
+
+/** Execute dispatches a task from these; a `failed` one is first moved back to `pending` (a retry). */
+export const EXECUTABLE: readonly TaskStatus[] = ["pending", "blocked", "rejected"];
+export const RETRIED_BY_EXECUTE: readonly TaskStatus[] = ["failed"];
+/** A claimed dispatch runs only while its task is in one of these; otherwise the dispatch is dropped. */
+export const RUNNABLE: readonly TaskStatus[] = ["pending", "blocked", "rejected", "in_progress"];
+/** A remote agent that accepted the task moves it from these to `in_progress`. */
+export const ACCEPTED_BY_REMOTE: readonly TaskStatus[] = ["pending", "blocked", "rejected"];
+/** A manual hand-over puts these back to `pending` (the agent pulls it from there). */
+export const HANDED_OVER: readonly TaskStatus[] = ["blocked", "rejected"];
+/** A failed run fails its task from these (a task the agent already moved to review stays there). */
+export const FAILED_BY_RUN: readonly TaskStatus[] = ["pending", "in_progress", "blocked"];
+
+export const isExecutable = (s: TaskStatus): boolean => EXECUTABLE.includes(s) || RETRIED_BY_EXECUTE.includes(s);
+export const isRetriedByExecute = (s: TaskStatus): boolean => RETRIED_BY_EXECUTE.includes(s);
+export const isRunnable = (s: TaskStatus): boolean => RUNNABLE.includes(s);
+export const isEndedWithMission = (s: TaskStatus): boolean => ENDED_WITH_MISSION.includes(s);

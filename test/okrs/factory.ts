@@ -4,6 +4,7 @@
 import { expect } from "vitest";
 import { agents, sprints, taskRequirements, tasks } from "../../src/db/schema/index.js";
 import type { TestContext } from "../harness.js";
+import type { TaskStatus } from "../../src/tasks/tasks.state.js";
 
 export interface Made {
   id: number;
@@ -46,7 +47,7 @@ export function factory(t: TestContext) {
     /** A task row, linked to the requirements with these integer ids. */
     async task(opts: {
       mission: Made;
-      status?: string;
+      status?: TaskStatus;
       sprint?: Made;
       agent?: Made;
       requirements?: number[];

@@ -4,6 +4,7 @@ import { Invalid, Upstream } from "../../src/core/errors.js";
 import { createTasksService, type BeforeComplete } from "../../src/tasks/tasks.service.js";
 import { createMission, createTask, forceStatus, logCount, taskTrace } from "./helpers.js";
 import { applyReport, findTaskViewVersion } from "../../src/tasks/tasks.repo.js";
+import type { TaskStatus } from "../../src/tasks/tasks.state.js";
 
 let t: TestContext;
 let missionKey: string;
@@ -414,7 +415,7 @@ describe("races", () => {
 // (tasks.repo.ts applyReport); these pin what that statement does and does not write.
 describe("the single-statement report", () => {
   const write = (
-    view: { id: number; status: string; taskId: string; missionKey: string; agentKey: string | null },
+    view: { id: number; status: TaskStatus; taskId: string; missionKey: string; agentKey: string | null },
     version: string,
     n = 1,
   ) =>

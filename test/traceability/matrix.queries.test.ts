@@ -67,7 +67,7 @@ async function grow(n: number, mission: Made, sprint: Made, tag: string) {
         taskId: `${tag}-t${i}`,
         missionId: mission.id,
         objective: "work",
-        status: i % 3 === 0 ? "completed" : "pending",
+        status: i % 3 === 0 ? ("completed" as const) : ("pending" as const),
         sprintId: i % 2 === 0 ? sprint.id : null,
       })),
     )

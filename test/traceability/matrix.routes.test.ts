@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createTestContext, type TestContext } from "../harness.js";
 import { factory, type Made } from "../okrs/factory.js";
+import type { TaskStatus } from "../../src/tasks/tasks.state.js";
 
 const ZERO = {
   total_requirements: 0,
@@ -127,7 +128,7 @@ describe("hand-built fixture", () => {
     const task = (
       key: string,
       mission: Made,
-      status: string,
+      status: TaskStatus,
       requirements: number[],
       extra: { sprint?: Made; agent?: Made; objective?: string } = {},
     ) => f.task({ key, mission, status, requirements, ...extra });

@@ -4,6 +4,7 @@ import { insertedAt, updatedAt } from "./columns.js";
 import { agents } from "./agents.js";
 import { missions } from "./missions.js";
 import { tasks } from "./tasks.js";
+import type { DispatchStatus } from "../../runtime/dispatch.state.js";
 
 // The durable dispatch queue. A row is written in the same transaction as the trace entry that announces
 // it; workers claim rows with FOR UPDATE SKIP LOCKED. The partial unique index is what guarantees a task
@@ -21,7 +22,7 @@ export const dispatches = pgTable(
     agentId: integer("agent_id")
       .notNull()
       .references(() => agents.id),
-    status: text("status").notNull().default("queued"),
+    status: text("status").$type<DispatchStatus>().notNull().default("queued"),
     attempt: integer("attempt").notNull().default(1),
     runAfter: timestamp("run_after", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     /** The server process running it (its runtime id) while `running`. */

@@ -3,6 +3,7 @@ import { id, insertedAt, updatedAt } from "./columns.js";
 import { missions } from "./missions.js";
 import { agents } from "./agents.js";
 import { sprints } from "./sprints.js";
+import type { TaskStatus } from "../../tasks/tasks.state.js";
 
 export const tasks = pgTable(
   "tasks",
@@ -13,7 +14,7 @@ export const tasks = pgTable(
       .notNull()
       .references(() => missions.id),
     objective: text("objective").notNull(),
-    status: text("status").notNull().default("pending"),
+    status: text("status").$type<TaskStatus>().notNull().default("pending"),
     agentId: integer("agent_id").references(() => agents.id),
     sprintId: integer("sprint_id").references(() => sprints.id),
     priority: integer("priority"),
