@@ -14,6 +14,7 @@ import type { GithubConfig } from "../config.js";
 import type { Database } from "../db/client.js";
 import type { Notifier } from "../db/notify.js";
 import { TRACE_CHANNEL } from "../trace/trace.service.js";
+import { singleFlight } from "../core/single-flight.js";
 import { toGithubError, type GithubClient } from "./github.client.js";
 import { noteOnTasks } from "./github.issues.js";
 import { settleWithin } from "./github.sync.js";
@@ -45,8 +46,6 @@ export function createCommentWorker({ database, config, client, notifier, log }:
   let poll: NodeJS.Timeout | null = null;
   let debounce: NodeJS.Timeout | null = null;
   let unlisten: (() => void) | null = null;
-  let loop: Promise<void> | null = null;
-  let again = false;
   let abort = new AbortController();
 
   const enabled = () => config.commentOnComplete && config.repos.length > 0 && config.token !== null;
@@ -60,33 +59,25 @@ export function createCommentWorker({ database, config, client, notifier, log }:
     debounce.unref();
   }
 
+  // One pass at a time; a wake-up during a pass runs one more after it. No pass starts once stopped.
+  const flight = singleFlight(pass, (err) => {
+    if (!stopped) log.error({ err }, "GitHub completion comments pass failed");
+  });
+
   function run() {
     if (stopped) return;
-    again = true;
-    loop ??= (async () => {
-      try {
-        while (again && !stopped) {
-          again = false;
-          await pass();
-        }
-      } finally {
-        loop = null;
-      }
-    })();
+    void flight.trigger();
   }
 
   async function pass() {
-    try {
-      for (;;) {
-        const claimed = await repo.claimDueComments(db, BATCH);
-        if (claimed.length === 0) return;
-        for (const issue of claimed) {
-          if (stopped) return;
-          await post(issue);
-        }
+    for (;;) {
+      if (stopped) return;
+      const claimed = await repo.claimDueComments(db, BATCH);
+      if (claimed.length === 0) return;
+      for (const issue of claimed) {
+        if (stopped) return;
+        await post(issue);
       }
-    } catch (err) {
-      if (!stopped) log.error({ err }, "GitHub completion comments pass failed");
     }
   }
 
@@ -150,12 +141,10 @@ export function createCommentWorker({ database, config, client, notifier, log }:
       if (debounce) clearTimeout(debounce);
       poll = debounce = null;
       abort.abort();
-      await settleWithin(loop, 5000);
+      await settleWithin(flight.busy ? flight.idle() : null, 5000);
     },
     /** Runs a pass now (tests; the service after linking). */
     run,
-    async idle() {
-      while (loop) await loop;
-    },
+    idle: () => flight.idle(),
   };
 }

@@ -19,6 +19,7 @@ import type { FastifyBaseLogger } from "fastify";
 import type { GithubConfig } from "../config.js";
 import type { Database } from "../db/client.js";
 import type { GithubRepoResult } from "../db/schema/index.js";
+import { singleFlight } from "../core/single-flight.js";
 import { appendTrace } from "../trace/trace.service.js";
 import { GithubError, toGithubError, type GithubClient } from "./github.client.js";
 import { applyIssues, isPullRequest, issueValues } from "./github.issues.js";
@@ -68,53 +69,42 @@ export function createSyncRunner({ database, config, client, log, tickMs }: Sync
   let resumeTimer: NodeJS.Timeout | null = null;
   let stopped = true;
   let abort = new AbortController();
-  /** The work loop in progress, and whether someone asked for another pass while it ran. */
-  let loop: Promise<void> | null = null;
-  let again = false;
   let lastPurge = 0;
 
   const configured = () => config.repos.length > 0 && config.token !== null;
 
+  // The work loop: one pass at a time; a kick during a pass runs one more after it. No pass starts once stopped.
+  // A failed pass (the database, or a bug) is logged, and the next tick tries again.
+  const flight = singleFlight(pass, (err) => {
+    if (!stopped) log.error({ err }, "GitHub sync scheduler pass failed");
+  });
+
   /** Runs the work loop now (or right after the pass in progress). */
   function kick() {
     if (stopped) return;
-    again = true;
-    loop ??= (async () => {
-      try {
-        while (again && !stopped) {
-          again = false;
-          await pass();
-        }
-      } finally {
-        loop = null;
-      }
-    })();
+    void flight.trigger();
   }
 
   async function pass() {
-    try {
-      if (config.syncIntervalS > 0) {
-        const run = await db.transaction(async (tx) => {
-          const r = await repo.insertScheduledRun(tx, config.repos, config.syncIntervalS, SCHEDULER_ACTOR);
-          if (r) await traceQueued(tx, r);
-          return r;
-        });
-        if (run) log.info({ runId: run.id }, "scheduled GitHub sync queued");
-      }
-      for (;;) {
-        if (stopped) return;
-        const run = await repo.claimRun(db, owner, STALE_S);
-        if (!run) break;
-        await execute(run);
-      }
-      await armResumeTimer();
-      if (Date.now() - lastPurge > PURGE_EVERY_MS) {
-        lastPurge = Date.now();
-        await repo.purgeDeliveries(db, DELIVERY_TTL_S);
-      }
-    } catch (err) {
-      // The database or a bug: logged, and the next tick tries again.
-      if (!stopped) log.error({ err }, "GitHub sync scheduler pass failed");
+    if (stopped) return;
+    if (config.syncIntervalS > 0) {
+      const run = await db.transaction(async (tx) => {
+        const r = await repo.insertScheduledRun(tx, config.repos, config.syncIntervalS, SCHEDULER_ACTOR);
+        if (r) await traceQueued(tx, r);
+        return r;
+      });
+      if (run) log.info({ runId: run.id }, "scheduled GitHub sync queued");
+    }
+    for (;;) {
+      if (stopped) return;
+      const run = await repo.claimRun(db, owner, STALE_S);
+      if (!run) break;
+      await execute(run);
+    }
+    await armResumeTimer();
+    if (Date.now() - lastPurge > PURGE_EVERY_MS) {
+      lastPurge = Date.now();
+      await repo.purgeDeliveries(db, DELIVERY_TTL_S);
     }
   }
 
@@ -343,13 +333,11 @@ export function createSyncRunner({ database, config, client, log, tickMs }: Sync
       abort.abort();
       // A request sitting out a rate limit is not interrupted by the abort: shutdown waits for it only so long.
       // A run left behind keeps its heartbeat and is taken over once that is stale.
-      await settleWithin(loop, STOP_GRACE_MS);
+      await settleWithin(flight.busy ? flight.idle() : null, STOP_GRACE_MS);
     },
     /** For tests and the API: run the loop now. */
     kick,
     /** Resolves when the work loop is idle. */
-    async idle() {
-      while (loop) await loop;
-    },
+    idle: () => flight.idle(),
   };
 }

@@ -12,8 +12,9 @@
 // - A failure never drops a chunk: `embed_attempts` grows and `embed_next_at` backs off exponentially up to a cap;
 //   it is retried for as long as it exists. A batch the endpoint rejects (400/413/422) is retried item by item at
 //   once, so one bad input cannot hold back the others.
-// - No transaction is open while the endpoint is called; stop() aborts the call and waits for the loop to end.
+// - No transaction is open while the endpoint is called; stop() aborts the call and waits for the pass in progress to end.
 import { sql } from "drizzle-orm";
+import { singleFlight } from "../core/single-flight.js";
 import type { Database } from "../db/client.js";
 import { EmbeddingsError, toVectorLiteral, type EmbeddingsClient } from "./knowledge.embeddings.js";
 import { embeddingInput } from "./knowledge.repo.js";
@@ -70,12 +71,16 @@ export function createEmbeddingWorker(deps: {
   const { db } = database;
   const indexed = new Set<number>();
   let running = false;
-  let loop: Promise<void> | null = null;
-  let wake: (() => void) | null = null;
-  let kicked = false;
+  let poll: NodeJS.Timeout | null = null;
   let inflight: AbortController | null = null;
   let failing = false;
   let lastFailureLog = 0;
+
+  // One pass at a time. A kick during a pass runs one more after it; the poll finds chunks whose backoff or
+  // lease has run out. A failed pass (the database, e.g. a connection lost) is logged and the next poll retries.
+  const flight = singleFlight(drain, (err) => {
+    if (running) logger.error({ err }, "knowledge: embedding worker round failed");
+  });
 
   async function claim(): Promise<Claimed[]> {
     const res = await db.execute(sql`
@@ -187,37 +192,12 @@ export function createEmbeddingWorker(deps: {
     }
   }
 
-  function sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      if (kicked || !running) {
-        kicked = false;
-        resolve();
-        return;
-      }
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        wake = null;
-        kicked = false;
-        resolve();
-      }
-      wake = done;
-    });
-  }
-
-  async function run(): Promise<void> {
+  /** One pass: claims and embeds batches until none is due (or the worker stops). */
+  async function drain(): Promise<void> {
     while (running) {
-      let claimed = false;
-      try {
-        const items = await claim();
-        claimed = items.length > 0;
-        if (claimed) await handle(items);
-      } catch (err) {
-        // A database error (e.g. a connection lost) must not end the loop; the next round retries.
-        if (running) logger.error({ err }, "knowledge: embedding worker round failed");
-        claimed = false;
-      }
-      if (!claimed && running) await sleep(opts.pollMs);
+      const items = await claim();
+      if (items.length === 0) return;
+      await handle(items);
     }
   }
 
@@ -225,18 +205,18 @@ export function createEmbeddingWorker(deps: {
     start() {
       if (running) return;
       running = true;
-      loop = run();
+      poll = setInterval(() => void flight.trigger(), opts.pollMs);
+      void flight.trigger();
     },
     async stop() {
       running = false;
+      if (poll) clearInterval(poll);
+      poll = null;
       inflight?.abort();
-      wake?.();
-      await loop;
-      loop = null;
+      await flight.idle();
     },
     kick() {
-      kicked = true;
-      wake?.();
+      if (running) void flight.trigger();
     },
   };
 }
