@@ -89,14 +89,21 @@ function serverArgv(cfg: BenchConfig): string[] {
 
 function makeApi(url: string, token: string) {
   return async (method: string, p: string, body?: unknown) => {
-    const r = await fetch(url + p, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    // On a loaded machine the server's load shedding (503) can answer a set-up request: wait and ask again.
+    let r: Response;
+    for (let attempt = 0; ; attempt++) {
+      r = await fetch(url + p, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      if (r.status !== 503 || attempt >= 20) break;
+      await r.arrayBuffer();
+      await new Promise((res) => setTimeout(res, 500));
+    }
     const text = await r.text();
     return { status: r.status, body: text ? JSON.parse(text) : null };
   };

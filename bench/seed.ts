@@ -160,8 +160,8 @@ export async function seed(query: Query, cfg: BenchConfig, log: (msg: string) =>
     `($1::text[])[1 + floor(${nv} * power(((hashint4(${seedExpr}) & 2147483647) / 2147483648.0), ${skew}))::int]`;
   await step(
     `${s.documents} knowledge documents and their chunks`,
-    `INSERT INTO knowledge_documents (title, content, metadata, content_hash)
-       SELECT x.title, x.content,
+    `INSERT INTO knowledge_documents (document_id, title, content, metadata, content_hash)
+       SELECT 'bench-doc-' || i, x.title, x.content,
               jsonb_build_object('source', 'bench', 'team', 'team-' || (i % 20), 'kind', (ARRAY['guide','adr','runbook','note'])[i % 4 + 1]),
               encode(sha256(convert_to(x.content, 'UTF8')), 'hex')
          FROM generate_series(1, ${s.documents}) i
@@ -178,6 +178,16 @@ export async function seed(query: Query, cfg: BenchConfig, log: (msg: string) =>
               setweight(to_tsvector('english', d.title), 'A') || setweight(to_tsvector('english', d.content), 'B'),
               encode(sha256(convert_to(d.title || E'\\n\\n' || d.content, 'UTF8')), 'hex')
          FROM knowledge_documents d`,
+  );
+  // The typo-correction vocabulary the service adds on every write (knowledge.repo.ts terms()): words of 3–40
+  // letters or digits, with at least one letter, lower-cased.
+  await step(
+    "knowledge terms",
+    `INSERT INTO knowledge_terms (term)
+       SELECT DISTINCT w FROM knowledge_documents d,
+              regexp_split_to_table(lower(d.title || ' ' || d.content), '[^[:alnum:]]+') w
+        WHERE length(w) BETWEEN 3 AND 40 AND w ~ '[[:alpha:]]'
+       ON CONFLICT DO NOTHING`,
   );
 
   const t0 = Date.now();
