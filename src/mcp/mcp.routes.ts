@@ -5,6 +5,7 @@ import type { FastifyPluginAsync } from "fastify";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { bearerSecret, type Authenticator } from "../http/auth.js";
 import { Unauthorized } from "../core/errors.js";
+import { approvalsFor } from "./mcp.approve.js";
 import { createMcpServer } from "./mcp.server.js";
 import type { McpDeps } from "./mcp.tools.js";
 
@@ -13,6 +14,8 @@ export interface McpRouteDeps extends McpDeps {
 }
 
 export const mcpRoutes: FastifyPluginAsync<McpRouteDeps> = async (app, deps) => {
+  // An approve_task that outlived its call still runs (a slow merge): closing waits for it to write its outcome.
+  app.addHook("onClose", async () => approvalsFor(deps.tasks).settled());
   const notAllowed = { config: { access: "public" as const }, schema: { hide: true } };
   for (const method of ["GET", "DELETE"] as const) {
     app.route({

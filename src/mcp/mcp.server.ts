@@ -11,6 +11,7 @@ import type { Principal } from "../core/principal.js";
 import { AppError, Forbidden, Invalid } from "../core/errors.js";
 import { validationToFields, validatorCompiler } from "../http/validation.js";
 import { withTraceChannel } from "../trace/trace.via.js";
+import { StillRunning } from "./mcp.approve.js";
 import { TOOLS, toolsFor, type McpDeps, type ToolDef } from "./mcp.tools.js";
 
 export const SERVER_INFO = { name: "mission-control", version: "0.1.0" };
@@ -50,7 +51,10 @@ function shape(schema: TSchema | null, value: unknown): unknown {
 
 export function toolResult(tool: ToolDef, data: unknown): CallToolResult {
   let structured: Record<string, unknown>;
-  if (tool.list === "page") {
+  if (data instanceof StillRunning) {
+    // Not the route's data (the route has not answered yet): what goes on and how to follow it.
+    structured = data.body;
+  } else if (tool.list === "page") {
     const page = data as { data: unknown[]; meta: { next_cursor: string | null } };
     structured = { items: page.data.map((x) => shape(tool.output, x)), next_cursor: page.meta.next_cursor };
   } else if (tool.list === "array") {

@@ -33,6 +33,7 @@ import {
 } from "../tasks/tasks.schemas.js";
 import { canMoveTask, TASK_STATUSES, type TaskStatus } from "../tasks/tasks.state.js";
 import { listDecisions } from "../trace/trace.decisions.js";
+import { approvalsFor } from "./mcp.approve.js";
 
 export interface McpDeps {
   database: Database;
@@ -465,7 +466,8 @@ export const TOOLS: readonly ToolDef[] = [
   },
   {
     name: "approve_task",
-    description: "Approve a task in pending_review (completes it).",
+    description:
+      "Approve a task in pending_review (completes it, merging its pull request first). If the merge takes long: approve still in_progress; call again for the outcome.",
     access: "member",
     mirrors: {
       method: "POST",
@@ -474,8 +476,12 @@ export const TOOLS: readonly ToolDef[] = [
     },
     inputSchema: args({ task: TASK, comment: prop(ReviewBody, "comment") }),
     output: Task,
-    run: (a, by, deps) =>
-      deps.tasks.approve(ref(a.task), a.comment !== undefined ? { comment: a.comment as string } : {}, by),
+    // Answers within a few seconds; a slow merge goes on and its outcome waits for the next call (mcp.approve.ts).
+    run: async (a, by, deps) => {
+      const task = await deps.tasks.get(ref(a.task), by);
+      const input = a.comment !== undefined ? { comment: a.comment as string } : {};
+      return approvalsFor(deps.tasks).approve(task.task_id, input, by);
+    },
   },
   {
     name: "reject_task",

@@ -173,7 +173,18 @@ export function tasksCommand(program: Command) {
       action(async ({ conn, out }, id: string, o: { comment?: string }) => {
         const body = o.comment !== undefined ? { comment: o.comment } : {};
         const path = verb === "approve" ? ("/api/tasks/{id}/approve" as const) : ("/api/tasks/{id}/reject" as const);
-        const r = await api<{ data: Row }>(conn.client.POST(path, { params: { path: { id } }, body }), conn);
+        // The API answers an approve once the task's pull request is merged (or GitHub said why not), which a
+        // slow GitHub delays (the server bounds it); the answer is awaited, and a person told what it waits for.
+        const slow =
+          verb === "approve"
+            ? setTimeout(
+                () => out.note(`waiting for the server: approving ${id} merges its pull request first…`),
+                3_000,
+              )
+            : undefined;
+        const r = await api<{ data: Row }>(conn.client.POST(path, { params: { path: { id } }, body }), conn).finally(
+          () => clearTimeout(slow),
+        );
         if (out.json) out.data(r.data);
         else
           out.text(
