@@ -11,7 +11,7 @@ import {
   type ChainScope,
   type VerifyResult,
 } from "./chain.js";
-import { chainOf } from "./trace.service.js";
+import { chainOf } from "./trace.append.js";
 import { emptyReplay, foldTrace, type ReplayState, type ReplayTask, type TimelineLine } from "./replay.fold.js";
 
 const BATCH = 1000;

@@ -3,10 +3,12 @@
 //
 // hash = hex(SHA-256(utf8(prev_hash + canonicalJson(content)))), where content is the entry without `id`,
 // `prev_hash` and `hash`: {actor, agent_id, at, data, event, mission_id, task_id}. `at` is the ISO 8601 UTC
-// string with milliseconds that the API shows (the database stores whole milliseconds, see atFromMicros). The chain order (not the id) is what is protected: ids are
-// not hashed, every entry names its predecessor's hash instead.
+// string with milliseconds that the API shows (the database stores whole milliseconds, see atFromMicros).
+// The chain order (not the id) is what is protected: ids are not hashed, every entry names its predecessor's
+// hash instead. The entry's shape is trace.events.ts `TraceEntry`; `HashedContent` is it without those three.
 import { createHash } from "node:crypto";
 import { canonicalJson } from "../core/canonical-json.js";
+import type { HashedContent } from "./trace.events.js";
 
 export { canonicalJson };
 
@@ -21,15 +23,7 @@ export function toJsonValue<T>(v: T): T {
   return JSON.parse(JSON.stringify(v ?? {})) as T;
 }
 
-export interface HashedContent {
-  at: string;
-  event: string;
-  actor: string;
-  mission_id: string | null;
-  task_id: string | null;
-  agent_id: string | null;
-  data: unknown;
-}
+export type { HashedContent };
 
 export function contentJson(c: HashedContent): string {
   return canonicalJson({

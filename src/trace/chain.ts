@@ -8,24 +8,15 @@
 import type pg from "pg";
 import type { Database } from "../db/client.js";
 import { GENESIS, atFromMicros, entryHash } from "./canonical.js";
-import { chainOf } from "./trace.service.js";
+import { chainOf } from "./trace.append.js";
+import type { TraceEntry } from "./trace.events.js";
 
 /** What a walk covers: one mission's chain, the global chain (`mission: null`), or every chain. */
 export type ChainScope = { mission: string | null } | { all: true };
 
-export interface ChainRow {
-  id: number;
-  /** `at` exactly as hashed (see atFromMicros). */
-  at: string;
+/** An entry as stored, with `at` exactly as hashed (see atFromMicros) and in microseconds. */
+export interface ChainRow extends TraceEntry {
   atUs: number;
-  event: string;
-  actor: string;
-  mission_id: string | null;
-  task_id: string | null;
-  agent_id: string | null;
-  data: unknown;
-  prev_hash: string;
-  hash: string;
 }
 
 export interface Reader {
@@ -68,18 +59,8 @@ export async function openReader(database: Database, snapshot: boolean): Promise
   };
 }
 
-interface RawRow {
-  id: string;
-  at_us: string;
-  event: string;
-  actor: string;
-  mission_id: string | null;
-  task_id: string | null;
-  agent_id: string | null;
-  data: string;
-  prev_hash: string;
-  hash: string;
-}
+/** A row as `COLUMNS` selects it: numbers and `data` as text, so nothing is lost before hashing. */
+type RawRow = Omit<TraceEntry, "id" | "at" | "data"> & { id: string; at_us: string; data: string };
 
 const COLUMNS = `id::text AS id, (extract(epoch FROM at) * 1000000)::bigint::text AS at_us, event, actor,
   mission_id, task_id, agent_id, data::text AS data, prev_hash, hash`;

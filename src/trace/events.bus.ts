@@ -22,7 +22,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Database } from "../db/client.js";
 import { createNotifier, type Notifier } from "../db/notify.js";
-import { TRACE_CHANNEL } from "./trace.service.js";
+import { TRACE_CHANNEL } from "./trace.append.js";
 
 /** Cross-process channel for ephemeral events (payload: the event as JSON, or a JSON array of events). */
 export const EPHEMERAL_CHANNEL = "mc_events";

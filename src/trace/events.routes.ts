@@ -13,7 +13,7 @@ import { Type } from "@sinclair/typebox";
 import { Invalid, ServiceUnavailable } from "../core/errors.js";
 import type { EventBus, LiveEvent, Subscription } from "./events.bus.js";
 import { EventsQuery } from "./trace.schemas.js";
-import type { LiveFilter, TraceService } from "./trace.query.js";
+import type { LiveFilter, TraceService } from "./trace.service.js";
 
 export interface EventsRoutesOptions {
   trace: TraceService;

@@ -12,15 +12,11 @@
 //   task.updated           {changes: {field: value}}           (`agent_id` a key or null; `status` applied)
 //   task.status_changed    {from, to, comment?, via}           → a timeline line
 //   task.reported          {outputs, logs_added}               (no status change of its own)
+// (their declared types: trace.events.ts; the fold still checks every member, old entries included)
+import type { TraceEntry } from "./trace.events.js";
 
-export interface FoldEntry {
-  id: number;
-  at: string;
-  event: string;
-  actor: string;
-  task_id: string | null;
-  data: unknown;
-}
+/** What the fold reads of an entry. */
+export type FoldEntry = Pick<TraceEntry, "id" | "at" | "event" | "actor" | "task_id" | "data">;
 
 export interface ReplayTask {
   task_id: string;

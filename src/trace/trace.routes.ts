@@ -11,7 +11,7 @@ import {
   TraceQuery,
   VerifyResult,
 } from "./trace.schemas.js";
-import type { TraceService } from "./trace.query.js";
+import type { TraceService } from "./trace.service.js";
 
 export const traceRoutes: FastifyPluginAsyncTypebox<{ trace: TraceService }> = async (app, { trace }) => {
   const tags = ["trace"];

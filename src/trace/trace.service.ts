@@ -1,123 +1,149 @@
-// Every change writes exactly one trace entry through `appendTrace`, on the same executor (transaction) as
-// the change itself, so an acknowledged change always has its entry and a rolled-back one never does.
-//
-// Invariants of the hash chain (format in canonical.ts):
-// - Each entry's `prev_hash` is the `hash` of the entry before it in its chain (the mission's, or the global
-//   one for entries without a mission), and the chain's head row in `trace_chains` holds the last hash.
-// - One statement does it all: it upserts the head row (computing the new hash from the old head in SQL)
-//   and inserts the entry with the old and new hash. The head row's lock serializes appends to one chain
-//   across transactions and processes until the appender commits, and nothing else: other chains proceed.
-// - The entry's id is drawn after that lock is taken, so within one chain id order is chain order and
-//   commit order (readers rely on this: a keyset walk over one chain never skips an uncommitted entry).
-// - `at` is chosen by the database in that statement, in whole milliseconds (so it round-trips exactly
-//   through a JS Date and is hashed as stored), and never earlier than the chain's previous entry: within a
-//   chain `at` grows with the id, so a time window of a mission is an id range (trace.repo.ts) and replay
-//   `until` is a prefix of the chain.
-// - The statement also queues a NOTIFY with the new id; PostgreSQL (and PGlite) deliver it only when the
-//   transaction commits, which is what wakes the live event stream (events.bus.ts).
-//
-// Keep appends late in a transaction: the chain stays locked from the append to the commit. A transaction
-// appending to two chains takes two head locks; code paths doing so should take them in one order
-// (mission chain first, then the global one) so two such transactions cannot deadlock.
-import { sql } from "drizzle-orm";
-import type { Executor } from "../db/client.js";
-import type { traceEntries } from "../db/schema/index.js";
-import { GENESIS, contentAround, sqlIsoMillis, toJsonValue } from "./canonical.js";
-import { markChannel } from "./trace.via.js";
+// Reading the trace: filters name records by id or key, entries store keys, so integer ids are turned into
+// keys first (an unknown one matches nothing rather than erroring, as a filter should). Verification,
+// export and replay name one chain by its mission, which must exist (404 otherwise). Writing is not here:
+// every entry is appended by trace.append.ts, in the transaction of the change it records.
+import type { Database, Executor } from "../db/client.js";
+import { Invalid, NotFound } from "../core/errors.js";
+import { parseRef } from "../core/ids.js";
+import { pageOf, toPage } from "../core/pagination.js";
+import { findMission } from "../missions/missions.repo.js";
+import { findAgent } from "../agents/agents.repo.js";
+import { findTaskKey } from "./trace.lookup.js";
+import * as repo from "./trace.repo.js";
+import { exportLines, replayMission, verifyChain } from "./audit.js";
+import type { ChainScope } from "./chain.js";
+import type { ChainQuery, EventsQuery, ReplayBody, TraceQuery } from "./trace.schemas.js";
+import type { TraceView } from "./trace.events.js";
 
-export interface TraceInput {
-  event: string;
-  actor: string;
-  missionId?: string | null;
-  taskId?: string | null;
-  agentId?: string | null;
-  data?: Record<string, unknown>;
+// re-export until importers switch to trace.append.js
+export {
+  appendTrace,
+  chainOf,
+  traceAppendCtes,
+  TRACE_CHANNEL,
+  TRACE_RETURNING,
+  type AppendedRow,
+  type TraceInput,
+  type TraceRow,
+} from "./trace.append.js";
+
+/** Resolved filters of the live stream: keys, or `null` when a filter can match nothing. */
+export interface LiveFilter {
+  missionId?: string;
+  taskId?: string;
+  agentId?: string;
+  event?: string;
 }
 
-export type TraceRow = typeof traceEntries.$inferSelect;
-
-/** The LISTEN/NOTIFY channel that announces committed trace entries (payload: the entry id). */
-export const TRACE_CHANNEL = "mc_trace";
-
-/** The chain an entry belongs to: its mission's, or '' (never a valid key) for the global one. */
-export function chainOf(missionId: string | null): string {
-  return missionId ?? "";
+export function traceToApi(r: Awaited<ReturnType<typeof repo.listTrace>>[number]): TraceView {
+  return {
+    id: r.id,
+    at: r.at.toISOString(),
+    event: r.event,
+    actor: r.actor,
+    mission_id: r.missionId,
+    task_id: r.taskId,
+    agent_id: r.agentId,
+    data: r.data,
+  };
 }
 
-// The new entry's `at`: this statement's start in whole milliseconds, or the head's `at` if that is later.
-// statement_timestamp() is one value for the whole statement, so both uses below agree.
-const NOW_MS = "date_trunc('milliseconds', statement_timestamp())";
-const NEXT_AT = `greatest(c.head_at, ${NOW_MS})`;
-
-/** The trace columns an append's statement returns (see `traceAppendCtes`). */
-export interface AppendedRow {
-  trace_id: string;
-  trace_at_ms: string;
-  trace_prev_hash: string;
-  trace_hash: string;
+/** undefined: no filter; null: a filter that can match nothing. */
+async function keyOf(
+  exec: Executor,
+  raw: string | undefined,
+  lookup: (n: number) => Promise<string | undefined>,
+): Promise<string | null | undefined> {
+  if (raw === undefined) return undefined;
+  const ref = parseRef(raw);
+  if (ref === null) return null;
+  if (typeof ref === "string") return ref;
+  return (await lookup(ref)) ?? null;
 }
 
-/**
- * The two CTEs of an append, `trace_head` and `trace_ins`, for a statement that ends by selecting
- * `TRACE_RETURNING` from `trace_ins`. With `gate` (the name of an earlier CTE of the same statement) the entry
- * is appended once per row of that CTE and not at all when it has none: a statement can make a conditional
- * change and its trace entry at once, with nothing written when the condition fails.
- */
-export function traceAppendCtes(entry: TraceInput, gate?: string) {
-  const data = toJsonValue(markChannel(entry.actor, entry.data ?? {}));
-  const missionId = entry.missionId ?? null;
-  const taskId = entry.taskId ?? null;
-  const agentId = entry.agentId ?? null;
-  const [before, after] = contentAround({
-    event: entry.event,
-    actor: entry.actor,
-    mission_id: missionId,
-    task_id: taskId,
-    agent_id: agentId,
-    data,
-  });
-  const from = gate === undefined ? sql`` : sql` FROM ${sql.identifier(gate)}`;
-  const ctes = sql`
-    trace_head AS (
-      INSERT INTO trace_chains AS c (chain, prev_hash, head_hash, head_at, length)
-      SELECT ${chainOf(missionId)}::text, ${GENESIS}::text,
-             encode(sha256(convert_to(${GENESIS}::text || ${before}::text || ${sql.raw(sqlIsoMillis(NOW_MS))} || ${after}::text, 'UTF8')), 'hex'),
-             ${sql.raw(NOW_MS)}, 1${from}
-      ON CONFLICT (chain) DO UPDATE
-        SET prev_hash = c.head_hash,
-            head_hash = encode(sha256(convert_to(c.head_hash || ${before}::text || ${sql.raw(sqlIsoMillis(NEXT_AT))} || ${after}::text, 'UTF8')), 'hex'),
-            head_at = ${sql.raw(NEXT_AT)},
-            length = c.length + 1
-      RETURNING c.prev_hash, c.head_hash, c.head_at
-    ), trace_ins AS (
-      INSERT INTO trace_entries (at, event, actor, mission_id, task_id, agent_id, data, prev_hash, hash)
-      SELECT trace_head.head_at, ${entry.event}::text, ${entry.actor}::text, ${missionId}::text, ${taskId}::text,
-             ${agentId}::text, ${JSON.stringify(data)}::jsonb, trace_head.prev_hash, trace_head.head_hash
-      FROM trace_head
-      RETURNING id, at, prev_hash, hash
-    )`;
-  const toRow = (row: AppendedRow): TraceRow => ({
-    id: Number(row.trace_id),
-    at: new Date(Number(row.trace_at_ms)),
-    event: entry.event,
-    actor: entry.actor,
-    missionId,
-    taskId,
-    agentId,
-    data,
-    prevHash: row.trace_prev_hash,
-    hash: row.trace_hash,
-  });
-  return { ctes, toRow };
-}
+export type TraceService = ReturnType<typeof createTraceService>;
 
-/** What a statement built on `traceAppendCtes` selects from `trace_ins` (it also queues the NOTIFY). */
-export const TRACE_RETURNING = sql.raw(`trace_ins.id::text AS trace_id,
-  (extract(epoch FROM trace_ins.at) * 1000)::bigint::text AS trace_at_ms, trace_ins.prev_hash AS trace_prev_hash,
-  trace_ins.hash AS trace_hash, pg_notify('${TRACE_CHANNEL}', trace_ins.id::text) AS trace_notified`);
+export function createTraceService({ database }: { database: Database }) {
+  const { db } = database;
 
-export async function appendTrace(exec: Executor, entry: TraceInput): Promise<TraceRow> {
-  const { ctes, toRow } = traceAppendCtes(entry);
-  const result = await exec.execute(sql`WITH ${ctes} SELECT ${TRACE_RETURNING} FROM trace_ins`);
-  return toRow((result as unknown as { rows: AppendedRow[] }).rows[0]!);
+  async function list(q: TraceQuery) {
+    const page = pageOf(q);
+    const [missionId, taskId, agentId] = await Promise.all([
+      keyOf(db, q.mission_id, async (n) => (await findMission(db, n))?.missionId),
+      keyOf(db, q.task_id, (n) => findTaskKey(db, n)),
+      keyOf(db, q.agent_id, async (n) => (await findAgent(db, n))?.agentId),
+    ]);
+    if (missionId === null || taskId === null || agentId === null) return { data: [], meta: { next_cursor: null } };
+    const rows = await repo.listTrace(
+      db,
+      {
+        missionId,
+        taskId,
+        agentId,
+        event: q.event,
+        since: q.since === undefined ? undefined : new Date(q.since),
+        until: q.until === undefined ? undefined : new Date(q.until),
+      },
+      page,
+    );
+    return toPage(rows, page, traceToApi);
+  }
+
+  async function listForMission(missionRaw: string, q: Omit<TraceQuery, "mission_id">) {
+    const ref = parseRef(missionRaw);
+    const m = ref === null ? undefined : await findMission(db, ref);
+    if (!m) throw new NotFound();
+    return list({ ...q, mission_id: m.missionId });
+  }
+
+  /** A mission's chain, by the mission's integer id or key. */
+  async function missionChain(raw: string): Promise<ChainScope> {
+    const ref = parseRef(raw);
+    const m = ref === null ? undefined : await findMission(db, ref);
+    if (!m) throw new NotFound();
+    return { mission: m.missionId };
+  }
+
+  async function scopeOf(q: ChainQuery): Promise<ChainScope> {
+    return q.mission_id === undefined ? { all: true } : missionChain(q.mission_id);
+  }
+
+  async function verify(q: ChainQuery) {
+    return verifyChain(database, await scopeOf(q));
+  }
+
+  /** Resolves the scope first (so a 404 is a normal response), then yields the lines lazily. */
+  async function exportStream(q: ChainQuery): Promise<AsyncGenerator<string>> {
+    return exportLines(database, await scopeOf(q));
+  }
+
+  async function replay(missionRaw: string, body: ReplayBody) {
+    const ref = parseRef(missionRaw);
+    const m = ref === null ? undefined : await findMission(db, ref);
+    if (!m) throw new NotFound();
+    let untilMs: number | null = null;
+    if (body.until !== undefined) {
+      untilMs = new Date(body.until).getTime();
+      if (Number.isNaN(untilMs)) throw Invalid.field("until", "must be a valid date-time");
+    }
+    return replayMission(database, m, untilMs);
+  }
+
+  async function liveFilter(q: EventsQuery): Promise<LiveFilter | null> {
+    const [missionId, taskId, agentId] = await Promise.all([
+      keyOf(db, q.mission_id, async (n) => (await findMission(db, n))?.missionId),
+      keyOf(db, q.task_id, (n) => findTaskKey(db, n)),
+      keyOf(db, q.agent_id, async (n) => (await findAgent(db, n))?.agentId),
+    ]);
+    if (missionId === null || taskId === null || agentId === null) return null;
+    return { missionId, taskId, agentId, event: q.event };
+  }
+
+  /** Entries matching a live filter with after < id ≤ upTo, oldest first, one page at a time. */
+  async function listRange(f: LiveFilter, after: number, upTo: number, limit: number) {
+    const rows = await repo.listTrace(db, { ...f, upTo }, { after, limit: limit - 1 });
+    return rows.map(traceToApi);
+  }
+
+  return { list, listForMission, verify, exportStream, replay, liveFilter, listRange };
 }

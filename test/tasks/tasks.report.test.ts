@@ -432,7 +432,7 @@ describe("the single-statement report", () => {
         missionId: view.missionKey,
         taskId: view.taskId,
         agentId: view.agentKey,
-        data: { n },
+        data: { outputs: { step: n }, logs_added: 1 },
       },
     });
 
@@ -445,9 +445,17 @@ describe("the single-statement report", () => {
     // The 3 latest, oldest first: two earlier lines and the one just written.
     expect(done.logs.map((l) => l.message)).toEqual(["old 1", "old 2", "line 7"]);
     expect(done.logs[2]!.timestamp.toISOString()).toBe("2026-03-01T00:00:00.123Z");
-    expect(done.trace).toMatchObject({ event: "task.reported", taskId: task.task_id, data: { n: 7 } });
+    expect(done.trace).toMatchObject({
+      event: "task.reported",
+      taskId: task.task_id,
+      data: { outputs: { step: 7 }, logs_added: 1 },
+    });
     const last = (await taskTrace(t, task.task_id)).at(-1)!;
-    expect(last).toMatchObject({ id: done.trace.id, event: "task.reported", data: { n: 7 } });
+    expect(last).toMatchObject({
+      id: done.trace.id,
+      event: "task.reported",
+      data: { outputs: { step: 7 }, logs_added: 1 },
+    });
     expect(await logCount(t, task.task_id)).toBe(4);
     const v = await t.json("GET", `/api/trace/verify?mission_id=${missionKey}`);
     expect(v.body.data).toMatchObject({ valid: true });

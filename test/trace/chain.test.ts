@@ -30,10 +30,10 @@ async function missionWithEntries(n: number) {
   await append(
     t,
     ...Array.from({ length: n }, (_, i) => ({
-      event: "note.added",
+      event: "mission.updated" as const,
       actor: "admin:test",
       missionId: m.mission_id,
-      data: { i, text: `entry ${i}` },
+      data: { changes: { i, text: `entry ${i}` } },
     })),
   );
   return { key: m.mission_id, id: m.id, ids: await idsOf(t, m.mission_id) };
@@ -69,14 +69,19 @@ describe("appending", () => {
     const m = await createMission(t);
     const [a, b] = await append(
       t,
-      { event: "note.added", actor: "admin:test", missionId: m.mission_id, data: { text: 'é 😀 \u2028 "q" \\' } },
       {
-        event: "note.added",
+        event: "mission.updated",
+        actor: "admin:test",
+        missionId: m.mission_id,
+        data: { changes: { text: 'é 😀 \u2028 "q" \\' } },
+      },
+      {
+        event: "mission.updated",
         actor: "admin:test",
         missionId: m.mission_id,
         taskId: "task-x",
         agentId: "agent-y",
-        data: { n: 1.5, nested: { z: [1, null] } },
+        data: { changes: { n: 1.5, nested: { z: [1, null] } } },
       },
     );
     const created = (
@@ -130,12 +135,12 @@ describe("appending", () => {
   test("data is hashed as stored: undefined members dropped, Dates as strings", async () => {
     const m = await createMission(t);
     const [e] = await append(t, {
-      event: "note.added",
+      event: "mission.updated",
       actor: "admin:test",
       missionId: m.mission_id,
-      data: { keep: 1, gone: undefined, when: new Date("2026-01-01T00:00:00Z"), list: [undefined, 2] },
+      data: { changes: { keep: 1, gone: undefined, when: new Date("2026-01-01T00:00:00Z"), list: [undefined, 2] } },
     });
-    expect(e!.data).toEqual({ keep: 1, when: "2026-01-01T00:00:00.000Z", list: [null, 2] });
+    expect(e!.data).toEqual({ changes: { keep: 1, when: "2026-01-01T00:00:00.000Z", list: [null, 2] } });
     expect((await verify(t, m.mission_id)).valid).toBe(true);
   });
 
@@ -144,8 +149,8 @@ describe("appending", () => {
       (await sql<{ length: number }>(t, "SELECT length FROM trace_chains WHERE chain = ''"))[0]?.length ?? 0;
     const [x, y] = await append(
       t,
-      { event: "token.created", actor: "admin:test", data: { role: "member" } },
-      { event: "agent.registered", actor: "agent:a", agentId: "a", data: {} },
+      { event: "token.created", actor: "admin:test", data: { token_id: 1, role: "member", name: null } },
+      { event: "agent.registered", actor: "agent:a", agentId: "a", data: { event: "heartbeat" } },
     );
     expect(y!.prevHash).toBe(x!.hash);
     const head = (
@@ -160,10 +165,20 @@ describe("appending", () => {
     const ahead = new Date(Date.now() + 3600_000);
     ahead.setUTCMilliseconds(123);
     await sql(t, "UPDATE trace_chains SET head_at = $2 WHERE chain = $1", [m.mission_id, ahead.toISOString()]);
-    const [e] = await append(t, { event: "note.added", actor: "x", missionId: m.mission_id });
+    const [e] = await append(t, {
+      event: "mission.updated",
+      actor: "x",
+      missionId: m.mission_id,
+      data: { changes: {} },
+    });
     expect(e!.at.toISOString()).toBe(ahead.toISOString());
     // Another chain is not held back by it.
-    const [g] = await append(t, { event: "note.added", actor: "x", missionId: (await createMission(t)).mission_id });
+    const [g] = await append(t, {
+      event: "mission.updated",
+      actor: "x",
+      missionId: (await createMission(t)).mission_id,
+      data: { changes: {} },
+    });
     expect(Math.abs(g!.at.getTime() - Date.now())).toBeLessThan(60_000);
     const stored = await sql<{ us: string }>(
       t,
@@ -178,14 +193,19 @@ describe("appending", () => {
     const { key, ids } = await missionWithEntries(2);
     await expect(
       t.database.db.transaction(async (tx) => {
-        await appendTrace(tx as Executor, { event: "note.added", actor: "x", missionId: key });
+        await appendTrace(tx as Executor, {
+          event: "mission.updated",
+          actor: "x",
+          missionId: key,
+          data: { changes: {} },
+        });
         throw new Error("roll back");
       }),
     ).rejects.toThrow("roll back");
     expect(await idsOf(t, key)).toEqual(ids);
     const v = await verify(t, key);
     expect(v).toEqual({ valid: true, entries: 3, first_bad_id: null, reason: null });
-    await append(t, { event: "note.added", actor: "x", missionId: key });
+    await append(t, { event: "mission.updated", actor: "x", missionId: key, data: { changes: {} } });
     expect(await verify(t, key)).toMatchObject({ valid: true, entries: 4 });
   });
 });
@@ -397,13 +417,18 @@ describe("concurrent appends to one chain", () => {
     await Promise.all(
       Array.from({ length: n }, (_, i) =>
         pools[i % pools.length]!.db.transaction(async (tx) => {
-          await appendTrace(tx as Executor, { event: "note.added", actor: `w${i}`, missionId: key, data: { i } });
-          await new Promise((r) => setTimeout(r, i % 3));
           await appendTrace(tx as Executor, {
-            event: "note.added",
+            event: "mission.updated",
             actor: `w${i}`,
             missionId: key,
-            data: { i, second: true },
+            data: { changes: { i } },
+          });
+          await new Promise((r) => setTimeout(r, i % 3));
+          await appendTrace(tx as Executor, {
+            event: "mission.updated",
+            actor: `w${i}`,
+            missionId: key,
+            data: { changes: { i, second: true } },
           });
         }),
       ),
@@ -454,20 +479,35 @@ describe("concurrent appends to one chain", () => {
         let appended!: () => void;
         const holding = new Promise<void>((r) => (appended = r));
         const tx1 = t.database.db.transaction(async (tx) => {
-          await appendTrace(tx as Executor, { event: "note.added", actor: "tx1", missionId: a.mission_id });
+          await appendTrace(tx as Executor, {
+            event: "mission.updated",
+            actor: "tx1",
+            missionId: a.mission_id,
+            data: { changes: {} },
+          });
           appended();
           await held;
         });
         await holding;
         // Mission B is not blocked by the open transaction on A…
         await other.db.transaction((tx) =>
-          appendTrace(tx as Executor, { event: "note.added", actor: "tx2", missionId: b.mission_id }),
+          appendTrace(tx as Executor, {
+            event: "mission.updated",
+            actor: "tx2",
+            missionId: b.mission_id,
+            data: { changes: {} },
+          }),
         );
         // …while a second append to A waits for tx1 to commit.
         let tx3Done = false;
         const tx3 = other.db
           .transaction((tx) =>
-            appendTrace(tx as Executor, { event: "note.added", actor: "tx3", missionId: a.mission_id }),
+            appendTrace(tx as Executor, {
+              event: "mission.updated",
+              actor: "tx3",
+              missionId: a.mission_id,
+              data: { changes: {} },
+            }),
           )
           .then(() => (tx3Done = true));
         await new Promise((r) => setTimeout(r, 300));

@@ -93,13 +93,18 @@ describe("live stream", () => {
       await append(
         t,
         {
-          event: "agent.task_start",
+          event: "agent.activity",
           actor: "agent:filter-agent",
           agentId: "filter-agent",
           taskId: "filter-task",
-          data: {},
+          data: { event: "task_start", context: {} },
         },
-        { event: "agent.task_start", actor: "agent:other", agentId: "other-agent", data: {} },
+        {
+          event: "agent.activity",
+          actor: "agent:other",
+          agentId: "other-agent",
+          data: { event: "task_start", context: {} },
+        },
       );
       await t.json("POST", `/api/missions/${m1.mission_id}/pause`);
 
@@ -216,17 +221,22 @@ describe("reconnecting with Last-Event-ID", () => {
     await append(
       t,
       ...Array.from({ length: 1200 }, (_, i) => ({
-        event: "note.added",
+        event: "mission.updated" as const,
         actor: "x",
         missionId: m.mission_id,
-        data: { i },
+        data: { changes: { i } },
       })),
     );
     const c = await open("/api/events", { query: { mission_id: m.mission_id }, lastEventId: String(startId) });
     try {
       const writer = (async () => {
         for (let i = 0; i < 20; i++)
-          await append(t, { event: "note.added", actor: "y", missionId: m.mission_id, data: { live: i } });
+          await append(t, {
+            event: "mission.updated",
+            actor: "y",
+            missionId: m.mission_id,
+            data: { changes: { live: i } },
+          });
       })();
       await writer;
       await c.until((e) => e.length >= 1220, 20_000, "1220 entries");
@@ -340,12 +350,22 @@ describe.runIf(backend === "postgres")("across processes (PostgreSQL)", () => {
       let appended!: (id: number) => void;
       const holding = new Promise<number>((r) => (appended = r));
       const slow = t.database.db.transaction(async (tx) => {
-        const e = await appendTrace(tx as Executor, { event: "note.added", actor: "slow", missionId: a.mission_id });
+        const e = await appendTrace(tx as Executor, {
+          event: "mission.updated",
+          actor: "slow",
+          missionId: a.mission_id,
+          data: { changes: {} },
+        });
         appended(e.id);
         await held;
       });
       const slowId = await holding;
-      const [fast] = await append(t, { event: "note.added", actor: "fast", missionId: b.mission_id });
+      const [fast] = await append(t, {
+        event: "mission.updated",
+        actor: "fast",
+        missionId: b.mission_id,
+        data: { changes: {} },
+      });
       expect(fast!.id).toBeGreaterThan(slowId);
       // The later id is committed but must wait for the earlier one.
       await new Promise((r) => setTimeout(r, 400));
@@ -359,11 +379,21 @@ describe.runIf(backend === "postgres")("across processes (PostgreSQL)", () => {
       // long before the 20 s gap wait.
       await t.database.db
         .transaction(async (tx) => {
-          await appendTrace(tx as Executor, { event: "note.added", actor: "rolled-back", missionId: a.mission_id });
+          await appendTrace(tx as Executor, {
+            event: "mission.updated",
+            actor: "rolled-back",
+            missionId: a.mission_id,
+            data: { changes: {} },
+          });
           throw new Error("roll back");
         })
         .catch(() => {});
-      const [after] = await append(t, { event: "note.added", actor: "after", missionId: b.mission_id });
+      const [after] = await append(t, {
+        event: "mission.updated",
+        actor: "after",
+        missionId: b.mission_id,
+        data: { changes: {} },
+      });
       const t0 = Date.now();
       await c.until((e) => e.some((x) => Number(x.id) === after!.id), 5_000, "entry after a rolled-back id");
       expect(Date.now() - t0).toBeLessThan(5_000);

@@ -104,11 +104,12 @@ describe("export", () => {
     await append(
       t,
       ...Array.from({ length: 620 }, (_, i) => ({
-        event: i % 2 ? "note.added" : "agent.session_start",
+        ...(i % 2
+          ? { event: "mission.updated" as const, data: { changes: { i } } }
+          : { event: "agent.activity" as const, data: { event: "session_start", context: { i } } }),
         actor: "admin:test",
         missionId: i % 2 ? m.mission_id : null,
         agentId: i % 2 ? null : "agent-x",
-        data: { i },
       })),
     );
     const body = await exportText();
@@ -263,10 +264,10 @@ describe("export", () => {
       await append(
         t,
         ...Array.from({ length: 2000 }, (_, i) => ({
-          event: "note.added",
+          event: "mission.updated" as const,
           actor: "x",
           missionId: m.mission_id,
-          data: { i, pad: "x".repeat(500) },
+          data: { changes: { i, pad: "x".repeat(500) } },
         })),
       );
       const http = await import("node:http");

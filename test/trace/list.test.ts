@@ -21,16 +21,16 @@ beforeAll(async () => {
     for (let i = 0; i < 3; i++) {
       // Separate statements: several entries may share a millisecond, as they do in real traffic.
       await append(t, {
-        event: "note.added",
+        event: "mission.updated",
         actor: "x",
         missionId: key,
         taskId: i === 0 ? "task-a" : null,
-        data: { g, i },
+        data: { changes: { g, i } },
       });
-      await append(t, { event: "note.added", actor: "x", missionId: other, data: { g, i } });
+      await append(t, { event: "mission.updated", actor: "x", missionId: other, data: { changes: { g, i } } });
     }
   }
-  await append(t, { event: "agent.seen", actor: "x", agentId: "a", data: {} });
+  await append(t, { event: "agent.updated", actor: "x", agentId: "a", data: { changes: {} } });
   const r = await t.json("GET", "/api/trace", { query: { limit: "500" } });
   all = r.body.data;
 });

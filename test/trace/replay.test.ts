@@ -221,7 +221,7 @@ describe("POST /api/missions/:mission_id/replay", () => {
       event: "policy.evaluated",
       actor: "admin:test",
       missionId: m.mission_id,
-      data: { decision: "allow" },
+      data: { action: { type: "shell" }, source: "api", decision: "allow" },
     });
 
     const r = await t.json("POST", `/api/missions/${m.mission_id}/replay`);
@@ -397,7 +397,7 @@ describe("POST /api/missions/:mission_id/replay", () => {
                 event: "policy.evaluated",
                 actor: "admin:test",
                 missionId: key,
-                data: { decision: "warn" },
+                data: { action: { type: "shell" }, source: "api", decision: "warn" },
               });
               break;
             case "goal":
@@ -543,7 +543,7 @@ describe("POST /api/missions/:mission_id/replay", () => {
           actor: "bulk",
           missionId: m.mission_id,
           taskId: task,
-          data: { from: moves[(i + 1) % 2], to, via: "report" },
+          data: { from: moves[(i + 1) % 2]!, to, via: "report" },
         });
       }
     });

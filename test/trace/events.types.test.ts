@@ -1,0 +1,59 @@
+// The trace's event union refuses what it does not know: each `@ts-expect-error` line below must be a type
+// error (npx tsc fails on an unused one), so an unknown event or the wrong data cannot be appended.
+import { expect, test } from "vitest";
+import type { Executor } from "../../src/db/client.js";
+import { appendTrace, traceAppendCtes } from "../../src/trace/trace.append.js";
+import {
+  EPHEMERAL_EVENT_NAMES,
+  TRACE_EVENT_NAMES,
+  isTraceEventName,
+  type TraceInput,
+} from "../../src/trace/trace.events.js";
+
+// Never called: only compiled.
+async function refusals(tx: Executor) {
+  // An event named here with its data is fine.
+  await appendTrace(tx, { event: "mission.updated", actor: "x", missionId: "m", data: { changes: { goal: "g" } } });
+  await appendTrace(tx, {
+    event: "task.status_changed",
+    actor: "x",
+    taskId: "t",
+    data: { from: "pending", to: "in_progress", via: "report" },
+  });
+
+  // @ts-expect-error an unknown event
+  await appendTrace(tx, { event: "note.added", actor: "x", data: {} });
+  // @ts-expect-error a known event with the wrong data (task.status_changed needs from and to)
+  await appendTrace(tx, { event: "task.status_changed", actor: "x", data: { to: "completed" } });
+  // @ts-expect-error a known event with a member of the wrong type
+  await appendTrace(tx, { event: "task.reported", actor: "x", data: { outputs: {}, logs_added: "2" } });
+  // @ts-expect-error a known event with a member it does not have
+  await appendTrace(tx, {
+    event: "token.revoked",
+    actor: "x",
+    data: { token_id: 1, role: "r", name: null, secret: "s" },
+  });
+  // @ts-expect-error data is required
+  await appendTrace(tx, { event: "mission.updated", actor: "x" });
+  // @ts-expect-error no actor
+  await appendTrace(tx, { event: "mission.updated", data: { changes: {} } });
+  // @ts-expect-error an ephemeral event is never stored
+  await appendTrace(tx, { event: "agent.heartbeat", actor: "x", data: {} });
+
+  // The single-statement builder takes the same union.
+  // @ts-expect-error an unknown event
+  traceAppendCtes({ event: "task.reportd", actor: "x", data: { outputs: {}, logs_added: 0 } }, "upd");
+  // @ts-expect-error wrong data
+  const wrong: TraceInput = { event: "task.reported", actor: "x", data: { n: 1 } };
+  return wrong;
+}
+void refusals;
+
+test("every stored event name once, none of them ephemeral", () => {
+  expect(new Set(TRACE_EVENT_NAMES).size).toBe(TRACE_EVENT_NAMES.length);
+  for (const n of TRACE_EVENT_NAMES) expect(n).toMatch(/^[a-z_]+\.[a-z_]+$/);
+  for (const n of EPHEMERAL_EVENT_NAMES) expect(isTraceEventName(n)).toBe(false);
+  expect(isTraceEventName("task.reported")).toBe(true);
+  expect(isTraceEventName("note.added")).toBe(false);
+  expect(isTraceEventName("toString")).toBe(false);
+});
