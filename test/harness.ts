@@ -2,7 +2,7 @@
 // new PostgreSQL database on that server), migrated exactly as at start-up, and an app built by buildApp.
 import fs from "node:fs";
 import type { LightMyRequestResponse } from "fastify";
-import { createScratchDatabase } from "./fixtures/scratch-database.js";
+import { createTestScratchDatabase } from "./fixtures/scratch-database.js";
 import { buildApp, type App } from "../src/app.js";
 import { loadConfig, type Config } from "../src/config.js";
 import { openDatabase, type Database } from "../src/db/client.js";
@@ -30,7 +30,7 @@ export async function createTestDb(): Promise<TestDb> {
     await runMigrations(database);
     return { database, url: null, drop: () => database.close() };
   }
-  const scratch = await createScratchDatabase(base, "mc_t");
+  const scratch = await createTestScratchDatabase(base);
   const database = await openDatabase({ databaseUrl: scratch.url, dataDir: null, poolSize: 5 });
   await runMigrations(database);
   return {
