@@ -52,12 +52,14 @@ export interface StartOptions {
   readyPath: string;
   readyMethod?: string;
   timeoutMs?: number;
+  /** Working directory (default: the repository). */
+  cwd?: string;
 }
 
 export async function startProcess(opts: StartOptions): Promise<Proc> {
   const port = await freePort();
   const proc = spawn(process.execPath, opts.argv, {
-    cwd: root,
+    cwd: opts.cwd ?? root,
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "",
