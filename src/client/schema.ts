@@ -1215,7 +1215,8 @@ export interface components {
         };
         TokenWithSecret: {
             id: number;
-            role: string;
+            /** @enum {string} */
+            role: "admin" | "member" | "agent";
             agent_id: string | null;
             name: string | null;
             /** @description the secret; shown only in this response */
@@ -1223,7 +1224,8 @@ export interface components {
         };
         Token: {
             id: number;
-            role: string;
+            /** @enum {string} */
+            role: "admin" | "member" | "agent";
             agent_id: string | null;
             name: string | null;
             expires_at: string | null;
@@ -2529,8 +2531,11 @@ export interface components {
         };
         GithubSyncRun: {
             id: number;
-            /** @description queued, running, succeeded or failed */
-            status: string;
+            /**
+             * @description queued, running, succeeded or failed
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed";
             repos: string[];
             /** @description issues created or changed by this run */
             issues_synced: number;
@@ -2538,14 +2543,20 @@ export interface components {
             started_at: string | null;
             finished_at: string | null;
             resume_at: string | null;
-            /** @description manual (POST) or schedule (GITHUB_SYNC_INTERVAL_S) */
-            trigger: string;
+            /**
+             * @description manual (POST) or schedule (GITHUB_SYNC_INTERVAL_S)
+             * @enum {string}
+             */
+            trigger: "manual" | "schedule";
             requested_by: string;
             /** @description per repository */
             results: {
                 repo: string;
-                /** @description pending, synced, not_modified (304: nothing changed) or failed */
-                status: string;
+                /**
+                 * @description pending, synced, not_modified (304: nothing changed) or failed
+                 * @enum {string}
+                 */
+                status: "pending" | "synced" | "not_modified" | "failed";
                 /** @description issues created or changed */
                 issues_synced: number;
                 pull_requests_skipped: number;
@@ -2564,8 +2575,11 @@ export interface components {
             repo: string;
             number: number;
             title: string;
-            /** @description open or closed */
-            state: string;
+            /**
+             * @description open or closed
+             * @enum {string}
+             */
+            state: "open" | "closed";
             /** @description label names */
             labels: string[];
             /** @description assignee logins */
@@ -2607,8 +2621,11 @@ export interface components {
             delivery: string;
             event: string;
             action: string | null;
-            /** @description applied, duplicate (already applied), ignored (nothing to do) or pong */
-            result: string;
+            /**
+             * @description applied, duplicate (already applied), ignored (nothing to do) or pong
+             * @enum {string}
+             */
+            result: "applied" | "duplicate" | "ignored" | "pong";
             detail: string | null;
         };
     };

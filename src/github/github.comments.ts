@@ -20,6 +20,7 @@ import { noteOnTasks } from "./github.issues.js";
 import { settleWithin } from "./github.sync.js";
 import { issueKey } from "./github.refs.js";
 import * as repo from "./github.repo.js";
+import { COMMENT } from "./github.state.js";
 
 const ACTOR = "system:github";
 const POLL_MS = 15_000;
@@ -97,7 +98,7 @@ export function createCommentWorker({ database, config, client, notifier, log }:
         },
       );
       await db.transaction(async (tx) => {
-        await repo.finishComment(tx, issue.id, "posted");
+        await repo.finishComment(tx, issue.id, COMMENT.posted);
         await noteOnTasks(
           tx,
           [{ taskId: task.id, event: "github.issue_commented", data: { issue: key, comment_url: r.html_url } }],
@@ -110,7 +111,7 @@ export function createCommentWorker({ database, config, client, notifier, log }:
       const final = issue.commentAttempts + 1 >= repo.COMMENT_MAX_ATTEMPTS;
       log.warn({ issue: key, error: ge.describe(), final }, "could not comment on a linked GitHub issue");
       await db.transaction(async (tx) => {
-        await repo.finishComment(tx, issue.id, final ? "failed" : null);
+        await repo.finishComment(tx, issue.id, final ? COMMENT.failed : null);
         if (final) {
           await noteOnTasks(
             tx,

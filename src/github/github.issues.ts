@@ -5,6 +5,7 @@ import type { Executor } from "../db/client.js";
 import { appendTrace } from "../trace/trace.service.js";
 import { issueKey } from "./github.refs.js";
 import * as repo from "./github.repo.js";
+import { isIssueState, issueStateEvent } from "./github.state.js";
 
 // PostgreSQL stores neither NUL characters nor unpaired surrogates; GitHub text is cleaned of them rather
 // than failing the whole page.
@@ -23,7 +24,7 @@ export function issueValues(repoName: string, raw: unknown): repo.IssueValues | 
   const { number, title, state, html_url: htmlUrl, updated_at: updatedAt, body } = i;
   if (typeof number !== "number" || !Number.isInteger(number) || number < 1 || number > 2_147_483_647) return null;
   if (typeof title !== "string" || typeof htmlUrl !== "string" || typeof updatedAt !== "string") return null;
-  if (state !== "open" && state !== "closed") return null;
+  if (!isIssueState(state)) return null;
   const at = new Date(updatedAt);
   if (Number.isNaN(at.getTime())) return null;
   const labels = Array.isArray(i.labels)
@@ -112,7 +113,7 @@ export async function applyIssues(tx: Executor, repoName: string, items: repo.Is
     if (old && row.taskId !== null && old.state !== row.state) {
       notes.push({
         row,
-        event: row.state === "closed" ? "github.issue_closed" : "github.issue_reopened",
+        event: issueStateEvent(row.state),
         from: old.state,
       });
     }

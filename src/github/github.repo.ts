@@ -13,6 +13,16 @@ import {
 } from "../db/schema/index.js";
 import type { Page } from "../core/pagination.js";
 import type { IssueRef } from "./github.refs.js";
+import {
+  ACTIVE_RUN_STATUSES,
+  REPO_RESULT,
+  RUN,
+  TRIGGER,
+  type CommentStatus,
+  type IssueState,
+  type RunTrigger,
+  type WebhookResultKind,
+} from "./github.state.js";
 
 export type IssueRow = typeof githubIssues.$inferSelect;
 export type IssueValues = Pick<
@@ -60,7 +70,7 @@ export async function findIssue(exec: Executor, ref: IssueRef, opts: { lock?: bo
 
 export interface IssueFilter {
   repo?: string;
-  state?: string;
+  state?: IssueState;
   label?: string;
   linked?: boolean;
 }
@@ -156,21 +166,21 @@ export async function saveRepoState(exec: Executor, repo: string, since: Date | 
 
 // --- sync runs ---------------------------------------------------------------------------------------
 
-const ACTIVE = sql`${githubSyncRuns.status} IN ('queued', 'running')`;
+/** The active statuses as SQL literals: ON CONFLICT must name the partial index's predicate as it is written. */
+const ACTIVE_LIST = sql.raw(ACTIVE_RUN_STATUSES.map((s) => `'${s}'`).join(", "));
+const ACTIVE = sql`${githubSyncRuns.status} IN (${ACTIVE_LIST})`;
+
+/** A repository's part of a run that has not started. */
+export function pendingResult(repo: string): GithubRepoResult {
+  return { repo, status: REPO_RESULT.pending, issues_synced: 0, pull_requests_skipped: 0, pages: 0, error: null };
+}
 
 /** A new queued run, or undefined when one is already queued or running (the partial unique index decides). */
-export async function insertRun(exec: Executor, values: { repos: string[]; trigger: string; requestedBy: string }) {
-  const results: GithubRepoResult[] = values.repos.map((repo) => ({
-    repo,
-    status: "pending",
-    issues_synced: 0,
-    pull_requests_skipped: 0,
-    pages: 0,
-    error: null,
-  }));
+export async function insertRun(exec: Executor, values: { repos: string[]; trigger: RunTrigger; requestedBy: string }) {
+  const results = values.repos.map(pendingResult);
   const rows = await exec
     .insert(githubSyncRuns)
-    .values({ ...values, results, status: "queued" })
+    .values({ ...values, results, status: RUN.queued })
     // The only conflict possible is with the one-active-run index.
     .onConflictDoNothing()
     .returning();
@@ -182,22 +192,16 @@ export async function insertRun(exec: Executor, values: { repos: string[]; trigg
  * statement, so two processes ticking at once create at most one run.
  */
 export async function insertScheduledRun(exec: Executor, repos: string[], intervalS: number, requestedBy: string) {
-  const results: GithubRepoResult[] = repos.map((repo) => ({
-    repo,
-    status: "pending",
-    issues_synced: 0,
-    pull_requests_skipped: 0,
-    pages: 0,
-    error: null,
-  }));
+  const results = repos.map(pendingResult);
   const rows = await execRows<{ id: number }>(
     exec,
     sql`INSERT INTO github_sync_runs (status, repos, results, trigger, requested_by)
-        SELECT 'queued', ${JSON.stringify(repos)}::jsonb, ${JSON.stringify(results)}::jsonb, 'schedule', ${requestedBy}::text
+        SELECT ${RUN.queued}::text, ${JSON.stringify(repos)}::jsonb, ${JSON.stringify(results)}::jsonb,
+               ${TRIGGER.schedule}::text, ${requestedBy}::text
         WHERE NOT EXISTS (
           SELECT 1 FROM github_sync_runs WHERE inserted_at > now() - make_interval(secs => ${intervalS})
         )
-        ON CONFLICT ((true)) WHERE status IN ('queued', 'running') DO NOTHING
+        ON CONFLICT ((true)) WHERE status IN (${ACTIVE_LIST}) DO NOTHING
         RETURNING id`,
   );
   return rows[0] ? findRun(exec, Number(rows[0].id)) : undefined;
@@ -220,12 +224,12 @@ export async function findRun(exec: Executor, id: number) {
 export async function claimRun(exec: Executor, owner: string, staleS: number) {
   const rows = await execRows<{ id: number }>(
     exec,
-    sql`UPDATE github_sync_runs SET status = 'running', owner = ${owner}, heartbeat_at = now(),
+    sql`UPDATE github_sync_runs SET status = ${RUN.running}, owner = ${owner}, heartbeat_at = now(),
           started_at = coalesce(started_at, now()), resume_at = NULL, updated_at = now()
         WHERE id = (
           SELECT id FROM github_sync_runs
-          WHERE (status = 'queued' AND (resume_at IS NULL OR resume_at <= now()))
-             OR (status = 'running' AND heartbeat_at < now() - make_interval(secs => ${staleS}))
+          WHERE (status = ${RUN.queued} AND (resume_at IS NULL OR resume_at <= now()))
+             OR (status = ${RUN.running} AND heartbeat_at < now() - make_interval(secs => ${staleS}))
           ORDER BY id LIMIT 1
           FOR UPDATE SKIP LOCKED
         )
@@ -244,7 +248,7 @@ export async function updateOwnedRun(
   const rows = await exec
     .update(githubSyncRuns)
     .set({ ...set, updatedAt: sql`now()` })
-    .where(and(eq(githubSyncRuns.id, id), eq(githubSyncRuns.owner, owner), eq(githubSyncRuns.status, "running")))
+    .where(and(eq(githubSyncRuns.id, id), eq(githubSyncRuns.owner, owner), eq(githubSyncRuns.status, RUN.running)))
     .returning();
   return rows[0];
 }
@@ -253,7 +257,7 @@ export async function heartbeat(exec: Executor, id: number, owner: string) {
   await exec
     .update(githubSyncRuns)
     .set({ heartbeatAt: sql`now()` })
-    .where(and(eq(githubSyncRuns.id, id), eq(githubSyncRuns.owner, owner), eq(githubSyncRuns.status, "running")));
+    .where(and(eq(githubSyncRuns.id, id), eq(githubSyncRuns.owner, owner), eq(githubSyncRuns.status, RUN.running)));
 }
 
 /** The next resume time of a queued run, for this process's timer. */
@@ -261,7 +265,7 @@ export async function nextResumeAt(exec: Executor) {
   const rows = await exec
     .select({ resumeAt: githubSyncRuns.resumeAt })
     .from(githubSyncRuns)
-    .where(and(eq(githubSyncRuns.status, "queued"), isNotNull(githubSyncRuns.resumeAt)))
+    .where(and(eq(githubSyncRuns.status, RUN.queued), isNotNull(githubSyncRuns.resumeAt)))
     .orderBy(asc(githubSyncRuns.resumeAt))
     .limit(1);
   return rows[0]?.resumeAt ?? null;
@@ -272,7 +276,7 @@ export async function nextResumeAt(exec: Executor) {
 /** True when this delivery is new (and is now recorded, in the caller's transaction). */
 export async function recordDelivery(
   exec: Executor,
-  d: { deliveryId: string; event: string; action: string | null; result: string },
+  d: { deliveryId: string; event: string; action: string | null; result: WebhookResultKind },
 ) {
   const rows = await exec
     .insert(githubWebhookDeliveries)
@@ -360,7 +364,7 @@ export async function claimDueComments(exec: Executor, limit: number) {
     .returning();
 }
 
-export async function finishComment(exec: Executor, id: number, status: "posted" | "failed" | null) {
+export async function finishComment(exec: Executor, id: number, status: CommentStatus | null) {
   await exec
     .update(githubIssues)
     .set({

@@ -3,17 +3,14 @@ import { nameSchemas, Nullable, StringEnum, Timestamp } from "../core/envelope.j
 import { KeySchema, RefSchema } from "../core/ids.js";
 import { PageQuery } from "../core/pagination.js";
 import { REPO_PATTERN } from "./github.refs.js";
-
-export const ISSUE_STATES = ["open", "closed"] as const;
-export const RUN_STATUSES = ["queued", "running", "succeeded", "failed"] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
+import { ISSUE_STATES, REPO_RESULT_STATUSES, RUN_STATUSES, RUN_TRIGGERS, WEBHOOK_RESULTS } from "./github.state.js";
 
 export const Issue = Type.Object({
   id: Type.Integer(),
   repo: Type.String({ description: "owner/name, lower-cased" }),
   number: Type.Integer(),
   title: Type.String(),
-  state: Type.String({ description: "open or closed" }),
+  state: StringEnum(ISSUE_STATES, { description: "open or closed" }),
   labels: Type.Array(Type.String(), { description: "label names" }),
   assignees: Type.Array(Type.String(), { description: "assignee logins" }),
   html_url: Type.String(),
@@ -55,7 +52,9 @@ export type IssueTaskCreate = Static<typeof IssueTaskCreate>;
 
 export const RepoResult = Type.Object({
   repo: Type.String(),
-  status: Type.String({ description: "pending, synced, not_modified (304: nothing changed) or failed" }),
+  status: StringEnum(REPO_RESULT_STATUSES, {
+    description: "pending, synced, not_modified (304: nothing changed) or failed",
+  }),
   issues_synced: Type.Integer({ description: "issues created or changed" }),
   pull_requests_skipped: Type.Integer(),
   pages: Type.Integer(),
@@ -64,14 +63,14 @@ export const RepoResult = Type.Object({
 
 export const SyncRun = Type.Object({
   id: Type.Integer(),
-  status: Type.String({ description: "queued, running, succeeded or failed" }),
+  status: StringEnum(RUN_STATUSES, { description: "queued, running, succeeded or failed" }),
   repos: Type.Array(Type.String()),
   issues_synced: Type.Integer({ description: "issues created or changed by this run" }),
   error: Nullable(Type.String()),
   started_at: Nullable(Timestamp),
   finished_at: Nullable(Timestamp),
   resume_at: Nullable(Timestamp),
-  trigger: Type.String({ description: "manual (POST) or schedule (GITHUB_SYNC_INTERVAL_S)" }),
+  trigger: StringEnum(RUN_TRIGGERS, { description: "manual (POST) or schedule (GITHUB_SYNC_INTERVAL_S)" }),
   requested_by: Type.String(),
   results: Type.Array(RepoResult, { description: "per repository" }),
   inserted_at: Timestamp,
@@ -89,14 +88,13 @@ export const WebhookHeaders = Type.Object({
 
 export const WebhookBody = Type.Object({}, { additionalProperties: true, description: "GitHub's event payload" });
 
-export const WEBHOOK_RESULTS = ["applied", "duplicate", "ignored", "pong"] as const;
-export type WebhookResultKind = (typeof WEBHOOK_RESULTS)[number];
-
 export const WebhookResult = Type.Object({
   delivery: Type.String(),
   event: Type.String(),
   action: Nullable(Type.String()),
-  result: Type.String({ description: "applied, duplicate (already applied), ignored (nothing to do) or pong" }),
+  result: StringEnum(WEBHOOK_RESULTS, {
+    description: "applied, duplicate (already applied), ignored (nothing to do) or pong",
+  }),
   detail: Nullable(Type.String()),
 });
 

@@ -24,6 +24,7 @@ import { appendTrace } from "../trace/trace.service.js";
 import { GithubError, toGithubError, type GithubClient } from "./github.client.js";
 import { applyIssues, isPullRequest, issueValues } from "./github.issues.js";
 import * as repo from "./github.repo.js";
+import { isPendingRepo, REPO_RESULT, RUN, TRIGGER } from "./github.state.js";
 
 const HEARTBEAT_MS = 10_000;
 const STALE_S = 60;
@@ -130,7 +131,7 @@ export function createSyncRunner({ database, config, client, log, tickMs }: Sync
   async function request(actor: string): Promise<{ run: repo.RunRow; created: boolean }> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const created = await db.transaction(async (tx) => {
-        const r = await repo.insertRun(tx, { repos: config.repos, trigger: "manual", requestedBy: actor });
+        const r = await repo.insertRun(tx, { repos: config.repos, trigger: TRIGGER.manual, requestedBy: actor });
         if (r) await traceQueued(tx, r);
         return r;
       });
@@ -147,15 +148,7 @@ export function createSyncRunner({ database, config, client, log, tickMs }: Sync
 
   async function execute(run: repo.RunRow) {
     const results: GithubRepoResult[] = run.repos.map(
-      (r) =>
-        run.results.find((x) => x.repo === r) ?? {
-          repo: r,
-          status: "pending",
-          issues_synced: 0,
-          pull_requests_skipped: 0,
-          pages: 0,
-          error: null,
-        },
+      (r) => run.results.find((x) => x.repo === r) ?? repo.pendingResult(r),
     );
     let total = run.issuesSynced;
     const beat = setInterval(() => {
@@ -165,7 +158,7 @@ export function createSyncRunner({ database, config, client, log, tickMs }: Sync
     const actor = run.requestedBy;
     try {
       for (const result of results) {
-        if (result.status !== "pending") continue;
+        if (!isPendingRepo(result.status)) continue;
         try {
           total = await syncRepo(run, result, results, total, actor);
         } catch (err) {
@@ -175,7 +168,7 @@ export function createSyncRunner({ database, config, client, log, tickMs }: Sync
             await pause(run, results, total, ge);
             return;
           }
-          result.status = "failed";
+          result.status = REPO_RESULT.failed;
           result.error = ge.describe();
           log.warn({ runId: run.id, repo: result.repo, error: result.error }, "GitHub sync of a repository failed");
           await repo.updateOwnedRun(db, run.id, owner, { results });
@@ -185,7 +178,7 @@ export function createSyncRunner({ database, config, client, log, tickMs }: Sync
     } catch (err) {
       if (stopped || (err instanceof GithubError && err.kind === "aborted")) {
         // Shutting down: back to the queue, to resume at the next start or in another process.
-        await repo.updateOwnedRun(db, run.id, owner, { status: "queued", owner: null, results }).catch(() => {});
+        await repo.updateOwnedRun(db, run.id, owner, { status: RUN.queued, owner: null, results }).catch(() => {});
         return;
       }
       // A bug or the database: the run fails with a generic message (details in the log only).
@@ -201,7 +194,7 @@ export function createSyncRunner({ database, config, client, log, tickMs }: Sync
     const error = `${ge.describe()}; the run resumes then`;
     await db.transaction(async (tx) => {
       const moved = await repo.updateOwnedRun(tx, run.id, owner, {
-        status: "queued",
+        status: RUN.queued,
         owner: null,
         resumeAt,
         results,
@@ -219,8 +212,8 @@ export function createSyncRunner({ database, config, client, log, tickMs }: Sync
   }
 
   async function finish(run: repo.RunRow, results: GithubRepoResult[], total: number, internal?: string) {
-    const failed = results.filter((r) => r.status === "failed");
-    const status = internal !== undefined || failed.length > 0 ? "failed" : "succeeded";
+    const failed = results.filter((r) => r.status === REPO_RESULT.failed);
+    const status = internal !== undefined || failed.length > 0 ? RUN.failed : RUN.succeeded;
     const error = internal ?? (failed.length > 0 ? failed.map((r) => `${r.repo}: ${r.error}`).join("; ") : null);
     await db.transaction(async (tx) => {
       const done = await repo.updateOwnedRun(tx, run.id, owner, {
@@ -255,7 +248,7 @@ export function createSyncRunner({ database, config, client, log, tickMs }: Sync
     const call = { signal: abort.signal };
     let page = await client.listIssues(owner_, name, { since, etag: state?.etag ?? null }, call);
     if (page.notModified) {
-      result.status = "not_modified";
+      result.status = REPO_RESULT.notModified;
       result.pages = 1;
       await repo.updateOwnedRun(db, run.id, owner, { results });
       return total;
@@ -290,7 +283,7 @@ export function createSyncRunner({ database, config, client, log, tickMs }: Sync
         const changed = created.length + updated.length;
         result.issues_synced += changed;
         if (last) {
-          result.status = "synced";
+          result.status = REPO_RESULT.synced;
           await repo.saveRepoState(tx, result.repo, mark, etag);
         }
         const owned = await repo.updateOwnedRun(tx, run.id, owner, { results, issuesSynced: total + changed });

@@ -15,7 +15,7 @@ import { appendTrace } from "../trace/trace.service.js";
 import { applyIssues, isPullRequest, issueValues, noteOnTasks } from "./github.issues.js";
 import { issueKey, parsePullUrl } from "./github.refs.js";
 import * as repo from "./github.repo.js";
-import type { WebhookResultKind } from "./github.schemas.js";
+import { WEBHOOK, type WebhookResultKind } from "./github.state.js";
 
 /** Pull request actions worth a line in the trace of the tasks that name the pull request. */
 const PR_ACTIONS = new Set(["opened", "closed", "reopened", "synchronize", "ready_for_review", "converted_to_draft"]);
@@ -56,26 +56,26 @@ export function createWebhookHandler({ database, config }: { database: Database;
       result,
       detail,
     });
-    if (event === "ping") return out("pong");
-    if (event !== "issues" && event !== "pull_request") return out("ignored", `${event} events are not used`);
+    if (event === "ping") return out(WEBHOOK.pong);
+    if (event !== "issues" && event !== "pull_request") return out(WEBHOOK.ignored, `${event} events are not used`);
     const fullName = isObj(payload.repository) ? payload.repository.full_name : undefined;
     if (typeof fullName !== "string") throw Invalid.field("repository.full_name", "is required");
     const repoName = fullName.toLowerCase();
-    if (!config.repos.includes(repoName)) return out("ignored", `${repoName} is not in GITHUB_REPOS`);
+    if (!config.repos.includes(repoName)) return out(WEBHOOK.ignored, `${repoName} is not in GITHUB_REPOS`);
     const login = isObj(payload.sender) ? payload.sender.login : undefined;
     const actor = typeof login === "string" && login !== "" ? `github:${login}` : "github:webhook";
 
     if (event === "issues") {
-      if (isPullRequest(payload.issue)) return out("ignored", "pull requests are not stored as issues");
+      if (isPullRequest(payload.issue)) return out(WEBHOOK.ignored, "pull requests are not stored as issues");
       const values = issueValues(repoName, payload.issue);
       if (!values) throw Invalid.field("issue", "is missing or lacks number, title, state, html_url or updated_at");
       const key = issueKey(repoName, values.number);
       return db.transaction(async (tx) => {
-        if (!(await repo.recordDelivery(tx, { deliveryId: delivery, event, action, result: "applied" })))
-          return out("duplicate");
+        if (!(await repo.recordDelivery(tx, { deliveryId: delivery, event, action, result: WEBHOOK.applied })))
+          return out(WEBHOOK.duplicate);
         if (action === "deleted" || action === "transferred") {
           const [row] = await repo.lockIssues(tx, repoName, [values.number]);
-          if (!row) return out("applied", "not stored");
+          if (!row) return out(WEBHOOK.applied, "not stored");
           if (row.taskId !== null) {
             await noteOnTasks(
               tx,
@@ -95,7 +95,7 @@ export function createWebhookHandler({ database, config }: { database: Database;
             actor,
             data: { delivery, action, issue: key, change: "deleted" },
           });
-          return out("applied", "deleted");
+          return out(WEBHOOK.applied, "deleted");
         }
         const { created, updated } = await applyIssues(tx, repoName, [values], {
           actor,
@@ -103,13 +103,13 @@ export function createWebhookHandler({ database, config }: { database: Database;
           data: { delivery },
         });
         const change = created.length > 0 ? "created" : updated.length > 0 ? "updated" : null;
-        if (change === null) return out("applied", "unchanged (the stored copy is as new)");
+        if (change === null) return out(WEBHOOK.applied, "unchanged (the stored copy is as new)");
         await appendTrace(tx, {
           event: "github.issue_received",
           actor,
           data: { delivery, action, issue: key, change },
         });
-        return out("applied", change);
+        return out(WEBHOOK.applied, change);
       });
     }
 
@@ -120,12 +120,12 @@ export function createWebhookHandler({ database, config }: { database: Database;
       throw Invalid.field("pull_request", "is missing or lacks a number");
     }
     if (action === null || !PR_ACTIONS.has(action))
-      return out("ignored", `pull_request ${action ?? "(no action)"} is not tracked`);
+      return out(WEBHOOK.ignored, `pull_request ${action ?? "(no action)"} is not tracked`);
     const naming = (await repo.tasksNamingPull(db, repoName, number)).filter((t) => {
       const p = parsePullUrl(t.outputs.pr_url);
       return p !== null && p.repo === repoName && p.number === number;
     });
-    if (naming.length === 0) return out("ignored", "no task names this pull request");
+    if (naming.length === 0) return out(WEBHOOK.ignored, "no task names this pull request");
     const head = isObj(pr.head) ? pr.head.sha : undefined;
     const data = {
       delivery,
@@ -137,14 +137,14 @@ export function createWebhookHandler({ database, config }: { database: Database;
       head_sha: typeof head === "string" ? head : null,
     };
     return db.transaction(async (tx) => {
-      if (!(await repo.recordDelivery(tx, { deliveryId: delivery, event, action, result: "applied" })))
-        return out("duplicate");
+      if (!(await repo.recordDelivery(tx, { deliveryId: delivery, event, action, result: WEBHOOK.applied })))
+        return out(WEBHOOK.duplicate);
       await noteOnTasks(
         tx,
         naming.map((t) => ({ taskId: t.id, event: "github.pull_request", data })),
         actor,
       );
-      return out("applied", `noted on ${naming.length} task${naming.length === 1 ? "" : "s"}`);
+      return out(WEBHOOK.applied, `noted on ${naming.length} task${naming.length === 1 ? "" : "s"}`);
     });
   };
 }

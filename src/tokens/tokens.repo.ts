@@ -2,6 +2,7 @@ import { and, asc, eq, gt, isNull, sql } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
 import { agents, apiTokens } from "../db/schema/index.js";
 import type { Page } from "../core/pagination.js";
+import type { TokenRole } from "./tokens.state.js";
 
 export type TokenRow = typeof apiTokens.$inferSelect & { agentKey: string | null };
 
@@ -67,7 +68,7 @@ export async function insertToken(
   exec: Executor,
   values: {
     name: string | null;
-    role: string;
+    role: TokenRole;
     agentId: number | null;
     tokenHash: string;
     expiresAt?: Date | null;

@@ -1,10 +1,11 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { nameSchemas, Nullable, StringEnum, Timestamp } from "../core/envelope.js";
 import { RefSchema } from "../core/ids.js";
+import { TOKEN_ROLES } from "./tokens.state.js";
 
 export const TokenCreate = Type.Object(
   {
-    role: StringEnum(["admin", "member", "agent"] as const),
+    role: StringEnum(TOKEN_ROLES),
     agent_id: Type.Optional(RefSchema),
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   },
@@ -14,7 +15,7 @@ export type TokenCreate = Static<typeof TokenCreate>;
 
 export const Token = Type.Object({
   id: Type.Integer(),
-  role: Type.String(),
+  role: StringEnum(TOKEN_ROLES),
   agent_id: Nullable(Type.String()),
   name: Nullable(Type.String()),
   expires_at: Nullable(Timestamp),
@@ -24,7 +25,7 @@ export const Token = Type.Object({
 
 export const TokenWithSecret = Type.Object({
   id: Type.Integer(),
-  role: Type.String(),
+  role: StringEnum(TOKEN_ROLES),
   agent_id: Nullable(Type.String()),
   name: Nullable(Type.String()),
   token: Type.String({ description: "the secret; shown only in this response" }),

@@ -15,7 +15,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { sql } from "drizzle-orm";
 import type { Database, Executor } from "../db/client.js";
-import type { Principal, Role } from "../core/principal.js";
+import type { Principal } from "../core/principal.js";
 import { Invalid, NotFound } from "../core/errors.js";
 import { parseRef, type Ref } from "../core/ids.js";
 import { pageOf, toPage } from "../core/pagination.js";
@@ -23,6 +23,7 @@ import { appendTrace } from "../trace/trace.service.js";
 import { findAgent } from "../agents/agents.lookup.js";
 import * as repo from "./tokens.repo.js";
 import type { TokenCreate } from "./tokens.schemas.js";
+import { isAgentRole, ROLE, type TokenRole } from "./tokens.state.js";
 
 export const TOKEN_PREFIX = "mc_";
 const CACHE_TTL_MS = 5_000;
@@ -43,13 +44,13 @@ export function hashSecret(secret: string): string {
 }
 
 function actorOf(row: repo.TokenRow): string {
-  if (row.role === "agent") return `agent:${row.agentKey ?? row.agentId}`;
+  if (isAgentRole(row.role)) return `agent:${row.agentKey ?? row.agentId}`;
   return `${row.role}:${row.name ?? `token-${row.id}`}`;
 }
 
 function principalOf(row: repo.TokenRow): Principal {
   return {
-    role: row.role as Role,
+    role: row.role,
     tokenId: row.id,
     name: row.name,
     agentId: row.agentId,
@@ -96,7 +97,7 @@ export function createTokensService({ database, adminToken, now: clock = Date.no
   let revalidatedAt = 0;
   const adminHash = adminToken ? Buffer.from(hashSecret(adminToken), "hex") : null;
   const envAdmin: Principal = {
-    role: "admin",
+    role: ROLE.admin,
     tokenId: null,
     name: "MC_ADMIN_TOKEN",
     agentId: null,
@@ -193,8 +194,8 @@ export function createTokensService({ database, adminToken, now: clock = Date.no
     return revalidating;
   }
 
-  async function resolveAgent(ref: Ref | undefined, role: string): Promise<{ id: number; key: string } | null> {
-    if (role !== "agent") {
+  async function resolveAgent(ref: Ref | undefined, role: TokenRole): Promise<{ id: number; key: string } | null> {
+    if (!isAgentRole(role)) {
       if (ref !== undefined) throw Invalid.field("agent_id", "is only allowed for agent tokens");
       return null;
     }
@@ -239,7 +240,7 @@ export function createTokensService({ database, adminToken, now: clock = Date.no
     const secret = generateSecret();
     await repo.insertToken(db, {
       name,
-      role: "agent",
+      role: ROLE.agent,
       agentId,
       tokenHash: hashSecret(secret),
       expiresAt: new Date(Date.now() + ttlS * 1000),
@@ -294,14 +295,14 @@ export function createTokensService({ database, adminToken, now: clock = Date.no
       if ((await repo.countTokens(tx)) > 0) return false;
       const r = await repo.insertToken(tx, {
         name: "bootstrap-admin",
-        role: "admin",
+        role: ROLE.admin,
         agentId: null,
         tokenHash: hashSecret(secret),
       });
       await appendTrace(tx, {
         event: "token.created",
         actor: "system",
-        data: { token_id: r.id, role: "admin", name: r.name },
+        data: { token_id: r.id, role: ROLE.admin, name: r.name },
       });
       return true;
     });

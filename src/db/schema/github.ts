@@ -2,6 +2,14 @@ import { sql } from "drizzle-orm";
 import { index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 import { id, insertedAt, updatedAt } from "./columns.js";
 import { tasks } from "./tasks.js";
+import type {
+  CommentStatus,
+  IssueState,
+  RepoResultStatus,
+  RunStatus,
+  RunTrigger,
+  WebhookResultKind,
+} from "../../github/github.state.js";
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
@@ -14,7 +22,7 @@ export const githubIssues = pgTable(
     repo: text("repo").notNull(),
     number: integer("number").notNull(),
     title: text("title").notNull(),
-    state: text("state").notNull(),
+    state: text("state").$type<IssueState>().notNull(),
     labels: jsonb("labels").$type<string[]>().notNull().default([]),
     assignees: jsonb("assignees").$type<string[]>().notNull().default([]),
     htmlUrl: text("html_url").notNull(),
@@ -25,7 +33,7 @@ export const githubIssues = pgTable(
     taskId: integer("task_id").references(() => tasks.id),
     linkedAt: ts("linked_at"),
     /** Completion comment (GITHUB_COMMENT_ON_COMPLETE): null until posted (`posted`) or given up (`failed`). */
-    commentStatus: text("comment_status"),
+    commentStatus: text("comment_status").$type<CommentStatus>(),
     commentAttempts: integer("comment_attempts").notNull().default(0),
     /** A worker posting the comment holds this; a stale claim (its process died) may be taken over. */
     commentClaimedAt: ts("comment_claimed_at"),
@@ -53,7 +61,7 @@ export const githubRepoState = pgTable("github_repo_state", {
 
 export interface GithubRepoResult {
   repo: string;
-  status: "pending" | "synced" | "not_modified" | "failed";
+  status: RepoResultStatus;
   issues_synced: number;
   pull_requests_skipped: number;
   pages: number;
@@ -65,10 +73,10 @@ export const githubSyncRuns = pgTable(
   "github_sync_runs",
   {
     id: id(),
-    status: text("status").notNull().default("queued"),
+    status: text("status").$type<RunStatus>().notNull().default("queued"),
     repos: jsonb("repos").$type<string[]>().notNull(),
     results: jsonb("results").$type<GithubRepoResult[]>().notNull().default([]),
-    trigger: text("trigger").notNull(),
+    trigger: text("trigger").$type<RunTrigger>().notNull(),
     requestedBy: text("requested_by").notNull(),
     issuesSynced: integer("issues_synced").notNull().default(0),
     error: text("error"),
@@ -96,7 +104,7 @@ export const githubWebhookDeliveries = pgTable(
     deliveryId: text("delivery_id").primaryKey(),
     event: text("event").notNull(),
     action: text("action"),
-    result: text("result").notNull(),
+    result: text("result").$type<WebhookResultKind>().notNull(),
     receivedAt: ts("received_at").notNull().defaultNow(),
   },
   (t) => [index("github_webhook_deliveries_received_idx").on(t.receivedAt)],

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { bigint, index, integer, pgTable, text, timestamp } from "drizzle-orm/pg-core";
 import { id, insertedAt } from "./columns.js";
+import type { TokenRole } from "../../tokens/tokens.state.js";
 
 // Only the SHA-256 of a token is stored; the secret itself is shown once, on create.
 export const apiTokens = pgTable(
@@ -8,7 +9,7 @@ export const apiTokens = pgTable(
   {
     id: id(),
     name: text("name"),
-    role: text("role").notNull(),
+    role: text("role").$type<TokenRole>().notNull(),
     agentId: integer("agent_id"),
     tokenHash: text("token_hash").notNull().unique(),
     /** For runtime-issued tokens: the run they belong to stops being valid at this moment. */
