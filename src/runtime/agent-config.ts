@@ -17,6 +17,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Type, type Static, type TObject, type TProperties } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
 import { Invalid, type FieldErrors } from "../core/errors.js";
 import { validateValue } from "../http/validation.js";
 import { git } from "./adapters/worktree.js";
@@ -283,6 +284,49 @@ export function binaryProblem(kind: string, config: Record<string, unknown>): st
   return binary.includes("/")
     ? `${kind} binary ${binary} is not an executable file on this server`
     : `${kind} binary ${binary} is not on this server's PATH`;
+}
+
+/** The settings the agent's worker reads, whatever its adapter (its DispatchKeys and the run's timeouts). */
+const SETTING_KEYS = {
+  ...DispatchKeys,
+  timeout_s: ProcessKeys.timeout_s,
+  stop_grace_s: ProcessKeys.stop_grace_s,
+} satisfies TProperties;
+type SettingKey = keyof typeof SETTING_KEYS;
+
+export interface AgentSettings {
+  maxConcurrency: number;
+  maxRetries: number;
+  maxRestarts: number;
+  restartWindowS: number;
+  retryBackoffS: number;
+  stopGraceMs: number;
+  timeoutS: number | null;
+}
+
+/**
+ * The worker's settings from an agent's config, each checked by its schema above and defaulted when absent
+ * (or, in a row written before configs were checked, invalid): parsed once per claim and passed along.
+ */
+export function agentSettings(config: Record<string, unknown>): AgentSettings {
+  const get = <K extends SettingKey>(k: K): number | undefined => {
+    const v = config[k];
+    return v !== undefined && Value.Check(SETTING_KEYS[k], v) ? (v as number) : undefined;
+  };
+  return {
+    maxConcurrency: get("max_concurrency") ?? 1,
+    maxRetries: get("max_retries") ?? 0,
+    maxRestarts: get("max_restarts") ?? 5,
+    restartWindowS: get("restart_window_s") ?? 60,
+    retryBackoffS: get("retry_backoff_s") ?? 1,
+    stopGraceMs: (get("stop_grace_s") ?? 5) * 1000,
+    timeoutS: get("timeout_s") ?? null,
+  };
+}
+
+/** Backoff before retry n (1-based): 1 s, 2 s, 4 s … capped at 60 s, or retry_backoff_s as the base. */
+export function retryDelayMs(settings: AgentSettings, retry: number): number {
+  return Math.min(settings.retryBackoffS * 1000 * 2 ** (retry - 1), 60_000);
 }
 
 /** What the agent's representation warns about: today, a CLI binary this server cannot run. */

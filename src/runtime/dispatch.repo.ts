@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import { execRows, type Executor } from "../db/client.js";
-import { agents, dispatches, missionAgents, missionLeases, tasks } from "../db/schema/index.js";
+import { agents, dispatches, missionAgents, missionLeases } from "../db/schema/index.js";
 import { DISPATCH, LIVE_DISPATCH_STATUSES, LOAD_DISPATCH_STATUSES } from "./dispatch.state.js";
 
 export type DispatchRow = typeof dispatches.$inferSelect;
@@ -139,11 +139,6 @@ export async function missionAgentsWithLoad(exec: Executor, missionId: number) {
     .innerJoin(agents, eq(agents.id, missionAgents.agentId))
     .where(eq(missionAgents.missionId, missionId))
     .orderBy(asc(agents.id));
-}
-
-export async function taskKeyOf(exec: Executor, id: number) {
-  const rows = await exec.select({ k: tasks.taskId }).from(tasks).where(eq(tasks.id, id)).limit(1);
-  return rows[0]?.k;
 }
 
 // Leases -----------------------------------------------------------------------------------------------

@@ -4,25 +4,21 @@
 import type { Database } from "../db/client.js";
 import { isUniqueViolation } from "../db/lookup.js";
 import { notify } from "../db/notify.js";
-import { tasks } from "../db/schema/index.js";
 import type { Principal } from "../core/principal.js";
 import { Invalid, NotFound } from "../core/errors.js";
 import { parseRef } from "../core/ids.js";
-import { findMission } from "../missions/missions.repo.js";
-import { findTaskView } from "../tasks/tasks.repo.js";
-import { transitionTask } from "../tasks/tasks.service.js";
-import type { TaskStatus } from "../tasks/tasks.state.js";
+import { agentKeyOf } from "../agents/agents.runs.js";
+import { findMission } from "../missions/missions.lookup.js";
+import { missionRuns, type MissionStatus } from "../missions/missions.state.js";
+import { assignDispatchedAgent, findTaskForRun, retryByExecute, traceDispatched } from "../tasks/tasks.runs.js";
+import { isExecutable, isRetriedByExecute } from "../tasks/tasks.state.js";
 import { appendTrace } from "../trace/trace.service.js";
-import { eq, sql } from "drizzle-orm";
 import * as repo from "./dispatch.repo.js";
+import { DISPATCH, initialDispatchStatus, isAwaitingApproval } from "./dispatch.state.js";
 import { conflictSummary } from "../tasks/conflicts.js";
 import { RUNTIME_CHANNEL, type RuntimeSignal } from "./runtime.js";
 import type { PoliciesService } from "../policies/policies.service.js";
 import { policyBlockedError } from "../policies/decide.js";
-
-const DISPATCHABLE: readonly TaskStatus[] = ["pending", "blocked", "rejected"];
-/** Executing a failed task retries it: it moves back to pending and is dispatched, in one transaction. */
-const RETRIED: readonly TaskStatus[] = ["failed"];
 
 export type DispatchService = ReturnType<typeof createDispatchService>;
 
@@ -62,15 +58,16 @@ export function createDispatchService({ database, policies }: DispatchDeps) {
     let blocked: Awaited<ReturnType<NonNullable<typeof policies>["evaluate"]>> | null = null;
     try {
       const result = await db.transaction(async (tx) => {
-        const found = ref === null ? undefined : await findTaskView(tx, ref, { lock: true });
+        const found = ref === null ? undefined : await findTaskForRun(tx, ref, { lock: true });
         if (!found) throw new NotFound();
         let task = found;
-        const status = task.status as TaskStatus;
-        if (!DISPATCHABLE.includes(status) && !RETRIED.includes(status)) {
+        const status = task.status;
+        if (!isExecutable(status)) {
           throw Invalid.field("status", `cannot execute a task that is ${task.status}`);
         }
         const mission = (await findMission(tx, task.missionId))!;
-        if (mission.status !== "active") throw Invalid.field("mission_id", `mission is ${mission.status}, not active`);
+        if (!missionRuns(mission.status as MissionStatus))
+          throw Invalid.field("mission_id", `mission is ${mission.status}, not active`);
         if (await repo.liveDispatchForTask(tx, task.id)) throw Invalid.field("task_id", "is already dispatched");
 
         const onMission = await repo.missionAgentsWithLoad(tx, mission.id);
@@ -131,46 +128,20 @@ export function createDispatchService({ database, policies }: DispatchDeps) {
           blocked = decision;
           return null;
         }
-        if (RETRIED.includes(status)) {
-          task = await transitionTask(tx, task, "pending", by.actor, { via: "execute", comment: "retried by execute" });
-        }
-        if (task.agentId === null) {
-          await tx
-            .update(tasks)
-            .set({ agentId: agent.id, updatedAt: sql`now()` })
-            .where(eq(tasks.id, task.id));
-          await appendTrace(tx, {
-            event: "task.updated",
-            actor: by.actor,
-            missionId: mission.missionId,
-            taskId: task.taskId,
-            agentId: agent.agentId,
-            data: {
-              changes: { agent_id: agent.agentId },
-              via: "dispatch",
-              reason: "least busy agent on the mission with the required capabilities",
-            },
-          });
-        }
+        if (isRetriedByExecute(status)) task = await retryByExecute(tx, task, by.actor);
+        if (task.agentId === null) task = await assignDispatchedAgent(tx, task, agent, by.actor);
         // require_approval parks the dispatch until a member approves that decision.
         const parked = decision?.decision === "require_approval";
         const d = await repo.insertDispatch(tx, {
           taskId: task.id,
           missionId: mission.id,
           agentId: agent.id,
-          status: parked ? "awaiting_approval" : "queued",
+          status: initialDispatchStatus(parked),
         });
-        await appendTrace(tx, {
-          event: "task.dispatched",
-          actor: by.actor,
-          missionId: mission.missionId,
-          taskId: task.taskId,
-          agentId: agent.agentId,
-          data: {
-            dispatch_id: d.id,
-            attempt: d.attempt,
-            ...(parked ? { awaiting_approval: decision.decision_id } : {}),
-          },
+        await traceDispatched(tx, task, agent.agentId, by.actor, {
+          dispatch_id: d.id,
+          attempt: d.attempt,
+          ...(parked ? { awaiting_approval: decision.decision_id } : {}),
         });
         if (!parked)
           await notify(
@@ -196,23 +167,23 @@ export function createDispatchService({ database, policies }: DispatchDeps) {
   async function approveParked(taskRaw: string, decisionRaw: string, by: Principal) {
     const ref = parseRef(taskRaw);
     return db.transaction(async (tx) => {
-      const task = ref === null ? undefined : await findTaskView(tx, ref, { lock: true });
+      const task = ref === null ? undefined : await findTaskForRun(tx, ref, { lock: true });
       if (!task) throw new NotFound();
       const live = await repo.liveDispatchForTask(tx, task.id);
       const decision =
         /^[0-9]+$/.test(decisionRaw) && policies ? await policies.findDecision(tx, Number(decisionRaw)) : undefined;
       if (
         !live ||
-        live.status !== "awaiting_approval" ||
+        !isAwaitingApproval(live.status) ||
         !decision ||
         decision.decision !== "require_approval" ||
         decision.task_id !== task.taskId
       ) {
         throw Invalid.field("approve_policy", "does not name a require_approval decision this task is waiting on");
       }
-      const d = (await repo.setDispatch(tx, live.id, { status: "queued", runAfter: new Date() }))!;
+      const d = (await repo.setDispatch(tx, live.id, { status: DISPATCH.queued, runAfter: new Date() }))!;
       const mission = (await findMission(tx, d.missionId))!;
-      const agentKey = task.agentKey ?? (await agentKey_(d.agentId));
+      const agentKey = task.agentKey ?? (await keyOfAgent(d.agentId));
       await appendTrace(tx, {
         event: "dispatch.policy_approved",
         actor: by.actor,
@@ -238,24 +209,18 @@ export function createDispatchService({ database, policies }: DispatchDeps) {
     });
   }
 
-  async function agentKey_(id: number) {
-    const rows = await database.query<{ agent_id: string }>("SELECT agent_id FROM agents WHERE id = $1", [id]);
-    return rows[0]!.agent_id;
-  }
-
   async function get(idRaw: string) {
     const id = parseRef(idRaw);
     if (typeof id !== "number") throw new NotFound();
     const d = await repo.findDispatch(db, id);
     if (!d) throw new NotFound();
-    const [task, mission] = await Promise.all([findTaskView(db, d.taskId), findMission(db, d.missionId)]);
+    const [task, mission] = await Promise.all([findTaskForRun(db, d.taskId), findMission(db, d.missionId)]);
     const agent = task?.agentId === d.agentId ? task.agentKey : null;
-    return toApi(d, { task: task!.taskId, mission: mission!.missionId, agent: agent ?? (await agentKey(d.agentId)) });
+    return toApi(d, { task: task!.taskId, mission: mission!.missionId, agent: agent ?? (await keyOfAgent(d.agentId)) });
   }
 
-  async function agentKey(id: number) {
-    const rows = await database.query<{ agent_id: string }>("SELECT agent_id FROM agents WHERE id = $1", [id]);
-    return rows[0]!.agent_id;
+  async function keyOfAgent(id: number): Promise<string> {
+    return (await agentKeyOf(db, id))!;
   }
 
   return { execute, get };

@@ -15,23 +15,29 @@
 import { randomUUID } from "node:crypto";
 import os from "node:os";
 import type { FastifyBaseLogger } from "fastify";
-import type { Database } from "../db/client.js";
+import type { Database, Executor } from "../db/client.js";
 import { notify, type Notifier } from "../db/notify.js";
-import { findMission } from "../missions/missions.repo.js";
+import { assertNever } from "../core/assert-never.js";
+import { findMission } from "../missions/missions.lookup.js";
 import type { RuntimeView } from "../missions/missions.schemas.js";
-import { listMissionAgentIds } from "./runtime.repo.js";
-import { findTaskView } from "../tasks/tasks.repo.js";
-import { transitionTask } from "../tasks/tasks.service.js";
+import { isTerminalMission, missionRuns, type MissionStatus } from "../missions/missions.state.js";
+import {
+  failOpenTasksOfMission,
+  findTaskForRun,
+  interruptRun,
+  lockTasks,
+  openTaskIdsOfMission,
+  taskKeyOf,
+} from "../tasks/tasks.runs.js";
 import type { TokensService } from "../tokens/tokens.service.js";
-import { insertLogs } from "../tasks/tasks.repo.js";
 import { appendTrace } from "../trace/trace.service.js";
-import type { MissionRuntime } from "./runtime.types.js";
 import * as repo from "./dispatch.repo.js";
+import { DISPATCH, isRunningDispatch } from "./dispatch.state.js";
 import { groupAlive, killGroup, pidAlive } from "./process.js";
-import { AgentWorker, RUNTIME_ACTOR, runStoppedStatus, type WorkerDeps } from "./worker.js";
-import type { Executor } from "../db/client.js";
-import { ENDED_WITH_MISSION, MISSION_END, type TaskStatus } from "../tasks/tasks.state.js";
-import { lockTasks, missionTaskIdsIn } from "./runtime.repo.js";
+import { listMissionAgentIds } from "./runtime.repo.js";
+import { RUNTIME_ACTOR, type MissionRuntime } from "./runtime.types.js";
+import { releaseAgentOfStoppedRun, type StopMode } from "./settle.js";
+import { AgentWorker, type WorkerDeps } from "./worker.js";
 
 export const RUNTIME_CHANNEL = "mc_runtime";
 
@@ -90,7 +96,7 @@ class MissionSupervisor {
     else this.workers.get(agentId)?.wake();
   }
 
-  async stop(mode: "requeue" | "cancel" | "settled" | "abandon", note: string) {
+  async stop(mode: StopMode, note: string) {
     await Promise.all([...this.workers.values()].map((w) => w.stop(mode, note)));
   }
 
@@ -151,13 +157,13 @@ export class Runtime implements MissionRuntime {
     return this.supervisors.get(missionId)?.view() ?? { running: false, workers: [] };
   }
 
-  async lockForMove(tx: Executor, missionId: number, to: string) {
-    const terminal = to === "completed" || to === "failed" || to === "cancelled";
+  async lockForMove(tx: Executor, missionId: number, to: MissionStatus) {
+    const terminal = isTerminalMission(to);
     if (to !== "paused" && !terminal) return;
     const live = await repo.liveForMission(tx, missionId, { lock: true });
     const ids = terminal
-      ? await missionTaskIdsIn(tx, missionId, ENDED_WITH_MISSION)
-      : live.filter((d) => d.status === "running").map((d) => d.taskId);
+      ? await openTaskIdsOfMission(tx, missionId)
+      : live.filter((d) => isRunningDispatch(d.status)).map((d) => d.taskId);
     await lockTasks(tx, ids);
   }
 
@@ -165,32 +171,31 @@ export class Runtime implements MissionRuntime {
     tx: Executor,
     mission: { id: number; missionId: string },
     _from: string,
-    to: string,
+    to: MissionStatus,
     actor: string,
   ) {
     if (to === "paused") await this.pauseWork(tx, mission, actor);
-    else if (to === "completed" || to === "failed" || to === "cancelled") await this.endWork(tx, mission, to, actor);
+    else if (isTerminalMission(to)) await this.endWork(tx, mission, to, actor);
   }
 
   /** Tasks with a live run are blocked and their dispatches queued again; run tokens revoked. */
   private async pauseWork(tx: Executor, mission: { id: number; missionId: string }, actor: string) {
     const note = "mission paused; the task will be dispatched again when the mission starts";
-    const running = (await repo.liveForMission(tx, mission.id, { lock: true })).filter((d) => d.status === "running");
+    const running = (await repo.liveForMission(tx, mission.id, { lock: true })).filter((d) =>
+      isRunningDispatch(d.status),
+    );
     for (const d of running) {
-      const task = await findTaskView(tx, d.taskId, { lock: true });
-      if (task && task.status === "in_progress") {
-        await insertLogs(tx, [{ taskId: task.id, message: note, level: "warn", timestamp: new Date() }]);
-        await transitionTask(tx, task, "blocked", actor, { via: "mission", comment: note });
-      }
+      const task = await findTaskForRun(tx, d.taskId, { lock: true });
+      await interruptRun(tx, task, { note, actor, via: "mission" });
       await repo.setDispatch(tx, d.id, {
-        status: "queued",
+        status: DISPATCH.queued,
         owner: null,
         pid: null,
         startedAt: null,
         lastOutputAt: null,
         reason: note,
       });
-      await runStoppedStatus(
+      await releaseAgentOfStoppedRun(
         tx,
         d.agentId,
         { mission: mission.missionId, task: task?.taskId ?? null },
@@ -205,18 +210,18 @@ export class Runtime implements MissionRuntime {
   private async endWork(tx: Executor, mission: { id: number; missionId: string }, to: string, actor: string) {
     const note = `mission ${to}`;
     const live = await repo.liveForMission(tx, mission.id, { lock: true });
-    const running = live.filter((d) => d.status === "running");
+    const running = live.filter((d) => isRunningDispatch(d.status));
     for (const d of live)
-      await repo.setDispatch(tx, d.id, { status: "cancelled", owner: null, reason: note, finishedAt: new Date() });
-    for (const id of await missionTaskIdsIn(tx, mission.id, ENDED_WITH_MISSION)) {
-      const task = await findTaskView(tx, id, { lock: true });
-      if (!task || !ENDED_WITH_MISSION.includes(task.status as TaskStatus)) continue;
-      await insertLogs(tx, [{ taskId: task.id, message: note, level: "warn", timestamp: new Date() }]);
-      await transitionTask(tx, task, "failed", actor, { via: MISSION_END, comment: note });
-    }
+      await repo.setDispatch(tx, d.id, {
+        status: DISPATCH.cancelled,
+        owner: null,
+        reason: note,
+        finishedAt: new Date(),
+      });
+    await failOpenTasksOfMission(tx, mission.id, { note, actor });
     for (const d of running) {
-      const key = await repo.taskKeyOf(tx, d.taskId);
-      await runStoppedStatus(
+      const key = await taskKeyOf(tx, d.taskId);
+      await releaseAgentOfStoppedRun(
         tx,
         d.agentId,
         { mission: mission.missionId, task: key ?? null },
@@ -280,13 +285,15 @@ export class Runtime implements MissionRuntime {
       case "mission":
         void this.recheck(s.m);
         break;
+      default:
+        assertNever(s);
     }
   }
 
   private async recheck(missionId: number) {
     const m = await findMission(this.deps.database.db, missionId).catch(() => undefined);
     if (!m) return;
-    if (m.status === "active") await this.take(missionId);
+    if (missionRuns(m.status as MissionStatus)) await this.take(missionId);
     else await this.release(missionId, m.status);
   }
 
@@ -299,7 +306,7 @@ export class Runtime implements MissionRuntime {
       const { database, leaseTtlS } = this.deps;
       if (!(await repo.acquireLease(database.db, missionId, this.owner, leaseTtlS))) return;
       const m = await findMission(database.db, missionId);
-      if (!m || m.status !== "active") {
+      if (!m || !missionRuns(m.status as MissionStatus)) {
         await repo.releaseLease(database.db, missionId, this.owner);
         return;
       }
@@ -359,13 +366,10 @@ export class Runtime implements MissionRuntime {
       if (d.pid && sameHost && d.owner !== this.owner && groupAlive(d.pid)) killGroup(d.pid, "SIGKILL");
       await db.transaction(async (tx) => {
         const note = "interrupted: the server running this task stopped; it will be dispatched again";
-        const task = await findTaskView(tx, d.taskId, { lock: true });
-        if (task && task.status === "in_progress") {
-          await insertLogs(tx, [{ taskId: task.id, message: note, level: "warn", timestamp: new Date() }]);
-          await transitionTask(tx, task, "blocked", RUNTIME_ACTOR, { via: "dispatch", comment: note });
-        }
+        const task = await findTaskForRun(tx, d.taskId, { lock: true });
+        await interruptRun(tx, task, { note, actor: RUNTIME_ACTOR, via: "dispatch" });
         await repo.setDispatch(tx, d.id, {
-          status: "queued",
+          status: DISPATCH.queued,
           owner: null,
           pid: null,
           startedAt: null,
@@ -374,7 +378,7 @@ export class Runtime implements MissionRuntime {
         });
         // The orphan's run is over: its token dies with it, and its agent is no longer held by it.
         await this.deps.tokens.revokeRunTokens(tx, [d.id]);
-        await runStoppedStatus(
+        await releaseAgentOfStoppedRun(
           tx,
           d.agentId,
           { mission: task?.missionKey ?? null, task: task?.taskId ?? null },

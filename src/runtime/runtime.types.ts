@@ -1,5 +1,9 @@
 import type { Executor } from "../db/client.js";
 import type { RuntimeView } from "../missions/missions.schemas.js";
+import type { MissionStatus } from "../missions/missions.state.js";
+
+/** The actor of every entry the runtime writes on its own account (a run's moves, its agent's activity). */
+export const RUNTIME_ACTOR = "runtime";
 
 /**
  * What the rest of the server needs from the mission runtime (the supervised process trees). Services call
@@ -16,7 +20,7 @@ export interface MissionRuntime {
     tx: Executor,
     mission: { id: number; missionId: string },
     from: string,
-    to: string,
+    to: MissionStatus,
     actor: string,
   ): Promise<void>;
   /**
@@ -24,7 +28,7 @@ export interface MissionRuntime {
    * will change (live dispatches, then tasks), so the move never holds the mission's trace chain while waiting
    * for a row that a writer holding it waits to append for (a deadlock on PostgreSQL).
    */
-  lockForMove(tx: Executor, missionId: number, to: string): Promise<void>;
+  lockForMove(tx: Executor, missionId: number, to: MissionStatus): Promise<void>;
   /** After the move committed: starts the tree, or stops its processes in the background (never waits for them). */
   missionStatusChanged(mission: { id: number; missionId: string }, from: string, to: string): Promise<void>;
   view(missionId: number): RuntimeView;

@@ -10,8 +10,8 @@
 //   and reports only the tasks assigned to its agent; approve, reject, create and PATCH are for members.
 import type { Database, Executor } from "../db/client.js";
 import { isUniqueViolation } from "../db/lookup.js";
-import { isAgentOnMission } from "../agents/agents.repo.js";
-import { findMission } from "../missions/missions.repo.js";
+import { isAgentOnMission } from "../agents/agents.lookup.js";
+import { findMission } from "../missions/missions.lookup.js";
 import type { Principal } from "../core/principal.js";
 import { jsonBytes } from "../core/envelope.js";
 import { Forbidden, Invalid, NotFound, type FieldErrors } from "../core/errors.js";
