@@ -4,6 +4,7 @@ import { refWhere } from "../db/lookup.js";
 import { missions, tasks } from "../db/schema/index.js";
 import type { Ref } from "../core/ids.js";
 import type { Page } from "../core/pagination.js";
+import { MISSION, type MissionStatus } from "./missions.state.js";
 
 export type MissionRow = typeof missions.$inferSelect;
 
@@ -17,7 +18,7 @@ export async function findMission(exec: Executor, ref: Ref, opts: { lock?: boole
   return rows[0];
 }
 
-export async function listMissions(exec: Executor, filter: { status?: string }, page: Page) {
+export async function listMissions(exec: Executor, filter: { status?: MissionStatus }, page: Page) {
   return exec
     .select()
     .from(missions)
@@ -46,7 +47,7 @@ export async function updateMission(exec: Executor, id: number, set: Partial<typ
 }
 
 /** Conditional on the status the caller read: of two racing moves, exactly one finds its row. */
-export async function moveMissionStatus(exec: Executor, id: number, from: string, to: string) {
+export async function moveMissionStatus(exec: Executor, id: number, from: MissionStatus, to: MissionStatus) {
   const rows = await exec
     .update(missions)
     .set({ status: to, updatedAt: sql`now()` })
@@ -79,7 +80,7 @@ export async function activeOverBudget(exec: Executor): Promise<number[]> {
     exec,
     sql`
     SELECT m.id FROM ${missions} m
-    WHERE m.status = 'active' AND m.budget_usd IS NOT NULL
+    WHERE m.status = ${MISSION.active} AND m.budget_usd IS NOT NULL
       AND m.budget_usd < (SELECT coalesce(sum(${taskCost}), 0) FROM ${tasks} WHERE ${tasks.missionId} = m.id)
     ORDER BY m.id`,
   );

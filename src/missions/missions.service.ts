@@ -17,7 +17,7 @@ import { noRuntime, type MissionRuntime } from "../runtime/runtime.types.js";
 import { appendTrace } from "../trace/trace.service.js";
 import * as repo from "./missions.repo.js";
 import type { MissionCreate, MissionListQuery, MissionUpdate } from "./missions.schemas.js";
-import { canMoveMission, type MissionStatus } from "./missions.state.js";
+import { canMoveMission, MISSION, missionRuns, type MissionStatus } from "./missions.state.js";
 
 export interface MissionsDeps {
   database: Database;
@@ -68,10 +68,10 @@ export function createMissionsService({ database, runtime = noRuntime }: Mission
     actor: string,
     data: Record<string, unknown> = {},
   ): Promise<repo.MissionRow> {
-    const from = m.status as MissionStatus;
+    const from = m.status;
     if (from === to) return m;
     if (!canMoveMission(from, to)) throw Invalid.field("status", `cannot move from ${from} to ${to}`);
-    if (to === "active" && m.budgetUsd !== null) {
+    if (missionRuns(to) && m.budgetUsd !== null) {
       const spent = await spentOn(tx, m.id);
       if (spent > m.budgetUsd) {
         throw Invalid.field(
@@ -111,7 +111,7 @@ export function createMissionsService({ database, runtime = noRuntime }: Mission
           description: input.description ?? null,
           metadata: input.metadata ?? {},
           budgetUsd: input.budget_usd ?? null,
-          status: "planning",
+          status: MISSION.planning,
         });
         await appendTrace(tx, {
           event: "mission.created",
@@ -180,7 +180,7 @@ export function createMissionsService({ database, runtime = noRuntime }: Mission
       }
       if (input.status !== undefined) cur = await transition(tx, cur, input.status, by.actor, { via: "update" });
       // A budget lowered below what an active mission has already spent pauses it now.
-      if (set.budgetUsd !== undefined && cur.status === "active") cur = await pauseIfOverBudget(tx, cur, by.actor);
+      if (set.budgetUsd !== undefined && missionRuns(cur.status)) cur = await pauseIfOverBudget(tx, cur, by.actor);
       return [m, cur] as const;
     });
     await afterMove(before, after);
@@ -189,10 +189,10 @@ export function createMissionsService({ database, runtime = noRuntime }: Mission
 
   /** Pauses an active mission whose spend has passed its budget; the entry gives the figures. */
   async function pauseIfOverBudget(tx: Executor, m: repo.MissionRow, actor: string): Promise<repo.MissionRow> {
-    if (m.status !== "active" || m.budgetUsd === null) return m;
+    if (!missionRuns(m.status) || m.budgetUsd === null) return m;
     const spent = await spentOn(tx, m.id);
     if (spent <= m.budgetUsd) return m;
-    return transition(tx, m, "paused", actor, {
+    return transition(tx, m, MISSION.paused, actor, {
       via: "budget",
       reason: `spend $${spent} passed the budget $${m.budgetUsd}`,
       spent_usd: spent,
@@ -227,9 +227,10 @@ export function createMissionsService({ database, runtime = noRuntime }: Mission
   async function act(idRaw: string, action: "start" | "pause", by: Principal) {
     const [before, after] = await db.transaction(async (tx) => {
       const m = await load(tx, idRaw, { lock: true });
-      const ok = action === "start" ? m.status === "planning" || m.status === "paused" : m.status === "active";
-      if (!ok) throw Invalid.field("status", `cannot ${action} a mission that is ${m.status}`);
-      return [m, await transition(tx, m, action === "start" ? "active" : "paused", by.actor, { via: action })] as const;
+      const to = action === "start" ? MISSION.active : MISSION.paused;
+      if (!canMoveMission(m.status, to))
+        throw Invalid.field("status", `cannot ${action} a mission that is ${m.status}`);
+      return [m, await transition(tx, m, to, by.actor, { via: action })] as const;
     });
     await afterMove(before, after);
     return toApi(after, await spentOn(db, after.id));

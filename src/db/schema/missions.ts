@@ -1,5 +1,6 @@
 import { doublePrecision, jsonb, pgTable, text, index } from "drizzle-orm/pg-core";
 import { id, insertedAt, updatedAt } from "./columns.js";
+import type { MissionStatus } from "../../missions/missions.state.js";
 
 export const missions = pgTable(
   "missions",
@@ -8,7 +9,7 @@ export const missions = pgTable(
     missionId: text("mission_id").notNull().unique(),
     goal: text("goal").notNull(),
     description: text("description"),
-    status: text("status").notNull().default("planning"),
+    status: text("status").$type<MissionStatus>().notNull().default("planning"),
     metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
     /** Spend limit in US dollars: the mission pauses itself when its tasks' outputs.cost_usd add up past it. */
     budgetUsd: doublePrecision("budget_usd"),
