@@ -1505,8 +1505,11 @@ export interface components {
              * @example 2026-02-26T12:00:00.000Z
              */
             at: string;
-            /** @example task.status_changed */
-            event: string;
+            /**
+             * @description the kind of change (trace.events.ts lists each with its data)
+             * @enum {string}
+             */
+            event: "mission.created" | "mission.updated" | "mission.status_changed" | "mission.agent_added" | "mission.agent_removed" | "task.created" | "task.updated" | "task.status_changed" | "task.reported" | "task.logged" | "task.dispatched" | "task.handed_over" | "task.conflict_detected" | "task.conflict_cleared" | "agent.created" | "agent.updated" | "agent.registered" | "agent.activity" | "agent.status_changed" | "agent.reset" | "dispatch.policy_approved" | "dispatch.recovered" | "runtime.worker_escalated" | "runtime.run_stopped" | "policy.created" | "policy.updated" | "policy.deleted" | "policy.evaluated" | "sprint.created" | "sprint.updated" | "sprint.status_changed" | "objective.created" | "objective.updated" | "objective.deleted" | "key_result.created" | "key_result.updated" | "key_result.deleted" | "requirement.created" | "requirement.updated" | "requirement.deleted" | "knowledge.document_created" | "knowledge.document_updated" | "knowledge.document_deleted" | "token.created" | "token.revoked" | "github.issue_linked" | "github.issue_received" | "github.issue_closed" | "github.issue_reopened" | "github.issue_deleted" | "github.issue_commented" | "github.comment_failed" | "github.pull_request" | "github.merge_attempted" | "github.pr_merged" | "github.merge_failed" | "github.sync_queued" | "github.sync_paused" | "github.sync_finished" | "github.issues_synced";
             actor: string;
             mission_id: string | null;
             task_id: string | null;
@@ -3790,7 +3793,8 @@ export interface operations {
                 task_id?: string;
                 /** @description integer id or key */
                 agent_id?: string;
-                event?: string;
+                /** @description one stored event name; any other is 422 */
+                event?: "mission.created" | "mission.updated" | "mission.status_changed" | "mission.agent_added" | "mission.agent_removed" | "task.created" | "task.updated" | "task.status_changed" | "task.reported" | "task.logged" | "task.dispatched" | "task.handed_over" | "task.conflict_detected" | "task.conflict_cleared" | "agent.created" | "agent.updated" | "agent.registered" | "agent.activity" | "agent.status_changed" | "agent.reset" | "dispatch.policy_approved" | "dispatch.recovered" | "runtime.worker_escalated" | "runtime.run_stopped" | "policy.created" | "policy.updated" | "policy.deleted" | "policy.evaluated" | "sprint.created" | "sprint.updated" | "sprint.status_changed" | "objective.created" | "objective.updated" | "objective.deleted" | "key_result.created" | "key_result.updated" | "key_result.deleted" | "requirement.created" | "requirement.updated" | "requirement.deleted" | "knowledge.document_created" | "knowledge.document_updated" | "knowledge.document_deleted" | "token.created" | "token.revoked" | "github.issue_linked" | "github.issue_received" | "github.issue_closed" | "github.issue_reopened" | "github.issue_deleted" | "github.issue_commented" | "github.comment_failed" | "github.pull_request" | "github.merge_attempted" | "github.pr_merged" | "github.merge_failed" | "github.sync_queued" | "github.sync_paused" | "github.sync_finished" | "github.issues_synced";
                 /** @description entries at or after this moment */
                 since?: string;
                 /** @description entries at or before this moment */
@@ -3832,7 +3836,8 @@ export interface operations {
                 task_id?: string;
                 /** @description integer id or key */
                 agent_id?: string;
-                event?: string;
+                /** @description one stored event name; any other is 422 */
+                event?: "mission.created" | "mission.updated" | "mission.status_changed" | "mission.agent_added" | "mission.agent_removed" | "task.created" | "task.updated" | "task.status_changed" | "task.reported" | "task.logged" | "task.dispatched" | "task.handed_over" | "task.conflict_detected" | "task.conflict_cleared" | "agent.created" | "agent.updated" | "agent.registered" | "agent.activity" | "agent.status_changed" | "agent.reset" | "dispatch.policy_approved" | "dispatch.recovered" | "runtime.worker_escalated" | "runtime.run_stopped" | "policy.created" | "policy.updated" | "policy.deleted" | "policy.evaluated" | "sprint.created" | "sprint.updated" | "sprint.status_changed" | "objective.created" | "objective.updated" | "objective.deleted" | "key_result.created" | "key_result.updated" | "key_result.deleted" | "requirement.created" | "requirement.updated" | "requirement.deleted" | "knowledge.document_created" | "knowledge.document_updated" | "knowledge.document_deleted" | "token.created" | "token.revoked" | "github.issue_linked" | "github.issue_received" | "github.issue_closed" | "github.issue_reopened" | "github.issue_deleted" | "github.issue_commented" | "github.comment_failed" | "github.pull_request" | "github.merge_attempted" | "github.pr_merged" | "github.merge_failed" | "github.sync_queued" | "github.sync_paused" | "github.sync_finished" | "github.issues_synced";
                 /** @description entries at or after this moment */
                 since?: string;
                 /** @description entries at or before this moment */
@@ -3988,7 +3993,8 @@ export interface operations {
                 task_id?: string;
                 /** @description integer id or key */
                 agent_id?: string;
-                event?: string;
+                /** @description a stored event name, or agent.heartbeat / task.log (live only); any other is 422 */
+                event?: "mission.created" | "mission.updated" | "mission.status_changed" | "mission.agent_added" | "mission.agent_removed" | "task.created" | "task.updated" | "task.status_changed" | "task.reported" | "task.logged" | "task.dispatched" | "task.handed_over" | "task.conflict_detected" | "task.conflict_cleared" | "agent.created" | "agent.updated" | "agent.registered" | "agent.activity" | "agent.status_changed" | "agent.reset" | "dispatch.policy_approved" | "dispatch.recovered" | "runtime.worker_escalated" | "runtime.run_stopped" | "policy.created" | "policy.updated" | "policy.deleted" | "policy.evaluated" | "sprint.created" | "sprint.updated" | "sprint.status_changed" | "objective.created" | "objective.updated" | "objective.deleted" | "key_result.created" | "key_result.updated" | "key_result.deleted" | "requirement.created" | "requirement.updated" | "requirement.deleted" | "knowledge.document_created" | "knowledge.document_updated" | "knowledge.document_deleted" | "token.created" | "token.revoked" | "github.issue_linked" | "github.issue_received" | "github.issue_closed" | "github.issue_reopened" | "github.issue_deleted" | "github.issue_commented" | "github.comment_failed" | "github.pull_request" | "github.merge_attempted" | "github.pr_merged" | "github.merge_failed" | "github.sync_queued" | "github.sync_paused" | "github.sync_finished" | "github.issues_synced" | "agent.heartbeat" | "task.log";
                 /** @description for clients that cannot send the Last-Event-ID header; the header wins */
                 last_event_id?: string;
             };

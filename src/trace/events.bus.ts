@@ -22,7 +22,9 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Database } from "../db/client.js";
 import { createNotifier, type Notifier } from "../db/notify.js";
+import { singleFlight } from "../core/single-flight.js";
 import { TRACE_CHANNEL } from "./trace.append.js";
+import type { EphemeralEventName, TraceEntry, TraceView } from "./trace.events.js";
 
 /** Cross-process channel for ephemeral events (payload: the event as JSON, or a JSON array of events). */
 export const EPHEMERAL_CHANNEL = "mc_events";
@@ -40,12 +42,12 @@ export interface LiveEvent {
   mission_id: string | null;
   task_id: string | null;
   agent_id: string | null;
-  /** What the stream sends as the event's data. */
-  payload: Record<string, unknown>;
+  /** What the stream sends as the event's data: the entry (TraceView), or an ephemeral event's fields. */
+  payload: TraceView | Record<string, unknown>;
 }
 
 export interface EphemeralEvent {
-  event: string;
+  event: EphemeralEventName;
   agent_id: string;
   at: Date | string;
 }
@@ -87,17 +89,8 @@ const BATCH = 500;
 /** At start, in-flight appends may hold ids below the newest one: look back this far for gaps. */
 const START_LOOKBACK = 1000;
 
-interface RawEntry {
-  id: string;
-  at: Date | string;
-  event: string;
-  actor: string;
-  mission_id: string | null;
-  task_id: string | null;
-  agent_id: string | null;
-  data: unknown;
-  snap: string;
-}
+/** A row of TAIL_SQL: an entry (trace.events.ts) as the driver returns it, with the snapshot it was read in. */
+type RawEntry = Omit<TraceEntry, "id" | "at" | "prev_hash" | "hash"> & { id: string; at: Date | string; snap: string };
 
 /** New entries after the horizon, with the snapshot they were read in (for settling gaps). */
 export const TAIL_SQL = `SELECT id::text AS id, at, event, actor, mission_id, task_id, agent_id, data,
@@ -112,24 +105,18 @@ function xipOf(snap: string): Set<string> {
 
 function toLive(r: RawEntry): LiveEvent {
   const id = Number(r.id);
-  const data = typeof r.data === "string" ? (JSON.parse(r.data) as unknown) : r.data;
-  return {
+  const data = (typeof r.data === "string" ? JSON.parse(r.data) : r.data) as TraceView["data"];
+  const payload: TraceView = {
     id,
+    at: new Date(r.at).toISOString(),
     event: r.event,
+    actor: r.actor,
     mission_id: r.mission_id,
     task_id: r.task_id,
     agent_id: r.agent_id,
-    payload: {
-      id,
-      at: new Date(r.at).toISOString(),
-      event: r.event,
-      actor: r.actor,
-      mission_id: r.mission_id,
-      task_id: r.task_id,
-      agent_id: r.agent_id,
-      data,
-    },
+    data,
   };
+  return { id, event: r.event, mission_id: r.mission_id, task_id: r.task_id, agent_id: r.agent_id, payload };
 }
 
 const keyOrNull = (v: unknown): string | null => (typeof v === "string" ? v : null);
@@ -176,8 +163,6 @@ export function createEventBus(opts: EventBusOptions): EventBus {
   let unlisten: (() => Promise<void>) | null = null;
   let horizon = 0;
   let gap: { start: number; since: number; candidates: Set<string> } | null = null;
-  let pumping = false;
-  let again = false;
   let recheck: NodeJS.Timeout | null = null;
   let safety: NodeJS.Timeout | null = null;
   let idle: NodeJS.Timeout | null = null;
@@ -269,38 +254,19 @@ export function createEventBus(opts: EventBusOptions): EventBus {
     }
   }
 
-  /** Resolved by the end of a read that started after they were added (see `caughtUp`). */
-  let waiters: Array<() => void> = [];
+  // One read of the table at a time; a wake-up during a read runs exactly one more. Each read belongs to the
+  // generation current when it begins, so a wake-up that arrives while a stopped generation's read finishes
+  // is served by the next generation's read, and a read after a stop publishes nothing.
+  const tail = singleFlight(
+    async () => {
+      if (running && !closed) await pumpOnce(generation);
+    },
+    // The next notification or the safety poll tries again.
+    (err) => log?.warn({ err }, "reading new trace entries failed"),
+  );
 
   function wake() {
-    if (!running || closed) return;
-    if (pumping) {
-      again = true;
-      return;
-    }
-    pumping = true;
-    const gen = generation;
-    void (async () => {
-      try {
-        do {
-          again = false;
-          const ws = waiters;
-          waiters = [];
-          try {
-            await pumpOnce(gen);
-          } finally {
-            for (const w of ws) w();
-          }
-        } while (again && gen === generation);
-      } catch (err) {
-        // The next notification or the safety poll tries again.
-        log?.warn({ err }, "reading new trace entries failed");
-      } finally {
-        pumping = false;
-        // A wake-up that arrived while a stopped generation's pump was finishing belongs to the new one.
-        if ((again || waiters.length > 0) && running) wake();
-      }
-    })();
+    if (running && !closed) void tail.trigger();
   }
 
   /**
@@ -308,12 +274,7 @@ export function createEventBus(opts: EventBusOptions): EventBus {
    * below the horizon (unless held back by a gap): a new subscriber then starts from the moment it came.
    */
   function caughtUp(): Promise<void> {
-    return new Promise((resolve) => {
-      if (!running) return resolve();
-      waiters.push(resolve);
-      if (pumping) again = true;
-      else wake();
-    });
+    return running ? tail.trigger() : Promise.resolve();
   }
 
   async function start() {
@@ -342,14 +303,9 @@ export function createEventBus(opts: EventBusOptions): EventBus {
       running = true;
       safety = setInterval(wake, safetyPollMs);
       safety.unref();
-      // Catch up to the present before anyone subscribes, so a new subscriber starts from "now".
-      pumping = true;
-      try {
-        await pumpOnce(gen);
-      } finally {
-        pumping = false;
-      }
-      if (again) wake();
+      // Catch up to the present before anyone subscribes, so a new subscriber starts from "now". A failed
+      // read is retried like any other (next notification, safety poll); the horizon only moves on success.
+      await tail.trigger();
     } catch (err) {
       running = false;
       if (safety) clearInterval(safety);
@@ -363,7 +319,6 @@ export function createEventBus(opts: EventBusOptions): EventBus {
   async function stop() {
     generation++;
     running = false;
-    for (const w of waiters.splice(0)) w();
     for (const t of [recheck, idle]) if (t) clearTimeout(t);
     if (safety) clearInterval(safety);
     recheck = idle = safety = null;

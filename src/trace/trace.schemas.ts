@@ -1,11 +1,20 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { JsonObject, nameSchemas, Nullable, StringEnum, Timestamp } from "../core/envelope.js";
 import { PageQuery } from "../core/pagination.js";
+import { LIVE_EVENT_NAMES, TRACE_EVENT_NAMES } from "./trace.events.js";
+
+/**
+ * The stored event names (trace.events.ts). In answers the type stays `string` on the server: a row holds
+ * whatever was written, and only the names of this list are ever written.
+ */
+const EventName = Type.Unsafe<string>(
+  StringEnum(TRACE_EVENT_NAMES, { description: "the kind of change (trace.events.ts lists each with its data)" }),
+);
 
 export const TraceEntry = Type.Object({
   id: Type.Integer(),
   at: Timestamp,
-  event: Type.String({ examples: ["task.status_changed"] }),
+  event: EventName,
   actor: Type.String(),
   mission_id: Nullable(Type.String()),
   task_id: Nullable(Type.String()),
@@ -16,7 +25,7 @@ export const TraceEntry = Type.Object({
 const filters = {
   task_id: Type.Optional(Type.String({ description: "integer id or key" })),
   agent_id: Type.Optional(Type.String({ description: "integer id or key" })),
-  event: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  event: Type.Optional(StringEnum(TRACE_EVENT_NAMES, { description: "one stored event name; any other is 422" })),
   since: Type.Optional(Type.String({ format: "date-time", description: "entries at or after this moment" })),
   until: Type.Optional(Type.String({ format: "date-time", description: "entries at or before this moment" })),
   ...PageQuery,
@@ -92,7 +101,11 @@ export const EventsQuery = Type.Object({
   mission_id: Type.Optional(Type.String({ description: "integer id or key" })),
   task_id: Type.Optional(Type.String({ description: "integer id or key" })),
   agent_id: Type.Optional(Type.String({ description: "integer id or key" })),
-  event: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  event: Type.Optional(
+    StringEnum(LIVE_EVENT_NAMES, {
+      description: "a stored event name, or agent.heartbeat / task.log (live only); any other is 422",
+    }),
+  ),
   last_event_id: Type.Optional(
     Type.String({ description: "for clients that cannot send the Last-Event-ID header; the header wins" }),
   ),

@@ -255,6 +255,20 @@ describe("reconnecting with Last-Event-ID", () => {
     expect(r.status).toBe(422);
     expect(r.body).toEqual({ errors: { last_event_id: ["must be a trace entry id"] } });
   });
+
+  test("an event filter that names no event → 422; the live-only names are accepted", async () => {
+    const r = await t.json("GET", "/api/events", { query: { event: "note.added" } });
+    expect(r.status).toBe(422);
+    expect(r.body.errors.event[0]).toMatch(/^must be one of: .*\bagent\.heartbeat\b.*\btask\.log\b/);
+    for (const event of ["task.log", "agent.heartbeat", "mission.created"]) {
+      const c = await open("/api/events", { query: { event } });
+      try {
+        expect(c.status, event).toBe(200);
+      } finally {
+        c.close();
+      }
+    }
+  });
 });
 
 describe("lifecycle", () => {

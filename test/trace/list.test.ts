@@ -125,4 +125,25 @@ describe("time windows", () => {
     expect(r.status).toBe(422);
     expect(r.body).toEqual({ errors });
   });
+
+  // The event filter takes the stored event names (trace.events.ts): anything else is outside its domain.
+  test.each([["note.added"], ["task.log"], ["agent.heartbeat"], [""]])(
+    "event=%j → 422 on both lists",
+    async (event) => {
+      for (const url of ["/api/trace", `/api/missions/${key}/trace`]) {
+        const r = await t.json("GET", url, { query: { event } });
+        expect(r.status, url).toBe(422);
+        expect(Object.keys(r.body.errors)).toEqual(["event"]);
+        expect(r.body.errors.event[0]).toMatch(/^must be one of: .*\btask\.status_changed\b/);
+      }
+    },
+  );
+
+  test("event= a stored name filters", async () => {
+    const r = await t.json("GET", "/api/trace", { query: { event: "agent.updated" } });
+    expect(r.status).toBe(200);
+    expect(r.body.data.map((e: { event: string; agent_id: string }) => [e.event, e.agent_id])).toEqual([
+      ["agent.updated", "a"],
+    ]);
+  });
 });
