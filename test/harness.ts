@@ -1,8 +1,9 @@
-// Test harness: every test file gets a fresh database (an in-memory PGlite, or with TEST_DATABASE_URL a
-// new PostgreSQL database on that server), migrated exactly as at start-up, and an app built by buildApp.
-import fs from "node:fs";
+// Test harness: every test file gets a fresh database (an in-memory PGlite, emptied and reused within a test
+// process by fixtures/pglite-pool.ts, or with TEST_DATABASE_URL a new PostgreSQL database on that server),
+// migrated exactly as at start-up, and an app built by buildApp.
 import type { LightMyRequestResponse } from "fastify";
 import { createTestScratchDatabase } from "./fixtures/scratch-database.js";
+import { takePgliteTestDb } from "./fixtures/pglite-pool.js";
 import { buildApp, type App } from "../src/app.js";
 import { loadConfig, type Config } from "../src/config.js";
 import { openDatabase, type Database } from "../src/db/client.js";
@@ -23,13 +24,7 @@ export interface TestDb {
 /** A fresh, migrated database on the backend under test. */
 export async function createTestDb(): Promise<TestDb> {
   const base = process.env.TEST_DATABASE_URL;
-  if (!base) {
-    const template = process.env.MC_TEST_PGLITE_TEMPLATE;
-    const loadDataDir = template ? new Blob([fs.readFileSync(template)]) : undefined;
-    const database = await openDatabase({ databaseUrl: null, dataDir: null, loadDataDir });
-    await runMigrations(database);
-    return { database, url: null, drop: () => database.close() };
-  }
+  if (!base) return takePgliteTestDb();
   const scratch = await createTestScratchDatabase(base);
   const database = await openDatabase({ databaseUrl: scratch.url, dataDir: null, poolSize: 5 });
   await runMigrations(database);
