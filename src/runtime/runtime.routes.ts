@@ -3,6 +3,7 @@ import { Data, PolicyErrorBody } from "../core/envelope.js";
 import { IdParam } from "../core/ids.js";
 import { Dispatch, ExecuteBody } from "./dispatch.schemas.js";
 import type { DispatchService } from "./dispatch.service.js";
+import { isAwaitingApproval } from "./dispatch.state.js";
 
 export const runtimeRoutes: FastifyPluginAsyncTypebox<{ dispatch: DispatchService }> = async (app, { dispatch }) => {
   app.post(
@@ -29,7 +30,7 @@ export const runtimeRoutes: FastifyPluginAsyncTypebox<{ dispatch: DispatchServic
       const d = await dispatch.execute(req.params.id, req.body, req.principal);
       req.log.info(
         { task_id: d.task_id, agent_id: d.agent_id, mission_id: d.mission_id, dispatch_id: d.id, status: d.status },
-        d.status === "awaiting_approval" ? "task dispatch awaits a policy approval" : "task dispatched",
+        isAwaitingApproval(d.status) ? "task dispatch awaits a policy approval" : "task dispatched",
       );
       return reply.code(202).send({ data: d });
     },
