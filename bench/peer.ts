@@ -14,6 +14,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import pg from "pg";
 import { createScratchDatabase } from "../test/fixtures/scratch-database.js";
 import { load, type LoadResult, type RequestSpec } from "./load.js";
 import { root, sampleRss, startProcess, type Proc } from "./procs.js";
@@ -52,6 +53,8 @@ const cfg = {
   /** The Mission Control checkout to build and run (a worktree of a given commit, say); default this one. */
   mcRoot: path.resolve(env("PEER_MC_ROOT", root)),
   keep: env("PEER_KEEP", "0") === "1",
+  /** ANALYZE the PostgreSQL databases after seeding (1), or leave them without planner statistics (0). */
+  analyze: env("PEER_ANALYZE", "1") !== "0",
 };
 for (const s of cfg.servers) if (!ALL_SERVERS.includes(s)) throw new Error(`PEER_SERVERS: unknown server "${s}"`);
 
@@ -72,6 +75,8 @@ interface Target {
   name: ServerName;
   url: string;
   pid: number;
+  /** The PostgreSQL database it runs on (null: PGlite). */
+  databaseUrl: string | null;
   /** Answers once the server has worked off what the last scenario left queued. */
   drain(): Promise<void>;
   stop(): Promise<void>;
@@ -268,6 +273,7 @@ async function paperclip(work: string): Promise<Target> {
     name: "paperclip",
     url: base,
     pid,
+    databaseUrl: db.url,
     version: String(health.version),
     drain: () => waitFor(`${base}/api/health`, 300_000),
     stop: () => stopGroup(server),
@@ -375,6 +381,7 @@ async function missionControl(work: string, backend: "postgres" | "pglite"): Pro
     name: `mc-${backend}`,
     url: server.url,
     pid: server.pid,
+    databaseUrl: dbEnv.DATABASE_URL ?? null,
     version: String(
       health?.version ?? JSON.parse(fs.readFileSync(path.join(cfg.mcRoot, "package.json"), "utf8")).version,
     ),
@@ -523,6 +530,16 @@ async function main() {
     log(`== ${t.name}: seeding ${cfg.listTasks} + ${cfg.statusTasks} tasks through the API`);
     await t.seed();
     log(`  seeded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    if (cfg.analyze && t.databaseUrl) {
+      // What autovacuum does within a minute of such a load on a default PostgreSQL (the benchmark's server may
+      // run with autovacuum off): without statistics the planner reads and sorts a whole mission (or company)
+      // for every page. PGlite has no autovacuum, and is measured as Mission Control leaves it.
+      const c = new pg.Client({ connectionString: t.databaseUrl });
+      await c.connect();
+      await c.query("ANALYZE");
+      await c.end();
+      log("  ANALYZE done");
+    }
     targets.push(t);
   }
 
@@ -634,7 +651,8 @@ function markdown(res: any): string {
       `${res.machine.cores} × ${res.machine.cpu}, Node ${res.machine.node}; load average at start ` +
       `[${res.machine.loadAverageAtStart.join(", ")}], at end [${res.machine.loadAverageAtEnd.join(", ")}]. ` +
       `${res.settings.rounds} rounds, ${res.settings.warmupS} s warm-up + ${res.settings.durationS} s each; medians ` +
-      `(req/s of 2xx answers; the rounds' req/s in brackets).`,
+      `(req/s of 2xx answers; the rounds' req/s in brackets). PostgreSQL databases ` +
+      `${res.settings.analyze === false ? "left without planner statistics" : res.settings.analyze ? "ANALYZEd after seeding" : "not ANALYZEd (autovacuum off)"}.`,
     "",
   );
   out.push(
