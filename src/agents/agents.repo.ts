@@ -3,7 +3,8 @@ import { agents, dispatches, missionAgents, tasks } from "../db/schema/index.js"
 import type { Executor } from "../db/client.js";
 import { refWhere } from "../db/lookup.js";
 import { agentWritten } from "./agent-writes.js";
-import { STALEABLE } from "./agents.state.js";
+import { AGENT, CAUSE, STALEABLE, type AgentStatus, type StatusCause } from "./agents.state.js";
+import { DISPATCH } from "../runtime/dispatch.state.js";
 import type { Ref } from "../core/ids.js";
 import type { Page } from "../core/pagination.js";
 
@@ -46,15 +47,17 @@ export async function isAgentOnMission(exec: Executor, missionId: number, agentI
   return rows.length > 0;
 }
 
+/** A literal, not a parameter: the partial index dispatches_running_agent_idx is chosen only for a literal. */
+const RUNNING = sql.raw(`'${DISPATCH.running}'`);
 const ms = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
 /** The agent's live run (see RunRow); uses dispatches_running_agent_idx. Qualified by hand: RETURNING lists are not. */
 const runSql = sql<RunRow | null>`(SELECT json_build_object('task_id', t.task_id, 'pid', d.pid, 'started_at', ${sql.raw(ms("d.started_at"))},
     'last_output_at', ${sql.raw(ms("d.last_output_at"))}, 'attempt', d.attempt)
   FROM ${dispatches} d JOIN ${tasks} t ON t.id = d.task_id
-  WHERE d.agent_id = "agents"."id" AND d.status = 'running' ORDER BY d.id DESC LIMIT 1)`;
+  WHERE d.agent_id = "agents"."id" AND d.status = ${RUNNING} ORDER BY d.id DESC LIMIT 1)`;
 
 /** No run of the runtime holds the agent. */
-export const noLiveRunSql = sql`NOT EXISTS (SELECT 1 FROM ${dispatches} d WHERE d.agent_id = "agents"."id" AND d.status = 'running')`;
+export const noLiveRunSql = sql`NOT EXISTS (SELECT 1 FROM ${dispatches} d WHERE d.agent_id = "agents"."id" AND d.status = ${RUNNING})`;
 
 const agentCols = getTableColumns(agents);
 /** The columns of an AgentView, for selects and RETURNING clauses. */
@@ -80,7 +83,7 @@ export async function findAgentView(exec: Executor, ref: Ref, opts: { lock?: boo
 }
 
 export interface AgentFilter {
-  status?: string;
+  status?: AgentStatus;
   adapterModule?: string;
   capability?: string;
 }
@@ -164,8 +167,8 @@ export async function heartbeat(exec: Executor, ref: Ref): Promise<AgentView | u
 
 /** A status write: what the agent's row becomes. */
 export interface StatusWrite {
-  status: string;
-  cause: string;
+  status: AgentStatus;
+  cause: StatusCause;
   reason: string;
   /** The activity event behind it, for `last_event` (none for staleness, resets and revivals). */
   event?: string;
@@ -174,7 +177,7 @@ export interface StatusWrite {
   /** The agent gave a sign of life (its own report, its run): `last_seen_at` moves to now. */
   seen: boolean;
   /** Only if the stored status is still one of these (the row is then left alone and `undefined` returned). */
-  onlyFrom?: readonly string[];
+  onlyFrom?: readonly AgentStatus[];
   /** Only if the status last changed more than this many ms ago (a late heartbeat never undoes a later `stop`). */
   changedBeforeAgeMs?: number;
 }
@@ -188,7 +191,7 @@ export async function writeStatus(
   exec: Executor,
   ref: Ref,
   w: StatusWrite,
-): Promise<(AgentView & { from: string }) | undefined> {
+): Promise<(AgentView & { from: AgentStatus }) | undefined> {
   const old = sql`(SELECT id, status FROM agents WHERE ${refWhere(agents.id, agents.agentId, ref)} FOR UPDATE) AS o`;
   const rows = await exec
     .update(agents)
@@ -217,7 +220,7 @@ export async function writeStatus(
           : sql`(${agents.statusSince} IS NULL OR ${agents.statusSince} < now() - (${Math.round(w.changedBeforeAgeMs)}::bigint * interval '1 millisecond'))`,
       ),
     )
-    .returning({ ...viewCols, from: sql<string>`o.status` });
+    .returning({ ...viewCols, from: sql<AgentStatus>`o.status` });
   if (rows[0]) agentWritten(rows[0].id, w.seen);
   return rows[0] ? toView(rows[0]) : undefined;
 }
@@ -258,8 +261,8 @@ export async function markStale(exec: Executor, id: number, staleAfterS: number,
   const rows = await exec
     .update(agents)
     .set({
-      status: "offline",
-      statusCause: "stale",
+      status: AGENT.offline,
+      statusCause: CAUSE.stale,
       statusReason: reason,
       statusSince: sql`now()`,
       updatedAt: sql`now()`,
@@ -273,7 +276,7 @@ export async function markStale(exec: Executor, id: number, staleAfterS: number,
         noLiveRunSql,
       ),
     )
-    .returning({ ...agentCols, from: sql<string>`o.status` });
+    .returning({ ...agentCols, from: sql<AgentStatus>`o.status` });
   if (rows[0]) agentWritten(rows[0].id, false);
   return rows[0];
 }

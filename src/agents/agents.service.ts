@@ -29,7 +29,17 @@ import type { ActivityReport, AgentCreate, AgentListQuery, AgentUpdate } from ".
 import { redactConfig, restoreRedacted } from "./agents.secrets.js";
 import { agentConfigWarnings, binaryProblem, checkAgentConfig } from "../runtime/agent-config.js";
 import { statusReasonOf, traceStatusChange, changeStatus } from "./agents.status.js";
-import { currentTaskEffect, EVENT_STATUS, resetStatus, type AgentEvent } from "./agents.state.js";
+import {
+  AGENT,
+  CAUSE,
+  currentTaskEffect,
+  EVENT_STATUS,
+  HEARTBEAT_STATUS,
+  isOffline,
+  isWorking,
+  resetStatus,
+  type AgentEvent,
+} from "./agents.state.js";
 
 export interface AgentsDeps {
   database: Database;
@@ -51,7 +61,7 @@ export function agentToApi(a: repo.AgentView) {
   const reason = statusReasonOf(a);
   // A CLI binary this server cannot run is said in the status too, unless the reason already says it (the
   // failed run of a dispatch to it).
-  const problem = a.status === "working" ? null : binaryProblem(a.adapterModule, a.config);
+  const problem = isWorking(a.status) ? null : binaryProblem(a.adapterModule, a.config);
   return {
     id: a.id,
     agent_id: a.agentId,
@@ -111,12 +121,12 @@ function explainEvent(
   taskKey: string | null,
 ) {
   if (context.via === "claude_code_hook" && typeof context.hook_event_name === "string") {
-    return { cause: "hook" as const, reason: `${clipText(context.hook_event_name, 100)} from Claude Code` };
+    return { cause: CAUSE.hook, reason: `${clipText(context.hook_event_name, 100)} from Claude Code` };
   }
   const why = context.reason ?? context.message ?? context.description;
   const on = taskKey === null ? "" : ` (${taskKey})`;
   return {
-    cause: "activity" as const,
+    cause: CAUSE.activity,
     reason: `${event} reported${on}${why === undefined ? "" : `: ${clipText(why)}`}`,
   };
 }
@@ -286,10 +296,10 @@ export function createAgentsService({ database, staleAfterS, log, onHeartbeat, o
     return db.transaction(async (tx) => {
       const taskKey =
         event === "heartbeat" ? null : await taskKeyOf(tx, context.task_id as number | string | null | undefined);
-      const status = event === "heartbeat" ? "idle" : EVENT_STATUS[event];
+      const status = event === "heartbeat" ? HEARTBEAT_STATUS : EVENT_STATUS[event];
       const { cause, reason } =
         event === "heartbeat"
-          ? { cause: "heartbeat" as const, reason: "registered by its first heartbeat" }
+          ? { cause: CAUSE.heartbeat, reason: "registered by its first heartbeat" }
           : explainEvent(event, context, taskKey);
       const a = await repo.insertAgent(
         tx,
@@ -316,8 +326,8 @@ export function createAgentsService({ database, staleAfterS, log, onHeartbeat, o
         });
       }
       // Never heard from reads offline: the first report is its first status change.
-      if (status !== "offline")
-        await traceStatusChange(tx, { agentId: key, from: "offline", status }, { cause, actor: by.actor, taskKey });
+      if (!isOffline(status))
+        await traceStatusChange(tx, { agentId: key, from: AGENT.offline, status }, { cause, actor: by.actor, taskKey });
       return { ...a, run: null };
     });
   }
@@ -372,7 +382,7 @@ export function createAgentsService({ database, staleAfterS, log, onHeartbeat, o
       const to = resetStatus(a.lastSeenAt);
       const changed = await changeStatus(tx, a.id, {
         to,
-        cause: "reset",
+        cause: CAUSE.reset,
         reason: `reset by ${by.actor}`,
         actor: by.actor,
         currentTask: { set: null },

@@ -15,6 +15,7 @@
 import type { Database } from "../db/client.js";
 import * as repo from "./agents.repo.js";
 import { traceStatusChange } from "./agents.status.js";
+import { CAUSE } from "./agents.state.js";
 import type { Heartbeats } from "./heartbeats.js";
 
 /** Who the trace names as the maker of a staleness change. */
@@ -50,7 +51,7 @@ export function createStaleness({ database, staleAfterS, heartbeats, log = () =>
         const row = await repo.markStale(tx, id, staleAfterS, `no heartbeat for ${staleAfterS} s`);
         if (!row) return null;
         await traceStatusChange(tx, row, {
-          cause: "stale",
+          cause: CAUSE.stale,
           actor: STALENESS_ACTOR,
           data: { last_seen_at: row.lastSeenAt?.toISOString() ?? null, stale_after_s: staleAfterS },
         });

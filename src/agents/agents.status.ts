@@ -10,7 +10,15 @@ import type { Database, Executor } from "../db/client.js";
 import type { Ref } from "../core/ids.js";
 import { appendTrace } from "../trace/trace.service.js";
 import * as repo from "./agents.repo.js";
-import type { AgentStatus, StatusCause } from "./agents.state.js";
+import {
+  AGENT,
+  CAUSE,
+  HEARTBEAT_STATUS,
+  isOffline,
+  isWorking,
+  type AgentStatus,
+  type StatusCause,
+} from "./agents.state.js";
 
 export interface StatusChange {
   to: AgentStatus;
@@ -69,11 +77,11 @@ export async function traceStatusChange(
 export async function reviveByHeartbeat(database: Database, ref: Ref, ageMs = 0): Promise<repo.AgentView | undefined> {
   return database.db.transaction(async (tx) => {
     const revived = await changeStatus(tx, ref, {
-      to: "idle",
-      cause: "heartbeat",
+      to: HEARTBEAT_STATUS,
+      cause: CAUSE.heartbeat,
       reason: "heartbeat after being offline",
       actor: null,
-      onlyFrom: ["offline"],
+      onlyFrom: [AGENT.offline],
       changedBeforeAgeMs: ageMs,
       seen: ageMs === 0,
     });
@@ -90,13 +98,13 @@ const secondsSince = (ms: number, now: number) => Math.max(0, Math.round((now - 
 
 /** The sentence a person reads for the agent's status right now. */
 export function statusReasonOf(a: repo.AgentView, now = Date.now()): string {
-  if (a.status === "working" && a.run) {
+  if (isWorking(a.status) && a.run) {
     const pid = a.run.pid === null ? "" : ` (pid ${a.run.pid})`;
     const out =
       a.run.last_output_at === null ? "no output yet" : `last output ${secondsSince(a.run.last_output_at, now)} s ago`;
     return `running ${a.run.task_id}${pid}, ${out}`;
   }
-  if (a.status === "offline" && a.statusCause === "stale" && a.lastSeenAt) {
+  if (isOffline(a.status) && a.statusCause === CAUSE.stale && a.lastSeenAt) {
     return `no heartbeat for ${secondsSince(a.lastSeenAt.getTime(), now)} s`;
   }
   if (a.statusReason) return a.statusReason;

@@ -28,6 +28,7 @@ import type { Ref } from "../core/ids.js";
 import { onAgentWritten } from "./agent-writes.js";
 import * as repo from "./agents.repo.js";
 import { reviveByHeartbeat } from "./agents.status.js";
+import { isOffline } from "./agents.state.js";
 
 /** Pending heartbeats are written at least this often. */
 export const FLUSH_EVERY_MS = 500;
@@ -157,12 +158,12 @@ function createHeartbeats(database: Database, log: (err: unknown) => void = () =
       }
       // Made offline since we last knew it: the heartbeat revives it, as a status change with its entry.
       for (const r of rows) {
-        if (r.status !== "offline") continue;
+        if (!isOffline(r.status)) continue;
         const age = Date.now() - (batch.get(r.id) ?? Date.now());
         await reviveByHeartbeat(database, r.id, age).catch(log);
       }
       if (closed) return;
-      for (const { dbNowMs: _ignored, ...row } of rows) if (row.status !== "offline") remember(repo.toView(row), since);
+      for (const { dbNowMs: _ignored, ...row } of rows) if (!isOffline(row.status)) remember(repo.toView(row), since);
     } catch (err) {
       // Kept for the next flush (newer heartbeats win); the database may be briefly unreachable.
       for (const [id, t] of batch) pending.set(id, Math.max(pending.get(id) ?? 0, t));
@@ -191,7 +192,7 @@ function createHeartbeats(database: Database, log: (err: unknown) => void = () =
       const id = typeof ref === "number" ? ref : byKey.get(ref);
       const k = id === undefined ? undefined : known.get(id);
       // Unknown here, or a heartbeat that revives the agent: written now.
-      if (!k || k.row.status === "offline") return direct(ref);
+      if (!k || isOffline(k.row.status)) return direct(ref);
       const now = Date.now();
       k.usedAt = now;
       pending.set(k.row.id, now);

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { index, integer, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 import { id, insertedAt, updatedAt } from "./columns.js";
 import { missions } from "./missions.js";
+import type { AgentStatus, StatusCause } from "../../agents/agents.state.js";
 
 export const agents = pgTable(
   "agents",
@@ -13,12 +14,12 @@ export const agents = pgTable(
     capabilities: jsonb("capabilities").$type<string[]>().notNull().default([]),
     /** Adapter settings. Values under secret-looking keys are stored but never returned. */
     config: jsonb("config").$type<Record<string, unknown>>().notNull().default({}),
-    status: text("status").notNull().default("offline"),
+    status: text("status").$type<AgentStatus>().notNull().default("offline"),
     /** Key of the task the agent last said it started (activity `task_start`). */
     currentTaskId: text("current_task_id"),
     lastSeenAt: timestamp("last_seen_at", { withTimezone: true, mode: "date" }),
     /** What last changed the status (agents.state.ts STATUS_CAUSES): activity, hook, run, stale, reset, heartbeat. */
-    statusCause: text("status_cause"),
+    statusCause: text("status_cause").$type<StatusCause>(),
     /** The sentence that explains the status to a person (agents.status.ts renders the time-dependent ones). */
     statusReason: text("status_reason"),
     /** When the status last changed (NULL: not since the agent was created). */
