@@ -76,6 +76,12 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that went away (`mc events | head`) ends the output, not with a crash: mc stops quietly.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code !== "EPIPE") throw err;
+  process.exit(typeof process.exitCode === "number" ? process.exitCode : EXIT.ok);
+});
+
 // Long-running commands (events, mcp, serve) keep the process alive on their own; the rest end with their code.
 const code = await run(process.argv);
 if (code !== EXIT.ok || process.exitCode === undefined) process.exitCode = code;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { createTestContext, waitFor, type TestContext } from "../harness.js";
 import { freePort } from "../fixtures/server-process.js";
 import { createMission, createTask, putAgentOnMission, uniq } from "../tasks/helpers.js";
-import { baseEnv, follow, mc, scratchHome } from "./helpers.js";
+import { baseEnv, follow, mc, scratchHome, spawnMc } from "./helpers.js";
 
 // Each test spawns several real processes; a loaded machine can take a while.
 vi.setConfig({ testTimeout: 180_000 });
@@ -65,6 +65,16 @@ describe("usage, connection and exit codes", () => {
     expect(down.stderr).toMatch(/cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/401: Unauthorized/);
+  });
+
+  test("a reader that goes away (mc … | head) ends mc quietly: exit 0, nothing on stderr", async () => {
+    const child = spawnMc(["--help"], env);
+    child.stdout!.destroy();
+    let stderr = "";
+    child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
   });
 
   test("--help everywhere, with an example", async () => {
