@@ -9,6 +9,7 @@ import { afterAll, describe, expect, test, vi } from "vitest";
 // Each test starts real server processes (several seconds each on a busy machine).
 vi.setConfig({ testTimeout: 180_000 });
 import { call, runCli, scratchDirs, startServer } from "../fixtures/server-process.js";
+import { migratedDataDir } from "../fixtures/data-dir-template.js";
 
 const scratch = scratchDirs("mc-server-");
 const tmpDir = scratch.make;
@@ -44,7 +45,7 @@ describe("embedded database", () => {
   });
 
   test("a request in flight when SIGTERM arrives still gets its answer", async () => {
-    const dataDir = tmpDir();
+    const dataDir = await migratedDataDir(tmpDir());
     const s = await startServer({ MC_DATA_DIR: dataDir, MC_ADMIN_TOKEN: "in-flight-admin-token" });
     const inflight = Promise.all(
       Array.from({ length: 20 }, (_, i) =>
@@ -75,7 +76,7 @@ describe("embedded database", () => {
   });
 
   test("with MC_ADMIN_TOKEN no token is generated", async () => {
-    const dataDir = tmpDir();
+    const dataDir = await migratedDataDir(tmpDir());
     const s = await startServer({ MC_DATA_DIR: dataDir, MC_ADMIN_TOKEN: "a-long-enough-admin-secret" });
     try {
       expect(fs.existsSync(path.join(dataDir, "admin-token"))).toBe(false);
