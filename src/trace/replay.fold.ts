@@ -12,8 +12,9 @@
 //   task.updated           {changes: {field: value}}           (`agent_id` a key or null; `status` applied)
 //   task.status_changed    {from, to, comment?, via}           → a timeline line
 //   task.reported          {outputs, logs_added}               (no status change of its own)
-// (their declared types: trace.events.ts; the fold still checks every member, old entries included)
-import type { TraceEntry } from "./trace.events.js";
+// (declared in trace.events.ts, whose names the cases must be; the fold still checks every member, since
+// it meets whatever the table holds)
+import type { TraceEntry, TraceEventName } from "./trace.events.js";
 
 /** What the fold reads of an entry. */
 export type FoldEntry = Pick<TraceEntry, "id" | "at" | "event" | "actor" | "task_id" | "data">;
@@ -70,12 +71,12 @@ export function foldTrace(state: ReplayState, entries: Iterable<FoldEntry>): Rep
     const d = e.data;
     if (!isObj(d)) return false;
     switch (e.event) {
-      case "mission.created": {
+      case "mission.created" satisfies TraceEventName: {
         if (missionStatus !== null || !isStr(d.status)) return false;
         missionStatus = d.status;
         return true;
       }
-      case "mission.updated": {
+      case "mission.updated" satisfies TraceEventName: {
         if (missionStatus === null || !isObj(d.changes)) return false;
         const s = d.changes.status;
         if (s !== undefined) {
@@ -84,7 +85,7 @@ export function foldTrace(state: ReplayState, entries: Iterable<FoldEntry>): Rep
         }
         return true;
       }
-      case "mission.status_changed": {
+      case "mission.status_changed" satisfies TraceEventName: {
         if (missionStatus === null || !isStr(d.to)) return false;
         timeline.push({
           at: e.at,
@@ -96,14 +97,14 @@ export function foldTrace(state: ReplayState, entries: Iterable<FoldEntry>): Rep
         missionStatus = d.to;
         return true;
       }
-      case "task.created": {
+      case "task.created" satisfies TraceEventName: {
         if (e.task_id === null || tasks.has(e.task_id)) return false;
         const agent = d.agent_id === undefined ? null : d.agent_id;
         if (!isStr(d.status) || !isKeyOrNull(agent)) return false;
         tasks.set(e.task_id, { task_id: e.task_id, status: d.status, agent_id: agent });
         return true;
       }
-      case "task.updated": {
+      case "task.updated" satisfies TraceEventName: {
         const t = e.task_id === null ? undefined : tasks.get(e.task_id);
         if (!t || !isObj(d.changes)) return false;
         const { agent_id: agent, status } = d.changes;
@@ -112,7 +113,7 @@ export function foldTrace(state: ReplayState, entries: Iterable<FoldEntry>): Rep
         if (status !== undefined) t.status = status;
         return true;
       }
-      case "task.status_changed": {
+      case "task.status_changed" satisfies TraceEventName: {
         const t = e.task_id === null ? undefined : tasks.get(e.task_id);
         if (!t || !isStr(d.to)) return false;
         timeline.push({
@@ -125,7 +126,7 @@ export function foldTrace(state: ReplayState, entries: Iterable<FoldEntry>): Rep
         t.status = d.to;
         return true;
       }
-      case "task.reported":
+      case "task.reported" satisfies TraceEventName:
         return e.task_id !== null && tasks.has(e.task_id);
       default:
         return false;

@@ -4,6 +4,7 @@
 import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
 import { traceEntries } from "../db/schema/index.js";
+import type { TraceEventName } from "./trace.events.js";
 
 export interface DecisionFilter {
   /** The agent the task was assigned to when it was reviewed. */
@@ -28,7 +29,7 @@ export async function listDecisions(exec: Executor, f: DecisionFilter): Promise<
     .from(traceEntries)
     .where(
       and(
-        eq(traceEntries.event, "task.status_changed"),
+        eq(traceEntries.event, "task.status_changed" satisfies TraceEventName),
         inArray(via, ["approve", "reject"]),
         f.agentKey ? eq(traceEntries.agentId, f.agentKey) : undefined,
         f.taskKey ? eq(traceEntries.taskId, f.taskKey) : undefined,

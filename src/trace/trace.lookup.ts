@@ -1,6 +1,7 @@
 import { and, desc, eq, sql } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
 import { tasks, traceEntries } from "../db/schema/index.js";
+import type { TraceEventName } from "./trace.events.js";
 
 export async function findTaskKey(exec: Executor, id: number): Promise<string | undefined> {
   const rows = await exec.select({ k: tasks.taskId }).from(tasks).where(eq(tasks.id, id)).limit(1);
@@ -21,7 +22,7 @@ export async function openRejection(
     .where(
       and(
         eq(traceEntries.taskId, taskKey),
-        eq(traceEntries.event, "task.status_changed"),
+        eq(traceEntries.event, "task.status_changed" satisfies TraceEventName),
         sql`${traceEntries.data}->>'to' in ('rejected', 'pending_review')`,
       ),
     )
