@@ -1,5 +1,10 @@
 // How far objectives, key results and requirements have come. Pure functions: the objectives routes and the
 // traceability matrix both compute progress here, so the two can never disagree.
+import {
+  isDoneRequirement,
+  isRejectedRequirement,
+  type RequirementStatus,
+} from "../requirements/requirements.state.js";
 
 export const HEALTHS = ["on_track", "at_risk", "off_track"] as const;
 export type Health = (typeof HEALTHS)[number];
@@ -72,14 +77,14 @@ export function startError(direction: string, start: number | null, target: numb
 }
 
 export interface RequirementCompletionInput {
-  status: string;
+  status: RequirementStatus;
   taskCount: number;
   completedTaskCount: number;
 }
 
 /** `done` is 100; otherwise the share of its tasks that are completed (0 without tasks). */
 export function requirementCompletion(r: RequirementCompletionInput): number {
-  if (r.status === "done") return 100;
+  if (isDoneRequirement(r.status)) return 100;
   return r.taskCount === 0 ? 0 : (r.completedTaskCount / r.taskCount) * 100;
 }
 
@@ -91,7 +96,7 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
  */
 export function objectiveProgress(krs: KrProgressInput[], reqs: RequirementCompletionInput[]): number {
   if (krs.length > 0) return mean(krs.map(krProgress));
-  const counted = reqs.filter((r) => r.status !== "rejected");
+  const counted = reqs.filter((r) => !isRejectedRequirement(r.status));
   return counted.length > 0 ? mean(counted.map(requirementCompletion)) : 0;
 }
 

@@ -4,6 +4,7 @@ import { refWhere } from "../db/lookup.js";
 import { keyResults, objectives, requirements } from "../db/schema/index.js";
 import type { Ref } from "../core/ids.js";
 import type { Page } from "../core/pagination.js";
+import type { ObjectiveStatus } from "./okrs.state.js";
 
 export type ObjectiveRow = typeof objectives.$inferSelect;
 export type KeyResultRow = typeof keyResults.$inferSelect;
@@ -27,7 +28,7 @@ export async function findObjective(exec: Executor, ref: Ref, opts: { lock?: Row
   return rows[0];
 }
 
-export async function listObjectives(exec: Executor, filter: { status?: string }, page: Page) {
+export async function listObjectives(exec: Executor, filter: { status?: ObjectiveStatus }, page: Page) {
   return exec
     .select()
     .from(objectives)

@@ -3,9 +3,9 @@ import { EnumText, nameSchemas, StringEnum, Timestamp } from "../core/envelope.j
 import { KeySchema } from "../core/ids.js";
 import { PageQuery } from "../core/pagination.js";
 import { HEALTH_THRESHOLDS, HEALTHS, KR_DIRECTIONS } from "./okrs.progress.js";
+import { OBJECTIVE_STATUSES } from "./okrs.state.js";
 
 /** Objective statuses are labels without a state machine: any move is allowed (reopening is legitimate). */
-export const OBJECTIVE_STATUSES = ["draft", "active", "completed", "cancelled"] as const;
 
 // (NUL characters, which PostgreSQL cannot store, are refused for every body by the JSON parser.)
 export const Title = Type.String({ minLength: 1, maxLength: 1_000 });

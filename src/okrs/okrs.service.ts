@@ -13,6 +13,7 @@ import { completionInputsOf } from "../requirements/requirements.lookup.js";
 import { appendTrace } from "../trace/trace.service.js";
 import * as repo from "./okrs.repo.js";
 import { startError } from "./okrs.progress.js";
+import { OBJECTIVE } from "./okrs.state.js";
 import type {
   KeyResultCreate,
   KeyResultListQuery,
@@ -90,7 +91,7 @@ export function createOkrsService({ database, now = () => new Date() }: OkrsDeps
           title: input.title,
           description: input.description ?? null,
           priority: input.priority ?? null,
-          status: input.status ?? "active",
+          status: input.status ?? OBJECTIVE.active,
           health,
           startDate: start,
           endDate: end,

@@ -5,6 +5,7 @@ import { refWhere } from "../db/lookup.js";
 import { keyResults, objectives, requirements, taskRequirements, tasks } from "../db/schema/index.js";
 import type { Ref } from "../core/ids.js";
 import type { Page } from "../core/pagination.js";
+import type { RequirementStatus } from "./requirements.state.js";
 
 export type RequirementRow = typeof requirements.$inferSelect;
 /** A requirement as read for a response: the keys it refers to and the counts of the tasks serving it. */
@@ -55,7 +56,7 @@ export async function findRequirement(exec: Executor, ref: Ref, opts: { lock?: b
 export interface RequirementFilter {
   priority?: string;
   horizon?: string;
-  status?: string;
+  status?: RequirementStatus;
   objective?: Ref;
   kr?: Ref;
 }

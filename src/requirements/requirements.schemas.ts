@@ -3,11 +3,11 @@ import { EnumText, nameSchemas, StringEnum, Timestamp } from "../core/envelope.j
 import { KeySchema } from "../core/ids.js";
 import { PageQuery } from "../core/pagination.js";
 import { LongText, OrNull, RefFilter, Title } from "../okrs/okrs.schemas.js";
+import { REQUIREMENT_STATUSES } from "./requirements.state.js";
 
 export const REQUIREMENT_PRIORITIES = ["p0", "p1", "p2", "p3"] as const;
 export const REQUIREMENT_HORIZONS = ["h1", "h2", "h3"] as const;
 /** Labels without a state machine: any move is allowed. */
-export const REQUIREMENT_STATUSES = ["proposed", "accepted", "in_progress", "done", "rejected"] as const;
 
 export const PrioritySchema = StringEnum(REQUIREMENT_PRIORITIES, { description: "p0 (highest) to p3" });
 export const HorizonSchema = StringEnum(REQUIREMENT_HORIZONS, { description: "h1 (now) to h3 (later)" });

@@ -15,6 +15,7 @@ import { appendTrace } from "../trace/trace.service.js";
 import * as repo from "./requirements.repo.js";
 import type { RequirementCreate, RequirementListQuery, RequirementUpdate } from "./requirements.schemas.js";
 import { requirementToApi } from "./requirements.view.js";
+import { REQUIREMENT } from "./requirements.state.js";
 
 export interface RequirementsDeps {
   database: Database;
@@ -103,7 +104,7 @@ export function createRequirementsService({ database }: RequirementsDeps) {
           description: input.description ?? null,
           priority: input.priority ?? null,
           horizon: input.horizon ?? null,
-          status: input.status ?? "proposed",
+          status: input.status ?? REQUIREMENT.proposed,
           objectiveId: objective?.id ?? null,
           krId: kr?.id ?? null,
         });

@@ -4,6 +4,7 @@ import { refWhere } from "../db/lookup.js";
 import { sprints, tasks } from "../db/schema/index.js";
 import type { Ref } from "../core/ids.js";
 import type { Page } from "../core/pagination.js";
+import type { SprintStatus } from "./sprints.state.js";
 
 export type SprintRow = typeof sprints.$inferSelect;
 
@@ -17,7 +18,7 @@ export async function findSprint(exec: Executor, ref: Ref, opts: { lock?: boolea
   return rows[0];
 }
 
-export async function listSprints(exec: Executor, filter: { status?: string }, page: Page) {
+export async function listSprints(exec: Executor, filter: { status?: SprintStatus }, page: Page) {
   return exec
     .select()
     .from(sprints)
@@ -46,7 +47,7 @@ export async function updateSprint(exec: Executor, id: number, set: Partial<type
 }
 
 /** Conditional on the status the caller read: of two racing moves, exactly one finds its row. */
-export async function moveSprintStatus(exec: Executor, id: number, from: string, to: string) {
+export async function moveSprintStatus(exec: Executor, id: number, from: SprintStatus, to: SprintStatus) {
   const rows = await exec
     .update(sprints)
     .set({ status: to, updatedAt: sql`now()` })

@@ -13,7 +13,7 @@ import { TASK_STATUSES } from "../tasks/tasks.state.js";
 import { appendTrace } from "../trace/trace.service.js";
 import * as repo from "./sprints.repo.js";
 import type { SprintCreate, SprintListQuery, SprintUpdate } from "./sprints.schemas.js";
-import { canMoveSprint, type SprintStatus } from "./sprints.state.js";
+import { canMoveSprint, SPRINT, type SprintStatus } from "./sprints.state.js";
 
 export interface SprintsDeps {
   database: Database;
@@ -76,7 +76,7 @@ export function createSprintsService({ database }: SprintsDeps) {
   }
 
   async function transition(tx: Executor, s: repo.SprintRow, to: SprintStatus, actor: string): Promise<repo.SprintRow> {
-    const from = s.status as SprintStatus;
+    const from = s.status;
     if (from === to) return s;
     if (!canMoveSprint(from, to)) throw Invalid.field("status", `cannot move from ${from} to ${to}`);
     const moved = await repo.moveSprintStatus(tx, s.id, from, to);
@@ -98,7 +98,7 @@ export function createSprintsService({ database }: SprintsDeps) {
           goal: input.goal ?? null,
           startDate,
           endDate,
-          status: "planned",
+          status: SPRINT.planned,
         });
         if (!s) throw Invalid.field("sprint_id", "has already been taken");
         await appendTrace(tx, {

@@ -5,6 +5,11 @@
 export const SPRINT_STATUSES = ["planned", "active", "closed"] as const;
 export type SprintStatus = (typeof SPRINT_STATUSES)[number];
 
+/** Named statuses for writes (so no status is spelled outside this file). */
+export const SPRINT = { planned: "planned", active: "active", closed: "closed" } as const satisfies {
+  [S in SprintStatus]: S;
+};
+
 const MOVES: Record<SprintStatus, readonly SprintStatus[]> = {
   planned: ["active", "closed"],
   active: ["closed"],

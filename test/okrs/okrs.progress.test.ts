@@ -9,6 +9,7 @@ import {
   pct,
   requirementCompletion,
   round1,
+  type RequirementCompletionInput,
 } from "../../src/okrs/okrs.progress.js";
 
 const at = (iso: string) => new Date(iso);
@@ -83,7 +84,7 @@ describe("requirement completion and objective progress", () => {
   });
 
   test("key results decide when there are any; requirements otherwise, rejected ones left out", () => {
-    const reqs = [
+    const reqs: RequirementCompletionInput[] = [
       { status: "done", taskCount: 0, completedTaskCount: 0 },
       { status: "accepted", taskCount: 2, completedTaskCount: 1 },
       { status: "rejected", taskCount: 2, completedTaskCount: 0 },

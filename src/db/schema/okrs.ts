@@ -1,6 +1,8 @@
 import { date, doublePrecision, index, integer, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
 import { id, insertedAt, updatedAt } from "./columns.js";
 import { tasks } from "./tasks.js";
+import type { ObjectiveStatus } from "../../okrs/okrs.state.js";
+import type { RequirementStatus } from "../../requirements/requirements.state.js";
 
 export const objectives = pgTable("objectives", {
   id: id(),
@@ -8,7 +10,7 @@ export const objectives = pgTable("objectives", {
   title: text("title").notNull(),
   description: text("description"),
   priority: integer("priority"),
-  status: text("status").notNull().default("active"),
+  status: text("status").$type<ObjectiveStatus>().notNull().default("active"),
   /** Set by hand; only used when the objective has no dates to derive health from. */
   health: text("health"),
   startDate: date("start_date", { mode: "string" }),
@@ -49,7 +51,7 @@ export const requirements = pgTable(
     description: text("description"),
     priority: text("priority"),
     horizon: text("horizon"),
-    status: text("status").notNull().default("proposed"),
+    status: text("status").$type<RequirementStatus>().notNull().default("proposed"),
     objectiveId: integer("objective_id").references(() => objectives.id),
     krId: integer("kr_id").references(() => keyResults.id),
     insertedAt: insertedAt(),

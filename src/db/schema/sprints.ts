@@ -1,5 +1,6 @@
 import { date, pgTable, text } from "drizzle-orm/pg-core";
 import { id, insertedAt, updatedAt } from "./columns.js";
+import type { SprintStatus } from "../../sprints/sprints.state.js";
 
 export const sprints = pgTable("sprints", {
   id: id(),
@@ -8,7 +9,7 @@ export const sprints = pgTable("sprints", {
   goal: text("goal"),
   startDate: date("start_date", { mode: "string" }),
   endDate: date("end_date", { mode: "string" }),
-  status: text("status").notNull().default("planned"),
+  status: text("status").$type<SprintStatus>().notNull().default("planned"),
   insertedAt: insertedAt(),
   updatedAt: updatedAt(),
 });
