@@ -243,7 +243,7 @@ export class Runtime implements MissionRuntime {
   }
 
   async missionStatusChanged(mission: { id: number; missionId: string }, _from: string, to: string) {
-    if (to === "active") await this.take(mission.id);
+    if (missionRuns(to as MissionStatus)) await this.take(mission.id);
     // The move's transaction did the database's part; the processes are stopped in the background.
     else
       void this.release(mission.id, to).catch((err) =>

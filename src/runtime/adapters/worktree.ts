@@ -22,6 +22,8 @@ import type { FastifyBaseLogger } from "fastify";
 import type { Database } from "../../db/client.js";
 import { missions, tasks } from "../../db/schema/index.js";
 import type { LogLevel } from "./events.js";
+import { isTerminalTask } from "../../tasks/tasks.state.js";
+import { isTerminalMission, type MissionStatus } from "../../missions/missions.state.js";
 
 export interface WorktreeConfig {
   repo: string;
@@ -434,8 +436,8 @@ export class Worktrees {
       const done =
         !row ||
         row.taskId !== meta.task_key ||
-        row.status === "completed" ||
-        ["completed", "failed", "cancelled"].includes(row.missionStatus);
+        isTerminalTask(row.status) ||
+        isTerminalMission(row.missionStatus as MissionStatus);
       if (!done) continue;
       try {
         await this.locked(meta.repo, () => this.retireLocked(meta));
