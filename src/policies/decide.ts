@@ -18,6 +18,8 @@ export type Decision = (typeof DECISIONS)[number];
 
 export const POLICY_MODES = ["enforce", "dry_run"] as const;
 export type PolicyMode = (typeof POLICY_MODES)[number];
+/** Named modes (so no mode is spelled elsewhere): a `dry_run` policy is evaluated and recorded, never applied. */
+export const MODE = { enforce: "enforce", dryRun: "dry_run" } as const satisfies Record<string, PolicyMode>;
 
 export type PolicyAction = Partial<Record<ActionKind, string>>;
 
@@ -114,13 +116,13 @@ export function decide(policies: readonly CandidatePolicy[], action: unknown): O
   for (const p of policies) {
     if (!p.match(action)) continue;
     const m = { policy_id: p.policyId, version: p.version, mode: p.mode, actions: p.actions };
-    (p.mode === "dry_run" ? dryRun : matched).push(m);
+    (p.mode === MODE.dryRun ? dryRun : matched).push(m);
   }
   const decision = strictest(matched.map((m) => policyDecision(m.actions)));
   const dryRunDecision = strictest([decision, ...dryRun.map((m) => policyDecision(m.actions))]);
   return {
     decision,
-    mode: severity(dryRunDecision) > severity(decision) ? "dry_run" : "enforce",
+    mode: severity(dryRunDecision) > severity(decision) ? MODE.dryRun : MODE.enforce,
     dry_run_decision: dryRunDecision,
     matched,
     dry_run_matched: dryRun,

@@ -4,6 +4,7 @@ import { refWhere } from "../db/lookup.js";
 import { missions, policies, tasks, traceEntries } from "../db/schema/index.js";
 import type { Ref } from "../core/ids.js";
 import type { Page } from "../core/pagination.js";
+import type { PolicyMode } from "./decide.js";
 
 export type PolicyRow = typeof policies.$inferSelect;
 
@@ -19,7 +20,7 @@ export async function findPolicy(exec: Executor, ref: Ref, opts: { lock?: boolea
 
 export async function listPolicies(
   exec: Executor,
-  filter: { scope?: string; enabled?: boolean; mode?: string },
+  filter: { scope?: string; enabled?: boolean; mode?: PolicyMode },
   page: Page,
 ) {
   return exec

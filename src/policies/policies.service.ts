@@ -18,13 +18,13 @@ import { pageOf, toPage } from "../core/pagination.js";
 import { appendTrace } from "../trace/trace.service.js";
 import {
   decide,
+  MODE,
   policyBlockedError,
   strictest,
   validateActions,
   type Decision,
   type Outcome,
   type PolicyAction,
-  type PolicyMode,
 } from "./decide.js";
 import { compileConditions, deepEqual, validateConditions, type ActionMatcher } from "./matcher.js";
 import * as repo from "./policies.repo.js";
@@ -156,7 +156,7 @@ export function createPoliciesService({ database }: PoliciesDeps) {
           conditions: input.conditions,
           actions: input.actions as Array<Record<string, string>>,
           enabled: input.enabled ?? true,
-          mode: input.mode ?? "enforce",
+          mode: input.mode ?? MODE.enforce,
         });
         await appendTrace(tx, { event: "policy.created", actor: by.actor, ...scopeColumns(scope), data: snapshot(p) });
         return p;
@@ -300,7 +300,7 @@ export function createPoliciesService({ database }: PoliciesDeps) {
       rows.map((r) => ({
         policyId: r.policyId,
         version: r.version,
-        mode: r.mode as PolicyMode,
+        mode: r.mode,
         actions: r.actions as PolicyAction[],
         match: matcherOf(r),
       })),

@@ -1,7 +1,7 @@
 // Ready-made policies a team would want, each creatable with one call
 // (`POST /api/policies/templates/:template_id`). They are written against the actions produced by
 // shell-actions.ts and tool-actions.ts, and every one passes the same validation as a user's policy (tested).
-import type { PolicyAction, PolicyMode } from "./decide.js";
+import { MODE, type PolicyAction, type PolicyMode } from "./decide.js";
 
 export interface PolicyTemplate {
   template_id: string;
@@ -32,7 +32,7 @@ function template(
     template_id: id,
     name,
     description,
-    policy: { policy_id: id, description, scope: "global", conditions, actions, enabled: true, mode: "enforce" },
+    policy: { policy_id: id, description, scope: "global", conditions, actions, enabled: true, mode: MODE.enforce },
   };
 }
 

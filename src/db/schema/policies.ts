@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { boolean, check, index, integer, jsonb, pgTable, text } from "drizzle-orm/pg-core";
 import { id, insertedAt, updatedAt } from "./columns.js";
+import type { PolicyMode } from "../../policies/decide.js";
 
 // Guardrail policies. `conditions` and `actions` are validated by src/policies before they are stored, so
 // every row here compiles. `version` starts at 1 and grows by one with every change: decisions in the trace
@@ -17,7 +18,7 @@ export const policies = pgTable(
     /** One-key objects: `{"block": msg}`, `{"require_approval": msg}`, `{"warn": msg}`. */
     actions: jsonb("actions").$type<Array<Record<string, string>>>().notNull().default([]),
     enabled: boolean("enabled").notNull().default(true),
-    mode: text("mode").notNull().default("enforce"),
+    mode: text("mode").$type<PolicyMode>().notNull().default("enforce"),
     version: integer("version").notNull().default(1),
     insertedAt: insertedAt(),
     updatedAt: updatedAt(),
