@@ -10,7 +10,9 @@
 //   the standard headers and error answers shared in components, wrapped body forms, optional bodies not
 //   required, read-only fields out of request bodies, path parameters as id-or-key, non-standard keywords
 //   renamed to `x-` extensions, meaningful response descriptions.
-import type { RouteOptions } from "fastify";
+import type { FastifyInstance, RouteOptions } from "fastify";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
 import { ErrorBody, COMPONENT } from "../core/envelope.js";
 import { KEY_PATTERN } from "../core/ids.js";
 import { REPLAYED_HEADER } from "./idempotency.js";
@@ -328,7 +330,7 @@ export function transformDocument(doc: Json, opts: DocumentOptions): Json {
       const media = op.requestBody?.content?.["application/json"];
       if (isObject(media?.schema)) {
         const bare = withoutReadOnly(media.schema);
-        // An absent body is `{}` (app.ts), so a body whose fields are all optional may be left out.
+        // An absent body is `{}` (body-wrap.ts), so a body whose fields are all optional may be left out.
         op.requestBody.required = Array.isArray(bare.required) && bare.required.length > 0;
         media.schema =
           typeof wrap === "string"
@@ -356,4 +358,57 @@ export function transformDocument(doc: Json, opts: DocumentOptions): Json {
   const out = renameKeywords(doc) as Json;
   out.tags = [...tagsUsed].sort().map((name) => ({ name, description: opts.tags[name] ?? name }));
   return out;
+}
+
+/** Tag descriptions in the OpenAPI document. */
+const OPENAPI_TAGS: Record<string, string> = {
+  health: "Liveness and readiness (public, never rate-limited)",
+  tokens: "API tokens (admin)",
+  missions: "Missions: a goal, its process tree, its budget",
+  tasks: "Tasks: work for agents, reported on and reviewed",
+  trace: "The hash-chained audit trail, its verification and export, live events",
+  agents: "Agents and their activity",
+  "mission agents": "Which agents work on a mission",
+  hooks: "Agent CLI hooks (Claude Code)",
+  sprints: "Sprints",
+  objectives: "Objectives",
+  "key results": "Key results of objectives, with their progress",
+  requirements: "Requirements",
+  traceability: "The requirement-to-task traceability matrix",
+  policies: "Guardrail policies and their evaluation",
+  knowledge: "Knowledge documents and search",
+  github: "GitHub issue sync, issue-to-task and the webhook",
+};
+
+/**
+ * The document (@fastify/swagger with the passes above), its UI under /docs and GET /openapi.json. Before any
+ * route is registered, so that every route is in it.
+ */
+export async function registerOpenApi(app: FastifyInstance): Promise<void> {
+  await app.register(swagger, {
+    transform: transformRoute,
+    transformObject: (d) =>
+      transformDocument((d as { openapiObject: Record<string, unknown> }).openapiObject, {
+        tags: OPENAPI_TAGS,
+      }) as never,
+    openapi: {
+      openapi: "3.1.0",
+      servers: [{ url: "/", description: "The server that serves this document" }],
+      info: {
+        title: "Mission Control API",
+        version: "0.1.0",
+        license: { name: "Proprietary: all rights reserved", identifier: "LicenseRef-Proprietary" },
+        description:
+          "Control plane for teams that run AI coding agents. Conventions: JSON envelopes `{data}` / " +
+          "`{data, meta}`, errors `{errors: {...}}`, integer id or key in every path parameter, cursor pagination. " +
+          "Any request may be answered 503 (the server is busy or overloaded) or 429 (this token's rate limit), both " +
+          "with `Retry-After` in seconds, and having changed nothing. Free-form JSON objects in a request (`metadata`, " +
+          "`outputs`, `config`, `context`, policy `actions`) are at most 64 KiB as JSON (`x-max-json-bytes`); larger is 422.",
+      },
+      components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer" } } },
+      security: [{ bearerAuth: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+  app.get("/openapi.json", { config: { access: "public" }, schema: { hide: true } }, async () => app.swagger());
 }
