@@ -13,6 +13,10 @@ import { createTestContext, waitFor, type TestContext } from "../harness.js";
 import { cliToolName } from "../mcp/helpers.js";
 import { git, makeRepo, tmpDir } from "./git.js";
 
+/** What these tests read of trace entries: the `data` of agent.activity and policy.evaluated. */
+type ActivityEntry = { data: { context: Record<string, unknown> } };
+type EvaluatedEntry = { data: { source: unknown; decision: unknown; action: Record<string, unknown> } };
+
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../node_modules/.bin");
 
 let t: TestContext;
@@ -226,15 +230,15 @@ describe("claude_code (real Claude Code 2.1.197)", () => {
     // that change the agent's status (heartbeats are not traced).
     const hooked = (
       (await t.json("GET", "/api/trace", { query: { agent_id: s.agentKey, event: "agent.activity", limit: "100" } }))
-        .body.data as any[]
+        .body.data as ActivityEntry[]
     )
       .filter((e) => e.data.context.via === "claude_code_hook")
       .map((e) => e.data.context.hook_event_name);
     expect(hooked).toEqual(expect.arrayContaining(["SessionStart", "UserPromptSubmit", "Stop", "SessionEnd"]));
     const sessionStart = (
       (await t.json("GET", "/api/trace", { query: { agent_id: s.agentKey, event: "agent.activity", limit: "100" } }))
-        .body.data as any[]
-    ).find((e) => e.data.context.hook_event_name === "SessionStart");
+        .body.data as ActivityEntry[]
+    ).find((e) => e.data.context.hook_event_name === "SessionStart")!;
     expect(sessionStart.data.context).toMatchObject({
       session_id: done.outputs.session_id,
       source: "startup",
@@ -243,7 +247,7 @@ describe("claude_code (real Claude Code 2.1.197)", () => {
     // Every tool call went through PreToolUse, and only the policy's match was blocked.
     const evals = (
       (await t.json("GET", "/api/trace", { query: { agent_id: s.agentKey, event: "policy.evaluated", limit: "100" } }))
-        .body.data as any[]
+        .body.data as EvaluatedEntry[]
     ).filter((e) => e.data.source === "claude_code_hook");
     expect(evals.length).toBeGreaterThanOrEqual(3);
     expect(evals.filter((e) => e.data.decision === "block").map((e) => e.data.action.command)).toEqual([
@@ -398,7 +402,7 @@ describe("claude_code + the Mission Control MCP server (real Claude Code 2.1.197
     const main = s.api.mainRequests();
     expect(main).toHaveLength(3);
     const toolResults = (r: (typeof main)[number]): any[] =>
-      (r.body.messages as any[]).flatMap((m) =>
+      (r.body.messages as Array<{ content: unknown }>).flatMap((m) =>
         Array.isArray(m.content) ? m.content.filter((c: any) => c.type === "tool_result") : [],
       );
     const [report] = toolResults(main[1]!);

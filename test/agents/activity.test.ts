@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createTestContext, waitFor, type TestContext } from "../harness.js";
+import type { components } from "../../src/client/schema.js";
+
+type Agent = components["schemas"]["Agent"];
 
 let t: TestContext;
 beforeAll(async () => {
@@ -172,8 +175,7 @@ describe("every event's effect", () => {
     const a = await newAgent();
     await report(a.agent_id, "session_start");
     const statements: string[] = [];
-    const db = t.database.db as any;
-    const session = db.session;
+    const session = t.database.db._.session;
     const proto = Object.getPrototypeOf(session);
     const original = proto.prepareQuery;
     proto.prepareQuery = function (this: unknown, query: { sql: string }, ...rest: unknown[]) {
@@ -394,7 +396,7 @@ describe("staleness (default window, 300 s)", () => {
     await waitFor(async () => (await stored(stale.agent_id)).status === "offline", 10_000, "the daemon");
     const keys = [fresh.agent_id, stale.agent_id, never.agent_id, stopped.agent_id];
     const listed = async (status: string) =>
-      ((await t.json("GET", "/api/agents", { query: { status, limit: "500" } })).body.data as any[])
+      ((await t.json("GET", "/api/agents", { query: { status, limit: "500" } })).body.data as Agent[])
         .filter((x) => keys.includes(x.agent_id))
         .map((x) => [x.agent_id, x.status]);
     expect(await listed("blocked")).toEqual([[fresh.agent_id, "blocked"]]);
@@ -403,7 +405,7 @@ describe("staleness (default window, 300 s)", () => {
       [never.agent_id, "offline"],
       [stopped.agent_id, "offline"],
     ]);
-    const all = ((await t.json("GET", "/api/agents", { query: { limit: "500" } })).body.data as any[]).filter((x) =>
+    const all = ((await t.json("GET", "/api/agents", { query: { limit: "500" } })).body.data as Agent[]).filter((x) =>
       keys.includes(x.agent_id),
     );
     expect(all.map((x) => x.status)).toEqual(["blocked", "offline", "offline", "offline"]);

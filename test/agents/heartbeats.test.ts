@@ -37,7 +37,7 @@ const isFlush = (s: string) => /unnest/.test(s);
 /** Statements on the agents table (token lookups aside) while `fn` runs. */
 async function agentStatements(fn: () => Promise<unknown>): Promise<string[]> {
   const statements: string[] = [];
-  const proto = Object.getPrototypeOf((t.database.db as any).session);
+  const proto = Object.getPrototypeOf(t.database.db._.session);
   const original = proto.prepareQuery;
   proto.prepareQuery = function (this: unknown, query: { sql: string }, ...rest: unknown[]) {
     statements.push(query.sql);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createTestContext, type TestContext } from "../harness.js";
 import { createMissionAgentsService, type MembershipChange } from "../../src/agents/mission-agents.service.js";
 import { SYSTEM } from "../harness.js";
+import type { components } from "../../src/client/schema.js";
 
 let t: TestContext;
 beforeAll(async () => {
@@ -25,11 +26,11 @@ async function agent(body: Record<string, unknown> = {}) {
 async function members(missionKey: string) {
   const r = await t.json("GET", `/api/missions/${missionKey}/agents`, { query: { limit: "500" } });
   expect(r.status).toBe(200);
-  return (r.body.data as any[]).map((a) => a.agent_id);
+  return (r.body.data as components["schemas"]["Agent"][]).map((a) => a.agent_id);
 }
 async function missionTrace(missionKey: string) {
   const r = await t.json("GET", `/api/missions/${missionKey}/trace`, { query: { limit: "500" } });
-  return (r.body.data as any[]).filter((e) => e.event.startsWith("mission.agent_"));
+  return (r.body.data as components["schemas"]["TraceEntry"][]).filter((e) => e.event.startsWith("mission.agent_"));
 }
 
 describe("add", () => {

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { createTestContext, waitFor, type TestContext } from "../harness.js";
 import { uniq } from "../tasks/helpers.js";
+import type { components } from "../../src/client/schema.js";
 import { CLI_MAIN, TSX } from "../mcp/helpers.js";
 
 vi.setConfig({ testTimeout: 180_000 });
@@ -50,7 +51,7 @@ test("a command agent reports and submits with mc and its run token", async () =
   expect(messages).toContain("Submitted for review: Added the endpoint");
   // The reports were the agent's own, with the run's token.
   const trace = (await t.json("GET", "/api/trace", { query: { task_id: task.task_id, event: "task.status_changed" } }))
-    .body.data as any[];
+    .body.data as components["schemas"]["TraceEntry"][];
   expect(trace.find((e) => e.data.to === "pending_review")?.actor).toContain(agent);
   await t.json("POST", `/api/missions/${mission}/pause`);
 });

@@ -27,7 +27,7 @@ async function revokeElsewhere(id: number) {
 /** Statements run while `fn` runs. */
 async function statements(fn: () => Promise<unknown>): Promise<string[]> {
   const seen: string[] = [];
-  const proto = Object.getPrototypeOf((db.database.db as any).session);
+  const proto = Object.getPrototypeOf(db.database.db._.session);
   const original = proto.prepareQuery;
   proto.prepareQuery = function (this: unknown, query: { sql: string }, ...rest: unknown[]) {
     seen.push(query.sql);

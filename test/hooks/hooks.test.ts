@@ -4,6 +4,9 @@ import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { createHooksService } from "../../src/hooks/hooks.service.js";
 import { createTestContext, SYSTEM, type TestContext } from "../harness.js";
 
+/** An agent.activity entry's data, as these tests read it. */
+type ActivityData = { event: string; context: Record<string, unknown> };
+
 let t: TestContext;
 let n = 0;
 
@@ -40,7 +43,7 @@ async function agent(key: string) {
 async function activity(key: string) {
   return (
     (await t.json("GET", "/api/trace", { query: { agent_id: key, event: "agent.activity", limit: "500" } })).body
-      .data as any[]
+      .data as Array<{ data: ActivityData }>
   ).map((e) => e.data);
 }
 
@@ -93,7 +96,7 @@ describe("POST /api/hooks/claude-code", () => {
       const entries = await activity(key);
       if (tracedAs) traced++;
       expect(entries, event).toHaveLength(traced);
-      if (tracedAs) expect(entries.at(-1).event, event).toBe(tracedAs);
+      if (tracedAs) expect(entries.at(-1)!.event, event).toBe(tracedAs);
     }
     const entries = await activity(key);
     expect(entries.map((e) => e.event)).toEqual([
@@ -103,7 +106,7 @@ describe("POST /api/hooks/claude-code", () => {
       "task_complete",
       "stop",
     ]);
-    expect(entries[0].context).toEqual({
+    expect(entries[0]!.context).toEqual({
       via: "claude_code_hook",
       hook_event_name: "SessionStart",
       session_id: "9c6d1a2e-5b7f-4f3c-8a1d-2e4b6c8d0f12",
@@ -111,8 +114,8 @@ describe("POST /api/hooks/claude-code", () => {
       source: "startup",
       task_id: "task-77",
     });
-    expect(entries[2].context).toMatchObject({ message: "Claude needs your permission to use Bash" });
-    expect(entries[4].context).toMatchObject({ reason: "prompt_input_exit" });
+    expect(entries[2]!.context).toMatchObject({ message: "Claude needs your permission to use Bash" });
+    expect(entries[4]!.context).toMatchObject({ reason: "prompt_input_exit" });
     // The prompt, tool inputs and tool output never reach the trace.
     expect(JSON.stringify(entries)).not.toMatch(/hunter2|npm test|tool_response/);
   });
@@ -130,7 +133,7 @@ describe("POST /api/hooks/claude-code", () => {
     const { key, token } = await freshAgent();
     expect((await hook(token, payload("UserPromptSubmit"), { "x-mc-task-id": "" })).status).toBe(200);
     expect(await agent(key)).toMatchObject({ status: "working", current_task_id: null });
-    expect((await activity(key))[0].context.task_id).toBeUndefined();
+    expect((await activity(key))[0]!.context.task_id).toBeUndefined();
   });
 
   test("error table", async () => {
@@ -234,7 +237,7 @@ describe("the decision step (PreToolUse)", () => {
         : null,
     );
     const hooks = createHooksService({
-      agents: (t.app as any).services.agents,
+      agents: t.app.services.agents,
       publicUrl: null,
       deciders: { preToolUse },
     });

@@ -33,13 +33,20 @@ export async function stdioClient(baseUrl: string, token: string, stderr: string
   return client;
 }
 
-/** A tool call's result, with its structured content typed loosely for assertions. */
-export async function call(client: Client, name: string, args: Record<string, unknown> = {}) {
+/** A tool call's result as the tests read it. */
+export interface ToolCallResult {
+  isError: boolean;
+  /** The structured content: the API's answer, whichever record it is; the assertions say its shape. */
+  data: any;
+  text: string;
+}
+
+export async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<ToolCallResult> {
   const r = (await client.callTool({ name, arguments: args })) as CallToolResult;
   const text = r.content.find((c) => c.type === "text");
   return {
     isError: r.isError === true,
-    data: r.structuredContent as any,
+    data: r.structuredContent,
     text: text && text.type === "text" ? text.text : "",
   };
 }

@@ -74,7 +74,7 @@ describe("profiles", () => {
   test("enums in tool schemas are the API's", async () => {
     const tools = (await agent.listTools()).tools;
     const report = tools.find((x) => x.name === "report_progress")!;
-    expect((report.inputSchema.properties as any).status.enum).toEqual([
+    expect((report.inputSchema.properties as { status: { enum: unknown } }).status.enum).toEqual([
       "pending",
       "in_progress",
       "blocked",
@@ -457,7 +457,7 @@ describe("HTTP edges", () => {
       const r = await fetch(`${t.url}/mcp`, { method, headers: { authorization: `Bearer ${t.admin}` } });
       expect(r.status).toBe(405);
       expect(r.headers.get("allow")).toBe("POST");
-      expect(((await r.json()) as any).errors.detail).toMatch(/Method Not Allowed/);
+      expect(((await r.json()) as { errors: { detail: string } }).errors.detail).toMatch(/Method Not Allowed/);
     }
     const doc = await t.json("GET", "/openapi.json");
     expect(Object.keys(doc.body.paths).filter((p) => p.startsWith("/mcp"))).toEqual([]);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { createTestContext, type TestContext } from "../harness.js";
 import { createMission, createTask, putAgentOnMission, uniq } from "../tasks/helpers.js";
 import { call, CLI_MAIN, stdioClient, TSX } from "./helpers.js";
+import type { components } from "../../src/client/schema.js";
 
 vi.setConfig({ testTimeout: 120_000 });
 
@@ -40,7 +41,7 @@ describe("mc mcp (stdio)", () => {
       await client.close();
     }
     const trace = await t.json("GET", "/api/trace", { query: { task_id: task.task_id, event: "task.status_changed" } });
-    const mine = (trace.body.data as any[]).filter((e) => e.actor.includes(agentKey));
+    const mine = (trace.body.data as components["schemas"]["TraceEntry"][]).filter((e) => e.actor.includes(agentKey));
     expect(mine.map((e) => [e.data.to, e.data.channel])).toEqual([
       ["in_progress", "mcp"],
       ["pending_review", "mcp"],

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createTestContext, type TestContext } from "../harness.js";
+import type { components } from "../../src/client/schema.js";
 import { taskRequirements } from "../../src/db/schema/index.js";
 import { factory, traceOf, type Made } from "../okrs/factory.js";
 
@@ -18,7 +19,8 @@ afterAll(async () => {
 const TS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 async function allRequirements() {
-  return (await t.json("GET", "/api/requirements", { query: { limit: "500" } })).body.data as any[];
+  return (await t.json("GET", "/api/requirements", { query: { limit: "500" } })).body
+    .data as components["schemas"]["Requirement"][];
 }
 
 describe("create", () => {

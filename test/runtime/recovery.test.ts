@@ -25,13 +25,14 @@ async function start(env: Record<string, string>) {
   return s;
 }
 
-async function api(base: string, method: string, url: string, body?: unknown) {
+/** The answer's status and parsed JSON body, which the assertions read as the API documents it. */
+async function api(base: string, method: string, url: string, body?: unknown): Promise<{ status: number; body: any }> {
   const r = await fetch(`${base}${url}`, {
     method,
     headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { "content-type": "application/json" } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
-  return { status: r.status, body: (await r.json()) as any };
+  return { status: r.status, body: await r.json() };
 }
 
 function alive(pid: number) {

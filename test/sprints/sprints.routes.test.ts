@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createTestContext, type TestContext } from "../harness.js";
+import type { components } from "../../src/client/schema.js";
+
+type TraceEntry = components["schemas"]["TraceEntry"];
+type Sprint = components["schemas"]["Sprint"];
 
 let t: TestContext;
 beforeAll(async () => {
@@ -28,7 +32,7 @@ async function createSprint(body: Record<string, unknown> = {}) {
 
 async function sprintTrace() {
   const r = await t.json("GET", "/api/trace", { query: { limit: "500" } });
-  return (r.body.data as any[]).filter((e) => e.event.startsWith("sprint."));
+  return (r.body.data as TraceEntry[]).filter((e) => e.event.startsWith("sprint."));
 }
 
 async function countSprints() {
@@ -211,7 +215,7 @@ describe("get and list", () => {
       made.push(s);
     }
     const statements: string[] = [];
-    const proto = Object.getPrototypeOf((t.database.db as any).session);
+    const proto = Object.getPrototypeOf(t.database.db._.session);
     const original = proto.prepareQuery;
     proto.prepareQuery = function (this: unknown, query: { sql: string }, ...rest: unknown[]) {
       statements.push(query.sql);
@@ -225,8 +229,8 @@ describe("get and list", () => {
     }
     expect(all.status).toBe(200);
     expect(statements.filter((s) => /"tasks"/.test(s))).toHaveLength(1);
-    const byKey = new Map((all.body.data as any[]).map((s) => [s.sprint_id, s]));
-    made.forEach((s, i) => expect(byKey.get(s.sprint_id).task_counts).toEqual({ ...ZERO, in_progress: i, total: i }));
+    const byKey = new Map((all.body.data as Sprint[]).map((s) => [s.sprint_id, s]));
+    made.forEach((s, i) => expect(byKey.get(s.sprint_id)!.task_counts).toEqual({ ...ZERO, in_progress: i, total: i }));
 
     const seen: number[] = [];
     let cursor: string | null = null;
@@ -234,11 +238,11 @@ describe("get and list", () => {
       const query: Record<string, string> = { limit: "2" };
       if (cursor) query.cursor = cursor;
       const r = await t.json("GET", "/api/sprints", { query });
-      for (const s of r.body.data) expect(s.task_counts).toEqual(byKey.get(s.sprint_id).task_counts);
+      for (const s of r.body.data) expect(s.task_counts).toEqual(byKey.get(s.sprint_id)!.task_counts);
       seen.push(...r.body.data.map((s: any) => s.id));
       cursor = r.body.meta.next_cursor;
     } while (cursor);
-    expect(seen).toEqual((all.body.data as any[]).map((s) => s.id));
+    expect(seen).toEqual((all.body.data as Sprint[]).map((s) => s.id));
 
     await t.json("PATCH", `/api/sprints/${made[0].id}`, { body: { status: "active" } });
     const active = await t.json("GET", "/api/sprints", { query: { status: "active", limit: "500" } });
