@@ -611,7 +611,7 @@ async function main() {
     samples,
   };
   await cleanup();
-  const outDir = path.join(root, "bench/results");
+  const outDir = path.resolve(env("PEER_RESULTS_DIR", path.join(root, "bench/results")));
   fs.mkdirSync(outDir, { recursive: true });
   const file = path.join(outDir, `${date.slice(0, 10)}-peer.json`);
   fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
