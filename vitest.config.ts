@@ -12,7 +12,9 @@ export default defineConfig({
     // imports, and the embedded database, reused emptied by test/fixtures/pglite-pool.ts). Files share no
     // state through modules: the harness gives each its own app and database.
     isolate: false,
-    testTimeout: 30_000,
+    // A timeout is for a hung test, not a slow one: on a busy two-core machine a test that spawns processes
+    // (git, the agent CLIs, servers) can take well over 30 s and be right.
+    testTimeout: 120_000,
     hookTimeout: 60_000,
     reporters: ["default"],
   },
