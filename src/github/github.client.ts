@@ -111,19 +111,6 @@ export function toGithubError(err: unknown): GithubError {
   return new GithubError("upstream", status, reason);
 }
 
-/** An issue as the REST API and webhook payloads give it (only the fields used). */
-export interface GhIssue {
-  number: number;
-  title: string;
-  state: string;
-  body?: string | null;
-  html_url: string;
-  updated_at: string;
-  labels?: Array<string | { name?: string | null }>;
-  assignees?: Array<{ login?: string | null } | null> | null;
-  pull_request?: unknown;
-}
-
 export interface GhPull {
   number: number;
   state: string;

@@ -71,7 +71,6 @@ export function issueToApi(v: repo.IssueView) {
     updated_at: v.updatedAt,
   };
 }
-export type IssueApi = ReturnType<typeof issueToApi>;
 
 export interface ApplyContext {
   actor: string;

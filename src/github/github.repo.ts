@@ -30,7 +30,6 @@ export type IssueValues = Pick<
   "repo" | "number" | "title" | "state" | "labels" | "assignees" | "htmlUrl" | "body" | "githubUpdatedAt"
 >;
 export type RunRow = typeof githubSyncRuns.$inferSelect;
-export type RepoStateRow = typeof githubRepoState.$inferSelect;
 
 /** An issue with the key of its linked task, as responses name it. */
 export interface IssueView extends IssueRow {

@@ -60,8 +60,6 @@ export interface SyncRunnerDeps {
   tickMs?: number;
 }
 
-export type SyncRunner = ReturnType<typeof createSyncRunner>;
-
 export function createSyncRunner({ database, config, client, log, tickMs }: SyncRunnerDeps) {
   const { db } = database;
   const owner = `github-sync-${randomUUID()}`;

@@ -47,8 +47,6 @@ export function objectiveToApi(o: ObjectiveRow, krs: KeyResultView[], reqs: Requ
   };
 }
 
-export type ObjectiveApi = ReturnType<typeof objectiveToApi>;
-
 /** Groups rows by an integer key, keeping their order. */
 export function groupBy<T>(rows: T[], key: (r: T) => number | null): Map<number, T[]> {
   const out = new Map<number, T[]>();

@@ -19,5 +19,3 @@ export function requirementToApi(r: RequirementView) {
     updated_at: r.updatedAt,
   };
 }
-
-export type RequirementApi = ReturnType<typeof requirementToApi>;
