@@ -1,8 +1,10 @@
 // Housekeeping for coding-agent runs, one timer per server process: removes the worktrees of finished tasks
 // (Worktrees.sweep) and pauses active missions whose spend has passed their budget (catching spend that agents
-// reported through the API; runs here trigger the check themselves). Invariants: one pass at a time; a pass
-// that fails is logged and the next one runs as usual; stop() waits for a pass in progress.
+// reported through the API; runs here trigger the check themselves). Invariants: one pass at a time
+// (singleFlight: `pass()` resolves once a pass that began after the call has ended); a pass that fails is
+// logged and the next one runs as usual; stop() waits for a pass in progress.
 import type { FastifyBaseLogger } from "fastify";
+import { singleFlight } from "../../core/single-flight.js";
 import type { Worktrees } from "./worktree.js";
 
 export interface HousekeepingDeps {
@@ -16,17 +18,14 @@ export type Housekeeping = ReturnType<typeof createHousekeeping>;
 
 export function createHousekeeping({ worktrees, enforceBudgets, log, everyMs = 5_000 }: HousekeepingDeps) {
   let timer: NodeJS.Timeout | null = null;
-  let running: Promise<void> | null = null;
-
-  function pass(): Promise<void> {
-    running ??= (async () => {
+  const flight = singleFlight(
+    async () => {
       await worktrees.sweep().catch((err) => log.error({ err }, "sweeping worktrees failed"));
       await enforceBudgets().catch((err) => log.error({ err }, "checking mission budgets failed"));
-    })().finally(() => {
-      running = null;
-    });
-    return running;
-  }
+    },
+    (err) => log.error({ err }, "housekeeping failed"),
+  );
+  const pass = () => flight.trigger();
 
   return {
     pass,
@@ -38,7 +37,7 @@ export function createHousekeeping({ worktrees, enforceBudgets, log, everyMs = 5
     async stop() {
       if (timer) clearInterval(timer);
       timer = null;
-      await running;
+      await flight.idle();
     },
   };
 }
