@@ -211,7 +211,7 @@ describe("auto-pause", () => {
       body: { progress: { status: "in_progress", outputs: { cost_usd: 1.25 } } },
     });
     expect(rep.status).toBe(200);
-    await (t.app as any).services.housekeeping.pass();
+    await t.app.services.housekeeping.pass();
     expect(await get(m.mission_id)).toMatchObject({ status: "paused", spent_usd: 1.25 });
     expect((await traceOf(m.mission_id, "mission.status_changed")).at(-1)!.data).toMatchObject({
       via: "budget",
@@ -220,7 +220,7 @@ describe("auto-pause", () => {
     // Nothing over budget: the pass changes nothing.
     const fine = await mission({ budget_usd: 5 });
     await t.json("POST", `/api/missions/${fine.mission_id}/start`);
-    await (t.app as any).services.housekeeping.pass();
+    await t.app.services.housekeeping.pass();
     expect((await get(fine.mission_id)).status).toBe("active");
   });
 });

@@ -206,10 +206,10 @@ describe.each(Object.keys(CLIS) as Module[])("%s", (module) => {
     expect(reported.at(-1)!.data.outputs).toMatchObject({ commit: head, files_changed: want.files });
 
     // In review the worktree stays; approved, the housekeeping pass removes it and keeps the branch.
-    await (t.app as any).services.housekeeping.pass();
+    await t.app.services.housekeeping.pass();
     expect(fs.existsSync(worktree)).toBe(true);
     expect((await t.json("POST", `/api/tasks/${key}/approve`, { body: { comment: "LGTM" } })).status).toBe(200);
-    await (t.app as any).services.housekeeping.pass();
+    await t.app.services.housekeeping.pass();
     expect(fs.existsSync(worktree)).toBe(false);
     expect(branchExists(repo, branch)).toBe(true);
     expect(git(repo, "worktree", "list").split("\n")).toHaveLength(1);
@@ -238,7 +238,7 @@ describe.each(Object.keys(CLIS) as Module[])("%s", (module) => {
       "error",
     ]);
     // A failed task may be retried: its worktree stays.
-    await (t.app as any).services.housekeeping.pass();
+    await t.app.services.housekeeping.pass();
     expect(fs.existsSync(path.join(dataDir, "worktrees", key))).toBe(true);
   });
 
@@ -411,7 +411,7 @@ describe("claude_code specifics", () => {
     expect((await t.json("POST", `/api/tasks/${key}/reject`, { body: { comment: "add rate limiting" } })).status).toBe(
       200,
     );
-    await (t.app as any).services.housekeeping.pass();
+    await t.app.services.housekeeping.pass();
     expect(fs.existsSync(worktree)).toBe(true);
 
     fs.rmSync(gate);
@@ -423,7 +423,7 @@ describe("claude_code specifics", () => {
     fs.writeFileSync(path.join(worktree, "WIP.md"), "half done\n");
     expect((await t.json("POST", `/api/missions/${missionKey}/pause`)).status).toBe(200);
     await waitStatus(key, "blocked");
-    await (t.app as any).services.housekeeping.pass();
+    await t.app.services.housekeeping.pass();
     expect(fs.readFileSync(path.join(worktree, "WIP.md"), "utf8")).toBe("half done\n");
     // The paused run's process is stopped in the background: wait for its exit before opening the gate, or
     // on a slow machine the old process could pass the gate and work in the worktree beside the new run.

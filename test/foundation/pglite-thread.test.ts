@@ -33,7 +33,7 @@ describe.skipIf(backend !== "pglite")("PGlite in a worker thread", () => {
     expect(rows[0]!.at).toBeInstanceOf(Date);
     const r = await d.db.execute(sql`SELECT ${"2026-01-02T03:04:05.000Z"}::timestamptz AS at`);
     // Drizzle's own parsers keep timestamps as text; they travel to the worker by type OID.
-    expect(typeof (r as any).rows[0].at).toBe("string");
+    expect(typeof (r as { rows: Array<{ at: unknown }> }).rows[0]!.at).toBe("string");
   });
 
   test("an error keeps its PostgreSQL code and details", async () => {

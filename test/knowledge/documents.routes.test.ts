@@ -264,7 +264,7 @@ describe("update", () => {
       body: { title: "Same", content: "Same content", metadata: { y: [1, 2], x: 1 } },
     });
     expect(r.status).toBe(200);
-    expect(r.body.data.updated_at).toBe((d as any).updated_at);
+    expect(r.body.data.updated_at).toBe((d as typeof d & { updated_at: string }).updated_at);
     expect((await traceEvents(t, "knowledge.document_updated")).length).toBe(before);
   });
 

@@ -39,9 +39,8 @@ async function chunks(t: TestContext, documentId: number): Promise<ChunkState[]>
   );
 }
 
-/** The app's own knowledge service (decorated as `services.knowledge` in buildApp). */
-const knowledgeOf = (t: TestContext) =>
-  (t.app as unknown as { services: { knowledge: KnowledgeService } }).services.knowledge;
+/** The app's own knowledge service. */
+const knowledgeOf = (t: TestContext): KnowledgeService => t.app.services.knowledge;
 
 const pendingCount = (t: TestContext) => count(t.database, "SELECT 1 FROM knowledge_chunks WHERE embed_pending");
 
@@ -274,7 +273,8 @@ describe("worker lifecycle and model changes (service level)", () => {
     try {
       expect(
         log.lines.some(
-          ([level, o, m]) => level === "info" && /re-embedding/.test(m) && (o as any).model === "fake-b-32",
+          ([level, o, m]) =>
+            level === "info" && /re-embedding/.test(m) && (o as { model?: unknown }).model === "fake-b-32",
         ),
       ).toBe(true);
       await waitFor("model b", async () => (await chunks(t, d.id))[0]!.embedding_model === "fake-b-32");
@@ -302,7 +302,7 @@ describe("worker lifecycle and model changes (service level)", () => {
       await waitFor("the recovery logged", async () => log.lines.some(([, , m]) => /answering again/.test(m)));
       const relevant = log.lines
         .filter(([level, , m]) => level === "warn" || /answering again/.test(m))
-        .map(([level, o, m]) => [level, m, (o as any).err]);
+        .map(([level, o, m]) => [level, m, (o as { err?: unknown }).err]);
       expect(relevant).toEqual([
         [
           "warn",

@@ -9,7 +9,7 @@ let t: TestContext;
 let knowledge: KnowledgeService;
 beforeAll(async () => {
   t = await createTestContext();
-  knowledge = (t.app as unknown as { services: { knowledge: KnowledgeService } }).services.knowledge;
+  knowledge = t.app.services.knowledge;
 });
 afterAll(async () => {
   await t.close();

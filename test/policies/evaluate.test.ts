@@ -351,7 +351,7 @@ describe("bad input → 4xx in the contract's shape, nothing traced", () => {
     const r =
       typeof body === "string"
         ? await t.json("POST", "/api/policies/evaluate", { payload: body })
-        : await evaluate(body as any);
+        : await t.json("POST", "/api/policies/evaluate", { body });
     expect(r.status).toBe(status);
     expect(r.body).toEqual(want);
     expect(await evaluatedCount()).toBe(before);

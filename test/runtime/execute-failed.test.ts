@@ -68,7 +68,7 @@ describe("execute on a failed task", () => {
     await t.json("PATCH", `/api/missions/${mission}`, { body: { status: "completed" } });
   });
 
-  test("an unassigned failed task gets the mission's agent, as any execute does", async () => {
+  test("an unassigned failed task gets the mission's agent, like any execute", async () => {
     const { mission, agent, task } = await failedTask({ assign: false });
     const r = await t.json("POST", `/api/tasks/${task}/execute`);
     expect(r.status).toBe(202);

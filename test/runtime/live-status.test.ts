@@ -487,7 +487,7 @@ describe("a run's token dies with the run", () => {
     expect((await task(other)).status).toBe("pending");
 
     // last_used_at is kept without a write per request: the noted uses are written by one flush.
-    const services = (t.app as unknown as { services: { tokens: { flushUsage(): Promise<void> } } }).services;
+    const services = t.app.services;
     await services.tokens.flushUsage();
     const used = await t.database.query<{ last_used_at: Date | null }>(
       "SELECT last_used_at FROM api_tokens WHERE name = 'run-' || (SELECT max(id) FROM dispatches d WHERE d.task_id = (SELECT id FROM tasks WHERE task_id = $1))",
