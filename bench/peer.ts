@@ -638,6 +638,8 @@ function judge(summary: Summary) {
     const pc = row?.servers.paperclip;
     if (!mc || !pc) return [];
     const ratio = mc.rps / pc.rps;
+    // No 2xx answer from Paperclip in the measured seconds (too short a run) judges nothing.
+    if (!Number.isFinite(ratio)) return [{ ...t, ratio: NaN, met: false }];
     return [{ ...t, ratio, met: mc.non2xx === 0 && mc.errors === 0 && ratio >= t.min }];
   });
 }
