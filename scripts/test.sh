@@ -1,15 +1,53 @@
 #!/usr/bin/env bash
 # The whole suite: type-check, lint, every test on the embedded database, and again on PostgreSQL when
-# TEST_DATABASE_URL points at a server (a database on it is created and dropped per test file).
+# TEST_DATABASE_URL points at a server (each test file gets a copy of a migrated template database on it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
-echo "== lint"; npx eslint .
-echo "== format (prettier, 120 columns; npm run format fixes)"; npx prettier --check --log-level warn "**/*.{ts,tsx,mts,js,mjs,cjs}"
-# The OpenAPI document: Redocly's recommended rules with no error or warning, and the committed typed client
-# (src/client) generated from the document as it is now.
-echo "== OpenAPI lint"; npx tsx scripts/lint-openapi.ts
-echo "== typed client is current"; npx tsx scripts/generate-client.ts --check
+
+# The checks are single-threaded: two at a time fill the two cores. Each one's output is kept and shown in
+# order once all are done; the script stops there if any failed.
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+names=(
+  "typecheck"
+  "lint"
+  "format (prettier, 120 columns; npm run format fixes)"
+  "OpenAPI lint"
+  "typed client is current"
+)
+commands=(
+  "npx tsc -p tsconfig.json --noEmit"
+  "npx eslint ."
+  "npx prettier --check --log-level warn '**/*.{ts,tsx,mts,js,mjs,cjs}'"
+  # The OpenAPI document: Redocly's recommended rules with no error or warning, and the committed typed client
+  # (src/client) generated from the document as it is now.
+  "npx tsx scripts/lint-openapi.ts"
+  "npx tsx scripts/generate-client.ts --check"
+)
+# (A background job must not run the EXIT trap: that would remove the logs of the others.)
+run_check() {
+  trap - EXIT
+  local rc=0
+  bash -c "${commands[$1]}" >"$logs/$1.out" 2>&1 || rc=$?
+  echo "$rc" >"$logs/$1.rc"
+}
+for i in "${!commands[@]}"; do
+  run_check "$i" &
+  # At most two at once.
+  while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n || true; done
+done
+wait
+failed=0
+for i in "${!commands[@]}"; do
+  echo "== ${names[$i]}"
+  cat "$logs/$i.out"
+  if [ "$(cat "$logs/$i.rc")" != 0 ]; then
+    echo "== ${names[$i]}: FAILED"
+    failed=1
+  fi
+done
+[ "$failed" = 0 ] || exit 1
+
 echo "== tests on PGlite"; env -u TEST_DATABASE_URL npx vitest run "$@"
 if [ -n "${TEST_DATABASE_URL:-}" ]; then
   echo "== tests on PostgreSQL"; npx vitest run "$@"
