@@ -7,6 +7,7 @@ import { Octokit } from "@octokit/rest";
 import { retry } from "@octokit/plugin-retry";
 import { throttling } from "@octokit/plugin-throttling";
 import type { FastifyBaseLogger } from "fastify";
+import { assertNever } from "../core/assert-never.js";
 
 const GitHubOctokit = Octokit.plugin(retry, throttling);
 type OctokitClient = InstanceType<typeof GitHubOctokit>;
@@ -52,6 +53,8 @@ export class GithubError extends Error {
       case "refused":
       case "upstream":
         return `GitHub answered ${this.status}: ${this.reason}`;
+      default:
+        return assertNever(this.kind);
     }
   }
 }

@@ -14,6 +14,7 @@ import type { BeforeComplete } from "../tasks/tasks.service.js";
 import { appendTrace } from "../trace/trace.service.js";
 import { type GithubClient, type GithubError, toGithubError } from "./github.client.js";
 import { issueKey, parsePullUrl } from "./github.refs.js";
+import { assertNever } from "../core/assert-never.js";
 
 /** 502 for a rate limit that outlasts what an approve waits: with the time GitHub gave. */
 export class GithubRateLimited extends Upstream {
@@ -104,6 +105,8 @@ export function createMergeStep({ database, config, client, log }: MergeStepDeps
       case "unauthorized":
       case "upstream":
         throw new Upstream(`${failure.describe()}; ${key} was not merged and the task stays in pending_review`);
+      default:
+        return assertNever(failure.kind);
     }
   };
 }

@@ -8,6 +8,7 @@ import type { HookDeciders } from "../hooks/hooks.service.js";
 import { findTaskKey } from "../trace/trace.lookup.js";
 import type { PoliciesService } from "./policies.service.js";
 import { toolUseActions } from "./tool-actions.js";
+import { assertNever } from "../core/assert-never.js";
 
 export function preToolUseDecider(
   database: Database,
@@ -32,6 +33,8 @@ export function preToolUseDecider(
         return reason ? { decision: null, reason } : null;
       case "allow":
         return null;
+      default:
+        return assertNever(verdict.decision);
     }
   };
 }
