@@ -40,6 +40,7 @@ import {
   resetStatus,
   type AgentEvent,
 } from "./agents.state.js";
+import { isAgentRole } from "../tokens/tokens.state.js";
 
 export interface AgentsDeps {
   database: Database;
@@ -102,7 +103,7 @@ function rejectReadOnly(input: Partial<Record<(typeof READ_ONLY)[number], unknow
 
 /** An agent token may name only its own agent, by id or by key. */
 function assertOwnAgent(by: Principal, ref: Ref | null): void {
-  if (by.role !== "agent") return;
+  if (!isAgentRole(by.role)) return;
   const own = typeof ref === "number" ? ref === by.agentId : ref !== null && ref === by.agentKey;
   if (!own) throw new Forbidden();
 }

@@ -21,6 +21,7 @@ import {
   type ClaudeHookOutput,
   type ClaudeHookPayload,
 } from "./hooks.schemas.js";
+import { isAgentRole } from "../tokens/tokens.state.js";
 
 export const HOOK_ACTIVITY: Record<ClaudeHookEvent, AgentEvent> = {
   SessionStart: "session_start",
@@ -85,7 +86,7 @@ export function createHooksService({ agents, publicUrl, deciders = {} }: HooksDe
     by: Principal,
   ): Promise<ClaudeHookOutput> {
     // Hooks speak for one agent: the one the token is bound to.
-    if (by.role !== "agent" || by.agentId === null) throw new Forbidden();
+    if (!isAgentRole(by.role) || by.agentId === null) throw new Forbidden();
     let taskId: string | number | null = null;
     if (taskHeader !== undefined && taskHeader.trim() !== "") {
       taskId = parseRef(taskHeader.trim());

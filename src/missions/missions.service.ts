@@ -18,6 +18,7 @@ import { appendTrace } from "../trace/trace.service.js";
 import * as repo from "./missions.repo.js";
 import type { MissionCreate, MissionListQuery, MissionUpdate } from "./missions.schemas.js";
 import { canMoveMission, MISSION, missionRuns, type MissionStatus } from "./missions.state.js";
+import { isAgentRole } from "../tokens/tokens.state.js";
 
 export interface MissionsDeps {
   database: Database;
@@ -137,7 +138,7 @@ export function createMissionsService({ database, runtime = noRuntime }: Mission
   async function get(idRaw: string, by: Principal) {
     const m = await load(db, idRaw);
     // An agent may read only the missions it is on.
-    if (by.role === "agent" && (by.agentId === null || !(await isAgentOnMission(db, m.id, by.agentId)))) {
+    if (isAgentRole(by.role) && (by.agentId === null || !(await isAgentOnMission(db, m.id, by.agentId)))) {
       throw new Forbidden();
     }
     return toApi(m, await spentOn(db, m.id));

@@ -30,6 +30,7 @@ import { compileConditions, deepEqual, validateConditions, type ActionMatcher } 
 import * as repo from "./policies.repo.js";
 import type { EvaluateBody, PolicyCreate, PolicyListQuery, PolicyUpdate, TemplateCreate } from "./policies.schemas.js";
 import { findTemplate, POLICY_TEMPLATES } from "./templates.js";
+import { isAgentRole } from "../tokens/tokens.state.js";
 
 export interface PoliciesDeps {
   database: Database;
@@ -335,7 +336,7 @@ export function createPoliciesService({ database }: PoliciesDeps) {
   /** `POST /api/policies/evaluate`: resolves and authorizes the references, then evaluates. */
   async function evaluateRequest(body: EvaluateBody, by: Principal): Promise<PolicyDecision> {
     let agentKey: string | null = null;
-    if (by.role === "agent") {
+    if (isAgentRole(by.role)) {
       // An agent asks as itself; naming another agent is not allowed.
       if (by.agentId === null || by.agentKey === null) throw new Forbidden();
       if (body.agent_id != null) {
@@ -357,7 +358,7 @@ export function createPoliciesService({ database }: PoliciesDeps) {
       const ref = parseRef(body.task_id);
       const t = ref === null ? undefined : await repo.findTaskContext(db, ref);
       if (!t) throw Invalid.field("task_id", "does not exist");
-      if (by.role === "agent" && t.agentId !== by.agentId) throw new Forbidden();
+      if (isAgentRole(by.role) && t.agentId !== by.agentId) throw new Forbidden();
       taskKey = t.taskKey;
       taskMission = { id: t.missionId, key: t.missionKey };
       missionKey = t.missionKey;
@@ -369,7 +370,7 @@ export function createPoliciesService({ database }: PoliciesDeps) {
       if (taskMission !== null && taskMission.id !== m.id) {
         throw Invalid.field("task_id", `belongs to mission ${taskMission.key}, not ${m.missionId}`);
       }
-      if (by.role === "agent" && taskMission === null && !(await isAgentOnMission(db, m.id, by.agentId!))) {
+      if (isAgentRole(by.role) && taskMission === null && !(await isAgentOnMission(db, m.id, by.agentId!))) {
         throw new Forbidden();
       }
       missionKey = m.missionId;
