@@ -41,10 +41,6 @@ export function initialDispatchStatus(awaitsApproval: boolean): DispatchStatus {
   return awaitsApproval ? "awaiting_approval" : "queued";
 }
 
-export function isDispatchStatus(s: string): s is DispatchStatus {
-  return (DISPATCH_STATUSES as readonly string[]).includes(s);
-}
-
 export function canMoveDispatch(from: DispatchStatus, to: DispatchStatus): boolean {
   return MOVES[from].includes(to);
 }

@@ -40,10 +40,6 @@ const RESERVED: Array<{ from: TaskStatus; to: TaskStatus; via: TransitionVia }> 
 export const MISSION_END: TransitionVia = "mission";
 export const ENDED_WITH_MISSION: readonly TaskStatus[] = ["pending", "in_progress", "blocked", "rejected"];
 
-export function isTaskStatus(s: string): s is TaskStatus {
-  return (TASK_STATUSES as readonly string[]).includes(s);
-}
-
 /**
  * Why `from → to` is not allowed for `via`, or null when it is. Staying in the same status is always legal
  * (a report that only adds outputs or logs).
@@ -68,10 +64,10 @@ export function isTerminalTask(s: TaskStatus): boolean {
 // What runs do to a task (tasks.runs.ts applies these; the runtime only names the event).
 
 /** Execute dispatches a task from these; a `failed` one is first moved back to `pending` (a retry). */
-export const EXECUTABLE: readonly TaskStatus[] = ["pending", "blocked", "rejected"];
-export const RETRIED_BY_EXECUTE: readonly TaskStatus[] = ["failed"];
+const EXECUTABLE: readonly TaskStatus[] = ["pending", "blocked", "rejected"];
+const RETRIED_BY_EXECUTE: readonly TaskStatus[] = ["failed"];
 /** A claimed dispatch runs only while its task is in one of these; otherwise the dispatch is dropped. */
-export const RUNNABLE: readonly TaskStatus[] = ["pending", "blocked", "rejected", "in_progress"];
+const RUNNABLE: readonly TaskStatus[] = ["pending", "blocked", "rejected", "in_progress"];
 /** A remote agent that accepted the task moves it from these to `in_progress`. */
 export const ACCEPTED_BY_REMOTE: readonly TaskStatus[] = ["pending", "blocked", "rejected"];
 /** A manual hand-over puts these back to `pending` (the agent pulls it from there). */
