@@ -2,7 +2,7 @@
 // own, on a small app whose handler the test controls (in-flight duplicates, 5xx, expiry).
 import Fastify, { type FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { createTestContext, createTestDb, type TestContext, type TestDb } from "../harness.js";
+import { createTestContext, createTestDb, waitFor, type TestContext, type TestDb } from "../harness.js";
 import { registerAuth, type Principal } from "../../src/http/auth.js";
 import { registerErrorHandling } from "../../src/http/error-handler.js";
 import { canonicalJson } from "../../src/core/canonical-json.js";
@@ -231,7 +231,9 @@ describe("the machinery", () => {
     gate = new Promise((r) => (open = r));
     const before = calls;
     const first = post("/api/work", "fly");
-    await new Promise((r) => setTimeout(r, 30));
+    // Until the first holds the key (it is in the handler): a fixed pause lost this race on a busy machine, and
+    // the duplicate then took the key and waited on the gate forever.
+    await waitFor(() => calls > before, 15_000, "the first request to reach the handler");
     const dup = await post("/api/work", "fly");
     expect(dup.statusCode).toBe(409);
     expect(dup.headers["retry-after"]).toBe("1");
