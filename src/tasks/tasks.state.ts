@@ -40,6 +40,11 @@ const RESERVED: Array<{ from: TaskStatus; to: TaskStatus; via: TransitionVia }> 
 export const MISSION_END: TransitionVia = "mission";
 export const ENDED_WITH_MISSION: readonly TaskStatus[] = ["pending", "in_progress", "blocked", "rejected"];
 
+/** The console narrows a status read from the API with it before asking which moves are legal. */
+export function isTaskStatus(s: string): s is TaskStatus {
+  return (TASK_STATUSES as readonly string[]).includes(s);
+}
+
 /**
  * Why `from → to` is not allowed for `via`, or null when it is. Staying in the same status is always legal
  * (a report that only adds outputs or logs).

@@ -5,6 +5,7 @@ import { api, ok, type TraceEntry } from "../api";
 import { useEvents } from "../live";
 import { ActionButton, ErrorText, JsonText, Section } from "../ui";
 import { TraceTable } from "./TaskPage";
+import { TRACE_EVENT_NAMES } from "../trace-events";
 
 type Filters = { mission_id: string; task_id: string; agent_id: string; event: string; since: string; until: string };
 const EMPTY: Filters = { mission_id: "", task_id: "", agent_id: "", event: "", since: "", until: "" };
@@ -75,7 +76,17 @@ export function TracePage() {
         {field("mission_id", "Mission")}
         {field("task_id", "Task")}
         {field("agent_id", "Agent")}
-        {field("event", "Event")}
+        <label>
+          Event{" "}
+          <select value={draft.event} onChange={(e) => setDraft({ ...draft, event: e.target.value })}>
+            <option value="">any</option>
+            {TRACE_EVENT_NAMES.map((n) => (
+              <option key={n} value={n}>
+                {n}
+              </option>
+            ))}
+          </select>
+        </label>
         {field("since", "Since", "datetime-local")}
         {field("until", "Until", "datetime-local")}
         <button type="submit">Filter</button>
