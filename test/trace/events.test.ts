@@ -19,7 +19,7 @@ afterAll(async () => {
   await t.close();
 });
 
-const busOf = (app: App) => (app as unknown as { services: { events: EventBus } }).services.events;
+const busOf = (app: App): EventBus => app.services.events;
 
 /** Another app on the same database (on PostgreSQL with its own pool, as another process would have). */
 async function secondApp(eventStream: { keepAliveMs?: number; gapWaitMs?: number; idleStopMs?: number } = {}) {
