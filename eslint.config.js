@@ -1,6 +1,11 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+const REPO_OF_ANOTHER_MODULE = {
+  regex: "^(\\.\\./)+[^./][^/]*/[^/]+\\.repo\\.js$",
+  message: "Another module's repo: use its x.lookup.ts / service (one owner per table).",
+};
+
 export default tseslint.config(
   {
     ignores: [
@@ -20,6 +25,44 @@ export default tseslint.config(
       "@typescript-eslint/no-explicit-any": "off",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/no-non-null-assertion": "off",
+    },
+  },
+  // One owner per table: a module's repo is imported only from its own folder; other modules read through the
+  // owner's service-level files (x.lookup.ts, x.runs.ts, its service). Services, repos and state machines never
+  // depend on the HTTP layer (src/http keeps only Fastify plugins).
+  {
+    files: ["src/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [REPO_OF_ANOTHER_MODULE] }],
+    },
+  },
+  {
+    files: ["src/**/*.service.ts", "src/**/*.repo.ts", "src/**/*.state.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            REPO_OF_ANOTHER_MODULE,
+            { regex: "^(\\.\\./)+http/", message: "Services, repos and state files do not depend on src/http." },
+          ],
+        },
+      ],
+    },
+  },
+  // Not yet moved to missions.lookup.ts / agents.lookup.ts (#16): the only file still reading another module's
+  // repo. Delete this block once it does.
+  {
+    files: ["src/trace/trace.service.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { regex: "^(\\.\\./)+http/", message: "Services, repos and state files do not depend on src/http." },
+          ],
+        },
+      ],
     },
   },
   {
