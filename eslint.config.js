@@ -50,21 +50,6 @@ export default tseslint.config(
       ],
     },
   },
-  // Not yet moved to missions.lookup.ts / agents.lookup.ts (#16): the only file still reading another module's
-  // repo. Delete this block once it does.
-  {
-    files: ["src/trace/trace.service.ts"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        {
-          patterns: [
-            { regex: "^(\\.\\./)+http/", message: "Services, repos and state files do not depend on src/http." },
-          ],
-        },
-      ],
-    },
-  },
   {
     files: ["test/fixtures/**/*.{js,mjs,cjs}"],
     languageOptions: {

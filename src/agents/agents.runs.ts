@@ -6,7 +6,7 @@
 import type { Executor } from "../db/client.js";
 import { agents } from "../db/schema/index.js";
 import { eq } from "drizzle-orm";
-import { appendTrace } from "../trace/trace.service.js";
+import { appendTrace } from "../trace/trace.append.js";
 import { findAgent, writeStatus, type AgentRow } from "./agents.repo.js";
 import { EVENT_STATUS, currentTaskEffect, type AgentEvent, type AgentStatus } from "./agents.state.js";
 import { changeStatus, traceStatusChange } from "./agents.status.js";

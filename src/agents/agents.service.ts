@@ -21,7 +21,7 @@ import { Forbidden, Invalid, NotFound } from "../core/errors.js";
 import { generateKey, parseRef, type Ref } from "../core/ids.js";
 import { pageOf, toPage } from "../core/pagination.js";
 import { findTaskKey } from "../trace/trace.lookup.js";
-import { appendTrace } from "../trace/trace.service.js";
+import { appendTrace } from "../trace/trace.append.js";
 import * as repo from "./agents.repo.js";
 import { heartbeatsFor } from "./heartbeats.js";
 import { createStaleness } from "./agents.staleness.js";

@@ -8,7 +8,7 @@
 //   "last output N s ago", staleness's "no heartbeat for N s") are rendered on read by `statusReasonOf`.
 import type { Database, Executor } from "../db/client.js";
 import type { Ref } from "../core/ids.js";
-import { appendTrace } from "../trace/trace.service.js";
+import { appendTrace } from "../trace/trace.append.js";
 import * as repo from "./agents.repo.js";
 import {
   AGENT,

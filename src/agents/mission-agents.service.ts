@@ -7,7 +7,7 @@ import { Invalid, NotFound } from "../core/errors.js";
 import { parseRef } from "../core/ids.js";
 import { pageOf, toPage } from "../core/pagination.js";
 import { findMission } from "../missions/missions.lookup.js";
-import { appendTrace } from "../trace/trace.service.js";
+import { appendTrace } from "../trace/trace.append.js";
 import * as repo from "./agents.repo.js";
 import type { MissionAgentAdd, MissionAgentListQuery } from "./agents.schemas.js";
 import { agentToApi } from "./agents.service.js";

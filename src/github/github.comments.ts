@@ -13,7 +13,7 @@ import type { FastifyBaseLogger } from "fastify";
 import type { GithubConfig } from "../config.js";
 import type { Database } from "../db/client.js";
 import type { Notifier } from "../db/notify.js";
-import { TRACE_CHANNEL } from "../trace/trace.service.js";
+import { TRACE_CHANNEL } from "../trace/trace.append.js";
 import { singleFlight } from "../core/single-flight.js";
 import { toGithubError, type GithubClient } from "./github.client.js";
 import { noteOnTasks } from "./github.issues.js";
@@ -101,7 +101,12 @@ export function createCommentWorker({ database, config, client, notifier, log }:
         await repo.finishComment(tx, issue.id, COMMENT.posted);
         await noteOnTasks(
           tx,
-          [{ taskId: task.id, event: "github.issue_commented", data: { issue: key, comment_url: r.html_url } }],
+          [
+            {
+              taskId: task.id,
+              entry: { event: "github.issue_commented", data: { issue: key, comment_url: r.html_url } },
+            },
+          ],
           ACTOR,
         );
       });
@@ -115,7 +120,12 @@ export function createCommentWorker({ database, config, client, notifier, log }:
         if (final) {
           await noteOnTasks(
             tx,
-            [{ taskId: task.id, event: "github.comment_failed", data: { issue: key, reason: ge.describe() } }],
+            [
+              {
+                taskId: task.id,
+                entry: { event: "github.comment_failed", data: { issue: key, reason: ge.describe() } },
+              },
+            ],
             ACTOR,
           );
         }

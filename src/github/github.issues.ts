@@ -2,7 +2,8 @@
 // newer than ours (so a late webhook never undoes a sync, nor the other way round), and when a linked
 // issue is closed or reopened on GitHub its task's trace says so, in the transaction that writes the change.
 import type { Executor } from "../db/client.js";
-import { appendTrace } from "../trace/trace.service.js";
+import { appendTrace } from "../trace/trace.append.js";
+import type { TraceEvent } from "../trace/trace.events.js";
 import { issueKey } from "./github.refs.js";
 import * as repo from "./github.repo.js";
 import { isIssueState, issueStateEvent } from "./github.state.js";
@@ -104,31 +105,29 @@ export async function applyIssues(tx: Executor, repoName: string, items: repo.Is
   const written = await repo.upsertIssues(tx, values);
   const created: number[] = [];
   const updated: number[] = [];
-  const notes: Array<{ row: repo.IssueRow; event: string; from: string }> = [];
+  const notes: Array<{ row: repo.IssueRow; from: string }> = [];
   for (const row of written) {
     const old = before.get(row.number);
     if (!old) created.push(row.number);
     else updated.push(row.number);
     if (old && row.taskId !== null && old.state !== row.state) {
-      notes.push({
-        row,
-        event: issueStateEvent(row.state),
-        from: old.state,
-      });
+      notes.push({ row, from: old.state });
     }
   }
   await noteOnTasks(
     tx,
     notes.map((n) => ({
       taskId: n.row.taskId!,
-      event: n.event,
-      data: {
-        issue: issueKey(n.row.repo, n.row.number),
-        html_url: n.row.htmlUrl,
-        from: n.from,
-        to: n.row.state,
-        via: ctx.via,
-        ...ctx.data,
+      entry: {
+        event: issueStateEvent(n.row.state),
+        data: {
+          issue: issueKey(n.row.repo, n.row.number),
+          html_url: n.row.htmlUrl,
+          from: n.from,
+          to: n.row.state,
+          via: ctx.via,
+          ...ctx.data,
+        },
       },
     })),
     ctx.actor,
@@ -137,11 +136,7 @@ export async function applyIssues(tx: Executor, repoName: string, items: repo.Is
 }
 
 /** Task-trace entries, appended in mission-key order so two writers never take mission chains in opposite orders. */
-export async function noteOnTasks(
-  tx: Executor,
-  notes: Array<{ taskId: number; event: string; data: Record<string, unknown> }>,
-  actor: string,
-) {
+export async function noteOnTasks(tx: Executor, notes: Array<{ taskId: number; entry: TraceEvent }>, actor: string) {
   if (notes.length === 0) return;
   const keys = new Map((await repo.taskKeys(tx, [...new Set(notes.map((n) => n.taskId))])).map((k) => [k.id, k]));
   const ordered = notes
@@ -150,12 +145,11 @@ export async function noteOnTasks(
     .sort((a, b) => (a.k.missionKey < b.k.missionKey ? -1 : a.k.missionKey > b.k.missionKey ? 1 : a.taskId - b.taskId));
   for (const n of ordered) {
     await appendTrace(tx, {
-      event: n.event,
+      ...n.entry,
       actor,
       missionId: n.k.missionKey,
       taskId: n.k.taskKey,
       agentId: n.k.agentKey,
-      data: n.data,
     });
   }
 }

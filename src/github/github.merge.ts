@@ -11,7 +11,8 @@ import type { GithubConfig } from "../config.js";
 import type { Database } from "../db/client.js";
 import { Invalid, Upstream } from "../core/errors.js";
 import type { BeforeComplete } from "../tasks/tasks.service.js";
-import { appendTrace } from "../trace/trace.service.js";
+import { appendTrace } from "../trace/trace.append.js";
+import type { TraceEvent } from "../trace/trace.events.js";
 import { type GithubClient, type GithubError, toGithubError } from "./github.client.js";
 import { issueKey, parsePullUrl } from "./github.refs.js";
 import { assertNever } from "../core/assert-never.js";
@@ -47,19 +48,18 @@ export function createMergeStep({ database, config, client, log }: MergeStepDeps
     const sha = typeof headSha === "string" && headSha.trim() !== "" ? headSha.trim() : undefined;
     const key = issueKey(pull.repo, pull.number);
     const base = { pr_url: pull.url, pull_request: key, merge_method: config.mergeMethod, sha: sha ?? null };
-    const trace = (event: string, data: Record<string, unknown>) =>
+    const trace = (entry: TraceEvent) =>
       db.transaction((tx) =>
         appendTrace(tx, {
-          event,
+          ...entry,
           actor: principal.actor,
           missionId: task.mission_id,
           taskId: task.task_id,
           agentId: task.agent_id,
-          data,
         }),
       );
 
-    await trace("github.merge_attempted", base);
+    await trace({ event: "github.merge_attempted", data: base });
     // A user is waiting: one retry of a failed attempt, and only short rate-limit waits.
     const call = { interactive: true };
     let failure: GithubError;
@@ -71,7 +71,7 @@ export function createMergeStep({ database, config, client, log }: MergeStepDeps
         { merge_method: config.mergeMethod, ...(sha ? { sha } : {}) },
         call,
       );
-      await trace("github.pr_merged", { ...base, merge_commit_sha: r.sha, already_merged: false });
+      await trace({ event: "github.pr_merged", data: { ...base, merge_commit_sha: r.sha, already_merged: false } });
       return;
     } catch (err) {
       failure = toGithubError(err);
@@ -82,12 +82,18 @@ export function createMergeStep({ database, config, client, log }: MergeStepDeps
     if (failure.kind === "refused" && (failure.status === 405 || failure.status === 409)) {
       const pr = await client.getPull(pull.owner, pull.name, pull.number, call).catch(() => null);
       if (pr?.merged) {
-        await trace("github.pr_merged", { ...base, merge_commit_sha: pr.merge_commit_sha, already_merged: true });
+        await trace({
+          event: "github.pr_merged",
+          data: { ...base, merge_commit_sha: pr.merge_commit_sha, already_merged: true },
+        });
         return;
       }
     }
 
-    await trace("github.merge_failed", { ...base, kind: failure.kind, status: failure.status, reason: failure.reason });
+    await trace({
+      event: "github.merge_failed",
+      data: { ...base, kind: failure.kind, status: failure.status, reason: failure.reason },
+    });
     log.warn(
       { task: task.task_id, pullRequest: key, kind: failure.kind, status: failure.status },
       "pull request merge failed",

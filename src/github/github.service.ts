@@ -12,7 +12,7 @@ import { Invalid, NotFound } from "../core/errors.js";
 import { generateKey, parseRef } from "../core/ids.js";
 import { pageOf, toPage } from "../core/pagination.js";
 import { createTaskInTx, taskToApi } from "../tasks/tasks.service.js";
-import { appendTrace } from "../trace/trace.service.js";
+import { appendTrace } from "../trace/trace.append.js";
 import { createGithubClient, type GithubClient } from "./github.client.js";
 import { createCommentWorker } from "./github.comments.js";
 import { issueToApi } from "./github.issues.js";

@@ -20,7 +20,7 @@ import type { GithubConfig } from "../config.js";
 import type { Database } from "../db/client.js";
 import type { GithubRepoResult } from "../db/schema/index.js";
 import { singleFlight } from "../core/single-flight.js";
-import { appendTrace } from "../trace/trace.service.js";
+import { appendTrace } from "../trace/trace.append.js";
 import { GithubError, toGithubError, type GithubClient } from "./github.client.js";
 import { applyIssues, isPullRequest, issueValues } from "./github.issues.js";
 import * as repo from "./github.repo.js";

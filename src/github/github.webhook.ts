@@ -11,7 +11,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import type { Database } from "../db/client.js";
 import type { GithubConfig } from "../config.js";
 import { Invalid } from "../core/errors.js";
-import { appendTrace } from "../trace/trace.service.js";
+import { appendTrace } from "../trace/trace.append.js";
 import { applyIssues, isPullRequest, issueValues, noteOnTasks } from "./github.issues.js";
 import { issueKey, parsePullUrl } from "./github.refs.js";
 import * as repo from "./github.repo.js";
@@ -82,8 +82,10 @@ export function createWebhookHandler({ database, config }: { database: Database;
               [
                 {
                   taskId: row.taskId,
-                  event: "github.issue_deleted",
-                  data: { issue: key, html_url: row.htmlUrl, action, delivery },
+                  entry: {
+                    event: "github.issue_deleted",
+                    data: { issue: key, html_url: row.htmlUrl, action, delivery },
+                  },
                 },
               ],
               actor,
@@ -141,7 +143,7 @@ export function createWebhookHandler({ database, config }: { database: Database;
         return out(WEBHOOK.duplicate);
       await noteOnTasks(
         tx,
-        naming.map((t) => ({ taskId: t.id, event: "github.pull_request", data })),
+        naming.map((t) => ({ taskId: t.id, entry: { event: "github.pull_request", data } })),
         actor,
       );
       return out(WEBHOOK.applied, `noted on ${naming.length} task${naming.length === 1 ? "" : "s"}`);

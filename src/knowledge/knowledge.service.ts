@@ -11,7 +11,7 @@ import type { Principal } from "../core/principal.js";
 import { Invalid, NotFound } from "../core/errors.js";
 import { generateKey, parseRef, type Ref } from "../core/ids.js";
 import { pageOf, toPage } from "../core/pagination.js";
-import { appendTrace } from "../trace/trace.service.js";
+import { appendTrace } from "../trace/trace.append.js";
 import { chunkContent } from "./knowledge.chunking.js";
 import { createEmbeddingsClient, toVectorLiteral, type EmbeddingsClient } from "./knowledge.embeddings.js";
 import * as repo from "./knowledge.repo.js";

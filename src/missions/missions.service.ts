@@ -14,7 +14,7 @@ import { isAgentOnMission } from "../agents/agents.lookup.js";
 import { generateKey, parseRef } from "../core/ids.js";
 import { pageOf, toPage } from "../core/pagination.js";
 import { noRuntime, type MissionRuntime } from "../runtime/runtime.types.js";
-import { appendTrace } from "../trace/trace.service.js";
+import { appendTrace } from "../trace/trace.append.js";
 import * as repo from "./missions.repo.js";
 import type { MissionCreate, MissionListQuery, MissionUpdate } from "./missions.schemas.js";
 import { canMoveMission, MISSION, missionRuns, type MissionStatus } from "./missions.state.js";

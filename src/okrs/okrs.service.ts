@@ -10,7 +10,7 @@ import { Invalid, NotFound } from "../core/errors.js";
 import { generateKey, parseRef } from "../core/ids.js";
 import { pageOf, toPage } from "../core/pagination.js";
 import { completionInputsOf } from "../requirements/requirements.lookup.js";
-import { appendTrace } from "../trace/trace.service.js";
+import { appendTrace } from "../trace/trace.append.js";
 import * as repo from "./okrs.repo.js";
 import { startError } from "./okrs.progress.js";
 import { OBJECTIVE } from "./okrs.state.js";

@@ -15,7 +15,7 @@ import type { Principal } from "../core/principal.js";
 import { Forbidden, Invalid, NotFound, type FieldErrors } from "../core/errors.js";
 import { generateKey, parseRef, type Ref } from "../core/ids.js";
 import { pageOf, toPage } from "../core/pagination.js";
-import { appendTrace } from "../trace/trace.service.js";
+import { appendTrace } from "../trace/trace.append.js";
 import {
   decide,
   MODE,

@@ -11,7 +11,7 @@ import { generateKey, parseRef, type Ref } from "../core/ids.js";
 import { pageOf, toPage } from "../core/pagination.js";
 import { findKeyResult, findObjective } from "../okrs/okrs.lookup.js";
 import { isForeignKeyViolation, stillReferenced } from "../okrs/okrs.service.js";
-import { appendTrace } from "../trace/trace.service.js";
+import { appendTrace } from "../trace/trace.append.js";
 import * as repo from "./requirements.repo.js";
 import type { RequirementCreate, RequirementListQuery, RequirementUpdate } from "./requirements.schemas.js";
 import { requirementToApi } from "./requirements.view.js";

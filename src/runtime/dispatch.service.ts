@@ -12,7 +12,7 @@ import { findMission } from "../missions/missions.lookup.js";
 import { missionRuns, type MissionStatus } from "../missions/missions.state.js";
 import { assignDispatchedAgent, findTaskForRun, retryByExecute, traceDispatched } from "../tasks/tasks.runs.js";
 import { isExecutable, isRetriedByExecute } from "../tasks/tasks.state.js";
-import { appendTrace } from "../trace/trace.service.js";
+import { appendTrace } from "../trace/trace.append.js";
 import * as repo from "./dispatch.repo.js";
 import { DISPATCH, initialDispatchStatus, isAwaitingApproval } from "./dispatch.state.js";
 import { conflictSummary } from "../tasks/conflicts.js";

@@ -30,7 +30,7 @@ import {
   taskKeyOf,
 } from "../tasks/tasks.runs.js";
 import type { TokensService } from "../tokens/tokens.service.js";
-import { appendTrace } from "../trace/trace.service.js";
+import { appendTrace } from "../trace/trace.append.js";
 import * as repo from "./dispatch.repo.js";
 import { DISPATCH, isRunningDispatch } from "./dispatch.state.js";
 import { groupAlive, killGroup, pidAlive } from "./process.js";

@@ -20,7 +20,7 @@ import {
   submitRunForReview,
   traceDispatched,
 } from "../tasks/tasks.runs.js";
-import { appendTrace } from "../trace/trace.service.js";
+import { appendTrace } from "../trace/trace.append.js";
 import { assertNever } from "../core/assert-never.js";
 import type { AdapterKind, RunOutcome } from "./adapters/types.js";
 import { retryDelayMs, type AgentSettings } from "./agent-config.js";

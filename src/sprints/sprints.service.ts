@@ -10,7 +10,7 @@ import { Invalid, NotFound } from "../core/errors.js";
 import { generateKey, parseRef } from "../core/ids.js";
 import { pageOf, toPage } from "../core/pagination.js";
 import { TASK_STATUSES } from "../tasks/tasks.state.js";
-import { appendTrace } from "../trace/trace.service.js";
+import { appendTrace } from "../trace/trace.append.js";
 import * as repo from "./sprints.repo.js";
 import type { SprintCreate, SprintListQuery, SprintUpdate } from "./sprints.schemas.js";
 import { canMoveSprint, SPRINT, type SprintStatus } from "./sprints.state.js";

@@ -18,7 +18,7 @@ import { and, asc, inArray, ne, or, eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client.js";
 import { tasks } from "../db/schema/index.js";
 import { git } from "../runtime/adapters/worktree.js";
-import { appendTrace } from "../trace/trace.service.js";
+import { appendTrace } from "../trace/trace.append.js";
 import { findTaskView, type TaskView } from "./tasks.repo.js";
 import { reportedEntry, transitionTask } from "./tasks.service.js";
 import type { TaskStatus } from "./tasks.state.js";

@@ -14,7 +14,7 @@ import {
 } from "../db/schema/index.js";
 import type { Ref } from "../core/ids.js";
 import type { Page } from "../core/pagination.js";
-import { TRACE_RETURNING, traceAppendCtes, type AppendedRow, type TraceInput } from "../trace/trace.service.js";
+import { TRACE_RETURNING, traceAppendCtes, type AppendedRow, type TraceInput } from "../trace/trace.append.js";
 import { liveLogChunks, notifyTaskLogsSql } from "./task-logs.live.js";
 import type { TaskStatus } from "./tasks.state.js";
 

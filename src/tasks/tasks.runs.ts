@@ -11,7 +11,7 @@ import { asc, eq, inArray, and } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
 import { requirements, taskRequirements, tasks } from "../db/schema/index.js";
 import type { Ref } from "../core/ids.js";
-import { appendTrace } from "../trace/trace.service.js";
+import { appendTrace } from "../trace/trace.append.js";
 import * as repo from "./tasks.repo.js";
 import { reportedEntry, transitionTask } from "./tasks.service.js";
 import {

@@ -18,7 +18,7 @@ import { Forbidden, Invalid, NotFound, type FieldErrors } from "../core/errors.j
 import { canonicalJson } from "../core/canonical-json.js";
 import { generateKey, parseRef, type Ref } from "../core/ids.js";
 import { pageOf, toPage } from "../core/pagination.js";
-import { appendTrace, type TraceInput } from "../trace/trace.service.js";
+import { appendTrace, type TraceInput } from "../trace/trace.append.js";
 import * as repo from "./tasks.repo.js";
 import { createConflictRadar } from "./conflicts.js";
 import type { LogListQuery, ReviewBody, TaskCreate, TaskListQuery, TaskReport, TaskUpdate } from "./tasks.schemas.js";

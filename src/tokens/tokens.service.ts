@@ -19,7 +19,7 @@ import type { Principal } from "../core/principal.js";
 import { Invalid, NotFound } from "../core/errors.js";
 import { parseRef, type Ref } from "../core/ids.js";
 import { pageOf, toPage } from "../core/pagination.js";
-import { appendTrace } from "../trace/trace.service.js";
+import { appendTrace } from "../trace/trace.append.js";
 import { findAgent } from "../agents/agents.lookup.js";
 import * as repo from "./tokens.repo.js";
 import type { TokenCreate } from "./tokens.schemas.js";

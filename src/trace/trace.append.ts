@@ -118,13 +118,7 @@ export const TRACE_RETURNING = sql.raw(`trace_ins.id::text AS trace_id,
   (extract(epoch FROM trace_ins.at) * 1000)::bigint::text AS trace_at_ms, trace_ins.prev_hash AS trace_prev_hash,
   trace_ins.hash AS trace_hash, pg_notify('${TRACE_CHANNEL}', trace_ins.id::text) AS trace_notified`);
 
-/**
- * An append whose event is only known as a `string` (never a literal: an unknown literal is refused). Kept for
- * the two GitHub helpers that pass their event through a `string` parameter (github.merge.ts `trace`,
- * github.issues.ts `noteOnTasks`); remove it once they take `TraceEventName`/`TraceInput`.
- */
-export type UntypedTraceInput<E extends string> = AnyTraceInput & { event: E } & (string extends E ? unknown : never);
-
+// The implementation's view of an entry; callers see only the typed overload.
 type AnyTraceInput = {
   event: string;
   actor: string;
@@ -136,8 +130,6 @@ type AnyTraceInput = {
 
 /** Appends one entry in `exec`'s transaction (see the invariants above) and returns it as stored. */
 export async function appendTrace(exec: Executor, entry: TraceInput): Promise<TraceRow>;
-/** @deprecated the event as a plain string: name it with `TraceInput` instead (see UntypedTraceInput). */
-export async function appendTrace<E extends string>(exec: Executor, entry: UntypedTraceInput<E>): Promise<TraceRow>;
 export async function appendTrace(exec: Executor, entry: AnyTraceInput): Promise<TraceRow> {
   const { ctes, toRow } = appendStatement(entry);
   const result = await exec.execute(sql`WITH ${ctes} SELECT ${TRACE_RETURNING} FROM trace_ins`);

@@ -159,7 +159,7 @@ export interface TraceEventData {
   "github.issue_closed": GithubIssueNote;
   "github.issue_reopened": GithubIssueNote;
   "github.issue_deleted": { issue: string; html_url: string; action: string; delivery: string };
-  "github.issue_commented": { issue: string; comment_url: string };
+  "github.issue_commented": { issue: string; comment_url: string | null };
   "github.comment_failed": { issue: string; reason: string };
   "github.pull_request": Record<string, unknown>;
   "github.merge_attempted": GithubMerge;

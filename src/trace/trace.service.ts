@@ -6,26 +6,14 @@ import type { Database, Executor } from "../db/client.js";
 import { Invalid, NotFound } from "../core/errors.js";
 import { parseRef } from "../core/ids.js";
 import { pageOf, toPage } from "../core/pagination.js";
-import { findMission } from "../missions/missions.repo.js";
-import { findAgent } from "../agents/agents.repo.js";
+import { findMission } from "../missions/missions.lookup.js";
+import { findAgent } from "../agents/agents.lookup.js";
 import { findTaskKey } from "./trace.lookup.js";
 import * as repo from "./trace.repo.js";
 import { exportLines, replayMission, verifyChain } from "./audit.js";
 import type { ChainScope } from "./chain.js";
 import type { ChainQuery, EventsQuery, ReplayBody, TraceQuery } from "./trace.schemas.js";
 import type { TraceView } from "./trace.events.js";
-
-// re-export until importers switch to trace.append.js
-export {
-  appendTrace,
-  chainOf,
-  traceAppendCtes,
-  TRACE_CHANNEL,
-  TRACE_RETURNING,
-  type AppendedRow,
-  type TraceInput,
-  type TraceRow,
-} from "./trace.append.js";
 
 /** Resolved filters of the live stream: keys, or `null` when a filter can match nothing. */
 export interface LiveFilter {

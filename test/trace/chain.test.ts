@@ -12,7 +12,7 @@ import {
   contentJson,
   entryHash,
 } from "../../src/trace/canonical.js";
-import { appendTrace } from "../../src/trace/trace.service.js";
+import { appendTrace } from "../../src/trace/trace.append.js";
 import { backend, createTestContext, type TestContext } from "../harness.js";
 import { append, createMission, idsOf, sql, uniq, verify } from "./helpers.js";
 

@@ -7,7 +7,7 @@ import { buildApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { openDatabase, type Database, type Executor } from "../../src/db/client.js";
 import type { EventBus } from "../../src/trace/events.bus.js";
-import { appendTrace } from "../../src/trace/trace.service.js";
+import { appendTrace } from "../../src/trace/trace.append.js";
 import { backend, createTestContext, waitFor, type TestContext } from "../harness.js";
 import { append, createMission, openSse, uniq, type SseClient } from "./helpers.js";
 

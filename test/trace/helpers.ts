@@ -3,7 +3,7 @@
 import http from "node:http";
 import { expect } from "vitest";
 import type { Executor } from "../../src/db/client.js";
-import { appendTrace, type TraceInput } from "../../src/trace/trace.service.js";
+import { appendTrace, type TraceInput } from "../../src/trace/trace.append.js";
 import type { TestContext } from "../harness.js";
 
 let seq = 0;

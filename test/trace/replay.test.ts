@@ -4,7 +4,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { emptyReplay, foldTrace, type FoldEntry } from "../../src/trace/replay.fold.js";
-import { appendTrace } from "../../src/trace/trace.service.js";
+import { appendTrace } from "../../src/trace/trace.append.js";
 import { createTestContext, type TestContext } from "../harness.js";
 import { append, createMission, sql, uniq } from "./helpers.js";
 
