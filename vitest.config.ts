@@ -8,9 +8,8 @@ export default defineConfig({
     // Three files at once on two cores: most files spend their time waiting on child processes, servers and
     // timers, so this is ~1.7x faster than the default (cores - 1 = one file at a time) on this machine.
     maxWorkers: 3,
-    // A worker runs its files one after another in one process, modules loaded once (seconds per file saved:
-    // imports, and the embedded database, reused emptied by test/fixtures/pglite-pool.ts). Files share no
-    // state through modules: the harness gives each its own app and database.
+    // A worker runs its files one after another in one process, modules loaded once (seconds of imports saved
+    // per file). Files share no state through modules: the harness gives each its own app and database.
     isolate: false,
     // A timeout is for a hung test, not a slow one: on a busy two-core machine a test that spawns processes
     // (git, the agent CLIs, servers) can take well over 30 s and be right.

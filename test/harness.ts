@@ -1,5 +1,5 @@
-// Test harness: every test file gets a fresh database (an in-memory PGlite, emptied and reused within a test
-// process by fixtures/pglite-pool.ts, or with TEST_DATABASE_URL a new PostgreSQL database on that server),
+// Test harness: every test file gets a fresh database (an in-memory PGlite loaded from a migrated template
+// by fixtures/pglite-pool.ts, or with TEST_DATABASE_URL a new PostgreSQL database on that server),
 // migrated exactly as at start-up, and an app built by buildApp.
 import type { LightMyRequestResponse } from "fastify";
 import { createTestScratchDatabase } from "./fixtures/scratch-database.js";
