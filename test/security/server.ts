@@ -34,7 +34,8 @@ export async function startLiveApp(env: Record<string, string> = {}): Promise<Li
       cb();
     },
   });
-  const config = loadConfig({ MC_DATA_DIR: "/tmp/mc-test-unused", ...env });
+  // The overload guard off, as in the harness: on a busy machine it answered 503 to the fixtures' set-up.
+  const config = loadConfig({ MC_DATA_DIR: "/tmp/mc-test-unused", MC_MAX_EVENT_LOOP_DELAY_MS: "0", ...env });
   const logger = createLogger("trace", sink);
   const app = await buildApp({ config, database: db.database, logger, eventStream: { keepAliveMs: 60_000 } });
   await app.listen({ host: "127.0.0.1", port: 0 });
