@@ -279,7 +279,12 @@ describe("staleness is written", () => {
     async () => {
       const database: Database = await openDatabase({ databaseUrl: t.db.url, dataDir: null, poolSize: 3 });
       const second = await buildApp({
-        config: loadConfig({ MC_DATA_DIR: "/tmp/mc-test-unused", LOG_LEVEL: "silent", MC_AGENT_STALE_AFTER_S: "1" }),
+        config: loadConfig({
+          MC_DATA_DIR: "/tmp/mc-test-unused",
+          LOG_LEVEL: "silent",
+          MC_AGENT_STALE_AFTER_S: "1",
+          MC_MAX_EVENT_LOOP_DELAY_MS: "0",
+        }),
         database,
       });
       await second.ready();

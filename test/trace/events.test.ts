@@ -25,7 +25,12 @@ const busOf = (app: App): EventBus => app.services.events;
 async function secondApp(eventStream: { keepAliveMs?: number; gapWaitMs?: number; idleStopMs?: number } = {}) {
   const database: Database =
     backend === "postgres" ? await openDatabase({ databaseUrl: t.db.url, dataDir: null, poolSize: 3 }) : t.database;
-  const config = loadConfig({ MC_DATA_DIR: "/tmp/mc-test-unused", LOG_LEVEL: "silent" });
+  // The overload guard off, as in the harness: a busy machine must not answer 503 here.
+  const config = loadConfig({
+    MC_DATA_DIR: "/tmp/mc-test-unused",
+    LOG_LEVEL: "silent",
+    MC_MAX_EVENT_LOOP_DELAY_MS: "0",
+  });
   const app = await buildApp({ config, database, eventStream });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const addr = app.server.address();
