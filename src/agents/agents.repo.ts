@@ -160,7 +160,7 @@ export async function heartbeat(exec: Executor, ref: Ref): Promise<AgentView | u
   const rows = await exec
     .update(agents)
     .set({ lastSeenAt: sql`now()` })
-    .where(and(refWhere(agents.id, agents.agentId, ref), sql`${agents.status} <> 'offline'`))
+    .where(and(refWhere(agents.id, agents.agentId, ref), sql`${agents.status} <> ${AGENT.offline}`))
     .returning(viewCols);
   return rows[0] ? toView(rows[0]) : undefined;
 }

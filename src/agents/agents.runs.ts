@@ -8,7 +8,7 @@ import { agents } from "../db/schema/index.js";
 import { eq } from "drizzle-orm";
 import { appendTrace } from "../trace/trace.append.js";
 import { findAgent, writeStatus, type AgentRow } from "./agents.repo.js";
-import { EVENT_STATUS, currentTaskEffect, type AgentEvent, type AgentStatus } from "./agents.state.js";
+import { EVENT_STATUS, currentTaskEffect, type AgentEvent, type AgentStatus, AGENT } from "./agents.state.js";
 import { changeStatus, traceStatusChange } from "./agents.status.js";
 
 export type { AgentRow } from "./agents.repo.js";
@@ -76,7 +76,7 @@ export async function runActivity(
  */
 export async function runHoldsAgent(tx: Executor, agentId: number, keys: RunKeys & { taskKey: string }) {
   await changeStatus(tx, agentId, {
-    to: "working",
+    to: AGENT.working,
     cause: "run",
     reason: `running ${keys.taskKey}`,
     actor: keys.actor,
@@ -93,12 +93,12 @@ export async function runHoldsAgent(tx: Executor, agentId: number, keys: RunKeys
  */
 export async function runReleasesAgent(tx: Executor, agentId: number, keys: RunKeys, why: string) {
   await changeStatus(tx, agentId, {
-    to: "idle",
+    to: AGENT.idle,
     cause: "run",
     reason: why,
     actor: keys.actor,
     currentTask: { set: null },
-    onlyFrom: ["working"],
+    onlyFrom: [AGENT.working],
     missionKey: keys.missionKey,
     taskKey: keys.taskKey,
   });

@@ -1263,8 +1263,11 @@ export interface components {
                 running: boolean;
                 workers: {
                     agent_id: string;
-                    /** @description idle, running, restarting, stopped, escalated */
-                    state: string;
+                    /**
+                     * @description the agent worker's state in this server
+                     * @enum {string}
+                     */
+                    state: "idle" | "running" | "restarting" | "stopped" | "escalated";
                     current_task_id: string | null;
                 }[];
             };

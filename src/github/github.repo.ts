@@ -23,6 +23,7 @@ import {
   type RunTrigger,
   type WebhookResultKind,
 } from "./github.state.js";
+import { TASK } from "../tasks/tasks.state.js";
 
 export type IssueRow = typeof githubIssues.$inferSelect;
 export type IssueValues = Pick<
@@ -345,7 +346,7 @@ const commentDue = and(
     isNull(githubIssues.commentClaimedAt),
     sql`${githubIssues.commentClaimedAt} < now() - make_interval(secs => ${COMMENT_RETRY_S} * (${githubIssues.commentAttempts} + 1))`,
   ),
-  sql`EXISTS (SELECT 1 FROM ${tasks} WHERE ${tasks.id} = ${githubIssues.taskId} AND ${tasks.status} = 'completed')`,
+  sql`EXISTS (SELECT 1 FROM ${tasks} WHERE ${tasks.id} = ${githubIssues.taskId} AND ${tasks.status} = ${TASK.completed})`,
 );
 
 /** Linked issues whose task has completed and that still need their comment, claimed for this worker. */

@@ -3,6 +3,7 @@ import { EnumText, JsonObject, nameSchemas, Nullable, StringEnum, Timestamp } fr
 import { KeySchema } from "../core/ids.js";
 import { PageQuery } from "../core/pagination.js";
 import { MISSION_STATUSES } from "./missions.state.js";
+import { WORKER_STATES } from "../runtime/worker.state.js";
 
 export const MissionStatusSchema = StringEnum(MISSION_STATUSES, {
   description: "planning (default), active, paused, completed, failed, cancelled",
@@ -50,7 +51,7 @@ export type MissionUpdate = Static<typeof MissionUpdate>;
 
 export const WorkerView = Type.Object({
   agent_id: Type.String(),
-  state: Type.String({ description: "idle, running, restarting, stopped, escalated" }),
+  state: StringEnum(WORKER_STATES, { description: "the agent worker's state in this server" }),
   current_task_id: Nullable(Type.String()),
 });
 

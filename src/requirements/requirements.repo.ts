@@ -6,6 +6,7 @@ import { keyResults, objectives, requirements, taskRequirements, tasks } from ".
 import type { Ref } from "../core/ids.js";
 import type { Page } from "../core/pagination.js";
 import type { RequirementStatus } from "./requirements.state.js";
+import { TASK } from "../tasks/tasks.state.js";
 
 export type RequirementRow = typeof requirements.$inferSelect;
 /** A requirement as read for a response: the keys it refers to and the counts of the tasks serving it. */
@@ -21,7 +22,7 @@ export type RequirementView = RequirementRow & {
 // Written out with aliases and a qualified outer reference: Drizzle leaves column names unqualified in a
 // single-table select, and inside the subquery an unqualified "id" would name the inner table's column.
 const taskCount = sql<number>`(select cast(count(*) as integer) from task_requirements tr where tr.requirement_id = "requirements"."id")`;
-const completedTaskCount = sql<number>`(select cast(count(*) as integer) from task_requirements tr join tasks t on t.id = tr.task_id where tr.requirement_id = "requirements"."id" and t.status = 'completed')`;
+const completedTaskCount = sql<number>`(select cast(count(*) as integer) from task_requirements tr join tasks t on t.id = tr.task_id where tr.requirement_id = "requirements"."id" and t.status = ${TASK.completed})`;
 
 function selectViews(exec: Executor, where: SQL | undefined) {
   return exec

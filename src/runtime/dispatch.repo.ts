@@ -2,6 +2,7 @@ import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import { execRows, type Executor } from "../db/client.js";
 import { agents, dispatches, missionAgents, missionLeases } from "../db/schema/index.js";
 import { DISPATCH, LIVE_DISPATCH_STATUSES, LOAD_DISPATCH_STATUSES } from "./dispatch.state.js";
+import { MISSION } from "../missions/missions.state.js";
 
 export type DispatchRow = typeof dispatches.$inferSelect;
 
@@ -182,7 +183,7 @@ export async function orphanedActiveMissions(exec: Executor) {
     sql`
     SELECT m.id FROM missions m
     LEFT JOIN ${missionLeases} l ON l.mission_id = m.id
-    WHERE m.status = 'active' AND (l.mission_id IS NULL OR l.expires_at < now())
+    WHERE m.status = ${MISSION.active} AND (l.mission_id IS NULL OR l.expires_at < now())
     ORDER BY m.id`,
   );
   return rows.map((x) => Number(x.id));

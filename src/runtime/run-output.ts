@@ -16,6 +16,7 @@ import type { LogLevel, RunEvent } from "./adapters/types.js";
 import * as repo from "./dispatch.repo.js";
 import { RUNTIME_ACTOR } from "./runtime.types.js";
 import type { WorkerDeps } from "./worker.js";
+import { AGENT } from "../agents/agents.state.js";
 
 /** Collects output lines and writes them in batches, so a chatty agent costs a statement per batch. */
 export class LogBuffer {
@@ -160,7 +161,7 @@ export class RunSink {
         };
         // The run holds the agent: it stays working through its session's start.
         const why = `running ${t.taskId}`;
-        await runActivity(tx, a, "session_start", context, { actor: RUNTIME_ACTOR, why, status: "working" });
+        await runActivity(tx, a, "session_start", context, { actor: RUNTIME_ACTOR, why, status: AGENT.working });
         await runActivity(tx, a, "task_start", context, { actor: RUNTIME_ACTOR, why });
       }),
     );

@@ -23,6 +23,7 @@ import { LogBuffer, RunSink } from "./run-output.js";
 import { RUNTIME_ACTOR } from "./runtime.types.js";
 import { settleRun, type Crashes, type StopMode } from "./settle.js";
 import type { WorkerDeps } from "./worker.js";
+import type { AfterRun } from "./worker.state.js";
 
 /** A dispatch the worker has claimed, while it runs. */
 export interface ActiveRun {
@@ -47,7 +48,7 @@ export interface RunHost {
   /** The run's task is known: the worker's current tasks change. */
   taskKnown(): void;
   /** The run is over for the worker; `after` is what its end did to the worker. */
-  runEnded(dispatchId: number, after: "escalated" | "restarting" | null): void;
+  runEnded(dispatchId: number, after: AfterRun): void;
 }
 
 const revokeFailed = (deps: WorkerDeps) => (err: unknown) => deps.log.error({ err }, "revoking a run token failed");

@@ -20,7 +20,7 @@ import { notify, type Notifier } from "../db/notify.js";
 import { assertNever } from "../core/assert-never.js";
 import { findMission } from "../missions/missions.lookup.js";
 import type { RuntimeView } from "../missions/missions.schemas.js";
-import { isTerminalMission, missionRuns, type MissionStatus } from "../missions/missions.state.js";
+import { isTerminalMission, missionRuns, type MissionStatus, MISSION } from "../missions/missions.state.js";
 import {
   failOpenTasksOfMission,
   findTaskForRun,
@@ -159,7 +159,7 @@ export class Runtime implements MissionRuntime {
 
   async lockForMove(tx: Executor, missionId: number, to: MissionStatus) {
     const terminal = isTerminalMission(to);
-    if (to !== "paused" && !terminal) return;
+    if (to !== MISSION.paused && !terminal) return;
     const live = await repo.liveForMission(tx, missionId, { lock: true });
     const ids = terminal
       ? await openTaskIdsOfMission(tx, missionId)
@@ -174,7 +174,7 @@ export class Runtime implements MissionRuntime {
     to: MissionStatus,
     actor: string,
   ) {
-    if (to === "paused") await this.pauseWork(tx, mission, actor);
+    if (to === MISSION.paused) await this.pauseWork(tx, mission, actor);
     else if (isTerminalMission(to)) await this.endWork(tx, mission, to, actor);
   }
 

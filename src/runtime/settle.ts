@@ -28,6 +28,8 @@ import * as repo from "./dispatch.repo.js";
 import { DISPATCH, succeededStatus } from "./dispatch.state.js";
 import { RUNTIME_ACTOR } from "./runtime.types.js";
 import type { ActiveRun, RunHost } from "./run.js";
+import { AGENT } from "../agents/agents.state.js";
+import { WORKER } from "./worker.state.js";
 
 /** What a failed run does to its worker. */
 export type AfterCrash = { retry: { delayMs: number } | null; escalate: string | null };
@@ -123,7 +125,7 @@ export async function settleRun(
               {
                 actor: RUNTIME_ACTOR,
                 why: `run of ${task.taskId} finished`,
-                ...(othersLive ? { status: "working" as const } : {}),
+                ...(othersLive ? { status: AGENT.working } : {}),
               },
             );
             break;
@@ -195,7 +197,7 @@ export async function settleRun(
     );
   else if (retry)
     log.warn({ ...said, retry_in_ms: retry.delayMs, next_attempt: d.attempt + 1 }, "agent run will be retried");
-  host.runEnded(d.id, settledElsewhere ? null : escalate ? "escalated" : retry ? "restarting" : null);
+  host.runEnded(d.id, settledElsewhere ? null : escalate ? WORKER.escalated : retry ? WORKER.restarting : null);
 }
 
 /** How a worker stops its runs (see AgentWorker.stop). */

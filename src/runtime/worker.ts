@@ -18,8 +18,7 @@ import { agentSettings } from "./agent-config.js";
 import * as repo from "./dispatch.repo.js";
 import { runDispatch, type ActiveRun, type RunHost } from "./run.js";
 import { Crashes, settleStoppedRun, type StopMode } from "./settle.js";
-
-export type WorkerState = "idle" | "running" | "restarting" | "stopped" | "escalated";
+import { WORKER, type AfterRun, type WorkerState } from "./worker.state.js";
 
 export interface WorkerDeps {
   database: Database;
@@ -34,7 +33,7 @@ export interface WorkerDeps {
 }
 
 export class AgentWorker implements RunHost {
-  state: WorkerState = "idle";
+  state: WorkerState = WORKER.idle;
   currentTaskIds: string[] = [];
   readonly crashes = new Crashes();
   stopMode: StopMode | null = null;
@@ -84,12 +83,12 @@ export class AgentWorker implements RunHost {
         return;
       }
       if (!d) {
-        if (this.runs.size === 0 && this.state === "running") this.state = "idle";
+        if (this.runs.size === 0 && this.state === WORKER.running) this.state = WORKER.idle;
         return;
       }
       const active: ActiveRun = { dispatch: d, taskKey: null, run: null, stopping: false, logs: null };
       this.runs.set(d.id, active);
-      this.state = "running";
+      this.state = WORKER.running;
       void runDispatch(this, active, agent, settings).catch((err) =>
         this.deps.log.error({ err, dispatch: d.id }, "run failed"),
       );
@@ -98,7 +97,7 @@ export class AgentWorker implements RunHost {
 
   /** Stopped or escalated: the worker takes no work. A method, so a check after an await reads the state anew. */
   private halted(): boolean {
-    return this.stopped || this.state === "escalated";
+    return this.stopped || this.state === WORKER.escalated;
   }
 
   othersLive(dispatchId: number): boolean {
@@ -109,19 +108,19 @@ export class AgentWorker implements RunHost {
     this.currentTaskIds = [...this.runs.values()].flatMap((r) => (r.taskKey ? [r.taskKey] : []));
   }
 
-  runEnded(dispatchId: number, after: "escalated" | "restarting" | null): void {
+  runEnded(dispatchId: number, after: AfterRun): void {
     if (after !== null) this.state = after;
     this.runs.delete(dispatchId);
     this.taskKnown();
-    if (this.runs.size === 0 && this.state === "running") this.state = "idle";
+    if (this.runs.size === 0 && this.state === WORKER.running) this.state = WORKER.idle;
     this.wake();
   }
 
   /** A person reset the agent: an escalated worker forgets its crashes and takes work again. */
   unescalate(): void {
     this.crashes.forget();
-    if (this.state !== "escalated") return;
-    this.state = "idle";
+    if (this.state !== WORKER.escalated) return;
+    this.state = WORKER.idle;
     this.wake();
   }
 
@@ -158,6 +157,6 @@ export class AgentWorker implements RunHost {
     );
     this.runs.clear();
     this.currentTaskIds = [];
-    if (this.state !== "escalated") this.state = "stopped";
+    if (this.state !== WORKER.escalated) this.state = WORKER.stopped;
   }
 }

@@ -22,9 +22,15 @@ import { appendTrace } from "../trace/trace.append.js";
 import { findTaskView, type TaskView } from "./tasks.repo.js";
 import { reportedEntry, transitionTask } from "./tasks.service.js";
 import type { TaskStatus } from "./tasks.state.js";
+import { TASK } from "./tasks.state.js";
 
 /** Tasks whose branch is still in play: being worked on, waiting for review or for another run. */
-export const OPEN_FOR_CONFLICTS: readonly TaskStatus[] = ["in_progress", "pending_review", "blocked", "rejected"];
+export const OPEN_FOR_CONFLICTS: readonly TaskStatus[] = [
+  TASK.in_progress,
+  TASK.pending_review,
+  TASK.blocked,
+  TASK.rejected,
+];
 
 /** Most changed files kept per task, and most tasks of one repository compared. */
 export const MAX_TRACKED_FILES = 1_000;

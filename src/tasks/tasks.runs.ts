@@ -24,6 +24,7 @@ import {
   type TaskStatus,
   type TransitionVia,
 } from "./tasks.state.js";
+import { TASK } from "./tasks.state.js";
 
 export type { TaskView } from "./tasks.repo.js";
 type TaskView = repo.TaskView;
@@ -82,7 +83,7 @@ export async function openTaskIdsOfMission(exec: Executor, missionId: number): P
 
 /** Executing a failed task retries it: back to `pending`, in the dispatch's transaction. */
 export function retryByExecute(tx: Executor, task: TaskView, actor: string): Promise<TaskView> {
-  return transitionTask(tx, task, "pending", actor, { via: "execute", comment: "retried by execute" });
+  return transitionTask(tx, task, TASK.pending, actor, { via: "execute", comment: "retried by execute" });
 }
 
 /** Execute chose the agent of a task that had none: assigned, with its `task.updated` entry. */
@@ -130,8 +131,8 @@ export async function traceDispatched(
 
 /** A run starts: an agent that runs here has the task `in_progress` from now until the run ends. */
 export async function startRun(tx: Executor, task: TaskView, run: RunActor & { runsHere: boolean }): Promise<TaskView> {
-  if (!run.runsHere || task.status === "in_progress") return task;
-  return transitionTask(tx, task, "in_progress", run.actor, {
+  if (!run.runsHere || task.status === TASK.in_progress) return task;
+  return transitionTask(tx, task, TASK.in_progress, run.actor, {
     via: "dispatch",
     comment: `dispatch ${run.dispatchId} started`,
   });
@@ -232,7 +233,14 @@ async function moveIf(
 
 /** A run here exited 0: the work goes to review, unless the agent's own reports already took it further. */
 export function submitRunForReview(tx: Executor, task: TaskView, run: RunActor): Promise<TaskView> {
-  return moveIf(tx, task, ["in_progress"], "pending_review", run.actor, `agent finished (dispatch ${run.dispatchId})`);
+  return moveIf(
+    tx,
+    task,
+    [TASK.in_progress],
+    TASK.pending_review,
+    run.actor,
+    `agent finished (dispatch ${run.dispatchId})`,
+  );
 }
 
 /** A remote agent accepted the task: it works on it now. */
@@ -241,7 +249,7 @@ export function acceptedByRemote(tx: Executor, task: TaskView, run: RunActor): P
     tx,
     task,
     ACCEPTED_BY_REMOTE,
-    "in_progress",
+    TASK.in_progress,
     run.actor,
     `remote agent accepted dispatch ${run.dispatchId}`,
   );
@@ -249,7 +257,7 @@ export function acceptedByRemote(tx: Executor, task: TaskView, run: RunActor): P
 
 /** The task was handed to an agent that pulls its work: back to `pending` for it, with `task.handed_over`. */
 export async function handedOver(tx: Executor, task: TaskView, agentKey: string, run: RunActor): Promise<TaskView> {
-  const moved = await moveIf(tx, task, HANDED_OVER, "pending", run.actor, `handed over to ${agentKey}`);
+  const moved = await moveIf(tx, task, HANDED_OVER, TASK.pending, run.actor, `handed over to ${agentKey}`);
   await appendTrace(tx, {
     event: "task.handed_over",
     actor: run.actor,
@@ -264,7 +272,7 @@ export async function handedOver(tx: Executor, task: TaskView, agentKey: string,
 /** The run failed: its reason in the logs, and the task failed unless it already went on to review. */
 export async function failRun(tx: Executor, task: TaskView, reason: string, actor: string): Promise<TaskView> {
   await note(tx, task, "error", `run failed: ${reason}`);
-  return moveIf(tx, task, FAILED_BY_RUN, "failed", actor, reason);
+  return moveIf(tx, task, FAILED_BY_RUN, TASK.failed, actor, reason);
 }
 
 /**
@@ -276,8 +284,8 @@ export async function requeueFailedRun(
   task: TaskView,
   retry: { nextAttempt: number; delayMs: number; actor: string },
 ): Promise<TaskView | null> {
-  if (task.status !== "failed") return null;
-  const moved = await transitionTask(tx, task, "pending", retry.actor, {
+  if (task.status !== TASK.failed) return null;
+  const moved = await transitionTask(tx, task, TASK.pending, retry.actor, {
     via: "dispatch",
     comment: `retrying (attempt ${retry.nextAttempt})`,
   });
@@ -291,9 +299,9 @@ export async function interruptRun(
   task: TaskView | undefined,
   why: { note: string; actor: string; via: TransitionVia },
 ): Promise<void> {
-  if (!task || task.status !== "in_progress") return;
+  if (!task || task.status !== TASK.in_progress) return;
   await note(tx, task, "warn", why.note);
-  await transitionTask(tx, task, "blocked", why.actor, { via: why.via, comment: why.note });
+  await transitionTask(tx, task, TASK.blocked, why.actor, { via: why.via, comment: why.note });
 }
 
 /** A mission ended: every task still open with it fails with the note (`pending_review` stays for its review). */
@@ -302,6 +310,6 @@ export async function failOpenTasksOfMission(tx: Executor, missionId: number, wh
     const task = await repo.findTaskView(tx, id, { lock: true });
     if (!task || !isEndedWithMission(task.status)) continue;
     await note(tx, task, "warn", why.note);
-    await transitionTask(tx, task, "failed", why.actor, { via: MISSION_END, comment: why.note });
+    await transitionTask(tx, task, TASK.failed, why.actor, { via: MISSION_END, comment: why.note });
   }
 }

@@ -22,7 +22,7 @@ import { appendTrace, type TraceInput } from "../trace/trace.append.js";
 import * as repo from "./tasks.repo.js";
 import { createConflictRadar } from "./conflicts.js";
 import type { LogListQuery, ReviewBody, TaskCreate, TaskListQuery, TaskReport, TaskUpdate } from "./tasks.schemas.js";
-import { moveError, type TaskStatus, type TransitionVia } from "./tasks.state.js";
+import { moveError, type TaskStatus, type TransitionVia, TASK } from "./tasks.state.js";
 
 export type { TaskView } from "./tasks.repo.js";
 
@@ -148,7 +148,7 @@ export async function createTaskInTx(tx: Executor, actor: string, n: NewTask): P
     taskId: n.taskId,
     missionId: n.mission.id,
     objective: n.objective,
-    status: "pending",
+    status: TASK.pending,
     agentId: n.agent?.id ?? null,
     sprintId: n.sprint?.id ?? null,
     priority: n.priority,
@@ -541,7 +541,7 @@ export function createTasksService({
         if (verdict.blocked) {
           comment = `blocked by policy: ${verdict.messages.join("; ")}`;
           logsIn.push({ message: comment, level: "error", at: now } as (typeof logsIn)[number]);
-          if (moveError(cur.status, "blocked", "report") === null) to = "blocked";
+          if (moveError(cur.status, TASK.blocked, "report") === null) to = TASK.blocked;
         }
       }
       await repo.insertLogs(
@@ -577,13 +577,14 @@ export function createTasksService({
     const first = await load(db, idRaw);
     const hooks = action === "approve" ? beforeComplete : [];
     const go = async (t: repo.TaskView) => {
-      if (t.status !== "pending_review") throw Invalid.field("status", `cannot ${action} a task that is ${t.status}`);
+      if (t.status !== TASK.pending_review)
+        throw Invalid.field("status", `cannot ${action} a task that is ${t.status}`);
       // Outside the transaction: a pre-completion step may call out (GitHub), and must not hold the
       // database while it does. The conditional move below still decides any race.
       for (const hook of hooks) await hook(taskSummaryToApi(t), { principal: by, comment: input.comment });
       return db.transaction(async (tx) => {
         const logs = await repo.latestLogs(tx, t.id, LATEST_LOGS);
-        const moved = await transitionTask(tx, t, action === "approve" ? "completed" : "rejected", by.actor, {
+        const moved = await transitionTask(tx, t, action === "approve" ? TASK.completed : TASK.rejected, by.actor, {
           via: action,
           comment: input.comment,
         });

@@ -10,6 +10,16 @@ export const TASK_STATUSES = [
   "failed",
 ] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
+/** The statuses by name, for code that writes or compares one: no status is spelled outside this file. */
+export const TASK = {
+  pending: "pending",
+  in_progress: "in_progress",
+  blocked: "blocked",
+  pending_review: "pending_review",
+  rejected: "rejected",
+  completed: "completed",
+  failed: "failed",
+} as const satisfies { [S in TaskStatus]: S };
 
 /** What asked for the move. Recorded in the `task.status_changed` entry; some moves belong to one route. */
 export type TransitionVia = "create" | "update" | "report" | "approve" | "reject" | "dispatch" | (string & {});

@@ -2,6 +2,7 @@ import { and, desc, eq, sql } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
 import { tasks, traceEntries } from "../db/schema/index.js";
 import type { TraceEventName } from "./trace.events.js";
+import { TASK } from "../tasks/tasks.state.js";
 
 export async function findTaskKey(exec: Executor, id: number): Promise<string | undefined> {
   const rows = await exec.select({ k: tasks.taskId }).from(tasks).where(eq(tasks.id, id)).limit(1);
@@ -23,13 +24,13 @@ export async function openRejection(
       and(
         eq(traceEntries.taskId, taskKey),
         eq(traceEntries.event, "task.status_changed" satisfies TraceEventName),
-        sql`${traceEntries.data}->>'to' in ('rejected', 'pending_review')`,
+        sql`${traceEntries.data}->>'to' in (${TASK.rejected}, ${TASK.pending_review})`,
       ),
     )
     .orderBy(desc(traceEntries.id))
     .limit(1);
   const last = rows[0];
-  if (!last || last.data.to !== "rejected") return null;
+  if (!last || last.data.to !== TASK.rejected) return null;
   const comment = typeof last.data.comment === "string" ? last.data.comment : null;
   return { comment, by: last.actor, at: last.at.toISOString() };
 }

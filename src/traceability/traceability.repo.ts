@@ -17,6 +17,7 @@ import {
 import type { Ref } from "../core/ids.js";
 import type { KeyResultView, ObjectiveRow } from "../okrs/okrs.lookup.js";
 import type { RequirementView } from "../requirements/requirements.lookup.js";
+import { TASK } from "../tasks/tasks.state.js";
 
 /**
  * What the matrix covers. A reference is an id or a key; `null` is a reference that can name nothing (so it
@@ -98,7 +99,7 @@ export async function requirementsIn(exec: Executor, s: MatrixScope): Promise<Re
     .select({
       requirementId: taskRequirements.requirementId,
       n: sql<number>`cast(count(*) as integer)`.as("n"),
-      done: sql<number>`cast(count(*) filter (where ${tasks.status} = 'completed') as integer)`.as("done"),
+      done: sql<number>`cast(count(*) filter (where ${tasks.status} = ${TASK.completed}) as integer)`.as("done"),
     })
     .from(taskRequirements)
     .innerJoin(tasks, eq(tasks.id, taskRequirements.taskId))

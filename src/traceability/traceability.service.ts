@@ -10,6 +10,7 @@ import type { RequirementView } from "../requirements/requirements.lookup.js";
 import { requirementToApi } from "../requirements/requirements.view.js";
 import * as repo from "./traceability.repo.js";
 import type { MatrixQuery } from "./traceability.schemas.js";
+import { TASK } from "../tasks/tasks.state.js";
 
 export interface TraceabilityDeps {
   database: Database;
@@ -83,7 +84,7 @@ export function createTraceabilityService({ database, now = () => new Date() }: 
     let linkedTasks = 0;
     for (const t of tasks) {
       taskApi.set(t.id, taskToApi(t));
-      if (t.status === "completed") completed.add(t.id);
+      if (t.status === TASK.completed) completed.add(t.id);
       if (t.requirementIds.length > 0) linkedTasks++;
       for (const rid of t.requirementIds) {
         let list = tasksOf.get(rid);
