@@ -8,6 +8,7 @@ import path from "node:path";
 import type { FastifyBaseLogger } from "fastify";
 import type { Config } from "./config.js";
 import { daemon, type Daemon } from "./core/daemon.js";
+import { statisticsLoop } from "./db/analyze.js";
 import type { Database } from "./db/client.js";
 import { createNotifier } from "./db/notify.js";
 import { announceHeartbeats } from "./agents/agents.live.js";
@@ -32,7 +33,7 @@ import { createSprintsService } from "./sprints/sprints.service.js";
 import { createTasksService } from "./tasks/tasks.service.js";
 import { createTokensService } from "./tokens/tokens.service.js";
 import { createEventBus } from "./trace/events.bus.js";
-import { createTraceService } from "./trace/trace.query.js";
+import { createTraceService } from "./trace/trace.service.js";
 import { createTraceabilityService } from "./traceability/traceability.service.js";
 
 export interface ContainerDeps {
@@ -140,6 +141,8 @@ export function buildContainer(deps: ContainerDeps) {
     daemon("github", github),
     // Decides whether vector search is usable (warns when not) and runs the embedding worker.
     daemon("knowledge", knowledge),
+    // Planner statistics where no autovacuum keeps them (PGlite; a PostgreSQL without it).
+    daemon("statistics", statisticsLoop(database, log)),
   ];
 
   return {

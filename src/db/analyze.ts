@@ -5,6 +5,7 @@
 // default rule would: a table never analyzed, or one changed by more than 50 rows + 10 % since its last
 // analyze. ANALYZE samples a bounded number of rows, so a pass costs milliseconds per stale table.
 
+import { singleFlight } from "../core/single-flight.js";
 import type { Database } from "./client.js";
 
 const STALE_TABLES = `
@@ -23,4 +24,33 @@ export async function analyzeStaleTables(database: Database): Promise<string[]> 
   const rows = await database.query<{ name: string }>(STALE_TABLES);
   for (const { name } of rows) await database.query(`ANALYZE ${name}`);
   return rows.map((r) => r.name);
+}
+
+/**
+ * The loop that keeps statistics current: a pass when the server starts (after migrations, so a database
+ * restored or grown offline is planned well from the first request) and one a minute after that. A failed
+ * pass is logged and the next one tries again.
+ */
+export function statisticsLoop(
+  database: Database,
+  log: { warn(obj: object, msg: string): void },
+  everyMs = 60_000,
+): { start(): Promise<void>; stop(): Promise<void> } {
+  const pass = singleFlight(
+    async () => void (await analyzeStaleTables(database)),
+    (err) => log.warn({ err }, "updating planner statistics failed"),
+  );
+  let timer: NodeJS.Timeout | null = null;
+  return {
+    async start() {
+      await pass.trigger();
+      timer = setInterval(() => void pass.trigger(), everyMs);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = null;
+      await pass.idle();
+    },
+  };
 }

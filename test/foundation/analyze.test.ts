@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { analyzeStaleTables } from "../../src/db/analyze.js";
+import { analyzeStaleTables, statisticsLoop } from "../../src/db/analyze.js";
 import { createTestContext, waitFor, type TestContext } from "../harness.js";
 
 let t: TestContext;
@@ -57,5 +57,17 @@ describe("planner statistics", () => {
     for (let i = 0; i < 100; i++)
       await t.json("POST", "/api/missions/stats-m/tasks", { body: { objective: `b ${i}` } });
     await passesUntil("public.tasks");
+  });
+
+  test("the server's loop analyzes at start and then on its period; stop waits for the pass", async () => {
+    const before = await lastAnalyzed("tasks");
+    for (let i = 0; i < 100; i++)
+      await t.json("POST", "/api/missions/stats-m/tasks", { body: { objective: `c ${i}` } });
+    const warnings: unknown[] = [];
+    const loop = statisticsLoop(t.database, { warn: (obj) => warnings.push(obj) }, 50);
+    await loop.start();
+    await waitFor(async () => (await lastAnalyzed("tasks")) !== before, 15_000, "tasks analyzed by the loop");
+    await loop.stop();
+    expect(warnings).toEqual([]);
   });
 });
