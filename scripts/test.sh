@@ -9,14 +9,14 @@ cd "$(dirname "$0")/.."
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 names=(
-  "typecheck"
+  "typecheck (server, tests, console)"
   "lint"
   "format (prettier, 120 columns; npm run format fixes)"
   "OpenAPI lint"
   "typed client is current"
 )
 commands=(
-  "npx tsc -p tsconfig.json --noEmit"
+  "npx tsc -p tsconfig.json --noEmit && npx tsc -p web/tsconfig.json --noEmit"
   "npx eslint ."
   "npx prettier --check --log-level warn '**/*.{ts,tsx,mts,js,mjs,cjs}'"
   # The OpenAPI document: Redocly's recommended rules with no error or warning, and the committed typed client
