@@ -394,7 +394,18 @@ describe("console", () => {
     await page.getByRole("button", { name: "Verify chain" }).click();
     await page.getByText(/Chain intact: \d+ entries verified\./).waitFor();
     await page.getByLabel("Mission").fill("e2e-board");
+    // The event filter offers exactly the names the API declares; picking one lists only those entries.
+    const offered = await page.getByLabel("Event").locator("option").allTextContents();
+    expect(offered).toContain("mission.created");
+    expect(offered).not.toContain("agent.heartbeat");
+    await page.getByLabel("Event").selectOption("mission.created");
     await page.getByRole("button", { name: "Filter" }).click();
+    await expect
+      .poll(async () => {
+        const cells = await page.locator("table.trace tbody tr td:nth-child(3)").allTextContents();
+        return cells.length > 0 && cells.every((c) => c === "mission.created");
+      })
+      .toBe(true);
     await page.getByRole("button", { name: "Replay mission" }).click();
     await page.getByText('"chain_valid": true').waitFor();
 

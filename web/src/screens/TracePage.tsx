@@ -78,7 +78,11 @@ export function TracePage() {
         {field("agent_id", "Agent")}
         <label>
           Event{" "}
-          <select value={draft.event} onChange={(e) => setDraft({ ...draft, event: e.target.value })}>
+          <select
+            aria-label="Event"
+            value={draft.event}
+            onChange={(e) => setDraft({ ...draft, event: e.target.value })}
+          >
             <option value="">any</option>
             {TRACE_EVENT_NAMES.map((n) => (
               <option key={n} value={n}>
