@@ -367,7 +367,7 @@ describe("pause and cancel answer at once", () => {
         `${process.execPath} ${path.join(fixtures, "chatty.mjs")} & exec ${process.execPath} ${path.join(fixtures, "ignore-sigterm.mjs")}`,
       ],
       env: { PID_FILE: pidFile, TOKEN_FILE: tokenFile, CHATTY_MS: "300" },
-      stop_grace_s: 3,
+      stop_grace_s: 8,
     });
     const key = await createTask(missionKey, agentKey);
     await t.json("POST", `/api/tasks/${key}/execute`);
@@ -383,13 +383,11 @@ describe("pause and cancel answer at once", () => {
       ).status,
     ).toBe(200);
 
-    const started = Date.now();
     const p = await t.json("POST", `/api/missions/${missionKey}/pause`);
-    const took = Date.now() - started;
+    // The answer did not wait for the grace: the agent that ignores SIGTERM is still there when it comes.
+    expect(pids.some(alive)).toBe(true);
     expect(p.status).toBe(200);
     expect(p.body.data.status).toBe("paused");
-    // Not waited for the 3 s grace (generous bound for a loaded machine).
-    expect(took).toBeLessThan(2_500);
     const blocked = await task(key);
     expect(blocked.status).toBe("blocked");
     expect(blocked.logs.map((l: any) => l.message)).toContain(
@@ -403,13 +401,13 @@ describe("pause and cancel answer at once", () => {
     expect(r.status).toBe(401);
     expect((await task(key)).status).toBe("blocked");
     expect(pids.some(alive)).toBe(true); // SIGTERM ignored: still there during the grace
-    await waitFor(() => pids.every((x) => !alive(x)), 10_000, "the agent's processes to be gone after the grace");
+    await waitFor(() => pids.every((x) => !alive(x)), 20_000, "the agent's processes to be gone after the grace");
     const stopped = await waitFor(
       async () => (await trace({ task_id: key, event: "runtime.run_stopped" }))[0] ?? null,
-      10_000,
+      20_000,
       "the exit entry",
     );
-    expect(stopped.data).toMatchObject({ exit: "agent process stopped", grace_ms: 3_000 });
+    expect(stopped.data).toMatchObject({ exit: "agent process stopped", grace_ms: 8_000 });
     // The agent is no longer held by a run: idle, with why (and, silent past the 1 s window, offline after).
     const changes = (await trace({ agent_id: agentKey, event: "agent.status_changed" })).map((e) => e.data);
     expect(changes).toContainEqual({ from: "working", to: "idle", reason: "run" });
