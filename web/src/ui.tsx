@@ -125,12 +125,5 @@ export function SafeLink({ url }: { url: unknown }) {
   );
 }
 
-export const TASK_STATUSES = [
-  "pending",
-  "in_progress",
-  "blocked",
-  "pending_review",
-  "rejected",
-  "completed",
-  "failed",
-] as const;
+// The server's own list: the board's columns are the statuses a task can have.
+export { TASK_STATUSES } from "../../src/tasks/tasks.state.js";

@@ -5,7 +5,7 @@ import { api, ok, type TraceEntry } from "../api";
 import { useEvents } from "../live";
 import { ActionButton, ErrorText, JsonText, Section } from "../ui";
 import { TraceTable } from "./TaskPage";
-import { TRACE_EVENT_NAMES } from "../trace-events";
+import { TRACE_EVENT_NAMES } from "../../../src/trace/trace.events.js";
 
 type Filters = { mission_id: string; task_id: string; agent_id: string; event: string; since: string; until: string };
 const EMPTY: Filters = { mission_id: "", task_id: "", agent_id: "", event: "", since: "", until: "" };
