@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { createTestContext, waitFor, type TestContext } from "../harness.js";
 import { uniq } from "../tasks/helpers.js";
 import type { components } from "../../src/client/schema.js";
-import { CLI_MAIN, TSX } from "../mcp/helpers.js";
+import { MC_BIN, NODE } from "../mcp/helpers.js";
 
 vi.setConfig({ testTimeout: 180_000 });
 
@@ -18,8 +18,8 @@ test("a command agent reports and submits with mc and its run token", async () =
   const mission = uniq("cli-run-m");
   const agent = uniq("cli-run-agent");
   const script = [
-    `"${TSX}" "${CLI_MAIN}" tasks report "$MC_TASK_ID" --message "halfway there" --outputs '{"files_changed":2}'`,
-    `"${TSX}" "${CLI_MAIN}" tasks submit "$MC_TASK_ID" --summary "Added the endpoint" --pr-url https://example.com/pr/9 --json`,
+    `"${NODE}" "${MC_BIN}" tasks report "$MC_TASK_ID" --message "halfway there" --outputs '{"files_changed":2}'`,
+    `"${NODE}" "${MC_BIN}" tasks submit "$MC_TASK_ID" --summary "Added the endpoint" --pr-url https://example.com/pr/9 --json`,
   ].join(" && ");
   expect((await t.json("POST", "/api/missions", { body: { mission_id: mission, goal: "g" } })).status).toBe(201);
   const a = await t.json("POST", "/api/agents", {

@@ -155,10 +155,10 @@ describe("login at a terminal", () => {
   test.skipIf(!hasScript)("with no flags, mc login asks for the URL and the token", async () => {
     const h = scratchHome();
     const { spawn } = await import("node:child_process");
-    const { TSX, CLI_MAIN } = await import("../mcp/helpers.js");
+    const { NODE, MC_BIN } = await import("../mcp/helpers.js");
     // Asynchronously: the server answering the login check runs in this process.
     const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn("script", ["-q", "-e", "-c", `"${TSX}" "${CLI_MAIN}" login --profile tty`, "/dev/null"], {
+      const child = spawn("script", ["-q", "-e", "-c", `"${NODE}" "${MC_BIN}" login --profile tty`, "/dev/null"], {
         env: baseEnv(h),
       });
       let stdout = "";

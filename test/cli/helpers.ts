@@ -1,10 +1,10 @@
-// Runs the real `mc` (src/cli/main.ts through tsx) as a child process, in a scratch HOME so profiles never
+// Runs the real `mc` (dist/cli/main.js, built once per run by test/fixtures/build-dist.ts) as a child process, in a scratch HOME so profiles never
 // touch the user's.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { CLI_MAIN, TSX } from "../mcp/helpers.js";
+import { MC_BIN, NODE } from "../mcp/helpers.js";
 
 export interface McResult {
   code: number | null;
@@ -26,7 +26,7 @@ export function spawnMc(
   env: Record<string, string>,
   opts: { cwd?: string; stdin?: string } = {},
 ): ChildProcess {
-  const child = spawn(TSX, [CLI_MAIN, ...args], { env, cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(NODE, [MC_BIN, ...args], { env, cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"] });
   if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
   else child.stdin!.end();
   return child;

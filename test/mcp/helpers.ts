@@ -1,5 +1,5 @@
 // MCP clients for tests: the SDK's own Client over Streamable HTTP (against a listening test server) or over
-// stdio (spawning `mc mcp` through tsx).
+// stdio (spawning the built `mc mcp`).
 import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -8,8 +8,9 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { MCP_SERVER_NAME } from "../../src/mcp/run-config.js";
 
 export const ROOT = path.resolve(import.meta.dirname, "../..");
-export const TSX = path.join(ROOT, "node_modules/.bin/tsx");
-export const CLI_MAIN = path.join(ROOT, "src/cli/main.ts");
+/** `mc` as built (test/fixtures/build-dist.ts builds dist/ once per run): NODE MC_BIN … runs it. */
+export const NODE = process.execPath;
+export const MC_BIN = path.join(ROOT, "dist/cli/main.js");
 
 export async function httpClient(baseUrl: string, token: string): Promise<Client> {
   const client = new Client({ name: "test", version: "1.0.0" });
@@ -23,8 +24,8 @@ export async function httpClient(baseUrl: string, token: string): Promise<Client
 export async function stdioClient(baseUrl: string, token: string, stderr: string[] = []): Promise<Client> {
   const client = new Client({ name: "test", version: "1.0.0" });
   const transport = new StdioClientTransport({
-    command: TSX,
-    args: [CLI_MAIN, "mcp"],
+    command: NODE,
+    args: [MC_BIN, "mcp"],
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", MC_URL: baseUrl, MC_TOKEN: token },
     stderr: "pipe",
   });

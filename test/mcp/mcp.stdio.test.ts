@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { createTestContext, type TestContext } from "../harness.js";
 import { createMission, createTask, putAgentOnMission, uniq } from "../tasks/helpers.js";
-import { call, CLI_MAIN, stdioClient, TSX } from "./helpers.js";
+import { call, MC_BIN, stdioClient, NODE } from "./helpers.js";
 import type { components } from "../../src/client/schema.js";
 
 vi.setConfig({ testTimeout: 120_000 });
@@ -65,7 +65,7 @@ describe("mc mcp (stdio)", () => {
   test("stdout is protocol only: one JSON-RPC message per line; a bad token is the server's 401 as an error", async () => {
     const run = (token: string) =>
       new Promise<{ stdout: string; stderr: string; code: number | null }>((resolve) => {
-        const child = spawn(TSX, [CLI_MAIN, "mcp"], {
+        const child = spawn(NODE, [MC_BIN, "mcp"], {
           env: { PATH: process.env.PATH ?? "", HOME: "/tmp", MC_URL: t.url!, MC_TOKEN: token },
         });
         let stdout = "";
