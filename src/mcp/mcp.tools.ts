@@ -34,6 +34,7 @@ import {
 import { canMoveTask, TASK_STATUSES, type TaskStatus } from "../tasks/tasks.state.js";
 import { listDecisions } from "../trace/trace.decisions.js";
 import { approvalsFor } from "./mcp.approve.js";
+import { TASK as TASK_STATUS } from "../tasks/tasks.state.js";
 
 export interface McpDeps {
   database: Database;
@@ -122,7 +123,7 @@ async function currentTask(by: Principal, deps: McpDeps): Promise<string> {
   const key = agentKeyOf(by, "get_context without task");
   const agent = await deps.agents.get(key, by);
   if (agent.current_task_id) return agent.current_task_id;
-  const page = await deps.tasks.list({ agent_id: key, status: "in_progress" }, by);
+  const page = await deps.tasks.list({ agent_id: key, status: TASK_STATUS.in_progress }, by);
   const last = page.data.at(-1);
   if (!last) throw Invalid.field("task", "no current task: name one");
   return last.task_id;
@@ -224,7 +225,7 @@ export const TOOLS: readonly ToolDef[] = [
     mirrors: { method: "POST", url: "/api/tasks/{id}/report", args: TASK_ARG },
     inputSchema: args({ task: TASK }),
     output: Task,
-    run: (a, by, deps) => deps.tasks.report(ref(a.task), { status: "in_progress" }, by),
+    run: (a, by, deps) => deps.tasks.report(ref(a.task), { status: TASK_STATUS.in_progress }, by),
   },
   {
     name: "report_progress",
@@ -280,7 +281,7 @@ export const TOOLS: readonly ToolDef[] = [
       deps.tasks.report(
         ref(a.task),
         {
-          status: "pending_review",
+          status: TASK_STATUS.pending_review,
           outputs: {
             summary: a.summary,
             ...(a.pr_url !== undefined ? { pr_url: a.pr_url } : {}),

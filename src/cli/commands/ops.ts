@@ -12,6 +12,7 @@ import {
   UsageError,
 } from "../context.js";
 import { liveEvents } from "../sse.js";
+import { TOKEN_ROLES } from "../../tokens/tokens.state.js";
 
 type Row = Record<string, unknown>;
 type Page = { data: Row[]; meta: { next_cursor: string | null } };
@@ -241,7 +242,7 @@ export function tokensCommand(program: Command) {
     .addHelpText("after", "\nExample:\n  mc tokens create --role member --name ci")
     .action(
       action(async ({ conn, out }, o: { role: string; agent?: string; name?: string }) => {
-        if (!["admin", "member", "agent"].includes(o.role))
+        if (!(TOKEN_ROLES as readonly string[]).includes(o.role))
           throw new UsageError(`--role must be admin, member or agent, got "${o.role}"`);
         const body = {
           role: o.role,

@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { action, api, parseJsonObject, parseLimit, printPage, type Connection, type Out } from "../context.js";
 import { liveEvents } from "../sse.js";
+import { TASK } from "../../tasks/tasks.state.js";
 
 const COLUMNS = ["task_id", "mission_id", "status", "agent_id", "objective"];
 const FIELDS = [
@@ -18,7 +19,7 @@ const FIELDS = [
   "updated_at",
 ];
 /** `logs --follow` ends when the task reaches one of these: no agent works on it any more. */
-const FOLLOW_ENDS = new Set(["completed", "failed"]);
+const FOLLOW_ENDS = new Set<string>([TASK.completed, TASK.failed]);
 
 type Row = Record<string, unknown>;
 interface LogLine {
@@ -239,7 +240,11 @@ export function tasksCommand(program: Command) {
           ...(o.prUrl !== undefined ? { pr_url: o.prUrl } : {}),
           ...(o.evidence !== undefined ? { evidence: parseJsonObject(o.evidence, "--evidence") } : {}),
         };
-        const body = { status: "pending_review", outputs, logs: [{ message: `Submitted for review: ${o.summary}` }] };
+        const body = {
+          status: TASK.pending_review,
+          outputs,
+          logs: [{ message: `Submitted for review: ${o.summary}` }],
+        };
         const r = await api<{ data: Row }>(
           conn.client.POST("/api/tasks/{id}/report", { params: { path: { id } }, body: body as never }),
           conn,
