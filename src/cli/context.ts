@@ -6,6 +6,11 @@ import os from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
 import { createClient, type McClient } from "../client/index.js";
+import { AGENT } from "../agents/agents.state.js";
+import { RUN } from "../github/github.state.js";
+import { MISSION } from "../missions/missions.state.js";
+import { DECISION } from "../policies/decide.js";
+import { TASK } from "../tasks/tasks.state.js";
 
 export const DEFAULT_URL = "http://127.0.0.1:4000";
 
@@ -230,12 +235,25 @@ export function output(opts: GlobalOptions): Out {
   };
 }
 
+// The colour of a status as a person reads it: done or running well, failed, waiting on someone. Built from
+// the state files, so a status added there is "dim" here until it is placed, never misspelled.
+const STATUS_COLORS = new Map<string, "green" | "red" | "yellow">([
+  ...[TASK.completed, TASK.in_progress, MISSION.active, AGENT.idle, AGENT.working, RUN.succeeded, DECISION.allow].map(
+    (s) => [s, "green"] as const,
+  ),
+  ...[TASK.failed, TASK.rejected, MISSION.cancelled, AGENT.error, DECISION.block].map((s) => [s, "red"] as const),
+  ...[
+    TASK.blocked,
+    TASK.pending_review,
+    MISSION.paused,
+    AGENT.waitingForInput,
+    DECISION.warn,
+    DECISION.require_approval,
+  ].map((s) => [s, "yellow"] as const),
+]);
+
 function statusColor(s: string): "green" | "red" | "yellow" | "dim" {
-  if (["completed", "active", "idle", "working", "in_progress", "allow", "succeeded"].includes(s)) return "green";
-  if (["failed", "error", "rejected", "block", "cancelled"].includes(s)) return "red";
-  if (["blocked", "paused", "pending_review", "waiting_for_input", "warn", "require_approval"].includes(s))
-    return "yellow";
-  return "dim";
+  return STATUS_COLORS.get(s) ?? "dim";
 }
 
 /** A value as one table cell (control characters from agents shown escaped, never interpreted). */

@@ -15,6 +15,13 @@ export type ActionKind = (typeof ACTION_KINDS)[number];
 /** Ordered from least to most strict. */
 export const DECISIONS = ["allow", "warn", "require_approval", "block"] as const;
 export type Decision = (typeof DECISIONS)[number];
+/** Named decisions, so no decision is spelled elsewhere. */
+export const DECISION = {
+  allow: "allow",
+  warn: "warn",
+  require_approval: "require_approval",
+  block: "block",
+} as const satisfies { [D in Decision]: D };
 
 export const POLICY_MODES = ["enforce", "dry_run"] as const;
 export type PolicyMode = (typeof POLICY_MODES)[number];
@@ -31,7 +38,7 @@ export function severity(d: Decision): number {
 }
 
 export function strictest(decisions: Iterable<Decision>): Decision {
-  let best: Decision = "allow";
+  let best: Decision = DECISION.allow;
   for (const d of decisions) if (severity(d) > severity(best)) best = d;
   return best;
 }

@@ -18,7 +18,7 @@ import { DISPATCH, initialDispatchStatus, isAwaitingApproval } from "./dispatch.
 import { conflictSummary } from "../tasks/conflicts.js";
 import { RUNTIME_CHANNEL, type RuntimeSignal } from "./runtime.js";
 import type { PoliciesService } from "../policies/policies.service.js";
-import { policyBlockedError } from "../policies/decide.js";
+import { DECISION, policyBlockedError } from "../policies/decide.js";
 
 export type DispatchService = ReturnType<typeof createDispatchService>;
 
@@ -131,7 +131,7 @@ export function createDispatchService({ database, policies }: DispatchDeps) {
         if (isRetriedByExecute(status)) task = await retryByExecute(tx, task, by.actor);
         if (task.agentId === null) task = await assignDispatchedAgent(tx, task, agent, by.actor);
         // require_approval parks the dispatch until a member approves that decision.
-        const parked = decision?.decision === "require_approval";
+        const parked = decision?.decision === DECISION.require_approval;
         const d = await repo.insertDispatch(tx, {
           taskId: task.id,
           missionId: mission.id,
@@ -176,7 +176,7 @@ export function createDispatchService({ database, policies }: DispatchDeps) {
         !live ||
         !isAwaitingApproval(live.status) ||
         !decision ||
-        decision.decision !== "require_approval" ||
+        decision.decision !== DECISION.require_approval ||
         decision.task_id !== task.taskId
       ) {
         throw Invalid.field("approve_policy", "does not name a require_approval decision this task is waiting on");
@@ -202,7 +202,7 @@ export function createDispatchService({ database, policies }: DispatchDeps) {
         { task: task.taskId, mission: mission.missionId, agent: agentKey },
         {
           decision_id: decision.decision_id,
-          decision: "require_approval",
+          decision: DECISION.require_approval,
           messages: decision.messages,
         },
       );
