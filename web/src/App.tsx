@@ -26,6 +26,9 @@ const NAV: Array<[Route["name"], string, string]> = [
   ["policies", "Policies", "#/policies"],
 ];
 
+/** How long screens wait for the event stream to open before they read the API without it. */
+const OPEN_WAIT_MS = 3_000;
+
 export function App() {
   const [token, setTok] = useState(getToken);
   const [notice, setNotice] = useState<string | null>(null);
@@ -92,9 +95,19 @@ function SignIn({ notice, onSignedIn }: { notice: string | null; onSignedIn: (to
 
 function Console({ onSignOut }: { onSignOut: () => void }) {
   const [stream] = useState(() => new EventStream("/api/events", getToken, () => onSignOut()));
+  // The stream opens before any screen reads the API, so whatever changes after a screen's read arrives on
+  // it. If it is slow to open (a proxy holding it), the screen shows anyway after OPEN_WAIT_MS and reads
+  // again once the stream is open (useConnected).
+  const [ready, setReady] = useState(false);
   useEffect(() => {
+    const off = stream.onConnected(() => setReady(true));
+    const timer = setTimeout(() => setReady(true), OPEN_WAIT_MS);
     stream.start();
-    return () => stream.stop();
+    return () => {
+      off();
+      clearTimeout(timer);
+      stream.stop();
+    };
   }, [stream]);
   const route = useRoute();
   return (
@@ -115,9 +128,7 @@ function Console({ onSignOut }: { onSignOut: () => void }) {
           Sign out
         </button>
       </header>
-      <main className="content">
-        <Screen route={route} />
-      </main>
+      <main className="content">{ready ? <Screen route={route} /> : <p className="muted">Connecting…</p>}</main>
     </StreamContext.Provider>
   );
 }

@@ -115,24 +115,3 @@ export async function pages<T>(
     cursor = page.meta.next_cursor;
   }
 }
-
-/** A route the client's schema may not know yet (e.g. added this release): same auth, same error handling. */
-export async function post(path: string, body?: unknown): Promise<unknown> {
-  const headers: Record<string, string> = {};
-  const token = getToken();
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  let res: Response;
-  try {
-    res = await fetch(path, { method: "POST", headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
-    throw new ApiError(0, "The server cannot be reached");
-  }
-  const json: unknown = res.status === 204 ? null : await res.json().catch(() => null);
-  if (res.status === 401) {
-    unauthorized();
-    throw new ApiError(401, "Signed out: the token is not accepted");
-  }
-  if (!res.ok) throw new ApiError(res.status, describe(res.status, json));
-  return (json as { data?: unknown } | null)?.data;
-}

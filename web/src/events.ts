@@ -3,8 +3,10 @@
 // - At most one connection at a time; every screen subscribes to this one stream.
 // - The id of the last stored event seen is sent as Last-Event-ID on every reconnect, so the server replays
 //   what was missed: nothing is lost and nothing is seen twice. Live-only events (agent.heartbeat,
-//   task.log) carry no id and are not replayed; subscribers are told of each resume (`onResume`) so they
-//   re-read what such events would have told them.
+//   task.log) carry no id and are not replayed; subscribers are told of each connection (`onConnected`, with
+//   its number: 1 for the first) so they re-read what such events would have told them.
+// - The first connection has no id to resume from: a screen that read the API before it was open re-reads
+//   on it (live.tsx), so a change between that read and the stream's start is not lost.
 // - `Live` only while a response is open and reading; any end or error shows `Reconnecting` and retries
 //   with a capped backoff.
 import { SseParser } from "./sse";
@@ -28,13 +30,14 @@ type Listener = (e: StreamEvent) => void;
 export class EventStream {
   private listeners = new Set<Listener>();
   private stateListeners = new Set<(s: StreamState) => void>();
-  private resumeListeners = new Set<() => void>();
+  private connectedListeners = new Set<(n: number) => void>();
+  /** How many connections have been open so far (a screen compares it with the number at its own read). */
+  connections = 0;
   private lastId: string | null = null;
   private abort: AbortController | null = null;
   private stopped = true;
   private attempt = 0;
   private retryMs = 2000;
-  private everConnected = false;
   state: StreamState = "reconnecting";
 
   constructor(
@@ -64,9 +67,9 @@ export class EventStream {
     this.stateListeners.add(fn);
     return () => this.stateListeners.delete(fn);
   }
-  onResume(fn: () => void): () => void {
-    this.resumeListeners.add(fn);
-    return () => this.resumeListeners.delete(fn);
+  onConnected(fn: (n: number) => void): () => void {
+    this.connectedListeners.add(fn);
+    return () => this.connectedListeners.delete(fn);
   }
 
   private setState(s: StreamState) {
@@ -111,9 +114,9 @@ export class EventStream {
       return "error";
     }
     this.attempt = 0;
+    this.connections++;
     this.setState("live");
-    if (this.everConnected) for (const fn of this.resumeListeners) fn();
-    this.everConnected = true;
+    for (const fn of this.connectedListeners) fn(this.connections);
     const parser = new SseParser();
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     try {

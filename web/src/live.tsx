@@ -26,12 +26,36 @@ export function useEvents(fn: (e: StreamEvent) => void) {
   useEffect(() => s.subscribe((e) => ref.current(e)), [s]);
 }
 
-/** Calls the latest `fn` after the stream reconnects (live-only events of the gap are gone: re-read). */
-export function useResume(fn: () => void) {
+/**
+ * Calls the latest `fn` on each connection of the stream that the component's own reads may predate: the
+ * first one if the component mounted (and read) before the stream was open, since a change between that read
+ * and the stream's start is in neither; and, with `reconnects`, every reconnection, since live-only events
+ * (log lines, heartbeats) of the gap are not replayed. Stored events of a gap are replayed (Last-Event-ID),
+ * so a screen that only follows those needs no re-read on a reconnection.
+ */
+export function useConnected(fn: () => void, { reconnects }: { reconnects: boolean }) {
   const s = useStream();
   const ref = useRef(fn);
   ref.current = fn;
-  useEffect(() => s.onResume(() => ref.current()), [s]);
+  // The number of connections already open when the component first rendered (and started its reads).
+  const atMount = useRef(s.connections);
+  useEffect(() => {
+    const off = s.onConnected((n) => {
+      if (atMount.current === 0 && n === 1) ref.current();
+      else if (n > 1 && reconnects) ref.current();
+    });
+    // The first connection opened between the render and this subscription: re-read now.
+    if (atMount.current === 0 && s.connections > 0) {
+      atMount.current = s.connections;
+      ref.current();
+    }
+    return off;
+  }, [s, reconnects]);
+}
+
+/** Re-reads on every connection the component's reads may predate (see useConnected). */
+export function useResume(fn: () => void) {
+  useConnected(fn, { reconnects: true });
 }
 
 /**

@@ -124,6 +124,3 @@ export function SafeLink({ url }: { url: unknown }) {
     <span>{url}</span>
   );
 }
-
-// The server's own list: the board's columns are the statuses a task can have.
-export { TASK_STATUSES } from "../../src/tasks/tasks.state.js";

@@ -1,7 +1,7 @@
 // Agents: status and the server's reason for it, last seen, current task, the live run, and Reset. Status is
 // shown as the server states it; an event naming an agent re-reads it, a heartbeat moves its last-seen.
 import { useEffect, useState } from "react";
-import { api, ok, pages, post, type Agent } from "../api";
+import { api, ok, pages, type Agent } from "../api";
 import { useBatch, useEvents, useResume } from "../live";
 import { href } from "../router";
 import { ActionButton, Age, ErrorText, Section, Status } from "../ui";
@@ -104,7 +104,9 @@ export function Agents() {
               <td>
                 <ActionButton
                   label="Reset"
-                  run={() => post(`/api/agents/${encodeURIComponent(a.agent_id)}/reset`)}
+                  run={() =>
+                    ok(api.POST("/api/agents/{agent_id}/reset", { params: { path: { agent_id: a.agent_id } } }))
+                  }
                   onDone={() => refetch(a.agent_id)}
                 />
               </td>

@@ -1,13 +1,17 @@
 // "Needs you": everything waiting on a person, each with its action right here. Re-read (at most once a
 // second) whenever an event could change it.
 import { useEffect, useState } from "react";
-import { api, ok, pages, post, type Agent, type Dispatch, type Mission, type TaskItem } from "../api";
+import { api, ok, pages, type Agent, type Dispatch, type Mission, type TaskItem } from "../api";
 import { useBatch, useEvents, useResume } from "../live";
 import { href } from "../router";
 import { ActionButton, Age, ErrorText, Section, Status, money } from "../ui";
 import { Spend } from "./Missions";
+import { AGENT, MISSION, TASK, isAwaitingApproval, isRetriedByExecute } from "../states";
 
-const REVIEW_STATUSES = ["pending_review", "blocked", "failed"] as const;
+/** The task statuses that wait on a person: a review, an unblock, a retry. */
+const REVIEW_STATUSES = [TASK.pending_review, TASK.blocked, TASK.failed] as const;
+/** The agent statuses that wait on a person: a Reset, an answer. */
+const STUCK_AGENTS = [AGENT.error, AGENT.waitingForInput] as const;
 /** A mission this close to its budget (spent ÷ budget) is shown: the next costly run pauses it. */
 const BUDGET_WARN = 0.8;
 const MAX_PAGES = 10;
@@ -37,7 +41,7 @@ async function loadInbox(): Promise<InboxData> {
         MAX_PAGES,
       ),
     ),
-    ...(["error", "waiting_for_input"] as const).map((status) =>
+    ...STUCK_AGENTS.map((status) =>
       pages(
         (cursor) => ok(api.GET("/api/agents", { params: { query: { status, limit: 500, cursor } } })),
         (items) => agents.push(...(items as Agent[])),
@@ -46,7 +50,7 @@ async function loadInbox(): Promise<InboxData> {
       ),
     ),
     pages(
-      (cursor) => ok(api.GET("/api/missions", { params: { query: { status: "active", limit: 500, cursor } } })),
+      (cursor) => ok(api.GET("/api/missions", { params: { query: { status: MISSION.active, limit: 500, cursor } } })),
       (items) => missions.push(...items),
       undefined,
       MAX_PAGES,
@@ -75,12 +79,12 @@ async function loadInbox(): Promise<InboxData> {
         ),
       ),
     )
-  ).filter((d): d is Dispatch => d !== null && d.status === "awaiting_approval");
+  ).filter((d): d is Dispatch => d !== null && isAwaitingApproval(d.status));
   const dispatches = await Promise.all(
     waiting.map(async (d): Promise<Parked> => ({
       ...d,
       decisionId: parked.get(d.id)!,
-      messages: await policyMessages(d.task_id),
+      messages: await policyMessages(d.task_id, parked.get(d.id)!),
     })),
   );
   const budgets = missions.filter(
@@ -90,8 +94,11 @@ async function loadInbox(): Promise<InboxData> {
   return { tasks, dispatches, agents, budgets };
 }
 
-/** What the latest require_approval decision on a task said (its policy.evaluated entry). */
-async function policyMessages(taskId: string): Promise<string[]> {
+/**
+ * What the policy said when it parked the dispatch: the decision is the `policy.evaluated` entry whose id is
+ * the decision id (so no decision name is spelled here).
+ */
+async function policyMessages(taskId: string, decisionId: string): Promise<string[]> {
   let messages: string[] = [];
   await pages(
     (cursor) =>
@@ -102,8 +109,8 @@ async function policyMessages(taskId: string): Promise<string[]> {
       ),
     (items) => {
       for (const e of items) {
-        const d = e.data as { decision?: unknown; messages?: unknown };
-        if (d.decision === "require_approval" && Array.isArray(d.messages)) messages = d.messages.map(String);
+        const d = e.data as { messages?: unknown };
+        if (String(e.id) === decisionId && Array.isArray(d.messages)) messages = d.messages.map(String);
       }
     },
     undefined,
@@ -151,7 +158,7 @@ export function Inbox() {
                   {t.mission_id} · {t.agent_id ?? "unassigned"} · <Age at={t.updated_at} />
                 </span>
                 <span className="row-actions">
-                  {t.status === "pending_review" ? (
+                  {t.status === TASK.pending_review ? (
                     <>
                       <ActionButton
                         label="Approve"
@@ -164,7 +171,7 @@ export function Inbox() {
                         Review
                       </a>
                     </>
-                  ) : t.status === "failed" ? (
+                  ) : isRetriedByExecute(t.status) ? (
                     <ActionButton
                       label="Retry"
                       run={() =>
@@ -229,7 +236,9 @@ export function Inbox() {
                 <span className="row-actions">
                   <ActionButton
                     label="Reset"
-                    run={() => post(`/api/agents/${encodeURIComponent(a.agent_id)}/reset`)}
+                    run={() =>
+                      ok(api.POST("/api/agents/{agent_id}/reset", { params: { path: { agent_id: a.agent_id } } }))
+                    }
                     onDone={() => void reload()}
                   />
                 </span>

@@ -3,11 +3,11 @@
 // mission re-reads that task, one naming an agent re-reads that agent.
 import { useEffect, useMemo, useRef, useState } from "react";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { canMoveTask, isTaskStatus } from "../../../src/tasks/tasks.state.js";
 import { api, ok, pages, type Agent, type Mission, type TaskItem } from "../api";
-import { useBatch, useEvents } from "../live";
+import { useBatch, useConnected, useEvents } from "../live";
 import { href } from "../router";
-import { ActionButton, Age, ErrorText, Status, TASK_STATUSES, money } from "../ui";
+import { MISSION, TASK, TASK_STATUSES, canMoveMission, canMoveTask, isTaskStatus } from "../states";
+import { ActionButton, Age, ErrorText, Status, money } from "../ui";
 
 export function MissionHeader({
   mission,
@@ -52,14 +52,15 @@ export function MissionActions({ mission, onChanged }: { mission: Mission; onCha
   const id = mission.mission_id;
   return (
     <div className="actions">
-      {mission.status === "planning" || mission.status === "paused" ? (
+      {/* Start and Pause are offered where the server's mission state machine allows the move. */}
+      {canMoveMission(mission.status, MISSION.active) ? (
         <ActionButton
           label="Start"
           run={() => ok(api.POST("/api/missions/{id}/start", { params: { path: { id } } }))}
           onDone={onChanged}
         />
       ) : null}
-      {mission.status === "active" ? (
+      {canMoveMission(mission.status, MISSION.paused) ? (
         <ActionButton
           label="Pause"
           run={() => ok(api.POST("/api/missions/{id}/pause", { params: { path: { id } } }))}
@@ -83,8 +84,9 @@ export function MissionBoard({ id }: { id: string }) {
       (e: Error) => setError(e.message),
     );
 
-  useEffect(() => {
-    let cancelled = false;
+  /** The mission, every page of its tasks, and the agents; `isCancelled` stops the paging. */
+  const loadAll = (isCancelled: () => boolean) => {
+    const cancelled = isCancelled;
     void loadMission();
     pages(
       (cursor) =>
@@ -99,10 +101,10 @@ export function MissionBoard({ id }: { id: string }) {
           for (const t of items) next.set(t.task_id, t);
           return next;
         }),
-      () => cancelled,
+      cancelled,
     ).then(
-      () => !cancelled && setLoaded(true),
-      (e: Error) => !cancelled && setError(e.message),
+      () => !cancelled() && setLoaded(true),
+      (e: Error) => !cancelled() && setError(e.message),
     );
     pages(
       (cursor) => ok(api.GET("/api/agents", { params: { query: { limit: 500, cursor } } })),
@@ -112,12 +114,21 @@ export function MissionBoard({ id }: { id: string }) {
           for (const a of items) next.set(a.agent_id, a as Agent);
           return next;
         }),
-      () => cancelled,
-    ).catch((e: Error) => !cancelled && setError(e.message));
+      cancelled,
+    ).catch((e: Error) => !cancelled() && setError(e.message));
+  };
+  const unmounted = useRef(false);
+  useEffect(() => {
+    let cancelled = false;
+    loadAll(() => cancelled);
     return () => {
       cancelled = true;
+      unmounted.current = true;
     };
   }, [id]);
+  // Read before the stream was open: read again once it is (a change in between is in neither). Later gaps
+  // are replayed by the stream itself (Last-Event-ID), each replayed event re-reading its task.
+  useConnected(() => loadAll(() => unmounted.current), { reconnects: false });
 
   const refetchTasks = useBatch((keys) => {
     for (const key of keys) {
@@ -161,7 +172,7 @@ export function MissionBoard({ id }: { id: string }) {
   }, [tasks]);
 
   if (!mission) return error ? <ErrorText error={error} /> : <p className="muted">Loading…</p>;
-  const done = columns.get("completed")?.length ?? 0;
+  const done = columns.get(TASK.completed)?.length ?? 0;
   return (
     <>
       <MissionHeader
@@ -229,7 +240,7 @@ export function conflictsOf(outputs: Record<string, unknown>): Array<{ task_id: 
 function Card({ task, agent }: { task: TaskItem; agent: Agent | undefined }) {
   const conflicts = conflictsOf(task.outputs);
   const moves = isTaskStatus(task.status)
-    ? TASK_STATUSES.filter((to) => to !== task.status && canMoveTask(task.status as never, to, "update"))
+    ? TASK_STATUSES.filter((to) => to !== task.status && canMoveTask(task.status, to, "update"))
     : [];
   const [error, setError] = useState<string | null>(null);
   return (

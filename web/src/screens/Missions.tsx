@@ -1,10 +1,11 @@
 // Missions: each with its status, progress, spend against budget, and Start / Pause; a form to create one.
 import { useEffect, useState } from "react";
 import { api, ok, pages, type Mission } from "../api";
-import { useBatch, useEvents } from "../live";
+import { useBatch, useConnected, useEvents } from "../live";
 import { href } from "../router";
 import { ErrorText, Section, Status, money } from "../ui";
 import { MissionActions } from "./MissionBoard";
+import { TASK } from "../states";
 
 export function Missions() {
   const [missions, setMissions] = useState<Map<string, Mission>>(new Map());
@@ -29,6 +30,8 @@ export function Missions() {
     };
   };
   useEffect(loadAll, []);
+  // Read before the stream was open: read again once it is. Later gaps are replayed (Last-Event-ID).
+  useConnected(loadAll, { reconnects: false });
 
   const refetch = useBatch((keys) => {
     for (const id of keys)
@@ -119,7 +122,7 @@ function Progress({ missionId, version }: { missionId: string; version: number }
         ),
       (items) => {
         total += items.length;
-        done += items.filter((t) => t.status === "completed").length;
+        done += items.filter((t) => t.status === TASK.completed).length;
       },
       () => cancelled,
     ).then(

@@ -1,7 +1,7 @@
 // Objectives with their key results' progress, and the traceability matrix (objective → requirement →
 // tasks) with its coverage, as the server computes them.
 import { api, ok, type Traceability } from "../api";
-import { useAsync, useBatch, useEvents } from "../live";
+import { useAsync, useBatch, useConnected, useEvents } from "../live";
 import { href } from "../router";
 import { ErrorText, Section, Status } from "../ui";
 
@@ -13,6 +13,8 @@ export function Objectives() {
     [],
   );
   const later = useBatch(() => reload(), 1000);
+  // Read before the stream was open: read again once it is (a change in between is in neither).
+  useConnected(reload, { reconnects: false });
   useEvents((e) => {
     if (
       /^(objective|key_result|requirement)\./.test(e.event) ||

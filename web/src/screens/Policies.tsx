@@ -1,6 +1,6 @@
 // Policies, and the most recent decisions they made (policy.evaluated entries of the last day).
 import { api, ok, pages, type Policy, type TraceEntry } from "../api";
-import { useAsync, useBatch, useEvents } from "../live";
+import { useAsync, useBatch, useConnected, useEvents } from "../live";
 import { Age, ErrorText, JsonText, Section } from "../ui";
 
 const RECENT = 50;
@@ -30,6 +30,8 @@ async function load() {
 export function Policies() {
   const { data, error, reload } = useAsync(load, []);
   const later = useBatch(() => reload(), 1000);
+  // Read before the stream was open: read again once it is (a change in between is in neither).
+  useConnected(reload, { reconnects: false });
   useEvents((e) => {
     if (e.event.startsWith("policy.")) later("x");
   });

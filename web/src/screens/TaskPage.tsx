@@ -9,10 +9,8 @@ import { mergeLogs } from "../logs";
 import { useBatch, useEvents, useResume } from "../live";
 import { href } from "../router";
 import { conflictsOf } from "./MissionBoard";
+import { TASK, isAwaitingApproval, isExecutable } from "../states";
 import { ActionButton, Age, ErrorText, JsonText, SafeLink, Section, Status, money } from "../ui";
-
-/** Where POST /execute is allowed (a failed task is retried: back to pending and dispatched). */
-const EXECUTABLE = new Set(["pending", "blocked", "rejected", "failed"]);
 
 export function TaskPage({ id }: { id: string }) {
   const [task, setTask] = useState<Task | null>(null);
@@ -42,28 +40,65 @@ export function TaskPage({ id }: { id: string }) {
       () => undefined,
     );
 
+  // Where the log was last read up to: the cursor of the last page read (undefined: the first page) and how
+  // many lines of `logs` come before that page. A re-read starts there, so it gets that page again and every
+  // line written since, however many (a cut of the stream loses the live task.log events, which are not
+  // replayed). The log lines carry no id, so the re-read page replaces what is held from that point and only
+  // the live lines that came meanwhile are merged after it by content (mergeLogs).
+  const readFrom = useRef<{ cursor: string | undefined; held: number } | null>(null);
+  // One read at a time; a re-read asked for during one runs after it (it may have started before the gap).
+  const busy = useRef(false);
+  const again = useRef(false);
+  const gone = useRef(false);
+  useEffect(
+    () => () => {
+      gone.current = true;
+    },
+    [],
+  );
+  const readLogs = async (taskId: string) => {
+    if (busy.current) {
+      again.current = true;
+      return;
+    }
+    busy.current = true;
+    try {
+      do {
+        again.current = false;
+        const from = readFrom.current ?? { cursor: undefined, held: 0 };
+        let fresh: LogLine[] = [];
+        let cursor = from.cursor;
+        let lastCursor = cursor;
+        let lastPage = 0;
+        for (;;) {
+          const page = await ok(
+            api.GET("/api/tasks/{id}/logs", { params: { path: { id: taskId }, query: { limit: 500, cursor } } }),
+          );
+          if (gone.current) return;
+          fresh = fresh.concat(page.data);
+          lastCursor = cursor;
+          lastPage = page.data.length;
+          if (!page.meta.next_cursor) break;
+          cursor = page.meta.next_cursor;
+        }
+        setLogs((held) => mergeLogs(held.slice(0, from.held).concat(fresh), held.slice(from.held)));
+        readFrom.current = { cursor: lastCursor, held: from.held + fresh.length - lastPage };
+        setLogsComplete(true);
+      } while (again.current);
+    } catch (e) {
+      if (!gone.current) setError((e as Error).message);
+    } finally {
+      busy.current = false;
+    }
+  };
+
   useEffect(() => {
     let cancelled = false;
     void load().then((t) => {
       if (!t || cancelled) return;
       if (t.agent_id) void loadAgent(t.agent_id);
       // Every line, page by page (100,000 lines are 200 pages); what arrived live meanwhile is merged after.
-      let all: LogLine[] = [];
-      pages(
-        (cursor) =>
-          ok(api.GET("/api/tasks/{id}/logs", { params: { path: { id: t.task_id }, query: { limit: 500, cursor } } })),
-        (items) => {
-          all = all.concat(items);
-        },
-        () => cancelled,
-      ).then(
-        () => {
-          if (cancelled) return;
-          setLogs((live) => mergeLogs(all, live));
-          setLogsComplete(true);
-        },
-        (e: Error) => !cancelled && setError(e.message),
-      );
+      void readLogs(t.task_id);
       let entries: TraceEntry[] = [];
       pages(
         (cursor) => ok(api.GET("/api/trace", { params: { query: { task_id: t.task_id, limit: 500, cursor } } })),
@@ -97,9 +132,10 @@ export function TaskPage({ id }: { id: string }) {
     if (task.agent_id && e.agent_id === task.agent_id && e.event.startsWith("agent.") && e.event !== "agent.heartbeat")
       reloadAgent(task.agent_id);
   });
-  // Live log lines of the gap are not replayed: the task's latest lines are re-read instead.
+  // Live log lines of the gap are not replayed: the log is re-read from the last page read.
   useResume(() => {
     reload("t");
+    if (task) void readLogs(task.task_id);
     if (task?.agent_id) reloadAgent(task.agent_id);
   });
 
@@ -129,7 +165,8 @@ export function TaskPage({ id }: { id: string }) {
       </div>
       <ErrorText error={error} />
       <div className="actions">
-        {EXECUTABLE.has(task.status) ? (
+        {/* Where POST /execute is allowed, by the server's own rule (a failed task is retried). */}
+        {isExecutable(task.status) ? (
           <ActionButton
             label="Execute"
             run={async () => {
@@ -139,7 +176,7 @@ export function TaskPage({ id }: { id: string }) {
             onDone={() => reload("t")}
           />
         ) : null}
-        {task.status === "pending_review" ? (
+        {task.status === TASK.pending_review ? (
           <div className="review">
             <label htmlFor="comment">Comment</label>
             <textarea
@@ -213,7 +250,7 @@ function mergeTrace(a: TraceEntry[], b: TraceEntry[]): TraceEntry[] {
 }
 
 function DispatchNote({ dispatch, onApproved }: { dispatch: Dispatch; onApproved: (d: Dispatch) => void }) {
-  if (dispatch.status !== "awaiting_approval" || !dispatch.policy) {
+  if (!isAwaitingApproval(dispatch.status) || !dispatch.policy) {
     return (
       <p className="note">
         Dispatched (attempt {dispatch.attempt}): {dispatch.status}.

@@ -2,7 +2,7 @@
 // mission's replay from its trace alone.
 import { useEffect, useState } from "react";
 import { api, ok, type TraceEntry } from "../api";
-import { useEvents } from "../live";
+import { useConnected, useEvents } from "../live";
 import { ActionButton, ErrorText, JsonText, Section } from "../ui";
 import { TraceTable } from "./TaskPage";
 import { TRACE_EVENT_NAMES } from "../../../src/trace/trace.events.js";
@@ -46,6 +46,8 @@ export function TracePage() {
     );
   };
   useEffect(() => fetchPage(filters, null, false), [filters]);
+  // Read before the stream was open: read again once it is (an entry in between is in neither).
+  useConnected(() => fetchPage(filters, null, false), { reconnects: false });
 
   useEvents((e) => {
     if (e.id === null || !atEnd) return;
