@@ -36,3 +36,10 @@ export async function queryPrepared<T>(database: Database, name: string, query: 
   if (database.pool) return (await database.pool.query({ name, text: q.sql, values: q.params })).rows as T[];
   return database.query<T>(q.sql, q.params);
 }
+
+/** A raw statement whose text varies (optional filters): an ordinary parameterized query on both backends. */
+export async function runQuery<T>(database: Database, query: SQL): Promise<T[]> {
+  const q = dialect.sqlToQuery(query);
+  if (database.pool) return (await database.pool.query({ text: q.sql, values: q.params })).rows as T[];
+  return database.query<T>(q.sql, q.params);
+}

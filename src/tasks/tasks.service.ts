@@ -368,8 +368,8 @@ export function createTasksService({
 
   async function listWhere(filter: repo.TaskFilter, q: TaskListQuery, by: Principal) {
     const page = pageOf(q);
-    const rows = await repo.listTaskViews(
-      db,
+    const rows = await repo.listTaskSummaries(
+      database,
       {
         ...filter,
         status: q.status,
@@ -379,7 +379,8 @@ export function createTasksService({
       },
       page,
     );
-    return toPage(rows, page, taskSummaryToApi);
+    // The rows are already in the response's shape.
+    return toPage(rows, page, (r) => r);
   }
 
   /** Every task the caller may see, filtered (how an agent finds its work). */

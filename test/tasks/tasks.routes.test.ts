@@ -311,6 +311,55 @@ describe("lists", () => {
     });
   });
 
+  test("a listed task is the task as GET shows it, less its logs, on every list (timestamps to the ms, not rounded)", async () => {
+    // A mission, agent and sprint of its own, so the other list tests' expectations stand.
+    const missionKey = (await createMission(t)).mission_id;
+    const agentKey = (await insertAgent(t)).agentId;
+    const sprintKey = (await insertSprint(t)).sprintId;
+    const r1 = await insertRequirement(t);
+    const r2 = await insertRequirement(t);
+    const full = await createTask(t, missionKey, {
+      agent_id: agentKey,
+      sprint_id: sprintKey,
+      requirement_ids: [r2.requirementId, r1.requirementId],
+      required_capabilities: ["git", "node"],
+      priority: 3,
+      outputs: { branch: "mc/x", nested: { n: 1, s: "<b>" } },
+    });
+    const bare = await createTask(t, missionKey, {});
+    // Microseconds the API cannot show: truncated to the millisecond, as everywhere else.
+    await t.database.query("UPDATE tasks SET updated_at = '2026-01-02T03:04:05.999999Z' WHERE task_id = $1", [
+      full.task_id,
+    ]);
+    const mission = (
+      await t.database.query<{ id: number }>("SELECT id FROM missions WHERE mission_id = $1", [missionKey])
+    )[0]!;
+    for (const task of [full, bare]) {
+      const got = await t.json("GET", `/api/tasks/${task.task_id}`);
+      expect(got.status).toBe(200);
+      const { logs, ...expected } = got.body.data;
+      expect(logs).toEqual([]);
+      for (const url of [
+        `/api/missions/${missionKey}/tasks`,
+        `/api/missions/${mission.id}/tasks`,
+        `/api/missions/${missionKey}/tasks?sprint_id=${sprintKey}&limit=500`,
+        `/api/tasks?mission_id=${missionKey}&limit=500`,
+      ]) {
+        const r = await t.json("GET", url, { query: { limit: "500" } });
+        expect(r.status, url).toBe(200);
+        const listed = r.body.data.find((x: { task_id: string }) => x.task_id === task.task_id);
+        if (url.includes("sprint_id") && task === bare) {
+          expect(listed).toBeUndefined();
+          continue;
+        }
+        expect(listed, url).toEqual(expected);
+      }
+    }
+    const got = await t.json("GET", `/api/tasks/${full.task_id}`);
+    expect(got.body.data.updated_at).toBe("2026-01-02T03:04:05.999Z");
+    expect(got.body.data.requirement_ids).toEqual([r1.requirementId, r2.requirementId]);
+  });
+
   test.each([
     [{ status: "in_progress" }, ["b"]],
     [{ status: "pending" }, ["a", "c"]],
