@@ -9,13 +9,20 @@
 // - A conflict that appears (or whose files change) writes a `task.conflict_detected` entry for each of the
 //   two tasks; one that goes away writes `task.conflict_cleared`. Both are trace entries, so on the stream.
 // - Tasks are locked in id order in one transaction, so two checks of overlapping tasks never deadlock.
-// - Approving a task takes it out of every list; each task it conflicted with is then checked against its
-//   base branch as it is now: if the base changed, since that task's branch left it, files that task changed
+// - A task that leaves the open set by any move (a run failing, its mission ending, a PATCH or report to
+//   failed/completed/pending, an approval) leaves every list in that move's transaction (`leaveConflicts`,
+//   called by `transitionTask`): its own list is emptied, the tasks it listed drop it, each side gets a
+//   `task.conflict_cleared` entry. Peers are locked with SKIP LOCKED, so the move never waits for a row while
+//   holding its own (a radar check locks in id order and would wait for it: a deadlock on PostgreSQL); a peer
+//   that was busy is left to the check that holds it, which reads the moved task after it commits and drops
+//   it then (`check` prunes entries naming a task it finds no longer open).
+// - Approving a task takes it out of every list; each open task of its repository that changed a file it
+//   changed is then checked against its base branch as it is now: if the base changed, since that task's branch left it, files that task changed
 //   too (the approved work merged, say), it keeps an entry `{task_id: <approved>, files, base_branch}` until a
 //   later check finds the overlap gone (git runs outside any transaction).
 import path from "node:path";
 import { and, asc, inArray, ne, or, eq, sql } from "drizzle-orm";
-import type { Database } from "../db/client.js";
+import type { Database, Executor } from "../db/client.js";
 import { tasks } from "../db/schema/index.js";
 import { git } from "../runtime/adapters/worktree.js";
 import { appendTrace } from "../trace/trace.append.js";
@@ -66,8 +73,56 @@ export function conflictSummary(outputs: Record<string, unknown>) {
   return { task_ids: list.map((c) => c.task_id), files, count: list.length };
 }
 
+export function isOpenForConflicts(status: TaskStatus): boolean {
+  return OPEN_FOR_CONFLICTS.includes(status);
+}
+
 function isOpen(t: TaskView): boolean {
-  return OPEN_FOR_CONFLICTS.includes(t.status);
+  return isOpenForConflicts(t.status);
+}
+
+/**
+ * Inside the transaction of a move that takes `task` out of the open set, after the move (whose outputs set
+ * the task's own `conflicts` to []): the tasks it listed drop it, and both sides get `task.conflict_cleared`.
+ * `had` is the task's list before the move.
+ */
+export async function leaveConflicts(tx: Executor, task: TaskView, had: Conflict[], actor: string): Promise<void> {
+  const peerKeys = [...new Set(had.filter((c) => c.base_branch === undefined).map((c) => c.task_id))];
+  const repo = task.outputs.repo;
+  const events: Array<{ v: Pick<TaskView, "missionKey" | "taskId" | "agentKey">; data: Record<string, unknown> }> =
+    had.map((c) => ({
+      v: task,
+      data: { with_task_id: c.task_id, ...(c.base_branch !== undefined ? { base_branch: c.base_branch } : {}) },
+    }));
+  if (peerKeys.length > 0) {
+    // SKIP LOCKED: never wait for a peer while holding this task's row (see the invariants above).
+    const locked = await tx
+      .select({ id: tasks.id })
+      .from(tasks)
+      .where(and(inArray(tasks.taskId, peerKeys), ne(tasks.id, task.id)))
+      .orderBy(asc(tasks.id))
+      .for("update", { skipLocked: true });
+    for (const { id } of locked) {
+      const v = await findTaskView(tx, id);
+      if (!v) continue;
+      const prev = conflictsOf(v.outputs);
+      const next = prev.filter((c) => !(c.task_id === task.taskId && c.base_branch === undefined));
+      if (next.length === prev.length) continue;
+      await transitionTask(tx, v, v.status, actor, { via: "conflict_radar", outputs: { conflicts: next } });
+      events.push({ v, data: { with_task_id: task.taskId } });
+    }
+  }
+  // Appends last: each holds its mission's chain until commit.
+  for (const e of events) {
+    await appendTrace(tx, {
+      event: "task.conflict_cleared",
+      actor,
+      missionId: e.v.missionKey,
+      taskId: e.v.taskId,
+      agentId: e.v.agentKey,
+      data: { ...e.data, repo },
+    });
+  }
 }
 
 const sameFiles = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -244,6 +299,27 @@ export function createConflictRadar(database: Database, actor: string) {
       if (meOpen) mineNext.push(...baseKept);
       mineNext.sort(byTask);
       wanted.set(me.id, mineNext);
+      // An entry of this task's that went without a pair above (its peer gone, or left out of the peers) is
+      // cleared all the same, so every entry that leaves a list says so.
+      for (const c of conflictsOf(me.outputs)) {
+        if (c.base_branch !== undefined || mineNext.some((k) => k.task_id === c.task_id)) continue;
+        const said = events.some(
+          (e) => e.v.id === me.id && e.event === "task.conflict_cleared" && e.data.with_task_id === c.task_id,
+        );
+        if (!said) events.push({ v: me, event: "task.conflict_cleared", data: { with_task_id: c.task_id } });
+      }
+      // Entries naming a task found here that is no longer open: a move that could not lock their holder
+      // (leaveConflicts skips busy rows) leaves them to this check.
+      const closed = new Set(views.filter((v) => v.id !== me.id && !isOpen(v)).map((v) => v.taskId));
+      for (const v of views) {
+        if (v.id === me.id || closed.has(v.taskId)) continue;
+        const list = listOf(v);
+        const kept = list.filter((c) => c.base_branch !== undefined || !closed.has(c.task_id));
+        if (kept.length === list.length) continue;
+        wanted.set(v.id, kept);
+        for (const c of list)
+          if (!kept.includes(c)) events.push({ v, event: "task.conflict_cleared", data: { with_task_id: c.task_id } });
+      }
 
       for (const v of views) {
         const next = wanted.get(v.id);
@@ -269,19 +345,33 @@ export function createConflictRadar(database: Database, actor: string) {
   }
 
   /**
-   * After an approval: the approved task leaves every list, then each task it conflicted with is checked
-   * against its base branch as it is now (the approved work may be on it).
+   * After an approval: the approved task leaves every list, then each open task that changed a file it changed
+   * is checked against its base branch as it is now (the approved work may be on it).
    */
   async function afterApproval(approvedId: number): Promise<void> {
     const approved = await findTaskView(database.db, approvedId);
     if (!approved) return;
-    const peers = conflictsOf(approved.outputs)
-      .filter((c) => c.base_branch === undefined)
-      .map((c) => c.task_id);
     await check(approvedId);
-    for (const key of peers) {
-      const t = await findTaskView(database.db, key);
-      if (!t || !isOpen(t)) continue;
+    // The approval's move already emptied the approved task's list (leaveConflicts), so the tasks to re-check
+    // are found again: open tasks of its repository that changed a file it changed.
+    const repo = approved.outputs.repo;
+    const mine = new Set(changedFiles(approved.outputs));
+    if (typeof repo !== "string" || mine.size === 0) return;
+    const peers = await database.db
+      .select({ id: tasks.id })
+      .from(tasks)
+      .where(
+        and(
+          ne(tasks.id, approvedId),
+          inArray(tasks.status, [...OPEN_FOR_CONFLICTS]),
+          sql`${tasks.outputs}->>'repo' = ${repo}`,
+        ),
+      )
+      .orderBy(asc(tasks.id))
+      .limit(MAX_PEERS);
+    for (const { id } of peers) {
+      const t = await findTaskView(database.db, id);
+      if (!t || !isOpen(t) || !changedFiles(t.outputs).some((f) => mine.has(f))) continue;
       const o = await baseOverlap(t);
       if (!o || o.files.length === 0) continue;
       await database.db.transaction(async (tx) => {

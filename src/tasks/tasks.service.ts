@@ -20,7 +20,7 @@ import { generateKey, parseRef, type Ref } from "../core/ids.js";
 import { pageOf, toPage } from "../core/pagination.js";
 import { appendTrace, type TraceInput } from "../trace/trace.append.js";
 import * as repo from "./tasks.repo.js";
-import { createConflictRadar } from "./conflicts.js";
+import { conflictsOf, createConflictRadar, isOpenForConflicts, leaveConflicts } from "./conflicts.js";
 import type { LogListQuery, ReviewBody, TaskCreate, TaskListQuery, TaskReport, TaskUpdate } from "./tasks.schemas.js";
 import { moveError, type TaskStatus, type TransitionVia, TASK } from "./tasks.state.js";
 
@@ -88,7 +88,12 @@ export async function transitionTask(
   if (err) throw Invalid.field("status", err);
   const merges = opts.outputs !== undefined && Object.keys(opts.outputs).length > 0;
   if (from === to && !merges && !opts.touch) return task;
-  const moved = await repo.moveTaskStatus(tx, task.id, from, to, opts.outputs);
+  // Leaving the open set (any move: a failed run, a mission's end, a PATCH, an approval): the task's branch is
+  // out of play, so its conflicts go with the move, and the tasks it listed drop it (conflicts.ts).
+  const leaving = isOpenForConflicts(from) && !isOpenForConflicts(to);
+  const had = leaving ? conflictsOf(task.outputs) : [];
+  const outputs = leaving && task.outputs.conflicts !== undefined ? { ...opts.outputs, conflicts: [] } : opts.outputs;
+  const moved = await repo.moveTaskStatus(tx, task.id, from, to, outputs);
   if (!moved) throw Invalid.field("status", `task changed concurrently; it is no longer ${from}`);
   if (from !== to) {
     await appendTrace(tx, {
@@ -100,6 +105,7 @@ export async function transitionTask(
       data: { from, to, ...(opts.comment !== undefined ? { comment: opts.comment } : {}), via: opts.via },
     });
   }
+  if (leaving) await leaveConflicts(tx, { ...task, ...moved }, had, actor);
   return { ...task, ...moved };
 }
 

@@ -17,6 +17,8 @@ function run(parser: LineParser, lines: string[]): RunEvent[] {
 const logs = (events: RunEvent[], level?: string) =>
   events.flatMap((e) => (e.type === "log" && (level === undefined || e.level === level) ? [e.message] : []));
 const tools = (events: RunEvent[]) => events.flatMap((e) => (e.type === "tool" ? [e.message] : []));
+/** The files each writing tool event names (what the conflict radar is given). */
+const written = (events: RunEvent[]) => events.flatMap((e) => (e.type === "tool" && e.files ? [e.files] : []));
 
 describe("claude_code stream-json", () => {
   test("a successful session: session, text, tools, and the result's outputs", () => {
@@ -161,6 +163,25 @@ describe("codex exec --json", () => {
     });
   });
 
+  test("file_change items name the files they change (for the conflict radar); commands name none", () => {
+    const events = run(codexParser(), stdoutLines("codex", "success"));
+    expect(written(events)).toEqual([
+      ["/work/repo/src/login.js"],
+      ["/work/repo/test/login.test.js"],
+      ["/work/repo/src/login.js"],
+    ]);
+    const several = codexParser().line(
+      JSON.stringify({
+        type: "item.completed",
+        item: {
+          type: "file_change",
+          changes: [{ path: "a.js", kind: "add" }, { path: "b/c.md", kind: "delete" }, { kind: "update" }],
+        },
+      }),
+    );
+    expect(written(several)).toEqual([["a.js", "b/c.md"]]);
+  });
+
   test("usage adds up over turns", () => {
     const p = codexParser();
     for (const u of [1, 2])
@@ -251,6 +272,11 @@ describe("gemini stream-json", () => {
     expect(order.indexOf("I'll add the login handler and a test.")).toBeLessThan(
       order.indexOf("tool: write_file /work/repo/src/login.js"),
     );
+  });
+
+  test("write_file and replace name the file they write (for the conflict radar); other tools name none", () => {
+    const events = run(geminiCliParser(), stdoutLines("gemini", "success"));
+    expect(written(events)).toEqual([["/work/repo/src/login.js"], ["/work/repo/README.md"]]);
   });
 
   test("an error result fails with its message", () => {

@@ -11,6 +11,7 @@ import { relativePaths } from "../../src/tasks/conflicts.js";
 import { createTestContext, waitFor, type TestContext } from "../harness.js";
 import { git, makeRepo, tmpDir } from "../adapters/git.js";
 import { fakeCliDir } from "../adapters/recordings.js";
+import { openSse } from "../trace/helpers.js";
 
 let t: TestContext;
 const dataDir = tmpDir("mc-radar-data-");
@@ -26,10 +27,10 @@ afterAll(async () => {
 
 let n = 0;
 /** A mission on one repository with one `command` agent per script (each edits files in its worktree). */
-async function world(scripts: string[]) {
+async function world(scripts: string[], sharedRepo?: string) {
   n++;
-  const repo = makeRepo();
-  cleanup.push(repo);
+  const repo = sharedRepo ?? makeRepo();
+  if (sharedRepo === undefined) cleanup.push(repo);
   const m = `radar-${n}`;
   expect(
     (await t.json("POST", "/api/missions", { body: { mission_id: m, goal: "Build authentication module" } })).status,
@@ -80,6 +81,12 @@ async function conflictsOf(key: string, expected: unknown[]) {
     `${key}'s conflicts to be ${JSON.stringify(expected)}`,
   );
 }
+/** Entries' data in any order (sorted by the task named), for checks of several written at once. */
+const cleared = async (key: string) =>
+  (await entries(key, "task.conflict_cleared")).sort((x, y) => String(x.with_task_id).localeCompare(y.with_task_id));
+const byKey = <T extends { with_task_id: string }>(xs: T[]) =>
+  xs.sort((x, y) => x.with_task_id.localeCompare(y.with_task_id));
+const byTaskKey = <T extends { task_id: string }>(xs: T[]) => xs.sort((x, y) => x.task_id.localeCompare(y.task_id));
 const entries = async (key: string, event: string) =>
   (
     (await t.json("GET", "/api/trace", { query: { task_id: key, event, limit: "100" } })).body.data as Array<{
@@ -145,6 +152,149 @@ describe("conflict radar", () => {
     expect((await t.json("POST", `/api/tasks/${b}/execute`)).status).toBe(202);
   });
 
+  test("a task that leaves the open set by any other move leaves the lists too (a PATCH to pending, its mission cancelled), so a stale conflict no longer blocks a dispatch", async () => {
+    const { m, repo, tasks } = await world(["echo a >> README.md", "echo b >> README.md"]);
+    const [a, b] = tasks as [string, string];
+    // C works on the same repository for another mission.
+    const other = await world(["echo c >> README.md"], repo);
+    const c = other.tasks[0]!;
+    await run(a);
+    await run(b);
+    await run(c);
+    const r = path.resolve(repo);
+    // Lists are sorted by task id (the keys are random).
+    await conflictsOf(
+      b,
+      byTaskKey([
+        { task_id: a, files: ["README.md"] },
+        { task_id: c, files: ["README.md"] },
+      ]),
+    );
+    const p = await t.json("POST", "/api/policies", {
+      body: {
+        policy: {
+          policy_id: `no-stale-conflicts-${n}`,
+          scope: `mission:${m}`,
+          conditions: { action_type: "dispatch", "task.conflicts.files": "README.md" },
+          actions: [{ block: "README.md is being changed by another task" }],
+        },
+      },
+    });
+    expect(p.status).toBe(201);
+    expect((await t.json("POST", `/api/tasks/${b}/reject`, { body: { comment: "again" } })).status).toBe(200);
+    expect((await t.json("POST", `/api/tasks/${b}/execute`)).status).toBe(403);
+
+    // A is rejected, then put back to pending by a PATCH: out of the open set, so out of B's list at once.
+    expect((await t.json("POST", `/api/tasks/${a}/reject`, { body: { comment: "later" } })).status).toBe(200);
+    expect((await t.json("PATCH", `/api/tasks/${a}`, { body: { status: "pending" } })).status).toBe(200);
+    expect((await task(b)).outputs.conflicts).toEqual([{ task_id: c, files: ["README.md"] }]);
+    expect((await task(a)).outputs.conflicts).toEqual([]);
+    expect((await task(c)).outputs.conflicts).toEqual([{ task_id: b, files: ["README.md"] }]);
+    expect(await cleared(a)).toEqual(
+      byKey([
+        { with_task_id: b, repo: r },
+        { with_task_id: c, repo: r },
+      ]),
+    );
+    expect((await t.json("POST", `/api/tasks/${b}/execute`)).status).toBe(403);
+
+    // C's mission is cancelled: its rejected task fails with it, and leaves B's list in that move.
+    expect((await t.json("POST", `/api/tasks/${c}/reject`, { body: { comment: "no" } })).status).toBe(200);
+    expect((await t.json("PATCH", `/api/missions/${other.m}`, { body: { status: "cancelled" } })).status).toBe(200);
+    expect((await task(c)).status).toBe("failed");
+    expect((await task(c)).outputs.conflicts).toEqual([]);
+    expect((await task(b)).outputs.conflicts).toEqual([]);
+    expect(await cleared(b)).toEqual(
+      byKey([
+        { with_task_id: a, repo: r },
+        { with_task_id: c, repo: r },
+      ]),
+    );
+    expect(await cleared(c)).toEqual(
+      byKey([
+        { with_task_id: a, repo: r },
+        { with_task_id: b, repo: r },
+      ]),
+    );
+    // Nothing stale is left for the dispatch policy: B runs.
+    expect((await t.json("POST", `/api/tasks/${b}/execute`)).status).toBe(202);
+    await waitFor(async () => ((await task(b)).status === "pending_review" ? true : null), 30_000, "b's rerun");
+  });
+
+  test("a conflict reaches the live event stream (GET /api/events over HTTP): task.conflict_detected for each task, naming the other", async () => {
+    const { m, tasks } = await world(["echo a >> README.md", "echo b >> README.md"]);
+    const [a, b] = tasks as [string, string];
+    const sse = await openSse(t.url!, "/api/events", {
+      token: t.admin,
+      query: { mission_id: m, event: "task.conflict_detected" },
+    });
+    try {
+      expect(sse.status).toBe(200);
+      await run(a);
+      await run(b);
+      const seen = await sse.until((es) => es.length >= 2, 20_000, "two task.conflict_detected events on the stream");
+      const got = seen.map((e) => ({ event: e.json.event, task_id: e.json.task_id, data: e.json.data }));
+      expect(byTaskKey(got)).toEqual(
+        byTaskKey([
+          {
+            event: "task.conflict_detected",
+            task_id: a,
+            data: expect.objectContaining({ with_task_id: b, files: ["README.md"] }),
+          },
+          {
+            event: "task.conflict_detected",
+            task_id: b,
+            data: expect.objectContaining({ with_task_id: a, files: ["README.md"] }),
+          },
+        ]),
+      );
+    } finally {
+      sse.close();
+    }
+  });
+
+  test("a require_approval policy on the files in common parks the rerun (awaiting_approval); approving that decision lets it run", async () => {
+    const { m, tasks } = await world(["echo a >> README.md", "echo b >> README.md"]);
+    const [a, b] = tasks as [string, string];
+    await run(a);
+    await run(b);
+    await conflictsOf(b, [{ task_id: a, files: ["README.md"] }]);
+    const p = await t.json("POST", "/api/policies", {
+      body: {
+        policy: {
+          policy_id: `approve-conflicting-reruns-${n}`,
+          scope: `mission:${m}`,
+          conditions: { action_type: "dispatch", "task.conflicts.count": { $gte: 1 } },
+          actions: [{ require_approval: "Another open task changed the same files" }],
+        },
+      },
+    });
+    expect(p.status).toBe(201);
+    expect((await t.json("POST", `/api/tasks/${b}/reject`, { body: { comment: "again" } })).status).toBe(200);
+    const parked = await t.json("POST", `/api/tasks/${b}/execute`);
+    expect(parked.status).toBe(202);
+    expect(parked.body.data.status).toBe("awaiting_approval");
+    expect(parked.body.data.policy).toMatchObject({
+      decision: "require_approval",
+      messages: ["Another open task changed the same files"],
+    });
+    expect((await task(b)).status).toBe("rejected");
+    const ok = await t.json("POST", `/api/tasks/${b}/execute`, {
+      token: t.member,
+      body: { approve_policy: String(parked.body.data.policy.decision_id) },
+    });
+    expect(ok.status).toBe(202);
+    expect(ok.body.data.id).toBe(parked.body.data.id);
+    // The approved dispatch runs: B goes through in_progress back to review.
+    await waitFor(
+      async () => ((await task(b)).status === "pending_review" ? true : null),
+      30_000,
+      "the approved dispatch to run B",
+    );
+    const moves = (await entries(b, "task.status_changed")).map((d) => `${d.from}>${d.to}`);
+    expect(moves.filter((x) => x === "rejected>in_progress")).toHaveLength(1);
+  });
+
   test("approving a task whose work is now on the base: the other is re-checked against the new base and keeps the overlap", async () => {
     const { repo, tasks } = await world(["echo a >> README.md", "echo b >> README.md && echo b > OLD.md"]);
     const [a, b] = tasks as [string, string];
@@ -182,16 +332,44 @@ describe("conflict radar", () => {
     });
   });
 
-  test("a Claude Code Write is recorded as it happens (before the run's diff)", async () => {
+  // Each CLI's writing tool calls, as its recording has them: Claude Code's Write/Edit, Codex's file_change
+  // items, Gemini's write_file/replace tool events.
+  test.each([
+    {
+      adapter: "claude_code",
+      bin: "claude",
+      // Write src/login.js, Write test/login.test.js, Edit README.md.
+      first: ["src/login.js"],
+      last: ["README.md", "src/login.js", "test/login.test.js"],
+    },
+    {
+      adapter: "codex",
+      bin: "codex",
+      // file_change add src/login.js, add test/login.test.js, update src/login.js.
+      first: ["src/login.js"],
+      last: ["src/login.js", "test/login.test.js"],
+    },
+    {
+      adapter: "gemini_cli",
+      bin: "gemini",
+      // write_file src/login.js, replace README.md.
+      first: ["src/login.js"],
+      last: ["README.md", "src/login.js"],
+    },
+  ])("a $adapter write is recorded as it happens (before the run's diff)", async ({ adapter, bin, first, last }) => {
     n++;
     const repo = makeRepo();
     cleanup.push(repo);
     const m = `radar-${n}`;
-    const a = `radar-claude-${n}`;
+    const a = `radar-${bin}-${n}`;
     await t.json("POST", "/api/missions", { body: { mission_id: m, goal: "g" } });
-    await t.json("POST", "/api/agents", {
-      body: { agent_id: a, adapter_module: "claude_code", config: { binary: path.join(fakeCliDir, "claude"), repo } },
-    });
+    expect(
+      (
+        await t.json("POST", "/api/agents", {
+          body: { agent_id: a, adapter_module: adapter, config: { binary: path.join(fakeCliDir, bin), repo } },
+        })
+      ).status,
+    ).toBe(201);
     await t.json("POST", `/api/missions/${m}/agents`, { body: { agent_id: a } });
     await t.json("POST", `/api/missions/${m}/start`);
     const key = (
@@ -201,9 +379,8 @@ describe("conflict radar", () => {
     const live = (await entries(key, "task.reported"))
       .filter((d) => d.via === "conflict_radar")
       .map((d) => d.outputs.changed_files);
-    // The recording writes src/login.js, then test/login.test.js (Write), then edits README.md (Edit).
-    expect(live[0]).toEqual(["src/login.js"]);
-    expect(live.at(-1)).toEqual(["README.md", "src/login.js", "test/login.test.js"]);
+    expect(live[0]).toEqual(first);
+    expect(live.at(-1)).toEqual(last);
   });
 
   test("paths from tool calls: relative to the worktree; outside it, or climbing out, they are dropped", () => {
