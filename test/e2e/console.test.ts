@@ -111,7 +111,7 @@ describe("console", () => {
     await page.evaluate("window.__sameDocument = true");
 
     await createTask("e2e-board", "Add the password reset link", { agent_id: "e2e-coder" });
-    await page.getByText("Add the password reset link").waitFor({ timeout: LIVE_MS + 3_000 });
+    await page.getByText("Add the password reset link").waitFor({ timeout: LIVE_MS });
     // A move shows in its column, as the server's status.
     const moved = await createTask("e2e-board", "Validate the email field");
     await page.getByText("Validate the email field").waitFor();
@@ -150,7 +150,11 @@ describe("console", () => {
   });
 
   test("approve and reject (with a comment) from the task page", async () => {
-    const good = await createTask("e2e-board", "Render the login errors", { agent_id: "e2e-coder" });
+    await api("POST", "/api/requirements", { requirement_id: "e2e-req-errors", title: "Login errors are explained" });
+    const good = await createTask("e2e-board", "Render the login errors", {
+      agent_id: "e2e-coder",
+      requirement_ids: ["e2e-req-errors"],
+    });
     const bad = await createTask("e2e-board", "Store passwords in plain text", { agent_id: "e2e-coder" });
     await toReview(good);
     await toReview(bad);
@@ -165,9 +169,27 @@ describe("console", () => {
       await page.getByRole("link", { name: "https://git.example.com/acme/app/merge_requests/7" }).getAttribute("href"),
     ).toBe("https://git.example.com/acme/app/merge_requests/7");
     expect(await page.getByRole("button", { name: "Execute" }).count()).toBe(0);
+    // The requirement it serves, by key and title.
+    const requirements = page.locator("section.panel", { has: page.getByRole("heading", { name: "Requirements" }) });
+    await requirements.locator("li", { hasText: "e2e-req-errors" }).getByText("Login errors are explained").waitFor();
+    // The permission denials: how many, and what was denied.
+    const kv = (name: string) => page.locator("dl.kv > div", { has: page.locator("dt", { hasText: name }) });
+    expect(await kv("permission denials").locator("dd").textContent()).toBe("1");
+    const denials = JSON.parse((await page.locator("pre.json").first().textContent())!);
+    expect(denials).toEqual([{ tool_name: "Bash", tool_input: { command: "rm -rf /" } }]);
+    // Its trace: every entry the API has for the task, in order, and the approval's entry arrives live.
+    const traceEvents = () => page.locator("table.trace tbody tr td:nth-child(3)").allTextContents();
+    const stored = (await api("GET", `/api/trace?task_id=${good}&limit=500`)) as Array<{ event: string }>;
+    await expect.poll(traceEvents).toEqual(stored.map((e) => e.event));
+    expect(stored.map((e) => e.event)).toEqual(
+      expect.arrayContaining(["task.created", "task.status_changed", "task.reported"]),
+    );
     await screenshot(page, "task");
     await page.getByRole("button", { name: "Approve" }).click();
     await page.locator(".facts .status", { hasText: "completed" }).first().waitFor();
+    const afterApproval = (await api("GET", `/api/trace?task_id=${good}&limit=500`)) as Array<{ event: string }>;
+    expect(afterApproval.length).toBeGreaterThan(stored.length);
+    await expect.poll(traceEvents).toEqual(afterApproval.map((e) => e.event));
     expect((await api("GET", `/api/tasks/${good}`)).status).toBe("completed");
     expect(await page.getByRole("button", { name: "Approve" }).count()).toBe(0);
 
@@ -201,10 +223,7 @@ describe("console", () => {
       ],
       outputs: { pr_url: "javascript:window.__xss=2", summary: evil },
     });
-    await page
-      .getByTestId("log")
-      .getByText(evil, { exact: true })
-      .waitFor({ timeout: LIVE_MS + 3_000 });
+    await page.getByTestId("log").getByText(evil, { exact: true }).waitFor({ timeout: LIVE_MS });
     await page.waitForTimeout(300);
     expect(await page.evaluate("window.__xss")).toBeUndefined();
     expect(await page.title()).toBe("Mission Control");
@@ -238,6 +257,14 @@ describe("console", () => {
       fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, "utf8").trim().split("\n")[0]) : 0,
     );
     await page.getByTestId("log").getByText(`hanging as ${pid}`).waitFor({ timeout: 10_000 });
+    // The Agents page shows the run: its pid, its attempt and when it last wrote output.
+    await page.goto(`${t.url}/#/agents`);
+    const running = page.locator('tr[data-agent-id="e2e-proc"]');
+    await running.getByText(new RegExp(`^pid ${pid} · attempt 1 · last output \\d+ s ago$`)).waitFor();
+    await running.getByRole("link", { name: task }).waitFor();
+    await page.goto(`${t.url}/#/tasks/${task}`);
+    await page.getByRole("heading", { name: "Run until killed", level: 1 }).waitFor();
+    await page.getByTestId("log").getByText(`hanging as ${pid}`).waitFor();
     process.kill(pid, "SIGKILL");
     await page.locator(".facts > .status", { hasText: "failed" }).waitFor({ timeout: 10_000 });
     const failed = await api("GET", `/api/tasks/${task}`);
@@ -271,7 +298,7 @@ describe("console", () => {
       const a = await api("GET", "/api/agents/e2e-proc");
       return a.status === "error" ? null : a;
     });
-    await row.locator("td .status", { hasText: new RegExp(`^${reset.status}$`) }).waitFor({ timeout: LIVE_MS + 3_000 });
+    await row.locator("td .status", { hasText: new RegExp(`^${reset.status}$`) }).waitFor({ timeout: LIVE_MS });
 
     await page.goto(`${t.url}/#/missions/e2e-board`);
     await page.getByRole("button", { name: "Start" }).click();
@@ -300,6 +327,70 @@ describe("console", () => {
     await section.getByRole("button", { name: "Approve dispatch" }).click();
     await section.waitFor({ state: "detached" });
     expect((await api("GET", `/api/dispatches/${parked.id}`)).status).not.toBe("awaiting_approval");
+  });
+
+  test("the Inbox: tasks to review, unblock or retry, an agent in error, a budget about to stop a mission", async () => {
+    await api("POST", "/api/missions", { mission_id: "e2e-inbox", goal: "Everything waits on you", budget_usd: 1 });
+    await api("POST", "/api/missions/e2e-inbox/agents", { agent_id: "e2e-coder" });
+    await api("POST", "/api/missions/e2e-inbox/start");
+    const review = await createTask("e2e-inbox", "Inbox: review me", { agent_id: "e2e-coder" });
+    await toReview(review); // costs $0.42
+    const blocked = await createTask("e2e-inbox", "Inbox: unblock me", { agent_id: "e2e-coder" });
+    await api("PATCH", `/api/tasks/${blocked}`, { status: "blocked" });
+    const failed = await createTask("e2e-inbox", "Inbox: retry me", { agent_id: "e2e-coder" });
+    await api("PATCH", `/api/tasks/${failed}`, { status: "failed" });
+    // Spend is the sum of the tasks' outputs.cost_usd: $0.42 + $0.43 = 85 % of the $1 budget.
+    await api("POST", `/api/tasks/${failed}/report`, { outputs: { cost_usd: 0.43 } });
+    expect((await api("GET", "/api/missions/e2e-inbox")).spent_usd).toBeCloseTo(0.85);
+    // An agent in error says why; it registers by reporting.
+    await api("POST", "/api/agents/e2e-broken/activity", { event: "error", context: { message: "disk full" } });
+    const broken = await api("GET", "/api/agents/e2e-broken");
+    expect(broken.status).toBe("error");
+
+    await page.goto(`${t.url}/#/inbox`);
+    const tasks = page.locator("section.panel", { has: page.getByRole("heading", { name: /^Tasks \(/ }) });
+    const item = (text: string) => tasks.locator("li", { hasText: text });
+    // Each with its status as the server says it and the action it needs.
+    await item("Inbox: review me")
+      .locator(".status", { hasText: /^pending_review$/ })
+      .waitFor();
+    await item("Inbox: review me").getByRole("link", { name: "Review", exact: true }).waitFor();
+    await item("Inbox: unblock me")
+      .locator(".status", { hasText: /^blocked$/ })
+      .waitFor();
+    await item("Inbox: unblock me").getByRole("button", { name: "Execute" }).waitFor();
+    await item("Inbox: retry me")
+      .locator(".status", { hasText: /^failed$/ })
+      .waitFor();
+    await item("Inbox: retry me").getByRole("button", { name: "Retry" }).waitFor();
+    expect(await item("Inbox: retry me").getByRole("button", { name: "Approve" }).count()).toBe(0);
+
+    const agents = page.locator("section.panel", { has: page.getByRole("heading", { name: /^Agents \(/ }) });
+    const brokenRow = agents.locator("li", { hasText: "e2e-broken" });
+    await brokenRow.locator(".status", { hasText: /^error$/ }).waitFor();
+    if (broken.status_reason) await brokenRow.getByText(broken.status_reason).waitFor();
+
+    const budgets = page.locator("section.panel", { has: page.getByRole("heading", { name: /^Budgets \(/ }) });
+    const budgetRow = budgets.locator("li", { hasText: "Everything waits on you" });
+    await budgetRow.getByText("$0.8500 / $1.00").waitFor();
+    // Missions under 80 % of their budget, or without one, are not there.
+    expect(await budgets.locator("li").count()).toBe(1);
+    await screenshot(page, "inbox-all");
+
+    // The actions, right there.
+    await item("Inbox: review me").getByRole("button", { name: "Approve" }).click();
+    await item("Inbox: review me").waitFor({ state: "detached" });
+    expect((await api("GET", `/api/tasks/${review}`)).status).toBe("completed");
+    await item("Inbox: retry me").getByRole("button", { name: "Retry" }).click();
+    await item("Inbox: retry me").waitFor({ state: "detached" });
+    expect((await api("GET", `/api/tasks/${failed}`)).status).not.toBe("failed");
+    await brokenRow.getByRole("button", { name: "Reset" }).click();
+    await brokenRow.waitFor({ state: "detached" });
+    expect((await api("GET", "/api/agents/e2e-broken")).status).not.toBe("error");
+    await budgetRow.getByRole("button", { name: "Pause" }).click();
+    await budgetRow.waitFor({ state: "detached" });
+    expect((await api("GET", "/api/missions/e2e-inbox")).status).toBe("paused");
+    expect(browser.errors).toEqual([]);
   });
 
   test("a mission run from the console alone: create an agent and a mission, add the agent, create a task, start, execute, approve", async () => {
@@ -390,6 +481,24 @@ describe("console", () => {
       await ready();
       if (name) await screenshot(page, name);
     }
+    // Objectives: the traceability coverage as the server computes it.
+    const { stats } = await api("GET", "/api/traceability");
+    expect(stats.linked_tasks).toBeGreaterThan(0);
+    await page.goto(`${t.url}/#/objectives`);
+    await page
+      .getByText(`${stats.task_coverage_pct}% (${stats.linked_tasks}/${stats.total_tasks} tasks serve a requirement)`)
+      .waitFor();
+    await page
+      .getByText(`${stats.requirement_coverage_pct}% (${stats.linked_requirements}/${stats.total_requirements})`)
+      .waitFor();
+    // Policies: the decision the evaluation above made, with its action.
+    await page.goto(`${t.url}/#/policies`);
+    const decisions = page.locator("section.panel", { has: page.getByRole("heading", { name: "Recent decisions" }) });
+    await decisions
+      .locator("tr", { hasText: '{"command":"git push --force"}' })
+      .locator("strong", { hasText: /^block$/ })
+      .waitFor();
+
     await page.goto(`${t.url}/#/trace`);
     await page.getByRole("button", { name: "Verify chain" }).click();
     await page.getByText(/Chain intact: \d+ entries verified\./).waitFor();

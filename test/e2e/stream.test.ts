@@ -78,19 +78,20 @@ test("the stream drops and resumes with nothing missed", async () => {
   await taskPage.getByText("line during the cut").waitFor();
   // Every line once: 1 before the cut, 151 during it, none lost, none twice.
   await taskPage.getByRole("heading", { name: "Logs (152)", exact: true }).waitFor();
-  const held = await taskPage.evaluate(async () => {
-    const log = document.querySelector('[data-testid="log"]')!;
-    // The log is virtualized: scroll it from the top and collect the line each position renders.
-    const byPosition = new Map<string, string>();
+  // The log is virtualized: scroll it from the top and collect the line each position renders. (A string:
+  // the tests are compiled without the DOM's types.)
+  const held = (await taskPage.evaluate(`(async () => {
+    const log = document.querySelector('[data-testid="log"]');
+    const byPosition = new Map();
     for (let y = 0; y <= log.scrollHeight; y += log.clientHeight / 2) {
       log.scrollTop = y;
       await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-      for (const row of log.querySelectorAll<HTMLElement>(".logline[style]"))
+      for (const row of log.querySelectorAll(".logline[style]"))
         byPosition.set(row.style.transform, row.querySelector(".msg")?.textContent ?? "");
     }
     log.scrollTop = log.scrollHeight;
     return [...byPosition.values()];
-  });
+  })()`)) as string[];
   expect(held).toHaveLength(152);
   expect(held.filter((m) => m.startsWith("cut line "))).toEqual(many.map((l) => l.message));
   expect(held.filter((m) => m === "line before the cut")).toHaveLength(1);
