@@ -119,6 +119,7 @@ export function buildContainer(deps: ContainerDeps) {
     beforeComplete: [github.mergeStep],
     onApproved: [captureApprovedTask(knowledge)],
     checkReportedActions: reportedActionsCheck(policies),
+    tokens,
   });
   const okrs = createOkrsService({ database });
   const requirements = createRequirementsService({ database });

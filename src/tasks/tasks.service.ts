@@ -19,6 +19,7 @@ import { canonicalJson } from "../core/canonical-json.js";
 import { generateKey, parseRef, type Ref } from "../core/ids.js";
 import { pageOf, toPage } from "../core/pagination.js";
 import { appendTrace, type TraceInput } from "../trace/trace.append.js";
+import type { TokensService } from "../tokens/tokens.service.js";
 import * as repo from "./tasks.repo.js";
 import { conflictsOf, createConflictRadar, isOpenForConflicts, leaveConflicts } from "./conflicts.js";
 import type { LogListQuery, ReviewBody, TaskCreate, TaskListQuery, TaskReport, TaskUpdate } from "./tasks.schemas.js";
@@ -217,6 +218,8 @@ export type OnApproved = (
 
 export interface TasksDeps {
   database: Database;
+  /** A delivered (webhook) run's token dies when its task leaves `in_progress` (tokens.service.ts). */
+  tokens?: Pick<TokensService, "revokeDeliveredRunTokens">;
   beforeComplete?: BeforeComplete[];
   onApproved?: OnApproved[];
   checkReportedActions?: CheckReportedActions;
@@ -267,8 +270,20 @@ export function createTasksService({
   beforeComplete = [],
   onApproved = [],
   checkReportedActions,
+  tokens,
 }: TasksDeps) {
   const { db } = database;
+
+  /**
+   * `transitionTask` for the moves requests make (a PATCH, a report): a task leaving `in_progress` ends the
+   * work of a delivered webhook run, so that run's token is revoked in the same transaction.
+   */
+  async function move(tx: Executor, task: repo.TaskView, to: TaskStatus, actor: string, opts: TransitionOptions) {
+    const moved = await transitionTask(tx, task, to, actor, opts);
+    if (task.status === TASK.in_progress && moved.status !== TASK.in_progress && tokens)
+      await tokens.revokeDeliveredRunTokens(tx, task.id);
+    return moved;
+  }
   /** Approves of one task run one at a time in this process, so a pre-completion step runs once. */
   const approving = new Map<number, Promise<unknown>>();
 
@@ -478,8 +493,7 @@ export function createTasksService({
           data: { changes },
         });
       }
-      if (input.status !== undefined)
-        moved = await transitionTask(tx, moved, input.status, by.actor, { via: "update" });
+      if (input.status !== undefined) moved = await move(tx, moved, input.status, by.actor, { via: "update" });
       return [moved, logs] as const;
     });
     return taskToApi(t, logs);
@@ -556,7 +570,7 @@ export function createTasksService({
         logsIn.map((l) => ({ taskId: cur.id, message: l.message, level: l.level ?? null, timestamp: l.at })),
       );
       const latest = await repo.latestLogs(tx, cur.id, LATEST_LOGS);
-      const moved = await transitionTask(tx, cur, to, by.actor, { via: "report", outputs, touch: adds, comment });
+      const moved = await move(tx, cur, to, by.actor, { via: "report", outputs, touch: adds, comment });
       if (adds) await appendTrace(tx, reportedEntry(moved, by.actor, { outputs, logsAdded: logsIn.length }));
       return [moved, latest] as const;
     });

@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, isNull, sql } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
-import { agents, apiTokens } from "../db/schema/index.js";
+import { agents, apiTokens, dispatches } from "../db/schema/index.js";
+import { succeededStatus } from "../runtime/dispatch.state.js";
 import type { Page } from "../core/pagination.js";
 import type { TokenRole } from "./tokens.state.js";
 
@@ -97,6 +98,26 @@ export async function revokeRunTokens(exec: Executor, dispatchIds: number[]): Pr
     .set({ revokedAt: sql`now()` })
     .where(
       and(sql`${apiTokens.dispatchId} = ANY(${`{${dispatchIds.join(",")}}`}::bigint[])`, isNull(apiTokens.revokedAt)),
+    )
+    .returning({ hash: apiTokens.tokenHash });
+  return rows.map((r) => r.hash);
+}
+
+/**
+ * Revokes the tokens of the task's delivered runs (a webhook's: the remote agent's work is the run), returning
+ * their hashes. A live run's token is not touched (a process run's dies when its process ends). Reads the
+ * dispatch's status only, in the same statement.
+ */
+export async function revokeDeliveredRunTokens(exec: Executor, taskId: number): Promise<string[]> {
+  const rows = await exec
+    .update(apiTokens)
+    .set({ revokedAt: sql`now()` })
+    .where(
+      and(
+        eq(apiTokens.taskId, taskId),
+        isNull(apiTokens.revokedAt),
+        sql`${apiTokens.dispatchId} IN (SELECT ${dispatches.id} FROM ${dispatches} WHERE ${dispatches.taskId} = ${taskId} AND ${dispatches.status} = ${succeededStatus("remote")})`,
+      ),
     )
     .returning({ hash: apiTokens.tokenHash });
   return rows.map((r) => r.hash);

@@ -7,7 +7,9 @@
 // a plain 5 s expiry), and a revocation made by any process is seen by the next revalidation.
 // Run tokens (issueRunToken) are bound to one run: their principal may act only on the run's task, and they
 // are revoked by `revokeRunTokens` when the run ends, in the transaction that ends it; this process drops them
-// from its cache at once, other processes at their next revalidation (within CACHE_TTL_MS).
+// from its cache at once, other processes at their next revalidation (within CACHE_TTL_MS). A webhook's run
+// is the remote agent's work after delivery: its token is revoked when its task leaves `in_progress`
+// (`revokeDeliveredRunTokens`, called by the tasks service in the move's transaction).
 // `last_used_at` is kept without a write per request: uses are noted in memory and written by one statement
 // every USAGE_FLUSH_MS (and on close), so it is at most that far behind.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
@@ -257,6 +259,16 @@ export function createTokensService({ database, adminToken, now: clock = Date.no
     return hashes.length;
   }
 
+  /**
+   * The task of a delivered run (a webhook's) left `in_progress`: the remote agent's work, which is that run,
+   * is over, so its token is revoked in the caller's transaction (not traced: the task's move is).
+   */
+  async function revokeDeliveredRunTokens(exec: Executor, taskId: number): Promise<number> {
+    const hashes = await repo.revokeDeliveredRunTokens(exec, taskId);
+    for (const h of hashes) cache.delete(h);
+    return hashes.length;
+  }
+
   async function close() {
     clearInterval(usageTimer);
     await flushUsage();
@@ -322,6 +334,7 @@ export function createTokensService({ database, adminToken, now: clock = Date.no
     revoke,
     issueRunToken,
     revokeRunTokens,
+    revokeDeliveredRunTokens,
     flushUsage,
     close,
     ensureBootstrapAdmin,

@@ -387,13 +387,25 @@ describe("webhook adapter", () => {
         mission_id: missionKey,
       });
       expect(d.body.api_url).toBe(t.url);
-      // The run token in the delivery is what the remote agent reports with.
+      // The run token in the delivery is what the remote agent reports with, while the task is in progress.
       const token = String(d.headers.authorization).replace(/^Bearer /, "");
+      const working = await t.json("POST", `/api/tasks/${key}/report`, {
+        token,
+        body: { progress: { logs: [{ message: "working on it" }] } },
+      });
+      expect(working.status).toBe(200);
+      expect((await t.json("GET", `/api/tasks/${key}`, { token })).status).toBe(200);
       const rep = await t.json("POST", `/api/tasks/${key}/report`, {
         token,
         body: { progress: { status: "pending_review" } },
       });
       expect(rep.status).toBe(200);
+      // The task left in_progress: the remote agent's work, its run, is over, and so is its token.
+      expect((await t.json("GET", `/api/tasks/${key}`, { token })).status).toBe(401);
+      expect(
+        (await t.json("POST", `/api/tasks/${key}/report`, { token, body: { progress: { logs: [{ message: "x" }] } } }))
+          .status,
+      ).toBe(401);
     } finally {
       await hook.close();
     }
