@@ -5,6 +5,7 @@
 // session; for Claude Code also the hooks (what really arrives, a policy that denies a real tool call, no
 // widening of Claude Code's own permissions). These tests run as root here: see README "Coding agents".
 import fs from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
@@ -27,9 +28,11 @@ let api: FakeModelApi | null = null;
 beforeAll(async () => {
   t = await createTestContext({ MC_DATA_DIR: dataDir }, { listen: true });
 });
+const recorders: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
   await api?.close();
   api = null;
+  for (const r of recorders.splice(0)) await r.close();
 });
 afterAll(async () => {
   await t.close();
@@ -146,6 +149,60 @@ const sent = (a: FakeModelApi) => a.mainRequests().map((r) => JSON.stringify(r.b
 
 const LOGIN = "export function login(user, password) {\n  return user === 'admin' && password === 'secret';\n}\n";
 
+/** A hook as it passed through the recording proxy: the event Claude Code sent and the receiver's answer. */
+type PassedHook = { event: string; tool: string | null; status: number; answer: string };
+
+/**
+ * A recording proxy in front of the hooks receiver: every hook Claude Code sends (http hooks and the
+ * SessionStart command's curl alike) goes to `url`, is forwarded as is to the server's receiver, and is
+ * recorded with the receiver's answer. Heartbeat hooks (PreToolUse, PostToolUse) leave no trace entry of their
+ * own, so this is how the test sees that they really arrive.
+ */
+async function hookRecorder(target: string): Promise<{ url: string; passed: PassedHook[]; close(): Promise<void> }> {
+  const passed: PassedHook[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      let sentEvent: { hook_event_name?: string; tool_name?: string } = {};
+      try {
+        sentEvent = JSON.parse(body.toString("utf8"));
+      } catch {
+        // Recorded with no event name.
+      }
+      const headers = { ...req.headers, host: new URL(target).host };
+      const fwd = http.request(target, { method: req.method, headers }, (r) => {
+        const out: Buffer[] = [];
+        r.on("data", (c: Buffer) => out.push(c));
+        r.on("end", () => {
+          const answer = Buffer.concat(out).toString("utf8");
+          passed.push({
+            event: String(sentEvent.hook_event_name),
+            tool: sentEvent.tool_name ?? null,
+            status: r.statusCode ?? 0,
+            answer,
+          });
+          res.writeHead(r.statusCode ?? 502, { "content-type": String(r.headers["content-type"] ?? "") });
+          res.end(answer);
+        });
+      });
+      fwd.on("error", () => {
+        res.writeHead(502);
+        res.end();
+      });
+      fwd.end(body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}/api/hooks/claude-code`,
+    passed,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
 describe("claude_code (real Claude Code 2.1.197)", () => {
   test("end to end in acceptEdits mode: a Write lands in the commit, a refused git add -A is in outputs and logs, the result goes to review", async () => {
     const s = await setup("claude_code", { args: ["--permission-mode", "acceptEdits"] });
@@ -193,8 +250,14 @@ describe("claude_code (real Claude Code 2.1.197)", () => {
     const snippet = (
       await t.json("GET", `/api/agents/${s.agentKey}/hooks/claude-code`, { headers: { host: new URL(t.url!).host } })
     ).body.data;
+    // The snippet as served, its receiver's URL pointed at the recording proxy (which forwards to it).
+    const recorder = await hookRecorder(snippet.url);
+    recorders.push(recorder);
     fs.mkdirSync(path.join(s.home, ".claude"), { recursive: true });
-    fs.writeFileSync(path.join(s.home, ".claude", "settings.json"), JSON.stringify(snippet.settings));
+    fs.writeFileSync(
+      path.join(s.home, ".claude", "settings.json"),
+      JSON.stringify(snippet.settings).split(snippet.url).join(recorder.url),
+    );
     const policy = await t.json("POST", "/api/policies", {
       body: {
         policy: {
@@ -253,6 +316,22 @@ describe("claude_code (real Claude Code 2.1.197)", () => {
     expect(evals.filter((e) => e.data.decision === "block").map((e) => e.data.action.command)).toEqual([
       "touch SECRET.txt",
     ]);
+
+    // Every hook really reached the receiver and was answered 200: PreToolUse for each of the three Bash
+    // calls (the policy's match answered with a deny, the others with no decision), PostToolUse for the one
+    // that ran, and the session's own events (SessionStart through the command hook's curl).
+    expect(recorder.passed.length).toBeGreaterThan(0);
+    expect(recorder.passed.filter((h) => h.status !== 200)).toEqual([]);
+    const pre = recorder.passed.filter((h) => h.event === "PreToolUse");
+    expect(pre.map((h) => h.tool)).toEqual(["Bash", "Bash", "Bash"]);
+    expect(pre.filter((h) => h.answer.includes('"permissionDecision":"deny"'))).toHaveLength(1);
+    expect(pre.filter((h) => h.answer.includes("permissionDecision"))).toHaveLength(1);
+    const post = recorder.passed.filter((h) => h.event === "PostToolUse");
+    expect(post.length).toBeGreaterThanOrEqual(1);
+    expect(post.every((h) => h.tool === "Bash")).toBe(true);
+    expect(recorder.passed.map((h) => h.event)).toEqual(
+      expect.arrayContaining(["SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop", "SessionEnd"]),
+    );
   });
 
   test("a final result of 100,000 characters passes: read whole, kept clipped in outputs", async () => {
