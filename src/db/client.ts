@@ -15,6 +15,7 @@ import type { ExtractTablesWithRelations } from "drizzle-orm";
 import pg from "pg";
 import * as schema from "./schema/index.js";
 import { PGliteThread } from "./pglite-thread.js";
+import { createNamedQueries, type NamedQuery } from "./pglite-named.js";
 import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
 import { DEFAULT_SHARED_BUFFERS_MB, pgliteStartParams } from "./pglite-options.js";
 
@@ -33,6 +34,12 @@ export interface Database {
   readonly url: string | null;
   /** Runs raw SQL with positional parameters; used by the migrator, health checks and tests. */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * Runs one statement as a named prepared statement, outside any transaction: parsed and planned once per
+   * connection (each pool connection on PostgreSQL; PGlite's one connection), then only bound and executed.
+   * A name must always stand for the same SQL text.
+   */
+  queryNamed<T = Record<string, unknown>>(name: string, sql: string, params: unknown[]): Promise<T[]>;
   /** The pool, for PostgreSQL-only features (LISTEN/NOTIFY, advisory locks on a held connection). */
   readonly pool: pg.Pool | null;
   /**
@@ -104,6 +111,9 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
         const r = await pool.query(sql, params);
         return r.rows as T[];
       },
+      async queryNamed<T>(name: string, sql: string, params: unknown[]) {
+        return (await pool.query({ name, text: sql, values: params })).rows as T[];
+      },
       async close() {
         await pool.end();
       },
@@ -115,6 +125,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   let dataDir: string | undefined;
   let lock: DataDirLock | null = null;
   let client: PGlite;
+  let named: NamedQuery;
   try {
     if (opts.dataDir) {
       // Before anything reads or writes the directory: a second opener must change nothing.
@@ -124,10 +135,20 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
       if (!opts.loadDataDir && !fs.existsSync(path.join(dataDir, "PG_VERSION")))
         await initDataDir(dataDir, sharedBuffersMb);
     }
-    client =
-      opts.pgliteThread === false
-        ? await PGlite.create({ dataDir, loadDataDir: opts.loadDataDir, extensions: { pg_trgm, vector }, startParams })
-        : (await PGliteThread.create({ dataDir, loadDataDir: opts.loadDataDir, startParams })).asPGlite();
+    if (opts.pgliteThread === false) {
+      const local = await PGlite.create({
+        dataDir,
+        loadDataDir: opts.loadDataDir,
+        extensions: { pg_trgm, vector },
+        startParams,
+      });
+      client = local;
+      named = createNamedQueries(local);
+    } else {
+      const thread = await PGliteThread.create({ dataDir, loadDataDir: opts.loadDataDir, startParams });
+      client = thread.asPGlite();
+      named = (name, sql, params) => thread.namedQuery(name, sql, params);
+    }
   } catch (err) {
     lock?.release();
     throw err;
@@ -148,6 +169,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
       const r = await client.query(sql, params);
       return r.rows as T[];
     },
+    queryNamed: (name, sql, params) => named(name, sql, params),
     async close() {
       try {
         await client.close();

@@ -124,6 +124,11 @@ export class PGliteThread {
     return this.call<Results<T>>({ op: "query", sql, params, options: wireOptions(options), tx });
   }
 
+  /** A named prepared statement, outside any transaction (pglite-named.ts); resolves to its rows. */
+  namedQuery<T>(name: string, sql: string, params: unknown[]): Promise<T[]> {
+    return this.call<T[]>({ op: "named", name, sql, params });
+  }
+
   exec(sql: string, _options?: QueryOptions, tx?: number): Promise<Array<Results>> {
     return this.call<Array<Results>>({ op: "exec", sql, tx });
   }

@@ -2,13 +2,15 @@
 // runs in a worker thread and the request thread only sends messages (pglite-thread.ts is the other end).
 // Every operation maps to PGlite's own API, so its locking is what orders them: a plain query waits for an
 // open transaction to end, exactly as it would in the same thread. Protocol (one reply per request id):
-//   query {sql, params, options, tx?}  exec {sql, tx?}  begin → tx id  end {tx, commit}
+//   query {sql, params, options, tx?}  named {name, sql, params} (pglite-named.ts)  exec {sql, tx?}
+//   begin → tx id  end {tx, commit}
 //   listen {channel}  unlisten {channel}  dump {compression} → ArrayBuffer  close
 // and unsolicited {notify: channel, payload} for LISTEN notifications.
 import { parentPort, workerData } from "node:worker_threads";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { vector } from "@electric-sql/pglite/vector";
+import { createNamedQueries } from "./pglite-named.js";
 
 export interface WorkerInit {
   dataDir?: string;
@@ -18,6 +20,7 @@ export interface WorkerInit {
 
 export type Request =
   | { id: number; op: "query"; sql: string; params?: unknown[]; options?: WireQueryOptions; tx?: number }
+  | { id: number; op: "named"; name: string; sql: string; params: unknown[] }
   | { id: number; op: "exec"; sql: string; tx?: number }
   | { id: number; op: "begin" }
   | { id: number; op: "end"; tx: number; commit: boolean }
@@ -70,6 +73,7 @@ async function main() {
     return;
   }
 
+  const named = createNamedQueries(db);
   let nextTx = 1;
   const txs = new Map<number, { tx: Transaction; end(commit: boolean): void; done: Promise<unknown> }>();
   const unlistens = new Map<string, () => Promise<void>>();
@@ -107,6 +111,8 @@ async function main() {
         const r = await target(m.tx).query(m.sql, m.params, { rowMode: o?.rowMode, ...(parsers ? { parsers } : {}) });
         return { rows: r.rows, fields: r.fields, affectedRows: r.affectedRows };
       }
+      case "named":
+        return named(m.name, m.sql, m.params);
       case "exec": {
         const rs = await target(m.tx).exec(m.sql);
         return rs.map((r) => ({ rows: r.rows, fields: r.fields, affectedRows: r.affectedRows }));

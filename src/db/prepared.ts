@@ -27,14 +27,13 @@ const dialect = new PgDialect();
 
 /**
  * A raw statement (one that Drizzle's query builder cannot express, such as a chain of writing CTEs) run as a
- * named prepared statement on PostgreSQL: parsed and planned once per pool connection, which for a long
- * statement costs more than running it. On PGlite it is an ordinary parameterized query. `name` must always
- * stand for the same SQL text (the same template with other parameter values).
+ * named prepared statement: parsed and planned once per connection (each pool connection on PostgreSQL,
+ * PGlite's one connection), which for a long statement costs more than running it. Outside transactions
+ * only. `name` must always stand for the same SQL text (the same template with other parameter values).
  */
 export async function queryPrepared<T>(database: Database, name: string, query: SQL): Promise<T[]> {
   const q = dialect.sqlToQuery(query);
-  if (database.pool) return (await database.pool.query({ name, text: q.sql, values: q.params })).rows as T[];
-  return database.query<T>(q.sql, q.params);
+  return database.queryNamed<T>(name, q.sql, q.params);
 }
 
 /** A raw statement whose text varies (optional filters): an ordinary parameterized query on both backends. */
