@@ -1,9 +1,12 @@
 // The three CLI parsers against their recorded streams: every line becomes normalized events (events.ts),
 // garbage becomes raw logs, and nothing a CLI prints makes a parser throw.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { claudeCodeParser, claudeCodeSpec } from "../../src/runtime/adapters/claude-code.js";
-import { cliOutcome, previousSession } from "../../src/runtime/adapters/cli.js";
+import { cliOutcome, inGitWorkTree, previousSession } from "../../src/runtime/adapters/cli.js";
 import { codexParser, codexSpec } from "../../src/runtime/adapters/codex.js";
 import type { LineParser, RunEvent } from "../../src/runtime/adapters/events.js";
 import { geminiCliParser, geminiCliSpec } from "../../src/runtime/adapters/gemini-cli.js";
@@ -462,6 +465,46 @@ describe("outcome and argv", () => {
       { tool_name: "Bash", input: "git add -A" },
       { tool_name: "Write", input: "/etc/passwd" },
     ]);
+  });
+
+  test("codex outside a git work tree gets --skip-git-repo-check (it refuses such a directory otherwise), once, before resume", () => {
+    const outside = { gitWorkTree: false };
+    expect(codexSpec.argv("P", [], null, outside)).toEqual(["exec", "--json", "--skip-git-repo-check", "P"]);
+    expect(codexSpec.argv("P", ["-s", "workspace-write"], "t-1", outside)).toEqual([
+      "exec",
+      "--json",
+      "--skip-git-repo-check",
+      "-s",
+      "workspace-write",
+      "resume",
+      "t-1",
+      "P",
+    ]);
+    expect(codexSpec.argv("P", ["--skip-git-repo-check"], null, outside)).toEqual([
+      "exec",
+      "--json",
+      "--skip-git-repo-check",
+      "P",
+    ]);
+    expect(codexSpec.argv("P", [], null, { gitWorkTree: true })).toEqual(["exec", "--json", "P"]);
+    // The other CLIs do not care.
+    expect(geminiCliSpec.argv("P", [], null, outside)).toEqual(geminiCliSpec.argv("P", [], null));
+    expect(claudeCodeSpec.argv("P", [], null, outside)).toEqual(claudeCodeSpec.argv("P", [], null));
+
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "mc-gitcheck-"));
+    try {
+      fs.mkdirSync(path.join(root, "plain"));
+      fs.mkdirSync(path.join(root, "repo", ".git"), { recursive: true });
+      fs.mkdirSync(path.join(root, "repo", "src", "deep"), { recursive: true });
+      // A linked worktree has a .git file.
+      fs.mkdirSync(path.join(root, "wt"));
+      fs.writeFileSync(path.join(root, "wt", ".git"), "gitdir: /elsewhere\n");
+      expect(inGitWorkTree(path.join(root, "plain"))).toBe(false);
+      expect(inGitWorkTree(path.join(root, "repo", "src", "deep"))).toBe(true);
+      expect(inGitWorkTree(path.join(root, "wt"))).toBe(true);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 
   test("each CLI's headless command line, and the one that resumes a session", () => {

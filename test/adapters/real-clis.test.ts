@@ -527,6 +527,18 @@ async function agentConfig(key: string) {
 }
 
 describe("codex (real Codex 0.171.0)", () => {
+  test("in a directory outside git (no config.repo): run with --skip-git-repo-check, which Codex needs there", async () => {
+    const plain = tmpDir("mc-codex-plain-");
+    cleanup.push(plain);
+    const s = await setup("codex", { config: { repo: undefined, cwd: plain } });
+    s.api.queue({ text: "Nothing to change here." });
+    await execute(s.key);
+    const done = await waitStatus(s.key, "pending_review");
+    expect(done.outputs.result).toBe("Nothing to change here.");
+    expect(done.outputs.branch).toBeUndefined();
+    expect(messages(done).some((m) => m.includes("Not inside a trusted directory"))).toBe(false);
+  });
+
   test("end to end: a command creates a file, the run goes to review with usage, the file is committed", async () => {
     const s = await setup("codex");
     s.api.queue(

@@ -13,6 +13,8 @@
 // the task by the same agent and adapter resumes it (the CLI's own resume flag) with a short prompt, unless
 // `config.resume` is false; a resume the CLI refuses before it starts a session (the session is gone) is
 // followed by a fresh run with the full prompt. A reviewer's rejection comment is in either prompt.
+import fs from "node:fs";
+import path from "node:path";
 import { agentEnv, timeoutOf } from "./command.js";
 import { clip, isObj, str, type LineParser, type RunEvent } from "./events.js";
 import { buildPrompt, resumePrompt } from "./prompt.js";
@@ -29,8 +31,28 @@ export interface CliSpec {
    * Arguments after the binary: the CLI's headless flags, the prompt and the agent's `config.args`; with
    * `resume`, the flags that continue that session.
    */
-  argv(prompt: string, extra: string[], resume: string | null): string[];
+  argv(prompt: string, extra: string[], resume: string | null, where?: RunPlace): string[];
   parser(): LineParser;
+}
+
+/** Where the CLI runs, for CLIs whose flags depend on it (Codex refuses a directory outside git). */
+export interface RunPlace {
+  /** The run's directory is inside a git work tree. */
+  gitWorkTree: boolean;
+}
+
+/**
+ * Whether `dir` is inside a git work tree: a `.git` (directory, or the file a linked worktree has) in it or
+ * a parent, as git's own discovery finds it (GIT_DIR and ceiling directories aside).
+ */
+export function inGitWorkTree(dir: string): boolean {
+  let d = path.resolve(dir);
+  for (;;) {
+    if (fs.existsSync(path.join(d, ".git"))) return true;
+    const up = path.dirname(d);
+    if (up === d) return false;
+    d = up;
+  }
 }
 
 function failed(reason: string): AdapterRun {
@@ -81,6 +103,8 @@ export function cliAdapter(spec: CliSpec): Adapter {
       const previous = cfg.resume === false ? null : previousSession(ctx, spec.module);
       // This server's MCP tools, registered with the CLI for the run (unless config.mcp is false).
       const mcp = mcpForRun(spec.module, ctx);
+      // The process runs in config.cwd, else in this server's own directory.
+      const place: RunPlace = { gitWorkTree: inGitWorkTree(cwd ?? process.cwd()) };
 
       let current: RunningProcess | null = null;
       let stopped = false;
@@ -109,7 +133,7 @@ export function cliAdapter(spec: CliSpec): Adapter {
         };
         const prompt = `${resume ? resumePrompt(ctx) : buildPrompt(ctx)}${mcp ? `\n\n${mcp.promptLine}` : ""}`;
         const proc = runProcess({
-          argv: [binary, ...spec.argv(prompt, [...(args as string[]), ...(mcp?.args ?? [])], resume)],
+          argv: [binary, ...spec.argv(prompt, [...(args as string[]), ...(mcp?.args ?? [])], resume, place)],
           cwd,
           env: agentEnv(ctx, mcp?.env),
           timeoutS: timeoutOf(cfg),

@@ -11,6 +11,8 @@
 //   {"type":"error","message":…}                                              → error log; a 401/403 from the
 //                                                                              model API is fatal (it would retry)
 // A rerun resumes with `codex exec <flags> resume <thread_id> <prompt>` (exec's flags go before `resume`).
+// Outside a git work tree (a run without config.repo whose cwd is not in one) `--skip-git-repo-check` is
+// passed: Codex refuses such a directory otherwise.
 import { cliAdapter, type CliSpec } from "./cli.js";
 import {
   clip,
@@ -24,6 +26,8 @@ import {
   type LineParser,
   type RunEvent,
 } from "./events.js";
+
+const SKIP_GIT_CHECK = "--skip-git-repo-check";
 
 const USAGE_KEYS = ["input_tokens", "cached_input_tokens", "output_tokens"] as const;
 
@@ -160,7 +164,17 @@ export function codexParser(): LineParser {
 export const codexSpec: CliSpec = {
   module: "codex",
   defaultBinary: "codex",
-  argv: (prompt, extra, resume) => ["exec", "--json", ...extra, ...(resume ? ["resume", resume] : []), prompt],
+  argv: (prompt, extra, resume, where) => [
+    "exec",
+    "--json",
+    // Codex refuses a directory outside a git work tree ("Not inside a trusted directory and
+    // --skip-git-repo-check was not specified"): a run's cwd need not be one. Given once (a repeated flag is
+    // an error), and not when config.args has it.
+    ...(where && !where.gitWorkTree && !extra.includes(SKIP_GIT_CHECK) ? [SKIP_GIT_CHECK] : []),
+    ...extra,
+    ...(resume ? ["resume", resume] : []),
+    prompt,
+  ],
   parser: codexParser,
 };
 
