@@ -103,4 +103,23 @@ describe.skipIf(!!process.env.TEST_DATABASE_URL)("npm install -g of the packed t
     const missions = JSON.parse(list.stdout) as Array<{ mission_id: string }>;
     expect(missions.map((m) => m.mission_id)).toContain(mission.mission_id);
   });
+
+  test("the installed server's offline token command works with the production dependencies alone", async () => {
+    const server = path.join(prefix, "bin", "mission-control");
+    expect(fs.realpathSync(server)).toBe(
+      path.join(prefix, "lib", "node_modules", "mission-control", "dist", "main.js"),
+    );
+    // No dev dependency was installed with it (tsx, typescript, vitest are dev-only).
+    const installed = path.join(prefix, "lib", "node_modules", "mission-control", "node_modules");
+    for (const dev of ["tsx", "typescript", "vitest"]) expect(fs.existsSync(path.join(installed, dev))).toBe(false);
+    const dataDir = path.join(dir, "data");
+    const created = await run(server, ["token", "create", "--role", "member", "--name", "from-the-tarball"], {
+      cwd: dir,
+      env: env({ MC_DATA_DIR: dataDir }),
+    });
+    expect(created.stdout.trim()).toMatch(/^mc_[A-Za-z0-9_-]{20,}$/);
+    const listed = await run(server, ["token", "list"], { cwd: dir, env: env({ MC_DATA_DIR: dataDir }) });
+    expect(listed.stdout).toContain("from-the-tarball");
+    expect(listed.stdout).not.toContain(created.stdout.trim());
+  }, 120_000);
 });
