@@ -110,6 +110,9 @@ export async function settleRun(
       let task = await findTaskForRun(tx, d.taskId, { lock: true });
       if (!task) return;
       const mission = task.missionKey;
+      // A delivered webhook's token lives on: the remote agent reports with it. Its run is that remote work,
+      // so the token is revoked when the task leaves in_progress (tasks.service -> revokeDeliveredRunTokens),
+      // or the mission is paused or ends.
       if (kind !== "remote" || !outcome.ok) await tokens.revokeRunTokens(tx, [d.id]);
       const othersLive = host.othersLive(d.id);
       task = await recordRunOutputs(tx, task, outputs, run);
