@@ -527,6 +527,29 @@ async function agentConfig(key: string) {
 }
 
 describe("codex (real Codex 0.171.0)", () => {
+  test("an apply_patch through its shell tool is a file_change that names its file for the conflict radar as it happens", async () => {
+    const s = await setup("codex");
+    s.api.queue(
+      {
+        // Codex intercepts an apply_patch run through its shell tool and applies it itself (a file_change).
+        tool: "exec_command",
+        input: {
+          cmd: "apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: src/radar.js\n+export const radar = 1;\n*** End Patch\nEOF\n",
+        },
+      },
+      { text: "Wrote src/radar.js." },
+    );
+    await execute(s.key);
+    const done = await waitStatus(s.key, "pending_review");
+    expect(committed(s.repo, done.outputs.branch)).toEqual(["src/radar.js"]);
+    expect(messages(done).some((m) => m.startsWith("tool: file_change") && m.includes("src/radar.js"))).toBe(true);
+    const live = (
+      (await t.json("GET", "/api/trace", { query: { task_id: s.key, event: "task.reported", limit: "50" } })).body
+        .data as Array<{ data: { via?: string; outputs: { changed_files?: string[] } } }>
+    ).filter((e) => e.data.via === "conflict_radar");
+    expect(live.map((e) => e.data.outputs.changed_files)).toContainEqual(["src/radar.js"]);
+  });
+
   test("in a directory outside git (no config.repo): run with --skip-git-repo-check, which Codex needs there", async () => {
     const plain = tmpDir("mc-codex-plain-");
     cleanup.push(plain);
@@ -594,6 +617,23 @@ describe("codex (real Codex 0.171.0)", () => {
 });
 
 describe("gemini_cli (real Gemini CLI 0.61.0)", () => {
+  test("a write_file tool call names its file for the conflict radar as it happens", async () => {
+    const s = await setup("gemini_cli");
+    s.api.queue(
+      { tool: "write_file", input: { file_path: "src/radar.js", content: "export const radar = 1;\n" } },
+      { text: "Wrote src/radar.js." },
+    );
+    await execute(s.key);
+    const done = await waitStatus(s.key, "pending_review");
+    expect(committed(s.repo, done.outputs.branch)).toEqual(["src/radar.js"]);
+    expect(messages(done).some((m) => m.startsWith("tool: write_file") && m.includes("src/radar.js"))).toBe(true);
+    const live = (
+      (await t.json("GET", "/api/trace", { query: { task_id: s.key, event: "task.reported", limit: "50" } })).body
+        .data as Array<{ data: { via?: string; outputs: { changed_files?: string[] } } }>
+    ).filter((e) => e.data.via === "conflict_radar");
+    expect(live.map((e) => e.data.outputs.changed_files)).toContainEqual(["src/radar.js"]);
+  });
+
   test("end to end: a shell tool call creates a file, the run goes to review, the file is committed", async () => {
     const s = await setup("gemini_cli");
     s.api.queue(
