@@ -221,6 +221,28 @@ describe("conflict radar", () => {
     await waitFor(async () => ((await task(b)).status === "pending_review" ? true : null), 30_000, "b's rerun");
   });
 
+  test("an agent's own report moving its task to failed takes it out of the other's list in that report", async () => {
+    const { tasks, agents } = await world(["echo a >> README.md", "echo b >> README.md"]);
+    const [a, b] = tasks as [string, string];
+    await run(a);
+    await run(b);
+    await conflictsOf(a, [{ task_id: b, files: ["README.md"] }]);
+    // B back to work (open to open: the conflict stays), then its agent gives up on it.
+    expect((await t.json("PATCH", `/api/tasks/${b}`, { body: { status: "in_progress" } })).status).toBe(200);
+    expect((await task(a)).outputs.conflicts).toEqual([{ task_id: b, files: ["README.md"] }]);
+    const token = await t.agentToken(agents[1]!);
+    const r = await t.json("POST", `/api/tasks/${b}/report`, {
+      token,
+      body: { progress: { status: "failed", logs: [{ message: "cannot do it" }] } },
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.data.outputs.conflicts).toEqual([]);
+    expect((await task(a)).outputs.conflicts).toEqual([]);
+    const repo = (await task(a)).outputs.repo;
+    expect(await entries(a, "task.conflict_cleared")).toEqual([{ with_task_id: b, repo }]);
+    expect(await entries(b, "task.conflict_cleared")).toEqual([{ with_task_id: a, repo }]);
+  });
+
   test("a conflict reaches the live event stream (GET /api/events over HTTP): task.conflict_detected for each task, naming the other", async () => {
     const { m, tasks } = await world(["echo a >> README.md", "echo b >> README.md"]);
     const [a, b] = tasks as [string, string];
