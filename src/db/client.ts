@@ -143,7 +143,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
         startParams,
       });
       client = local;
-      named = createNamedQueries(local);
+      named = createNamedQueries(local).named;
     } else {
       const thread = await PGliteThread.create({ dataDir, loadDataDir: opts.loadDataDir, startParams });
       client = thread.asPGlite();

@@ -108,11 +108,13 @@ async function main() {
         const parsers = o?.identityParsers
           ? Object.fromEntries(o.identityParsers.map((oid) => [oid, identity]))
           : undefined;
-        const r = await target(m.tx).query(m.sql, m.params, { rowMode: o?.rowMode, ...(parsers ? { parsers } : {}) });
+        const options = { rowMode: o?.rowMode, ...(parsers ? { parsers } : {}) };
+        const t = target(m.tx);
+        const r = await named.query(m.sql, m.params ?? [], options, t === db ? undefined : (t as Transaction));
         return { rows: r.rows, fields: r.fields, affectedRows: r.affectedRows };
       }
       case "named":
-        return named(m.name, m.sql, m.params);
+        return named.named(m.name, m.sql, m.params);
       case "exec": {
         const rs = await target(m.tx).exec(m.sql);
         return rs.map((r) => ({ rows: r.rows, fields: r.fields, affectedRows: r.affectedRows }));

@@ -142,3 +142,62 @@ describe.skipIf(backend !== "pglite")("PGlite named statements and the data dire
     }
   });
 });
+
+describe.skipIf(backend !== "pglite")("PGlite worker thread: every query runs as a statement named by its text", () => {
+  let testDb: TestDb;
+  let d: Database;
+  beforeAll(async () => {
+    testDb = await createTestDb();
+    d = testDb.database;
+  });
+  afterAll(async () => {
+    await testDb.drop();
+  });
+
+  const statementsFor = async (text: string) =>
+    (
+      await d.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = $1", [text])
+    )[0]!.n;
+
+  test("a text is prepared once, whatever the values, in or out of a transaction", async () => {
+    const text = "SELECT $1::int + 1 AS n";
+    for (const k of [1, 2, 3]) expect(await d.query(text, [k])).toEqual([{ n: k + 1 }]);
+    await d.db.transaction(async (tx) => {
+      const r = await tx.execute(sql`SELECT ${41}::int + 1 AS n`);
+      expect((r as { rows: unknown[] }).rows).toEqual([{ n: 42 }]);
+    });
+    expect(await statementsFor(text)).toBe(1);
+  });
+
+  test("a failed statement inside a transaction rolls the transaction back, and the connection goes on", async () => {
+    await d.query("CREATE TABLE auto_t (id integer PRIMARY KEY)");
+    await expect(
+      d.db.transaction(async (tx) => {
+        await tx.execute(sql`INSERT INTO auto_t VALUES (${1})`);
+        await tx.execute(sql`INSERT INTO auto_t VALUES (${1})`);
+      }),
+    ).rejects.toThrow();
+    expect(await d.query("SELECT count(*)::int AS n FROM auto_t")).toEqual([{ n: 0 }]);
+    await d.db.transaction(async (tx) => {
+      await tx.execute(sql`INSERT INTO auto_t VALUES (${1})`);
+    });
+    expect(await d.query("SELECT id FROM auto_t")).toEqual([{ id: 1 }]);
+  });
+
+  test("a table that changes shape under a prepared text: the text is prepared again", async () => {
+    await d.query("CREATE TABLE shape_t (a integer)");
+    await d.query("INSERT INTO shape_t VALUES (1)");
+    const text = "SELECT * FROM shape_t WHERE a = $1";
+    expect(await d.query(text, [1])).toEqual([{ a: 1 }]);
+    await d.query("ALTER TABLE shape_t ADD COLUMN b text DEFAULT 'x'");
+    expect(await d.query(text, [1])).toEqual([{ a: 1, b: "x" }]);
+  });
+
+  test("past 2,000 texts, new ones still run (unnamed)", async () => {
+    for (let i = 0; i < 2_050; i++)
+      expect(await d.query(`SELECT ${i} AS n, $1::int AS k`, [i])).toEqual([{ n: i, k: i }]);
+    const named = (await d.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_prepared_statements"))[0]!.n;
+    expect(named).toBeLessThanOrEqual(2_000 + 20);
+    expect(await statementsFor("SELECT 2049 AS n, $1::int AS k")).toBe(0);
+  });
+});
