@@ -15,7 +15,7 @@ import { isExecutable, isRetriedByExecute } from "../tasks/tasks.state.js";
 import { appendTrace } from "../trace/trace.append.js";
 import * as repo from "./dispatch.repo.js";
 import { DISPATCH, initialDispatchStatus, isAwaitingApproval } from "./dispatch.state.js";
-import { conflictSummary } from "../tasks/conflicts.js";
+import { conflictSummary } from "../tasks/conflicts.shape.js";
 import { RUNTIME_CHANNEL, type RuntimeSignal } from "./runtime.js";
 import type { PoliciesService } from "../policies/policies.service.js";
 import { DECISION, policyBlockedError } from "../policies/decide.js";

@@ -28,54 +28,17 @@ import { git } from "../runtime/adapters/worktree.js";
 import { appendTrace } from "../trace/trace.append.js";
 import { findTaskView, type TaskView } from "./tasks.repo.js";
 import { reportedEntry, transitionTask } from "./tasks.service.js";
-import type { TaskStatus } from "./tasks.state.js";
-import { TASK } from "./tasks.state.js";
+import {
+  changedFiles,
+  conflictsOf,
+  isOpenForConflicts,
+  MAX_TRACKED_FILES,
+  OPEN_FOR_CONFLICTS,
+  type Conflict,
+} from "./conflicts.shape.js";
 
-/** Tasks whose branch is still in play: being worked on, waiting for review or for another run. */
-export const OPEN_FOR_CONFLICTS: readonly TaskStatus[] = [
-  TASK.in_progress,
-  TASK.pending_review,
-  TASK.blocked,
-  TASK.rejected,
-];
-
-/** Most changed files kept per task, and most tasks of one repository compared. */
-export const MAX_TRACKED_FILES = 1_000;
+/** Most tasks of one repository compared. */
 const MAX_PEERS = 200;
-
-export interface Conflict {
-  task_id: string;
-  files: string[];
-  /** Set when the overlap is with the base branch (the approved task's work on it), not an open task. */
-  base_branch?: string;
-}
-
-const isStrList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === "string");
-
-export function changedFiles(outputs: Record<string, unknown>): string[] {
-  return isStrList(outputs.changed_files) ? outputs.changed_files : [];
-}
-
-export function conflictsOf(outputs: Record<string, unknown>): Conflict[] {
-  const c = outputs.conflicts;
-  if (!Array.isArray(c)) return [];
-  return c.flatMap((x) =>
-    x && typeof x === "object" && typeof (x as Conflict).task_id === "string" && isStrList((x as Conflict).files)
-      ? [x as Conflict]
-      : [],
-  );
-}
-
-/** What a dispatch's policy sees of its task's conflicts: `task.conflicts.{task_ids, files, count}`. */
-export function conflictSummary(outputs: Record<string, unknown>) {
-  const list = conflictsOf(outputs);
-  const files = [...new Set(list.flatMap((c) => c.files))].sort();
-  return { task_ids: list.map((c) => c.task_id), files, count: list.length };
-}
-
-export function isOpenForConflicts(status: TaskStatus): boolean {
-  return OPEN_FOR_CONFLICTS.includes(status);
-}
 
 function isOpen(t: TaskView): boolean {
   return isOpenForConflicts(t.status);

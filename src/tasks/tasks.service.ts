@@ -21,7 +21,8 @@ import { pageOf, toPage } from "../core/pagination.js";
 import { appendTrace, type TraceInput } from "../trace/trace.append.js";
 import type { TokensService } from "../tokens/tokens.service.js";
 import * as repo from "./tasks.repo.js";
-import { conflictsOf, createConflictRadar, isOpenForConflicts, leaveConflicts } from "./conflicts.js";
+import { createConflictRadar, leaveConflicts } from "./conflicts.js";
+import { conflictsOf, isOpenForConflicts } from "./conflicts.shape.js";
 import type { LogListQuery, ReviewBody, TaskCreate, TaskListQuery, TaskReport, TaskUpdate } from "./tasks.schemas.js";
 import { moveError, type TaskStatus, type TransitionVia, TASK } from "./tasks.state.js";
 

@@ -163,3 +163,68 @@ describe("the console hook", () => {
     expect(r.stderr.trimEnd().split("\n").at(-1)).toBe("the console's build failed (see above)");
   });
 });
+
+describe("scripts/build-web-if-stale.mjs (the console)", () => {
+  const WEB_SCRIPT = path.resolve("scripts/build-web-if-stale.mjs");
+  // A console build that only writes its output, so the test sees when the script decides to build.
+  const setUp = () => {
+    fs.copyFileSync(WEB_SCRIPT, path.join(root, "scripts/build-web-if-stale.mjs"));
+    write(
+      "package.json",
+      JSON.stringify({
+        name: "web-build-test",
+        private: true,
+        scripts: {
+          "build:web":
+            "node -e \"require('fs').mkdirSync('web/dist',{recursive:true});require('fs').writeFileSync('web/dist/index.html','x')\"",
+        },
+      }),
+    );
+    write("web/src/main.tsx", 'import { TASK } from "../../src/tasks/tasks.state.js";\nexport const t = TASK;\n');
+    write(
+      "src/tasks/tasks.state.ts",
+      'import { assertNever } from "../core/assert-never.js";\nexport const TASK = 1;\n',
+    );
+    write("src/core/assert-never.ts", "export function assertNever() {}\n");
+    write("src/tasks/tasks.service.ts", "export const notShared = 1;\n");
+    write("src/client/index.ts", "export const client = 1;\n");
+  };
+  const webBuild = () =>
+    new Promise<{ code: number; stdout: string }>((resolve) => {
+      execFile(process.execPath, [path.join(root, "scripts/build-web-if-stale.mjs")], { cwd: root }, (err, stdout) =>
+        resolve({ code: err ? 1 : 0, stdout }),
+      );
+    });
+  /** Every source an hour old, so a touched one is newer than any build made after setUp. */
+  const age = () => {
+    const t = new Date(Date.now() - 3_600_000);
+    for (const rel of [
+      "package.json",
+      "package-lock.json",
+      "web/src/main.tsx",
+      "src/tasks/tasks.state.ts",
+      "src/core/assert-never.ts",
+      "src/tasks/tasks.service.ts",
+      "src/client/index.ts",
+    ])
+      fs.utimesSync(path.join(root, rel), t, t);
+  };
+  const later = (rel: string) => {
+    const t = new Date(Date.now() - 1_800_000);
+    fs.utimesSync(path.join(root, rel), t, t);
+    const older = new Date(Date.now() - 2_400_000);
+    fs.utimesSync(path.join(root, "web/dist/index.html"), older, older);
+  };
+
+  test("rebuilds when a server file the console imports, even indirectly, changes; not for other server files", async () => {
+    setUp();
+    age();
+    expect((await webBuild()).stdout).toContain("web/dist is missing");
+    expect((await webBuild()).stdout).toContain("up to date");
+    later("src/tasks/tasks.service.ts");
+    expect((await webBuild()).stdout).toContain("up to date");
+    later("src/core/assert-never.ts"); // imported by tasks.state.ts, which the console imports
+    expect((await webBuild()).stdout).toContain("its sources changed");
+    expect((await webBuild()).stdout).toContain("up to date");
+  });
+});

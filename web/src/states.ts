@@ -14,3 +14,4 @@ export {
 export { MISSION, canMoveMission } from "../../src/missions/missions.state.js";
 export { AGENT } from "../../src/agents/agents.state.js";
 export { DISPATCH, isAwaitingApproval } from "../../src/runtime/dispatch.state.js";
+export { conflictsOf } from "../../src/tasks/conflicts.shape.js";

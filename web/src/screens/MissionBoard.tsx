@@ -6,7 +6,7 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { api, ok, pages, type Agent, type Mission, type TaskItem } from "../api";
 import { useBatch, useConnected, useEvents } from "../live";
 import { href } from "../router";
-import { MISSION, TASK, TASK_STATUSES, canMoveMission, canMoveTask, isTaskStatus } from "../states";
+import { MISSION, TASK, TASK_STATUSES, canMoveMission, canMoveTask, conflictsOf, isTaskStatus } from "../states";
 import { ActionButton, Age, ErrorText, Status, money } from "../ui";
 
 export function MissionHeader({
@@ -226,15 +226,6 @@ function Column({ status, tasks, agents }: { status: string; tasks: TaskItem[]; 
       </div>
     </section>
   );
-}
-
-/** `outputs.conflicts`: the other open tasks touching the same files, `[{task_id, files}]`. */
-export function conflictsOf(outputs: Record<string, unknown>): Array<{ task_id: string; files: string[] }> {
-  const c = outputs.conflicts;
-  if (!Array.isArray(c)) return [];
-  return c
-    .filter((x): x is { task_id: unknown; files?: unknown } => typeof x === "object" && x !== null)
-    .map((x) => ({ task_id: String(x.task_id), files: Array.isArray(x.files) ? x.files.map(String) : [] }));
 }
 
 function Card({ task, agent }: { task: TaskItem; agent: Agent | undefined }) {

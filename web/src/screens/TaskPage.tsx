@@ -8,8 +8,7 @@ import type { StreamEvent } from "../events";
 import { mergeLogs } from "../logs";
 import { useBatch, useEvents, useResume } from "../live";
 import { href } from "../router";
-import { conflictsOf } from "./MissionBoard";
-import { TASK, isAwaitingApproval, isExecutable } from "../states";
+import { TASK, conflictsOf, isAwaitingApproval, isExecutable } from "../states";
 import { ActionButton, Age, ErrorText, JsonText, SafeLink, Section, Status, money } from "../ui";
 
 export function TaskPage({ id }: { id: string }) {
