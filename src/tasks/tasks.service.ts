@@ -553,7 +553,10 @@ export function createTasksService({
       }
     }
     const [t, logs] = await db.transaction(async (tx) => {
-      const cur = await load(tx, idRaw);
+      // Locked first, as the single-statement path's update does: reports on one task take turns, so a
+      // report's lines get consecutive ids (adjacent in the task's logs) instead of interleaving with
+      // another's (PostgreSQL draws ids for concurrent inserts in any order).
+      const cur = await load(tx, idRaw, { lock: true });
       let to = checkReport(cur, input, outputs, by);
       // The move itself comes after the logs, because a trace append holds the mission's chain until
       // commit: appends go last.
