@@ -323,6 +323,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/dispatches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List dispatches
+         * @description Dispatches oldest first, each as `GET /api/dispatches/:id` shows it; `status=awaiting_approval` lists the ones a `require_approval` guardrail parked (with the decision in `policy`), whatever their age.
+         */
+        get: operations["listDispatches"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/dispatches/{id}": {
         parameters: {
             query?: never;
@@ -1500,6 +1520,13 @@ export interface components {
                 decision: string;
                 messages: string[];
             } | null;
+        };
+        DispatchList: {
+            data: components["schemas"]["Dispatch"][];
+            meta: {
+                /** @description pass as `cursor` for the next page; null on the last page */
+                next_cursor: string | null;
+            };
         };
         TraceEntry: {
             id: number;
@@ -3750,6 +3777,45 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaTypeReplayable"];
             422: components["responses"]["UnprocessableEntityReplayable"];
             429: components["responses"]["TooManyRequestsReplayable"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listDispatches: {
+        parameters: {
+            query?: {
+                /** @description awaiting_approval lists the dispatches parked by a guardrail */
+                status?: "awaiting_approval" | "queued" | "running" | "succeeded" | "delivered" | "failed" | "cancelled";
+                /** @description integer id or key */
+                mission_id?: string;
+                /** @description integer id or key */
+                task_id?: string;
+                /** @description page size; default 50, above 500 counts as 500 */
+                limit?: number;
+                /** @description the previous page's meta.next_cursor */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of Dispatch records, with the next cursor */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DispatchList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

@@ -1,7 +1,11 @@
-import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import { execRows, type Executor } from "../db/client.js";
-import { agents, dispatches, missionAgents, missionLeases } from "../db/schema/index.js";
-import { DISPATCH, LIVE_DISPATCH_STATUSES, LOAD_DISPATCH_STATUSES } from "./dispatch.state.js";
+import type { Page } from "../core/pagination.js";
+import type { Ref } from "../core/ids.js";
+import type { AnyPgColumn } from "drizzle-orm/pg-core";
+import { agents, dispatches, missionAgents, missionLeases, missions, tasks, traceEntries } from "../db/schema/index.js";
+import type { TraceEventName } from "../trace/trace.events.js";
+import { DISPATCH, LIVE_DISPATCH_STATUSES, LOAD_DISPATCH_STATUSES, type DispatchStatus } from "./dispatch.state.js";
 import { MISSION } from "../missions/missions.state.js";
 
 export type DispatchRow = typeof dispatches.$inferSelect;
@@ -25,6 +29,66 @@ export async function liveDispatchForTask(exec: Executor, taskId: number) {
 export async function findDispatch(exec: Executor, id: number) {
   const rows = await exec.select().from(dispatches).where(eq(dispatches.id, id)).limit(1);
   return rows[0];
+}
+
+export interface DispatchFilter {
+  status?: DispatchStatus;
+  /** A mission's integer id or key. */
+  mission?: Ref;
+  /** A task's integer id or key. */
+  task?: Ref;
+}
+
+/** One page of dispatches, oldest first, with the keys of their task, mission and agent (limit + 1 rows). */
+export async function listDispatches(exec: Executor, f: DispatchFilter, page: Page) {
+  const ref = (ref: Ref | undefined, id: AnyPgColumn, key: AnyPgColumn) =>
+    ref === undefined ? undefined : typeof ref === "number" ? eq(id, ref) : eq(key, ref);
+  return exec
+    .select({ dispatch: dispatches, taskKey: tasks.taskId, missionKey: missions.missionId, agentKey: agents.agentId })
+    .from(dispatches)
+    .innerJoin(tasks, eq(tasks.id, dispatches.taskId))
+    .innerJoin(missions, eq(missions.id, dispatches.missionId))
+    .innerJoin(agents, eq(agents.id, dispatches.agentId))
+    .where(
+      and(
+        f.status === undefined ? undefined : eq(dispatches.status, f.status),
+        ref(f.mission, missions.id, missions.missionId),
+        ref(f.task, tasks.id, tasks.taskId),
+        page.after === null ? undefined : gt(dispatches.id, page.after),
+      ),
+    )
+    .orderBy(asc(dispatches.id))
+    .limit(page.limit + 1);
+}
+
+/**
+ * The require_approval decision that parked each of these dispatches, by dispatch id: execute records it on
+ * the dispatch's `task.dispatched` trace entry (`awaiting_approval`), so it is read back from there (the
+ * trace is append-only and keyed by task, which bounds the scan to these tasks' entries).
+ */
+export async function parkingDecisionIds(
+  exec: Executor,
+  of: Array<{ id: number; taskKey: string }>,
+): Promise<Map<number, number>> {
+  if (of.length === 0) return new Map();
+  const rows = await exec
+    .select({
+      dispatchId: sql<string>`${traceEntries.data}->>'dispatch_id'`,
+      decisionId: sql<string>`${traceEntries.data}->>'awaiting_approval'`,
+    })
+    .from(traceEntries)
+    .where(
+      and(
+        inArray(traceEntries.taskId, [...new Set(of.map((d) => d.taskKey))]),
+        eq(traceEntries.event, "task.dispatched" satisfies TraceEventName),
+        sql`${traceEntries.data}->>'awaiting_approval' IS NOT NULL`,
+        inArray(
+          sql`${traceEntries.data}->>'dispatch_id'`,
+          of.map((d) => String(d.id)),
+        ),
+      ),
+    );
+  return new Map(rows.map((r) => [Number(r.dispatchId), Number(r.decisionId)]));
 }
 
 /**

@@ -1,5 +1,6 @@
-import { Type } from "@sinclair/typebox";
+import { Type, type Static } from "@sinclair/typebox";
 import { nameSchemas, Nullable, StringEnum, Timestamp } from "../core/envelope.js";
+import { PageQuery } from "../core/pagination.js";
 import { DISPATCH_STATUSES } from "./dispatch.state.js";
 
 export const ExecuteBody = Type.Object(
@@ -34,10 +35,27 @@ export const Dispatch = Type.Object({
   policy: Nullable(
     Type.Object(
       { decision_id: Type.Integer(), decision: Type.String(), messages: Type.Array(Type.String()) },
-      { description: "the guardrail decision when it was not a plain allow (warn, require_approval)" },
+      {
+        description:
+          "the guardrail decision when it was not a plain allow: in execute's answer a warn or require_approval; " +
+          "on a dispatch read later, the require_approval decision that parked it (its decision_id is what " +
+          "`approve_policy` takes), also after it was approved",
+      },
     ),
   ),
 });
+
+const RefFilter = Type.String({ pattern: "^[A-Za-z0-9._:-]{1,128}$", description: "integer id or key" });
+
+export const DispatchListQuery = Type.Object({
+  status: Type.Optional(
+    StringEnum(DISPATCH_STATUSES, { description: "awaiting_approval lists the dispatches parked by a guardrail" }),
+  ),
+  mission_id: Type.Optional(RefFilter),
+  task_id: Type.Optional(RefFilter),
+  ...PageQuery,
+});
+export type DispatchListQuery = Static<typeof DispatchListQuery>;
 
 // Names in the OpenAPI document's components.schemas (src/http/openapi.ts).
 nameSchemas({ Dispatch, ExecuteBody });

@@ -7,6 +7,8 @@ import { notify } from "../db/notify.js";
 import type { Principal } from "../core/principal.js";
 import { Invalid, NotFound } from "../core/errors.js";
 import { parseRef } from "../core/ids.js";
+import { pageOf, toPage } from "../core/pagination.js";
+import type { Executor } from "../db/client.js";
 import { agentKeyOf } from "../agents/agents.runs.js";
 import { findMission } from "../missions/missions.lookup.js";
 import { missionRuns, type MissionStatus } from "../missions/missions.state.js";
@@ -16,6 +18,7 @@ import { appendTrace } from "../trace/trace.append.js";
 import * as repo from "./dispatch.repo.js";
 import { DISPATCH, initialDispatchStatus, isAwaitingApproval } from "./dispatch.state.js";
 import { conflictSummary } from "../tasks/conflicts.shape.js";
+import type { DispatchListQuery } from "./dispatch.schemas.js";
 import { RUNTIME_CHANNEL, type RuntimeSignal } from "./runtime.js";
 import type { PoliciesService } from "../policies/policies.service.js";
 import { DECISION, policyBlockedError } from "../policies/decide.js";
@@ -216,12 +219,54 @@ export function createDispatchService({ database, policies }: DispatchDeps) {
     if (!d) throw new NotFound();
     const [task, mission] = await Promise.all([findTaskForRun(db, d.taskId), findMission(db, d.missionId)]);
     const agent = task?.agentId === d.agentId ? task.agentKey : null;
-    return toApi(d, { task: task!.taskId, mission: mission!.missionId, agent: agent ?? (await keyOfAgent(d.agentId)) });
+    const keys = { task: task!.taskId, mission: mission!.missionId, agent: agent ?? (await keyOfAgent(d.agentId)) };
+    const policy = (await parkingPolicies(db, [{ id: d.id, taskKey: keys.task }])).get(d.id) ?? null;
+    return toApi(d, keys, policy);
+  }
+
+  /** `GET /api/dispatches`: oldest first, each as `get` shows it. */
+  async function list(q: DispatchListQuery) {
+    const page = pageOf(q);
+    const mission = q.mission_id === undefined ? undefined : parseRef(q.mission_id);
+    const task = q.task_id === undefined ? undefined : parseRef(q.task_id);
+    // A reference that cannot name a record matches nothing (as an unknown key does).
+    if (mission === null || task === null) return { data: [], meta: { next_cursor: null } };
+    const rows = await repo.listDispatches(db, { status: q.status, mission, task }, page);
+    const shown = rows.slice(0, page.limit);
+    const policies = await parkingPolicies(
+      db,
+      shown.map((r) => ({ id: r.dispatch.id, taskKey: r.taskKey })),
+    );
+    return toPage(
+      rows.map((r) => ({ ...r, id: r.dispatch.id })),
+      page,
+      (r) =>
+        toApi(r.dispatch, { task: r.taskKey, mission: r.missionKey, agent: r.agentKey }, policies.get(r.id) ?? null),
+    );
+  }
+
+  /**
+   * The require_approval decision that parked each dispatch (null `policy` for one that was never parked):
+   * the console shows its messages and approves with its decision_id.
+   */
+  async function parkingPolicies(exec: Executor, of: Array<{ id: number; taskKey: string }>) {
+    const out = new Map<number, { decision_id: number; decision: string; messages: string[] }>();
+    if (!policies) return out;
+    for (const [dispatchId, decisionId] of await repo.parkingDecisionIds(exec, of)) {
+      const decision = await policies.findDecision(exec, decisionId);
+      if (decision)
+        out.set(dispatchId, {
+          decision_id: decision.decision_id,
+          decision: decision.decision,
+          messages: decision.messages,
+        });
+    }
+    return out;
   }
 
   async function keyOfAgent(id: number): Promise<string> {
     return (await agentKeyOf(db, id))!;
   }
 
-  return { execute, get };
+  return { execute, get, list };
 }

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { Data, PolicyErrorBody } from "../core/envelope.js";
+import { Data, ListOf, PolicyErrorBody } from "../core/envelope.js";
 import { IdParam } from "../core/ids.js";
-import { Dispatch, ExecuteBody } from "./dispatch.schemas.js";
+import { Dispatch, DispatchListQuery, ExecuteBody } from "./dispatch.schemas.js";
+
 import type { DispatchService } from "./dispatch.service.js";
 import { isAwaitingApproval } from "./dispatch.state.js";
 
@@ -34,6 +35,23 @@ export const runtimeRoutes: FastifyPluginAsyncTypebox<{ dispatch: DispatchServic
       );
       return reply.code(202).send({ data: d });
     },
+  );
+
+  app.get(
+    "/api/dispatches",
+    {
+      config: { access: "member" },
+      schema: {
+        tags: ["tasks"],
+        summary: "List dispatches",
+        description:
+          "Dispatches oldest first, each as `GET /api/dispatches/:id` shows it; `status=awaiting_approval` lists " +
+          "the ones a `require_approval` guardrail parked (with the decision in `policy`), whatever their age.",
+        querystring: DispatchListQuery,
+        response: { 200: ListOf(Dispatch) },
+      },
+    },
+    async (req) => dispatch.list(req.query),
   );
 
   app.get(

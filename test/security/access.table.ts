@@ -134,6 +134,7 @@ export const ACCESS: Record<string, Rule> = {
   "GET /api/tasks/{id}/logs": { access: "ownAgent", ok: 200, path: id((f) => f.task) },
   // The fixture missions are not active (nothing runs in the background here): execute is refused as 422.
   "POST /api/tasks/{id}/execute": { access: "member", ok: 422, path: id((f) => f.task), body: () => ({}) },
+  "GET /api/dispatches": { access: "member", ok: 200 },
   "GET /api/dispatches/{id}": { access: "member", ok: 404, path: () => ({ id: NONE }) },
 
   "GET /api/trace": { access: "member", ok: 200 },
