@@ -8,19 +8,25 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createTestContext, waitFor, type TestContext } from "../harness.js";
 import { ensureWebBuilt, launch, screenshot, signIn, type Browser } from "./browser.js";
+import { startFakeGithub, type FakeGithub } from "../fixtures/fake-github/server.js";
+import { githubEnv, REPO } from "../github/helpers.js";
 
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/agents");
 /** The issue's bound for an event to show on screen. */
 const LIVE_MS = 2_000;
 
 let t: TestContext;
+/** The GitHub the server merges approved pull requests on (approve-to-merge). */
+let fake: FakeGithub;
 let browser: Browser;
 let page: Page;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mc-e2e-"));
 
 beforeAll(async () => {
   ensureWebBuilt();
-  t = await createTestContext({}, { listen: true });
+  fake = await startFakeGithub();
+  fake.repo(REPO);
+  t = await createTestContext(githubEnv(fake), { listen: true });
   browser = await launch();
   page = await browser.newPage();
   // Below the test timeout, so a wait that fails names its locator.
@@ -29,6 +35,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await t?.close();
+  await fake?.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -326,7 +333,10 @@ describe("console", () => {
     await screenshot(page, "inbox");
     await section.getByRole("button", { name: "Approve dispatch" }).click();
     await section.waitFor({ state: "detached" });
-    expect((await api("GET", `/api/dispatches/${parked.id}`)).status).not.toBe("awaiting_approval");
+    // Approved from the Inbox, it runs: the (manual) agent is handed the task.
+    await waitFor(async () => (await api("GET", `/api/dispatches/${parked.id}`)).status === "delivered");
+    const approvedEntries = await api("GET", `/api/trace?task_id=${gated}&event=dispatch.policy_approved`);
+    expect(approvedEntries.map((e: { data: { dispatch_id: number } }) => e.data.dispatch_id)).toEqual([parked.id]);
   });
 
   test("the Inbox: tasks to review, unblock or retry, an agent in error, a budget about to stop a mission", async () => {
@@ -440,6 +450,69 @@ describe("console", () => {
     await page.locator(".facts > .status", { hasText: "completed" }).waitFor();
     const [task] = await api("GET", "/api/missions/e2e-ui/tasks");
     expect(task).toMatchObject({ objective: "Write the release notes", status: "completed", agent_id: "e2e-worker" });
+  });
+
+  test("a person can run a mission from start to approved merge without curl; a merge GitHub refuses shows why", async () => {
+    // An agent that opens a pull request: it reports the pull request's URL and head with its run token.
+    const pr = fake.addPull(REPO);
+    const agentScript = path.join(tmp, "pr-agent.mjs");
+    fs.writeFileSync(
+      agentScript,
+      `const res = await fetch(process.env.MC_API_URL + "/api/tasks/" + process.env.MC_TASK_ID + "/report", {
+        method: "POST",
+        headers: { authorization: "Bearer " + process.env.MC_AGENT_TOKEN, "content-type": "application/json" },
+        body: JSON.stringify({ progress: { outputs: ${JSON.stringify({ pr_url: `${fake.url}/${REPO}/pull/${pr.number}`, head_sha: pr.head_sha })} } }),
+      });
+      process.exit(res.ok ? 0 : 5);\n`,
+    );
+    await api("POST", "/api/agents", {
+      agent_id: "e2e-pr-agent",
+      adapter_module: "command",
+      config: { command: [process.execPath, agentScript] },
+    });
+    await api("POST", "/api/missions", { mission_id: "e2e-merge", goal: "Merge through GitHub" });
+    await api("POST", "/api/missions/e2e-merge/agents", { agent_id: "e2e-pr-agent" });
+    const task = await createTask("e2e-merge", "Open the login pull request", { agent_id: "e2e-pr-agent" });
+
+    await page.goto(`${t.url}/#/missions/e2e-merge`);
+    await page.getByRole("button", { name: "Start" }).click();
+    await page.locator(".mission-head .status", { hasText: "active" }).waitFor();
+    await page.getByRole("link", { name: "Open the login pull request" }).click();
+    await page.getByRole("heading", { name: "Open the login pull request", level: 1 }).waitFor();
+    await page.getByRole("button", { name: "Execute" }).click();
+    await page.locator(".facts > .status", { hasText: "pending_review" }).waitFor({ timeout: 20_000 });
+    await page.getByRole("link", { name: `${fake.url}/${REPO}/pull/${pr.number}` }).waitFor();
+    expect(fake.repo(REPO).merges).toEqual([]);
+    await page.getByRole("button", { name: "Approve" }).click();
+    await page.locator(".facts > .status", { hasText: "completed" }).waitFor();
+    // GitHub saw the merge, of the head the agent reported; the task is completed.
+    expect(fake.repo(REPO).merges).toEqual([{ number: pr.number, body: { merge_method: "squash", sha: pr.head_sha } }]);
+    expect(pr.merged).toBe(true);
+    expect((await api("GET", `/api/tasks/${task}`)).status).toBe("completed");
+
+    // A pull request GitHub will not merge: the approve is refused with GitHub's reason, on the page.
+    const stuck = fake.addPull(REPO, { mergeable: false });
+    const refused = await createTask("e2e-merge", "Merge a conflicted branch");
+    await api("PATCH", `/api/tasks/${refused}`, { status: "in_progress" });
+    await api("POST", `/api/tasks/${refused}/report`, {
+      status: "pending_review",
+      outputs: { pr_url: `${fake.url}/${REPO}/pull/${stuck.number}`, head_sha: stuck.head_sha },
+    });
+    await page.goto(`${t.url}/#/tasks/${refused}`);
+    await page.getByRole("heading", { name: "Merge a conflicted branch", level: 1 }).waitFor();
+    await page.getByRole("button", { name: "Approve" }).click();
+    await page
+      .getByRole("alert")
+      .getByText(`GitHub refused to merge ${REPO}#${stuck.number} (405): Pull Request is not mergeable`)
+      .waitFor();
+    expect((await api("GET", `/api/tasks/${refused}`)).status).toBe("pending_review");
+    expect(await page.locator(".facts > .status").first().textContent()).toBe("pending_review");
+    expect(stuck.merged).toBe(false);
+    // Chromium logs the refused request; nothing else went wrong.
+    expect(browser.errors).toEqual([
+      "console: Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)",
+    ]);
+    browser.errors.length = 0;
   });
 
   test("every screen renders without console errors", async () => {

@@ -6,7 +6,7 @@ import { useBatch, useEvents, useResume } from "../live";
 import { href } from "../router";
 import { ActionButton, Age, ErrorText, Section, Status, money } from "../ui";
 import { Spend } from "./Missions";
-import { AGENT, MISSION, TASK, isAwaitingApproval, isRetriedByExecute } from "../states";
+import { AGENT, DISPATCH, MISSION, TASK, isRetriedByExecute } from "../states";
 
 /** The task statuses that wait on a person: a review, an unblock, a retry. */
 const REVIEW_STATUSES = [TASK.pending_review, TASK.blocked, TASK.failed] as const;
@@ -16,8 +16,8 @@ const STUCK_AGENTS = [AGENT.error, AGENT.waitingForInput] as const;
 const BUDGET_WARN = 0.8;
 const MAX_PAGES = 10;
 
-/** A dispatch parked by require_approval, with the decision to approve and what the policy said. */
-type Parked = Dispatch & { decisionId: string; messages: string[] };
+/** A dispatch parked by require_approval, with the decision to approve (its `policy` says what it said). */
+type Parked = Dispatch & { decisionId: string };
 
 interface InboxData {
   tasks: TaskItem[];
@@ -30,8 +30,7 @@ async function loadInbox(): Promise<InboxData> {
   const tasks: TaskItem[] = [];
   const agents: Agent[] = [];
   const missions: Mission[] = [];
-  const parked = new Map<number, string>();
-  const since = new Date(Date.now() - 7 * 86400_000).toISOString();
+  const dispatches: Parked[] = [];
   await Promise.all([
     ...REVIEW_STATUSES.map((status) =>
       pages(
@@ -55,68 +54,25 @@ async function loadInbox(): Promise<InboxData> {
       undefined,
       MAX_PAGES,
     ),
-    // Dispatches parked by a require_approval policy are named by their task.dispatched entries.
+    // Every parked dispatch, whatever its age (the list pages by id, so all pages are read).
     pages(
       (cursor) =>
-        ok(api.GET("/api/trace", { params: { query: { event: "task.dispatched", since, limit: 500, cursor } } })),
+        ok(
+          api.GET("/api/dispatches", {
+            params: { query: { status: DISPATCH.awaitingApproval, limit: 500, cursor } },
+          }),
+        ),
       (items) => {
-        for (const e of items) {
-          const d = e.data as { dispatch_id?: unknown; awaiting_approval?: unknown };
-          if (d.awaiting_approval !== undefined && typeof d.dispatch_id === "number")
-            parked.set(d.dispatch_id, String(d.awaiting_approval));
-        }
+        // The server names the require_approval decision that parked each one: approving names it back.
+        for (const d of items) if (d.policy) dispatches.push({ ...d, decisionId: String(d.policy.decision_id) });
       },
-      undefined,
-      MAX_PAGES,
     ),
   ]);
-  const waiting = (
-    await Promise.all(
-      [...parked.keys()].map((id) =>
-        ok(api.GET("/api/dispatches/{id}", { params: { path: { id: String(id) } } })).then(
-          (r) => r.data,
-          () => null,
-        ),
-      ),
-    )
-  ).filter((d): d is Dispatch => d !== null && isAwaitingApproval(d.status));
-  const dispatches = await Promise.all(
-    waiting.map(async (d): Promise<Parked> => ({
-      ...d,
-      decisionId: parked.get(d.id)!,
-      messages: await policyMessages(d.task_id, parked.get(d.id)!),
-    })),
-  );
   const budgets = missions.filter(
     (m) => m.budget_usd !== null && m.budget_usd > 0 && m.spent_usd >= m.budget_usd * BUDGET_WARN,
   );
   tasks.sort((a, b) => Date.parse(b.updated_at) - Date.parse(a.updated_at));
   return { tasks, dispatches, agents, budgets };
-}
-
-/**
- * What the policy said when it parked the dispatch: the decision is the `policy.evaluated` entry whose id is
- * the decision id (so no decision name is spelled here).
- */
-async function policyMessages(taskId: string, decisionId: string): Promise<string[]> {
-  let messages: string[] = [];
-  await pages(
-    (cursor) =>
-      ok(
-        api.GET("/api/trace", {
-          params: { query: { task_id: taskId, event: "policy.evaluated", limit: 500, cursor } },
-        }),
-      ),
-    (items) => {
-      for (const e of items) {
-        const d = e.data as { messages?: unknown };
-        if (String(e.id) === decisionId && Array.isArray(d.messages)) messages = d.messages.map(String);
-      }
-    },
-    undefined,
-    4,
-  ).catch(() => undefined);
-  return messages;
 }
 
 export function Inbox() {
@@ -200,7 +156,7 @@ export function Inbox() {
             {data.dispatches.map((d) => (
               <li key={d.id}>
                 <a href={href.task(d.task_id)}>{d.task_id}</a> → {d.agent_id}:{" "}
-                <span>{d.messages.join("; ") || "a policy requires approval"}</span>
+                <span>{d.policy?.messages.join("; ") || "a policy requires approval"}</span>
                 <span className="row-actions">
                   <ActionButton
                     label="Approve dispatch"
