@@ -78,7 +78,10 @@ describe("coalescing", () => {
     expect(later.length).toBeLessThanOrEqual(1 + ticks);
     const flushed = await agentStatements(settle);
     expect(later.length + flushed.length).toBeGreaterThanOrEqual(1);
-    expect(later.length + flushed.length).toBeLessThanOrEqual(Math.min(5, 1 + ticks));
+    // The timer's ticks are not in phase with `started`: up to ticks + 1 of them fall in the window, and the
+    // settle writes what came after the last one — so at most 2 writes for 5 beats when no whole period passed.
+    expect(flushed.length).toBeLessThanOrEqual(1);
+    expect(later.length + flushed.length).toBeLessThanOrEqual(Math.min(5, 2 + ticks));
     expect([...later, ...flushed][0]).toMatch(/^update "agents"/);
     const last = new Date(answers.at(-1)!).getTime();
     expect((await stored(a.agent_id)).last_seen_at!.getTime()).toBeGreaterThanOrEqual(last);
