@@ -327,6 +327,13 @@ describe("console", () => {
     const gated = await createTask("e2e-gated", "Deploy to staging", { agent_id: "e2e-coder" });
     const parked = await api("POST", `/api/tasks/${gated}/execute`, {});
     expect(parked.status).toBe("awaiting_approval");
+    // Opened afresh (not from its Execute), the task page finds its parked dispatch and what the policy said.
+    await page.goto(`${t.url}/#/tasks/${gated}`);
+    await page.getByRole("heading", { name: "Deploy to staging", level: 1 }).waitFor();
+    await page
+      .getByText("A policy requires approval before this runs: a person approves every dispatch here")
+      .waitFor();
+    await page.getByRole("button", { name: "Approve dispatch" }).waitFor();
     await page.goto(`${t.url}/#/inbox`);
     const section = page.locator("section.panel", { hasText: "Dispatches waiting for approval" });
     await section.getByText("a person approves every dispatch here").waitFor();

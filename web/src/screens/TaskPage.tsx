@@ -8,7 +8,7 @@ import type { StreamEvent } from "../events";
 import { mergeLogs } from "../logs";
 import { useBatch, useEvents, useResume } from "../live";
 import { href } from "../router";
-import { TASK, conflictsOf, isAwaitingApproval, isExecutable } from "../states";
+import { DISPATCH, TASK, conflictsOf, isAwaitingApproval, isExecutable } from "../states";
 import { ActionButton, Age, ErrorText, JsonText, SafeLink, Section, Status, money } from "../ui";
 
 export function TaskPage({ id }: { id: string }) {
@@ -33,6 +33,22 @@ export function TaskPage({ id }: { id: string }) {
         return null;
       },
     );
+  // A dispatch of this task parked by a guardrail, whoever executed it and however long ago: its approval is
+  // offered here too. One that is parked no more leaves the note as it was (its status is re-read on events).
+  const loadParked = () =>
+    ok(
+      api.GET("/api/dispatches", {
+        params: { query: { task_id: id, status: DISPATCH.awaitingApproval, limit: 1 } },
+      }),
+    ).then(
+      (r) => {
+        const parked = r.data[0];
+        if (parked) setDispatch(parked);
+        else setDispatch((cur) => (cur && isAwaitingApproval(cur.status) ? null : cur));
+      },
+      () => undefined,
+    );
+  useEffect(() => void loadParked(), [id]);
   const loadAgent = (key: string) =>
     ok(api.GET("/api/agents/{id}", { params: { path: { id: key } } })).then(
       (r) => setAgent(r.data as Agent),
@@ -126,6 +142,7 @@ export function TaskPage({ id }: { id: string }) {
         return;
       }
       if (e.id !== null) setTrace((t) => mergeTrace(t, [e as unknown as TraceEntry]));
+      if (e.event === "task.dispatched" || e.event.startsWith("dispatch.")) void loadParked();
       reload("t");
     }
     if (task.agent_id && e.agent_id === task.agent_id && e.event.startsWith("agent.") && e.event !== "agent.heartbeat")
@@ -134,6 +151,7 @@ export function TaskPage({ id }: { id: string }) {
   // Live log lines of the gap are not replayed: the log is re-read from the last page read.
   useResume(() => {
     reload("t");
+    void loadParked();
     if (task) void readLogs(task.task_id);
     if (task?.agent_id) reloadAgent(task.agent_id);
   });
