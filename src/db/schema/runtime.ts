@@ -43,6 +43,8 @@ export const dispatches = pgTable(
     index("dispatches_running_agent_idx")
       .on(t.agentId, t.id)
       .where(sql`status = 'running'`),
+    // GET /api/dispatches?status=… (the console's parked dispatches), in id order, however many have finished.
+    index("dispatches_status_idx").on(t.status, t.id),
     uniqueIndex("dispatches_one_live_per_task")
       .on(t.taskId)
       .where(sql`status IN ('queued', 'running', 'awaiting_approval')`),

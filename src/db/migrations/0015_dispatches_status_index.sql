@@ -1,0 +1,1 @@
+CREATE INDEX "dispatches_status_idx" ON "dispatches" USING btree ("status","id");
