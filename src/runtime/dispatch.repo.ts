@@ -3,8 +3,7 @@ import { execRows, type Executor } from "../db/client.js";
 import type { Page } from "../core/pagination.js";
 import type { Ref } from "../core/ids.js";
 import type { AnyPgColumn } from "drizzle-orm/pg-core";
-import { agents, dispatches, missionAgents, missionLeases, missions, tasks, traceEntries } from "../db/schema/index.js";
-import type { TraceEventName } from "../trace/trace.events.js";
+import { agents, dispatches, missionAgents, missionLeases, missions, tasks } from "../db/schema/index.js";
 import { DISPATCH, LIVE_DISPATCH_STATUSES, LOAD_DISPATCH_STATUSES, type DispatchStatus } from "./dispatch.state.js";
 import { MISSION } from "../missions/missions.state.js";
 
@@ -59,36 +58,6 @@ export async function listDispatches(exec: Executor, f: DispatchFilter, page: Pa
     )
     .orderBy(asc(dispatches.id))
     .limit(page.limit + 1);
-}
-
-/**
- * The require_approval decision that parked each of these dispatches, by dispatch id: execute records it on
- * the dispatch's `task.dispatched` trace entry (`awaiting_approval`), so it is read back from there (the
- * trace is append-only and keyed by task, which bounds the scan to these tasks' entries).
- */
-export async function parkingDecisionIds(
-  exec: Executor,
-  of: Array<{ id: number; taskKey: string }>,
-): Promise<Map<number, number>> {
-  if (of.length === 0) return new Map();
-  const rows = await exec
-    .select({
-      dispatchId: sql<string>`${traceEntries.data}->>'dispatch_id'`,
-      decisionId: sql<string>`${traceEntries.data}->>'awaiting_approval'`,
-    })
-    .from(traceEntries)
-    .where(
-      and(
-        inArray(traceEntries.taskId, [...new Set(of.map((d) => d.taskKey))]),
-        eq(traceEntries.event, "task.dispatched" satisfies TraceEventName),
-        sql`${traceEntries.data}->>'awaiting_approval' IS NOT NULL`,
-        inArray(
-          sql`${traceEntries.data}->>'dispatch_id'`,
-          of.map((d) => String(d.id)),
-        ),
-      ),
-    );
-  return new Map(rows.map((r) => [Number(r.dispatchId), Number(r.decisionId)]));
 }
 
 /**

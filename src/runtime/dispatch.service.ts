@@ -15,6 +15,7 @@ import { missionRuns, type MissionStatus } from "../missions/missions.state.js";
 import { assignDispatchedAgent, findTaskForRun, retryByExecute, traceDispatched } from "../tasks/tasks.runs.js";
 import { isExecutable, isRetriedByExecute } from "../tasks/tasks.state.js";
 import { appendTrace } from "../trace/trace.append.js";
+import { parkingDecisionIds } from "../trace/trace.lookup.js";
 import * as repo from "./dispatch.repo.js";
 import { DISPATCH, initialDispatchStatus, isAwaitingApproval } from "./dispatch.state.js";
 import { conflictSummary } from "../tasks/conflicts.shape.js";
@@ -252,7 +253,7 @@ export function createDispatchService({ database, policies }: DispatchDeps) {
   async function parkingPolicies(exec: Executor, of: Array<{ id: number; taskKey: string }>) {
     const out = new Map<number, { decision_id: number; decision: string; messages: string[] }>();
     if (!policies) return out;
-    for (const [dispatchId, decisionId] of await repo.parkingDecisionIds(exec, of)) {
+    for (const [dispatchId, decisionId] of await parkingDecisionIds(exec, of)) {
       const decision = await policies.findDecision(exec, decisionId);
       if (decision)
         out.set(dispatchId, {

@@ -1,4 +1,4 @@
-import { and, desc, eq, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
 import { tasks, traceEntries } from "../db/schema/index.js";
 import type { TraceEventName } from "./trace.events.js";
@@ -33,4 +33,34 @@ export async function openRejection(
   if (!last || last.data.to !== TASK.rejected) return null;
   const comment = typeof last.data.comment === "string" ? last.data.comment : null;
   return { comment, by: last.actor, at: last.at.toISOString() };
+}
+
+/**
+ * The require_approval decision that parked each of these dispatches, by dispatch id: execute records it on
+ * the dispatch's `task.dispatched` trace entry (`awaiting_approval`), so it is read back from there (the
+ * trace is append-only and keyed by task, which bounds the scan to these tasks' entries).
+ */
+export async function parkingDecisionIds(
+  exec: Executor,
+  of: Array<{ id: number; taskKey: string }>,
+): Promise<Map<number, number>> {
+  if (of.length === 0) return new Map();
+  const rows = await exec
+    .select({
+      dispatchId: sql<string>`${traceEntries.data}->>'dispatch_id'`,
+      decisionId: sql<string>`${traceEntries.data}->>'awaiting_approval'`,
+    })
+    .from(traceEntries)
+    .where(
+      and(
+        inArray(traceEntries.taskId, [...new Set(of.map((d) => d.taskKey))]),
+        eq(traceEntries.event, "task.dispatched" satisfies TraceEventName),
+        sql`${traceEntries.data}->>'awaiting_approval' IS NOT NULL`,
+        inArray(
+          sql`${traceEntries.data}->>'dispatch_id'`,
+          of.map((d) => String(d.id)),
+        ),
+      ),
+    );
+  return new Map(rows.map((r) => [Number(r.dispatchId), Number(r.decisionId)]));
 }
