@@ -84,11 +84,10 @@ export async function findTaskContext(exec: Executor, ref: Ref) {
   return rows[0];
 }
 
-export async function findDecisionEntry(exec: Executor, id: number) {
-  const rows = await exec
+export async function findDecisionEntries(exec: Executor, ids: number[]) {
+  if (ids.length === 0) return [];
+  return exec
     .select()
     .from(traceEntries)
-    .where(and(eq(traceEntries.id, id), eq(traceEntries.event, "policy.evaluated")))
-    .limit(1);
-  return rows[0];
+    .where(and(inArray(traceEntries.id, ids), eq(traceEntries.event, "policy.evaluated")));
 }

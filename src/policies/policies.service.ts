@@ -378,28 +378,33 @@ export function createPoliciesService({ database }: PoliciesDeps) {
     return evaluate(db, { action: body.action, missionKey, agentKey, taskKey, source: "api" }, by.actor);
   }
 
-  /** A recorded decision (for approving a parked action by its decision_id), or undefined. */
+  /** Recorded decisions by id (for approving a parked action by its decision_id); unknown ids are left out. */
+  async function findDecisions(exec: Executor, decisionIds: number[]) {
+    const ids = decisionIds.filter((id) => Number.isSafeInteger(id) && id >= 1);
+    return (await repo.findDecisionEntries(exec, ids)).map((e) => {
+      const d = e.data as unknown as Outcome & { action: Record<string, unknown>; source: string };
+      return {
+        decision_id: e.id,
+        at: e.at,
+        actor: e.actor,
+        source: d.source,
+        action: d.action,
+        decision: d.decision,
+        mode: d.mode,
+        dry_run_decision: d.dry_run_decision,
+        matched: d.matched,
+        dry_run_matched: d.dry_run_matched,
+        messages: d.messages,
+        mission_id: e.missionId,
+        agent_id: e.agentId,
+        task_id: e.taskId,
+      };
+    });
+  }
+
+  /** A recorded decision, or undefined. */
   async function findDecision(exec: Executor, decisionId: number) {
-    if (!Number.isSafeInteger(decisionId) || decisionId < 1) return undefined;
-    const e = await repo.findDecisionEntry(exec, decisionId);
-    if (!e) return undefined;
-    const d = e.data as unknown as Outcome & { action: Record<string, unknown>; source: string };
-    return {
-      decision_id: e.id,
-      at: e.at,
-      actor: e.actor,
-      source: d.source,
-      action: d.action,
-      decision: d.decision,
-      mode: d.mode,
-      dry_run_decision: d.dry_run_decision,
-      matched: d.matched,
-      dry_run_matched: d.dry_run_matched,
-      messages: d.messages,
-      mission_id: e.missionId,
-      agent_id: e.agentId,
-      task_id: e.taskId,
-    };
+    return (await findDecisions(exec, [decisionId]))[0];
   }
 
   return {
@@ -414,6 +419,7 @@ export function createPoliciesService({ database }: PoliciesDeps) {
     evaluateAll,
     evaluateRequest,
     findDecision,
+    findDecisions,
     /** The contract's 403 for a `block` decision: `{"errors": {"policy": [...]}, "policy_decision": {...}}`. */
     blockedError: (d: PolicyDecision) => policyBlockedError(d),
     toApi,

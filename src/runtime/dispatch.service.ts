@@ -29,7 +29,7 @@ export type DispatchService = ReturnType<typeof createDispatchService>;
 export interface DispatchDeps {
   database: Database;
   /** Guardrails: asked about every dispatch before it is queued. */
-  policies?: Pick<PoliciesService, "evaluate" | "findDecision">;
+  policies?: Pick<PoliciesService, "evaluate" | "findDecision" | "findDecisions">;
 }
 
 export function createDispatchService({ database, policies }: DispatchDeps) {
@@ -253,8 +253,12 @@ export function createDispatchService({ database, policies }: DispatchDeps) {
   async function parkingPolicies(exec: Executor, of: Array<{ id: number; taskKey: string }>) {
     const out = new Map<number, { decision_id: number; decision: string; messages: string[] }>();
     if (!policies) return out;
-    for (const [dispatchId, decisionId] of await parkingDecisionIds(exec, of)) {
-      const decision = await policies.findDecision(exec, decisionId);
+    const parked = await parkingDecisionIds(exec, of);
+    const decisions = new Map(
+      (await policies.findDecisions(exec, [...new Set(parked.values())])).map((d) => [d.decision_id, d]),
+    );
+    for (const [dispatchId, decisionId] of parked) {
+      const decision = decisions.get(decisionId);
       if (decision)
         out.set(dispatchId, {
           decision_id: decision.decision_id,
