@@ -22,16 +22,22 @@ describe.skipIf(!!process.env.TEST_DATABASE_URL)("npm install -g of the packed t
   let t: TestContext;
   let packed: { filename: string; files: Array<{ path: string }> };
 
+  /** The machine's global npmrc, read where a user's npm reads it (before `--prefix` moves it). */
+  let globalconfig: string;
+
   /**
    * Only what npm and node need: no MC_* of the machine, none of the npm_* variables a surrounding `npm test`
-   * sets (its prefix among them) but the registry, cache and proxy settings this machine's npm uses.
+   * sets (its prefix among them) but the registry, cache, certificate and proxy settings this machine's npm
+   * uses. `--global --prefix <dir>` makes npm read its global config from `<dir>/etc/npmrc`, so the machine's
+   * own (where a registry's certificate authority may be set: `cafile`) is named explicitly.
    */
   function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     const keep = Object.entries(process.env).filter(([k]) =>
-      /^(npm_config_(registry|cache|userconfig)|https?_proxy|no_proxy)$/i.test(k),
+      /^(npm_config_(registry|cache|userconfig|cafile|strict_ssl)|https?_proxy|no_proxy|node_extra_ca_certs)$/i.test(k),
     );
     return {
       ...Object.fromEntries(keep),
+      ...(globalconfig ? { npm_config_globalconfig: globalconfig } : {}),
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? os.homedir(),
       NO_COLOR: "1",
@@ -40,6 +46,7 @@ describe.skipIf(!!process.env.TEST_DATABASE_URL)("npm install -g of the packed t
   }
 
   beforeAll(async () => {
+    globalconfig = (await run("npm", ["config", "get", "globalconfig"], { cwd: ROOT })).stdout.trim();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "mc-npm-install-"));
     prefix = path.join(dir, "prefix");
     // Serialized with any other build of this checkout started the same way.
