@@ -15,4 +15,10 @@ export function registerShutdownGuard(app: FastifyInstance): void {
       throw new ServiceUnavailable("Server is shutting down", 1);
     }
   });
+  // A request already running when the close began gets its answer, and then its connection is closed: kept
+  // alive, the server would wait for the client to hang up (Fastify's keepAliveTimeout, 72 s) before exiting.
+  app.addHook("onSend", async (_req, reply, payload) => {
+    if (closing) reply.header("connection", "close");
+    return payload;
+  });
 }

@@ -1,6 +1,7 @@
 // The real server as a process: first start, restart on the same data, signals, start-up failures, the
 // token CLI, and two processes starting at once on one PostgreSQL database.
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
@@ -15,9 +16,38 @@ const scratch = scratchDirs("mc-server-");
 const tmpDir = scratch.make;
 afterAll(scratch.cleanup);
 
+/**
+ * A POST on a connection of its own, sent in two parts: the headers and the start of the body now, the rest on
+ * `finish()`, which resolves with the answer once the server has closed the connection.
+ */
+function postInTwoParts(url: string, token: string, route: string, body: unknown) {
+  const { hostname, port, host } = new URL(url);
+  const payload = Buffer.from(JSON.stringify(body));
+  const socket = net.connect(Number(port), hostname);
+  let raw = "";
+  socket.on("data", (d: Buffer) => (raw += d.toString()));
+  const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+  socket.write(
+    `POST ${route} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${token}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${payload.length}\r\nConnection: keep-alive\r\n\r\n`,
+  );
+  socket.write(payload.subarray(0, 5));
+  return {
+    async finish(): Promise<{ status: number; connection: string | undefined; body: any }> {
+      socket.write(payload.subarray(5));
+      await closed;
+      const [head = "", text = ""] = raw.split("\r\n\r\n");
+      const [statusLine, ...headers] = head.split("\r\n");
+      const connection = headers.find((h) => /^connection:/i.test(h))?.replace(/^connection:\s*/i, "");
+      return { status: Number(statusLine!.split(" ")[1]), connection, body: JSON.parse(text) };
+    },
+  };
+}
+
 describe("embedded database", () => {
   test("first start creates and prints an admin token once; data survives a restart; SIGTERM exits 0", async () => {
-    const dataDir = tmpDir();
+    // An empty database: migrated, never started (a brand-new directory is data-dir-lock.test.ts's).
+    const dataDir = await migratedDataDir(tmpDir());
     const s1 = await startServer({ MC_DATA_DIR: dataDir });
     const file = path.join(dataDir, "admin-token");
     expect((fs.statSync(file).mode & 0o777).toString(8)).toBe("600");
@@ -46,7 +76,11 @@ describe("embedded database", () => {
 
   test("a request in flight when SIGTERM arrives still gets its answer", async () => {
     const dataDir = await migratedDataDir(tmpDir());
-    const s = await startServer({ MC_DATA_DIR: dataDir, MC_ADMIN_TOKEN: "in-flight-admin-token" });
+    // At info level the server logs each request as it comes in, and when it begins to shut down.
+    const s = await startServer({ MC_DATA_DIR: dataDir, MC_ADMIN_TOKEN: "in-flight-admin-token", LOG_LEVEL: "info" });
+    // One request surely in flight: the server has its headers, its body is not complete until the server closes.
+    const slow = postInTwoParts(s.url, "in-flight-admin-token", "/api/missions", { goal: "slow" });
+    await vi.waitFor(() => expect(s.output()).toContain('"url":"/api/missions"'), { timeout: 30_000, interval: 20 });
     const inflight = Promise.all(
       Array.from({ length: 20 }, (_, i) =>
         call(`${s.url}/api/missions`, "in-flight-admin-token", "POST", { goal: `g${i}` }).catch(() => null),
@@ -54,7 +88,11 @@ describe("embedded database", () => {
     );
     await new Promise((r) => setTimeout(r, 5));
     const code = s.stop("SIGTERM");
-    const results = await inflight;
+    await vi.waitFor(() => expect(s.output()).toContain("shutting down"), { timeout: 30_000, interval: 20 });
+    const last = await slow.finish();
+    // Answered, and told the connection closes: kept alive, it would hold the exit until the client hung up.
+    expect(last.connection).toBe("close");
+    const results = [...(await inflight), last];
     expect(await code).toBe(0);
     // Each request was either served in full (201) or refused in the contract's shape (503), never cut off.
     const created = results.filter((r) => r?.status === 201).length;
@@ -69,7 +107,7 @@ describe("embedded database", () => {
       const list = await call(`${again.url}/api/missions?limit=500`, "in-flight-admin-token");
       expect(list.body.data.length).toBeGreaterThanOrEqual(created);
       const failed = results.filter((r) => r !== null && r.status !== 201).length;
-      expect(list.body.data.length).toBeLessThanOrEqual(20 - failed);
+      expect(list.body.data.length).toBeLessThanOrEqual(results.length - failed);
     } finally {
       await again.stop();
     }
@@ -93,7 +131,7 @@ describe("embedded database", () => {
   });
 
   test("the token CLI creates a working token", async () => {
-    const dataDir = tmpDir();
+    const dataDir = await migratedDataDir(tmpDir());
     const r = await runCli(["token", "create", "--role", "member", "--name", "cli-made"], { MC_DATA_DIR: dataDir });
     expect(r.code).toBe(0);
     const secret = r.stdout.trim();
