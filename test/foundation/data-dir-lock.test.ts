@@ -8,10 +8,11 @@ import { afterAll, describe, expect, test, vi } from "vitest";
 import { openDatabase } from "../../src/db/client.js";
 import { DataDirInUseError, LOCK_FILE, lockDataDir } from "../../src/db/data-dir-lock.js";
 import { migrationsApplied } from "../../src/db/migrate.js";
+import { migratedDataDir } from "../fixtures/data-dir-template.js";
 import { call, runCli, scratchDirs, startServer } from "../fixtures/server-process.js";
 
 vi.setConfig({ testTimeout: 600_000 });
-/** A first start creates and migrates the database; on a machine busy with other test files it can take minutes. */
+/** A server start on a busy machine can take a minute. */
 const START_TIMEOUT_MS = 240_000;
 
 const scratch = scratchDirs("mc-lock-");
@@ -27,12 +28,15 @@ const inUse = (dir: string, pid: number) =>
       `use the running server's API \\(mc tokens …\\) or stop it first\\n$`,
   );
 
-/** A node process that takes the lock (through the real module) and says so, then waits to be killed. */
+/**
+ * A node process that takes the lock (through the real module, as built into dist/ for the server) and says so,
+ * then waits to be killed.
+ */
 function lockHolder(dir: string, extra = "") {
   const code =
-    `const { lockDataDir } = await import(${JSON.stringify(path.resolve("src/db/data-dir-lock.ts"))});` +
+    `const { lockDataDir } = await import(${JSON.stringify(path.resolve("dist/db/data-dir-lock.js"))});` +
     `await lockDataDir(${JSON.stringify(dir)}); ${extra} process.stdout.write("locked\\n"); setInterval(() => {}, 1000);`;
-  const proc = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
+  const proc = spawn(process.execPath, ["--input-type=module", "-e", code], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const locked = new Promise<void>((resolve, reject) => {
@@ -126,9 +130,10 @@ describe("openDatabase on a data directory", () => {
   });
 });
 
+// The servers start on copies of a migrated directory: creating one is the test above's.
 describe("real server processes on one MC_DATA_DIR", () => {
   test("a second server is refused with one line and exit 1; the first is unaffected and its data survive a restart", async () => {
-    const dataDir = tmpDir();
+    const dataDir = await migratedDataDir(tmpDir());
     const env = { MC_DATA_DIR: dataDir, MC_ADMIN_TOKEN: ADMIN };
     const first = await startServer(env, START_TIMEOUT_MS);
     try {
@@ -161,22 +166,24 @@ describe("real server processes on one MC_DATA_DIR", () => {
   });
 
   test("token create, token list and migrate are refused while the server runs, and change nothing", async () => {
-    const dataDir = tmpDir();
+    const dataDir = await migratedDataDir(tmpDir());
     const env = { MC_DATA_DIR: dataDir, MC_ADMIN_TOKEN: ADMIN };
     const s = await startServer(env, START_TIMEOUT_MS);
     try {
       const before = (await call(`${s.url}/api/tokens?limit=500`, ADMIN)).body.data;
-      for (const args of [
+      const commands = [
         ["token", "create", "--role", "member"],
         ["token", "list"],
         ["token", "revoke", "1"],
         ["migrate"],
-      ]) {
-        const r = await runCli(args, env);
+      ];
+      const refusals = await Promise.all(commands.map((args) => runCli(args, env)));
+      commands.forEach((args, i) => {
+        const r = refusals[i]!;
         expect(r.code, args.join(" ")).toBe(1);
         expect(r.stderr).toMatch(inUse(dataDir, s.proc.pid!));
         expect(r.stdout).toBe("");
-      }
+      });
       expect((await call(`${s.url}/api/tokens?limit=500`, ADMIN)).body.data).toEqual(before);
       // The server's own API is the way: a token made there works at once.
       const made = await call(`${s.url}/api/tokens`, ADMIN, "POST", { role: "member", name: "via-api" });
@@ -188,7 +195,7 @@ describe("real server processes on one MC_DATA_DIR", () => {
   });
 
   test("kill -9 of the server: the next start succeeds at once, with every acknowledged write", async () => {
-    const dataDir = tmpDir();
+    const dataDir = await migratedDataDir(tmpDir());
     const env = { MC_DATA_DIR: dataDir, MC_ADMIN_TOKEN: ADMIN };
     const s = await startServer(env, START_TIMEOUT_MS);
     for (let i = 0; i < 5; i++) {
