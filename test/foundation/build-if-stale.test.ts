@@ -33,7 +33,16 @@ beforeEach(() => {
   write(
     "tsconfig.json",
     JSON.stringify({
-      compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, types: [] },
+      // lib ES5: the project's tsc without the default lib (ES2022 + DOM) to parse: ~0.75 s of CPU per build
+      // instead of ~4.5 s, and these tests run about a dozen builds. The sources here need no more.
+      compilerOptions: {
+        target: "ES2022",
+        lib: ["ES5"],
+        module: "NodeNext",
+        moduleResolution: "NodeNext",
+        strict: true,
+        types: [],
+      },
     }),
   );
   write(
