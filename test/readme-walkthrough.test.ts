@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { migratedDataDir } from "./fixtures/data-dir-template.js";
 import { startServer, type ServerProcess } from "./fixtures/server-process.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -35,7 +36,8 @@ describe.skipIf(!tools)("README walkthrough", () => {
   let server: ServerProcess;
   let dataDir: string;
   beforeAll(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "mc-walkthrough-"));
+    // An empty database (migrated, never started): the first start makes the admin token the README exports.
+    dataDir = await migratedDataDir(fs.mkdtempSync(path.join(os.tmpdir(), "mc-walkthrough-")));
     server = await startServer({ MC_DATA_DIR: dataDir });
   }, 120_000);
   afterAll(async () => {

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, describe, expect, test } from "vitest";
+import { migratedDataDir } from "../fixtures/data-dir-template.js";
 import { startServer, type ServerProcess } from "../fixtures/server-process.js";
 import { waitFor } from "../harness.js";
 
@@ -70,7 +71,7 @@ async function seed(base: string, name: string, pidFile: string, tokenFile?: str
 
 describe("kill -9 of the server", () => {
   test("on restart the tree comes back, the orphaned run is ended, the task is blocked as interrupted and dispatched again", async () => {
-    const dataDir = path.join(tmp, "pglite");
+    const dataDir = await migratedDataDir(fs.mkdtempSync(path.join(tmp, "data-")));
     const pidFile = path.join(tmp, "kill9.pids");
     const tokenFile = path.join(tmp, "kill9.tokens");
     const s1 = await start({ MC_DATA_DIR: dataDir });
