@@ -6,10 +6,11 @@ import net from "node:net";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, test, vi } from "vitest";
+import { migratedDataDir } from "../fixtures/data-dir-template.js";
 import { call, freePort, runCli, scratchDirs, startServer } from "../fixtures/server-process.js";
 
 vi.setConfig({ testTimeout: 600_000 });
-/** A first start creates and migrates the database; on a machine busy with other test files it can take minutes. */
+/** A server start on a machine busy with other test files can take a minute. */
 const START_TIMEOUT_MS = 240_000;
 
 const scratch = scratchDirs("mc-cli-");
@@ -86,7 +87,7 @@ describe("offline token command: usage errors (exit 2, one line, nothing opened)
 
 describe("offline token command on a stopped server's directory", () => {
   test("agent tokens for an existing agent; an unknown agent or token is refused with exit 1; the results hold on the next start", async () => {
-    const dataDir = tmpDir();
+    const dataDir = await migratedDataDir(tmpDir());
     const env = { MC_DATA_DIR: dataDir, MC_ADMIN_TOKEN: ADMIN };
     const s = await startServer(env, START_TIMEOUT_MS);
     try {
@@ -148,7 +149,8 @@ describe("offline token command on a stopped server's directory", () => {
 
 describe("start-up failures in one line, exit 1", () => {
   test("a port in use: one line, and the first admin token is not used up", async () => {
-    const dataDir = tmpDir();
+    // An empty database (migrated, never started), as on a first start.
+    const dataDir = await migratedDataDir(tmpDir());
     const blocker = net.createServer();
     const port = await freePort();
     await new Promise<void>((resolve) => blocker.listen(port, "127.0.0.1", resolve));
