@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { createTestContext, waitFor, type TestContext } from "../harness.js";
 import { freePort } from "../fixtures/server-process.js";
+import { migratedDataDir } from "../fixtures/data-dir-template.js";
 import { createMission, createTask, putAgentOnMission, uniq } from "../tasks/helpers.js";
 import { baseEnv, follow, mc, scratchHome, spawnMc } from "./helpers.js";
 
@@ -519,7 +520,9 @@ describe("hooks, completion, serve", () => {
 
   test("serve runs the server", async () => {
     const port = await freePort();
-    const dataDir = scratchHome();
+    // A migrated data directory (shared with the other tests that start servers): this is about `mc serve`
+    // running the server, not a first start on a new directory (PGlite's initdb and migrations: ~8.5 s of CPU).
+    const dataDir = await migratedDataDir(scratchHome());
     const f = follow(
       ["serve"],
       baseEnv(dataDir, { PORT: String(port), HOST: "127.0.0.1", MC_DATA_DIR: dataDir, LOG_LEVEL: "warn" }),
