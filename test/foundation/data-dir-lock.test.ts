@@ -132,7 +132,8 @@ describe("openDatabase on a data directory", () => {
 
 // The servers start on copies of a migrated directory: creating one is the test above's.
 describe("real server processes on one MC_DATA_DIR", () => {
-  test("a second server is refused with one line and exit 1; the first is unaffected and its data survive a restart", async () => {
+  // One running server for both kinds of second opener: a second server, and the offline commands.
+  test("a second server, token create, token list and migrate are refused with one line and exit 1, changing nothing; the first is unaffected and its data survive a restart", async () => {
     const dataDir = await migratedDataDir(tmpDir());
     const env = { MC_DATA_DIR: dataDir, MC_ADMIN_TOKEN: ADMIN };
     const first = await startServer(env, START_TIMEOUT_MS);
@@ -141,10 +142,24 @@ describe("real server processes on one MC_DATA_DIR", () => {
         (await call(`${first.url}/api/missions`, ADMIN, "POST", { mission: { mission_id: "before", goal: "g" } }))
           .status,
       ).toBe(201);
-      const second = await runCli(["serve"], { ...env, HOST: "127.0.0.1", PORT: "0" });
-      expect(second.code).toBe(1);
-      expect(second.stderr).toMatch(inUse(dataDir, first.proc.pid!));
-      expect(second.stdout).toBe("");
+      const tokensBefore = (await call(`${first.url}/api/tokens?limit=500`, ADMIN)).body.data;
+      const commands = [
+        ["serve"],
+        ["token", "create", "--role", "member"],
+        ["token", "list"],
+        ["token", "revoke", "1"],
+        ["migrate"],
+      ];
+      const refusals = await Promise.all(
+        commands.map((args) => runCli(args, { ...env, HOST: "127.0.0.1", PORT: "0" })),
+      );
+      commands.forEach((args, i) => {
+        const r = refusals[i]!;
+        expect(r.code, args.join(" ")).toBe(1);
+        expect(r.stderr, args.join(" ")).toMatch(inUse(dataDir, first.proc.pid!));
+        expect(r.stdout, args.join(" ")).toBe("");
+      });
+      expect((await call(`${first.url}/api/tokens?limit=500`, ADMIN)).body.data).toEqual(tokensBefore);
 
       // The first goes on serving, reads and writes.
       expect(
@@ -152,6 +167,10 @@ describe("real server processes on one MC_DATA_DIR", () => {
           .status,
       ).toBe(201);
       expect((await call(`${first.url}/api/missions/before`, ADMIN)).status).toBe(200);
+      // The server's own API is the way to a token: one made there works at once.
+      const made = await call(`${first.url}/api/tokens`, ADMIN, "POST", { role: "member", name: "via-api" });
+      expect(made.status).toBe(201);
+      expect((await call(`${first.url}/api/missions`, made.body.data.token)).status).toBe(200);
     } finally {
       expect(await first.stop()).toBe(0);
     }
@@ -162,35 +181,6 @@ describe("real server processes on one MC_DATA_DIR", () => {
       expect((await call(`${again.url}/api/trace/verify`, ADMIN)).body.data.valid).toBe(true);
     } finally {
       await again.stop();
-    }
-  });
-
-  test("token create, token list and migrate are refused while the server runs, and change nothing", async () => {
-    const dataDir = await migratedDataDir(tmpDir());
-    const env = { MC_DATA_DIR: dataDir, MC_ADMIN_TOKEN: ADMIN };
-    const s = await startServer(env, START_TIMEOUT_MS);
-    try {
-      const before = (await call(`${s.url}/api/tokens?limit=500`, ADMIN)).body.data;
-      const commands = [
-        ["token", "create", "--role", "member"],
-        ["token", "list"],
-        ["token", "revoke", "1"],
-        ["migrate"],
-      ];
-      const refusals = await Promise.all(commands.map((args) => runCli(args, env)));
-      commands.forEach((args, i) => {
-        const r = refusals[i]!;
-        expect(r.code, args.join(" ")).toBe(1);
-        expect(r.stderr).toMatch(inUse(dataDir, s.proc.pid!));
-        expect(r.stdout).toBe("");
-      });
-      expect((await call(`${s.url}/api/tokens?limit=500`, ADMIN)).body.data).toEqual(before);
-      // The server's own API is the way: a token made there works at once.
-      const made = await call(`${s.url}/api/tokens`, ADMIN, "POST", { role: "member", name: "via-api" });
-      expect(made.status).toBe(201);
-      expect((await call(`${s.url}/api/missions`, made.body.data.token)).status).toBe(200);
-    } finally {
-      await s.stop();
     }
   });
 
