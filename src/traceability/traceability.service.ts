@@ -2,6 +2,7 @@
 // figures. Invariant: it is read in a fixed number of set-based queries (traceability.repo.ts), all in one
 // read-only REPEATABLE READ transaction so the tree and its stats describe the same snapshot; everything
 // else is done in memory in time linear in the rows read.
+import { sql } from "drizzle-orm";
 import type { Database } from "../db/client.js";
 import { parseRef } from "../core/ids.js";
 import { pct } from "../okrs/okrs.progress.js";
@@ -9,8 +10,7 @@ import { groupBy, objectiveToApi } from "../okrs/okrs.view.js";
 import type { RequirementView } from "../requirements/requirements.lookup.js";
 import { requirementToApi } from "../requirements/requirements.view.js";
 import * as repo from "./traceability.repo.js";
-import type { MatrixQuery } from "./traceability.schemas.js";
-import { TASK } from "../tasks/tasks.state.js";
+import type { Matrix, MatrixQuery } from "./traceability.schemas.js";
 
 export interface TraceabilityDeps {
   database: Database;
@@ -19,18 +19,6 @@ export interface TraceabilityDeps {
 }
 
 export type TraceabilityService = ReturnType<typeof createTraceabilityService>;
-
-function taskToApi(t: repo.MatrixTaskRow) {
-  return {
-    id: t.id,
-    task_id: t.taskId,
-    objective: t.objective,
-    status: t.status,
-    mission_id: t.missionKey,
-    sprint_id: t.sprintKey,
-    agent_id: t.agentKey,
-  };
-}
 
 /** Coverage and delivery of a set of requirements, given the ids of the in-scope tasks serving each. */
 function requirementFigures(reqs: RequirementView[], tasksOf: Map<number, number[]>, completed: Set<number>) {
@@ -62,40 +50,49 @@ function requirementFigures(reqs: RequirementView[], tasksOf: Map<number, number
 export function createTraceabilityService({ database, now = () => new Date() }: TraceabilityDeps) {
   const { db } = database;
 
-  async function matrix(q: Omit<MatrixQuery, "format">) {
+  /** The matrix as JSON text (the `data` of the answer), written without an object per task (see taskGroupsIn). */
+  async function matrixJson(q: Omit<MatrixQuery, "format">): Promise<string> {
     const scope: repo.MatrixScope = {
       objective: q.objective_id === undefined ? undefined : parseRef(q.objective_id),
       mission: q.mission_id === undefined ? undefined : parseRef(q.mission_id),
       sprint: q.sprint_id === undefined ? undefined : parseRef(q.sprint_id),
     };
-    const { objectives, krs, reqs, tasks } = await db.transaction(
-      async (tx) => ({
-        objectives: await repo.objectivesIn(tx, scope),
-        krs: await repo.keyResultsIn(tx, scope),
-        reqs: await repo.requirementsIn(tx, scope),
-        tasks: await repo.tasksIn(tx, scope),
-      }),
+    const { objectives, krs, reqs, groups } = await db.transaction(
+      async (tx) => {
+        // The task groups are sorted in memory: at 100,000 tasks the default 4 MB spills them to disk.
+        await tx.execute(sql`SET LOCAL work_mem = '64MB'`);
+        return {
+          objectives: await repo.objectivesIn(tx, scope),
+          krs: await repo.keyResultsIn(tx, scope),
+          reqs: await repo.requirementsIn(tx, scope),
+          groups: await repo.taskGroupsIn(tx, scope),
+        };
+      },
       { isolationLevel: "repeatable read", accessMode: "read only" },
     );
-    const taskApi = new Map<number, ReturnType<typeof taskToApi>>();
     const completed = new Set<number>();
-    /** Requirement id → ids of the in-scope tasks serving it; tasks arrive oldest first, so the lists are too. */
+    /** Requirement id → ids of the in-scope tasks serving it, oldest first. */
     const tasksOf = new Map<number, number[]>();
-    let linkedTasks = 0;
-    for (const t of tasks) {
-      taskApi.set(t.id, taskToApi(t));
-      if (t.status === TASK.completed) completed.add(t.id);
-      if (t.requirementIds.length > 0) linkedTasks++;
-      for (const rid of t.requirementIds) {
-        let list = tasksOf.get(rid);
-        if (!list) tasksOf.set(rid, (list = []));
-        list.push(t.id);
+    /** Requirement id → those tasks as API JSON, comma-separated. */
+    const jsonOf = new Map<number, string>();
+    const linked = new Set<number>();
+    let unlinked: { ids: number[]; json: string } = { ids: [], json: "" };
+    for (const g of groups) {
+      const ids = JSON.parse(g.ids) as number[];
+      for (let i = 0; i < ids.length; i++) {
+        if (ids[i]! < 0) completed.add((ids[i] = -ids[i]!));
       }
+      if (g.requirementId === null) {
+        unlinked = { ids, json: g.json };
+        continue;
+      }
+      tasksOf.set(g.requirementId, ids);
+      jsonOf.set(g.requirementId, g.json);
+      for (const id of ids) linked.add(id);
     }
-    const withTasks = (r: RequirementView) => ({
-      ...requirementToApi(r),
-      tasks: (tasksOf.get(r.id) ?? []).map((id) => taskApi.get(id)!),
-    });
+    const totalTasks = linked.size + unlinked.ids.length;
+    const withTasks = (r: RequirementView) =>
+      `${JSON.stringify(requirementToApi(r)).slice(0, -1)},"tasks":[${jsonOf.get(r.id) ?? ""}]}`;
 
     const krsOf = groupBy(krs, (k) => k.objectiveId);
     const reqsOf = groupBy(reqs, (r) => r.objectiveId);
@@ -110,34 +107,51 @@ export function createTraceabilityService({ database, now = () => new Date() }: 
       );
       return { ...f.figures, total_tasks: f.totalTasks, completed_tasks: f.completedTasks };
     };
-
-    return {
-      objectives: objectives.map((o) => ({
-        ...objectiveToApi(o, krsOf.get(o.id) ?? [], reqsOf.get(o.id) ?? [], at),
-        requirements: (reqsOf.get(o.id) ?? []).map(withTasks),
-      })),
-      unlinked_requirements: reqs.filter((r) => r.objectiveId === null).map(withTasks),
-      unlinked_tasks: tasks.filter((t) => t.requirementIds.length === 0).map((t) => taskApi.get(t.id)!),
-      stats: {
-        total_objectives: objectives.length,
-        total_tasks: tasks.length,
-        linked_tasks: linkedTasks,
-        unlinked_tasks: tasks.length - linkedTasks,
-        task_coverage_pct: pct(linkedTasks, tasks.length),
-        completed_tasks: completed.size,
-        ...overall.figures,
-        by_priority: {
-          p0: priority("p0"),
-          p1: priority("p1"),
-          p2: priority("p2"),
-          p3: priority("p3"),
-          none: priority(null),
-        },
+    const stats = {
+      total_objectives: objectives.length,
+      total_tasks: totalTasks,
+      linked_tasks: linked.size,
+      unlinked_tasks: unlinked.ids.length,
+      task_coverage_pct: pct(linked.size, totalTasks),
+      completed_tasks: completed.size,
+      ...overall.figures,
+      by_priority: {
+        p0: priority("p0"),
+        p1: priority("p1"),
+        p2: priority("p2"),
+        p3: priority("p3"),
+        none: priority(null),
       },
     };
+
+    // The same text JSON.stringify would write for { objectives: [{ ...objectiveToApi, requirements }],
+    // unlinked_requirements, unlinked_tasks, stats }: each record's own fields are stringified as they are, the
+    // list below it spliced in before its closing brace.
+    const out: string[] = ['{"objectives":['];
+    objectives.forEach((o, i) => {
+      const own = reqsOf.get(o.id) ?? [];
+      if (i > 0) out.push(",");
+      out.push(JSON.stringify(objectiveToApi(o, krsOf.get(o.id) ?? [], own, at)).slice(0, -1), ',"requirements":[');
+      own.forEach((r, j) => out.push(j > 0 ? "," : "", withTasks(r)));
+      out.push("]}");
+    });
+    out.push('],"unlinked_requirements":[');
+    let first = true;
+    for (const r of reqs) {
+      if (r.objectiveId !== null) continue;
+      out.push(first ? "" : ",", withTasks(r));
+      first = false;
+    }
+    out.push('],"unlinked_tasks":[', unlinked.json, '],"stats":', JSON.stringify(stats), "}");
+    return out.join("");
   }
 
-  return { matrix };
+  /** The matrix as objects (the CSV export): the JSON text parsed, so both formats show the same data. */
+  async function matrix(q: Omit<MatrixQuery, "format">): Promise<Matrix> {
+    return JSON.parse(await matrixJson(q)) as Matrix;
+  }
+
+  return { matrix, matrixJson };
 }
 
-export type MatrixApi = Awaited<ReturnType<TraceabilityService["matrix"]>>;
+export type MatrixApi = Matrix;
