@@ -123,8 +123,10 @@ describe.runIf(!!process.env.TEST_DATABASE_URL)("several servers on one PostgreS
     u.pathname = `/${name}`;
     const env = { DATABASE_URL: u.toString(), MC_LEASE_TTL_S: "2" };
     try {
-      const a = await start({ ...env, MC_DATA_DIR: path.join(tmp, "a") });
-      const b = await start({ ...env, MC_DATA_DIR: path.join(tmp, "b") });
+      const [a, b] = await Promise.all([
+        start({ ...env, MC_DATA_DIR: path.join(tmp, "a") }),
+        start({ ...env, MC_DATA_DIR: path.join(tmp, "b") }),
+      ]);
       const pidFile = path.join(tmp, "multi.pids");
       const key = await seed(a.url, "shared", pidFile);
       // Started through A: A holds the lease and runs the tree.
