@@ -26,6 +26,7 @@ function postInTwoParts(url: string, token: string, route: string, body: unknown
   const socket = net.connect(Number(port), hostname);
   let raw = "";
   socket.on("data", (d: Buffer) => (raw += d.toString()));
+  socket.on("error", () => {}); // a reset shows as an incomplete answer below
   const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
   socket.write(
     `POST ${route} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${token}\r\n` +
