@@ -90,11 +90,30 @@ function requirementIdsIn(exec: Executor, s: MatrixScope) {
   return exec.select({ id: requirements.id }).from(requirements).where(requirementObjectiveCond(exec, s));
 }
 
+/** Whether every task serving a requirement in scope is in scope: then the task groups hold its counts. */
+export const countsFromGroups = (s: MatrixScope) => s.mission === undefined && s.sprint === undefined;
+
 /**
  * Requirements in scope with the counts of all the tasks serving them (not only those in scope: a
  * requirement's completion, and so its objective's progress, do not change with the view's filters).
+ * Without a mission or sprint filter every task serving a requirement in scope is in scope, so the counts
+ * are left at 0 here and taken from the task groups (taskGroupsIn) instead of counting all the links twice.
  */
 export async function requirementsIn(exec: Executor, s: MatrixScope): Promise<RequirementView[]> {
+  const columns = {
+    ...getTableColumns(requirements),
+    objectiveKey: objectives.objectiveId,
+    krKey: keyResults.krId,
+  };
+  if (countsFromGroups(s)) {
+    return exec
+      .select({ ...columns, taskCount: sql<number>`0`, completedTaskCount: sql<number>`0` })
+      .from(requirements)
+      .leftJoin(objectives, eq(objectives.id, requirements.objectiveId))
+      .leftJoin(keyResults, eq(keyResults.id, requirements.krId))
+      .where(requirementObjectiveCond(exec, s))
+      .orderBy(asc(requirements.id));
+  }
   const counts = exec
     .select({
       requirementId: taskRequirements.requirementId,
@@ -108,9 +127,7 @@ export async function requirementsIn(exec: Executor, s: MatrixScope): Promise<Re
     .as("counts");
   return exec
     .select({
-      ...getTableColumns(requirements),
-      objectiveKey: objectives.objectiveId,
-      krKey: keyResults.krId,
+      ...columns,
       taskCount: sql<number>`coalesce(${counts.n}, 0)`,
       completedTaskCount: sql<number>`coalesce(${counts.done}, 0)`,
     })

@@ -90,6 +90,13 @@ export function createTraceabilityService({ database, now = () => new Date() }: 
       jsonOf.set(g.requirementId, g.json);
       for (const id of ids) linked.add(id);
     }
+    if (repo.countsFromGroups(scope)) {
+      for (const r of reqs) {
+        const ids = tasksOf.get(r.id) ?? [];
+        r.taskCount = ids.length;
+        r.completedTaskCount = ids.filter((id) => completed.has(id)).length;
+      }
+    }
     const totalTasks = linked.size + unlinked.ids.length;
     const withTasks = (r: RequirementView) =>
       `${JSON.stringify(requirementToApi(r)).slice(0, -1)},"tasks":[${jsonOf.get(r.id) ?? ""}]}`;
