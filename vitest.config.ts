@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import LongestFirst from "./test/fixtures/sequencer.js";
 
 export default defineConfig({
   test: {
@@ -20,5 +21,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 60_000,
     reporters: ["default"],
+    // The longest files first (test/fixtures/sequencer.ts says why).
+    sequence: { sequencer: LongestFirst },
   },
 });
