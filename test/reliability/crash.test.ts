@@ -16,7 +16,7 @@ import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { encodeCursor } from "../../src/core/pagination.js";
 import { createScratchDatabase } from "../fixtures/scratch-database.js";
 import { startServer, type ServerProcess } from "../fixtures/server-process.js";
-import { backend } from "../harness.js";
+import { backend, waitFor } from "../harness.js";
 import { send } from "../security/openapi.js";
 import { soak } from "./soak.js";
 
@@ -253,8 +253,22 @@ test(`${CYCLES} SIGKILL/restart cycles under load lose no acknowledged write and
     const clients = Array.from({ length: CLIENTS }, (_, i) =>
       client(s, i, cycle, writes, rng(SEED + cycle * 1000 + i)),
     );
-    // Kill at a random moment of the load.
-    await new Promise((r) => setTimeout(r, 100 + Math.floor(random() * 900)));
+    // Kill at a random moment of the load, counted in acknowledged writes rather than milliseconds: on a busy
+    // machine a fixed time can pass with next to nothing answered (a run at load average 18 saw 78 writes
+    // acknowledged in 20 cycles), and the test is about writes caught in flight, not about the clock.
+    const killAfter = CLIENTS + 1 + Math.floor(random() * CLIENTS * 3);
+    await Promise.race([
+      waitFor(
+        () => writes.filter((w) => w.outcome === "acked").length >= killAfter,
+        120_000,
+        `${killAfter} acknowledged writes in cycle ${cycle}`,
+      ),
+      // A client stops only on a refused write (a bug) or a server gone before the kill: either fails here.
+      Promise.all(clients).then(() => {
+        throw new Error(`cycle ${cycle}: the clients stopped before the kill`);
+      }),
+    ]);
+    await new Promise((r) => setTimeout(r, Math.floor(random() * 50)));
     expect(await s.stop("SIGKILL")).toBeNull();
     await Promise.all(clients);
     server = null;
