@@ -16,6 +16,7 @@ import pg from "pg";
 import * as schema from "./schema/index.js";
 import { PGliteThread } from "./pglite-thread.js";
 import { createNamedQueries, type NamedQuery } from "./pglite-named.js";
+import { createStatementNamer } from "./pg-named.js";
 import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
 import { DEFAULT_SHARED_BUFFERS_MB, pgliteStartParams } from "./pglite-options.js";
 
@@ -101,6 +102,8 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     });
     // An idle client that loses its connection must not crash the process.
     pool.on("error", () => {});
+    const namer = createStatementNamer();
+    pool.on("connect", (client) => namer.attach(client));
     const db = drizzlePg(pool, { schema }) as unknown as Db;
     return {
       kind: "postgres",
