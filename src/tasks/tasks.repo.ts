@@ -354,9 +354,13 @@ export async function moveTaskStatus(
 
 export async function setTaskRequirements(exec: Executor, taskId: number, requirementIds: number[]) {
   await exec.delete(taskRequirements).where(eq(taskRequirements.taskId, taskId));
-  if (requirementIds.length > 0) {
-    await exec.insert(taskRequirements).values(requirementIds.map((requirementId) => ({ taskId, requirementId })));
-  }
+  await addTaskRequirements(exec, taskId, requirementIds);
+}
+
+/** Links a task that has no links yet (a new one): no statement at all when there are none to add. */
+export async function addTaskRequirements(exec: Executor, taskId: number, requirementIds: number[]) {
+  if (requirementIds.length === 0) return;
+  await exec.insert(taskRequirements).values(requirementIds.map((requirementId) => ({ taskId, requirementId })));
 }
 
 /** Appends log lines; they reach the live stream as `task.log` when the transaction commits (task-logs.live.ts). */

@@ -163,7 +163,7 @@ export async function createTaskInTx(tx: Executor, actor: string, n: NewTask): P
     outputs: n.outputs,
     requiredCapabilities: n.requiredCapabilities,
   });
-  await repo.setTaskRequirements(
+  await repo.addTaskRequirements(
     tx,
     row.id,
     n.requirements.map((r) => r.id),
