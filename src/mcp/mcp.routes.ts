@@ -2,15 +2,32 @@
 // JSON answers, authenticated by the usual bearer tokens. GET (the server-to-client stream) and DELETE (ending
 // a session) have no meaning without sessions: 405. Kept out of the OpenAPI document: it is not a REST route.
 import type { FastifyPluginAsync } from "fastify";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { bearerSecret, type Authenticator } from "../http/auth.js";
 import { Unauthorized } from "../core/errors.js";
 import { approvalsFor } from "./mcp.approve.js";
-import { createMcpServer } from "./mcp.server.js";
 import type { McpDeps } from "./mcp.tools.js";
 
 export interface McpRouteDeps extends McpDeps {
   tokens: Authenticator;
+}
+
+/**
+ * The MCP SDK and the tools' server (with zod, ~0.3 s of CPU to load) come with the first MCP call instead of
+ * at start-up: most processes never answer one, and every start (a restart, a test's server) paid for it.
+ */
+let sdk: Promise<{
+  createMcpServer: typeof import("./mcp.server.js").createMcpServer;
+  StreamableHTTPServerTransport: typeof import("@modelcontextprotocol/sdk/server/streamableHttp.js").StreamableHTTPServerTransport;
+}> | null = null;
+function loadSdk() {
+  sdk ??= Promise.all([import("./mcp.server.js"), import("@modelcontextprotocol/sdk/server/streamableHttp.js")]).then(
+    ([server, http]) => ({
+      createMcpServer: server.createMcpServer,
+      StreamableHTTPServerTransport: http.StreamableHTTPServerTransport,
+    }),
+  );
+  sdk.catch(() => (sdk = null));
+  return sdk;
 }
 
 export const mcpRoutes: FastifyPluginAsync<McpRouteDeps> = async (app, deps) => {
@@ -42,6 +59,7 @@ export const mcpRoutes: FastifyPluginAsync<McpRouteDeps> = async (app, deps) => 
         .activity(principal.agentKey, { event: "heartbeat" }, principal)
         .catch((err: unknown) => req.log.error({ err, reqId: req.id }, "MCP heartbeat failed"));
     }
+    const { createMcpServer, StreamableHTTPServerTransport } = await loadSdk();
     const server = createMcpServer(principal, deps, req.log);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     reply.hijack();
