@@ -144,7 +144,7 @@ export interface MatrixTaskGroup {
   requirementId: number | null;
   /** The tasks as the API shows them, each a JSON object, comma-separated, ascending by id (no brackets). */
   json: string;
-  /** Their ids, ascending, as a JSON array; a completed task's id is negated (ids are positive). */
+  /** Their ids in no particular order, as a JSON array; a completed task's id is negated (ids are positive). */
   ids: string;
 }
 
@@ -183,8 +183,9 @@ export async function taskGroupsIn(exec: Executor, s: MatrixScope): Promise<Matr
     .select({
       requirementId: links.requirementId,
       json: sql<string>`string_agg(${inScope.json}, ',' order by ${inScope.id})`,
-      // One more ordered aggregate, not two: each sorts its group on its own (PostgreSQL before 16).
-      ids: sql<string>`cast(json_agg(case when ${inScope.done} then -${inScope.id} else ${inScope.id} end order by ${inScope.id}) as text)`,
+      // Unordered: the figures need the set only, and each ordered aggregate sorts its group on its own
+      // (PostgreSQL before 16), ~10 % of this statement.
+      ids: sql<string>`cast(json_agg(case when ${inScope.done} then -${inScope.id} else ${inScope.id} end) as text)`,
     })
     .from(inScope);
   // With an objective filter, a task in scope serves one of its requirements: no null group.

@@ -71,7 +71,7 @@ export function createTraceabilityService({ database, now = () => new Date() }: 
       { isolationLevel: "repeatable read", accessMode: "read only" },
     );
     const completed = new Set<number>();
-    /** Requirement id → ids of the in-scope tasks serving it, oldest first. */
+    /** Requirement id → ids of the in-scope tasks serving it, in no particular order (the figures need the set). */
     const tasksOf = new Map<number, number[]>();
     /** Requirement id → those tasks as API JSON, comma-separated. */
     const jsonOf = new Map<number, string>();
