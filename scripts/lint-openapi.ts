@@ -1,31 +1,40 @@
 // Lints the server's OpenAPI document with Redocly's recommended rules and fails on any error or warning:
-// the document is the contract generated clients are built from.
+// the document is the contract generated clients are built from. `npm test` runs it through
+// scripts/check-openapi.ts, with the typed-client check, on one build of the document.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { openApiDocument } from "./openapi-document.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mc-openapi-"));
-const file = path.join(dir, "openapi.json");
-try {
-  fs.writeFileSync(file, JSON.stringify(await openApiDocument(), null, 2));
-  const run = spawnSync(
-    path.join(root, "node_modules/.bin/redocly"),
-    ["lint", file, "--extends", "recommended", "--format", "stylish", "--max-problems", "1000"],
-    { encoding: "utf8", env: { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true" } },
-  );
-  const out = `${run.stdout}\n${run.stderr}`;
-  const problems = out.split("\n").filter((l) => /^\s*\d+:\d+\s+(error|warning)\s/.test(l));
-  if (run.status !== 0 || problems.length > 0) {
-    console.error(out.replaceAll(file, "openapi.json"));
-    console.error(`OpenAPI lint: ${problems.length} problem(s) (errors and warnings both fail)`);
-    process.exitCode = 1;
-  } else {
+
+/** Lints `doc`; prints the outcome and returns whether it is clean. */
+export function lintOpenApi(doc: Record<string, unknown>): boolean {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mc-openapi-"));
+  const file = path.join(dir, "openapi.json");
+  try {
+    fs.writeFileSync(file, JSON.stringify(doc, null, 2));
+    const run = spawnSync(
+      path.join(root, "node_modules/.bin/redocly"),
+      ["lint", file, "--extends", "recommended", "--format", "stylish", "--max-problems", "1000"],
+      { encoding: "utf8", env: { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true" } },
+    );
+    const out = `${run.stdout}\n${run.stderr}`;
+    const problems = out.split("\n").filter((l) => /^\s*\d+:\d+\s+(error|warning)\s/.test(l));
+    if (run.status !== 0 || problems.length > 0) {
+      console.error(out.replaceAll(file, "openapi.json"));
+      console.error(`OpenAPI lint: ${problems.length} problem(s) (errors and warnings both fail)`);
+      return false;
+    }
     console.log("OpenAPI lint: 0 errors, 0 warnings (Redocly recommended rules)");
+    return true;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
-} finally {
-  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  if (!lintOpenApi(await openApiDocument())) process.exitCode = 1;
 }
