@@ -1,6 +1,6 @@
-// Test harness: every test file gets a fresh database (an in-memory PGlite loaded from a migrated template
-// by fixtures/pglite-pool.ts, or with TEST_DATABASE_URL a new PostgreSQL database on that server),
-// migrated exactly as at start-up, and an app built by buildApp.
+// Test harness: every test file gets an empty, migrated database (a lease on an in-memory PGlite loaded from a
+// migrated template and emptied between files by fixtures/pglite-pool.ts, or with TEST_DATABASE_URL a new
+// PostgreSQL database on that server), migrated exactly as at start-up, and an app built by buildApp.
 import type { LightMyRequestResponse } from "fastify";
 import { createTestScratchDatabase } from "./fixtures/scratch-database.js";
 import { takePgliteTestDb } from "./fixtures/pglite-pool.js";
@@ -21,7 +21,7 @@ export interface TestDb {
   drop(): Promise<void>;
 }
 
-/** A fresh, migrated database on the backend under test. */
+/** An empty, migrated database on the backend under test. */
 export async function createTestDb(): Promise<TestDb> {
   const base = process.env.TEST_DATABASE_URL;
   if (!base) return takePgliteTestDb();
