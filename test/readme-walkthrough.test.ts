@@ -66,7 +66,8 @@ describe.skipIf(!tools)("README walkthrough", () => {
         let err = "";
         p.stdout.on("data", (d: Buffer) => (out += d.toString()));
         p.stderr.on("data", (d: Buffer) => (err += d.toString()));
-        p.on("exit", (c) => resolve({ code: c, stdout: out, stderr: err }));
+        // "close": after the last of the output is read (exit can come first on a busy machine).
+        p.on("close", (c) => resolve({ code: c, stdout: out, stderr: err }));
       },
     );
     expect({ code, stderr }).toEqual({ code: 0, stderr: "" });

@@ -76,5 +76,5 @@ export function createStatementNamer() {
     };
   }
 
-  return { attach, size: () => names.size };
+  return { attach };
 }
