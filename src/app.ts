@@ -45,6 +45,8 @@ export interface AppDeps {
   logger?: FastifyBaseLogger | boolean | Record<string, unknown>;
   /** Live event stream (GET /api/events) tuning; tests shorten the intervals. */
   eventStream?: { keepAliveMs?: number; gapWaitMs?: number; idleStopMs?: number };
+  /** How long a close waits for requests in flight before cutting their connections (default 10 s). */
+  shutdownGraceMs?: number;
 }
 
 declare module "fastify" {
@@ -89,7 +91,7 @@ export async function buildApp(deps: AppDeps) {
   registerTextGuard(app);
   registerErrorHandling(app);
   registerRequestId(app);
-  registerShutdownGuard(app);
+  registerShutdownGuard(app, { graceMs: deps.shutdownGraceMs });
   // Overload (503) and per-token rate limits (429): before any route is registered, so every route has them.
   await registerLimits(app, config.limits);
   registerBodyUnwrap(app);

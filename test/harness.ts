@@ -79,6 +79,8 @@ export interface TestContext {
 export interface ContextOptions {
   /** Listen on a real port (for agents and clients that call back over HTTP). */
   listen?: boolean;
+  /** How long a close waits for requests in flight (the app's default when unset). */
+  shutdownGraceMs?: number;
 }
 
 export async function createTestContext(
@@ -94,7 +96,7 @@ export async function createTestContext(
     MC_MAX_EVENT_LOOP_DELAY_MS: "0",
     ...env,
   });
-  const app = await buildApp({ config, database: db.database });
+  const app = await buildApp({ config, database: db.database, shutdownGraceMs: opts.shutdownGraceMs });
   if (opts.listen) await app.listen({ host: "127.0.0.1", port: 0 });
   else await app.ready();
   const tokens = createTokensService({ database: db.database, adminToken: null });
