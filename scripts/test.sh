@@ -4,20 +4,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The checks are single-threaded: two at a time fill the two cores. Each one's output is kept and shown in
-# order once all are done; the script stops there if any failed.
+# The checks, and the build of what the tests start (dist/ and the console, when their sources changed), two at a
+# time: that fills the two cores. Each one's output is kept and shown in order once all are done; the script
+# stops there if any failed. The type checks, the linter and the formatter keep caches (node_modules/.cache, by
+# content), so a second run checks only what changed; a fresh clone checks everything.
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
+cache=node_modules/.cache/mission-control
+mkdir -p "$cache"
 names=(
   "typecheck (server, tests, console)"
+  "build (dist/ and the console, when their sources changed)"
   "lint"
   "format (prettier, 120 columns; npm run format fixes)"
   "OpenAPI lint and typed client"
 )
 commands=(
-  "node_modules/.bin/tsc -p tsconfig.json --noEmit && node_modules/.bin/tsc -p web/tsconfig.json --noEmit"
-  "node_modules/.bin/eslint ."
-  "node_modules/.bin/prettier --check --log-level warn '**/*.{ts,tsx,mts,js,mjs,cjs}'"
+  "node_modules/.bin/tsc -p tsconfig.json --noEmit --incremental --tsBuildInfoFile $cache/server.tsbuildinfo && node_modules/.bin/tsc -p web/tsconfig.json --noEmit --incremental --tsBuildInfoFile $cache/web.tsbuildinfo"
+  "flock /tmp/mission-control-build.lock node scripts/build-if-stale.mjs --quiet"
+  "node_modules/.bin/eslint --cache --cache-strategy content --cache-location $cache/eslint/ ."
+  "node_modules/.bin/prettier --check --cache --cache-strategy content --log-level warn '**/*.{ts,tsx,mts,js,mjs,cjs}'"
   # The OpenAPI document, built once: Redocly's recommended rules with no error or warning, and the committed
   # typed client (src/client) generated from the document as it is now (scripts/check-openapi.ts).
   "node_modules/.bin/tsx scripts/check-openapi.ts"
