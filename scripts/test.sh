@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 # The checks, and the build of what the tests start (dist/ and the console, when their sources changed), two at a
 # time: that fills the two cores. Each one's output is kept and shown in order once all are done; the script
 # stops there if any failed. The type checks, the linter and the formatter keep caches (node_modules/.cache, by
-# content), so a second run checks only what changed; a fresh clone checks everything.
+# content), so a second run checks only what changed; a fresh clone checks everything. (Prettier's cache records
+# a file it cannot parse as checked; eslint parses the same files and fails on it.)
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 cache=node_modules/.cache/mission-control
