@@ -1,25 +1,65 @@
-// `npm run bench:floor` (issue 22): how close Mission Control's task create is to the floor of a traced write on
-// this machine. Against one scratch PostgreSQL database each, one server at a time, alternating, at
-// BENCH_CONNECTIONS connections (50): Mission Control's `POST /api/missions/:id/tasks` (dist/main.js; run
-// `npm run build` first), and bench/ceilings/traced-write.ts, a bare Fastify process that does only what a
-// traced write must (insert the row, append its entry to the one chain: head row locked, hash computed in SQL,
-// entry inserted, NOTIFY queued; commit), as a transaction of four round trips and as one statement. Prints the
-// medians over FLOOR_ROUNDS rounds (3) and writes bench/results/<date>-floor.json.
+// `npm run bench:floor` (issue 22): how close Mission Control is to the floor of each request the peer targets
+// are set on, per backend. For each backend (FLOOR_BACKENDS: postgres,pglite), one server at a time, the order
+// reversed every round, at BENCH_CONNECTIONS connections (50), FLOOR_ROUNDS rounds (3) of BENCH_WARMUP_S +
+// BENCH_DURATION_S (3 + 10):
+// - Mission Control (dist/main.js; run `npm run build` first): create (`POST /api/missions/:id/tasks`), status
+//   change (`PATCH /api/tasks/:id`, pending ↔ blocked over 500 tasks, a real change each time: the statuses are
+//   read back before each run), list (`GET /api/missions/:id/tasks?limit=50`, a different page of 1,300 each);
+// - bench/ceilings/floor-server.ts, a bare Fastify process doing only what each must (the traced create as a
+//   transaction and as one statement, the traced status change as one statement, the page as one statement).
+// The same objective text and fields on both sides of the list; CPU per request of the server (and of its main
+// thread) and of the whole machine, from /proc. FLOOR_ONLY (name parts) picks subjects; FLOOR_MC_ENV (JSON)
+// adds settings to Mission Control's. Prints the medians and writes bench/results/<date>-floor[-N].json.
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { load, type LoadResult } from "./load.js";
+import { load, type LoadResult, type RequestSpec } from "./load.js";
 import { root, startProcess, type Proc } from "./procs.js";
 
 const base = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const backends = (process.env.FLOOR_BACKENDS ?? "postgres,pglite").split(",") as Array<"postgres" | "pglite">;
 const rounds = Number(process.env.FLOOR_ROUNDS ?? 3);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const durationS = Number(process.env.BENCH_DURATION_S ?? 10);
 const warmupS = Number(process.env.BENCH_WARMUP_S ?? 3);
 const ADMIN = `floor-admin-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+const H = { authorization: `Bearer ${ADMIN}` };
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "mc-floor-"));
 
-async function scratch(tag: string): Promise<{ url: string; drop: () => Promise<void> }> {
+const TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+
+/**
+ * CPU time in ms (user + system): of the server process, of its main thread (the thread serving requests;
+ * Mission Control's PGlite runs in a second thread, the floor's on the main one), and of the whole machine
+ * (PostgreSQL's backends and the load generator included).
+ */
+function cpuMs(pid: number): { process: number; main: number; machine: number } {
+  const read = (f: string) => {
+    const text = fs.readFileSync(f, "utf8");
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS;
+  };
+  // /proc/stat's first line: user nice system idle iowait irq softirq steal ...
+  const cpu = fs.readFileSync("/proc/stat", "utf8").split("\n")[0]!.split(/\s+/).slice(1).map(Number);
+  const busy = cpu[0]! + cpu[1]! + cpu[2]! + cpu[5]! + cpu[6]! + cpu[7]!;
+  return {
+    process: read(`/proc/${pid}/stat`),
+    main: read(`/proc/${pid}/task/${pid}/stat`),
+    machine: (busy * 1000) / TICKS,
+  };
+}
+
+interface Store {
+  env: Record<string, string>;
+  drop(): Promise<void>;
+}
+
+/** A scratch PostgreSQL database, or a scratch PGlite data directory. */
+async function store(backend: "postgres" | "pglite", tag: string, envName: string): Promise<Store> {
+  if (backend === "pglite") return { env: { [envName]: path.join(work, tag) }, drop: async () => {} };
   const name = `mc_floor_${tag}_${Date.now().toString(36)}`;
   const c = new pg.Client({ connectionString: base });
   await c.connect();
@@ -28,7 +68,7 @@ async function scratch(tag: string): Promise<{ url: string; drop: () => Promise<
   const u = new URL(base);
   u.pathname = `/${name}`;
   return {
-    url: u.toString(),
+    env: { [envName === "MC_DATA_DIR" ? "DATABASE_URL" : "FLOOR_DATABASE_URL"]: u.toString() },
     async drop() {
       const d = new pg.Client({ connectionString: base });
       await d.connect();
@@ -38,79 +78,233 @@ async function scratch(tag: string): Promise<{ url: string; drop: () => Promise<
   };
 }
 
+/** The floor's listed rows carry the same text (bench/ceilings/floor-server.ts). */
+const objective = (n: number) =>
+  `Listed task ${n}: ${Array(4).fill("implement the login page and its tests").join(" ")}`;
+
+/** The size of one answer to `spec` (sent once more after the run). */
+async function responseBytes(url: string, spec: RequestSpec): Promise<number> {
+  const r = await fetch(url + spec.path, {
+    method: spec.method,
+    headers: { ...spec.headers, ...(spec.body === undefined ? {} : { "content-type": "application/json" }) },
+    body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
+  });
+  return (await r.arrayBuffer()).byteLength;
+}
+
+async function call(url: string, method: string, p: string, body?: unknown): Promise<any> {
+  const r = await fetch(url + p, {
+    method,
+    headers: { ...H, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  if (r.status >= 300) throw new Error(`${method} ${p} → ${r.status} ${text}`);
+  return JSON.parse(text);
+}
+
+async function checkpoint() {
+  const c = new pg.Client({ connectionString: base });
+  await c.connect();
+  await c.query("CHECKPOINT");
+  await c.end();
+  await new Promise((r) => setTimeout(r, 1_000));
+}
+
 interface Subject {
   name: string;
   start(): Promise<Proc>;
-  request(proc: Proc, n: number): { path: string; headers?: Record<string, string>; body: unknown };
-  setup?(proc: Proc): Promise<void>;
+  /** Called before each measured run (and its warm-up), the server started. */
+  before?(proc: Proc): Promise<void>;
+  next(proc: Proc): RequestSpec;
 }
 
-let seq = 0;
-const subjects: Subject[] = [
-  {
-    name: "mission control create",
-    start: async () =>
-      startProcess({
-        argv: ["dist/main.js", "serve"],
-        env: {
-          DATABASE_URL: dbs.mc.url,
-          MC_ADMIN_TOKEN: ADMIN,
-          LOG_LEVEL: "warn",
-          MC_RATE_LIMIT: "100000000",
-          MC_MAX_EVENT_LOOP_DELAY_MS: "0",
-          MC_DATA_DIR: path.join(os.tmpdir(), "mc-floor-unused"),
-        },
-        readyPath: "/readyz",
-      }),
-    async setup(proc) {
-      const r = await fetch(`${proc.url}/api/missions`, {
+function missionControl(backend: "postgres" | "pglite", db: Store): Subject[] {
+  const start = () =>
+    startProcess({
+      argv: ["dist/main.js", "serve"],
+      env: {
+        MC_DATA_DIR: path.join(work, "mc-unused"),
+        ...db.env,
+        MC_ADMIN_TOKEN: ADMIN,
+        LOG_LEVEL: "warn",
+        MC_RATE_LIMIT: "100000000",
+        MC_MAX_EVENT_LOOP_DELAY_MS: "0",
+        // e.g. {"MC_PGLITE_WORKER":"false"}: Mission Control's own settings for a comparison.
+        ...(JSON.parse(process.env.FLOOR_MC_ENV ?? "{}") as Record<string, string>),
+      },
+      readyPath: "/readyz",
+    });
+  let seeded = false;
+  const statuses = new Map<string, string>();
+  const cursors: Array<string | null> = [null];
+  let seq = 0;
+  let flip = 0;
+  let page = 0;
+  async function seed(url: string) {
+    if (seeded) return;
+    for (const [id, n] of [
+      ["floor-list", 1300],
+      ["floor-write", 500],
+      ["floor-create", 0],
+    ] as const) {
+      await call(url, "POST", "/api/missions", { mission_id: id, goal: id });
+      for (let i = 0; i < n; i += 10) {
+        await Promise.all(
+          Array.from({ length: 10 }, (_, k) =>
+            call(url, "POST", `/api/missions/${id}/tasks`, { objective: objective(i + k + 1) }),
+          ),
+        );
+      }
+    }
+    for (let c: string | null = null; ;) {
+      const r = await call(url, "GET", `/api/missions/floor-list/tasks?limit=50${c ? `&cursor=${c}` : ""}`);
+      c = r.meta.next_cursor;
+      if (!c) break;
+      cursors.push(c);
+    }
+    seeded = true;
+  }
+  async function readStatuses(url: string) {
+    for (let c: string | null = null; ;) {
+      const r = await call(url, "GET", `/api/missions/floor-write/tasks?limit=500${c ? `&cursor=${c}` : ""}`);
+      for (const t of r.data) statuses.set(String(t.task_id), String(t.status));
+      c = r.meta.next_cursor;
+      if (!c) break;
+    }
+  }
+  let keys: string[] = [];
+  return [
+    {
+      name: `${backend}: mission control create`,
+      start,
+      before: (p) => seed(p.url),
+      next: () => ({
         method: "POST",
-        headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
-        body: JSON.stringify({ mission_id: "floor", goal: "floor" }),
-      });
-      if (r.status !== 201 && r.status !== 422) throw new Error(`mission: ${r.status} ${await r.text()}`);
-    },
-    request: () => ({
-      path: "/api/missions/floor/tasks",
-      headers: { authorization: `Bearer ${ADMIN}` },
-      body: { objective: `floor task ${++seq}` },
-    }),
-  },
-  ...(["0", "1"] as const).map((one): Subject => ({
-    name: one === "1" ? "floor: one statement" : "floor: transaction",
-    start: () =>
-      startProcess({
-        argv: ["--import", "tsx", "bench/ceilings/traced-write.ts"],
-        env: { DATABASE_URL: one === "1" ? dbs.floor1.url : dbs.floor.url, FLOOR_ONE_STATEMENT: one },
-        readyPath: "/",
+        path: "/api/missions/floor-create/tasks",
+        headers: H,
+        body: { objective: `floor task ${++seq}` },
       }),
-    request: () => {
-      const n = ++seq;
-      return { path: "/", body: { key: `k${n}-${Math.random().toString(36).slice(2)}`, body: `floor task ${n}` } };
     },
-  })),
-];
+    {
+      name: `${backend}: mission control status change`,
+      start,
+      before: async (p) => {
+        await seed(p.url);
+        // PATCHes cut off at the end of the warm-up may still be running.
+        await new Promise((r) => setTimeout(r, 1_000));
+        await readStatuses(p.url);
+        keys = [...statuses.keys()];
+      },
+      next: () => {
+        const key = keys[flip++ % keys.length]!;
+        const status = statuses.get(key) === "blocked" ? "pending" : "blocked";
+        statuses.set(key, status);
+        return { method: "PATCH", path: `/api/tasks/${key}`, headers: H, body: { status } };
+      },
+    },
+    {
+      name: `${backend}: mission control list`,
+      start,
+      before: (p) => seed(p.url),
+      next: () => {
+        const c = cursors[page++ % cursors.length];
+        return { method: "GET", path: `/api/missions/floor-list/tasks?limit=50${c ? `&cursor=${c}` : ""}`, headers: H };
+      },
+    },
+  ];
+}
 
-const dbs = { mc: await scratch("mc"), floor: await scratch("tx"), floor1: await scratch("one") };
-const results: Record<string, LoadResult[]> = {};
+function floors(backend: "postgres" | "pglite", db: Store): Subject[] {
+  const start = (one: boolean) => () =>
+    startProcess({
+      argv: ["--import", "tsx", "bench/ceilings/floor-server.ts"],
+      env: { ...db.env, FLOOR_ONE_STATEMENT: one ? "1" : "0" },
+      readyPath: "/page",
+    });
+  let seq = 0;
+  let row = 0;
+  let page = 0;
+  const flips = new Map<number, string>();
+  const create = () => {
+    const n = ++seq;
+    const key = `k${n}-${Math.random().toString(36).slice(2)}`;
+    return { method: "POST" as const, path: "/", body: { key, body: `floor task ${n}` } };
+  };
+  return [
+    { name: `${backend}: floor create, transaction`, start: start(false), next: create },
+    { name: `${backend}: floor create, one statement`, start: start(true), next: create },
+    {
+      name: `${backend}: floor status change, one statement`,
+      start: start(true),
+      next: () => {
+        const id = (row++ % 500) + 1;
+        const status = flips.get(id) === "blocked" ? "pending" : "blocked";
+        flips.set(id, status);
+        return { method: "PATCH", path: `/rows/${id}`, body: { status } };
+      },
+    },
+    {
+      name: `${backend}: floor list`,
+      start: start(true),
+      // The 1,300 rows' ids are 1..1300: 26 pages.
+      next: () => ({ method: "GET", path: `/page?after=${(page++ % 26) * 50}` }),
+    },
+  ];
+}
+
+const stores: Store[] = [];
+const subjects: Subject[] = [];
+for (const b of backends) {
+  const mc = await store(b, `mc_${b}`, "MC_DATA_DIR");
+  const fl = await store(b, `fl_${b}`, "FLOOR_DATA_DIR");
+  stores.push(mc, fl);
+  subjects.push(...missionControl(b, mc), ...floors(b, fl));
+}
+type Result = LoadResult & {
+  cpuMsPerRequest: number;
+  mainThreadCpuMsPerRequest: number;
+  machineCpuMsPerRequest: number;
+  responseBytes: number;
+};
+const results: Record<string, Result[]> = {};
+// FLOOR_ONLY: run only the subjects whose name contains one of these (comma-separated).
+const only = process.env.FLOOR_ONLY?.split(",");
+if (only) subjects.splice(0, subjects.length, ...subjects.filter((s) => only.some((o) => s.name.includes(o))));
 try {
   for (let round = 1; round <= rounds; round++) {
     for (const s of round % 2 ? subjects : [...subjects].reverse()) {
+      // The last subject's writes are not flushed in this one's window.
+      if (backends.includes("postgres")) await checkpoint();
       const proc = await s.start();
       try {
-        await s.setup?.(proc);
-        const r = await load({
+        await s.before?.(proc);
+        let cpu0 = cpuMs(proc.pid);
+        const measured = await load({
           url: proc.url,
           connections,
           durationS,
           warmupS,
-          next: () => ({ method: "POST", ...s.request(proc, 0) }),
+          between: async () => {
+            await s.before?.(proc);
+            cpu0 = cpuMs(proc.pid);
+          },
+          next: () => s.next(proc),
         });
+        const cpu1 = cpuMs(proc.pid);
+        // Over the measured run only (the requests cut off at its end count too, a few of thousands).
+        const r: Result = {
+          ...measured,
+          cpuMsPerRequest: (cpu1.process - cpu0.process) / Math.max(1, measured.requests),
+          mainThreadCpuMsPerRequest: (cpu1.main - cpu0.main) / Math.max(1, measured.requests),
+          machineCpuMsPerRequest: (cpu1.machine - cpu0.machine) / Math.max(1, measured.requests),
+          responseBytes: await responseBytes(proc.url, s.next(proc)),
+        };
         (results[s.name] ??= []).push(r);
         const load1 = os.loadavg()[0]!.toFixed(1);
         console.log(
-          `round ${round} ${s.name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms` +
-            `${r.non2xx || r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : ""} · load ${load1}`,
+          `round ${round} ${s.name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, CPU ms/req: server ${r.cpuMsPerRequest.toFixed(2)}, its main thread ${r.mainThreadCpuMsPerRequest.toFixed(2)}, machine ${r.machineCpuMsPerRequest.toFixed(2)}; ${r.responseBytes} B` +
+            `${r.non2xx || r.errors ? `, ${r.non2xx} non-2xx ${JSON.stringify(r.statusCodes)}, ${r.errors} errors` : ""} · load ${load1}`,
         );
       } finally {
         await proc.stop();
@@ -118,19 +312,40 @@ try {
     }
   }
 } finally {
-  for (const d of Object.values(dbs)) await d.drop().catch(() => {});
+  for (const d of stores) await d.drop().catch(() => {});
+  fs.rmSync(work, { recursive: true, force: true });
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const summary = Object.fromEntries(
   Object.entries(results).map(([k, rs]) => [
     k,
-    { rps: median(rs.map((r) => r.rps)), p99: median(rs.map((r) => r.p99)) },
+    {
+      rps: median(rs.map((r) => r.rps)),
+      p99: median(rs.map((r) => r.p99)),
+      non2xx: rs.reduce((n, r) => n + r.non2xx, 0),
+    },
   ]),
 );
 console.log(JSON.stringify(summary, null, 2));
-const out = path.join(root, "bench/results", `${new Date().toISOString().slice(0, 10)}-floor.json`);
+// A second run on the same day does not replace the first (results are committed).
+const day = new Date().toISOString().slice(0, 10);
+let out = path.join(root, "bench/results", `${day}-floor.json`);
+for (let n = 2; fs.existsSync(out); n++) out = path.join(root, "bench/results", `${day}-floor-${n}.json`);
 fs.writeFileSync(
   out,
-  JSON.stringify({ at: new Date().toISOString(), connections, durationS, warmupS, rounds, summary, results }, null, 2),
+  JSON.stringify(
+    {
+      at: new Date().toISOString(),
+      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version },
+      connections,
+      durationS,
+      warmupS,
+      rounds,
+      summary,
+      results,
+    },
+    null,
+    2,
+  ),
 );
 console.log(`written: ${path.relative(process.cwd(), out)}`);
