@@ -20,6 +20,11 @@ export interface TraceabilityDeps {
 
 export type TraceabilityService = ReturnType<typeof createTraceabilityService>;
 
+/** `record` as JSON text with one more field, `key`, a list whose items are already JSON text (`items`). */
+function withList(record: object, key: string, items: string): string {
+  return `${JSON.stringify(record).slice(0, -1)},"${key}":[${items}]}`;
+}
+
 /** Coverage and delivery of a set of requirements, given the ids of the in-scope tasks serving each. */
 function requirementFigures(reqs: RequirementView[], tasksOf: Map<number, number[]>, completed: Set<number>) {
   let linked = 0;
@@ -98,8 +103,7 @@ export function createTraceabilityService({ database, now = () => new Date() }: 
       }
     }
     const totalTasks = linked.size + unlinked.ids.length;
-    const withTasks = (r: RequirementView) =>
-      `${JSON.stringify(requirementToApi(r)).slice(0, -1)},"tasks":[${jsonOf.get(r.id) ?? ""}]}`;
+    const withTasks = (r: RequirementView) => withList(requirementToApi(r), "tasks", jsonOf.get(r.id) ?? "");
 
     const krsOf = groupBy(krs, (k) => k.objectiveId);
     const reqsOf = groupBy(reqs, (r) => r.objectiveId);
@@ -132,25 +136,22 @@ export function createTraceabilityService({ database, now = () => new Date() }: 
     };
 
     // The same text JSON.stringify would write for { objectives: [{ ...objectiveToApi, requirements }],
-    // unlinked_requirements, unlinked_tasks, stats }: each record's own fields are stringified as they are, the
-    // list below it spliced in before its closing brace.
-    const out: string[] = ['{"objectives":['];
-    objectives.forEach((o, i) => {
-      const own = reqsOf.get(o.id) ?? [];
-      if (i > 0) out.push(",");
-      out.push(JSON.stringify(objectiveToApi(o, krsOf.get(o.id) ?? [], own, at)).slice(0, -1), ',"requirements":[');
-      own.forEach((r, j) => out.push(j > 0 ? "," : "", withTasks(r)));
-      out.push("]}");
-    });
-    out.push('],"unlinked_requirements":[');
-    let first = true;
-    for (const r of reqs) {
-      if (r.objectiveId !== null) continue;
-      out.push(first ? "" : ",", withTasks(r));
-      first = false;
-    }
-    out.push('],"unlinked_tasks":[', unlinked.json, '],"stats":', JSON.stringify(stats), "}");
-    return out.join("");
+    // unlinked_requirements, unlinked_tasks, stats }.
+    const objectivesJson = objectives
+      .map((o) => {
+        const own = reqsOf.get(o.id) ?? [];
+        return withList(
+          objectiveToApi(o, krsOf.get(o.id) ?? [], own, at),
+          "requirements",
+          own.map(withTasks).join(","),
+        );
+      })
+      .join(",");
+    const unlinkedRequirements = reqs
+      .filter((r) => r.objectiveId === null)
+      .map(withTasks)
+      .join(",");
+    return `{"objectives":[${objectivesJson}],"unlinked_requirements":[${unlinkedRequirements}],"unlinked_tasks":[${unlinked.json}],"stats":${JSON.stringify(stats)}}`;
   }
 
   /** The matrix as objects (the CSV export): the JSON text parsed, so both formats show the same data. */
