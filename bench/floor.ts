@@ -2,7 +2,7 @@
 // are set on, per backend. For each backend (FLOOR_BACKENDS: postgres,pglite), one server at a time, the order
 // reversed every round, at BENCH_CONNECTIONS connections (50), FLOOR_ROUNDS rounds (3) of BENCH_WARMUP_S +
 // BENCH_DURATION_S (3 + 10):
-// - Mission Control (dist/main.js; run `npm run build` first): create (`POST /api/missions/:id/tasks`), status
+// - Mission Control (dist/main.js, built by the npm script when stale): create (`POST /api/missions/:id/tasks`), status
 //   change (`PATCH /api/tasks/:id`, pending ↔ blocked over 500 tasks, a real change each time: the statuses are
 //   read back before each run), list (`GET /api/missions/:id/tasks?limit=50`, a different page of 1,300 each);
 // - bench/ceilings/floor-server.ts, a bare Fastify process doing only what each must (the traced create as a
@@ -15,7 +15,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { load, type LoadResult, type RequestSpec } from "./load.js";
+import { createScratchDatabase } from "../test/fixtures/scratch-database.js";
+import { fetchSpec, load, type LoadResult, type RequestSpec } from "./load.js";
 import { root, startProcess, type Proc } from "./procs.js";
 
 const base = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -53,44 +54,31 @@ function cpuMs(pid: number): { process: number; main: number; machine: number } 
 }
 
 interface Store {
-  env: Record<string, string>;
+  /** A scratch database's URL (PostgreSQL), or a scratch data directory (PGlite). */
+  url: string | null;
+  dir: string | null;
   drop(): Promise<void>;
 }
 
-/** A scratch PostgreSQL database, or a scratch PGlite data directory. */
-async function store(backend: "postgres" | "pglite", tag: string, envName: string): Promise<Store> {
-  if (backend === "pglite") return { env: { [envName]: path.join(work, tag) }, drop: async () => {} };
-  const name = `mc_floor_${tag}_${Date.now().toString(36)}`;
-  const c = new pg.Client({ connectionString: base });
-  await c.connect();
-  await c.query(`CREATE DATABASE ${name}`);
-  await c.end();
-  const u = new URL(base);
-  u.pathname = `/${name}`;
+async function store(backend: "postgres" | "pglite", tag: string): Promise<Store> {
+  if (backend === "pglite") return { url: null, dir: path.join(work, tag), drop: async () => {} };
+  const db = await createScratchDatabase(base, `mc_floor_${tag}`);
+  return { url: db.url, dir: null, drop: db.drop };
+}
+
+/** A store made when a subject first starts on it (none for subjects FLOOR_ONLY leaves out). */
+function lazyStore(backend: "postgres" | "pglite", tag: string) {
+  let made: Promise<Store> | null = null;
   return {
-    env: { [envName === "MC_DATA_DIR" ? "DATABASE_URL" : "FLOOR_DATABASE_URL"]: u.toString() },
-    async drop() {
-      const d = new pg.Client({ connectionString: base });
-      await d.connect();
-      await d.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await d.end();
-    },
+    get: () => (made ??= store(backend, tag)),
+    drop: async () => void (made && (await (await made).drop())),
   };
 }
+type LazyStore = ReturnType<typeof lazyStore>;
 
 /** The floor's listed rows carry the same text (bench/ceilings/floor-server.ts). */
 const objective = (n: number) =>
   `Listed task ${n}: ${Array(4).fill("implement the login page and its tests").join(" ")}`;
-
-/** The size of one answer to `spec` (sent once more after the run). */
-async function responseBytes(url: string, spec: RequestSpec): Promise<number> {
-  const r = await fetch(url + spec.path, {
-    method: spec.method,
-    headers: { ...spec.headers, ...(spec.body === undefined ? {} : { "content-type": "application/json" }) },
-    body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
-  });
-  return (await r.arrayBuffer()).byteLength;
-}
 
 async function call(url: string, method: string, p: string, body?: unknown): Promise<any> {
   const r = await fetch(url + p, {
@@ -119,13 +107,13 @@ interface Subject {
   next(proc: Proc): RequestSpec;
 }
 
-function missionControl(backend: "postgres" | "pglite", db: Store): Subject[] {
-  const start = () =>
-    startProcess({
+function missionControl(backend: "postgres" | "pglite", lazy: LazyStore): Subject[] {
+  const start = async () => {
+    const db = await lazy.get();
+    return startProcess({
       argv: ["dist/main.js", "serve"],
       env: {
-        MC_DATA_DIR: path.join(work, "mc-unused"),
-        ...db.env,
+        ...(db.url ? { DATABASE_URL: db.url, MC_DATA_DIR: path.join(work, "mc-unused") } : { MC_DATA_DIR: db.dir! }),
         MC_ADMIN_TOKEN: ADMIN,
         LOG_LEVEL: "warn",
         MC_RATE_LIMIT: "100000000",
@@ -135,6 +123,7 @@ function missionControl(backend: "postgres" | "pglite", db: Store): Subject[] {
       },
       readyPath: "/readyz",
     });
+  };
   let seeded = false;
   const statuses = new Map<string, string>();
   const cursors: Array<string | null> = [null];
@@ -215,21 +204,25 @@ function missionControl(backend: "postgres" | "pglite", db: Store): Subject[] {
   ];
 }
 
-function floors(backend: "postgres" | "pglite", db: Store): Subject[] {
-  const start = (one: boolean) => () =>
-    startProcess({
+function floors(backend: "postgres" | "pglite", lazy: LazyStore): Subject[] {
+  const start = (one: boolean) => async () => {
+    const db = await lazy.get();
+    return startProcess({
       argv: ["--import", "tsx", "bench/ceilings/floor-server.ts"],
-      env: { ...db.env, FLOOR_ONE_STATEMENT: one ? "1" : "0" },
+      env: {
+        ...(db.url ? { FLOOR_DATABASE_URL: db.url } : { FLOOR_DATA_DIR: db.dir! }),
+        FLOOR_ONE_STATEMENT: one ? "1" : "0",
+      },
       readyPath: "/page",
     });
+  };
   let seq = 0;
   let row = 0;
   let page = 0;
   const flips = new Map<number, string>();
   const create = () => {
     const n = ++seq;
-    const key = `k${n}-${Math.random().toString(36).slice(2)}`;
-    return { method: "POST" as const, path: "/", body: { key, body: `floor task ${n}` } };
+    return { method: "POST" as const, path: "/", body: { key: `k${n}`, body: `floor task ${n}` } };
   };
   return [
     { name: `${backend}: floor create, transaction`, start: start(false), next: create },
@@ -253,11 +246,11 @@ function floors(backend: "postgres" | "pglite", db: Store): Subject[] {
   ];
 }
 
-const stores: Store[] = [];
+const stores: LazyStore[] = [];
 const subjects: Subject[] = [];
 for (const b of backends) {
-  const mc = await store(b, `mc_${b}`, "MC_DATA_DIR");
-  const fl = await store(b, `fl_${b}`, "FLOOR_DATA_DIR");
+  const mc = lazyStore(b, `mc_${b}`);
+  const fl = lazyStore(b, `fl_${b}`);
   stores.push(mc, fl);
   subjects.push(...missionControl(b, mc), ...floors(b, fl));
 }
@@ -298,7 +291,8 @@ try {
           cpuMsPerRequest: (cpu1.process - cpu0.process) / Math.max(1, measured.requests),
           mainThreadCpuMsPerRequest: (cpu1.main - cpu0.main) / Math.max(1, measured.requests),
           machineCpuMsPerRequest: (cpu1.machine - cpu0.machine) / Math.max(1, measured.requests),
-          responseBytes: await responseBytes(proc.url, s.next(proc)),
+          // One answer more, after the run, for its size.
+          responseBytes: (await (await fetchSpec(proc.url, s.next(proc))).arrayBuffer()).byteLength,
         };
         (results[s.name] ??= []).push(r);
         const load1 = os.loadavg()[0]!.toFixed(1);

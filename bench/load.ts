@@ -57,6 +57,12 @@ function toAutocannon(spec: RequestSpec): autocannon.Request {
   return { method: spec.method, path: spec.path, headers, body };
 }
 
+/** Sends one request as the load generator would, and returns the answer. */
+export function fetchSpec(url: string, spec: RequestSpec): Promise<Response> {
+  const { method, headers, body } = toAutocannon(spec);
+  return fetch(url + spec.path, { method, headers: headers as Record<string, string>, body });
+}
+
 export interface LoadOptions {
   url: string;
   connections: number;

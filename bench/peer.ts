@@ -16,7 +16,7 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { createScratchDatabase } from "../test/fixtures/scratch-database.js";
-import { load, type LoadResult, type RequestSpec } from "./load.js";
+import { fetchSpec, load, type LoadResult, type RequestSpec } from "./load.js";
 import { root, sampleRss, startProcess, type Proc } from "./procs.js";
 
 const PAPERCLIP_VERSION = "2026.817.0";
@@ -491,13 +491,7 @@ const loadavg = () => os.loadavg().map((x) => Math.round(x * 100) / 100);
 
 /** The size of one answer to this scenario's request (a sample: bodies differ a little). */
 async function sampleBytes(t: Target, next: () => RequestSpec): Promise<number> {
-  const spec = next();
-  const r = await fetch(t.url + spec.path, {
-    method: spec.method,
-    headers: { ...(spec.headers ?? {}), ...(spec.body === undefined ? {} : { "content-type": "application/json" }) },
-    body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
-  });
-  return (await r.arrayBuffer()).byteLength;
+  return (await (await fetchSpec(t.url, next())).arrayBuffer()).byteLength;
 }
 
 async function main() {

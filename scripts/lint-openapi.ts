@@ -5,8 +5,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { openApiDocument } from "./openapi-document.js";
+import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -33,8 +32,4 @@ export function lintOpenApi(doc: Record<string, unknown>): boolean {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  if (!lintOpenApi(await openApiDocument())) process.exitCode = 1;
 }
