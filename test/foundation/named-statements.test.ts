@@ -10,16 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { openDatabase, type Database } from "../../src/db/client.js";
 import { pgErrorCode } from "../../src/db/lookup.js";
 import { backend, createTestDb, type TestDb } from "../harness.js";
-
-/**
- * The migrated template database the global setup dumped (test/fixtures/db-template.ts), to start a PGlite
- * from instead of running initdb: initdb costs ~6 s of CPU in process, and a new data directory's initdb and
- * migrations ~7 s in a child process. Without the setup (a file run on its own config), a plain start.
- */
-const template = () => {
-  const file = process.env.MC_TEST_PGLITE_TEMPLATE;
-  return file ? new Blob([fs.readFileSync(file)]) : undefined;
-};
+import { pgliteTemplate } from "../fixtures/pglite-pool.js";
 
 const modes: Array<[string, boolean]> =
   backend === "pglite"
@@ -41,7 +32,7 @@ describe.each(modes)("%s", (_label, thread) => {
       testDb = await createTestDb();
       d = testDb.database;
     } else {
-      d = await openDatabase({ databaseUrl: null, dataDir: null, pgliteThread: false, loadDataDir: template() });
+      d = await openDatabase({ databaseUrl: null, dataDir: null, pgliteThread: false, loadDataDir: pgliteTemplate() });
     }
     await d.query("CREATE TABLE named_t (id integer PRIMARY KEY, v text, j jsonb, at timestamptz)");
   });
@@ -128,7 +119,12 @@ describe.skipIf(backend !== "pglite")("PGlite named statements and the data dire
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mc-named-"));
     try {
       // The first open fills the new directory from the template; the restart below opens what it wrote.
-      let d = await openDatabase({ databaseUrl: null, dataDir: dir, pgliteThread: thread, loadDataDir: template() });
+      let d = await openDatabase({
+        databaseUrl: null,
+        dataDir: dir,
+        pgliteThread: thread,
+        loadDataDir: pgliteTemplate(),
+      });
       const got: string[] = [];
       try {
         await d.query("CREATE TABLE kept (id integer PRIMARY KEY)");

@@ -1,7 +1,6 @@
 // The real server as a process: first start, restart on the same data, signals, start-up failures, the
 // token CLI, and two processes starting at once on one PostgreSQL database.
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
@@ -11,6 +10,7 @@ import { afterAll, describe, expect, test, vi } from "vitest";
 vi.setConfig({ testTimeout: 180_000 });
 import { call, runCli, scratchDirs, startServer } from "../fixtures/server-process.js";
 import { migratedDataDir } from "../fixtures/data-dir-template.js";
+import { jsonRequestHead, rawConnection } from "../fixtures/raw-http.js";
 
 const scratch = scratchDirs("mc-server-");
 const tmpDir = scratch.make;
@@ -21,23 +21,15 @@ afterAll(scratch.cleanup);
  * `finish()`, which resolves with the answer once the server has closed the connection.
  */
 function postInTwoParts(url: string, token: string, route: string, body: unknown) {
-  const { hostname, port, host } = new URL(url);
   const payload = Buffer.from(JSON.stringify(body));
-  const socket = net.connect(Number(port), hostname);
-  let raw = "";
-  socket.on("data", (d: Buffer) => (raw += d.toString()));
-  socket.on("error", () => {}); // a reset shows as an incomplete answer below
-  const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
-  socket.write(
-    `POST ${route} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${token}\r\n` +
-      `Content-Type: application/json\r\nContent-Length: ${payload.length}\r\nConnection: keep-alive\r\n\r\n`,
-  );
-  socket.write(payload.subarray(0, 5));
+  const c = rawConnection(url, jsonRequestHead(url, "POST", route, token, payload.length));
+  void c.connected.then(() => c.socket.write(payload.subarray(0, 5)));
   return {
     async finish(): Promise<{ status: number; connection: string | undefined; body: any }> {
-      socket.write(payload.subarray(5));
-      await closed;
-      const [head = "", text = ""] = raw.split("\r\n\r\n");
+      await c.connected;
+      c.socket.write(payload.subarray(5));
+      await c.closed;
+      const [head = "", text = ""] = c.received().split("\r\n\r\n");
       const [statusLine, ...headers] = head.split("\r\n");
       const connection = headers.find((h) => /^connection:/i.test(h))?.replace(/^connection:\s*/i, "");
       return { status: Number(statusLine!.split(" ")[1]), connection, body: JSON.parse(text) };

@@ -1,8 +1,8 @@
 // Closing the server always ends: requests in flight get the grace period, then their connections are cut.
 // A client that stalls halfway through a request (slowloris, a vanished peer) must not hold a shutdown forever.
-import net from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import { createTestContext, type TestContext } from "../harness.js";
+import { jsonRequestHead, rawConnection } from "../fixtures/raw-http.js";
 
 let t: TestContext | null = null;
 afterEach(async () => {
@@ -10,34 +10,25 @@ afterEach(async () => {
   t = null;
 });
 
-/** A raw connection that sends `head` and then nothing; resolves `closed` when the server hangs up. */
-function stall(url: string, head: string) {
-  const socket = net.connect(Number(new URL(url).port), "127.0.0.1");
-  let received = "";
-  socket.on("data", (d) => (received += d));
-  socket.on("error", () => {});
-  const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
-  const connected = new Promise<void>((resolve) => socket.on("connect", () => resolve()));
-  return { socket, closed, connected: connected.then(() => void socket.write(head)), received: () => received };
-}
-
 describe("a close with a request that never completes", () => {
-  const auth = () => `Authorization: Bearer ${t!.admin}\r\n`;
   const GRACE_MS = 500;
   test.each([
     [
       "the body stops halfway",
-      () =>
-        `POST /api/missions HTTP/1.1\r\nHost: x\r\n${auth()}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"goal":`,
+      () => `${jsonRequestHead(t!.url!, "POST", "/api/missions", t!.admin, 100)}{"goal":`,
       true,
     ],
-    ["the headers never end", () => `GET /api/missions HTTP/1.1\r\nHost: x\r\n${auth()}X-Slow: `, false],
+    [
+      "the headers never end",
+      () => `GET /api/missions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${t!.admin}\r\nX-Slow: `,
+      false,
+    ],
   ])("%s: the close waits the grace period, then cuts the connection", async (_n, head, routed) => {
     t = await createTestContext({}, { listen: true, shutdownGraceMs: GRACE_MS });
     const server = t.app.server;
     const request = new Promise<void>((resolve) => server.once("request", () => resolve()));
     const connection = new Promise<void>((resolve) => server.once("connection", () => resolve()));
-    const client = stall(t.url!, head());
+    const client = rawConnection(t.url!, head());
     await client.connected;
     await connection;
     // The request is under way before the close begins: routed when its headers are complete, else its first
@@ -57,8 +48,8 @@ describe("a close with a request that never completes", () => {
     const server = t.app.server;
     const request = new Promise<void>((resolve) => server.once("request", () => resolve()));
     const body = JSON.stringify({ goal: "finished during the close" });
-    const head = `POST /api/missions HTTP/1.1\r\nHost: x\r\n${auth()}Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
-    const client = stall(t.url!, head + body.slice(0, 5));
+    const head = jsonRequestHead(t.url!, "POST", "/api/missions", t.admin, body.length);
+    const client = rawConnection(t.url!, head + body.slice(0, 5));
     await client.connected;
     await request;
     const closing = t.app.close();
