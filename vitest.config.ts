@@ -4,11 +4,7 @@ import LongestFirst from "./test/fixtures/sequencer.js";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    globalSetup: [
-      "test/fixtures/build-dist.ts",
-      "test/fixtures/data-dir-template-setup.ts",
-      "test/fixtures/db-template.ts",
-    ],
+    globalSetup: ["test/fixtures/build-dist.ts", "test/fixtures/db-template.ts"],
     pool: "forks",
     // Three files at once on two cores: most files spend their time waiting on child processes, servers and
     // timers, so this is ~1.7x faster than the default (cores - 1 = one file at a time) on this machine.

@@ -113,7 +113,7 @@ async function pglite(dataDir: string): Promise<Backend> {
   const client = database.client!;
   const named = createNamedQueries(client);
   return {
-    one: (name, text, values) => database.queryNamed<Row>(name, text, values),
+    one: (name, text, values) => named.named<Row>(name, text, values),
     // Each statement of the transaction prepared by its text too, as Mission Control's worker does.
     transaction: (fn) =>
       client.transaction((tx) =>
