@@ -14,9 +14,15 @@ import {
 } from "../db/schema/index.js";
 import type { Ref } from "../core/ids.js";
 import type { Page } from "../core/pagination.js";
-import { TRACE_RETURNING, traceAppendCtes, type AppendedRow, type TraceInput } from "../trace/trace.append.js";
+import {
+  TRACE_RETURNING,
+  traceAppendCtes,
+  type AppendedRow,
+  type TraceInput,
+  type TraceRow,
+} from "../trace/trace.append.js";
 import { liveLogChunks, notifyTaskLogsSql } from "./task-logs.live.js";
-import type { TaskStatus } from "./tasks.state.js";
+import { TASK, type TaskStatus } from "./tasks.state.js";
 
 export type TaskRow = typeof tasks.$inferSelect;
 export type TaskLogRow = typeof taskLogs.$inferSelect;
@@ -28,6 +34,9 @@ export interface TaskView extends TaskRow {
   sprintKey: string | null;
   requirementKeys: string[];
 }
+
+/** A timestamp as ISO 8601 text with milliseconds in UTC, as `Date#toISOString` writes it. */
+const isoText = (col: SQLWrapper) => sql`to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 const requirementKeysSql = sql<string[]>`coalesce((
   select jsonb_agg(${requirements.requirementId} order by ${requirements.id})
@@ -89,6 +98,19 @@ export async function findTaskView(exec: Executor, ref: Ref, opts: { lock?: bool
   return rows[0] ? toView(rows[0]) : undefined;
 }
 
+/** The latest `n` log lines of a task as one JSON array, oldest first, timestamps as ISO text with milliseconds. */
+const latestLogsJson = (taskId: SQLWrapper | number, n: SQLWrapper | number) => sql<LogJson[]>`(
+  SELECT coalesce(jsonb_agg(jsonb_build_object('id', x.id, 'message', x.message, 'level', x.level,
+            'at', ${isoText(sql`x.timestamp`)}) ORDER BY x.id), '[]'::jsonb)
+    FROM (SELECT ${taskLogs.id}, ${taskLogs.message}, ${taskLogs.level}, ${taskLogs.timestamp} FROM ${taskLogs}
+          WHERE ${taskLogs.taskId} = ${taskId} ORDER BY ${taskLogs.id} DESC LIMIT ${n}) x)`;
+
+type LogJson = { id: number | string; message: string; level: string | null; at: string };
+
+function logRowsOf(taskId: number, logs: LogJson[]): TaskLogRow[] {
+  return logs.map((l) => ({ id: Number(l.id), taskId, message: l.message, level: l.level, timestamp: new Date(l.at) }));
+}
+
 /**
  * The task with its latest `n` log lines (oldest first), in one statement: a task read is one round trip.
  * Log timestamps come as ISO text with milliseconds, exactly what a Date of the stored value prints.
@@ -96,12 +118,7 @@ export async function findTaskView(exec: Executor, ref: Ref, opts: { lock?: bool
 export async function findTaskViewWithLogs(exec: Executor, ref: Ref, n: number) {
   const by = typeof ref === "number" ? "id" : "key";
   const q = prepared(exec, `task_view_logs_by_${by}`, (e, name) => {
-    const logs = sql<Array<{ id: number; message: string; level: string | null; at: string }>>`coalesce((
-      select jsonb_agg(jsonb_build_object('id', l.id, 'message', l.message, 'level', l.level,
-                       'at', to_char(l.timestamp at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) order by l.id)
-        from (select id, message, level, timestamp from ${taskLogs}
-               where ${taskLogs.taskId} = ${tasks.id} order by id desc limit ${sql.placeholder("n")}) l
-    ), '[]'::jsonb)`;
+    const logs = latestLogsJson(tasks.id, sql.placeholder("n"));
     return selectViews(e, { logs })
       .where(by === "id" ? eq(tasks.id, sql.placeholder("ref")) : eq(tasks.taskId, sql.placeholder("ref")))
       .limit(1)
@@ -111,14 +128,7 @@ export async function findTaskViewWithLogs(exec: Executor, ref: Ref, n: number) 
   const r = rows[0];
   if (!r) return undefined;
   const view = toView(r);
-  const logRows: TaskLogRow[] = (r.logs ?? []).map((l) => ({
-    id: Number(l.id),
-    taskId: view.id,
-    message: l.message,
-    level: l.level,
-    timestamp: new Date(l.at),
-  }));
-  return { view, logs: logRows };
+  return { view, logs: logRowsOf(view.id, r.logs ?? []) };
 }
 
 /** `updated_at` to the microsecond, as text: the version a report's single statement is conditional on. */
@@ -151,7 +161,7 @@ export interface ReportWrite {
 type ReportRow = AppendedRow & {
   outputs: Record<string, unknown>;
   updated_ms: string;
-  logs: Array<{ id: number | string; message: string; level: string | null; at: string }>;
+  logs: LogJson[];
 };
 
 /**
@@ -193,14 +203,99 @@ export async function applyReport(database: Database, w: ReportWrite) {
   );
   const row = rows[0];
   if (!row) return undefined;
-  const logs: TaskLogRow[] = row.logs.map((l) => ({
-    id: Number(l.id),
-    taskId: w.id,
-    message: l.message,
-    level: l.level,
-    timestamp: new Date(l.at),
-  }));
-  return { outputs: row.outputs, updatedAt: new Date(Number(row.updated_ms)), logs, trace: toRow(row) };
+  return {
+    outputs: row.outputs,
+    updatedAt: new Date(Number(row.updated_ms)),
+    logs: logRowsOf(w.id, row.logs),
+    trace: toRow(row),
+  };
+}
+
+export interface MoveWrite {
+  id: number;
+  /** From findTaskViewVersion: nothing is written if the task has changed since (any write moves it). */
+  version: string;
+  from: TaskStatus;
+  to: TaskStatus;
+  latest: number;
+  trace: TraceInput;
+}
+
+type MoveRow = AppendedRow & { updated_at: string; logs: LogJson[] };
+
+/**
+ * A status change as ONE statement (one round trip, its own transaction): the task moved from `from` to `to`,
+ * its trace entry, and its latest `latest` log lines for the answer. Conditional on the task still being at
+ * `version` (so at `from`, with the fields the caller read): when it is not, nothing is written and the result
+ * is undefined.
+ */
+export async function applyMove(database: Database, w: MoveWrite) {
+  const { ctes, toRow } = traceAppendCtes(w.trace, "upd");
+  const rows = await queryPrepared<MoveRow>(
+    database,
+    "task_move",
+    sql`
+    WITH upd AS (
+      UPDATE tasks SET status = ${w.to}, updated_at = now()
+      WHERE id = ${w.id} AND status = ${w.from}
+        AND (extract(epoch FROM updated_at) * 1000000)::bigint = ${w.version}::bigint
+      RETURNING id, ${isoText(sql`updated_at`)} AS updated_at
+    ), ${ctes}
+    SELECT upd.updated_at, ${latestLogsJson(w.id, w.latest)} AS logs, ${TRACE_RETURNING}
+    FROM upd, trace_ins`,
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return { updatedAt: new Date(row.updated_at), logs: logRowsOf(w.id, row.logs), trace: toRow(row) };
+}
+
+type CreatedRow = AppendedRow & { id: number; inserted_at: string; updated_at: string };
+
+/**
+ * A new task (no requirement links) and its `task.created` entry as ONE statement. Throws the unique violation
+ * when `task_id` is taken; nothing is written then.
+ */
+export async function insertTaskTraced(
+  database: Database,
+  v: Omit<typeof tasks.$inferInsert, "id" | "insertedAt" | "updatedAt">,
+  trace: TraceInput,
+): Promise<{ row: TaskRow; trace: TraceRow }> {
+  const { ctes, toRow } = traceAppendCtes(trace, "ins");
+  const outputs = v.outputs ?? {};
+  const capabilities = v.requiredCapabilities ?? [];
+  const status = v.status ?? TASK.pending;
+  const rows = await queryPrepared<CreatedRow>(
+    database,
+    "task_create",
+    sql`
+    WITH ins AS (
+      INSERT INTO tasks (task_id, mission_id, objective, status, agent_id, sprint_id, priority, outputs,
+                         required_capabilities)
+      VALUES (${v.taskId}, ${v.missionId}, ${v.objective}, ${status}, ${v.agentId ?? null}::integer,
+              ${v.sprintId ?? null}::integer, ${v.priority ?? null}::integer, ${JSON.stringify(outputs)}::jsonb,
+              ${JSON.stringify(capabilities)}::jsonb)
+      RETURNING id, inserted_at, updated_at
+    ), ${ctes}
+    SELECT ins.id, ${isoText(sql`ins.inserted_at`)} AS inserted_at, ${isoText(sql`ins.updated_at`)} AS updated_at,
+      ${TRACE_RETURNING}
+    FROM ins, trace_ins`,
+  );
+  const r = rows[0]!;
+  const row: TaskRow = {
+    id: Number(r.id),
+    taskId: v.taskId,
+    missionId: v.missionId,
+    objective: v.objective,
+    status,
+    agentId: v.agentId ?? null,
+    sprintId: v.sprintId ?? null,
+    priority: v.priority ?? null,
+    outputs,
+    requiredCapabilities: capabilities,
+    insertedAt: new Date(r.inserted_at),
+    updatedAt: new Date(r.updated_at),
+  };
+  return { row, trace: toRow(r) };
 }
 
 export async function hasTaskInMission(exec: Executor, missionId: number, agentId: number) {
@@ -254,8 +349,6 @@ export interface TaskSummaryRow {
   inserted_at: string;
   updated_at: string;
 }
-
-const isoText = (col: SQLWrapper) => sql`to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 const summarySelect = sql`SELECT ${tasks.id} AS id, ${tasks.taskId} AS task_id, ${missions.missionId} AS mission_id,
     ${tasks.objective} AS objective, ${tasks.status} AS status, ${agents.agentId} AS agent_id,

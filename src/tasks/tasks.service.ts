@@ -97,18 +97,42 @@ export async function transitionTask(
   const outputs = leaving && task.outputs.conflicts !== undefined ? { ...opts.outputs, conflicts: [] } : opts.outputs;
   const moved = await repo.moveTaskStatus(tx, task.id, from, to, outputs);
   if (!moved) throw Invalid.field("status", `task changed concurrently; it is no longer ${from}`);
-  if (from !== to) {
-    await appendTrace(tx, {
-      event: "task.status_changed",
-      actor,
-      missionId: task.missionKey,
-      taskId: task.taskId,
-      agentId: task.agentKey,
-      data: { from, to, ...(opts.comment !== undefined ? { comment: opts.comment } : {}), via: opts.via },
-    });
-  }
+  if (from !== to) await appendTrace(tx, statusChangedEntry(task, actor, to, opts));
   if (leaving) await leaveConflicts(tx, { ...task, ...moved }, had, actor);
   return { ...task, ...moved };
+}
+
+/** The `task.status_changed` entry of a move from `task.status` to `to`: the one place it is built. */
+function statusChangedEntry(
+  task: Pick<repo.TaskView, "missionKey" | "taskId" | "agentKey" | "status">,
+  actor: string,
+  to: TaskStatus,
+  opts: Pick<TransitionOptions, "via" | "comment">,
+): TraceInput {
+  return {
+    event: "task.status_changed",
+    actor,
+    missionId: task.missionKey,
+    taskId: task.taskId,
+    agentId: task.agentKey,
+    data: {
+      from: task.status,
+      to,
+      ...(opts.comment !== undefined ? { comment: opts.comment } : {}),
+      via: opts.via,
+    },
+  };
+}
+
+/**
+ * A legal move that writes nothing but the task's status and its entry: not a no-op, not leaving
+ * `in_progress` (which ends a delivered run: its token is revoked) and not leaving the open set with
+ * conflicts recorded (they are cleared, and the peers they name updated).
+ */
+function isPlainMove(task: Pick<repo.TaskView, "status" | "outputs">, to: TaskStatus, via: TransitionVia) {
+  if (task.status === to || task.status === TASK.in_progress || moveError(task.status, to, via) !== null) return false;
+  const leaving = isOpenForConflicts(task.status) && !isOpenForConflicts(to);
+  return !(leaving && task.outputs.conflicts !== undefined);
 }
 
 /**
@@ -147,12 +171,29 @@ export interface NewTask {
   requiredCapabilities: string[];
 }
 
-/**
- * Inserts a `pending` task, its requirement links and its `task.created` entry on `tx`: the one way a task
- * comes to be (POST a task, or an issue made into one), so replay folds every task from the same entry.
- */
-export async function createTaskInTx(tx: Executor, actor: string, n: NewTask): Promise<repo.TaskView> {
-  const row = await repo.insertTask(tx, {
+/** The `task.created` entry: every task comes to be with one, so replay folds every task from it. */
+function createdEntry(actor: string, n: NewTask): TraceInput {
+  return {
+    event: "task.created",
+    actor,
+    missionId: n.mission.missionId,
+    taskId: n.taskId,
+    agentId: n.agent?.key ?? null,
+    data: {
+      objective: n.objective,
+      status: TASK.pending,
+      agent_id: n.agent?.key ?? null,
+      sprint_id: n.sprint?.key ?? null,
+      priority: n.priority,
+      requirement_ids: n.requirements.map((r) => r.key),
+      required_capabilities: n.requiredCapabilities,
+      outputs: n.outputs,
+    },
+  };
+}
+
+function newTaskRow(n: NewTask) {
+  return {
     taskId: n.taskId,
     missionId: n.mission.id,
     objective: n.objective,
@@ -162,37 +203,45 @@ export async function createTaskInTx(tx: Executor, actor: string, n: NewTask): P
     priority: n.priority,
     outputs: n.outputs,
     requiredCapabilities: n.requiredCapabilities,
-  });
-  await repo.addTaskRequirements(
-    tx,
-    row.id,
-    n.requirements.map((r) => r.id),
-  );
-  const t: repo.TaskView = {
+  };
+}
+
+function viewOf(row: repo.TaskRow, n: NewTask): repo.TaskView {
+  return {
     ...row,
     missionKey: n.mission.missionId,
     agentKey: n.agent?.key ?? null,
     sprintKey: n.sprint?.key ?? null,
     requirementKeys: n.requirements.map((r) => r.key),
   };
-  await appendTrace(tx, {
-    event: "task.created",
-    actor,
-    missionId: t.missionKey,
-    taskId: t.taskId,
-    agentId: t.agentKey,
-    data: {
-      objective: t.objective,
-      status: t.status,
-      agent_id: t.agentKey,
-      sprint_id: t.sprintKey,
-      priority: t.priority,
-      requirement_ids: t.requirementKeys,
-      required_capabilities: t.requiredCapabilities,
-      outputs: t.outputs,
-    },
-  });
-  return t;
+}
+
+/**
+ * Inserts a `pending` task, its requirement links and its `task.created` entry on `tx`: a task made inside a
+ * larger transaction (an issue made into one) or linked to requirements.
+ */
+export async function createTaskInTx(tx: Executor, actor: string, n: NewTask): Promise<repo.TaskView> {
+  const row = await repo.insertTask(tx, newTaskRow(n));
+  await repo.addTaskRequirements(
+    tx,
+    row.id,
+    n.requirements.map((r) => r.id),
+  );
+  await appendTrace(tx, createdEntry(actor, n));
+  return viewOf(row, n);
+}
+
+/**
+ * The same for a task linked to no requirement, as one statement (its own transaction). Its mission, agent
+ * and sprint were read before: those records are never deleted, so the references still hold.
+ */
+async function createTaskAlone(
+  database: Database,
+  actor: string,
+  n: NewTask & { requirements: [] },
+): Promise<repo.TaskView> {
+  const { row } = await repo.insertTaskTraced(database, newTaskRow(n), createdEntry(actor, n));
+  return viewOf(row, n);
 }
 
 /**
@@ -358,6 +407,22 @@ export function createTasksService({
   async function create(missionRaw: string, input: TaskCreate, by: Principal) {
     const taskId = input.task_id ?? generateKey("task");
     try {
+      if (input.requirement_ids === undefined || input.requirement_ids.length === 0) {
+        const mission = await loadMission(db, missionRaw);
+        const refs = await resolveRefs(db, input);
+        const view = await createTaskAlone(database, by.actor, {
+          taskId,
+          mission,
+          objective: input.objective,
+          agent: refs.agent ?? null,
+          sprint: refs.sprint ?? null,
+          requirements: [],
+          priority: input.priority ?? null,
+          outputs: input.outputs ?? {},
+          requiredCapabilities: input.required_capabilities ?? [],
+        });
+        return taskToApi(view, []);
+      }
       const view = await db.transaction(async (tx) => {
         const mission = await loadMission(tx, missionRaw);
         const refs = await resolveRefs(tx, input);
@@ -434,7 +499,33 @@ export function createTasksService({
     return page;
   }
 
+  /**
+   * A PATCH of the status alone that is a plain move (`isPlainMove`), the usual one: one read, then one
+   * statement that moves the task and appends its entry, conditional on the task being unchanged since the
+   * read. Undefined when that does not apply or the task changed in between: the transaction decides then.
+   */
+  async function moveAlone(idRaw: string, input: TaskUpdate, by: Principal) {
+    const to = input.status;
+    if (to === undefined || Object.values(input).filter((v) => v !== undefined).length !== 1) return undefined;
+    const ref = parseRef(idRaw);
+    const found = ref === null ? undefined : await repo.findTaskViewVersion(db, ref);
+    if (!found) throw new NotFound();
+    const cur = found.view;
+    if (!isPlainMove(cur, to, "update")) return undefined;
+    const done = await repo.applyMove(database, {
+      id: cur.id,
+      version: found.version,
+      from: cur.status,
+      to,
+      latest: LATEST_LOGS,
+      trace: statusChangedEntry(cur, by.actor, to, { via: "update" }),
+    });
+    return done && taskToApi({ ...cur, status: to, updatedAt: done.updatedAt }, done.logs);
+  }
+
   async function update(idRaw: string, input: TaskUpdate, by: Principal) {
+    const alone = await moveAlone(idRaw, input, by);
+    if (alone) return alone;
     const [t, logs] = await db.transaction(async (tx) => {
       const cur = await load(tx, idRaw, { lock: true });
       if (input.task_id !== undefined && input.task_id !== cur.taskId)

@@ -411,6 +411,24 @@ describe("webhook adapter", () => {
     }
   });
 
+  test("a member's PATCH moving the task out of in_progress ends the run's token too", async () => {
+    const hook = await (await import("../fixtures/webhook-receiver.js")).startWebhookReceiver("s3cret", [202]);
+    try {
+      const { missionKey, agentKey } = await setup({ url: hook.url, secret: "s3cret" }, { adapter: "webhook" });
+      const key = await createTask(missionKey, { agent_id: agentKey });
+      await t.json("POST", `/api/tasks/${key}/execute`);
+      await waitStatus(key, "in_progress");
+      const token = String(hook.deliveries[0]!.headers.authorization).replace(/^Bearer /, "");
+      expect((await t.json("GET", `/api/tasks/${key}`, { token })).status).toBe(200);
+      const moved = await t.json("PATCH", `/api/tasks/${key}`, { body: { status: "blocked" } });
+      expect(moved.status).toBe(200);
+      expect(moved.body.data.status).toBe("blocked");
+      expect((await t.json("GET", `/api/tasks/${key}`, { token })).status).toBe(401);
+    } finally {
+      await hook.close();
+    }
+  });
+
   test("non-2xx answers are retried with backoff; success on the third try", async () => {
     const hook = await (await import("../fixtures/webhook-receiver.js")).startWebhookReceiver("k", [500, 503, 200]);
     try {
