@@ -3,7 +3,7 @@
 // on both backends the SQL text is built once instead of on every request. A statement is kept per executor
 // (the database, or an open transaction) and name; one name always stands for one SQL text, which is what
 // node-postgres requires of names on a connection.
-import type { SQL } from "drizzle-orm";
+import { fillPlaceholders, is, Param, Placeholder, SQL, type Query } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
 import type { Database, Executor } from "./client.js";
 
@@ -26,14 +26,19 @@ export function prepared<T>(exec: Executor, name: string, build: (exec: Executor
 const dialect = new PgDialect();
 
 /**
- * A raw statement (one that Drizzle's query builder cannot express, such as a chain of writing CTEs) run as a
- * named prepared statement: parsed and planned once per connection (each pool connection on PostgreSQL,
- * PGlite's one connection), which for a long statement costs more than running it. Outside transactions
- * only. `name` must always stand for the same SQL text (the same template with other parameter values).
+ * A raw statement written with `sql.placeholder(name)` for its values, turned into SQL text once and then run
+ * as a named prepared statement with the values filled in: parsed and planned once per connection (each pool
+ * connection on PostgreSQL, PGlite's one connection), which for a long statement costs more than running it.
+ * A statement that Drizzle's query builder cannot express (a chain of writing CTEs) is written this way too.
+ * Outside transactions only. Walking a Drizzle SQL template costs more than binding it: on a task list it was
+ * ~12% of the request's CPU, redone on every request.
  */
-export async function queryPrepared<T>(database: Database, name: string, query: SQL): Promise<T[]> {
-  const q = dialect.sqlToQuery(query);
-  return database.queryNamed<T>(name, q.sql, q.params);
+export function compiledQuery<T, V extends Record<string, unknown>>(name: string, build: () => SQL) {
+  let compiled: Query | undefined;
+  return (database: Database, values: V): Promise<T[]> => {
+    compiled ??= dialect.sqlToQuery(build());
+    return database.queryNamed<T>(name, compiled.sql, fillPlaceholders(compiled.params, values));
+  };
 }
 
 /** A raw statement whose text varies (optional filters): an ordinary parameterized query on both backends. */
@@ -41,4 +46,21 @@ export async function runQuery<T>(database: Database, query: SQL): Promise<T[]> 
   const q = dialect.sqlToQuery(query);
   if (database.pool) return (await database.pool.query({ text: q.sql, values: q.params })).rows as T[];
   return database.query<T>(q.sql, q.params);
+}
+
+/**
+ * The template with each placeholder replaced by its value as a parameter: a statement written once for
+ * `compiledQuery` run where a prepared statement cannot be (inside a transaction, on Drizzle's executor).
+ */
+export function bindPlaceholders(template: SQL, values: Record<string, unknown>): SQL {
+  return new SQL(
+    template.queryChunks.map((c) =>
+      is(c, Placeholder) ? new Param(valueOf(values, c.name)) : is(c, SQL) ? bindPlaceholders(c, values) : c,
+    ),
+  );
+}
+
+function valueOf(values: Record<string, unknown>, name: string) {
+  if (!(name in values)) throw new Error(`no value for placeholder ${name}`);
+  return values[name];
 }

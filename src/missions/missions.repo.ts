@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import { execRows, type Executor } from "../db/client.js";
 import { refWhere } from "../db/lookup.js";
+import { prepared } from "../db/prepared.js";
 import { missions, tasks } from "../db/schema/index.js";
 import type { Ref } from "../core/ids.js";
 import type { Page } from "../core/pagination.js";
@@ -9,13 +10,26 @@ import { MISSION, type MissionStatus } from "./missions.state.js";
 export type MissionRow = typeof missions.$inferSelect;
 
 export async function findMission(exec: Executor, ref: Ref, opts: { lock?: boolean } = {}) {
-  const q = exec
-    .select()
-    .from(missions)
-    .where(refWhere(missions.id, missions.missionId, ref))
-    .limit(1);
-  const rows = opts.lock ? await q.for("update") : await q;
-  return rows[0];
+  if (opts.lock) {
+    const rows = await exec
+      .select()
+      .from(missions)
+      .where(refWhere(missions.id, missions.missionId, ref))
+      .limit(1)
+      .for("update");
+    return rows[0];
+  }
+  // Read on every task create and mission request: built once per executor.
+  const by = typeof ref === "number" ? "id" : "key";
+  const q = prepared(exec, `mission_by_${by}`, (e, name) =>
+    e
+      .select()
+      .from(missions)
+      .where(by === "id" ? eq(missions.id, sql.placeholder("ref")) : eq(missions.missionId, sql.placeholder("ref")))
+      .limit(1)
+      .prepare(name),
+  );
+  return (await q.execute({ ref }))[0];
 }
 
 export async function listMissions(exec: Executor, filter: { status?: MissionStatus }, page: Page) {

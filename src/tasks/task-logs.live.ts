@@ -73,7 +73,7 @@ export function liveLogChunks(
  * A scalar SQL expression that queues one NOTIFY per chunk for the task whose id is `taskId` (its count):
  * the event carries the task's, its mission's and its agent's keys, so the stream's filters apply.
  */
-export function notifyTaskLogsSql(taskId: SQL | number, chunksJson: string): SQL {
+export function notifyTaskLogsSql(taskId: SQL | number, chunksJson: string | ReturnType<typeof sql.placeholder>): SQL {
   return sql`(SELECT count(pg_notify(${EPHEMERAL_CHANNEL}, json_build_object(
       'event', ${TASK_LOG_EVENT}::text, 'task_id', lt.task_id, 'mission_id', lm.mission_id, 'agent_id', la.agent_id,
       'lines', lc.lines)::text))

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gt, inArray, or, sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import type { Database, Executor } from "../db/client.js";
 import { refWhere } from "../db/lookup.js";
-import { prepared, queryPrepared, runQuery } from "../db/prepared.js";
+import { compiledQuery, prepared, runQuery } from "../db/prepared.js";
 import {
   agents,
   missionAgents,
@@ -17,6 +17,7 @@ import type { Page } from "../core/pagination.js";
 import {
   TRACE_RETURNING,
   traceAppendCtes,
+  traceAppendValues,
   type AppendedRow,
   type TraceInput,
   type TraceRow,
@@ -164,6 +165,37 @@ type ReportRow = AppendedRow & {
   logs: LogJson[];
 };
 
+const ph = (name: string) => sql.placeholder(name);
+
+/** A progress report's statement, with (`merging`) or without outputs to merge: compiled once each. */
+const reportStatement = (merging: boolean) =>
+  compiledQuery<ReportRow, Record<string, unknown>>(merging ? "task_report_merge" : "task_report", () => {
+    const merge = merging ? sql`outputs = outputs || ${ph("outputs")}::jsonb,` : sql``;
+    return sql`
+    WITH upd AS (
+      UPDATE tasks SET ${merge} updated_at = now()
+      WHERE id = ${ph("id")} AND status = ${ph("status")}
+        AND (extract(epoch FROM updated_at) * 1000000)::bigint = ${ph("version")}::bigint
+      RETURNING id, outputs, (extract(epoch FROM updated_at) * 1000)::bigint::text AS updated_ms
+    ), new_logs AS (
+      INSERT INTO task_logs (task_id, message, level, timestamp)
+      SELECT upd.id, l.message, l.level, l.at
+        FROM upd, jsonb_to_recordset(${ph("lines")}::jsonb) AS l(message text, level text, at timestamptz)
+      RETURNING id, message, level, timestamp
+    ), ${traceAppendCtes("upd")}
+    SELECT upd.outputs, upd.updated_ms,
+      (SELECT coalesce(jsonb_agg(jsonb_build_object('id', x.id, 'message', x.message, 'level', x.level,
+                'at', ${isoText(sql`x.timestamp`)}) ORDER BY x.id), '[]'::jsonb)
+         FROM (SELECT * FROM (SELECT id, message, level, timestamp FROM task_logs WHERE task_id = ${ph("id")}
+                               ORDER BY id DESC LIMIT ${ph("latest")}) old
+               UNION ALL SELECT id, message, level, timestamp FROM new_logs
+               ORDER BY id DESC LIMIT ${ph("latest")}) x) AS logs,
+      ${TRACE_RETURNING}, ${notifyTaskLogsSql(sql`upd.id`, ph("chunks"))} AS logs_notified
+    FROM upd, trace_ins`;
+  });
+const reportKeeping = reportStatement(false);
+const reportMerging = reportStatement(true);
+
 /**
  * A progress report that keeps the status, as ONE statement (so one round trip and its own transaction):
  * the guarded touch of the task with its outputs merged, the log lines, the trace entry, and the latest
@@ -172,35 +204,18 @@ type ReportRow = AppendedRow & {
  * The new lines are not visible to the statement's own read of task_logs, hence the union.
  */
 export async function applyReport(database: Database, w: ReportWrite) {
-  const { ctes, toRow } = traceAppendCtes(w.trace, "upd");
+  const { values, toRow } = traceAppendValues(w.trace);
   const merging = Object.keys(w.outputs).length > 0;
-  const merge = merging ? sql`outputs = outputs || ${JSON.stringify(w.outputs)}::jsonb,` : sql``;
-  const lines = JSON.stringify(w.logs.map((l) => ({ message: l.message, level: l.level, at: l.at.toISOString() })));
-  const rows = await queryPrepared<ReportRow>(
-    database,
-    merging ? "task_report_merge" : "task_report",
-    sql`
-    WITH upd AS (
-      UPDATE tasks SET ${merge} updated_at = now()
-      WHERE id = ${w.id} AND status = ${w.status}
-        AND (extract(epoch FROM updated_at) * 1000000)::bigint = ${w.version}::bigint
-      RETURNING id, outputs, (extract(epoch FROM updated_at) * 1000)::bigint::text AS updated_ms
-    ), new_logs AS (
-      INSERT INTO task_logs (task_id, message, level, timestamp)
-      SELECT upd.id, l.message, l.level, l.at
-        FROM upd, jsonb_to_recordset(${lines}::jsonb) AS l(message text, level text, at timestamptz)
-      RETURNING id, message, level, timestamp
-    ), ${ctes}
-    SELECT upd.outputs, upd.updated_ms,
-      (SELECT coalesce(jsonb_agg(jsonb_build_object('id', x.id, 'message', x.message, 'level', x.level,
-                'at', to_char(x.timestamp at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) ORDER BY x.id), '[]'::jsonb)
-         FROM (SELECT * FROM (SELECT id, message, level, timestamp FROM task_logs WHERE task_id = ${w.id}
-                               ORDER BY id DESC LIMIT ${w.latest}) old
-               UNION ALL SELECT id, message, level, timestamp FROM new_logs
-               ORDER BY id DESC LIMIT ${w.latest}) x) AS logs,
-      ${TRACE_RETURNING}, ${notifyTaskLogsSql(sql`upd.id`, liveLogChunks(w.logs.map((l) => ({ message: l.message, level: l.level, timestamp: l.at }))))} AS logs_notified
-    FROM upd, trace_ins`,
-  );
+  const rows = await (merging ? reportMerging : reportKeeping)(database, {
+    ...values,
+    id: w.id,
+    status: w.status,
+    version: w.version,
+    latest: w.latest,
+    ...(merging ? { outputs: JSON.stringify(w.outputs) } : {}),
+    lines: JSON.stringify(w.logs.map((l) => ({ message: l.message, level: l.level, at: l.at.toISOString() }))),
+    chunks: liveLogChunks(w.logs.map((l) => ({ message: l.message, level: l.level, timestamp: l.at }))),
+  });
   const row = rows[0];
   if (!row) return undefined;
   return {
@@ -223,6 +238,19 @@ export interface MoveWrite {
 
 type MoveRow = AppendedRow & { updated_at: string; logs: LogJson[] };
 
+const moveStatement = compiledQuery<MoveRow, Record<string, unknown>>(
+  "task_move",
+  () => sql`
+    WITH upd AS (
+      UPDATE tasks SET status = ${ph("to")}, updated_at = now()
+      WHERE id = ${ph("id")} AND status = ${ph("from")}
+        AND (extract(epoch FROM updated_at) * 1000000)::bigint = ${ph("version")}::bigint
+      RETURNING id, ${isoText(sql`updated_at`)} AS updated_at
+    ), ${traceAppendCtes("upd")}
+    SELECT upd.updated_at, ${latestLogsJson(ph("id"), ph("latest"))} AS logs, ${TRACE_RETURNING}
+    FROM upd, trace_ins`,
+);
+
 /**
  * A status change as ONE statement (one round trip, its own transaction): the task moved from `from` to `to`,
  * its trace entry, and its latest `latest` log lines for the answer. Conditional on the task still being at
@@ -230,26 +258,37 @@ type MoveRow = AppendedRow & { updated_at: string; logs: LogJson[] };
  * is undefined.
  */
 export async function applyMove(database: Database, w: MoveWrite) {
-  const { ctes, toRow } = traceAppendCtes(w.trace, "upd");
-  const rows = await queryPrepared<MoveRow>(
-    database,
-    "task_move",
-    sql`
-    WITH upd AS (
-      UPDATE tasks SET status = ${w.to}, updated_at = now()
-      WHERE id = ${w.id} AND status = ${w.from}
-        AND (extract(epoch FROM updated_at) * 1000000)::bigint = ${w.version}::bigint
-      RETURNING id, ${isoText(sql`updated_at`)} AS updated_at
-    ), ${ctes}
-    SELECT upd.updated_at, ${latestLogsJson(w.id, w.latest)} AS logs, ${TRACE_RETURNING}
-    FROM upd, trace_ins`,
-  );
+  const { values, toRow } = traceAppendValues(w.trace);
+  const rows = await moveStatement(database, {
+    ...values,
+    id: w.id,
+    from: w.from,
+    to: w.to,
+    version: w.version,
+    latest: w.latest,
+  });
   const row = rows[0];
   if (!row) return undefined;
   return { updatedAt: new Date(row.updated_at), logs: logRowsOf(w.id, row.logs), trace: toRow(row) };
 }
 
 type CreatedRow = AppendedRow & { id: number; inserted_at: string; updated_at: string };
+
+const createStatement = compiledQuery<CreatedRow, Record<string, unknown>>(
+  "task_create",
+  () => sql`
+    WITH ins AS (
+      INSERT INTO tasks (task_id, mission_id, objective, status, agent_id, sprint_id, priority, outputs,
+                         required_capabilities)
+      VALUES (${ph("task_id")}, ${ph("mission_id")}, ${ph("objective")}, ${ph("status")}, ${ph("agent_id")}::integer,
+              ${ph("sprint_id")}::integer, ${ph("priority")}::integer, ${ph("outputs")}::jsonb,
+              ${ph("required_capabilities")}::jsonb)
+      RETURNING id, inserted_at, updated_at
+    ), ${traceAppendCtes("ins")}
+    SELECT ins.id, ${isoText(sql`ins.inserted_at`)} AS inserted_at, ${isoText(sql`ins.updated_at`)} AS updated_at,
+      ${TRACE_RETURNING}
+    FROM ins, trace_ins`,
+);
 
 /**
  * A new task (no requirement links) and its `task.created` entry as ONE statement. Throws the unique violation
@@ -260,26 +299,22 @@ export async function insertTaskTraced(
   v: Omit<typeof tasks.$inferInsert, "id" | "insertedAt" | "updatedAt">,
   trace: TraceInput,
 ): Promise<{ row: TaskRow; trace: TraceRow }> {
-  const { ctes, toRow } = traceAppendCtes(trace, "ins");
+  const { values, toRow } = traceAppendValues(trace);
   const outputs = v.outputs ?? {};
   const capabilities = v.requiredCapabilities ?? [];
   const status = v.status ?? TASK.pending;
-  const rows = await queryPrepared<CreatedRow>(
-    database,
-    "task_create",
-    sql`
-    WITH ins AS (
-      INSERT INTO tasks (task_id, mission_id, objective, status, agent_id, sprint_id, priority, outputs,
-                         required_capabilities)
-      VALUES (${v.taskId}, ${v.missionId}, ${v.objective}, ${status}, ${v.agentId ?? null}::integer,
-              ${v.sprintId ?? null}::integer, ${v.priority ?? null}::integer, ${JSON.stringify(outputs)}::jsonb,
-              ${JSON.stringify(capabilities)}::jsonb)
-      RETURNING id, inserted_at, updated_at
-    ), ${ctes}
-    SELECT ins.id, ${isoText(sql`ins.inserted_at`)} AS inserted_at, ${isoText(sql`ins.updated_at`)} AS updated_at,
-      ${TRACE_RETURNING}
-    FROM ins, trace_ins`,
-  );
+  const rows = await createStatement(database, {
+    ...values,
+    task_id: v.taskId,
+    mission_id: v.missionId,
+    objective: v.objective,
+    status,
+    agent_id: v.agentId ?? null,
+    sprint_id: v.sprintId ?? null,
+    priority: v.priority ?? null,
+    outputs: JSON.stringify(outputs),
+    required_capabilities: JSON.stringify(capabilities),
+  });
   const r = rows[0]!;
   const row: TaskRow = {
     id: Number(r.id),
@@ -359,8 +394,19 @@ const summarySelect = sql`SELECT ${tasks.id} AS id, ${tasks.taskId} AS task_id, 
     LEFT JOIN ${agents} ON ${agents.id} = ${tasks.agentId}
     LEFT JOIN ${sprints} ON ${sprints.id} = ${tasks.sprintId}`;
 
-const missionByKey = (key: string) =>
+const missionByKey = (key: string | ReturnType<typeof sql.placeholder>) =>
   sql`(SELECT ${missions.id} FROM ${missions} WHERE ${missions.missionId} = ${key})`;
+
+const missionPage = (mission: SQL) =>
+  sql`${summarySelect} WHERE ${tasks.missionId} = ${mission} AND ${tasks.id} > ${sql.placeholder("after")}
+    ORDER BY ${tasks.id} LIMIT ${sql.placeholder("limit")}`;
+type MissionPageValues = { mission: Ref; after: number; limit: number };
+const missionPageByKey = compiledQuery<TaskSummaryRow, MissionPageValues>("task_summaries_of_mission_by_key", () =>
+  missionPage(missionByKey(sql.placeholder("mission"))),
+);
+const missionPageById = compiledQuery<TaskSummaryRow, MissionPageValues>("task_summaries_of_mission_by_id", () =>
+  missionPage(sql`${sql.placeholder("mission")}`),
+);
 
 /**
  * A page of tasks (`limit + 1` rows, ids ascending after the cursor). The most common list, a mission's tasks
@@ -376,15 +422,9 @@ export async function listTaskSummaries(database: Database, f: TaskFilter, page:
     f.sprint === undefined &&
     f.visibleTo === undefined;
   const after = page.after ?? 0; // ids start at 1, so "after 0" is the first page
-  if (onlyMission) {
-    const byKey = typeof f.mission === "string";
-    const mission = byKey ? missionByKey(f.mission as string) : sql`${f.mission}`;
-    return queryPrepared<TaskSummaryRow>(
-      database,
-      `task_summaries_of_mission_by_${byKey ? "key" : "id"}`,
-      sql`${summarySelect} WHERE ${tasks.missionId} = ${mission} AND ${tasks.id} > ${after}
-        ORDER BY ${tasks.id} LIMIT ${page.limit + 1}`,
-    );
+  if (onlyMission && f.mission !== undefined) {
+    const list = typeof f.mission === "string" ? missionPageByKey : missionPageById;
+    return list(database, { mission: f.mission, after, limit: page.limit + 1 });
   }
   const where = and(
     f.missionId === undefined ? undefined : eq(tasks.missionId, f.missionId),

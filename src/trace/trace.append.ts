@@ -22,7 +22,8 @@
 // Keep appends late in a transaction: the chain stays locked from the append to the commit. A transaction
 // appending to two chains takes two head locks; code paths doing so should take them in one order
 // (mission chain first, then the global one) so two such transactions cannot deadlock.
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
+import { bindPlaceholders } from "../db/prepared.js";
 import type { Executor } from "../db/client.js";
 import { GENESIS, contentAround, sqlIsoMillis, toJsonValue } from "./canonical.js";
 import type { traceEntries } from "../db/schema/index.js";
@@ -57,16 +58,61 @@ export interface AppendedRow {
 
 /**
  * The two CTEs of an append, `trace_head` and `trace_ins`, for a statement that ends by selecting
- * `TRACE_RETURNING` from `trace_ins`. With `gate` (the name of an earlier CTE of the same statement) the entry
- * is appended once per row of that CTE and not at all when it has none: a statement can make a conditional
- * change and its trace entry at once, with nothing written when the condition fails.
+ * `TRACE_RETURNING` from `trace_ins`, with the entry's values as placeholders (`traceAppendValues` fills them):
+ * a statement is compiled once and run with other values. With `gate` (the name of an earlier CTE of the same
+ * statement) the entry is appended once per row of that CTE and not at all when it has none: a statement can
+ * make a conditional change and its trace entry at once, with nothing written when the condition fails.
  */
-export function traceAppendCtes(entry: TraceInput, gate?: string) {
-  return appendStatement(entry, gate);
+export function traceAppendCtes(gate?: string) {
+  return appendTemplate(gate);
 }
 
+/** The values of `traceAppendCtes`' placeholders for this entry, and how to read the appended row back. */
+export function traceAppendValues(entry: TraceInput) {
+  return appendValues(entry);
+}
+
+const p = (name: keyof AppendValues) => sql.placeholder(name);
+
 /** The one builder of an append (see `traceAppendCtes`); callers reach it only through the typed entry points. */
-function appendStatement(entry: AnyTraceInput, gate?: string) {
+function appendTemplate(gate?: string) {
+  const from = gate === undefined ? sql`` : sql` FROM ${sql.identifier(gate)}`;
+  return sql`
+    trace_head AS (
+      INSERT INTO trace_chains AS c (chain, prev_hash, head_hash, head_at, length)
+      SELECT ${p("trace_chain")}::text, ${GENESIS}::text,
+             encode(sha256(convert_to(${GENESIS}::text || ${p("trace_before")}::text || ${sql.raw(sqlIsoMillis(NOW_MS))} || ${p("trace_after")}::text, 'UTF8')), 'hex'),
+             ${sql.raw(NOW_MS)}, 1${from}
+      ON CONFLICT (chain) DO UPDATE
+        SET prev_hash = c.head_hash,
+            head_hash = encode(sha256(convert_to(c.head_hash || ${p("trace_before")}::text || ${sql.raw(sqlIsoMillis(NEXT_AT))} || ${p("trace_after")}::text, 'UTF8')), 'hex'),
+            head_at = ${sql.raw(NEXT_AT)},
+            length = c.length + 1
+      RETURNING c.prev_hash, c.head_hash, c.head_at
+    ), trace_ins AS (
+      INSERT INTO trace_entries (at, event, actor, mission_id, task_id, agent_id, data, prev_hash, hash)
+      SELECT trace_head.head_at, ${p("trace_event")}::text, ${p("trace_actor")}::text, ${p("trace_mission")}::text,
+             ${p("trace_task")}::text, ${p("trace_agent")}::text, ${p("trace_data")}::jsonb, trace_head.prev_hash,
+             trace_head.head_hash
+      FROM trace_head
+      RETURNING id, at, prev_hash, hash
+    )`;
+}
+
+/** What fills the placeholders of `appendTemplate`. */
+export interface AppendValues {
+  trace_chain: string;
+  trace_before: string;
+  trace_after: string;
+  trace_event: string;
+  trace_actor: string;
+  trace_mission: string | null;
+  trace_task: string | null;
+  trace_agent: string | null;
+  trace_data: string;
+}
+
+function appendValues(entry: AnyTraceInput) {
   const data = toJsonValue(markChannel(entry.actor, entry.data ?? {}));
   const content = {
     event: entry.event,
@@ -77,27 +123,17 @@ function appendStatement(entry: AnyTraceInput, gate?: string) {
     data,
   };
   const [before, after] = contentAround(content);
-  const from = gate === undefined ? sql`` : sql` FROM ${sql.identifier(gate)}`;
-  const ctes = sql`
-    trace_head AS (
-      INSERT INTO trace_chains AS c (chain, prev_hash, head_hash, head_at, length)
-      SELECT ${chainOf(content.mission_id)}::text, ${GENESIS}::text,
-             encode(sha256(convert_to(${GENESIS}::text || ${before}::text || ${sql.raw(sqlIsoMillis(NOW_MS))} || ${after}::text, 'UTF8')), 'hex'),
-             ${sql.raw(NOW_MS)}, 1${from}
-      ON CONFLICT (chain) DO UPDATE
-        SET prev_hash = c.head_hash,
-            head_hash = encode(sha256(convert_to(c.head_hash || ${before}::text || ${sql.raw(sqlIsoMillis(NEXT_AT))} || ${after}::text, 'UTF8')), 'hex'),
-            head_at = ${sql.raw(NEXT_AT)},
-            length = c.length + 1
-      RETURNING c.prev_hash, c.head_hash, c.head_at
-    ), trace_ins AS (
-      INSERT INTO trace_entries (at, event, actor, mission_id, task_id, agent_id, data, prev_hash, hash)
-      SELECT trace_head.head_at, ${content.event}::text, ${content.actor}::text, ${content.mission_id}::text,
-             ${content.task_id}::text, ${content.agent_id}::text, ${JSON.stringify(data)}::jsonb, trace_head.prev_hash,
-             trace_head.head_hash
-      FROM trace_head
-      RETURNING id, at, prev_hash, hash
-    )`;
+  const values: AppendValues = {
+    trace_chain: chainOf(content.mission_id),
+    trace_before: before,
+    trace_after: after,
+    trace_event: content.event,
+    trace_actor: content.actor,
+    trace_mission: content.mission_id,
+    trace_task: content.task_id,
+    trace_agent: content.agent_id,
+    trace_data: JSON.stringify(data),
+  };
   const toRow = (row: AppendedRow): TraceRow => ({
     id: Number(row.trace_id),
     at: new Date(Number(row.trace_at_ms)),
@@ -110,7 +146,7 @@ function appendStatement(entry: AnyTraceInput, gate?: string) {
     prevHash: row.trace_prev_hash,
     hash: row.trace_hash,
   });
-  return { ctes, toRow };
+  return { values, toRow };
 }
 
 /** What a statement built on `traceAppendCtes` selects from `trace_ins` (it also queues the NOTIFY). */
@@ -128,10 +164,14 @@ type AnyTraceInput = {
   data?: Record<string, unknown>;
 };
 
+/** An append on its own (in the caller's transaction): built once, bound to each entry's values. */
+let appendAlone: SQL | undefined;
+
 /** Appends one entry in `exec`'s transaction (see the invariants above) and returns it as stored. */
 export async function appendTrace(exec: Executor, entry: TraceInput): Promise<TraceRow>;
 export async function appendTrace(exec: Executor, entry: AnyTraceInput): Promise<TraceRow> {
-  const { ctes, toRow } = appendStatement(entry);
-  const result = await exec.execute(sql`WITH ${ctes} SELECT ${TRACE_RETURNING} FROM trace_ins`);
+  const { values, toRow } = appendValues(entry);
+  appendAlone ??= sql`WITH ${appendTemplate()} SELECT ${TRACE_RETURNING} FROM trace_ins`;
+  const result = await exec.execute(bindPlaceholders(appendAlone, { ...values }));
   return toRow((result as unknown as { rows: AppendedRow[] }).rows[0]!);
 }

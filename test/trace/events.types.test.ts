@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { expect, test } from "vitest";
 import type { Executor } from "../../src/db/client.js";
-import { appendTrace, traceAppendCtes } from "../../src/trace/trace.append.js";
+import { appendTrace, traceAppendValues } from "../../src/trace/trace.append.js";
 import {
   EPHEMERAL_EVENT_NAMES,
   TRACE_EVENT_NAMES,
@@ -42,9 +42,9 @@ async function refusals(tx: Executor) {
   // @ts-expect-error an ephemeral event is never stored
   await appendTrace(tx, { event: "agent.heartbeat", actor: "x", data: {} });
 
-  // The single-statement builder takes the same union.
+  // The single-statement values take the same union.
   // @ts-expect-error an unknown event
-  traceAppendCtes({ event: "task.reportd", actor: "x", data: { outputs: {}, logs_added: 0 } }, "upd");
+  traceAppendValues({ event: "task.reportd", actor: "x", data: { outputs: {}, logs_added: 0 } });
   // @ts-expect-error wrong data
   const wrong: TraceInput = { event: "task.reported", actor: "x", data: { n: 1 } };
   return wrong;
