@@ -103,6 +103,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     // An idle client that loses its connection must not crash the process.
     pool.on("error", () => {});
     const namer = createStatementNamer();
+    const textOfName = new Map<string, string>();
     pool.on("connect", (client) => namer.attach(client));
     const db = drizzlePg(pool, { schema }) as unknown as Db;
     return {
@@ -114,8 +115,16 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
         const r = await pool.query(sql, params);
         return r.rows as T[];
       },
+      // The pool's namer (pg-named.ts) names the statement by its text, as every parameterized one, and stops
+      // naming a text whose cached plan went stale (0A000); the caller's name is held to its text, as on PGlite.
       async queryNamed<T>(name: string, sql: string, params: unknown[]) {
-        return (await pool.query({ name, text: sql, values: params })).rows as T[];
+        const known = textOfName.get(name);
+        if (known !== undefined && known !== sql)
+          throw new Error(`prepared statement ${name} already stands for another text`);
+        const rows = (await pool.query({ text: sql, values: params })).rows as T[];
+        // Taken only by a text that ran.
+        if (known === undefined) textOfName.set(name, sql);
+        return rows;
       },
       async close() {
         await pool.end();

@@ -1,9 +1,10 @@
-// Prepared statements for hot reads. On PostgreSQL a named statement is parsed and planned once per pool
-// connection and then only bound and executed (planning the task reads costs several times their execution);
-// on both backends the SQL text is built once instead of on every request. A statement is kept per executor
-// (the database, or an open transaction) and name; one name always stands for one SQL text, which is what
-// node-postgres requires of names on a connection.
-import { fillPlaceholders, is, Param, Placeholder, SQL, type Query } from "drizzle-orm";
+// Prepared statements for hot paths. A named statement is parsed and planned once per connection (each pool
+// connection on PostgreSQL, PGlite's one connection) and then only bound and executed (planning the task reads
+// costs several times their execution), and its SQL text is built once instead of on every request:
+// `prepared` keeps a Drizzle query-builder statement per executor (the database, or an open transaction) and
+// name; `compiledQuery` keeps a raw statement's text once per process. One name always stands for one SQL
+// text, which is what node-postgres requires of names on a connection.
+import { fillPlaceholders, type Query, type SQL } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
 import type { Database, Executor } from "./client.js";
 
@@ -35,10 +36,12 @@ const dialect = new PgDialect();
  */
 export function compiledQuery<T, V extends Record<string, unknown>>(name: string, build: () => SQL) {
   let compiled: Query | undefined;
-  return (database: Database, values: V): Promise<T[]> => {
-    compiled ??= dialect.sqlToQuery(build());
-    return database.queryNamed<T>(name, compiled.sql, fillPlaceholders(compiled.params, values));
-  };
+  const query = () => (compiled ??= dialect.sqlToQuery(build()));
+  const run = (database: Database, values: V): Promise<T[]> =>
+    database.queryNamed<T>(name, query().sql, fillPlaceholders(query().params, values));
+  /** The statement's text and its parameters for these values (to EXPLAIN it, say). */
+  run.bound = (values: V) => ({ text: query().sql, params: fillPlaceholders(query().params, values) });
+  return run;
 }
 
 /** A raw statement whose text varies (optional filters): an ordinary parameterized query on both backends. */
@@ -46,21 +49,4 @@ export async function runQuery<T>(database: Database, query: SQL): Promise<T[]> 
   const q = dialect.sqlToQuery(query);
   if (database.pool) return (await database.pool.query({ text: q.sql, values: q.params })).rows as T[];
   return database.query<T>(q.sql, q.params);
-}
-
-/**
- * The template with each placeholder replaced by its value as a parameter: a statement written once for
- * `compiledQuery` run where a prepared statement cannot be (inside a transaction, on Drizzle's executor).
- */
-export function bindPlaceholders(template: SQL, values: Record<string, unknown>): SQL {
-  return new SQL(
-    template.queryChunks.map((c) =>
-      is(c, Placeholder) ? new Param(valueOf(values, c.name)) : is(c, SQL) ? bindPlaceholders(c, values) : c,
-    ),
-  );
-}
-
-function valueOf(values: Record<string, unknown>, name: string) {
-  if (!(name in values)) throw new Error(`no value for placeholder ${name}`);
-  return values[name];
 }

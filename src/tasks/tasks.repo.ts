@@ -19,6 +19,7 @@ import {
   traceAppendCtes,
   traceAppendValues,
   type AppendedRow,
+  type AppendValues,
   type TraceInput,
   type TraceRow,
 } from "../trace/trace.append.js";
@@ -133,7 +134,10 @@ export async function findTaskViewWithLogs(exec: Executor, ref: Ref, n: number) 
 }
 
 /** `updated_at` to the microsecond, as text: the version a report's single statement is conditional on. */
-const versionSql = sql<string>`(extract(epoch from ${tasks.updatedAt}) * 1000000)::bigint::text`;
+const versionOfRow = sql`(extract(epoch from ${tasks.updatedAt}) * 1000000)::bigint`;
+const versionSql = sql<string>`${versionOfRow}::text`;
+/** The condition of a one-statement write: the task row is still at the version the caller read. */
+const atVersion = sql`${versionOfRow} = ${sql.placeholder("version")}::bigint`;
 
 /** The task and its version, one prepared statement: the read a progress report starts with. */
 export async function findTaskViewVersion(exec: Executor, ref: Ref) {
@@ -167,15 +171,37 @@ type ReportRow = AppendedRow & {
 
 const ph = (name: string) => sql.placeholder(name);
 
+type ReportValues = {
+  id: number;
+  status: TaskStatus;
+  version: string;
+  latest: number;
+  outputs?: string;
+  lines: string;
+  chunks: string;
+};
+type MoveValues = { id: number; from: TaskStatus; to: TaskStatus; version: string; latest: number };
+type CreateValues = {
+  task_id: string;
+  mission_id: number;
+  objective: string;
+  status: TaskStatus;
+  agent_id: number | null;
+  sprint_id: number | null;
+  priority: number | null;
+  outputs: string;
+  required_capabilities: string;
+};
+
 /** A progress report's statement, with (`merging`) or without outputs to merge: compiled once each. */
 const reportStatement = (merging: boolean) =>
-  compiledQuery<ReportRow, Record<string, unknown>>(merging ? "task_report_merge" : "task_report", () => {
+  compiledQuery<ReportRow, AppendValues & ReportValues>(merging ? "task_report_merge" : "task_report", () => {
     const merge = merging ? sql`outputs = outputs || ${ph("outputs")}::jsonb,` : sql``;
     return sql`
     WITH upd AS (
       UPDATE tasks SET ${merge} updated_at = now()
       WHERE id = ${ph("id")} AND status = ${ph("status")}
-        AND (extract(epoch FROM updated_at) * 1000000)::bigint = ${ph("version")}::bigint
+        AND ${atVersion}
       RETURNING id, outputs, (extract(epoch FROM updated_at) * 1000)::bigint::text AS updated_ms
     ), new_logs AS (
       INSERT INTO task_logs (task_id, message, level, timestamp)
@@ -207,7 +233,6 @@ export async function applyReport(database: Database, w: ReportWrite) {
   const { values, toRow } = traceAppendValues(w.trace);
   const merging = Object.keys(w.outputs).length > 0;
   const rows = await (merging ? reportMerging : reportKeeping)(database, {
-    ...values,
     id: w.id,
     status: w.status,
     version: w.version,
@@ -215,6 +240,7 @@ export async function applyReport(database: Database, w: ReportWrite) {
     ...(merging ? { outputs: JSON.stringify(w.outputs) } : {}),
     lines: JSON.stringify(w.logs.map((l) => ({ message: l.message, level: l.level, at: l.at.toISOString() }))),
     chunks: liveLogChunks(w.logs.map((l) => ({ message: l.message, level: l.level, timestamp: l.at }))),
+    ...values,
   });
   const row = rows[0];
   if (!row) return undefined;
@@ -238,13 +264,13 @@ export interface MoveWrite {
 
 type MoveRow = AppendedRow & { updated_at: string; logs: LogJson[] };
 
-const moveStatement = compiledQuery<MoveRow, Record<string, unknown>>(
+const moveStatement = compiledQuery<MoveRow, AppendValues & MoveValues>(
   "task_move",
   () => sql`
     WITH upd AS (
       UPDATE tasks SET status = ${ph("to")}, updated_at = now()
       WHERE id = ${ph("id")} AND status = ${ph("from")}
-        AND (extract(epoch FROM updated_at) * 1000000)::bigint = ${ph("version")}::bigint
+        AND ${atVersion}
       RETURNING id, ${isoText(sql`updated_at`)} AS updated_at
     ), ${traceAppendCtes("upd")}
     SELECT upd.updated_at, ${latestLogsJson(ph("id"), ph("latest"))} AS logs, ${TRACE_RETURNING}
@@ -260,21 +286,27 @@ const moveStatement = compiledQuery<MoveRow, Record<string, unknown>>(
 export async function applyMove(database: Database, w: MoveWrite) {
   const { values, toRow } = traceAppendValues(w.trace);
   const rows = await moveStatement(database, {
-    ...values,
     id: w.id,
     from: w.from,
     to: w.to,
     version: w.version,
     latest: w.latest,
+    ...values,
   });
   const row = rows[0];
   if (!row) return undefined;
   return { updatedAt: new Date(row.updated_at), logs: logRowsOf(w.id, row.logs), trace: toRow(row) };
 }
 
-type CreatedRow = AppendedRow & { id: number; inserted_at: string; updated_at: string };
+type CreatedRow = AppendedRow & {
+  id: number;
+  outputs: Record<string, unknown>;
+  required_capabilities: string[];
+  inserted_at: string;
+  updated_at: string;
+};
 
-const createStatement = compiledQuery<CreatedRow, Record<string, unknown>>(
+const createStatement = compiledQuery<CreatedRow, AppendValues & CreateValues>(
   "task_create",
   () => sql`
     WITH ins AS (
@@ -283,9 +315,9 @@ const createStatement = compiledQuery<CreatedRow, Record<string, unknown>>(
       VALUES (${ph("task_id")}, ${ph("mission_id")}, ${ph("objective")}, ${ph("status")}, ${ph("agent_id")}::integer,
               ${ph("sprint_id")}::integer, ${ph("priority")}::integer, ${ph("outputs")}::jsonb,
               ${ph("required_capabilities")}::jsonb)
-      RETURNING id, inserted_at, updated_at
+      RETURNING id, outputs, required_capabilities, inserted_at, updated_at
     ), ${traceAppendCtes("ins")}
-    SELECT ins.id, ${isoText(sql`ins.inserted_at`)} AS inserted_at, ${isoText(sql`ins.updated_at`)} AS updated_at,
+    SELECT ins.id, ins.outputs, ins.required_capabilities, ${isoText(sql`ins.inserted_at`)} AS inserted_at, ${isoText(sql`ins.updated_at`)} AS updated_at,
       ${TRACE_RETURNING}
     FROM ins, trace_ins`,
 );
@@ -304,7 +336,6 @@ export async function insertTaskTraced(
   const capabilities = v.requiredCapabilities ?? [];
   const status = v.status ?? TASK.pending;
   const rows = await createStatement(database, {
-    ...values,
     task_id: v.taskId,
     mission_id: v.missionId,
     objective: v.objective,
@@ -314,6 +345,7 @@ export async function insertTaskTraced(
     priority: v.priority ?? null,
     outputs: JSON.stringify(outputs),
     required_capabilities: JSON.stringify(capabilities),
+    ...values,
   });
   const r = rows[0]!;
   const row: TaskRow = {
@@ -325,8 +357,9 @@ export async function insertTaskTraced(
     agentId: v.agentId ?? null,
     sprintId: v.sprintId ?? null,
     priority: v.priority ?? null,
-    outputs,
-    requiredCapabilities: capabilities,
+    // As stored: jsonb orders an object's keys its own way, and a read returns them so.
+    outputs: r.outputs,
+    requiredCapabilities: r.required_capabilities,
     insertedAt: new Date(r.inserted_at),
     updatedAt: new Date(r.updated_at),
   };
@@ -397,14 +430,19 @@ const summarySelect = sql`SELECT ${tasks.id} AS id, ${tasks.taskId} AS task_id, 
 const missionByKey = (key: string | ReturnType<typeof sql.placeholder>) =>
   sql`(SELECT ${missions.id} FROM ${missions} WHERE ${missions.missionId} = ${key})`;
 
+// The page as a range of the (mission_id, id) index, written as a row comparison: with `mission_id = $1 AND
+// id > $2` the plan PostgreSQL caches for the statement (not knowing the mission) may walk the primary key in
+// id order and filter on the mission instead, reading every later task of every other mission; measured with
+// 40,000 tasks of another mission after the listed ones: the last page 18.9 ms that way, 0.17 ms on the index.
 const missionPage = (mission: SQL) =>
-  sql`${summarySelect} WHERE ${tasks.missionId} = ${mission} AND ${tasks.id} > ${sql.placeholder("after")}
-    ORDER BY ${tasks.id} LIMIT ${sql.placeholder("limit")}`;
+  sql`${summarySelect} WHERE (${tasks.missionId}, ${tasks.id}) > (${mission}, ${sql.placeholder("after")})
+    AND ${tasks.missionId} = ${mission} ORDER BY ${tasks.missionId}, ${tasks.id} LIMIT ${sql.placeholder("limit")}`;
 type MissionPageValues = { mission: Ref; after: number; limit: number };
-const missionPageByKey = compiledQuery<TaskSummaryRow, MissionPageValues>("task_summaries_of_mission_by_key", () =>
-  missionPage(missionByKey(sql.placeholder("mission"))),
+export const missionPageByKey = compiledQuery<TaskSummaryRow, MissionPageValues>(
+  "task_summaries_of_mission_by_key",
+  () => missionPage(missionByKey(sql.placeholder("mission"))),
 );
-const missionPageById = compiledQuery<TaskSummaryRow, MissionPageValues>("task_summaries_of_mission_by_id", () =>
+export const missionPageById = compiledQuery<TaskSummaryRow, MissionPageValues>("task_summaries_of_mission_by_id", () =>
   missionPage(sql`${sql.placeholder("mission")}`),
 );
 

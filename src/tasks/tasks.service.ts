@@ -2,7 +2,9 @@
 // - A task's status changes only through `transitionTask`, which checks the move against the state
 //   machine (tasks.state.ts), applies it as a conditional update on the status it read (so of two racing
 //   moves exactly one wins and the other is 422), and writes the `task.status_changed` entry in the same
-//   transaction. A task is created only as `pending`.
+//   transaction; or, for a PATCH that is a plain move (`moveEffects`: nothing to do but the row and its
+//   entry), through `repo.applyMove`: one statement conditional on the version read, which writes nothing
+//   when the task changed since, and then `transitionTask` decides. A task is created only as `pending`.
 // - Every change writes its trace entry in the transaction that makes it; a request that fails (422, 403,
 //   a vetoed approve) changes nothing: no status, no outputs, no logs, no entry.
 // - Trace entries name records by key: `agent_id`, `sprint_id` and `requirement_ids` in `data` are keys.
@@ -74,7 +76,28 @@ export interface TransitionOptions {
 }
 
 /**
- * The one way a task's status changes, inside the caller's transaction. Staying in the same status is
+ * What a legal move does besides changing the task's row and writing its entry. `leavesOpenSet`: the task's
+ * branch is out of play, so its conflicts go with the move and the tasks it listed drop it (conflicts.ts);
+ * `clearsConflicts`: it had conflicts recorded; `endsRun`: leaving `in_progress` ends a delivered webhook
+ * run, whose token is revoked. A move with none of these is plain: one statement can make it.
+ */
+function moveEffects(task: Pick<repo.TaskView, "status" | "outputs">, to: TaskStatus) {
+  const leavesOpenSet = isOpenForConflicts(task.status) && !isOpenForConflicts(to);
+  return {
+    leavesOpenSet,
+    clearsConflicts: leavesOpenSet && task.outputs.conflicts !== undefined,
+    endsRun: task.status === TASK.in_progress && to !== TASK.in_progress,
+  };
+}
+
+function isPlainMove(task: Pick<repo.TaskView, "status" | "outputs">, to: TaskStatus, via: TransitionVia) {
+  if (task.status === to || moveError(task.status, to, via) !== null) return false;
+  const e = moveEffects(task, to);
+  return !e.clearsConflicts && !e.endsRun;
+}
+
+/**
+ * The way a task's status changes inside the caller's transaction (the other is a plain move's statement). Staying in the same status is
  * legal and writes no `task.status_changed` entry. Throws 422 (`status`) on an illegal move or when the
  * task moved concurrently; nothing has been written then.
  */
@@ -90,11 +113,10 @@ export async function transitionTask(
   if (err) throw Invalid.field("status", err);
   const merges = opts.outputs !== undefined && Object.keys(opts.outputs).length > 0;
   if (from === to && !merges && !opts.touch) return task;
-  // Leaving the open set (any move: a failed run, a mission's end, a PATCH, an approval): the task's branch is
-  // out of play, so its conflicts go with the move, and the tasks it listed drop it (conflicts.ts).
-  const leaving = isOpenForConflicts(from) && !isOpenForConflicts(to);
+  // Leaving the open set (any move: a failed run, a mission's end, a PATCH, an approval).
+  const { leavesOpenSet: leaving, clearsConflicts } = moveEffects(task, to);
   const had = leaving ? conflictsOf(task.outputs) : [];
-  const outputs = leaving && task.outputs.conflicts !== undefined ? { ...opts.outputs, conflicts: [] } : opts.outputs;
+  const outputs = clearsConflicts ? { ...opts.outputs, conflicts: [] } : opts.outputs;
   const moved = await repo.moveTaskStatus(tx, task.id, from, to, outputs);
   if (!moved) throw Invalid.field("status", `task changed concurrently; it is no longer ${from}`);
   if (from !== to) await appendTrace(tx, statusChangedEntry(task, actor, to, opts));
@@ -122,17 +144,6 @@ function statusChangedEntry(
       via: opts.via,
     },
   };
-}
-
-/**
- * A legal move that writes nothing but the task's status and its entry: not a no-op, not leaving
- * `in_progress` (which ends a delivered run: its token is revoked) and not leaving the open set with
- * conflicts recorded (they are cleared, and the peers they name updated).
- */
-function isPlainMove(task: Pick<repo.TaskView, "status" | "outputs">, to: TaskStatus, via: TransitionVia) {
-  if (task.status === to || task.status === TASK.in_progress || moveError(task.status, to, via) !== null) return false;
-  const leaving = isOpenForConflicts(task.status) && !isOpenForConflicts(to);
-  return !(leaving && task.outputs.conflicts !== undefined);
 }
 
 /**
@@ -238,8 +249,9 @@ export async function createTaskInTx(tx: Executor, actor: string, n: NewTask): P
 async function createTaskAlone(
   database: Database,
   actor: string,
-  n: NewTask & { requirements: [] },
+  task: Omit<NewTask, "requirements">,
 ): Promise<repo.TaskView> {
+  const n: NewTask = { ...task, requirements: [] };
   const { row } = await repo.insertTaskTraced(database, newTaskRow(n), createdEntry(actor, n));
   return viewOf(row, n);
 }
@@ -330,8 +342,7 @@ export function createTasksService({
    */
   async function move(tx: Executor, task: repo.TaskView, to: TaskStatus, actor: string, opts: TransitionOptions) {
     const moved = await transitionTask(tx, task, to, actor, opts);
-    if (task.status === TASK.in_progress && moved.status !== TASK.in_progress && tokens)
-      await tokens.revokeDeliveredRunTokens(tx, task.id);
+    if (tokens && moveEffects(task, moved.status).endsRun) await tokens.revokeDeliveredRunTokens(tx, task.id);
     return moved;
   }
   /** Approves of one task run one at a time in this process, so a pre-completion step runs once. */
@@ -342,6 +353,14 @@ export function createTasksService({
     const t = ref === null ? undefined : await repo.findTaskView(exec, ref, opts);
     if (!t) throw new NotFound();
     return t;
+  }
+
+  /** The task and its version, outside any transaction: what a one-statement write is conditional on. */
+  async function loadVersioned(idRaw: string) {
+    const ref = parseRef(idRaw);
+    const found = ref === null ? undefined : await repo.findTaskViewVersion(db, ref);
+    if (!found) throw new NotFound();
+    return found;
   }
 
   async function loadMission(exec: Executor, idRaw: string) {
@@ -406,38 +425,29 @@ export function createTasksService({
 
   async function create(missionRaw: string, input: TaskCreate, by: Principal) {
     const taskId = input.task_id ?? generateKey("task");
+    // The mission's 404 comes before the references' 422.
+    const read = async (exec: Executor): Promise<NewTask> => {
+      const mission = await loadMission(exec, missionRaw);
+      const refs = await resolveRefs(exec, input);
+      return {
+        taskId,
+        mission,
+        objective: input.objective,
+        agent: refs.agent ?? null,
+        sprint: refs.sprint ?? null,
+        requirements: refs.requirements ?? [],
+        priority: input.priority ?? null,
+        outputs: input.outputs ?? {},
+        requiredCapabilities: input.required_capabilities ?? [],
+      };
+    };
     try {
-      if (input.requirement_ids === undefined || input.requirement_ids.length === 0) {
-        const mission = await loadMission(db, missionRaw);
-        const refs = await resolveRefs(db, input);
-        const view = await createTaskAlone(database, by.actor, {
-          taskId,
-          mission,
-          objective: input.objective,
-          agent: refs.agent ?? null,
-          sprint: refs.sprint ?? null,
-          requirements: [],
-          priority: input.priority ?? null,
-          outputs: input.outputs ?? {},
-          requiredCapabilities: input.required_capabilities ?? [],
-        });
-        return taskToApi(view, []);
-      }
-      const view = await db.transaction(async (tx) => {
-        const mission = await loadMission(tx, missionRaw);
-        const refs = await resolveRefs(tx, input);
-        return createTaskInTx(tx, by.actor, {
-          taskId,
-          mission,
-          objective: input.objective,
-          agent: refs.agent ?? null,
-          sprint: refs.sprint ?? null,
-          requirements: refs.requirements ?? [],
-          priority: input.priority ?? null,
-          outputs: input.outputs ?? {},
-          requiredCapabilities: input.required_capabilities ?? [],
-        });
-      });
+      // Requirements can be deleted, so a task linked to some is made in one transaction with its links; any
+      // other in one statement after its mission, agent and sprint are read (never deleted).
+      const view =
+        input.requirement_ids !== undefined && input.requirement_ids.length > 0
+          ? await db.transaction(async (tx) => createTaskInTx(tx, by.actor, await read(tx)))
+          : await createTaskAlone(database, by.actor, await read(db));
       return taskToApi(view, []);
     } catch (err) {
       if (isUniqueViolation(err)) throw Invalid.field("task_id", "has already been taken");
@@ -507,9 +517,7 @@ export function createTasksService({
   async function moveAlone(idRaw: string, input: TaskUpdate, by: Principal) {
     const to = input.status;
     if (to === undefined || Object.values(input).filter((v) => v !== undefined).length !== 1) return undefined;
-    const ref = parseRef(idRaw);
-    const found = ref === null ? undefined : await repo.findTaskViewVersion(db, ref);
-    if (!found) throw new NotFound();
+    const found = await loadVersioned(idRaw);
     const cur = found.view;
     if (!isPlainMove(cur, to, "update")) return undefined;
     const done = await repo.applyMove(database, {
@@ -626,9 +634,7 @@ export function createTasksService({
     const actions = reportedActions(outputs);
     const guarded = actions !== null && actions.length > 0 && checkReportedActions !== undefined;
     if (adds && !guarded) {
-      const ref = parseRef(idRaw);
-      const found = ref === null ? undefined : await repo.findTaskViewVersion(db, ref);
-      if (!found) throw new NotFound();
+      const found = await loadVersioned(idRaw);
       const cur = found.view;
       if (checkReport(cur, input, outputs, by) === cur.status) {
         const done = await repo.applyReport(database, {

@@ -1,5 +1,6 @@
 // The task state machine: the only definition of which status moves are legal, exactly the contract's
-// table. Pure; the tasks service's `transition` is the only code that writes a task's status.
+// table. Pure; the tasks service's `transitionTask` and its plain-move statement are the only code that writes a
+// task's status.
 export const TASK_STATUSES = [
   "pending",
   "in_progress",

@@ -1,5 +1,6 @@
-// Every change writes exactly one trace entry through `appendTrace`, on the same executor (transaction) as
-// the change itself, so an acknowledged change always has its entry and a rolled-back one never does.
+// Every change writes exactly one trace entry in the same transaction as the change itself (`appendTrace` on
+// the change's executor, or the append's CTEs in the change's own statement), so an acknowledged change always
+// has its entry and a rolled-back one never does.
 //
 // Invariants of the hash chain (format in canonical.ts):
 // - Each entry's `prev_hash` is the `hash` of the entry before it in its chain (the mission's, or the global
@@ -15,15 +16,16 @@
 //   `until` is a prefix of the chain.
 // - The statement also queues a NOTIFY with the new id; PostgreSQL (and PGlite) deliver it only when the
 //   transaction commits, which is what wakes the live event stream (events.bus.ts).
-// - There is one way to build that statement, `traceAppendCtes`: `appendTrace` runs it alone, and a caller
-//   that must change a record and append in one statement (tasks.repo's report) splices the same CTEs.
+// - There is one way to build that statement, `appendCtes`: `appendTrace` runs it alone with the entry's values
+//   as parameters, and a caller that must change a record and append in one statement (tasks.repo's report,
+//   status move and create) splices the same CTEs with placeholders (`traceAppendCtes`) into a statement
+//   compiled once, and fills them with `traceAppendValues(entry)`.
 // - Only the events of trace.events.ts, each with its data shape, can be appended.
 //
 // Keep appends late in a transaction: the chain stays locked from the append to the commit. A transaction
 // appending to two chains takes two head locks; code paths doing so should take them in one order
 // (mission chain first, then the global one) so two such transactions cannot deadlock.
-import { sql, type SQL } from "drizzle-orm";
-import { bindPlaceholders } from "../db/prepared.js";
+import { sql } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
 import { GENESIS, contentAround, sqlIsoMillis, toJsonValue } from "./canonical.js";
 import type { traceEntries } from "../db/schema/index.js";
@@ -64,7 +66,7 @@ export interface AppendedRow {
  * make a conditional change and its trace entry at once, with nothing written when the condition fails.
  */
 export function traceAppendCtes(gate?: string) {
-  return appendTemplate(gate);
+  return appendCtes((name) => sql.placeholder(name), gate);
 }
 
 /** The values of `traceAppendCtes`' placeholders for this entry, and how to read the appended row back. */
@@ -72,35 +74,36 @@ export function traceAppendValues(entry: TraceInput) {
   return appendValues(entry);
 }
 
-const p = (name: keyof AppendValues) => sql.placeholder(name);
-
-/** The one builder of an append (see `traceAppendCtes`); callers reach it only through the typed entry points. */
-function appendTemplate(gate?: string) {
+/**
+ * The one builder of an append (see `traceAppendCtes`); `v` gives each value's place in the text: a placeholder,
+ * or the value itself as a parameter. Callers reach it only through the typed entry points.
+ */
+function appendCtes(v: (name: keyof AppendValues) => unknown, gate?: string) {
   const from = gate === undefined ? sql`` : sql` FROM ${sql.identifier(gate)}`;
   return sql`
     trace_head AS (
       INSERT INTO trace_chains AS c (chain, prev_hash, head_hash, head_at, length)
-      SELECT ${p("trace_chain")}::text, ${GENESIS}::text,
-             encode(sha256(convert_to(${GENESIS}::text || ${p("trace_before")}::text || ${sql.raw(sqlIsoMillis(NOW_MS))} || ${p("trace_after")}::text, 'UTF8')), 'hex'),
+      SELECT ${v("trace_chain")}::text, ${GENESIS}::text,
+             encode(sha256(convert_to(${GENESIS}::text || ${v("trace_before")}::text || ${sql.raw(sqlIsoMillis(NOW_MS))} || ${v("trace_after")}::text, 'UTF8')), 'hex'),
              ${sql.raw(NOW_MS)}, 1${from}
       ON CONFLICT (chain) DO UPDATE
         SET prev_hash = c.head_hash,
-            head_hash = encode(sha256(convert_to(c.head_hash || ${p("trace_before")}::text || ${sql.raw(sqlIsoMillis(NEXT_AT))} || ${p("trace_after")}::text, 'UTF8')), 'hex'),
+            head_hash = encode(sha256(convert_to(c.head_hash || ${v("trace_before")}::text || ${sql.raw(sqlIsoMillis(NEXT_AT))} || ${v("trace_after")}::text, 'UTF8')), 'hex'),
             head_at = ${sql.raw(NEXT_AT)},
             length = c.length + 1
       RETURNING c.prev_hash, c.head_hash, c.head_at
     ), trace_ins AS (
       INSERT INTO trace_entries (at, event, actor, mission_id, task_id, agent_id, data, prev_hash, hash)
-      SELECT trace_head.head_at, ${p("trace_event")}::text, ${p("trace_actor")}::text, ${p("trace_mission")}::text,
-             ${p("trace_task")}::text, ${p("trace_agent")}::text, ${p("trace_data")}::jsonb, trace_head.prev_hash,
+      SELECT trace_head.head_at, ${v("trace_event")}::text, ${v("trace_actor")}::text, ${v("trace_mission")}::text,
+             ${v("trace_task")}::text, ${v("trace_agent")}::text, ${v("trace_data")}::jsonb, trace_head.prev_hash,
              trace_head.head_hash
       FROM trace_head
       RETURNING id, at, prev_hash, hash
     )`;
 }
 
-/** What fills the placeholders of `appendTemplate`. */
-export interface AppendValues {
+/** What fills the placeholders of `traceAppendCtes`. */
+export type AppendValues = {
   trace_chain: string;
   trace_before: string;
   trace_after: string;
@@ -110,7 +113,7 @@ export interface AppendValues {
   trace_task: string | null;
   trace_agent: string | null;
   trace_data: string;
-}
+};
 
 function appendValues(entry: AnyTraceInput) {
   const data = toJsonValue(markChannel(entry.actor, entry.data ?? {}));
@@ -164,14 +167,12 @@ type AnyTraceInput = {
   data?: Record<string, unknown>;
 };
 
-/** An append on its own (in the caller's transaction): built once, bound to each entry's values. */
-let appendAlone: SQL | undefined;
-
 /** Appends one entry in `exec`'s transaction (see the invariants above) and returns it as stored. */
 export async function appendTrace(exec: Executor, entry: TraceInput): Promise<TraceRow>;
 export async function appendTrace(exec: Executor, entry: AnyTraceInput): Promise<TraceRow> {
   const { values, toRow } = appendValues(entry);
-  appendAlone ??= sql`WITH ${appendTemplate()} SELECT ${TRACE_RETURNING} FROM trace_ins`;
-  const result = await exec.execute(bindPlaceholders(appendAlone, { ...values }));
+  const result = await exec.execute(
+    sql`WITH ${appendCtes((name) => values[name])} SELECT ${TRACE_RETURNING} FROM trace_ins`,
+  );
   return toRow((result as unknown as { rows: AppendedRow[] }).rows[0]!);
 }

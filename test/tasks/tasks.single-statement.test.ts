@@ -66,6 +66,27 @@ describe("create in one statement", () => {
     expect(await verify()).toMatchObject({ valid: true });
   });
 
+  test("an unknown mission is 404 even when the agent named is unknown too (the mission is read first)", async () => {
+    const r = await t.json("POST", "/api/missions/no-such-mission/tasks", {
+      body: { objective: "o", agent_id: "no-such-agent" },
+    });
+    expect(r.status).toBe(404);
+    expect(r.body).toEqual({ errors: { detail: "Not Found" } });
+    const bad = await t.json("POST", `/api/missions/${missionKey}/tasks`, {
+      body: { objective: "o", agent_id: "no-such-agent", sprint_id: "no-such-sprint" },
+    });
+    expect(bad.status).toBe(422);
+    expect(bad.body).toEqual({ errors: { agent_id: ["does not exist"], sprint_id: ["does not exist"] } });
+  });
+
+  test("the answer's outputs are as stored: the same object, key for key in order, as a read returns", async () => {
+    const r = await t.json("POST", `/api/missions/${missionKey}/tasks`, {
+      body: { objective: "o", outputs: { zeta: 1, a: 2, mid: { y: 1, b: 2 } } },
+    });
+    expect(r.status).toBe(201);
+    expect(JSON.stringify(r.body.data.outputs)).toBe(JSON.stringify((await get(r.body.data.id)).outputs));
+  });
+
   test("a taken task_id: 422 and nothing written, not even a trace entry", async () => {
     const other = (await createMission(t)).mission_id;
     const key = uniq("dup");
@@ -141,7 +162,17 @@ describe("a status change in one statement", () => {
       actor: "test",
       data: { from: "in_progress", to: "blocked", via: "update" },
     });
-    expect(done.trace.id).toBeGreaterThan(0);
+    // What the statement returns is the entry as stored.
+    const [stored] = await t.database.query<{ id: number; prev_hash: string; hash: string; at: Date }>(
+      "SELECT id::int AS id, prev_hash, hash, at FROM trace_entries WHERE task_id = $1 ORDER BY id DESC LIMIT 1",
+      [task.task_id],
+    );
+    expect(stored).toEqual({
+      id: done.trace.id,
+      prev_hash: done.trace.prevHash,
+      hash: done.trace.hash,
+      at: done.trace.at,
+    });
     expect(await verify()).toMatchObject({ valid: true });
   });
 
