@@ -6,6 +6,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createTestContext, waitFor, type TestContext } from "../harness.js";
+import type { startWebhookReceiver } from "../fixtures/webhook-receiver.js";
+
+type WebhookReceiver = Awaited<ReturnType<typeof startWebhookReceiver>>;
 
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/agents");
 const agentCmd = (file: string) => [process.execPath, path.join(fixtures, file)];
@@ -371,13 +374,22 @@ describe("execute: errors and access", () => {
 });
 
 describe("webhook adapter", () => {
-  test("POSTs the task signed with the secret and the run token; 2xx → in_progress; the remote agent reports", async () => {
+  /** A task of a webhook agent, executed: delivered (202) and in progress, with `fn` run while the receiver is up. */
+  async function delivered(fn: (run: { key: string; missionKey: string; hook: WebhookReceiver }) => Promise<void>) {
     const hook = await (await import("../fixtures/webhook-receiver.js")).startWebhookReceiver("s3cret", [202]);
     try {
       const { missionKey, agentKey } = await setup({ url: hook.url, secret: "s3cret" }, { adapter: "webhook" });
       const key = await createTask(missionKey, { agent_id: agentKey });
       await t.json("POST", `/api/tasks/${key}/execute`);
       await waitStatus(key, "in_progress");
+      await fn({ key, missionKey, hook });
+    } finally {
+      await hook.close();
+    }
+  }
+
+  test("POSTs the task signed with the secret and the run token; 2xx → in_progress; the remote agent reports", async () => {
+    await delivered(async ({ key, missionKey, hook }) => {
       expect(hook.deliveries).toHaveLength(1);
       const d = hook.deliveries[0]!;
       expect(d.signatureValid).toBe(true);
@@ -406,27 +418,18 @@ describe("webhook adapter", () => {
         (await t.json("POST", `/api/tasks/${key}/report`, { token, body: { progress: { logs: [{ message: "x" }] } } }))
           .status,
       ).toBe(401);
-    } finally {
-      await hook.close();
-    }
+    });
   });
 
   test("a member's PATCH moving the task out of in_progress ends the run's token too", async () => {
-    const hook = await (await import("../fixtures/webhook-receiver.js")).startWebhookReceiver("s3cret", [202]);
-    try {
-      const { missionKey, agentKey } = await setup({ url: hook.url, secret: "s3cret" }, { adapter: "webhook" });
-      const key = await createTask(missionKey, { agent_id: agentKey });
-      await t.json("POST", `/api/tasks/${key}/execute`);
-      await waitStatus(key, "in_progress");
+    await delivered(async ({ key, hook }) => {
       const token = String(hook.deliveries[0]!.headers.authorization).replace(/^Bearer /, "");
       expect((await t.json("GET", `/api/tasks/${key}`, { token })).status).toBe(200);
       const moved = await t.json("PATCH", `/api/tasks/${key}`, { body: { status: "blocked" } });
       expect(moved.status).toBe(200);
       expect(moved.body.data.status).toBe("blocked");
       expect((await t.json("GET", `/api/tasks/${key}`, { token })).status).toBe(401);
-    } finally {
-      await hook.close();
-    }
+    });
   });
 
   test("non-2xx answers are retried with backoff; success on the third try", async () => {
