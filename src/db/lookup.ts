@@ -1,10 +1,20 @@
-import { eq, type SQL } from "drizzle-orm";
+import { eq, sql, type SQL } from "drizzle-orm";
 import type { PgColumn } from "drizzle-orm/pg-core";
 import type { Ref } from "../core/ids.js";
 
 /** `id = ref` for an integer reference, `key = ref` for a string one. */
 export function refWhere(idCol: PgColumn, keyCol: PgColumn, ref: Ref): SQL {
   return typeof ref === "number" ? eq(idCol, ref) : eq(keyCol, ref);
+}
+
+/** Which column a reference names: a prepared lookup is one statement per kind. */
+export function refKind(ref: Ref): "id" | "key" {
+  return typeof ref === "number" ? "id" : "key";
+}
+
+/** `refWhere` for a prepared statement: the reference is its `ref` placeholder. */
+export function refPlaceholderWhere(idCol: PgColumn, keyCol: PgColumn, kind: "id" | "key"): SQL {
+  return eq(kind === "id" ? idCol : keyCol, sql.placeholder("ref"));
 }
 
 /** PostgreSQL error code of a failed query, looking through Drizzle's wrapper. */

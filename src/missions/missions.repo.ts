@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import { execRows, type Executor } from "../db/client.js";
-import { refWhere } from "../db/lookup.js";
+import { refKind, refPlaceholderWhere, refWhere } from "../db/lookup.js";
 import { prepared } from "../db/prepared.js";
 import { missions, tasks } from "../db/schema/index.js";
 import type { Ref } from "../core/ids.js";
@@ -20,12 +20,12 @@ export async function findMission(exec: Executor, ref: Ref, opts: { lock?: boole
     return rows[0];
   }
   // Read on every task create and mission request: built once per executor.
-  const by = typeof ref === "number" ? "id" : "key";
+  const by = refKind(ref);
   const q = prepared(exec, `mission_by_${by}`, (e, name) =>
     e
       .select()
       .from(missions)
-      .where(by === "id" ? eq(missions.id, sql.placeholder("ref")) : eq(missions.missionId, sql.placeholder("ref")))
+      .where(refPlaceholderWhere(missions.id, missions.missionId, by))
       .limit(1)
       .prepare(name),
   );

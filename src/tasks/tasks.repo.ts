@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, inArray, or, sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import type { Database, Executor } from "../db/client.js";
-import { refWhere } from "../db/lookup.js";
+import { refKind, refPlaceholderWhere, refWhere } from "../db/lookup.js";
 import { compiledQuery, prepared, runQuery } from "../db/prepared.js";
 import {
   agents,
@@ -24,7 +24,7 @@ import {
   type TraceRow,
 } from "../trace/trace.append.js";
 import { liveLogChunks, notifyTaskLogsSql } from "./task-logs.live.js";
-import { TASK, type TaskStatus } from "./tasks.state.js";
+import type { TaskStatus } from "./tasks.state.js";
 
 export type TaskRow = typeof tasks.$inferSelect;
 export type TaskLogRow = typeof taskLogs.$inferSelect;
@@ -36,6 +36,8 @@ export interface TaskView extends TaskRow {
   sprintKey: string | null;
   requirementKeys: string[];
 }
+
+const ph = (name: string) => sql.placeholder(name);
 
 /** A timestamp as ISO 8601 text with milliseconds in UTC, as `Date#toISOString` writes it. */
 const isoText = (col: SQLWrapper) => sql`to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
@@ -118,11 +120,11 @@ function logRowsOf(taskId: number, logs: LogJson[]): TaskLogRow[] {
  * Log timestamps come as ISO text with milliseconds, exactly what a Date of the stored value prints.
  */
 export async function findTaskViewWithLogs(exec: Executor, ref: Ref, n: number) {
-  const by = typeof ref === "number" ? "id" : "key";
+  const by = refKind(ref);
   const q = prepared(exec, `task_view_logs_by_${by}`, (e, name) => {
-    const logs = latestLogsJson(tasks.id, sql.placeholder("n"));
+    const logs = latestLogsJson(tasks.id, ph("n"));
     return selectViews(e, { logs })
-      .where(by === "id" ? eq(tasks.id, sql.placeholder("ref")) : eq(tasks.taskId, sql.placeholder("ref")))
+      .where(refPlaceholderWhere(tasks.id, tasks.taskId, by))
       .limit(1)
       .prepare(name);
   });
@@ -137,14 +139,14 @@ export async function findTaskViewWithLogs(exec: Executor, ref: Ref, n: number) 
 const versionOfRow = sql`(extract(epoch from ${tasks.updatedAt}) * 1000000)::bigint`;
 const versionSql = sql<string>`${versionOfRow}::text`;
 /** The condition of a one-statement write: the task row is still at the version the caller read. */
-const atVersion = sql`${versionOfRow} = ${sql.placeholder("version")}::bigint`;
+const atVersion = sql`${versionOfRow} = ${ph("version")}::bigint`;
 
 /** The task and its version, one prepared statement: the read a progress report starts with. */
 export async function findTaskViewVersion(exec: Executor, ref: Ref) {
-  const by = typeof ref === "number" ? "id" : "key";
+  const by = refKind(ref);
   const q = prepared(exec, `task_view_version_by_${by}`, (e, name) =>
     selectViews(e, { version: versionSql })
-      .where(by === "id" ? eq(tasks.id, sql.placeholder("ref")) : eq(tasks.taskId, sql.placeholder("ref")))
+      .where(refPlaceholderWhere(tasks.id, tasks.taskId, by))
       .limit(1)
       .prepare(name),
   );
@@ -168,8 +170,6 @@ type ReportRow = AppendedRow & {
   updated_ms: string;
   logs: LogJson[];
 };
-
-const ph = (name: string) => sql.placeholder(name);
 
 type ReportValues = {
   id: number;
@@ -322,41 +322,46 @@ const createStatement = compiledQuery<CreatedRow, AppendValues & CreateValues>(
     FROM ins, trace_ins`,
 );
 
+/** A new task's columns (all given: the one statement has no defaults to fall back on). */
+export type NewTaskRow = Pick<
+  TaskRow,
+  | "taskId"
+  | "missionId"
+  | "objective"
+  | "status"
+  | "agentId"
+  | "sprintId"
+  | "priority"
+  | "outputs"
+  | "requiredCapabilities"
+>;
+
 /**
  * A new task (no requirement links) and its `task.created` entry as ONE statement. Throws the unique violation
  * when `task_id` is taken; nothing is written then.
  */
 export async function insertTaskTraced(
   database: Database,
-  v: Omit<typeof tasks.$inferInsert, "id" | "insertedAt" | "updatedAt">,
+  v: NewTaskRow,
   trace: TraceInput,
 ): Promise<{ row: TaskRow; trace: TraceRow }> {
   const { values, toRow } = traceAppendValues(trace);
-  const outputs = v.outputs ?? {};
-  const capabilities = v.requiredCapabilities ?? [];
-  const status = v.status ?? TASK.pending;
   const rows = await createStatement(database, {
     task_id: v.taskId,
     mission_id: v.missionId,
     objective: v.objective,
-    status,
-    agent_id: v.agentId ?? null,
-    sprint_id: v.sprintId ?? null,
-    priority: v.priority ?? null,
-    outputs: JSON.stringify(outputs),
-    required_capabilities: JSON.stringify(capabilities),
+    status: v.status,
+    agent_id: v.agentId,
+    sprint_id: v.sprintId,
+    priority: v.priority,
+    outputs: JSON.stringify(v.outputs),
+    required_capabilities: JSON.stringify(v.requiredCapabilities),
     ...values,
   });
   const r = rows[0]!;
   const row: TaskRow = {
+    ...v,
     id: Number(r.id),
-    taskId: v.taskId,
-    missionId: v.missionId,
-    objective: v.objective,
-    status,
-    agentId: v.agentId ?? null,
-    sprintId: v.sprintId ?? null,
-    priority: v.priority ?? null,
     // As stored: jsonb orders an object's keys its own way, and a read returns them so.
     outputs: r.outputs,
     requiredCapabilities: r.required_capabilities,
@@ -435,15 +440,15 @@ const missionByKey = (key: string | ReturnType<typeof sql.placeholder>) =>
 // id order and filter on the mission instead, reading every later task of every other mission; measured with
 // 40,000 tasks of another mission after the listed ones: the last page 18.9 ms that way, 0.17 ms on the index.
 const missionPage = (mission: SQL) =>
-  sql`${summarySelect} WHERE (${tasks.missionId}, ${tasks.id}) > (${mission}, ${sql.placeholder("after")})
-    AND ${tasks.missionId} = ${mission} ORDER BY ${tasks.missionId}, ${tasks.id} LIMIT ${sql.placeholder("limit")}`;
+  sql`${summarySelect} WHERE (${tasks.missionId}, ${tasks.id}) > (${mission}, ${ph("after")})
+    AND ${tasks.missionId} = ${mission} ORDER BY ${tasks.missionId}, ${tasks.id} LIMIT ${ph("limit")}`;
 type MissionPageValues = { mission: Ref; after: number; limit: number };
 export const missionPageByKey = compiledQuery<TaskSummaryRow, MissionPageValues>(
   "task_summaries_of_mission_by_key",
-  () => missionPage(missionByKey(sql.placeholder("mission"))),
+  () => missionPage(missionByKey(ph("mission"))),
 );
 export const missionPageById = compiledQuery<TaskSummaryRow, MissionPageValues>("task_summaries_of_mission_by_id", () =>
-  missionPage(sql`${sql.placeholder("mission")}`),
+  missionPage(sql`${ph("mission")}`),
 );
 
 /**

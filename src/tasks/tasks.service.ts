@@ -97,8 +97,8 @@ function isPlainMove(task: Pick<repo.TaskView, "status" | "outputs">, to: TaskSt
 }
 
 /**
- * The way a task's status changes inside the caller's transaction (the other is a plain move's statement). Staying in the same status is
- * legal and writes no `task.status_changed` entry. Throws 422 (`status`) on an illegal move or when the
+ * The way a task's status changes inside the caller's transaction (the other is a plain move's statement).
+ * Staying in the same status is legal and writes no `task.status_changed` entry. Throws 422 (`status`) on an illegal move or when the
  * task moved concurrently; nothing has been written then.
  */
 export async function transitionTask(
@@ -203,7 +203,7 @@ function createdEntry(actor: string, n: NewTask): TraceInput {
   };
 }
 
-function newTaskRow(n: NewTask) {
+function newTaskRow(n: NewTask): repo.NewTaskRow {
   return {
     taskId: n.taskId,
     missionId: n.mission.id,
