@@ -2,6 +2,9 @@ import { and, asc, desc, eq, gt, inArray, or, sql, type SQL, type SQLWrapper } f
 import type { Database, Executor } from "../db/client.js";
 import { refKind, refPlaceholderWhere, refWhere } from "../db/lookup.js";
 import { compiledQuery, prepared, runQuery } from "../db/prepared.js";
+import { agentKeysOf } from "../agents/agents.lookup.js";
+import { missionKeysOf } from "../missions/missions.lookup.js";
+import { sprintKeysOf } from "../sprints/sprints.lookup.js";
 import {
   agents,
   missionAgents,
@@ -13,7 +16,7 @@ import {
   tasks,
 } from "../db/schema/index.js";
 import type { Ref } from "../core/ids.js";
-import type { Page } from "../core/pagination.js";
+import { MAX_LIMIT, type Page } from "../core/pagination.js";
 import {
   TRACE_RETURNING,
   traceAppendCtes,
@@ -423,33 +426,101 @@ export interface TaskSummaryRow {
   updated_at: string;
 }
 
-const summarySelect = sql`SELECT ${tasks.id} AS id, ${tasks.taskId} AS task_id, ${missions.missionId} AS mission_id,
-    ${tasks.objective} AS objective, ${tasks.status} AS status, ${agents.agentId} AS agent_id,
-    ${sprints.sprintId} AS sprint_id, ${requirementKeysSql} AS requirement_ids,
+// The page first, from the tasks alone; then the requirement keys of its tasks grouped once, not a subquery per
+// row; the mission, agent and sprint keys are mapped from the ids afterwards (`withKeys`), not joined. With
+// the small tables joined, or a subquery per row, every page row started scans of them on the plans they get
+// once analyzed (empty or tiny: a sequential scan looks free): twice what PostgreSQL spent per page, and on
+// PGlite each scan start costs a file-system call (bench/README.md, "one scan per page").
+const pageCol = (c: string) => sql.raw(`"page"."${c}"`);
+const summariesOfPage = (page: SQL) => sql`WITH "page" AS (${page}),
+  "links" AS (
+    SELECT ${taskRequirements.taskId} AS task_id, jsonb_agg(${requirements.requirementId} ORDER BY ${requirements.id}) AS keys
+    FROM ${taskRequirements} JOIN ${requirements} ON ${requirements.id} = ${taskRequirements.requirementId}
+    WHERE ${taskRequirements.taskId} IN (SELECT "page"."id" FROM "page")
+    GROUP BY ${taskRequirements.taskId})
+  SELECT "page"."id" AS id, "page"."task_id" AS task_id, "page"."mission_id" AS mission_id,
+    "page"."objective" AS objective, "page"."status" AS status, "page"."agent_id" AS agent_id,
+    "page"."sprint_id" AS sprint_id, coalesce("links"."keys", '[]'::jsonb) AS requirement_ids,
+    "page"."required_capabilities" AS required_capabilities, "page"."priority" AS priority, "page"."outputs" AS outputs,
+    ${isoText(pageCol("inserted_at"))} AS inserted_at, ${isoText(pageCol("updated_at"))} AS updated_at
+  FROM "page" LEFT JOIN "links" ON "links"."task_id" = "page"."id" ORDER BY "page"."id"`;
+const pageOfTasks = (where: SQL, orderBy: SQL, limit: SQL) =>
+  sql`SELECT ${tasks.id} AS id, ${tasks.taskId} AS task_id, ${tasks.missionId} AS mission_id, ${tasks.objective} AS objective,
+    ${tasks.status} AS status, ${tasks.agentId} AS agent_id, ${tasks.sprintId} AS sprint_id,
     ${tasks.requiredCapabilities} AS required_capabilities, ${tasks.priority} AS priority, ${tasks.outputs} AS outputs,
-    ${isoText(tasks.insertedAt)} AS inserted_at, ${isoText(tasks.updatedAt)} AS updated_at
-  FROM ${tasks} JOIN ${missions} ON ${missions.id} = ${tasks.missionId}
-    LEFT JOIN ${agents} ON ${agents.id} = ${tasks.agentId}
-    LEFT JOIN ${sprints} ON ${sprints.id} = ${tasks.sprintId}`;
+    ${tasks.insertedAt} AS inserted_at, ${tasks.updatedAt} AS updated_at
+  FROM ${tasks} WHERE ${where} ORDER BY ${orderBy} LIMIT ${limit}`;
+
+/** A page's row as the statement gives it: the mission, agent and sprint by id, before `withKeys`. */
+type TaskPageRow = Omit<TaskSummaryRow, "mission_id" | "agent_id" | "sprint_id"> & {
+  mission_id: number | string;
+  agent_id: number | string | null;
+  sprint_id: number | string | null;
+};
+
+/** The rows with their mission, agent and sprint keys in place of the ids (in place: the rows are new). */
+async function withKeys(database: Database, rows: TaskPageRow[]): Promise<TaskSummaryRow[]> {
+  if (rows.length === 0) return [];
+  const [m, a, s] = await Promise.all([
+    missionKeysOf(
+      database,
+      rows.map((r) => r.mission_id as number),
+    ),
+    agentKeysOf(
+      database,
+      rows.map((r) => r.agent_id as number | null),
+    ),
+    sprintKeysOf(
+      database,
+      rows.map((r) => r.sprint_id as number | null),
+    ),
+  ]);
+  for (const r of rows) {
+    r.mission_id = m.get(r.mission_id as number)!;
+    if (r.agent_id !== null) r.agent_id = a.get(r.agent_id as number)!;
+    if (r.sprint_id !== null) r.sprint_id = s.get(r.sprint_id as number)!;
+  }
+  return rows as TaskSummaryRow[];
+}
+
+/** The id of the row with this key, as a scalar subquery (one lookup per statement, not per row). */
+const idOfKey = (idCol: SQLWrapper, keyCol: SQLWrapper, table: SQLWrapper, key: SQLWrapper | string) =>
+  sql`(SELECT ${idCol} FROM ${table} WHERE ${keyCol} = ${key})`;
+const refIs = (col: SQLWrapper, idCol: SQLWrapper, keyCol: SQLWrapper, table: SQLWrapper, ref: Ref) =>
+  typeof ref === "number" ? sql`${col} = ${ref}` : sql`${col} = ${idOfKey(idCol, keyCol, table, ref)}`;
 
 const missionByKey = (key: string | ReturnType<typeof sql.placeholder>) =>
-  sql`(SELECT ${missions.id} FROM ${missions} WHERE ${missions.missionId} = ${key})`;
+  idOfKey(missions.id, missions.missionId, missions, key);
 
 // The page as a range of the (mission_id, id) index, written as a row comparison: with `mission_id = $1 AND
 // id > $2` the plan PostgreSQL caches for the statement (not knowing the mission) may walk the primary key in
 // id order and filter on the mission instead, reading every later task of every other mission; measured with
 // 40,000 tasks of another mission after the listed ones: the last page 18.9 ms that way, 0.17 ms on the index.
-const missionPage = (mission: SQL) =>
-  sql`${summarySelect} WHERE (${tasks.missionId}, ${tasks.id}) > (${mission}, ${ph("after")})
-    AND ${tasks.missionId} = ${mission} ORDER BY ${tasks.missionId}, ${tasks.id} LIMIT ${ph("limit")}`;
-type MissionPageValues = { mission: Ref; after: number; limit: number };
-export const missionPageByKey = compiledQuery<TaskSummaryRow, MissionPageValues>(
-  "task_summaries_of_mission_by_key",
-  () => missionPage(missionByKey(ph("mission"))),
-);
-export const missionPageById = compiledQuery<TaskSummaryRow, MissionPageValues>("task_summaries_of_mission_by_id", () =>
-  missionPage(sql`${ph("mission")}`),
-);
+const missionPage = (mission: SQL, rows: number) =>
+  summariesOfPage(
+    pageOfTasks(
+      sql`(${tasks.missionId}, ${tasks.id}) > (${mission}, ${ph("after")}) AND ${tasks.missionId} = ${mission}`,
+      sql`${tasks.missionId}, ${tasks.id}`,
+      sql.raw(String(rows)),
+    ),
+  );
+
+// The page's size is in the statement's text, not a parameter: with `LIMIT $n` PostgreSQL cannot cost a plan
+// made once for every execution (it must assume a tenth of the mission's tasks), so it planned the page anew
+// on every execution, forever (12 plans in 12 runs; planning cost as much as running it). One statement per
+// size in PAGE_ROWS, the smallest that holds `limit + 1` rows (exactly that for the usual limits); the rows
+// past `limit + 1` are dropped.
+const PAGE_ROWS = [11, 21, 51, 101, 201, MAX_LIMIT + 1] as const;
+type MissionPageValues = { mission: Ref; after: number };
+const missionPageStatement = (by: "key" | "id", rows: number) =>
+  compiledQuery<TaskPageRow, MissionPageValues>(`task_page_of_mission_by_${by}_${rows}`, () =>
+    missionPage(by === "key" ? missionByKey(ph("mission")) : sql`${ph("mission")}`, rows),
+  );
+/** A mission's page statements, by how the mission is named and by page size (for a look at their plans too). */
+export const missionPageStatements = {
+  key: new Map(PAGE_ROWS.map((n) => [n, missionPageStatement("key", n)])),
+  id: new Map(PAGE_ROWS.map((n) => [n, missionPageStatement("id", n)])),
+};
 
 /**
  * A page of tasks (`limit + 1` rows, ids ascending after the cursor). The most common list, a mission's tasks
@@ -466,26 +537,26 @@ export async function listTaskSummaries(database: Database, f: TaskFilter, page:
     f.visibleTo === undefined;
   const after = page.after ?? 0; // ids start at 1, so "after 0" is the first page
   if (onlyMission && f.mission !== undefined) {
-    const list = typeof f.mission === "string" ? missionPageByKey : missionPageById;
-    return list(database, { mission: f.mission, after, limit: page.limit + 1 });
+    const rows = PAGE_ROWS.find((n) => n > page.limit)!;
+    const statement = missionPageStatements[refKind(f.mission)].get(rows)!;
+    const found = await statement(database, { mission: f.mission, after });
+    if (found.length > page.limit + 1) found.length = page.limit + 1;
+    return withKeys(database, found);
   }
   const where = and(
     f.missionId === undefined ? undefined : eq(tasks.missionId, f.missionId),
-    f.mission === undefined
-      ? undefined
-      : typeof f.mission === "number"
-        ? eq(tasks.missionId, f.mission)
-        : eq(tasks.missionId, missionByKey(f.mission)),
+    f.mission === undefined ? undefined : refIs(tasks.missionId, missions.id, missions.missionId, missions, f.mission),
     f.status === undefined ? undefined : eq(tasks.status, f.status),
-    f.agent === undefined ? undefined : refWhere(tasks.agentId, agents.agentId, f.agent),
-    f.sprint === undefined ? undefined : refWhere(tasks.sprintId, sprints.sprintId, f.sprint),
+    f.agent === undefined ? undefined : refIs(tasks.agentId, agents.id, agents.agentId, agents, f.agent),
+    f.sprint === undefined ? undefined : refIs(tasks.sprintId, sprints.id, sprints.sprintId, sprints, f.sprint),
     f.visibleTo === undefined ? undefined : visibleToAgent(database.db, f.visibleTo),
     gt(tasks.id, after),
-  );
-  return runQuery<TaskSummaryRow>(
+  )!;
+  const rows = await runQuery<TaskPageRow>(
     database,
-    sql`${summarySelect} WHERE ${where} ORDER BY ${tasks.id} LIMIT ${page.limit + 1}`,
+    summariesOfPage(pageOfTasks(where, sql`${tasks.id}`, sql`${page.limit + 1}`)),
   );
+  return withKeys(database, rows);
 }
 
 export async function insertTask(exec: Executor, values: typeof tasks.$inferInsert) {
