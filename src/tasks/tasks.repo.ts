@@ -405,10 +405,11 @@ export function visibleToAgent(exec: Executor, agentId: number): SQL {
 }
 
 /**
- * A task as lists show it, row by row exactly as the response carries it: the columns under their API names
- * and the timestamps already ISO 8601 text (as `Date#toISOString` writes them). A page of these goes from the
- * driver to the response serializer untouched; mapping each row into a view, then into the API shape, and
- * its timestamps text → Date → text, was about a quarter of a list request's CPU and most of its garbage.
+ * A task as lists show it, exactly as the response carries it: the fields under their API names and the
+ * timestamps already ISO 8601 text (as `Date#toISOString` writes them). A page of these goes from the driver
+ * to the response serializer with only the mission, agent and sprint keys put in; mapping each row into a
+ * view, then into the API shape, and its timestamps text → Date → text, was about a quarter of a list
+ * request's CPU and most of its garbage.
  */
 export interface TaskSummaryRow {
   id: number;
@@ -430,20 +431,28 @@ export interface TaskSummaryRow {
 // row; the mission, agent and sprint keys are mapped from the ids afterwards (`withKeys`), not joined. With
 // the small tables joined, or a subquery per row, every page row started scans of them on the plans they get
 // once analyzed (empty or tiny: a sequential scan looks free): twice what PostgreSQL spent per page, and on
-// PGlite each scan start costs a file-system call (bench/README.md, "one scan per page").
+// PGlite each scan start costs a file-system call. The page comes back as ONE json array, not 51 rows of 12
+// fields: PGlite's protocol parser copies each field out of its buffer into a new one (a quarter of its
+// worker's time on a list). PostgreSQL pays for building the JSON instead: a list 40 % faster on PGlite and
+// 9 % slower on PostgreSQL (bench/README.md, "one statement planned once, one scan, one field").
 const pageCol = (c: string) => sql.raw(`"page"."${c}"`);
-const summariesOfPage = (page: SQL) => sql`WITH "page" AS (${page}),
-  "links" AS (
-    SELECT ${taskRequirements.taskId} AS task_id, jsonb_agg(${requirements.requirementId} ORDER BY ${requirements.id}) AS keys
-    FROM ${taskRequirements} JOIN ${requirements} ON ${requirements.id} = ${taskRequirements.requirementId}
-    WHERE ${taskRequirements.taskId} IN (SELECT "page"."id" FROM "page")
-    GROUP BY ${taskRequirements.taskId})
-  SELECT "page"."id" AS id, "page"."task_id" AS task_id, "page"."mission_id" AS mission_id,
-    "page"."objective" AS objective, "page"."status" AS status, "page"."agent_id" AS agent_id,
-    "page"."sprint_id" AS sprint_id, coalesce("links"."keys", '[]'::jsonb) AS requirement_ids,
-    "page"."required_capabilities" AS required_capabilities, "page"."priority" AS priority, "page"."outputs" AS outputs,
-    ${isoText(pageCol("inserted_at"))} AS inserted_at, ${isoText(pageCol("updated_at"))} AS updated_at
-  FROM "page" LEFT JOIN "links" ON "links"."task_id" = "page"."id" ORDER BY "page"."id"`;
+const summariesOfPage = (page: SQL) => sql`
+  SELECT coalesce(json_agg("r" ORDER BY "r"."id"), '[]'::json) AS rows FROM (
+    WITH "page" AS (${page}),
+    "links" AS (
+      SELECT ${taskRequirements.taskId} AS task_id,
+        jsonb_agg(${requirements.requirementId} ORDER BY ${requirements.id}) AS keys
+      FROM ${taskRequirements} JOIN ${requirements} ON ${requirements.id} = ${taskRequirements.requirementId}
+      WHERE ${taskRequirements.taskId} IN (SELECT "page"."id" FROM "page")
+      GROUP BY ${taskRequirements.taskId})
+    SELECT "page"."id" AS id, "page"."task_id" AS task_id, "page"."mission_id" AS mission_id,
+      "page"."objective" AS objective, "page"."status" AS status, "page"."agent_id" AS agent_id,
+      "page"."sprint_id" AS sprint_id, coalesce("links"."keys", '[]'::jsonb) AS requirement_ids,
+      "page"."required_capabilities" AS required_capabilities, "page"."priority" AS priority,
+      "page"."outputs" AS outputs, ${isoText(pageCol("inserted_at"))} AS inserted_at,
+      ${isoText(pageCol("updated_at"))} AS updated_at
+    FROM "page" LEFT JOIN "links" ON "links"."task_id" = "page"."id"
+  ) "r"`;
 const pageOfTasks = (where: SQL, orderBy: SQL, limit: SQL) =>
   sql`SELECT ${tasks.id} AS id, ${tasks.taskId} AS task_id, ${tasks.missionId} AS mission_id, ${tasks.objective} AS objective,
     ${tasks.status} AS status, ${tasks.agentId} AS agent_id, ${tasks.sprintId} AS sprint_id,
@@ -513,7 +522,7 @@ const missionPage = (mission: SQL, rows: number) =>
 const PAGE_ROWS = [11, 21, 51, 101, 201, MAX_LIMIT + 1] as const;
 type MissionPageValues = { mission: Ref; after: number };
 const missionPageStatement = (by: "key" | "id", rows: number) =>
-  compiledQuery<TaskPageRow, MissionPageValues>(`task_page_of_mission_by_${by}_${rows}`, () =>
+  compiledQuery<{ rows: TaskPageRow[] }, MissionPageValues>(`task_page_of_mission_by_${by}_${rows}`, () =>
     missionPage(by === "key" ? missionByKey(ph("mission")) : sql`${ph("mission")}`, rows),
   );
 /** A mission's page statements, by how the mission is named and by page size (for a look at their plans too). */
@@ -539,7 +548,7 @@ export async function listTaskSummaries(database: Database, f: TaskFilter, page:
   if (onlyMission && f.mission !== undefined) {
     const rows = PAGE_ROWS.find((n) => n > page.limit)!;
     const statement = missionPageStatements[refKind(f.mission)].get(rows)!;
-    const found = await statement(database, { mission: f.mission, after });
+    const found = (await statement(database, { mission: f.mission, after }))[0]!.rows;
     if (found.length > page.limit + 1) found.length = page.limit + 1;
     return withKeys(database, found);
   }
@@ -552,7 +561,7 @@ export async function listTaskSummaries(database: Database, f: TaskFilter, page:
     f.visibleTo === undefined ? undefined : visibleToAgent(database.db, f.visibleTo),
     gt(tasks.id, after),
   )!;
-  const rows = await runQuery<TaskPageRow>(
+  const [{ rows } = { rows: [] }] = await runQuery<{ rows: TaskPageRow[] }>(
     database,
     summariesOfPage(pageOfTasks(where, sql`${tasks.id}`, sql`${page.limit + 1}`)),
   );

@@ -115,7 +115,7 @@ describe("a mission's page, with 20,000 tasks of another mission after its own",
     expect(await rowsTouched(text, literalsOf(params))).toBeLessThan(500);
     // And the statement answers the page.
     const page = await missionPageStatements[by].get(51)!(t.database, values);
-    expect(page.map((r) => r.id)).toEqual(lastIds.slice(at, at + 51));
+    expect(page[0]!.rows.map((r) => r.id)).toEqual(lastIds.slice(at, at + 51));
   });
 });
 
@@ -150,7 +150,10 @@ describe("a page's statement is planned once, not on every execution", () => {
       for (const [rows, statement] of missionPageStatements[by]) {
         const { text, params } = statement.bound(values);
         const name = `page_generic_${by}_${rows}_${++plans}`;
-        for (let i = 0; i < 8; i++) expect((await run(name, text, params)).length).toBe(Math.min(rows, 116));
+        for (let i = 0; i < 8; i++) {
+          const [page] = (await run(name, text, params)) as Array<{ rows: unknown[] }>;
+          expect(page!.rows.length).toBe(Math.min(rows, 116));
+        }
         const [row] = await q(
           `SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1
            ORDER BY generic_plans + custom_plans DESC LIMIT 1`,
