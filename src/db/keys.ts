@@ -1,9 +1,10 @@
 // Keys that never change. Missions, agents and sprints are never deleted, a PATCH naming a different key is
-// refused (422), and their ids come from identity sequences that never hand one out twice: an id → key pair
-// read once holds for as long as the database lives, in every server process sharing it. So a list maps its
-// rows' ids to keys here instead of joining those tables for each row: on the plans the planner picks for
-// small tables, each joined row starts a scan, which doubled what PostgreSQL spent on a page of tasks, and on
-// PGlite each scan start asks the file system for the table's size (bench/README.md, "one statement planned once, one scan, one field").
+// refused (422), and their ids come from sequences that never hand one out twice: an id → key pair read once
+// holds for as long as the database lives, in every server process sharing it. So a list maps its rows' ids
+// to keys here instead of joining those tables for each row: on the plans the planner picks for small tables,
+// each joined row starts a scan, which doubled what PostgreSQL spent on a page of tasks, and on PGlite each
+// scan start asks the file system for the table's size (bench/README.md, "one statement planned once, one
+// scan, one field").
 import { sql } from "drizzle-orm";
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import type { Database } from "./client.js";
