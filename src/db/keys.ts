@@ -4,7 +4,8 @@
 // to keys here instead of joining those tables for each row: on the plans the planner picks for small tables,
 // each joined row starts a scan, which doubled what PostgreSQL spent on a page of tasks, and on PGlite each
 // scan start asks the file system for the table's size (bench/README.md, "one statement planned once, one
-// scan, one field").
+// scan, one field"). Only the services keep keys unchanged: a database restored under running servers, or a
+// key changed by hand, needs the servers restarted.
 import { sql } from "drizzle-orm";
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import type { Database } from "./client.js";

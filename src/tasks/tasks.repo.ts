@@ -384,7 +384,6 @@ export async function hasTaskInMission(exec: Executor, missionId: number, agentI
 }
 
 export interface TaskFilter {
-  missionId?: number;
   /** The mission by id or key, resolved inside the list's own statement. */
   mission?: Ref;
   status?: TaskStatus;
@@ -533,27 +532,26 @@ export const missionPageStatements = {
 
 /**
  * A page of tasks (`limit + 1` rows, ids ascending after the cursor). The most common list, a mission's tasks
- * with no other filter, is one SQL text for every page (a prepared statement on PostgreSQL); the mission by key
- * is a scalar subquery, so the (mission_id, id) index gives the page in order either way.
+ * with no other filter, is one prepared statement per page size (`PAGE_ROWS`); the mission by key is a scalar
+ * subquery, so the (mission_id, id) index gives the page in order either way. Other filters make the text
+ * vary: an ordinary parameterized statement.
  */
 export async function listTaskSummaries(database: Database, f: TaskFilter, page: Page): Promise<TaskSummaryRow[]> {
   const onlyMission =
     f.mission !== undefined &&
-    f.missionId === undefined &&
     f.status === undefined &&
     f.agent === undefined &&
     f.sprint === undefined &&
     f.visibleTo === undefined;
   const after = page.after ?? 0; // ids start at 1, so "after 0" is the first page
-  if (onlyMission && f.mission !== undefined) {
-    const rows = PAGE_ROWS.find((n) => n > page.limit)!;
-    const statement = missionPageStatements[refKind(f.mission)].get(rows)!;
+  const size = PAGE_ROWS.find((n) => n > page.limit);
+  if (onlyMission && f.mission !== undefined && size !== undefined) {
+    const statement = missionPageStatements[refKind(f.mission)].get(size)!;
     const found = (await statement(database, { mission: f.mission, after }))[0]!.rows;
     if (found.length > page.limit + 1) found.length = page.limit + 1;
     return withKeys(database, found);
   }
   const where = and(
-    f.missionId === undefined ? undefined : eq(tasks.missionId, f.missionId),
     f.mission === undefined ? undefined : refIs(tasks.missionId, missions.id, missions.missionId, missions, f.mission),
     f.status === undefined ? undefined : eq(tasks.status, f.status),
     f.agent === undefined ? undefined : refIs(tasks.agentId, agents.id, agents.agentId, agents, f.agent),

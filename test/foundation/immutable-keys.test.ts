@@ -45,7 +45,7 @@ describe("immutableKeys", () => {
     await keysOf(db.database, [ids[0]!, ids[1]!]);
     await rename(ids[0]!, "keys-renamed-1");
     await rename(ids[1]!, "keys-renamed-2");
-    // Two more would make four: the map starts over with the four asked for, read or remembered.
+    // Two more would make four: the map starts over with the three asked for, read or remembered.
     const m = await keysOf(db.database, [ids[1]!, ids[4]!, ids[5]!]);
     expect([...m.entries()].sort()).toEqual(
       [

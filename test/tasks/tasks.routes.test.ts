@@ -334,6 +334,9 @@ describe("lists", () => {
     const mission = (
       await t.database.query<{ id: number }>("SELECT id FROM missions WHERE mission_id = $1", [missionKey])
     )[0]!;
+    const sprint = (
+      await t.database.query<{ id: number }>("SELECT id FROM sprints WHERE sprint_id = $1", [sprintKey])
+    )[0]!;
     for (const task of [full, bare]) {
       const got = await t.json("GET", `/api/tasks/${task.task_id}`);
       expect(got.status).toBe(200);
@@ -343,6 +346,7 @@ describe("lists", () => {
         `/api/missions/${missionKey}/tasks`,
         `/api/missions/${mission.id}/tasks`,
         `/api/missions/${missionKey}/tasks?sprint_id=${sprintKey}&limit=500`,
+        `/api/missions/${mission.id}/tasks?sprint_id=${sprint.id}&limit=500`,
         `/api/tasks?mission_id=${missionKey}&limit=500`,
       ]) {
         const r = await t.json("GET", url, { query: { limit: "500" } });
@@ -401,6 +405,29 @@ describe("lists", () => {
       cursor = r.body.meta.next_cursor;
     } while (cursor);
     expect(seen).toEqual(all);
+  });
+
+  // A mission's page is read with a fixed row count per statement (11, 21, 51, 101, 201 or 501) and cut to
+  // limit + 1: every limit, in a bucket or between two, walks the mission once.
+  test.each([1, 2, 3, 7, 10, 11, 49, 50, 300, 500])("a mission's pages of %i walk every task once", async (limit) => {
+    const mission = (await createMission(t)).mission_id;
+    const made: string[] = [];
+    for (let i = 0; i < 12; i++) made.push((await createTask(t, mission, {})).task_id);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const query: Record<string, string> = { limit: String(limit) };
+      if (cursor) query.cursor = cursor;
+      const r = await t.json("GET", `/api/missions/${mission}/tasks`, { query });
+      expect(r.status).toBe(200);
+      expect(r.body.data.length).toBe(Math.min(limit, 12 - seen.length));
+      seen.push(...r.body.data.map((x: any) => x.task_id));
+      cursor = r.body.meta.next_cursor;
+      pages++;
+    } while (cursor);
+    expect(seen).toEqual(made);
+    expect(pages).toBe(Math.ceil(12 / limit));
   });
 
   const badQueries: Array<[Record<string, string>, Record<string, string[]>]> = [
