@@ -4,9 +4,11 @@
 // BENCH_DURATION_S (3 + 10):
 // - Mission Control (dist/main.js, built by the npm script when stale): create (`POST /api/missions/:id/tasks`), status
 //   change (`PATCH /api/tasks/:id`, pending ↔ blocked over 500 tasks, a real change each time: the statuses are
-//   read back before each run), list (`GET /api/missions/:id/tasks?limit=50`, a different page of 1,300 each);
+//   read back before each run), list (`GET /api/missions/:id/tasks?limit=50`, a different page of 1,300 each),
+//   get (`GET /api/tasks/:id`, over the 1,300);
 // - bench/ceilings/floor-server.ts, a bare Fastify process doing only what each must (the traced create as a
-//   transaction and as one statement, the traced status change as one statement, the page as one statement).
+//   transaction and as one statement, the traced status change as one statement, the page as one statement, a
+//   task by its key as one statement).
 // The same objective text and fields on both sides of the list; CPU per request of the server (and of its main
 // thread) and of the whole machine, from /proc. FLOOR_ONLY (name parts) picks subjects; FLOOR_MC_ENV (JSON)
 // adds settings to Mission Control's. Prints the medians and writes bench/results/<date>-floor[-N].json.
@@ -125,6 +127,8 @@ function missionControl(backend: "postgres" | "pglite", lazy: LazyStore): Subjec
     });
   };
   let seeded = false;
+  const listed: string[] = [];
+  let got = 0;
   const statuses = new Map<string, string>();
   const cursors: Array<string | null> = [null];
   let seq = 0;
@@ -148,6 +152,7 @@ function missionControl(backend: "postgres" | "pglite", lazy: LazyStore): Subjec
     }
     for (let c: string | null = null; ;) {
       const r = await call(url, "GET", `/api/missions/floor-list/tasks?limit=50${c ? `&cursor=${c}` : ""}`);
+      for (const t of r.data) listed.push(String(t.task_id));
       c = r.meta.next_cursor;
       if (!c) break;
       cursors.push(c);
@@ -201,6 +206,12 @@ function missionControl(backend: "postgres" | "pglite", lazy: LazyStore): Subjec
         return { method: "GET", path: `/api/missions/floor-list/tasks?limit=50${c ? `&cursor=${c}` : ""}`, headers: H };
       },
     },
+    {
+      name: `${backend}: mission control get`,
+      start,
+      before: (p) => seed(p.url),
+      next: () => ({ method: "GET", path: `/api/tasks/${listed[got++ % listed.length]}`, headers: H }),
+    },
   ];
 }
 
@@ -242,6 +253,11 @@ function floors(backend: "postgres" | "pglite", lazy: LazyStore): Subject[] {
       start: start(true),
       // The 1,300 rows' ids are 1..1300: 26 pages.
       next: () => ({ method: "GET", path: `/page?after=${(page++ % 26) * 50}` }),
+    },
+    {
+      name: `${backend}: floor get`,
+      start: start(true),
+      next: () => ({ method: "GET", path: `/tasks/task-${(page++ % 1300) + 1}` }),
     },
   ];
 }

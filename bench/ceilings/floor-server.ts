@@ -76,6 +76,7 @@ const LIST = `SELECT id, task_id, mission_id, objective, status, agent_id, sprin
   required_capabilities, priority_n AS priority, outputs,
   ${ts("inserted_at")} AS inserted_at, ${ts("updated_at")} AS updated_at
 FROM floor_tasks WHERE mission_id = $1 AND id > $2::bigint ORDER BY id LIMIT 51`;
+const GET = LIST.replace(/WHERE .*$/, "WHERE task_id = $1");
 
 type Row = Record<string, unknown>;
 interface Backend {
@@ -152,6 +153,11 @@ app.get<{ Querystring: { after?: string } }>("/page", async (req) => {
   const rows = await db.one("list", LIST, ["floor-list", Number(req.query.after ?? 0)]);
   const data = rows.slice(0, 50);
   return { data, meta: { next_cursor: rows.length > 50 ? String(data.at(-1)!.id) : null } };
+});
+app.get<{ Params: { key: string } }>("/tasks/:key", async (req, reply) => {
+  const [row] = await db.one("get", GET, [req.params.key]);
+  if (!row) return reply.code(404).send({ errors: { detail: "Not Found" } });
+  return { data: row };
 });
 await app.listen({ host: "127.0.0.1", port: Number(process.env.PORT ?? 0) });
 const stop = () =>
