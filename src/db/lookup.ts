@@ -1,10 +1,20 @@
-import { eq, sql, type SQL } from "drizzle-orm";
-import type { PgColumn } from "drizzle-orm/pg-core";
+import { eq, sql, type SQL, type SQLWrapper } from "drizzle-orm";
+import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import type { Ref } from "../core/ids.js";
 
 /** `id = ref` for an integer reference, `key = ref` for a string one. */
 export function refWhere(idCol: PgColumn, keyCol: PgColumn, ref: Ref): SQL {
   return typeof ref === "number" ? eq(idCol, ref) : eq(keyCol, ref);
+}
+
+/** The id of `table`'s row with this key, as a scalar subquery: one lookup per statement, not per row. */
+export function idOfKey(table: PgTable, idCol: PgColumn, keyCol: PgColumn, key: SQLWrapper | string): SQL {
+  return sql`(SELECT ${idCol} FROM ${table} WHERE ${keyCol} = ${key})`;
+}
+
+/** `fk = ref` for a column referring to `table`: the id as given, a key through `idOfKey` (no join needed). */
+export function refersTo(fk: PgColumn, table: PgTable, idCol: PgColumn, keyCol: PgColumn, ref: Ref): SQL {
+  return typeof ref === "number" ? eq(fk, ref) : eq(fk, idOfKey(table, idCol, keyCol, ref));
 }
 
 /** Which column a reference names: a prepared lookup is one statement per kind. */

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, inArray, or, sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import type { Database, Executor } from "../db/client.js";
-import { refKind, refPlaceholderWhere, refWhere } from "../db/lookup.js";
+import { idOfKey, refersTo, refKind, refPlaceholderWhere, refWhere } from "../db/lookup.js";
 import { compiledQuery, prepared, runQuery } from "../db/prepared.js";
 import { agentKeysOf } from "../agents/agents.lookup.js";
 import { missionKeysOf } from "../missions/missions.lookup.js";
@@ -434,7 +434,6 @@ export interface TaskSummaryRow {
 // fields: PGlite's protocol parser copies each field out of its buffer into a new one (a quarter of its
 // worker's time on a list). PostgreSQL pays for building the JSON instead: a list 40 % faster on PGlite and
 // 9 % slower on PostgreSQL (bench/README.md, "one statement planned once, one scan, one field").
-const pageCol = (c: string) => sql.raw(`"page"."${c}"`);
 const summariesOfPage = (page: SQL) => sql`
   SELECT coalesce(json_agg("r" ORDER BY "r"."id"), '[]'::json) AS rows FROM (
     WITH "page" AS (${page}),
@@ -448,8 +447,8 @@ const summariesOfPage = (page: SQL) => sql`
       "page"."objective" AS objective, "page"."status" AS status, "page"."agent_id" AS agent_id,
       "page"."sprint_id" AS sprint_id, coalesce("links"."keys", '[]'::jsonb) AS requirement_ids,
       "page"."required_capabilities" AS required_capabilities, "page"."priority" AS priority,
-      "page"."outputs" AS outputs, ${isoText(pageCol("inserted_at"))} AS inserted_at,
-      ${isoText(pageCol("updated_at"))} AS updated_at
+      "page"."outputs" AS outputs, ${isoText(sql`"page"."inserted_at"`)} AS inserted_at,
+      ${isoText(sql`"page"."updated_at"`)} AS updated_at
     FROM "page" LEFT JOIN "links" ON "links"."task_id" = "page"."id"
   ) "r"`;
 const pageOfTasks = (where: SQL, orderBy: SQL, limit: SQL) =>
@@ -491,14 +490,8 @@ async function withKeys(database: Database, rows: TaskPageRow[]): Promise<TaskSu
   return rows as TaskSummaryRow[];
 }
 
-/** The id of the row with this key, as a scalar subquery (one lookup per statement, not per row). */
-const idOfKey = (idCol: SQLWrapper, keyCol: SQLWrapper, table: SQLWrapper, key: SQLWrapper | string) =>
-  sql`(SELECT ${idCol} FROM ${table} WHERE ${keyCol} = ${key})`;
-const refIs = (col: SQLWrapper, idCol: SQLWrapper, keyCol: SQLWrapper, table: SQLWrapper, ref: Ref) =>
-  typeof ref === "number" ? sql`${col} = ${ref}` : sql`${col} = ${idOfKey(idCol, keyCol, table, ref)}`;
-
 const missionByKey = (key: string | ReturnType<typeof sql.placeholder>) =>
-  idOfKey(missions.id, missions.missionId, missions, key);
+  idOfKey(missions, missions.id, missions.missionId, key);
 
 // The page as a range of the (mission_id, id) index, written as a row comparison: with `mission_id = $1 AND
 // id > $2` the plan PostgreSQL caches for the statement (not knowing the mission) may walk the primary key in
@@ -552,10 +545,12 @@ export async function listTaskSummaries(database: Database, f: TaskFilter, page:
     return withKeys(database, found);
   }
   const where = and(
-    f.mission === undefined ? undefined : refIs(tasks.missionId, missions.id, missions.missionId, missions, f.mission),
+    f.mission === undefined
+      ? undefined
+      : refersTo(tasks.missionId, missions, missions.id, missions.missionId, f.mission),
     f.status === undefined ? undefined : eq(tasks.status, f.status),
-    f.agent === undefined ? undefined : refIs(tasks.agentId, agents.id, agents.agentId, agents, f.agent),
-    f.sprint === undefined ? undefined : refIs(tasks.sprintId, sprints.id, sprints.sprintId, sprints, f.sprint),
+    f.agent === undefined ? undefined : refersTo(tasks.agentId, agents, agents.id, agents.agentId, f.agent),
+    f.sprint === undefined ? undefined : refersTo(tasks.sprintId, sprints, sprints.id, sprints.sprintId, f.sprint),
     f.visibleTo === undefined ? undefined : visibleToAgent(database.db, f.visibleTo),
     gt(tasks.id, after),
   )!;

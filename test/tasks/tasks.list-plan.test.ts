@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createTestContext, type TestContext } from "../harness.js";
 import { missionPageStatements } from "../../src/tasks/tasks.repo.js";
 import { createMission, uniq } from "./helpers.js";
+import { inOneSession, planNodes, rowsTouched, type PlanNode } from "../fixtures/query-plans.js";
 
 let t: TestContext;
 let small: { id: number; mission_id: string };
@@ -31,57 +32,11 @@ afterAll(async () => {
   await t?.close();
 });
 
-interface PlanNode {
-  "Node Type": string;
-  "Relation Name"?: string;
-  "Actual Rows": number;
-  "Actual Loops": number;
-  "Rows Removed by Filter"?: number;
-  Plans?: PlanNode[];
-}
-const nodes = (p: PlanNode): PlanNode[] => [p, ...(p.Plans ?? []).flatMap(nodes)];
-
-/** Runs the statements in one session (PREPARE and EXECUTE must share it). */
-async function inOneSession<T>(fn: (q: (text: string) => Promise<Array<Record<string, unknown>>>) => Promise<T>) {
-  const pool = t.database.pool;
-  if (!pool) return fn((text) => t.database.query(text));
-  const c = await pool.connect();
-  try {
-    return await fn(async (text) => (await c.query(text)).rows);
-  } finally {
-    c.release();
-  }
-}
-
-/** Named (protocol-level) prepared statements in one session, as the server runs them, and plain queries. */
-async function inOneSessionNamed<T>(
-  fn: (
-    run: (name: string, text: string, params: unknown[]) => Promise<unknown[]>,
-    q: (text: string, params: unknown[]) => Promise<Array<Record<string, unknown>>>,
-  ) => Promise<T>,
-) {
-  const pool = t.database.pool;
-  if (!pool)
-    return fn(
-      (name, text, params) => t.database.queryNamed(name, text, params),
-      (text, params) => t.database.query(text, params),
-    );
-  const c = await pool.connect();
-  try {
-    return await fn(
-      async (name, text, values) => (await c.query({ name, text, values })).rows,
-      async (text, values) => (await c.query(text, values)).rows,
-    );
-  } finally {
-    c.release();
-  }
-}
-
 let plans = 0;
 
 /** The plan of the statement run with these literal values, under the plan a prepared statement settles on. */
 async function genericPlan(text: string, literals: string[]): Promise<PlanNode[]> {
-  return inOneSession(async (q) => {
+  return inOneSession(t.database, async ({ q }) => {
     // Its own name: on PGlite the session is the server's one connection, with the server's statements in it.
     const name = `page_plan_${++plans}`;
     await q("SET plan_cache_mode = force_generic_plan");
@@ -90,15 +45,9 @@ async function genericPlan(text: string, literals: string[]): Promise<PlanNode[]
     const plan = (row!["QUERY PLAN"] as Array<{ Plan: PlanNode }>)[0]!.Plan;
     await q(`DEALLOCATE ${name}`);
     await q("RESET plan_cache_mode");
-    return nodes(plan);
+    return planNodes(plan);
   });
 }
-
-/** The rows the plan's scans touched (returned or filtered out). */
-const rowsTouched = async (text: string, literals: string[]) =>
-  (await genericPlan(text, literals))
-    .filter((n) => n["Node Type"].includes("Scan"))
-    .reduce((sum, n) => sum + (n["Actual Rows"] + (n["Rows Removed by Filter"] ?? 0)) * n["Actual Loops"], 0);
 
 const literalsOf = (params: unknown[]) =>
   params.map((p) => (typeof p === "string" ? `'${p.replace(/'/g, "''")}'` : String(p)));
@@ -112,7 +61,7 @@ describe("a mission's page, with 20,000 tasks of another mission after its own",
     const after = at === 0 ? 0 : lastIds[at - 1]!;
     const values = { mission: by === "key" ? small.mission_id : small.id, after };
     const { text, params } = missionPageStatements[by].get(51)!.bound(values);
-    expect(await rowsTouched(text, literalsOf(params))).toBeLessThan(500);
+    expect(rowsTouched(await genericPlan(text, literalsOf(params)))).toBeLessThan(500);
     // And the statement answers the page.
     const page = await missionPageStatements[by].get(51)!(t.database, values);
     expect(page[0]!.rows.map((r) => r.id)).toEqual(lastIds.slice(at, at + 51));
@@ -145,7 +94,7 @@ describe("a page's statement is planned once, not on every execution", () => {
   test.each(["key", "id"] as const)("by %s, every page size", async (by) => {
     await t.database.query("ANALYZE");
     const values = { mission: by === "key" ? small.mission_id : small.id, after: lastIds[3]! };
-    const counts = await inOneSessionNamed(async (run, q) => {
+    const counts = await inOneSession(t.database, async ({ run, q }) => {
       const out: Array<[number, number]> = [];
       for (const [rows, statement] of missionPageStatements[by]) {
         const { text, params } = statement.bound(values);
