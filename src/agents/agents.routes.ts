@@ -57,7 +57,8 @@ export const agentsRoutes: FastifyPluginAsyncTypebox<{
     },
     async (req, reply) => {
       const data = await agents.create(req.body, req.principal);
-      return reply.code(201).header("location", `/api/agents/${data.agent_id}`).send({ data });
+      reply.code(201).header("location", `/api/agents/${data.agent_id}`);
+      return { data };
     },
   );
 
@@ -118,7 +119,7 @@ export const agentsRoutes: FastifyPluginAsyncTypebox<{
     async (req, reply) => {
       const { created, data } = await agents.activity(req.params.agent_id, req.body, req.principal);
       if (created) reply.code(201).header("location", `/api/agents/${data.agent_id}`);
-      return reply.send({ data });
+      return { data };
     },
   );
 
@@ -174,7 +175,8 @@ export const agentsRoutes: FastifyPluginAsyncTypebox<{
     },
     async (req, reply) => {
       const { mission_id, data } = await missionAgents.add(req.params.mission_id, req.body, req.principal);
-      return reply.code(201).header("location", `/api/missions/${mission_id}/agents/${data.agent_id}`).send({ data });
+      reply.code(201).header("location", `/api/missions/${mission_id}/agents/${data.agent_id}`);
+      return { data };
     },
   );
 
@@ -207,7 +209,8 @@ export const agentsRoutes: FastifyPluginAsyncTypebox<{
     },
     async (req, reply) => {
       await missionAgents.remove(req.params.mission_id, req.params.id, req.principal);
-      return reply.code(204).send(null);
+      reply.code(204);
+      return null;
     },
   );
 };

@@ -43,19 +43,12 @@ export const consoleRoutes: FastifyPluginAsync<{ dir: string }> = async (app, { 
     try {
       html = await fs.readFile(index, "utf8");
     } catch {
-      return reply
-        .code(404)
-        .headers(SECURITY_HEADERS)
-        .header("cache-control", "no-store")
-        .type("text/plain; charset=utf-8")
-        .send(NOT_BUILT);
+      reply.code(404).headers(SECURITY_HEADERS).header("cache-control", "no-store").type("text/plain; charset=utf-8");
+      return NOT_BUILT;
     }
     // no-cache: a new build's index (naming new hashed assets) is picked up on the next load.
-    return reply
-      .headers(SECURITY_HEADERS)
-      .header("cache-control", "no-cache")
-      .type("text/html; charset=utf-8")
-      .send(html);
+    reply.headers(SECURITY_HEADERS).header("cache-control", "no-cache").type("text/html; charset=utf-8");
+    return html;
   };
   const opts = { config: { access: "public" as const }, schema: { hide: true } };
   app.get("/", opts, serveIndex);

@@ -48,7 +48,8 @@ export const githubRoutes: FastifyPluginAsyncTypebox<{ github: GithubService; bo
     },
     async (req, reply) => {
       const { run } = await github.startSync(req.principal);
-      return reply.code(202).header("location", `/api/github/sync/${run.id}`).send({ data: run });
+      reply.code(202).header("location", `/api/github/sync/${run.id}`);
+      return { data: run };
     },
   );
 
@@ -127,7 +128,8 @@ export const githubRoutes: FastifyPluginAsyncTypebox<{ github: GithubService; bo
     { config: { access: "member" }, schema: { ...createTaskSchema, params: IssueIdParam } },
     async (req, reply) => {
       const data = await github.createTask(req.params.id, req.body, req.principal);
-      return reply.code(201).header("location", `/api/tasks/${data.task_id}`).send({ data });
+      reply.code(201).header("location", `/api/tasks/${data.task_id}`);
+      return { data };
     },
   );
   app.post(
@@ -138,7 +140,8 @@ export const githubRoutes: FastifyPluginAsyncTypebox<{ github: GithubService; bo
     },
     async (req, reply) => {
       const data = await github.createTask(`${req.params.owner}/${req.params.name}`, req.body, req.principal);
-      return reply.code(201).header("location", `/api/tasks/${data.task_id}`).send({ data });
+      reply.code(201).header("location", `/api/tasks/${data.task_id}`);
+      return { data };
     },
   );
 

@@ -6,11 +6,13 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { AppError } from "../core/errors.js";
 import { validationToFields } from "./validation.js";
 
-function detail(reply: FastifyReply, status: number, text: string) {
-  return reply.code(status).send({ errors: { detail: text } });
+// The handlers below send and return nothing: a returned reply is a thenable, which Fastify would wait on by
+// watching the response stream to its end, a cost on every answer and no use once it is sent.
+function detail(reply: FastifyReply, status: number, text: string): void {
+  reply.code(status).send({ errors: { detail: text } });
 }
 
-export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   try {
     return respond(err, req, reply);
   } catch (fault) {
@@ -20,13 +22,14 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
   }
 }
 
-function respond(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+function respond(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   if (err instanceof AppError) {
-    reply.headers(err.headers());
-    return reply.code(err.status).send(err.body());
+    reply.headers(err.headers()).code(err.status).send(err.body());
+    return;
   }
   if (err.validation) {
-    return reply.code(422).send({ errors: validationToFields(err.validation, err.validationContext) });
+    reply.code(422).send({ errors: validationToFields(err.validation, err.validationContext) });
+    return;
   }
   switch (err.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
@@ -52,7 +55,7 @@ function respond(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
  * Errors Fastify raises before a route is even chosen (a malformed percent-escape in the URL, a path parameter
  * longer than the router accepts). There is no route context yet, so the body is sent as ready JSON text.
  */
-export function frameworkErrorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+export function frameworkErrorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   const [status, text] =
     err.code === "FST_ERR_MAX_PARAM_LENGTH"
       ? [414, "A path parameter is longer than the server accepts"]
@@ -60,7 +63,7 @@ export function frameworkErrorHandler(err: FastifyError, req: FastifyRequest, re
         ? [400, "Malformed URL"]
         : [500, "Internal Server Error"];
   if (status === 500) req.log.error({ err, reqId: req.id }, "unhandled framework error");
-  return reply
+  reply
     .code(status)
     .header("x-request-id", req.id)
     .header("content-type", "application/json; charset=utf-8")
@@ -94,8 +97,8 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: import("n
   socket.destroy(err);
 }
 
-export function notFoundHandler(_req: FastifyRequest, reply: FastifyReply) {
-  return detail(reply, 404, "Not Found");
+export function notFoundHandler(_req: FastifyRequest, reply: FastifyReply): void {
+  detail(reply, 404, "Not Found");
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {

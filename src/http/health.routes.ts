@@ -46,9 +46,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = a
       }
       const migrations = dbOk && (await migrationsApplied(database));
       const ready = dbOk && migrations;
-      return reply
-        .code(ready ? 200 : 503)
-        .send({ status: ready ? "ready" : "unavailable", database: dbOk, migrations });
+      reply.code(ready ? 200 : 503);
+      return { status: ready ? ("ready" as const) : ("unavailable" as const), database: dbOk, migrations };
     },
   );
 };

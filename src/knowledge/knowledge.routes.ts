@@ -43,7 +43,8 @@ export const knowledgeRoutes: FastifyPluginAsyncTypebox<{ knowledge: KnowledgeSe
     },
     async (req, reply) => {
       const data = await knowledge.create(req.body, req.principal);
-      return reply.code(201).header("location", `/api/knowledge/documents/${data.id}`).send({ data });
+      reply.code(201).header("location", `/api/knowledge/documents/${data.id}`);
+      return { data };
     },
   );
 
@@ -103,7 +104,8 @@ export const knowledgeRoutes: FastifyPluginAsyncTypebox<{ knowledge: KnowledgeSe
     },
     async (req, reply) => {
       await knowledge.remove(req.params.id, req.principal);
-      return reply.code(204).send(null);
+      reply.code(204);
+      return null;
     },
   );
 

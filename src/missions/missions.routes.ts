@@ -30,7 +30,8 @@ export const missionsRoutes: FastifyPluginAsyncTypebox<{ missions: MissionsServi
     },
     async (req, reply) => {
       const data = await missions.create(req.body, req.principal);
-      return reply.code(201).header("location", `/api/missions/${data.mission_id}`).send({ data });
+      reply.code(201).header("location", `/api/missions/${data.mission_id}`);
+      return { data };
     },
   );
 

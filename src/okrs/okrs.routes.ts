@@ -49,7 +49,8 @@ export const okrsRoutes: FastifyPluginAsyncTypebox<{ okrs: OkrsService }> = asyn
     },
     async (req, reply) => {
       const data = await okrs.create(req.body, req.principal);
-      return reply.code(201).header("location", `/api/objectives/${data.objective_id}`).send({ data });
+      reply.code(201).header("location", `/api/objectives/${data.objective_id}`);
+      return { data };
     },
   );
 
@@ -94,7 +95,8 @@ export const okrsRoutes: FastifyPluginAsyncTypebox<{ okrs: OkrsService }> = asyn
     },
     async (req, reply) => {
       await okrs.remove(req.params.id, req.principal);
-      return reply.code(204).send(null);
+      reply.code(204);
+      return null;
     },
   );
 
@@ -131,7 +133,8 @@ export const okrsRoutes: FastifyPluginAsyncTypebox<{ okrs: OkrsService }> = asyn
     },
     async (req, reply) => {
       const data = await okrs.createKeyResult(req.params.objective_id, req.body, req.principal);
-      return reply.code(201).header("location", `/api/key_results/${data.kr_id}`).send({ data });
+      reply.code(201).header("location", `/api/key_results/${data.kr_id}`);
+      return { data };
     },
   );
 
@@ -178,7 +181,8 @@ export const okrsRoutes: FastifyPluginAsyncTypebox<{ okrs: OkrsService }> = asyn
     },
     async (req, reply) => {
       await okrs.removeKeyResult(req.params.id, req.principal);
-      return reply.code(204).send(null);
+      reply.code(204);
+      return null;
     },
   );
 };

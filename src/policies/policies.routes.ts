@@ -50,7 +50,8 @@ export const policiesRoutes: FastifyPluginAsyncTypebox<{ policies: PoliciesServi
     },
     async (req, reply) => {
       const data = await policies.create(req.body, req.principal);
-      return reply.code(201).header("location", `/api/policies/${data.policy_id}`).send({ data });
+      reply.code(201).header("location", `/api/policies/${data.policy_id}`);
+      return { data };
     },
   );
 
@@ -86,7 +87,8 @@ export const policiesRoutes: FastifyPluginAsyncTypebox<{ policies: PoliciesServi
     },
     async (req, reply) => {
       const data = await policies.createFromTemplate(req.params.template_id, req.body, req.principal);
-      return reply.code(201).header("location", `/api/policies/${data.policy_id}`).send({ data });
+      reply.code(201).header("location", `/api/policies/${data.policy_id}`);
+      return { data };
     },
   );
 
@@ -153,7 +155,8 @@ export const policiesRoutes: FastifyPluginAsyncTypebox<{ policies: PoliciesServi
     },
     async (req, reply) => {
       await policies.remove(req.params.id, req.principal);
-      return reply.code(204).send(null);
+      reply.code(204);
+      return null;
     },
   );
 };

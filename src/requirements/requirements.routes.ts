@@ -42,7 +42,8 @@ export const requirementsRoutes: FastifyPluginAsyncTypebox<{ requirements: Requi
     },
     async (req, reply) => {
       const data = await requirements.create(req.body, req.principal);
-      return reply.code(201).header("location", `/api/requirements/${data.requirement_id}`).send({ data });
+      reply.code(201).header("location", `/api/requirements/${data.requirement_id}`);
+      return { data };
     },
   );
 
@@ -89,7 +90,8 @@ export const requirementsRoutes: FastifyPluginAsyncTypebox<{ requirements: Requi
     },
     async (req, reply) => {
       await requirements.remove(req.params.id, req.principal);
-      return reply.code(204).send(null);
+      reply.code(204);
+      return null;
     },
   );
 };

@@ -33,7 +33,8 @@ export const runtimeRoutes: FastifyPluginAsyncTypebox<{ dispatch: DispatchServic
         { task_id: d.task_id, agent_id: d.agent_id, mission_id: d.mission_id, dispatch_id: d.id, status: d.status },
         isAwaitingApproval(d.status) ? "task dispatch awaits a policy approval" : "task dispatched",
       );
-      return reply.code(202).send({ data: d });
+      reply.code(202);
+      return { data: d };
     },
   );
 

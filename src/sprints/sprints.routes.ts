@@ -38,7 +38,8 @@ export const sprintsRoutes: FastifyPluginAsyncTypebox<{ sprints: SprintsService 
     },
     async (req, reply) => {
       const data = await sprints.create(req.body, req.principal);
-      return reply.code(201).header("location", `/api/sprints/${data.sprint_id}`).send({ data });
+      reply.code(201).header("location", `/api/sprints/${data.sprint_id}`);
+      return { data };
     },
   );
 

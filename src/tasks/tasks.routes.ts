@@ -37,7 +37,8 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<{ tasks: TasksService }> = a
     },
     async (req, reply) => {
       const data = await tasks.create(req.params.mission_id, req.body, req.principal);
-      return reply.code(201).header("location", `/api/tasks/${data.task_id}`).send({ data });
+      reply.code(201).header("location", `/api/tasks/${data.task_id}`);
+      return { data };
     },
   );
 

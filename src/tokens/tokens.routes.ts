@@ -22,7 +22,8 @@ export const tokensRoutes: FastifyPluginAsyncTypebox<{ tokens: TokensService }> 
     },
     async (req, reply) => {
       const data = await tokens.create(req.body, req.principal);
-      return reply.code(201).header("location", `/api/tokens/${data.id}`).send({ data });
+      reply.code(201).header("location", `/api/tokens/${data.id}`);
+      return { data };
     },
   );
 
@@ -48,7 +49,8 @@ export const tokensRoutes: FastifyPluginAsyncTypebox<{ tokens: TokensService }> 
     },
     async (req, reply) => {
       await tokens.revoke(req.params.id, req.principal);
-      return reply.code(204).send(null);
+      reply.code(204);
+      return null;
     },
   );
 };

@@ -47,10 +47,8 @@ export const traceabilityRoutes: FastifyPluginAsyncTypebox<{ traceability: Trace
     async (req, reply) => {
       const { format, ...filters } = req.query;
       if (format === "csv") {
-        return reply
-          .type("text/csv; charset=utf-8")
-          .header("content-disposition", 'attachment; filename="traceability.csv"')
-          .send(matrixToCsv(await traceability.matrix(filters)));
+        reply.type("text/csv; charset=utf-8").header("content-disposition", 'attachment; filename="traceability.csv"');
+        return matrixToCsv(await traceability.matrix(filters));
       }
       // The schema above documents the body; the body is written as JSON text by the service (the matrix runs
       // to hundreds of thousands of fields: the tasks' JSON comes from the database, the rest is stringified
@@ -58,7 +56,8 @@ export const traceabilityRoutes: FastifyPluginAsyncTypebox<{ traceability: Trace
       // built by a view function or a SQL expression that names its fields (objectiveToApi, requirementToApi,
       // taskGroupsIn), and the tests compare those records with the schema-serialized ones of their own routes.
       const data = await traceability.matrixJson(filters);
-      return reply.type("application/json; charset=utf-8").serializer(String).send(`{"data":${data}}`);
+      reply.type("application/json; charset=utf-8").serializer(String);
+      return `{"data":${data}}`;
     },
   );
 };
