@@ -39,15 +39,8 @@ export async function registerLimits(app: FastifyInstance, limits: LimitsConfig)
         throw new ServiceUnavailable("The server is busy; retry later", RETRY_AFTER_BUSY_S);
       }
       inFlight++;
-      let released = false;
-      const release = () => {
-        if (released) return;
-        released = true;
-        inFlight--;
-      };
-      // `close` fires when the response is done or the client went away, whichever comes first.
-      reply.raw.once("finish", release);
-      reply.raw.once("close", release);
+      // A response emits `close` once, when it is done or the client went away, whichever comes first.
+      reply.raw.once("close", () => inFlight--);
     });
   }
 
