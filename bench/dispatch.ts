@@ -87,11 +87,13 @@ export async function measureDispatch(api: Api, samples: number, log: (m: string
         stdio: ["pipe", "pipe", "pipe"],
         env: { PATH: process.env.PATH ?? "", MC_TASK_ID: id },
       });
+      // Listened for from the start: the process may exit before its connection is seen.
+      const exited = new Promise((r) => p.once("exit", r));
       p.stdin!.end("{}");
       p.stdout!.resume();
       p.stderr!.resume();
       const at = await l.wait(id);
-      await new Promise((r) => p.once("exit", r));
+      await exited;
       if (i >= 3) bare.push(at - t0);
     }
 

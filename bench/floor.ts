@@ -5,10 +5,13 @@
 // - Mission Control (dist/main.js, built by the npm script when stale): create (`POST /api/missions/:id/tasks`), status
 //   change (`PATCH /api/tasks/:id`, pending ↔ blocked over 500 tasks, a real change each time: the statuses are
 //   read back before each run), list (`GET /api/missions/:id/tasks?limit=50`, a different page of 1,300 each),
-//   get (`GET /api/tasks/:id`, over the 1,300);
+//   get (`GET /api/tasks/:id`, over the 1,300),
+//   heartbeat (`POST /api/agents/:id/activity`, 20 agents, each with its own agent token);
 // - bench/ceilings/floor-server.ts, a bare Fastify process doing only what each must (the traced create as a
 //   transaction and as one statement, the traced status change as one statement, the page as one statement, a
-//   task by its key as one statement).
+//   task by its key as one statement, a heartbeat kept in memory), and the get and the heartbeat again with the
+//   contract's per-request work on top (token hashed and looked up, request id, body and answer schemas);
+// - bench/ceilings/hello.ts, the hello-world ceiling the standing targets are ratios to, once per round.
 // The same objective text and fields on both sides of the list; CPU per request of the server (and of its main
 // thread) and of the whole machine, from /proc. FLOOR_ONLY (name parts) picks subjects; FLOOR_MC_ENV (JSON)
 // adds settings to Mission Control's. Prints the medians and writes bench/results/<date>-floor[-N].json.
@@ -77,6 +80,9 @@ function lazyStore(backend: "postgres" | "pglite", tag: string) {
   };
 }
 type LazyStore = ReturnType<typeof lazyStore>;
+
+/** Agents heartbeating, each with its own token, on both sides. */
+const AGENTS = 20;
 
 /** The floor's listed rows carry the same text (bench/ceilings/floor-server.ts). */
 const objective = (n: number) =>
@@ -168,7 +174,32 @@ function missionControl(backend: "postgres" | "pglite", lazy: LazyStore): Subjec
     }
   }
   let keys: string[] = [];
+  /** Agents with a token each, for the heartbeat. */
+  const beaters: Array<{ key: string; token: string }> = [];
+  let beat = 0;
+  async function seedAgents(url: string) {
+    for (let i = beaters.length; i < AGENTS; i++) {
+      const key = `floor-agent-${i}`;
+      await call(url, "POST", "/api/agents", { agent_id: key });
+      const t = await call(url, "POST", "/api/tokens", { role: "agent", agent_id: key });
+      beaters.push({ key, token: String(t.data.token) });
+    }
+  }
   return [
+    {
+      name: `${backend}: mission control heartbeat`,
+      start,
+      before: (p) => seedAgents(p.url),
+      next: () => {
+        const a = beaters[beat++ % beaters.length]!;
+        return {
+          method: "POST",
+          path: `/api/agents/${a.key}/activity`,
+          headers: { authorization: `Bearer ${a.token}` },
+          body: { event: "heartbeat" },
+        };
+      },
+    },
     {
       name: `${backend}: mission control create`,
       start,
@@ -230,6 +261,7 @@ function floors(backend: "postgres" | "pglite", lazy: LazyStore): Subject[] {
   let seq = 0;
   let row = 0;
   let page = 0;
+  let beat = 0;
   const flips = new Map<number, string>();
   const create = () => {
     const n = ++seq;
@@ -259,11 +291,52 @@ function floors(backend: "postgres" | "pglite", lazy: LazyStore): Subject[] {
       start: start(true),
       next: () => ({ method: "GET", path: `/tasks/task-${(page++ % 1300) + 1}` }),
     },
+    {
+      name: `${backend}: floor get, with the contract's request work`,
+      start: start(true),
+      next: () => {
+        const n = page++;
+        return {
+          method: "GET",
+          path: `/contract/tasks/task-${(n % 1300) + 1}`,
+          headers: { authorization: `Bearer floor-token-${n % AGENTS}` },
+        };
+      },
+    },
+    {
+      name: `${backend}: floor heartbeat`,
+      start: start(true),
+      next: () => ({
+        method: "POST",
+        path: `/agents/floor-agent-${beat++ % AGENTS}/activity`,
+        body: { event: "heartbeat" },
+      }),
+    },
+    {
+      name: `${backend}: floor heartbeat, with the contract's request work`,
+      start: start(true),
+      next: () => {
+        const i = beat++ % AGENTS;
+        return {
+          method: "POST",
+          path: `/contract/agents/floor-agent-${i}/activity`,
+          headers: { authorization: `Bearer floor-token-${i}` },
+          body: { event: "heartbeat" },
+        };
+      },
+    },
   ];
 }
 
 const stores: LazyStore[] = [];
-const subjects: Subject[] = [];
+// The hello-world ceiling in the same run: the standing targets are ratios to it.
+const subjects: Subject[] = [
+  {
+    name: "hello",
+    start: () => startProcess({ argv: ["--import", "tsx", "bench/ceilings/hello.ts"], env: {}, readyPath: "/" }),
+    next: () => ({ method: "GET", path: "/" }),
+  },
+];
 for (const b of backends) {
   const mc = lazyStore(b, `mc_${b}`);
   const fl = lazyStore(b, `fl_${b}`);
@@ -279,7 +352,11 @@ type Result = LoadResult & {
 const results: Record<string, Result[]> = {};
 // FLOOR_ONLY: run only the subjects whose name contains one of these (comma-separated).
 const only = process.env.FLOOR_ONLY?.split(",");
-if (only) subjects.splice(0, subjects.length, ...subjects.filter((s) => only.some((o) => s.name.includes(o))));
+// The hello-world ceiling always runs: it is what the ratios are to.
+if (only) {
+  const kept = subjects.filter((s) => s.name === "hello" || only.some((o) => s.name.includes(o)));
+  subjects.splice(0, subjects.length, ...kept);
+}
 try {
   for (let round = 1; round <= rounds; round++) {
     for (const s of round % 2 ? subjects : [...subjects].reverse()) {
@@ -326,12 +403,16 @@ try {
   fs.rmSync(work, { recursive: true, force: true });
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const hello = results.hello ? median(results.hello.map((r) => r.rps)) : null;
 const summary = Object.fromEntries(
   Object.entries(results).map(([k, rs]) => [
     k,
     {
       rps: median(rs.map((r) => r.rps)),
+      // The median's share of the same run's hello-world median.
+      ofHello: hello === null ? null : Number((median(rs.map((r) => r.rps)) / hello).toFixed(3)),
       p99: median(rs.map((r) => r.p99)),
+      cpuMsPerRequest: median(rs.map((r) => r.cpuMsPerRequest)),
       non2xx: rs.reduce((n, r) => n + r.non2xx, 0),
     },
   ]),

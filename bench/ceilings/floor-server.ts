@@ -12,8 +12,21 @@
 // - GET /page?after=N  a page of 50 of a 1,300-row "mission" in id order (51 read, for the next cursor), each
 //                 row of about the size of a listed task (its objective, status, priority, keys and two
 //                 timestamps formatted by the database), as Mission Control's list reads it; JSON.stringify'd.
-import Fastify from "fastify";
+// - GET /tasks/:key  one of those rows by its key, one statement.
+// - POST /agents/:key/activity  a heartbeat as Mission Control answers one it coalesces: no database, the agent
+//                 record kept in memory gets its last_seen_at, and the record is the answer.
+// Under /contract/ the get and the heartbeat again, with the work the contract asks of every request on top:
+// the bearer token hashed (SHA-256) and looked up among known ones (401 if unknown), an x-request-id, the
+// body validated (Mission Control's ActivityReport schema) and the answer serialized by a response schema
+// (Mission Control's Agent schema; the row's own for the get). What Mission Control spends beyond these is
+// its own machinery; tokens are FLOOR_TOKEN_PREFIX + 0..FLOOR_TOKENS-1 (bench/floor.ts sends them).
+import { createHash, randomUUID } from "node:crypto";
+import { Type } from "@sinclair/typebox";
+import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import pg from "pg";
+import { ActivityReport, Agent } from "../../src/agents/agents.schemas.js";
+import { Data } from "../../src/core/envelope.js";
+import { validatorCompiler } from "../../src/http/validation.js";
 import { openDatabase } from "../../src/db/client.js";
 import { createNamedQueries } from "../../src/db/pglite-named.js";
 
@@ -159,6 +172,97 @@ app.get<{ Params: { key: string } }>("/tasks/:key", async (req, reply) => {
   if (!row) return reply.code(404).send({ errors: { detail: "Not Found" } });
   return { data: row };
 });
+
+/** An agent record as Mission Control answers a heartbeat with, one per key, kept in memory. */
+const agents = new Map<string, Record<string, unknown>>();
+function heartbeat(key: string) {
+  let a = agents.get(key);
+  if (!a) {
+    const at = new Date();
+    a = {
+      id: agents.size + 1,
+      agent_id: key,
+      name: key,
+      adapter_module: "manual",
+      capabilities: [],
+      config: {},
+      warnings: [],
+      status: "idle",
+      status_reason: "registered by its first heartbeat",
+      status_since: at,
+      current_task_id: null,
+      last_seen_at: at,
+      last_event: null,
+      run: null,
+      inserted_at: at,
+      updated_at: at,
+    };
+    agents.set(key, a);
+  }
+  a.last_seen_at = new Date();
+  return a;
+}
+app.post<{ Params: { key: string } }>("/agents/:key/activity", async (req) => ({ data: heartbeat(req.params.key) }));
+
+const tokenPrefix = process.env.FLOOR_TOKEN_PREFIX ?? "floor-token-";
+const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+const tokens = new Map(
+  Array.from({ length: Number(process.env.FLOOR_TOKENS ?? 100) }, (_, i) => [sha256(`${tokenPrefix}${i}`), i]),
+);
+async function authenticate(req: FastifyRequest, reply: FastifyReply) {
+  reply.header("x-request-id", randomUUID());
+  const m = /^Bearer +([^\s]+) *$/i.exec(req.headers.authorization ?? "");
+  if (!m || !tokens.has(sha256(m[1]!))) {
+    await reply.code(401).send({ errors: { detail: "Unauthorized" } });
+    return reply;
+  }
+}
+// Mission Control's validator (its schemas carry keywords of their own).
+app.setValidatorCompiler(validatorCompiler);
+const Row = Type.Object({
+  id: Type.Integer(),
+  task_id: Type.String(),
+  mission_id: Type.String(),
+  objective: Type.String(),
+  status: Type.String(),
+  agent_id: Type.Union([Type.String(), Type.Null()]),
+  sprint_id: Type.Union([Type.String(), Type.Null()]),
+  requirement_ids: Type.Array(Type.String()),
+  required_capabilities: Type.Array(Type.String()),
+  priority: Type.Union([Type.Integer(), Type.Null()]),
+  outputs: Type.Object({}, { additionalProperties: true }),
+  inserted_at: Type.String(),
+  updated_at: Type.String(),
+});
+const NotFound = Type.Object({ errors: Type.Object({ detail: Type.String() }) });
+app.get<{ Params: { key: string } }>(
+  "/contract/tasks/:key",
+  {
+    onRequest: authenticate,
+    schema: {
+      params: Type.Object({ key: Type.String({ minLength: 1, maxLength: 200 }) }),
+      response: { 200: Data(Row), 404: NotFound },
+    },
+  },
+  async (req, reply) => {
+    const [row] = await db.one("get", GET, [req.params.key]);
+    if (!row) return reply.code(404).send({ errors: { detail: "Not Found" } });
+    return { data: row };
+  },
+);
+app.post<{ Params: { key: string } }>(
+  "/contract/agents/:key/activity",
+  {
+    onRequest: authenticate,
+    schema: {
+      params: Type.Object({ key: Type.String({ minLength: 1, maxLength: 200 }) }),
+      body: ActivityReport,
+      response: { 200: Data(Agent) },
+    },
+  },
+  async (req) => ({ data: heartbeat(req.params.key) }),
+);
+
 await app.listen({ host: "127.0.0.1", port: Number(process.env.PORT ?? 0) });
 const stop = () =>
   void app
