@@ -89,6 +89,7 @@ export async function measureDispatch(api: Api, samples: number, log: (m: string
       });
       // Listened for from the start: the process may exit before its connection is seen.
       const exited = new Promise((r) => p.once("exit", r));
+      p.stdin!.on("error", () => {}); // a process that exits before reading it: a broken pipe, not a failure
       p.stdin!.end("{}");
       p.stdout!.resume();
       p.stderr!.resume();

@@ -39,8 +39,19 @@ export async function registerLimits(app: FastifyInstance, limits: LimitsConfig)
         throw new ServiceUnavailable("The server is busy; retry later", RETRY_AFTER_BUSY_S);
       }
       inFlight++;
-      // A response emits `close` once, when it is done or the client went away, whichever comes first.
-      reply.raw.once("close", () => inFlight--);
+      const socket = req.raw.socket;
+      let held = true;
+      const release = () => {
+        if (!held) return;
+        held = false;
+        inFlight--;
+        socket?.off("close", release);
+      };
+      // A response emits `close` once, when it is done or the client went away. Except one that waits behind
+      // an earlier response on the same connection (pipelined requests): it has no socket yet, and if the
+      // client goes away meanwhile it never closes; its connection does.
+      reply.raw.once("close", release);
+      if (!reply.raw.socket) socket?.once("close", release);
     });
   }
 

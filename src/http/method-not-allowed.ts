@@ -18,11 +18,9 @@ export const NOT_DELETABLE = [
 
 export const methodNotAllowedRoutes: FastifyPluginAsync = async (app) => {
   for (const r of NOT_DELETABLE) {
-    app.delete(r.url, { config: { access: "agent" }, schema: { hide: true } }, async (_req, reply) =>
-      reply
-        .code(405)
-        .header("allow", r.allow)
-        .send({ errors: { detail: `Method Not Allowed: records the trace names are never deleted; ${r.how}` } }),
-    );
+    app.delete(r.url, { config: { access: "agent" }, schema: { hide: true } }, async (_req, reply) => {
+      reply.code(405).header("allow", r.allow);
+      return { errors: { detail: `Method Not Allowed: records the trace names are never deleted; ${r.how}` } };
+    });
   }
 };

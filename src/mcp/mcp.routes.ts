@@ -39,11 +39,10 @@ export const mcpRoutes: FastifyPluginAsync<McpRouteDeps> = async (app, deps) => 
       method,
       url: "/mcp",
       ...notAllowed,
-      handler: async (_req, reply) =>
-        reply
-          .code(405)
-          .header("allow", "POST")
-          .send({ errors: { detail: "Method Not Allowed: MCP here is stateless, use POST" } }),
+      handler: async (_req, reply) => {
+        reply.code(405).header("allow", "POST");
+        return { errors: { detail: "Method Not Allowed: MCP here is stateless, use POST" } };
+      },
     });
   }
 

@@ -128,6 +128,32 @@ describe("more requests at once than the server serves", () => {
     }
   });
 
+  test("requests pipelined behind a stream give their slots back when the client goes away", async () => {
+    const a = await live({ MC_MAX_IN_FLIGHT: "2", MC_RATE_LIMIT: "0" });
+    for (let round = 0; round < 3; round++) {
+      // The event stream never ends, so the two requests after it on the connection are served but their
+      // answers wait, with no socket, until the client hangs up.
+      await new Promise<void>((resolve) => {
+        const sock = net.connect(Number(new URL(a.base).port), "127.0.0.1", () => {
+          const get = (p: string) => `GET ${p} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${a.admin}\r\n\r\n`;
+          sock.write(get("/api/events") + get("/api/missions") + get("/api/missions"));
+          setTimeout(() => {
+            sock.destroy();
+            resolve();
+          }, 300);
+        });
+      });
+      await waitFor(
+        async () => (await a.call("GET", "/api/missions")).status === 200,
+        10_000,
+        `round ${round}: the slots of the pipelined requests`,
+      );
+      // Both slots are free: two requests at once are served.
+      const both = await Promise.all([a.call("GET", "/api/missions"), a.call("GET", "/api/missions")]);
+      expect(both.map((r) => r.status)).toEqual([200, 200]);
+    }
+  });
+
   test("under memory pressure requests are answered 503 with Retry-After; health checks still answer", async () => {
     // A heap limit far below what any process uses: the server is always "under pressure".
     const a = await live({ MC_MAX_HEAP_MB: "1" });
