@@ -28,6 +28,19 @@ async function live(env: Record<string, string>) {
   return a;
 }
 
+/** Writes `text` on a new connection and hangs up `ms` later, whatever the server has answered. */
+function sendAndHangUp(a: LiveApp, text: string, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const sock = net.connect(Number(new URL(a.base).port), "127.0.0.1", () => {
+      sock.write(text);
+      setTimeout(() => {
+        sock.destroy();
+        resolve();
+      }, ms);
+    });
+  });
+}
+
 function expectRefusal(r: Reply, status: 429 | 503) {
   expect(r.status).toBe(status);
   expect(isErrorShape(r.json)).toBe(true);
@@ -108,17 +121,11 @@ describe("more requests at once than the server serves", () => {
     for (let round = 0; round < 3; round++) {
       for (const [status, req] of kinds) expect((await req()).status, `round ${round}, the ${status}`).toBe(status);
       // A client that announces a body and goes away before sending it.
-      await new Promise<void>((resolve) => {
-        const sock = net.connect(Number(new URL(a.base).port), "127.0.0.1", () => {
-          sock.write(
-            `POST /api/missions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${a.admin}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"goal":`,
-          );
-          setTimeout(() => {
-            sock.destroy();
-            resolve();
-          }, 50);
-        });
-      });
+      await sendAndHangUp(
+        a,
+        `POST /api/missions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${a.admin}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"goal":`,
+        50,
+      );
       // The server learns of the hang-up a moment later; then its slot is free again.
       await waitFor(
         async () => (await a.call("GET", "/api/missions")).status === 200,
@@ -133,16 +140,8 @@ describe("more requests at once than the server serves", () => {
     for (let round = 0; round < 3; round++) {
       // The event stream never ends, so the two requests after it on the connection are served but their
       // answers wait, with no socket, until the client hangs up.
-      await new Promise<void>((resolve) => {
-        const sock = net.connect(Number(new URL(a.base).port), "127.0.0.1", () => {
-          const get = (p: string) => `GET ${p} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${a.admin}\r\n\r\n`;
-          sock.write(get("/api/events") + get("/api/missions") + get("/api/missions"));
-          setTimeout(() => {
-            sock.destroy();
-            resolve();
-          }, 300);
-        });
-      });
+      const get = (p: string) => `GET ${p} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${a.admin}\r\n\r\n`;
+      await sendAndHangUp(a, get("/api/events") + get("/api/missions") + get("/api/missions"), 300);
       await waitFor(
         async () => (await a.call("GET", "/api/missions")).status === 200,
         10_000,
