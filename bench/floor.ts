@@ -405,17 +405,20 @@ try {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const hello = results.hello ? median(results.hello.map((r) => r.rps)) : null;
 const summary = Object.fromEntries(
-  Object.entries(results).map(([k, rs]) => [
-    k,
-    {
-      rps: median(rs.map((r) => r.rps)),
-      // The median's share of the same run's hello-world median.
-      ofHello: hello === null ? null : Number((median(rs.map((r) => r.rps)) / hello).toFixed(3)),
-      p99: median(rs.map((r) => r.p99)),
-      cpuMsPerRequest: median(rs.map((r) => r.cpuMsPerRequest)),
-      non2xx: rs.reduce((n, r) => n + r.non2xx, 0),
-    },
-  ]),
+  Object.entries(results).map(([k, rs]) => {
+    const rps = median(rs.map((r) => r.rps));
+    return [
+      k,
+      {
+        rps,
+        // The median's share of the same run's hello-world median.
+        ofHello: hello === null ? null : Number((rps / hello).toFixed(3)),
+        p99: median(rs.map((r) => r.p99)),
+        cpuMsPerRequest: median(rs.map((r) => r.cpuMsPerRequest)),
+        non2xx: rs.reduce((n, r) => n + r.non2xx, 0),
+      },
+    ];
+  }),
 );
 console.log(JSON.stringify(summary, null, 2));
 // A second run on the same day does not replace the first (results are committed).

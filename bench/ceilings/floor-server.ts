@@ -20,13 +20,15 @@
 // body validated (Mission Control's ActivityReport schema) and the answer serialized by a response schema
 // (Mission Control's Agent schema; the row's own for the get). What Mission Control spends beyond these is
 // its own machinery; tokens are FLOOR_TOKEN_PREFIX + 0..FLOOR_TOKENS-1 (bench/floor.ts sends them).
-import { createHash, randomUUID } from "node:crypto";
 import { Type } from "@sinclair/typebox";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import pg from "pg";
 import { ActivityReport, Agent } from "../../src/agents/agents.schemas.js";
 import { Data } from "../../src/core/envelope.js";
+import { bearerSecret } from "../../src/http/auth.js";
+import { requestId } from "../../src/http/request-id.js";
 import { validatorCompiler } from "../../src/http/validation.js";
+import { hashSecret } from "../../src/tokens/tokens.service.js";
 import { openDatabase } from "../../src/db/client.js";
 import { createNamedQueries } from "../../src/db/pglite-named.js";
 
@@ -167,11 +169,12 @@ app.get<{ Querystring: { after?: string } }>("/page", async (req) => {
   const data = rows.slice(0, 50);
   return { data, meta: { next_cursor: rows.length > 50 ? String(data.at(-1)!.id) : null } };
 });
-app.get<{ Params: { key: string } }>("/tasks/:key", async (req, reply) => {
+async function getTask(req: FastifyRequest<{ Params: { key: string } }>, reply: FastifyReply) {
   const [row] = await db.one("get", GET, [req.params.key]);
   if (!row) return reply.code(404).send({ errors: { detail: "Not Found" } });
   return { data: row };
-});
+}
+app.get("/tasks/:key", getTask);
 
 /** An agent record as Mission Control answers a heartbeat with, one per key, kept in memory. */
 const agents = new Map<string, Record<string, unknown>>();
@@ -205,14 +208,14 @@ function heartbeat(key: string) {
 app.post<{ Params: { key: string } }>("/agents/:key/activity", async (req) => ({ data: heartbeat(req.params.key) }));
 
 const tokenPrefix = process.env.FLOOR_TOKEN_PREFIX ?? "floor-token-";
-const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+// Mission Control's own pieces: its bearer parsing, its token hash, its request id.
 const tokens = new Map(
-  Array.from({ length: Number(process.env.FLOOR_TOKENS ?? 100) }, (_, i) => [sha256(`${tokenPrefix}${i}`), i]),
+  Array.from({ length: Number(process.env.FLOOR_TOKENS ?? 100) }, (_, i) => [hashSecret(`${tokenPrefix}${i}`), i]),
 );
 async function authenticate(req: FastifyRequest, reply: FastifyReply) {
-  reply.header("x-request-id", randomUUID());
-  const m = /^Bearer +([^\s]+) *$/i.exec(req.headers.authorization ?? "");
-  if (!m || !tokens.has(sha256(m[1]!))) {
+  reply.header("x-request-id", requestId(req.raw));
+  const secret = bearerSecret(req);
+  if (!secret || !tokens.has(hashSecret(secret))) {
     await reply.code(401).send({ errors: { detail: "Unauthorized" } });
     return reply;
   }
@@ -244,11 +247,7 @@ app.get<{ Params: { key: string } }>(
       response: { 200: Data(Row), 404: NotFound },
     },
   },
-  async (req, reply) => {
-    const [row] = await db.one("get", GET, [req.params.key]);
-    if (!row) return reply.code(404).send({ errors: { detail: "Not Found" } });
-    return { data: row };
-  },
+  getTask,
 );
 app.post<{ Params: { key: string } }>(
   "/contract/agents/:key/activity",
