@@ -8,6 +8,7 @@ import type { Config } from "./config.js";
 import { buildContainer, type Services } from "./container.js";
 import { drainDaemons, startDaemons, stopDaemons } from "./core/daemon.js";
 import type { Database } from "./db/client.js";
+import { requestLoggerFactory } from "./logger.js";
 import { registerAuth } from "./http/auth.js";
 import { registerBodyUnwrap } from "./http/body-wrap.js";
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from "./http/error-handler.js";
@@ -57,7 +58,12 @@ declare module "fastify" {
 }
 
 function loggerOptions(logger: AppDeps["logger"] = false): FastifyServerOptions {
-  if (typeof logger === "object" && "info" in logger) return { loggerInstance: logger as FastifyBaseLogger };
+  if (typeof logger === "object" && "info" in logger) {
+    const instance = logger as FastifyBaseLogger;
+    // A pino logger (main.ts): each request's child is made only when the request logs something.
+    const lazy = "isLevelEnabled" in instance ? { childLoggerFactory: requestLoggerFactory } : {};
+    return { loggerInstance: instance, ...(lazy as Pick<FastifyServerOptions, "childLoggerFactory">) };
+  }
   return { logger };
 }
 

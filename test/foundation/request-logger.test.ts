@@ -1,0 +1,104 @@
+// A request's logger is made lazily (src/logger.ts requestLoggerFactory): what it writes must be exactly what
+// pino's own child would have written, the request id bound, at the server logger's level at the time of the
+// call. Real pino, real server, lines captured from the destination.
+import { Writable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { buildApp, type App } from "../../src/app.js";
+import { loadConfig } from "../../src/config.js";
+import { createLogger, requestLoggerFactory } from "../../src/logger.js";
+import { createTestDb, type TestDb } from "../harness.js";
+
+function sink() {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      for (const l of String(chunk).split("\n")) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { lines, stream };
+}
+
+describe("requestLoggerFactory", () => {
+  test("writes nothing below the server's level, and what it writes carries the bindings", () => {
+    const { lines, stream } = sink();
+    const server = createLogger("warn", stream);
+    const log = requestLoggerFactory(server, { reqId: "r-1" }, {});
+    log.info("not written");
+    log.debug({ a: 1 }, "not written");
+    log.trace("not written");
+    expect(lines).toEqual([]);
+    log.warn({ task_id: "t-1" }, "written");
+    log.error(new Error("boom"), "an error");
+    expect(lines.map((l) => [l.level, l.reqId, l.msg, l.task_id])).toEqual([
+      [40, "r-1", "written", "t-1"],
+      [50, "r-1", "an error", undefined],
+    ]);
+    expect((lines[1]!.err as { message: string }).message).toBe("boom");
+  });
+
+  test("follows the server's level as it changes, and its own once set", () => {
+    const { lines, stream } = sink();
+    const server = createLogger("warn", stream);
+    const log = requestLoggerFactory(server, { reqId: "r-2" }, {});
+    expect(log.level).toBe("warn");
+    server.level = "info";
+    expect(log.level).toBe("info");
+    expect(log.isLevelEnabled("info")).toBe(true);
+    log.info("now written");
+    log.level = "error";
+    log.warn("not written: its own level is error");
+    server.level = "trace";
+    log.debug("not written either");
+    log.error("written");
+    expect(lines.map((l) => [l.reqId, l.msg])).toEqual([
+      ["r-2", "now written"],
+      ["r-2", "written"],
+    ]);
+  });
+
+  test("a child of it carries both bindings; child options make a real child at once", () => {
+    const { lines, stream } = sink();
+    const server = createLogger("info", stream);
+    requestLoggerFactory(server, { reqId: "r-3" }, {}).child({ tool: "x" }).info("from the child");
+    requestLoggerFactory(server, { reqId: "r-4" }, { level: "error" }).info("not written: level error");
+    expect(lines.map((l) => [l.reqId, l.tool, l.msg])).toEqual([["r-3", "x", "from the child"]]);
+  });
+
+  test("redaction applies to what it writes", () => {
+    const { lines, stream } = sink();
+    const server = createLogger("info", stream);
+    requestLoggerFactory(server, { reqId: "r-5" }, {}).info({ token: "mc_secret_value" }, "a token");
+    expect(lines[0]!.token).toBe("[redacted]");
+  });
+});
+
+describe("the server's request logs", () => {
+  let db: TestDb;
+  let app: App;
+  const { lines, stream } = sink();
+  beforeAll(async () => {
+    db = await createTestDb();
+    const config = loadConfig({ MC_DATA_DIR: "/tmp/mc-test-unused", MC_MAX_EVENT_LOOP_DELAY_MS: "0" });
+    app = await buildApp({ config, database: db.database, logger: createLogger("info", stream) });
+    await app.ready();
+  });
+  afterAll(async () => {
+    await app.close();
+    await db.drop();
+  });
+
+  test("every line of a request carries its id, and no other request's", async () => {
+    const ids = ["req-log-a", "req-log-b", "req-log-c"];
+    const answers = await Promise.all(
+      ids.map((id) => app.inject({ method: "GET", url: "/api/missions", headers: { "x-request-id": id } })),
+    );
+    expect(answers.map((a) => [a.statusCode, a.headers["x-request-id"]])).toEqual(ids.map((id) => [401, id]));
+    for (const id of ids) {
+      const mine = lines.filter((l) => l.reqId === id);
+      expect(mine.map((l) => l.msg)).toEqual(["incoming request", "request completed"]);
+      expect((mine[1]!.res as { statusCode: number }).statusCode).toBe(401);
+    }
+    expect(lines.filter((l) => l.msg === "incoming request" && !ids.includes(String(l.reqId)))).toEqual([]);
+  });
+});
