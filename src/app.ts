@@ -59,10 +59,7 @@ declare module "fastify" {
 
 function loggerOptions(logger: AppDeps["logger"] = false): FastifyServerOptions {
   if (typeof logger === "object" && "info" in logger) {
-    const instance = logger as FastifyBaseLogger;
-    // A pino logger (main.ts): each request's child is made only when the request logs something.
-    const lazy = "isLevelEnabled" in instance ? { childLoggerFactory: requestLoggerFactory } : {};
-    return { loggerInstance: instance, ...(lazy as Pick<FastifyServerOptions, "childLoggerFactory">) };
+    return { loggerInstance: logger as FastifyBaseLogger, childLoggerFactory: requestLoggerFactory };
   }
   return { logger };
 }

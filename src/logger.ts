@@ -1,4 +1,5 @@
-import pino, { type Bindings, type ChildLoggerOptions, type DestinationStream, type Logger } from "pino";
+import type { FastifyBaseLogger, FastifyServerOptions } from "fastify";
+import pino, { type Bindings, type ChildLoggerOptions, type DestinationStream, type LogFn, type Logger } from "pino";
 import type { LogLevel } from "./config.js";
 
 /** Secrets that may pass through a request must never reach a log line. */
@@ -24,61 +25,64 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
   });
 }
 
-type Level = "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+type Level = Exclude<LogLevel, "silent">;
+type ChildLoggerFactory = NonNullable<FastifyServerOptions["childLoggerFactory"]>;
 
 /**
  * A request's logger (Fastify's `childLoggerFactory`): the pino child carrying the request id is made the first
- * time something is logged at a level the server logs, not for every request. Making it costs a few µs (pino
- * serializes the bindings), and at the usual levels most requests log nothing. The level is read from the
- * server's logger at each call, so a level changed later counts, as it would for a child made at once.
+ * time the request logs at a level the server's logger has enabled, instead of for every request. Making it
+ * costs a few µs (pino serializes the bindings). The gain is at `warn` and above, where most requests log
+ * nothing; at `info` and below Fastify's own "incoming request" line makes the child on every request, as
+ * before. The level is read from the server's logger at each call, as a child made at once would follow it.
  */
-export function requestLoggerFactory(logger: Logger, bindings: Bindings, opts: ChildLoggerOptions): Logger {
-  if (Object.keys(opts).length > 0) return logger.child(bindings, opts);
-  return new RequestLogger(logger, bindings) as unknown as Logger;
+export function requestLogger(
+  logger: FastifyBaseLogger,
+  bindings: Bindings,
+  opts: ChildLoggerOptions,
+): FastifyBaseLogger {
+  if (Object.keys(opts).length > 0 || !isPino(logger)) return logger.child(bindings, opts);
+  return new RequestLogger(logger, bindings);
 }
 
-class RequestLogger {
-  #made: Logger | undefined;
-  constructor(
-    private readonly parent: Logger,
-    private readonly bindings: Bindings,
-  ) {}
-  private get made(): Logger {
-    return (this.#made ??= this.parent.child(this.bindings));
+/** `requestLogger` as the server's `childLoggerFactory`. */
+export const requestLoggerFactory: ChildLoggerFactory = (logger, bindings, opts) =>
+  requestLogger(logger, bindings, opts);
+
+// Only pino can be asked which levels it logs; any other logger gets its child at once.
+const isPino = (l: FastifyBaseLogger): l is Logger => typeof (l as Partial<Logger>).isLevelEnabled === "function";
+
+class RequestLogger implements FastifyBaseLogger {
+  readonly #parent: Logger;
+  readonly #bindings: Bindings;
+  #child: Logger | undefined;
+  constructor(parent: Logger, bindings: Bindings) {
+    this.#parent = parent;
+    this.#bindings = bindings;
   }
-  private log(level: Level, args: unknown[]): void {
-    if (!this.#made && !this.parent.isLevelEnabled(level)) return;
-    (this.made[level] as (...a: unknown[]) => void)(...args);
+  #made(): Logger {
+    return (this.#child ??= this.#parent.child(this.#bindings));
+  }
+  #log(level: Level, args: unknown[]): void {
+    if (!this.#child && !this.#parent.isLevelEnabled(level)) return;
+    (this.#made()[level] as (...a: unknown[]) => void)(...args);
   }
   get level(): string {
-    return this.#made?.level ?? this.parent.level;
+    return this.#child?.level ?? this.#parent.level;
   }
   set level(level: string) {
-    this.made.level = level;
+    this.#made().level = level;
   }
-  fatal(...args: unknown[]) {
-    this.log("fatal", args);
-  }
-  error(...args: unknown[]) {
-    this.log("error", args);
-  }
-  warn(...args: unknown[]) {
-    this.log("warn", args);
-  }
-  info(...args: unknown[]) {
-    this.log("info", args);
-  }
-  debug(...args: unknown[]) {
-    this.log("debug", args);
-  }
-  trace(...args: unknown[]) {
-    this.log("trace", args);
-  }
-  silent() {}
-  child(bindings: Bindings, opts?: ChildLoggerOptions): Logger {
-    return this.made.child(bindings, opts);
+  fatal: LogFn = (...args: unknown[]) => this.#log("fatal", args);
+  error: LogFn = (...args: unknown[]) => this.#log("error", args);
+  warn: LogFn = (...args: unknown[]) => this.#log("warn", args);
+  info: LogFn = (...args: unknown[]) => this.#log("info", args);
+  debug: LogFn = (...args: unknown[]) => this.#log("debug", args);
+  trace: LogFn = (...args: unknown[]) => this.#log("trace", args);
+  silent: LogFn = () => {};
+  child(bindings: Bindings, opts?: ChildLoggerOptions): FastifyBaseLogger {
+    return this.#made().child(bindings, opts);
   }
   isLevelEnabled(level: string): boolean {
-    return (this.#made ?? this.parent).isLevelEnabled(level);
+    return (this.#child ?? this.#parent).isLevelEnabled(level);
   }
 }

@@ -41,8 +41,13 @@ export function generateSecret(): string {
   return TOKEN_PREFIX + randomBytes(32).toString("base64url");
 }
 
+/** A secret's SHA-256, as bytes (compared in constant time) and as hex (as stored). */
+export function hashSecretBytes(secret: string): Buffer {
+  return createHash("sha256").update(secret).digest();
+}
+
 export function hashSecret(secret: string): string {
-  return createHash("sha256").update(secret).digest("hex");
+  return hashSecretBytes(secret).toString("hex");
 }
 
 function actorOf(row: repo.TokenRow): string {
@@ -97,7 +102,7 @@ export function createTokensService({ database, adminToken, now: clock = Date.no
   const cache = new Map<string, CacheEntry>();
   let revalidating: Promise<void> | null = null;
   let revalidatedAt = 0;
-  const adminHash = adminToken ? Buffer.from(hashSecret(adminToken), "hex") : null;
+  const adminHash = adminToken ? hashSecretBytes(adminToken) : null;
   const envAdmin: Principal = {
     role: ROLE.admin,
     tokenId: null,
@@ -138,7 +143,7 @@ export function createTokensService({ database, adminToken, now: clock = Date.no
 
   async function authenticate(secret: string): Promise<Principal | null> {
     if (!secret.startsWith(TOKEN_PREFIX) && adminHash === null) return null;
-    const digest = createHash("sha256").update(secret).digest();
+    const digest = hashSecretBytes(secret);
     if (adminHash && timingSafeEqual(digest, adminHash)) return envAdmin;
     const hash = digest.toString("hex");
     const now = clock();

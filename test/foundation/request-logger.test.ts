@@ -1,11 +1,13 @@
-// A request's logger is made lazily (src/logger.ts requestLoggerFactory): what it writes must be exactly what
-// pino's own child would have written, the request id bound, at the server logger's level at the time of the
-// call. Real pino, real server, lines captured from the destination.
+// A request's logger is made lazily (src/logger.ts requestLogger): what it writes must be exactly what pino's
+// own child would have written, the request id bound, at the server logger's level at the time of the call;
+// and at a level where a request logs nothing, no child is made. Real pino, real server, lines captured from
+// the destination; `child` is watched with a spy that calls through.
 import { Writable } from "node:stream";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { Logger } from "pino";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { buildApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
-import { createLogger, requestLoggerFactory } from "../../src/logger.js";
+import { createLogger, requestLogger } from "../../src/logger.js";
 import { createTestDb, type TestDb } from "../harness.js";
 
 function sink() {
@@ -19,15 +21,17 @@ function sink() {
   return { lines, stream };
 }
 
-describe("requestLoggerFactory", () => {
-  test("writes nothing below the server's level, and what it writes carries the bindings", () => {
+describe("requestLogger", () => {
+  test("writes nothing below the server's level and makes no child for it; what it writes carries the bindings", () => {
     const { lines, stream } = sink();
     const server = createLogger("warn", stream);
-    const log = requestLoggerFactory(server, { reqId: "r-1" }, {});
+    const child = vi.spyOn(server, "child");
+    const log = requestLogger(server, { reqId: "r-1" }, {});
     log.info("not written");
     log.debug({ a: 1 }, "not written");
     log.trace("not written");
     expect(lines).toEqual([]);
+    expect(child).not.toHaveBeenCalled();
     log.warn({ task_id: "t-1" }, "written");
     log.error(new Error("boom"), "an error");
     expect(lines.map((l) => [l.level, l.reqId, l.msg, l.task_id])).toEqual([
@@ -35,16 +39,43 @@ describe("requestLoggerFactory", () => {
       [50, "r-1", "an error", undefined],
     ]);
     expect((lines[1]!.err as { message: string }).message).toBe("boom");
+    expect(child).toHaveBeenCalledTimes(1);
+  });
+
+  test("writes the same lines as pino's own child", () => {
+    const lazy = sink();
+    const eager = sink();
+    const servers = [createLogger("info", lazy.stream), createLogger("info", eager.stream)] as const;
+    const logs = [requestLogger(servers[0], { reqId: "r-0" }, {}), servers[1].child({ reqId: "r-0" })];
+    for (const [i, log] of logs.entries()) {
+      log.debug("below the level");
+      log.info({ token: "mc_secret_value", n: 1 }, "with a secret");
+      log.warn(new Error("an error"), "with an error");
+      servers[i]!.level = "debug";
+      log.debug("the server's level lowered");
+      log.child({ tool: "t" }).error("from a child");
+    }
+    const strip = (l: Record<string, unknown>) => {
+      const { time: _time, pid: _pid, err, ...rest } = l;
+      return { ...rest, err: err === undefined ? undefined : (err as { message: string }).message };
+    };
+    expect(lazy.lines.map(strip)).toEqual(eager.lines.map(strip));
+    expect(lazy.lines.map((l) => l.msg)).toEqual([
+      "with a secret",
+      "with an error",
+      "the server's level lowered",
+      "from a child",
+    ]);
   });
 
   test("follows the server's level as it changes, and its own once set", () => {
     const { lines, stream } = sink();
     const server = createLogger("warn", stream);
-    const log = requestLoggerFactory(server, { reqId: "r-2" }, {});
+    const log = requestLogger(server, { reqId: "r-2" }, {});
     expect(log.level).toBe("warn");
     server.level = "info";
     expect(log.level).toBe("info");
-    expect(log.isLevelEnabled("info")).toBe(true);
+    expect((log as unknown as Logger).isLevelEnabled("info")).toBe(true);
     log.info("now written");
     log.level = "error";
     log.warn("not written: its own level is error");
@@ -60,15 +91,15 @@ describe("requestLoggerFactory", () => {
   test("a child of it carries both bindings; child options make a real child at once", () => {
     const { lines, stream } = sink();
     const server = createLogger("info", stream);
-    requestLoggerFactory(server, { reqId: "r-3" }, {}).child({ tool: "x" }).info("from the child");
-    requestLoggerFactory(server, { reqId: "r-4" }, { level: "error" }).info("not written: level error");
+    requestLogger(server, { reqId: "r-3" }, {}).child({ tool: "x" }).info("from the child");
+    requestLogger(server, { reqId: "r-4" }, { level: "error" }).info("not written: level error");
     expect(lines.map((l) => [l.reqId, l.tool, l.msg])).toEqual([["r-3", "x", "from the child"]]);
   });
 
   test("redaction applies to what it writes", () => {
     const { lines, stream } = sink();
     const server = createLogger("info", stream);
-    requestLoggerFactory(server, { reqId: "r-5" }, {}).info({ token: "mc_secret_value" }, "a token");
+    requestLogger(server, { reqId: "r-5" }, {}).info({ token: "mc_secret_value" }, "a token");
     expect(lines[0]!.token).toBe("[redacted]");
   });
 });
@@ -100,5 +131,25 @@ describe("the server's request logs", () => {
       expect((mine[1]!.res as { statusCode: number }).statusCode).toBe(401);
     }
     expect(lines.filter((l) => l.msg === "incoming request" && !ids.includes(String(l.reqId)))).toEqual([]);
+  });
+
+  test("at warn, a request that logs nothing makes no child logger; one that logs gets its id bound", async () => {
+    const child = vi.spyOn(app.log, "child");
+    app.log.level = "warn";
+    try {
+      const before = lines.length;
+      const r = await app.inject({ method: "GET", url: "/api/missions", headers: { "x-request-id": "req-log-d" } });
+      expect(r.statusCode).toBe(401);
+      expect(child).not.toHaveBeenCalled();
+      expect(lines.length).toBe(before);
+      // The request's logger as the server hands it out, used at an enabled level.
+      const log = app.childLoggerFactory.call(app, app.log, { reqId: "req-log-e" }, {}, r.raw.req);
+      log.warn("logged");
+      expect(child).toHaveBeenCalledTimes(1);
+      expect(lines.slice(before).map((l) => [l.reqId, l.msg])).toEqual([["req-log-e", "logged"]]);
+    } finally {
+      app.log.level = "info";
+      child.mockRestore();
+    }
   });
 });
