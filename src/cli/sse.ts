@@ -45,7 +45,7 @@ export async function* liveEvents(conn: Connection, opts: StreamOptions): AsyncG
     connectedOnce = true;
     backoff = 250;
     try {
-      for await (const ev of frames(body!) as AsyncGenerator<LiveEvent>) {
+      for await (const ev of frames(body!, opts.signal) as AsyncGenerator<LiveEvent>) {
         if (ev.id !== null) lastId = ev.id;
         yield ev;
       }
@@ -59,14 +59,32 @@ export async function* liveEvents(conn: Connection, opts: StreamOptions): AsyncG
   }
 }
 
-/** Parses SSE frames: `id:` and `data:` lines, a blank line ends a frame, `:` lines are comments. */
-async function* frames(body: ReadableStream<Uint8Array>): AsyncGenerator<LiveEvent> {
+/**
+ * Parses SSE frames: `id:` and `data:` lines, a blank line ends a frame, `:` lines are comments. An abort
+ * cancels the body itself: fetch stops passing its signal on to a response's body once the request object has
+ * been garbage-collected, and a stream that only ever sends keep-alives would then hold Ctrl-C off forever.
+ */
+async function* frames(body: ReadableStream<Uint8Array>, signal?: AbortSignal): AsyncGenerator<LiveEvent> {
+  const reader = body.getReader();
+  const cancel = () => void reader.cancel().catch(() => undefined);
+  if (signal?.aborted) cancel();
+  signal?.addEventListener("abort", cancel, { once: true });
+  try {
+    yield* parse(reader);
+  } finally {
+    // Also when the reader of these frames stops early: the connection is not left open behind it.
+    signal?.removeEventListener("abort", cancel);
+    cancel();
+  }
+}
+
+async function* parse(reader: ReadableStreamDefaultReader<Uint8Array>): AsyncGenerator<LiveEvent> {
   const decoder = new TextDecoder();
   let buf = "";
   let id: string | null = null;
   let data: string[] = [];
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    buf += decoder.decode(chunk, { stream: true });
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    buf += decoder.decode(r.value, { stream: true });
     let nl: number;
     while ((nl = buf.indexOf("\n")) >= 0) {
       const line = buf.slice(0, nl).replace(/\r$/, "");

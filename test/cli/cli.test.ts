@@ -323,7 +323,22 @@ describe("missions and tasks", () => {
     expect(messages[0]).toBe("one");
     expect(new Set(messages).size).toBe(messages.length);
   });
+
+  test("tasks logs --follow with an agent's token: the stored lines, then the stream's refusal in one line, exit 1", async () => {
+    const mission = (await createMission(t)).mission_id;
+    const task = await createTask(t, mission, { agent_id: agentKey });
+    const report = (body: unknown) => t.json("POST", `/api/tasks/${task.task_id}/report`, { token: agentToken, body });
+    expect((await report({ status: "in_progress", logs: [{ message: "stored line" }] })).status).toBe(200);
+    const r = await mc(["tasks", "logs", task.task_id, "--follow"], { ...env, MC_TOKEN: agentToken });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toContain("stored line");
+    expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^mc: 403\b/)]);
+  });
 });
+
+/** Resolves with the exit code, or with "still running" when the process outlives `ms`. */
+const exitWithin = (exited: Promise<number | null>, ms: number) =>
+  Promise.race([exited, new Promise<string>((r) => setTimeout(() => r("still running"), ms).unref())]);
 
 describe("agents, events, trace, knowledge, policies, tokens", () => {
   test("agents list, get, reset", async () => {
@@ -360,6 +375,32 @@ describe("agents, events, trace, knowledge, policies, tokens", () => {
     expect(f.lines.every((l) => JSON.parse(l).mission_id === mission)).toBe(true);
     f.child.kill("SIGINT");
     expect(await f.exited).toBe(0);
+  });
+
+  // Node's fetch stops passing an abort on to a response's body once its request object is garbage-collected;
+  // `mc` collecting every 100 ms (a preloaded fixture) makes that happen at once instead of after a while.
+  test("events ends on one SIGINT or SIGTERM however long it has been streaming", async () => {
+    const mission = (await createMission(t)).mission_id;
+    const gcEnv = {
+      ...env,
+      NODE_OPTIONS: `--expose-gc --require ${path.resolve("test/fixtures/frequent-gc.cjs")}`,
+    };
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      const f = follow(["events", "--mission", mission, "--json"], gcEnv);
+      await waitFor(
+        async () => {
+          await createTask(t, mission, { objective: "watched" });
+          return f.lines.some((l) => JSON.parse(l).event === "task.created");
+        },
+        30_000,
+        "a task.created event",
+      );
+      await new Promise((r) => setTimeout(r, 1_000));
+      f.child.kill(signal);
+      const code = await exitWithin(f.exited, 10_000);
+      if (code === "still running") f.child.kill("SIGKILL");
+      expect(code, `${signal}: ${f.stderr()}`).toBe(0);
+    }
   });
 
   test("trace verify, export, replay", async () => {

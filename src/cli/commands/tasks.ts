@@ -289,15 +289,15 @@ async function follow(conn: Connection, out: Out, id: string) {
     onReconnect: (why) => out.note(`stream dropped (${why}); reconnecting`),
   });
   const first = stream.next();
-  const stored = await allLogs(conn, key);
-  const seen = new Set(stored.map((l) => `${l.timestamp}\u0000${l.message}`));
-  const last = stored.at(-1)?.timestamp ?? "";
-  for (const l of stored) printLog(out, l);
-  if (FOLLOW_ENDS.has(String(task.data.status))) {
-    ac.abort();
-    return;
-  }
+  // A refusal of the stream (an agent's token may read the logs but not the stream) is reported when its turn
+  // comes, after the stored lines: until then it must not count as an unhandled rejection.
+  first.catch(() => undefined);
   try {
+    const stored = await allLogs(conn, key);
+    const seen = new Set(stored.map((l) => `${l.timestamp}\u0000${l.message}`));
+    const last = stored.at(-1)?.timestamp ?? "";
+    for (const l of stored) printLog(out, l);
+    if (FOLLOW_ENDS.has(String(task.data.status))) return;
     let next = first;
     for (;;) {
       const r = await next;
