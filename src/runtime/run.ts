@@ -201,14 +201,15 @@ export async function runDispatch(host: RunHost, active: ActiveRun, agent: Agent
     dispatch_id: d.id,
     attempt: d.attempt,
   };
-  deps.log.info({ ...said, adapter: agent.adapterModule, pid: started.pid ?? null }, "agent run started");
+  // `run_pid`, not `pid`: pino writes its own process's pid under `pid`, and a second key of that name would hide it.
+  deps.log.info({ ...said, adapter: agent.adapterModule, run_pid: started.pid ?? null }, "agent run started");
   if (started.pid !== undefined) await repo.setDispatch(database.db, d.id, { pid: started.pid });
   if (active.stopping) void started.stop(settings.stopGraceMs);
   const outcome = await started.done;
   sink.close();
   // A stopped run's token may have been issued after whoever stopped it revoked the mission's tokens.
   if (active.stopping) await tokens.revokeRunTokens(database.db, [d.id]).catch(revokeFailed(deps));
-  const ended = { ...said, pid: started.pid ?? null, duration_ms: Date.now() - startedAt };
+  const ended = { ...said, run_pid: started.pid ?? null, duration_ms: Date.now() - startedAt };
   if (active.stopping) deps.log.info(ended, "agent run stopped");
   else if (outcome.ok) deps.log.info(ended, "agent run succeeded");
   else deps.log.warn({ ...ended, reason: outcome.reason }, "agent run failed");

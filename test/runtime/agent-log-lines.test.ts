@@ -61,11 +61,18 @@ describe("the server log says what agents do", () => {
       level: INFO,
       agent_id: agent,
       adapter: "command",
-      pid: expect.any(Number),
+      run_pid: expect.any(Number),
       attempt: 1,
     });
+    // The process's own pid stays under `pid` (pino's), not overwritten by the agent's.
+    expect(started.pid).toBe(process.pid);
     const ended = await lineFor("agent run succeeded", task);
-    expect(ended).toMatchObject({ level: INFO, agent_id: agent, pid: started.pid, duration_ms: expect.any(Number) });
+    expect(ended).toMatchObject({
+      level: INFO,
+      agent_id: agent,
+      run_pid: started.run_pid,
+      duration_ms: expect.any(Number),
+    });
   });
 
   test("a spawn failure (ENOENT) is a warn line with the reason", async () => {
