@@ -103,7 +103,9 @@ describe("mc mcp (stdio)", () => {
       .filter(Boolean)
       .map((l) => JSON.parse(l));
     expect(answers[0]).toMatchObject({ id: 1, error: { code: -32000 } });
-    expect(answers[0].error.message).toMatch(/401|Unauthorized/);
-    expect(bad.stderr).toMatch(/mc mcp: cannot reach|401/);
+    // Refused, not unreachable: the operator looks at the token, not the network.
+    expect(answers[0].error.message).toMatch(/^Mission Control refused the message with HTTP 401 \(check MC_TOKEN\)/);
+    expect(bad.stderr).toMatch(/mc mcp: \S+ refused the message with HTTP 401 \(check MC_TOKEN\)/);
+    expect(bad.stderr).not.toMatch(/cannot reach|unreachable/);
   });
 });

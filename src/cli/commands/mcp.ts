@@ -28,7 +28,7 @@ function log(msg: string) {
 
 export async function bridge(url: string, token: string): Promise<void> {
   // Loaded here, not at the top: the SDK is ~40% of the start-up CPU of every other mc command.
-  const [{ StdioServerTransport }, { StreamableHTTPClientTransport }] = await Promise.all([
+  const [{ StdioServerTransport }, { StreamableHTTPClientTransport, StreamableHTTPError }] = await Promise.all([
     import("@modelcontextprotocol/sdk/server/stdio.js"),
     import("@modelcontextprotocol/sdk/client/streamableHttp.js"),
   ]);
@@ -54,14 +54,11 @@ export async function bridge(url: string, token: string): Promise<void> {
   upstream.onmessage = (msg) => void stdio.send(msg).catch((err: Error) => log(`stdout: ${err.message}`));
   stdio.onmessage = (msg: JSONRPCMessage) => {
     upstream.send(msg).catch((err: Error) => {
-      log(`cannot reach ${url}: ${err.message}`);
+      const why = failure(err);
+      log(why.log);
       // A request deserves an answer even when the server cannot be reached, or the client waits forever.
       if ("id" in msg && "method" in msg) {
-        void stdio.send({
-          jsonrpc: "2.0",
-          id: msg.id,
-          error: { code: -32000, message: `Mission Control unreachable: ${err.message}` },
-        });
+        void stdio.send({ jsonrpc: "2.0", id: msg.id, error: { code: -32000, message: why.answer } });
       }
     });
   };
@@ -69,4 +66,18 @@ export async function bridge(url: string, token: string): Promise<void> {
   await stdio.start();
   log(`forwarding to ${new URL("/mcp", url).href}`);
   await done;
+
+  /** A server that answered with an HTTP error refused the message: that is not the same as not answering. */
+  function failure(err: Error): { log: string; answer: string } {
+    // The SDK's error carries the HTTP status when the server answered, -1 or none when it did not.
+    const status = err instanceof StreamableHTTPError ? (err.code ?? -1) : -1;
+    if (status <= 0) {
+      return { log: `cannot reach ${url}: ${err.message}`, answer: `Mission Control unreachable: ${err.message}` };
+    }
+    const hint = status === 401 ? " (check MC_TOKEN)" : status === 403 ? " (this token may not do that)" : "";
+    return {
+      log: `${url} refused the message with HTTP ${status}${hint}: ${err.message}`,
+      answer: `Mission Control refused the message with HTTP ${status}${hint}: ${err.message}`,
+    };
+  }
 }
