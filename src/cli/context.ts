@@ -285,8 +285,9 @@ export function printPage(
   page: { data: Array<Record<string, unknown>>; meta?: { next_cursor: string | null } },
   columns: string[],
 ) {
-  if (out.json) return out.data(page.data);
-  out.table(page.data, columns);
+  if (out.json) out.data(page.data);
+  else out.table(page.data, columns);
+  // With --json too (on stderr, out of the pipe's way): a script would otherwise take one page for all there is.
   if (page.meta?.next_cursor) out.note(out.paint(`more: --cursor ${page.meta.next_cursor}`, "dim"));
 }
 

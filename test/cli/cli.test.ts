@@ -324,6 +324,23 @@ describe("missions and tasks", () => {
     expect(new Set(messages).size).toBe(messages.length);
   });
 
+  test("a list longer than --limit says how to get the next page on stderr, with --json too; the cursor gets it", async () => {
+    const mission = (await createMission(t)).mission_id;
+    const made: string[] = [];
+    for (const n of [1, 2, 3]) made.push((await createTask(t, mission, { objective: `paged ${n}` })).task_id);
+    const first = await mc(["tasks", "list", "--mission", mission, "--limit", "2", "--json"], env);
+    expect(first.code, first.stderr).toBe(0);
+    const cursor = /^more: --cursor (\S+)$/m.exec(first.stderr)?.[1];
+    expect(cursor, first.stderr).toBeDefined();
+    const [rest, table] = await Promise.all([
+      mc(["tasks", "list", "--mission", mission, "--limit", "2", "--cursor", cursor!, "--json"], env),
+      mc(["tasks", "list", "--mission", mission, "--limit", "2"], env),
+    ]);
+    expect(rest.stderr).toBe("");
+    expect([...json(first), ...json(rest)].map((x: { task_id: string }) => x.task_id)).toEqual(made);
+    expect(table.stderr.trim()).toBe(`more: --cursor ${cursor}`);
+  });
+
   test("tasks logs --follow with an agent's token: the stored lines, then the stream's refusal in one line, exit 1", async () => {
     const mission = (await createMission(t)).mission_id;
     const task = await createTask(t, mission, { agent_id: agentKey });
