@@ -13,7 +13,7 @@ export function mcpCommand(program: Command) {
     .addHelpText(
       "after",
       "\nExample:\n  MC_URL=http://127.0.0.1:4000 MC_TOKEN=$MC_AGENT_TOKEN mc mcp\n" +
-        "  claude mcp add mission-control --env MC_URL=http://127.0.0.1:4000 --env MC_TOKEN=$MC_AGENT_TOKEN -- npx mc mcp",
+        "  claude mcp add mission-control --env MC_URL=http://127.0.0.1:4000 --env MC_TOKEN=$MC_AGENT_TOKEN -- mc mcp",
     )
     .action(async (_o: unknown, cmd: Command) => {
       const conn = await connect(globals(cmd));
