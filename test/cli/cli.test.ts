@@ -451,9 +451,18 @@ describe("agents, events, trace, knowledge, policies, tokens", () => {
     await t.json("POST", "/api/knowledge/documents", {
       body: { title: "Release checklist", content: "Tag, build, publish the release" },
     });
-    const found = await mc(["kb", "search", "release checklist", "--limit", "2", "--json"], env);
+    const [found, table] = await Promise.all([
+      mc(["kb", "search", "release checklist", "--limit", "2", "--json"], env),
+      mc(["kb", "search", "release checklist", "--limit", "2"], env),
+    ]);
     expect(found.code, found.stderr).toBe(0);
     expect(json(found)[0]).toMatchObject({ title: "Release checklist" });
+    expect(json(found)[0].snippet).toContain("<mark>");
+    // The table shows the snippet as text and the score rounded.
+    expect(table.code, table.stderr).toBe(0);
+    const row = table.stdout.split("\n").find((l) => l.includes("Release checklist"))!;
+    expect(row).toMatch(/\b0\.\d{3}\s+Release checklist\s+Tag, build, publish the release/);
+    expect(table.stdout).not.toMatch(/<\/?mark>/);
 
     await t.json("POST", "/api/policies", {
       body: {

@@ -191,7 +191,15 @@ export function kbCommand(program: Command) {
           conn,
         );
         if (out.json) return out.data(r.data);
-        out.table(r.data, ["document_id", "score", "title", "snippet"]);
+        // The snippet is HTML (escaped text, matches in <mark>) for pages; a terminal gets the plain text.
+        const plain = (html: unknown) =>
+          String(html)
+            .replace(/<\/?mark>/g, "")
+            .replace(/&lt;/g, "<")
+            .replace(/&gt;/g, ">")
+            .replace(/&amp;/g, "&");
+        const rows = r.data.map((d) => ({ ...d, score: Number(d.score).toFixed(3), snippet: plain(d.snippet) }));
+        out.table(rows, ["document_id", "score", "title", "snippet"]);
       }),
     );
 }
