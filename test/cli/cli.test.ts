@@ -113,7 +113,7 @@ describe("usage, connection and exit codes", () => {
     const login = await mc(["login", "--url", t.url!, "--token", t.member, "--json"], bare);
     expect(login.code, login.stderr).toBe(0);
     const file = path.join(h, ".config", "mission-control", "config.json");
-    expect(json(login)).toEqual({ profile: "default", url: t.url, file });
+    expect(json(login)).toEqual({ profile: "default", url: t.url, file, current: true });
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     expect(JSON.parse(fs.readFileSync(file, "utf8"))).toEqual({
       current: "default",
@@ -173,9 +173,12 @@ describe("login at a terminal", () => {
     expect(r.stdout).toContain("Server URL [http://127.0.0.1:4000]: ");
     expect(r.stdout).toContain("Token: ");
     expect(r.stdout).toContain('saved as profile "tty"');
+    expect(r.stdout).toContain("now the current one");
     const file = path.join(h, ".config", "mission-control", "config.json");
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(fs.readFileSync(file, "utf8")).profiles.tty).toEqual({ url: t.url, token: t.member });
+    const cfg = JSON.parse(fs.readFileSync(file, "utf8"));
+    expect(cfg.profiles.tty).toEqual({ url: t.url, token: t.member });
+    expect(cfg.current).toBe("tty");
   });
 });
 

@@ -52,7 +52,13 @@ export function loginCommand(program: Command) {
       const name = g.profile ?? "default";
       const file = configPath();
       await saveProfile(name, { url, token }, file);
-      if (out.json) out.data({ profile: name, url, file });
-      else out.text(`logged in to ${url}; saved as profile "${name}" in ${file}`);
+      // Saving makes it the current profile: said, since every later plain `mc …` now runs with this token.
+      if (out.json) out.data({ profile: name, url, file, current: true });
+      else {
+        out.text(
+          `logged in to ${url}; saved as profile "${name}" in ${file}, now the current one ` +
+            `(another: mc --profile <name> …, or mc login --profile <name> again)`,
+        );
+      }
     });
 }
