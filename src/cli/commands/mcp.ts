@@ -71,13 +71,10 @@ export async function bridge(url: string, token: string): Promise<void> {
   function failure(err: Error): { log: string; answer: string } {
     // The SDK's error carries the HTTP status when the server answered, -1 or none when it did not.
     const status = err instanceof StreamableHTTPError ? (err.code ?? -1) : -1;
-    if (status <= 0) {
-      return { log: `cannot reach ${url}: ${err.message}`, answer: `Mission Control unreachable: ${err.message}` };
-    }
     const hint = status === 401 ? " (check MC_TOKEN)" : status === 403 ? " (this token may not do that)" : "";
-    return {
-      log: `${url} refused the message with HTTP ${status}${hint}: ${err.message}`,
-      answer: `Mission Control refused the message with HTTP ${status}${hint}: ${err.message}`,
-    };
+    const refused = `refused the message with HTTP ${status}${hint}: ${err.message}`;
+    return status <= 0
+      ? { log: `cannot reach ${url}: ${err.message}`, answer: `Mission Control unreachable: ${err.message}` }
+      : { log: `${url} ${refused}`, answer: `Mission Control ${refused}` };
   }
 }
