@@ -6,6 +6,7 @@ import type { paths } from "./schema.js";
 
 export type { paths, components, operations } from "./schema.js";
 export type McClient = Client<paths>;
+export { snippetParts, snippetText, type SnippetPart } from "./snippet.js";
 
 export interface ClientOptions {
   baseUrl: string;

@@ -546,7 +546,8 @@ describe("console", () => {
     await api("POST", "/api/policies/evaluate", { action: { command: "git push --force" } });
     await api("POST", "/api/knowledge/documents", {
       title: "Login design",
-      content: "Sessions use secure cookies; passwords are hashed with argon2id.",
+      // Markup in a document is its text: the console shows it as written and highlights only the matches.
+      content: "Sessions use secure cookies; <b>passwords</b> & <i>tokens</i> are hashed with argon2id.",
     });
 
     const screens: Array<[string | null, string, () => Promise<unknown>]> = [
@@ -602,6 +603,10 @@ describe("console", () => {
     await page.getByLabel("Search").fill("password hashing");
     await page.getByRole("button", { name: "Search" }).click();
     await page.getByText("Login design").waitFor();
+    const hit = page.locator("ol.hits li", { hasText: "Login design" });
+    expect(await hit.locator("mark").allTextContents()).toEqual(["passwords", "hashed"]);
+    expect(await hit.locator("p").textContent()).toContain("passwords</b> & <i>tokens</i> are hashed");
+    expect(await hit.locator("b, i, script, img").count()).toBe(0);
     await screenshot(page, "knowledge");
 
     await page.goto(`${t.url}/#/missions`);

@@ -11,6 +11,7 @@ import {
   unreachable,
   UsageError,
 } from "../context.js";
+import { snippetText } from "../../client/index.js";
 import { liveEvents } from "../sse.js";
 import { TOKEN_ROLES } from "../../tokens/tokens.state.js";
 
@@ -192,13 +193,11 @@ export function kbCommand(program: Command) {
         );
         if (out.json) return out.data(r.data);
         // The snippet is HTML (escaped text, matches in <mark>) for pages; a terminal gets the plain text.
-        const plain = (html: unknown) =>
-          String(html)
-            .replace(/<\/?mark>/g, "")
-            .replace(/&lt;/g, "<")
-            .replace(/&gt;/g, ">")
-            .replace(/&amp;/g, "&");
-        const rows = r.data.map((d) => ({ ...d, score: Number(d.score).toFixed(3), snippet: plain(d.snippet) }));
+        const rows = r.data.map((d) => ({
+          ...d,
+          score: Number(d.score).toFixed(3),
+          snippet: snippetText(String(d.snippet)),
+        }));
         out.table(rows, ["document_id", "score", "title", "snippet"]);
       }),
     );

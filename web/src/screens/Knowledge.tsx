@@ -1,5 +1,7 @@
-// Knowledge search: the best matches for a query, title and snippet as text.
-import { useState } from "react";
+// Knowledge search: the best matches for a query, the title as text and the snippet as text runs with the
+// query's matches highlighted (never as markup: a document's content may come from an agent).
+import { Fragment, useState } from "react";
+import { snippetParts } from "../../../src/client/index.js";
 import { api, ok } from "../api";
 import { ErrorText } from "../ui";
 
@@ -35,7 +37,11 @@ export function Knowledge() {
         {(hits ?? []).map((h) => (
           <li key={String(h.document_id)}>
             <strong>{h.title}</strong> <span className="muted small">score {h.score.toFixed(3)}</span>
-            <p>{h.snippet}</p>
+            <p className="snippet">
+              {snippetParts(h.snippet).map((p, i) =>
+                p.match ? <mark key={i}>{p.text}</mark> : <Fragment key={i}>{p.text}</Fragment>,
+              )}
+            </p>
           </li>
         ))}
       </ol>
