@@ -118,24 +118,49 @@ function logRowsOf(taskId: number, logs: LogJson[]): TaskLogRow[] {
   return logs.map((l) => ({ id: Number(l.id), taskId, message: l.message, level: l.level, timestamp: new Date(l.at) }));
 }
 
+/** A log line as the API gives it: `level` only when it has one. */
+export interface TaskLogApi {
+  message: string;
+  timestamp: string;
+  level?: string;
+}
+
+/** The latest `n` log lines of a task as one JSON array in the API's shape, oldest first. */
+const latestLogsApi = (n: SQLWrapper) => sql<TaskLogApi[]>`(
+  SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object('message', x.message,
+            'timestamp', ${isoText(sql`x.timestamp`)}, 'level', x.level)) ORDER BY x.id), '[]'::jsonb)
+    FROM (SELECT ${taskLogs.id}, ${taskLogs.message}, ${taskLogs.level}, ${taskLogs.timestamp} FROM ${taskLogs}
+          WHERE ${taskLogs.taskId} = ${tasks.id} ORDER BY ${taskLogs.id} DESC LIMIT ${n}) x)`;
+
+type TaskReadRow = TaskPageRow & { logs: TaskLogApi[] };
+
+// A task read as a page is read (the list's statement, below): the row from `tasks` alone with its timestamps
+// already ISO text, the requirement keys and the latest log lines in the API's shape, and the mission, agent
+// and sprint keys mapped from their ids in the process. The driver's row goes to the response serializer with
+// only the keys put in: no ORM mapping of each column, no text → Date → text, no view in between.
+const taskReadStatement = (by: "key" | "id") =>
+  compiledQuery<TaskReadRow, { ref: Ref; n: number }>(
+    `task_read_by_${by}`,
+    () => sql`SELECT ${tasks.id} AS id, ${tasks.taskId} AS task_id, ${tasks.missionId} AS mission_id,
+      ${tasks.objective} AS objective, ${tasks.status} AS status, ${tasks.agentId} AS agent_id,
+      ${tasks.sprintId} AS sprint_id, ${requirementKeysSql} AS requirement_ids,
+      ${tasks.requiredCapabilities} AS required_capabilities, ${tasks.priority} AS priority,
+      ${tasks.outputs} AS outputs, ${isoText(tasks.insertedAt)} AS inserted_at,
+      ${isoText(tasks.updatedAt)} AS updated_at, ${latestLogsApi(ph("n"))} AS logs
+    FROM ${tasks} WHERE ${refPlaceholderWhere(tasks.id, tasks.taskId, by)} LIMIT 1`,
+  );
+const taskReadStatements = { key: taskReadStatement("key"), id: taskReadStatement("id") };
+
 /**
- * The task with its latest `n` log lines (oldest first), in one statement: a task read is one round trip.
- * Log timestamps come as ISO text with milliseconds, exactly what a Date of the stored value prints.
+ * The task as a read answers it, with its latest `n` log lines (oldest first), in one statement; with the
+ * mission and agent ids an access check needs.
  */
-export async function findTaskViewWithLogs(exec: Executor, ref: Ref, n: number) {
-  const by = refKind(ref);
-  const q = prepared(exec, `task_view_logs_by_${by}`, (e, name) => {
-    const logs = latestLogsJson(tasks.id, ph("n"));
-    return selectViews(e, { logs })
-      .where(refPlaceholderWhere(tasks.id, tasks.taskId, by))
-      .limit(1)
-      .prepare(name);
-  });
-  const rows = await q.execute({ ref, n });
-  const r = rows[0];
-  if (!r) return undefined;
-  const view = toView(r);
-  return { view, logs: logRowsOf(view.id, r.logs ?? []) };
+export async function readTaskForApi(database: Database, ref: Ref, n: number) {
+  const row = (await taskReadStatements[refKind(ref)](database, { ref, n }))[0];
+  if (!row) return undefined;
+  const access = { missionId: Number(row.mission_id), agentId: row.agent_id === null ? null : Number(row.agent_id) };
+  const [task] = (await withKeys(database, [row])) as Array<TaskSummaryRow & { logs: TaskLogApi[] }>;
+  return { task: task!, ...access };
 }
 
 /** `updated_at` to the microsecond, as text: the version a report's single statement is conditional on. */

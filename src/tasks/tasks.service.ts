@@ -370,7 +370,7 @@ export function createTasksService({
     return m;
   }
 
-  async function assertCanRead(t: repo.TaskView, by: Principal) {
+  async function assertCanRead(t: Pick<repo.TaskView, "agentId" | "missionId">, by: Principal) {
     if (by.role !== "agent") return;
     const me = agentOf(by);
     if (t.agentId === me || (await isAgentOnMission(db, t.missionId, me))) return;
@@ -457,10 +457,10 @@ export function createTasksService({
 
   async function get(idRaw: string, by: Principal) {
     const ref = parseRef(idRaw);
-    const found = ref === null ? undefined : await repo.findTaskViewWithLogs(db, ref, LATEST_LOGS);
+    const found = ref === null ? undefined : await repo.readTaskForApi(database, ref, LATEST_LOGS);
     if (!found) throw new NotFound();
-    await assertCanRead(found.view, by);
-    return taskToApi(found.view, found.logs);
+    await assertCanRead(found, by);
+    return found.task;
   }
 
   async function listWhere(filter: repo.TaskFilter, q: TaskListQuery, by: Principal) {

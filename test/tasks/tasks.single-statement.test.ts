@@ -5,7 +5,16 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createTestContext, type TestContext } from "../harness.js";
 import { applyMove, findTaskViewVersion } from "../../src/tasks/tasks.repo.js";
 import type { TaskStatus } from "../../src/tasks/tasks.state.js";
-import { createMission, createTask, forceStatus, insertAgent, insertSprint, taskTrace, uniq } from "./helpers.js";
+import {
+  createMission,
+  createTask,
+  forceStatus,
+  insertAgent,
+  insertRequirement,
+  insertSprint,
+  taskTrace,
+  uniq,
+} from "./helpers.js";
 
 let t: TestContext;
 let missionKey: string;
@@ -221,5 +230,57 @@ describe("a status change in one statement", () => {
     }
     expect((await get(task.id)).status).toBe(at);
     expect(await verify()).toMatchObject({ valid: true });
+  });
+});
+
+// The read is its own statement (tasks.repo.ts readTaskForApi: the row in the API's shape, keys mapped in the
+// process); the writes answer through the view. Both must give the same task for every field.
+describe("a read answers what the writes answer", () => {
+  test("every field, by id and by key: agent, sprint, requirement keys in order, log lines with and without a level", async () => {
+    const agent = await insertAgent(t);
+    const sprint = await insertSprint(t);
+    const [r1, r2] = [await insertRequirement(t), await insertRequirement(t)];
+    const created = await t.json("POST", `/api/missions/${missionKey}/tasks`, {
+      body: {
+        objective: "read me <b>&amp;</b> \u2603",
+        agent_id: agent.agentId,
+        sprint_id: sprint.sprintId,
+        priority: 0,
+        outputs: { nested: { a: [1, null, "x"] } },
+        required_capabilities: ["ts", "sql"],
+        requirement_ids: [r2.requirementId, r1.requirementId],
+      },
+    });
+    expect(created.status).toBe(201);
+    const task = created.body.data;
+    expect(await get(task.id)).toEqual(task);
+    await forceStatus(t, task.task_id, "in_progress");
+    const reported = await t.json("POST", `/api/tasks/${task.task_id}/report`, {
+      body: { logs: [{ message: "no level" }, { message: "warned", level: "warn" }] },
+    });
+    expect(reported.status).toBe(200);
+    const [byId, byKey] = [await get(task.id), await get(task.task_id)];
+    expect(byId).toEqual(reported.body.data);
+    expect(byKey).toEqual(byId);
+    expect(byId).toMatchObject({
+      agent_id: agent.agentId,
+      sprint_id: sprint.sprintId,
+      requirement_ids: [r1.requirementId, r2.requirementId],
+      priority: 0,
+      logs: [{ message: "no level" }, { message: "warned", level: "warn" }],
+    });
+    expect(Object.keys(byId.logs[0])).toEqual(["message", "timestamp"]);
+    expect(byId.updated_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    // A write through the transaction (not a plain move) answers the same as the read after it.
+    const patched = await patch(task.id, { objective: "changed", sprint_id: null });
+    expect(patched.status).toBe(200);
+    expect(await get(task.task_id)).toEqual(patched.body.data);
+    expect(patched.body.data).toMatchObject({ sprint_id: null, objective: "changed" });
+  });
+
+  test.each([["0"], ["-1"], ["2147483648"], ["task-nope"], ["%20"], ["1e3"]])("GET /api/tasks/%s → 404", async (id) => {
+    const r = await t.json("GET", `/api/tasks/${id}`);
+    expect(r.status).toBe(404);
+    expect(r.body).toEqual({ errors: { detail: "Not Found" } });
   });
 });
