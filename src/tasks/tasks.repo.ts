@@ -169,17 +169,38 @@ const versionSql = sql<string>`${versionOfRow}::text`;
 /** The condition of a one-statement write: the task row is still at the version the caller read. */
 const atVersion = sql`${versionOfRow} = ${ph("version")}::bigint`;
 
-/** The task and its version, one prepared statement: the read a progress report starts with. */
-export async function findTaskViewVersion(exec: Executor, ref: Ref) {
+/**
+ * The task and its version, one prepared statement from `tasks` alone (the mission, agent and sprint keys from
+ * the process's id → key maps, as a page's): the read a progress report and a plain move start with. Outside
+ * transactions only: a key map reads through the pool, which does not see a transaction's own records.
+ */
+export async function findTaskViewVersion(database: Database, ref: Ref) {
   const by = refKind(ref);
-  const q = prepared(exec, `task_view_version_by_${by}`, (e, name) =>
-    selectViews(e, { version: versionSql })
+  const q = prepared(database.db, `task_row_version_by_${by}`, (e, name) =>
+    e
+      // Nested, so the subquery's columns keep their table names (a one-table select drops those at its top).
+      .select({ task: tasks, requirementKeys: sql<string[]>`${requirementKeysSql}`, version: versionSql })
+      .from(tasks)
       .where(refPlaceholderWhere(tasks.id, tasks.taskId, by))
       .limit(1)
       .prepare(name),
   );
   const r = (await q.execute({ ref }))[0];
-  return r ? { view: toView(r), version: r.version } : undefined;
+  if (!r) return undefined;
+  const t = r.task;
+  const [m, a, s] = await Promise.all([
+    missionKeysOf(database, [t.missionId]),
+    agentKeysOf(database, [t.agentId]),
+    sprintKeysOf(database, [t.sprintId]),
+  ]);
+  const view: TaskView = {
+    ...t,
+    missionKey: m.get(t.missionId)!,
+    agentKey: t.agentId === null ? null : a.get(t.agentId)!,
+    sprintKey: t.sprintId === null ? null : s.get(t.sprintId)!,
+    requirementKeys: r.requirementKeys ?? [],
+  };
+  return { view, version: r.version };
 }
 
 export interface ReportWrite {
@@ -195,7 +216,8 @@ export interface ReportWrite {
 
 type ReportRow = AppendedRow & {
   outputs: Record<string, unknown>;
-  updated_ms: string;
+  /** ISO text with milliseconds, as a Date of the stored value prints (a cast of epoch milliseconds rounds). */
+  updated_at: string;
   logs: LogJson[];
 };
 
@@ -230,14 +252,14 @@ const reportStatement = (merging: boolean) =>
       UPDATE tasks SET ${merge} updated_at = now()
       WHERE id = ${ph("id")} AND status = ${ph("status")}
         AND ${atVersion}
-      RETURNING id, outputs, (extract(epoch FROM updated_at) * 1000)::bigint::text AS updated_ms
+      RETURNING id, outputs, ${isoText(sql`updated_at`)} AS updated_at
     ), new_logs AS (
       INSERT INTO task_logs (task_id, message, level, timestamp)
       SELECT upd.id, l.message, l.level, l.at
         FROM upd, jsonb_to_recordset(${ph("lines")}::jsonb) AS l(message text, level text, at timestamptz)
       RETURNING id, message, level, timestamp
     ), ${traceAppendCtes("upd")}
-    SELECT upd.outputs, upd.updated_ms,
+    SELECT upd.outputs, upd.updated_at,
       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', x.id, 'message', x.message, 'level', x.level,
                 'at', ${isoText(sql`x.timestamp`)}) ORDER BY x.id), '[]'::jsonb)
          FROM (SELECT * FROM (SELECT id, message, level, timestamp FROM task_logs WHERE task_id = ${ph("id")}
@@ -274,7 +296,7 @@ export async function applyReport(database: Database, w: ReportWrite) {
   if (!row) return undefined;
   return {
     outputs: row.outputs,
-    updatedAt: new Date(Number(row.updated_ms)),
+    updatedAt: new Date(row.updated_at),
     logs: logRowsOf(w.id, row.logs),
     trace: toRow(row),
   };

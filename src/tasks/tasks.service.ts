@@ -358,7 +358,7 @@ export function createTasksService({
   /** The task and its version, outside any transaction: what a one-statement write is conditional on. */
   async function loadVersioned(idRaw: string) {
     const ref = parseRef(idRaw);
-    const found = ref === null ? undefined : await repo.findTaskViewVersion(db, ref);
+    const found = ref === null ? undefined : await repo.findTaskViewVersion(database, ref);
     if (!found) throw new NotFound();
     return found;
   }

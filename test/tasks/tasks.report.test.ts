@@ -439,7 +439,7 @@ describe("the single-statement report", () => {
   test("at the version read: outputs, log, trace entry and the latest lines (new ones included) in one go", async () => {
     const task = await createTask(t, missionKey);
     for (let i = 0; i < 3; i++) expect((await report(task, { logs: [{ message: `old ${i}` }] })).status).toBe(200);
-    const found = (await findTaskViewVersion(t.database.db, task.id))!;
+    const found = (await findTaskViewVersion(t.database, task.id))!;
     const done = (await write(found.view, found.version, 7))!;
     expect(done.outputs).toEqual({ step: 7 });
     // The 3 latest, oldest first: two earlier lines and the one just written.
@@ -463,7 +463,7 @@ describe("the single-statement report", () => {
 
   test("after any other write to the task: nothing at all is written", async () => {
     const task = await createTask(t, missionKey);
-    const found = (await findTaskViewVersion(t.database.db, task.id))!;
+    const found = (await findTaskViewVersion(t.database, task.id))!;
     // A report through the API moves the version on (so does any update of the row).
     expect((await report(task, { outputs: { other: true } })).status).toBe(200);
     const entries = (await taskTrace(t, task.task_id)).length;
@@ -474,7 +474,7 @@ describe("the single-statement report", () => {
     });
     expect(await taskTrace(t, task.task_id)).toHaveLength(entries);
     // The same with a status that is no longer the task's.
-    const again = (await findTaskViewVersion(t.database.db, task.id))!;
+    const again = (await findTaskViewVersion(t.database, task.id))!;
     expect(await write({ ...again.view, status: "in_progress" }, again.version)).toBeUndefined();
     expect(await taskTrace(t, task.task_id)).toHaveLength(entries);
   });

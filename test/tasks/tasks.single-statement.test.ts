@@ -156,7 +156,7 @@ describe("a status change in one statement", () => {
       const r = await t.json("POST", `/api/tasks/${task.id}/report`, { body: { logs: [{ message: m }] } });
       expect(r.status).toBe(200);
     }
-    const found = (await findTaskViewVersion(t.database.db, task.id))!;
+    const found = (await findTaskViewVersion(t.database, task.id))!;
     const done = (await move(found.view, found.version, "blocked"))!;
     expect(done.logs.map((l) => l.message)).toEqual(["two", "three"]);
     const after = await get(task.id);
@@ -187,11 +187,11 @@ describe("a status change in one statement", () => {
 
   test("after any other write to the task, or from a status it no longer has: nothing written", async () => {
     const task = await createTask(t, missionKey);
-    const found = (await findTaskViewVersion(t.database.db, task.id))!;
+    const found = (await findTaskViewVersion(t.database, task.id))!;
     expect((await patch(task.id, { objective: "changed" })).status).toBe(200);
     const entries = (await taskTrace(t, task.task_id)).length;
     expect(await move(found.view, found.version, "blocked")).toBeUndefined();
-    const again = (await findTaskViewVersion(t.database.db, task.id))!;
+    const again = (await findTaskViewVersion(t.database, task.id))!;
     expect(await move({ ...again.view, status: "blocked" }, again.version, "pending")).toBeUndefined();
     expect(await get(task.id)).toMatchObject({ status: "pending", objective: "changed" });
     expect(await taskTrace(t, task.task_id)).toHaveLength(entries);
@@ -276,6 +276,18 @@ describe("a read answers what the writes answer", () => {
     expect(patched.status).toBe(200);
     expect(await get(task.task_id)).toEqual(patched.body.data);
     expect(patched.body.data).toMatchObject({ sprint_id: null, objective: "changed" });
+  });
+
+  test("a report answers updated_at as every read does (the millisecond truncated, not rounded), ten times", async () => {
+    const task = await createTask(t, missionKey);
+    await forceStatus(t, task.task_id, "in_progress");
+    for (let i = 0; i < 10; i++) {
+      const r = await t.json("POST", `/api/tasks/${task.id}/report`, { body: { logs: [{ message: `line ${i}` }] } });
+      expect(r.status).toBe(200);
+      // On PostgreSQL half of all timestamps have a microsecond part that rounds up: ten reports meet one with
+      // near certainty (PGlite's clock gives whole milliseconds, so there it holds either way).
+      expect(r.body.data.updated_at).toBe((await get(task.id)).updated_at);
+    }
   });
 
   test.each([["0"], ["-1"], ["2147483648"], ["task-nope"], ["%20"], ["1e3"]])("GET /api/tasks/%s → 404", async (id) => {
