@@ -8,36 +8,91 @@
 // key changed by hand, needs the servers restarted.
 import { sql } from "drizzle-orm";
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
+import type { Ref } from "../core/ids.js";
 import type { Database } from "./client.js";
 import { compiledQuery } from "./prepared.js";
+
+/** A table's id → key map, and the way to find one record by either (see `find`). */
+export interface ImmutableKeys {
+  /** The keys of these ids (nulls ignored), reading only the ones this process has not seen yet. */
+  (database: Database, ids: ReadonlyArray<number | null>): Promise<Map<number, string>>;
+  /** The record named by id or key, or undefined when there is none; read once, then remembered both ways. */
+  find(database: Database, ref: Ref): Promise<{ id: number; key: string } | undefined>;
+}
 
 /**
  * The keys of one table by id. Past `maxKeys` known keys the map starts over with the ones asked for (and then
  * reads the others again as they are needed), so memory stays bounded however many records there are.
  */
-export function immutableKeys(name: string, table: PgTable, idCol: PgColumn, keyCol: PgColumn, maxKeys = 100_000) {
-  const read = compiledQuery<{ id: number; key: string }, { ids: string }>(
+export function immutableKeys(
+  name: string,
+  table: PgTable,
+  idCol: PgColumn,
+  keyCol: PgColumn,
+  maxKeys = 100_000,
+): ImmutableKeys {
+  type Row = { id: number; key: string };
+  const read = compiledQuery<Row, { ids: string }>(
     `${name}_keys_by_id`,
     () =>
       sql`SELECT ${idCol} AS id, ${keyCol} AS key FROM ${table} WHERE ${idCol} = ANY(${sql.placeholder("ids")}::int[])`,
   );
-  const byDatabase = new WeakMap<Database, Map<number, string>>();
+  const readKey = compiledQuery<Row, { key: string }>(
+    `${name}_id_by_key`,
+    () => sql`SELECT ${idCol} AS id, ${keyCol} AS key FROM ${table} WHERE ${keyCol} = ${sql.placeholder("key")}`,
+  );
+  const byDatabase = new WeakMap<Database, { byId: Map<number, string>; byKey: Map<string, number> }>();
+  const known = (database: Database) => {
+    let k = byDatabase.get(database);
+    if (!k) byDatabase.set(database, (k = { byId: new Map(), byKey: new Map() }));
+    return k;
+  };
+  /** Remembers `rows`, first starting over (keeping the pairs of `keep`) when they would pass the bound. */
+  const remember = (database: Database, rows: Row[], keep: ReadonlyArray<number | null>) => {
+    let k = known(database);
+    if (k.byId.size + rows.length > maxKeys) {
+      const kept = { byId: new Map<number, string>(), byKey: new Map<string, number>() };
+      for (const id of keep) {
+        const key = id === null ? undefined : k.byId.get(id);
+        if (id === null || key === undefined) continue;
+        kept.byId.set(id, key);
+        kept.byKey.set(key, id);
+      }
+      byDatabase.set(database, (k = kept));
+    }
+    for (const r of rows) {
+      const id = Number(r.id);
+      k.byId.set(id, r.key);
+      k.byKey.set(r.key, id);
+    }
+    return k;
+  };
 
-  /** The keys of these ids (nulls ignored), reading only the ones this process has not seen yet. */
-  return async function keysOf(database: Database, ids: ReadonlyArray<number | null>): Promise<Map<number, string>> {
-    let known = byDatabase.get(database);
-    if (!known) byDatabase.set(database, (known = new Map()));
+  const keysOf = async (database: Database, ids: ReadonlyArray<number | null>): Promise<Map<number, string>> => {
+    const k = known(database);
     const missing = new Set<number>();
-    for (const id of ids) if (id !== null && !known.has(id)) missing.add(id);
-    if (missing.size === 0) return known;
+    for (const id of ids) if (id !== null && !k.byId.has(id)) missing.add(id);
+    if (missing.size === 0) return k.byId;
     const rows = await read(database, { ids: `{${[...missing].join(",")}}` });
     if (rows.length !== missing.size) throw new Error(`${name}: ${missing.size - rows.length} of the ids have no row`);
-    if (known.size + rows.length > maxKeys) {
-      const kept = new Map<number, string>();
-      for (const id of ids) if (id !== null && known.has(id)) kept.set(id, known.get(id)!);
-      byDatabase.set(database, (known = kept));
-    }
-    for (const r of rows) known.set(Number(r.id), r.key);
-    return known;
+    return remember(database, rows, ids).byId;
   };
+
+  const find = async (database: Database, ref: Ref) => {
+    const k = known(database);
+    if (typeof ref === "number") {
+      const key = k.byId.get(ref);
+      if (key !== undefined) return { id: ref, key };
+    } else {
+      const id = k.byKey.get(ref);
+      if (id !== undefined) return { id, key: ref };
+    }
+    const [row] =
+      typeof ref === "number" ? await read(database, { ids: `{${ref}}` }) : await readKey(database, { key: ref });
+    if (!row) return undefined;
+    remember(database, [row], []);
+    return { id: Number(row.id), key: row.key };
+  };
+
+  return Object.assign(keysOf, { find });
 }

@@ -13,7 +13,7 @@
 import type { Database, Executor } from "../db/client.js";
 import { isUniqueViolation } from "../db/lookup.js";
 import { isAgentOnMission } from "../agents/agents.lookup.js";
-import { findMission } from "../missions/missions.lookup.js";
+import { findMission, missionKeysOf } from "../missions/missions.lookup.js";
 import type { Principal } from "../core/principal.js";
 import { jsonBytes } from "../core/envelope.js";
 import { Forbidden, Invalid, NotFound, type FieldErrors } from "../core/errors.js";
@@ -363,6 +363,13 @@ export function createTasksService({
     return found;
   }
 
+  async function missionOfNewTask(idRaw: string) {
+    const ref = parseRef(idRaw);
+    const m = ref === null ? undefined : await missionKeysOf.find(database, ref);
+    if (!m) throw new NotFound();
+    return { id: m.id, missionId: m.key };
+  }
+
   async function loadMission(exec: Executor, idRaw: string) {
     const ref = parseRef(idRaw);
     const m = ref === null ? undefined : await findMission(exec, ref);
@@ -426,9 +433,12 @@ export function createTasksService({
   async function create(missionRaw: string, input: TaskCreate, by: Principal) {
     const taskId = input.task_id ?? generateKey("task");
     // The mission's 404 comes before the references' 422.
-    const read = async (exec: Executor): Promise<NewTask> => {
-      const mission = await loadMission(exec, missionRaw);
-      const refs = await resolveRefs(exec, input);
+    // In a transaction (`tx`) everything is read there. Outside one the mission comes from the process's
+    // id ↔ key map once seen (missions are never deleted and keep their key: db/keys.ts), which leaves a
+    // create that names no agent or sprint one round trip: its statement.
+    const read = async (tx?: Executor): Promise<NewTask> => {
+      const mission = tx ? await loadMission(tx, missionRaw) : await missionOfNewTask(missionRaw);
+      const refs = await resolveRefs(tx ?? db, input);
       return {
         taskId,
         mission,
@@ -447,7 +457,7 @@ export function createTasksService({
       const view =
         input.requirement_ids !== undefined && input.requirement_ids.length > 0
           ? await db.transaction(async (tx) => createTaskInTx(tx, by.actor, await read(tx)))
-          : await createTaskAlone(database, by.actor, await read(db));
+          : await createTaskAlone(database, by.actor, await read());
       return taskToApi(view, []);
     } catch (err) {
       if (isUniqueViolation(err)) throw Invalid.field("task_id", "has already been taken");

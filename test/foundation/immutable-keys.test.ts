@@ -80,4 +80,35 @@ describe("immutableKeys", () => {
       await other.drop();
     }
   });
+
+  test("find: a record by id or by key, remembered both ways once read; none is undefined, not an error", async () => {
+    const keys = immutableKeys("mission_t6", missions, missions.id, missions.missionId);
+    expect(await keys.find(db.database, "keys-m1")).toEqual({ id: ids[0], key: "keys-m1" });
+    expect(await keys.find(db.database, ids[1]!)).toEqual({ id: ids[1], key: "keys-m2" });
+    await rename(ids[0]!, "keys-renamed-1");
+    await rename(ids[1]!, "keys-renamed-2");
+    // Remembered: by the other name too, and in the id → key map.
+    expect(await keys.find(db.database, ids[0]!)).toEqual({ id: ids[0], key: "keys-m1" });
+    expect(await keys.find(db.database, "keys-m2")).toEqual({ id: ids[1], key: "keys-m2" });
+    expect((await keys(db.database, [ids[0]!, ids[1]!])).get(ids[0]!)).toBe("keys-m1");
+    // Not seen yet: read, so the database's names answer.
+    expect(await keys.find(db.database, "keys-m3")).toEqual({ id: ids[2], key: "keys-m3" });
+    await rename(ids[0]!, "keys-m1");
+    await rename(ids[1]!, "keys-m2");
+    for (const none of ["keys-none", 987_654_321, "keys-renamed-1"]) {
+      expect(await keys.find(db.database, none)).toBeUndefined();
+    }
+  });
+
+  test("find past the bound starts over too, so both maps stay bounded", async () => {
+    const keys = immutableKeys("mission_t7", missions, missions.id, missions.missionId, 2);
+    await keys.find(db.database, ids[0]!);
+    await keys.find(db.database, ids[1]!);
+    await rename(ids[0]!, "keys-renamed-1");
+    // A third starts over: the first two are read again when asked.
+    await keys.find(db.database, ids[2]!);
+    expect(await keys.find(db.database, ids[0]!)).toEqual({ id: ids[0], key: "keys-renamed-1" });
+    expect(await keys.find(db.database, "keys-m1")).toBeUndefined();
+    await rename(ids[0]!, "keys-m1");
+  });
 });
