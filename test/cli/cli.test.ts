@@ -9,6 +9,8 @@ import { freePort } from "../fixtures/server-process.js";
 import { migratedDataDir } from "../fixtures/data-dir-template.js";
 import { createMission, createTask, putAgentOnMission, uniq } from "../tasks/helpers.js";
 import { baseEnv, follow, mc, scratchHome, spawnMc } from "./helpers.js";
+import type { Command } from "commander";
+import { buildProgram } from "../../src/cli/program.js";
 
 // Each test spawns several real processes; a loaded machine can take a while.
 vi.setConfig({ testTimeout: 180_000 });
@@ -106,6 +108,28 @@ describe("usage, connection and exit codes", () => {
       expect(r.stdout, commands[i]!.join(" ")).toMatch(/Example:\n {2}([A-Z_]+=\S+ )*mc /);
     });
   }, 240_000);
+
+  test("every command's help, walked from the program itself, ends with an example", () => {
+    const walk = (c: Command, path: string[]): string[][] => [
+      path,
+      ...c.commands.flatMap((sub) => walk(sub, [...path, sub.name()])),
+    ];
+    const program = buildProgram();
+    const paths = walk(program, []);
+    // The walk reaches the nested commands too (a broken walk would pass vacuously).
+    expect(paths.map((p) => p.join(" "))).toEqual(
+      expect.arrayContaining(["", "tasks logs", "hooks install claude-code", "tokens list", "kb", "policy"]),
+    );
+    const missing = paths.filter((p) => {
+      let cmd = program;
+      for (const name of p) cmd = cmd.commands.find((c) => c.name() === name)!;
+      let help = "";
+      cmd.configureOutput({ writeOut: (s) => (help += s), writeErr: (s) => (help += s) });
+      cmd.outputHelp();
+      return !/Example:\n {2}([A-Z_]+=\S+ )*mc /.test(help);
+    });
+    expect(missing.map((p) => `mc ${p.join(" ")}`.trim())).toEqual([]);
+  });
 
   test("login saves a 0600 profile; precedence is flag > environment > profile", async () => {
     const h = scratchHome();

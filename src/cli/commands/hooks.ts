@@ -30,8 +30,11 @@ export function mergeHooks(existing: Json, snippet: Json, url: string): Json {
 }
 
 export function hooksCommand(program: Command) {
+  const example = "\nExample:\n  mc hooks install claude-code --agent claude-1";
   const hooks = program.command("hooks").description("wire coding agents to Mission Control");
+  hooks.addHelpText("after", example);
   const install = hooks.command("install").description("install hooks settings for a coding agent");
+  install.addHelpText("after", example);
   install
     .command("claude-code")
     .description("write Claude Code hooks that report this agent's activity (merged into the settings file)")

@@ -179,6 +179,7 @@ export function traceCommand(program: Command) {
 
 export function kbCommand(program: Command) {
   const kb = program.command("kb").description("the knowledge base");
+  kb.addHelpText("after", "\nExample:\n  mc kb search 'deploy runbook' --limit 3");
   kb.command("search <query>")
     .description("search documents, best first")
     .option("--limit <n>", "at most this many (1–50)", parseLimit)
@@ -205,6 +206,10 @@ export function kbCommand(program: Command) {
 
 export function policyCommand(program: Command) {
   const policy = program.command("policy").description("guardrail policies");
+  policy.addHelpText(
+    "after",
+    `\nExample:\n  mc policy eval --action '{"command":"git push --force origin main"}' --mission checkout`,
+  );
   policy
     .command("eval")
     .description("ask the policies about an action; exit 1 when it is blocked")
@@ -270,6 +275,7 @@ export function tokensCommand(program: Command) {
     .description("list tokens (never their secrets)")
     .option("--limit <n>", "page size", parseLimit)
     .option("--cursor <cursor>", "the next page")
+    .addHelpText("after", "\nExample:\n  mc tokens list --limit 20\n  mc tokens list --json")
     .action(
       action(async ({ conn, out }, o: { limit?: number; cursor?: string }) => {
         const page = await api<Page>(
