@@ -47,9 +47,17 @@ export function immutableKeys(
     if (!k) byDatabase.set(database, (k = { byId: new Map(), byKey: new Map() }));
     return k;
   };
-  /** Remembers `rows`, first starting over (keeping the pairs of `keep`) when they would pass the bound. */
-  const remember = (database: Database, rows: Row[], keep: ReadonlyArray<number | null>) => {
-    let k = known(database);
+  /**
+   * Remembers `rows` in `k`, the maps read before the caller's query (another call may have started the current
+   * ones over meanwhile; `k` still holds every pair the caller found known), first starting over (keeping the
+   * pairs of `keep`) when they would pass the bound.
+   */
+  const remember = (
+    database: Database,
+    k: { byId: Map<number, string>; byKey: Map<string, number> },
+    rows: Row[],
+    keep: ReadonlyArray<number | null>,
+  ) => {
     if (k.byId.size + rows.length > maxKeys) {
       const kept = { byId: new Map<number, string>(), byKey: new Map<string, number>() };
       for (const id of keep) {
@@ -75,7 +83,7 @@ export function immutableKeys(
     if (missing.size === 0) return k.byId;
     const rows = await read(database, { ids: `{${[...missing].join(",")}}` });
     if (rows.length !== missing.size) throw new Error(`${name}: ${missing.size - rows.length} of the ids have no row`);
-    return remember(database, rows, ids).byId;
+    return remember(database, k, rows, ids).byId;
   };
 
   const find = async (database: Database, ref: Ref) => {
@@ -90,7 +98,7 @@ export function immutableKeys(
     const [row] =
       typeof ref === "number" ? await read(database, { ids: `{${ref}}` }) : await readKey(database, { key: ref });
     if (!row) return undefined;
-    remember(database, [row], []);
+    remember(database, k, [row], []);
     return { id: Number(row.id), key: row.key };
   };
 

@@ -52,9 +52,9 @@ const requirementKeysSql = sql<string[]>`coalesce((
 ), '[]'::jsonb)`;
 
 // One statement per read, whatever the number of tasks: the keys come from joins and a correlated
-// subquery rather than a lookup per task.
-// `extra` adds columns to the view (a read's log lines, the version a report is conditional on).
-function selectViews<X extends Record<string, SQL.Aliased | SQL>>(exec: Executor, extra?: X) {
+// subquery rather than a lookup per task: this read serves transactions, where the id → key maps (which read
+// through the pool) would not see the transaction's own records.
+function selectViews(exec: Executor) {
   return exec
     .select({
       task: tasks,
@@ -62,7 +62,6 @@ function selectViews<X extends Record<string, SQL.Aliased | SQL>>(exec: Executor
       agentKey: agents.agentId,
       sprintKey: sprints.sprintId,
       requirementKeys: requirementKeysSql,
-      ...(extra as X),
     })
     .from(tasks)
     .innerJoin(missions, eq(missions.id, tasks.missionId))
@@ -125,10 +124,14 @@ export interface TaskLogApi {
   level?: string;
 }
 
-/** The latest `n` log lines of a task as one JSON array in the API's shape, oldest first. */
+/**
+ * The latest `n` log lines of a task as one JSON array in the API's shape, oldest first. `json`, not `jsonb`:
+ * jsonb orders an object's keys by length, and a line goes out as built where no serializer restores the order
+ * (an MCP tool's answer is the service's object, stringified).
+ */
 const latestLogsApi = (n: SQLWrapper) => sql<TaskLogApi[]>`(
-  SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object('message', x.message,
-            'timestamp', ${isoText(sql`x.timestamp`)}, 'level', x.level)) ORDER BY x.id), '[]'::jsonb)
+  SELECT coalesce(json_agg(json_strip_nulls(json_build_object('message', x.message,
+            'timestamp', ${isoText(sql`x.timestamp`)}, 'level', x.level)) ORDER BY x.id), '[]'::json)
     FROM (SELECT ${taskLogs.id}, ${taskLogs.message}, ${taskLogs.level}, ${taskLogs.timestamp} FROM ${taskLogs}
           WHERE ${taskLogs.taskId} = ${tasks.id} ORDER BY ${taskLogs.id} DESC LIMIT ${n}) x)`;
 
@@ -188,11 +191,7 @@ export async function findTaskViewVersion(database: Database, ref: Ref) {
   const r = (await q.execute({ ref }))[0];
   if (!r) return undefined;
   const t = r.task;
-  const [m, a, s] = await Promise.all([
-    missionKeysOf(database, [t.missionId]),
-    agentKeysOf(database, [t.agentId]),
-    sprintKeysOf(database, [t.sprintId]),
-  ]);
+  const [m, a, s] = await keyMaps(database, [t.missionId], [t.agentId], [t.sprintId]);
   const view: TaskView = {
     ...t,
     missionKey: m.get(t.missionId)!,
@@ -477,10 +476,11 @@ export interface TaskSummaryRow {
 // row; the mission, agent and sprint keys are mapped from the ids afterwards (`withKeys`), not joined. With
 // the small tables joined, or a subquery per row, every page row started scans of them on the plans they get
 // once analyzed (empty or tiny: a sequential scan looks free): twice what PostgreSQL spent per page, and on
-// PGlite each scan start costs a file-system call. The page comes back as ONE json array, not 51 rows of 12
+// PGlite each scan start costs a file-system call. The page comes back as ONE json array, not 51 rows of 13
 // fields: PGlite's protocol parser copies each field out of its buffer into a new one (a quarter of its
 // worker's time on a list). PostgreSQL pays for building the JSON instead: a list 40 % faster on PGlite and
-// 9 % slower on PostgreSQL (bench/README.md, "one statement planned once, one scan, one field").
+// 9 % slower on PostgreSQL (bench/README.md, "one statement planned once, one scan, one field"; rows on
+// PostgreSQL alone measured again later: 3 % more pages, not worth a second form of every page statement).
 const summariesOfPage = (page: SQL) => sql`
   SELECT coalesce(json_agg("r" ORDER BY "r"."id"), '[]'::json) AS rows FROM (
     WITH "page" AS (${page}),
@@ -512,23 +512,29 @@ type TaskPageRow = Omit<TaskSummaryRow, "mission_id" | "agent_id" | "sprint_id">
   sprint_id: number | string | null;
 };
 
+/** The mission, agent and sprint keys of these ids (db/keys.ts: read once per process, through the pool). */
+function keyMaps(
+  database: Database,
+  missionIds: number[],
+  agentIds: Array<number | null>,
+  sprintIds: Array<number | null>,
+) {
+  return Promise.all([
+    missionKeysOf(database, missionIds),
+    agentKeysOf(database, agentIds),
+    sprintKeysOf(database, sprintIds),
+  ]);
+}
+
 /** The rows with their mission, agent and sprint keys in place of the ids (in place: the rows are new). */
 async function withKeys(database: Database, rows: TaskPageRow[]): Promise<TaskSummaryRow[]> {
   if (rows.length === 0) return [];
-  const [m, a, s] = await Promise.all([
-    missionKeysOf(
-      database,
-      rows.map((r) => r.mission_id as number),
-    ),
-    agentKeysOf(
-      database,
-      rows.map((r) => r.agent_id as number | null),
-    ),
-    sprintKeysOf(
-      database,
-      rows.map((r) => r.sprint_id as number | null),
-    ),
-  ]);
+  const [m, a, s] = await keyMaps(
+    database,
+    rows.map((r) => r.mission_id as number),
+    rows.map((r) => r.agent_id as number | null),
+    rows.map((r) => r.sprint_id as number | null),
+  );
   for (const r of rows) {
     r.mission_id = m.get(r.mission_id as number)!;
     if (r.agent_id !== null) r.agent_id = a.get(r.agent_id as number)!;

@@ -60,6 +60,18 @@ describe("immutableKeys", () => {
     await rename(ids[1]!, "keys-m2");
   });
 
+  test("a call answers the ids it found known even when another starts the map over while it waits", async () => {
+    const keysOf = immutableKeys("mission_t8", missions, missions.id, missions.missionId, 3);
+    await keysOf(db.database, [ids[0]!, ids[1]!]);
+    // The second call passes the bound and starts the map over; the first, started after it, knew ids[0] and
+    // waits for ids[2] (on PGlite's one connection the second's read is answered first, as it was sent first).
+    const [, m] = await Promise.all([
+      keysOf(db.database, [ids[3]!, ids[4]!, ids[5]!]),
+      keysOf(db.database, [ids[0]!, ids[2]!]),
+    ]);
+    expect([m.get(ids[0]!), m.get(ids[2]!)]).toEqual(["keys-m1", "keys-m3"]);
+  });
+
   test("an id with no row is an error, not a missing key in an answer", async () => {
     const keysOf = immutableKeys("mission_t4", missions, missions.id, missions.missionId);
     await expect(keysOf(db.database, [ids[0]!, 987_654_321])).rejects.toThrow("mission_t4: 1 of the ids have no row");

@@ -3,7 +3,7 @@
 // their answers are what a read returns, and that a race falls back to the transaction without losing a move.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createTestContext, type TestContext } from "../harness.js";
-import { applyMove, findTaskViewVersion } from "../../src/tasks/tasks.repo.js";
+import { applyMove, findTaskViewVersion, readTaskForApi } from "../../src/tasks/tasks.repo.js";
 import type { TaskStatus } from "../../src/tasks/tasks.state.js";
 import {
   createMission,
@@ -269,7 +269,13 @@ describe("a read answers what the writes answer", () => {
       priority: 0,
       logs: [{ message: "no level" }, { message: "warned", level: "warn" }],
     });
-    expect(Object.keys(byId.logs[0])).toEqual(["message", "timestamp"]);
+    // The service's own object keeps the API's key order too: an MCP tool's answer is it, stringified.
+    const read = (await readTaskForApi(t.database, task.id, 100))!.task;
+    expect(JSON.stringify(read)).toBe(JSON.stringify(byId));
+    expect(read.logs.map((l) => Object.keys(l))).toEqual([
+      ["message", "timestamp"],
+      ["message", "timestamp", "level"],
+    ]);
     expect(byId.updated_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     // A write through the transaction (not a plain move) answers the same as the read after it.
     const patched = await patch(task.id, { objective: "changed", sprint_id: null });

@@ -208,7 +208,7 @@ export function policyCommand(program: Command) {
   const policy = program.command("policy").description("guardrail policies");
   policy.addHelpText(
     "after",
-    `\nExample:\n  mc policy eval --action '{"command":"git push --force origin main"}' --mission checkout`,
+    `\nExample:\n  mc policy eval --action '{"action_type":"git_push","force":true,"branch":"main"}' --mission checkout`,
   );
   policy
     .command("eval")
