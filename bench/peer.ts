@@ -607,7 +607,9 @@ async function main() {
   await cleanup();
   const outDir = path.resolve(env("PEER_RESULTS_DIR", path.join(root, "bench/results")));
   fs.mkdirSync(outDir, { recursive: true });
-  const file = path.join(outDir, `${date.slice(0, 10)}-peer.json`);
+  // A second run on the same day does not replace the first (results are committed).
+  let file = path.join(outDir, `${date.slice(0, 10)}-peer.json`);
+  for (let n = 2; fs.existsSync(file); n++) file = path.join(outDir, `${date.slice(0, 10)}-peer-${n}.json`);
   fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   const md = markdown(result);
   fs.writeFileSync(file.replace(/\.json$/, ".md"), `${md}\n`);
