@@ -70,9 +70,17 @@ describe("mc mcp (stdio)", () => {
         });
         let stdout = "";
         let stderr = "";
+        // As a client does: the rest only once initialize is answered. The server is stateless, so messages
+        // sent at once are answered in whatever order their requests finish.
         child.stdout.on("data", (b: Buffer) => {
+          const before = stdout.split("\n").filter(Boolean).length;
           stdout += b.toString();
-          if (stdout.split("\n").filter(Boolean).length >= 2) child.stdin.end();
+          const now = stdout.split("\n").filter(Boolean).length;
+          if (before === 0 && now >= 1) {
+            child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })}\n`);
+            child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" })}\n`);
+          }
+          if (now >= 2) child.stdin.end();
         });
         child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
         child.on("close", (code) => resolve({ stdout, stderr, code }));
@@ -83,8 +91,6 @@ describe("mc mcp (stdio)", () => {
           params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
         };
         child.stdin.write(`${JSON.stringify(init)}\n`);
-        child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })}\n`);
-        child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" })}\n`);
         setTimeout(() => child.stdin.end(), 60_000).unref();
       });
     const ok = await run(t.admin);
