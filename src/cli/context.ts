@@ -152,7 +152,9 @@ export async function api<T = unknown>(call: Promise<FetchResult>, conn: Connect
   }
   const status = r.response.status;
   if (status >= 200 && status < 300) return r.data as T;
-  const msg = `${status}: ${errorMessage(r.error)}`;
+  // A 404 names what was not found: the path says which record (a mission in `tasks create --mission nope`).
+  const where = status === 404 && r.response.url ? ` (${decodeURIComponent(new URL(r.response.url).pathname)})` : "";
+  const msg = `${status}: ${errorMessage(r.error)}${where}`;
   if (status === 401) throw new CliError(`${msg} (check the token: --token, MC_TOKEN or mc login)`, EXIT.refused);
   throw new CliError(msg, status >= 500 ? EXIT.unreachable : EXIT.refused);
 }

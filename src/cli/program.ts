@@ -1,5 +1,6 @@
 // The program `mc` runs: every command, its options, help and examples (main.ts runs it; tests walk it).
 import { Command, Option } from "commander";
+import { UsageError } from "./context.js";
 import { agentsCommand } from "./commands/agents.js";
 import { completionCommand } from "./commands/completion.js";
 import { hooksCommand } from "./commands/hooks.js";
@@ -47,9 +48,16 @@ export function buildProgram(): Command {
     c.commands.forEach(override);
   };
   override(program);
-  // A group called without a subcommand shows its help as a usage error.
+  // A group called without a subcommand shows its help as a usage error; with a word that is none of its
+  // subcommands, it says so and names them (commander alone would say "too many arguments").
   for (const c of program.commands) {
-    if (c.commands.length > 0) c.action(() => c.help({ error: true }));
+    if (c.commands.length === 0) continue;
+    c.allowExcessArguments().action((_opts: unknown, cmd: Command) => {
+      const [word] = cmd.args;
+      if (word === undefined) c.help({ error: true });
+      const names = c.commands.map((s) => s.name()).join(", ");
+      throw new UsageError(`unknown command '${word}' for mc ${c.name()} (its commands: ${names})`);
+    });
   }
   return program;
 }

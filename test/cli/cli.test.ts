@@ -49,6 +49,10 @@ describe("usage, connection and exit codes", () => {
     [["completion", "fish"], /unknown shell "fish"/],
     [["tasks", "list", "--bogus"], /unknown option '--bogus'/],
     [["tasks"], /Usage: mc tasks/],
+    [
+      ["missions", "bogus"],
+      /^mc: unknown command 'bogus' for mc missions \(its commands: list, get, create, start, pause\)\n$/,
+    ],
     [["--url", "not a url", "missions", "list"], /not a URL/],
     [["--profile", "nope", "missions", "list"], /no profile named "nope"/],
   ])("mc %j is a usage error: exit 2", async (args, message) => {
@@ -236,9 +240,15 @@ describe("missions and tasks", () => {
     const paused = await mc(["missions", "pause", key], env);
     expect(paused.code).toBe(0);
     expect(paused.stdout).toBe(`paused mission ${key} (paused)\n`);
-    const missing = await mc(["missions", "get", "nope-404"], env);
+    // A 404 names what was not found.
+    const [missing, noMission] = await Promise.all([
+      mc(["missions", "get", "nope-404"], env),
+      mc(["tasks", "create", "--mission", "nope-404", "--objective", "x"], env),
+    ]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toBe("mc: 404: Not Found\n");
+    expect(missing.stderr).toBe("mc: 404: Not Found (/api/missions/nope-404)\n");
+    expect(noMission.code).toBe(1);
+    expect(noMission.stderr).toBe("mc: 404: Not Found (/api/missions/nope-404/tasks)\n");
   });
 
   test("tasks create, list, get, report, submit, approve, reject, execute, logs", async () => {
