@@ -105,11 +105,15 @@ export async function findTaskView(exec: Executor, ref: Ref, opts: { lock?: bool
 }
 
 /** The latest `n` log lines of a task as one JSON array, oldest first, timestamps as ISO text with milliseconds. */
+/** A task's latest `n` log lines, newest first, as the subquery `x` the aggregates below read. */
+const latestLogRows = (taskId: SQLWrapper | number, n: SQLWrapper | number) =>
+  sql`(SELECT ${taskLogs.id}, ${taskLogs.message}, ${taskLogs.level}, ${taskLogs.timestamp} FROM ${taskLogs}
+          WHERE ${taskLogs.taskId} = ${taskId} ORDER BY ${taskLogs.id} DESC LIMIT ${n}) x`;
+
 const latestLogsJson = (taskId: SQLWrapper | number, n: SQLWrapper | number) => sql<LogJson[]>`(
   SELECT coalesce(jsonb_agg(jsonb_build_object('id', x.id, 'message', x.message, 'level', x.level,
             'at', ${isoText(sql`x.timestamp`)}) ORDER BY x.id), '[]'::jsonb)
-    FROM (SELECT ${taskLogs.id}, ${taskLogs.message}, ${taskLogs.level}, ${taskLogs.timestamp} FROM ${taskLogs}
-          WHERE ${taskLogs.taskId} = ${taskId} ORDER BY ${taskLogs.id} DESC LIMIT ${n}) x)`;
+    FROM ${latestLogRows(taskId, n)})`;
 
 type LogJson = { id: number | string; message: string; level: string | null; at: string };
 
@@ -132,8 +136,7 @@ export interface TaskLogApi {
 const latestLogsApi = (n: SQLWrapper) => sql<TaskLogApi[]>`(
   SELECT coalesce(json_agg(json_strip_nulls(json_build_object('message', x.message,
             'timestamp', ${isoText(sql`x.timestamp`)}, 'level', x.level)) ORDER BY x.id), '[]'::json)
-    FROM (SELECT ${taskLogs.id}, ${taskLogs.message}, ${taskLogs.level}, ${taskLogs.timestamp} FROM ${taskLogs}
-          WHERE ${taskLogs.taskId} = ${tasks.id} ORDER BY ${taskLogs.id} DESC LIMIT ${n}) x)`;
+    FROM ${latestLogRows(tasks.id, n)})`;
 
 type TaskReadRow = TaskPageRow & { logs: TaskLogApi[] };
 
@@ -162,7 +165,7 @@ export async function readTaskForApi(database: Database, ref: Ref, n: number) {
   const row = (await taskReadStatements[refKind(ref)](database, { ref, n }))[0];
   if (!row) return undefined;
   const access = { missionId: Number(row.mission_id), agentId: row.agent_id === null ? null : Number(row.agent_id) };
-  const [task] = (await withKeys(database, [row])) as Array<TaskSummaryRow & { logs: TaskLogApi[] }>;
+  const [task] = await withKeys(database, [row]);
   return { task: task!, ...access };
 }
 
@@ -526,8 +529,12 @@ function keyMaps(
   ]);
 }
 
+type KeyFields = "mission_id" | "agent_id" | "sprint_id";
+/** A row with the mission, agent and sprint keys in place of their ids. */
+type Keyed<R extends TaskPageRow> = Omit<R, KeyFields> & Pick<TaskSummaryRow, KeyFields>;
+
 /** The rows with their mission, agent and sprint keys in place of the ids (in place: the rows are new). */
-async function withKeys(database: Database, rows: TaskPageRow[]): Promise<TaskSummaryRow[]> {
+async function withKeys<R extends TaskPageRow>(database: Database, rows: R[]): Promise<Array<Keyed<R>>> {
   if (rows.length === 0) return [];
   const [m, a, s] = await keyMaps(
     database,
@@ -540,7 +547,7 @@ async function withKeys(database: Database, rows: TaskPageRow[]): Promise<TaskSu
     if (r.agent_id !== null) r.agent_id = a.get(r.agent_id as number)!;
     if (r.sprint_id !== null) r.sprint_id = s.get(r.sprint_id as number)!;
   }
-  return rows as TaskSummaryRow[];
+  return rows as unknown as Array<Keyed<R>>;
 }
 
 const missionByKey = (key: string | ReturnType<typeof sql.placeholder>) =>

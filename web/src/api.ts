@@ -57,6 +57,7 @@ export type Agent = Ok<"/api/agents/{id}", "get">["data"] & {
 export type TraceEntry = Ok<"/api/trace", "get">["data"][number];
 export type Objective = Ok<"/api/objectives", "get">["data"][number];
 export type Policy = Ok<"/api/policies", "get">["data"][number];
+export type SearchHit = Ok<"/api/knowledge/search", "post">["data"][number];
 export type Traceability = Ok<"/api/traceability", "get">["data"];
 export type Dispatch = Ok<"/api/dispatches/{id}", "get">["data"];
 

@@ -2,14 +2,12 @@
 // query's matches highlighted (never as markup: a document's content may come from an agent).
 import { Fragment, useState } from "react";
 import { snippetParts } from "../../../src/client/index.js";
-import { api, ok } from "../api";
+import { api, ok, type SearchHit } from "../api";
 import { ErrorText } from "../ui";
-
-type Hit = { document_id: number | string; title: string; snippet: string; score: number; metadata?: unknown };
 
 export function Knowledge() {
   const [q, setQ] = useState("");
-  const [hits, setHits] = useState<Hit[] | null>(null);
+  const [hits, setHits] = useState<SearchHit[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   return (
     <>
@@ -21,7 +19,7 @@ export function Knowledge() {
           e.preventDefault();
           if (!q.trim()) return;
           ok(api.POST("/api/knowledge/search", { body: { query: q.trim(), limit: 20 } })).then(
-            (r) => (setHits(r.data as Hit[]), setError(null)),
+            (r) => (setHits(r.data), setError(null)),
             (err: Error) => setError(err.message),
           );
         }}
