@@ -16,7 +16,7 @@
 //
 // The stored response is written after the handler's transaction has committed, so a process that dies in
 // that short window leaves a claim without a response; after the in-flight timeout a retry runs again.
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Database } from "../db/client.js";
@@ -65,9 +65,7 @@ const HEADER_SCHEMA = {
 };
 
 function fingerprintOf(req: FastifyRequest): string {
-  return createHash("sha256")
-    .update(`${req.method} ${req.url}\n${canonicalJson(req.body ?? null)}`)
-    .digest("hex");
+  return hash("sha256", `${req.method} ${req.url}\n${canonicalJson(req.body ?? null)}`, "hex");
 }
 
 function scopeOf(req: FastifyRequest): string | null {

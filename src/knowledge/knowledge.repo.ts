@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { and, asc, eq, gt, lt, sql, type SQL } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
 import { knowledgeChunks, knowledgeDocuments } from "../db/schema/index.js";
@@ -8,7 +8,7 @@ import { refWhere } from "../db/lookup.js";
 
 export type DocumentRow = typeof knowledgeDocuments.$inferSelect;
 
-export const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
+export const sha256 = (s: string) => hash("sha256", s, "hex");
 
 /** What the embeddings endpoint is given for a chunk: the title gives a passage its context. */
 export const embeddingInput = (title: string, text: string) => `${title}\n\n${text}`;

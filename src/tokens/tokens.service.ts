@@ -12,7 +12,7 @@
 // (`revokeDeliveredRunTokens`, called by the tasks service in the move's transaction).
 // `last_used_at` is kept without a write per request: uses are noted in memory and written by one statement
 // every USAGE_FLUSH_MS (and on close), so it is at most that far behind.
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { hash as hashOf, randomBytes, timingSafeEqual } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { sql } from "drizzle-orm";
@@ -41,13 +41,12 @@ export function generateSecret(): string {
   return TOKEN_PREFIX + randomBytes(32).toString("base64url");
 }
 
-/** A secret's SHA-256, as bytes (compared in constant time) and as hex (as stored). */
-export function hashSecretBytes(secret: string): Buffer {
-  return createHash("sha256").update(secret).digest();
-}
-
+/**
+ * A secret's SHA-256 in hex, as stored. One-shot `hash` (Node 20.12): on every authenticated request, and a
+ * fifth of the time of a Hash object made, fed and read (0.3 against 1.4 µs here).
+ */
 export function hashSecret(secret: string): string {
-  return hashSecretBytes(secret).toString("hex");
+  return hashOf("sha256", secret, "hex");
 }
 
 function actorOf(row: repo.TokenRow): string {
@@ -102,7 +101,8 @@ export function createTokensService({ database, adminToken, now: clock = Date.no
   const cache = new Map<string, CacheEntry>();
   let revalidating: Promise<void> | null = null;
   let revalidatedAt = 0;
-  const adminHash = adminToken ? hashSecretBytes(adminToken) : null;
+  // Compared in constant time, as bytes of its hex (every SHA-256 hex is 64 of them).
+  const adminHash = adminToken ? Buffer.from(hashSecret(adminToken), "latin1") : null;
   const envAdmin: Principal = {
     role: ROLE.admin,
     tokenId: null,
@@ -143,9 +143,8 @@ export function createTokensService({ database, adminToken, now: clock = Date.no
 
   async function authenticate(secret: string): Promise<Principal | null> {
     if (!secret.startsWith(TOKEN_PREFIX) && adminHash === null) return null;
-    const digest = hashSecretBytes(secret);
-    if (adminHash && timingSafeEqual(digest, adminHash)) return envAdmin;
-    const hash = digest.toString("hex");
+    const hash = hashSecret(secret);
+    if (adminHash && timingSafeEqual(Buffer.from(hash, "latin1"), adminHash)) return envAdmin;
     const now = clock();
     if (now - revalidatedAt >= REVALIDATE_AFTER_MS && cache.size > 0) {
       revalidatedAt = now;

@@ -6,7 +6,7 @@
 // string with milliseconds that the API shows (the database stores whole milliseconds, see atFromMicros).
 // The chain order (not the id) is what is protected: ids are not hashed, every entry names its predecessor's
 // hash instead. The entry's shape is trace.events.ts `TraceEntry`; `HashedContent` is it without those three.
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { canonicalJson } from "../core/canonical-json.js";
 import type { HashedContent } from "./trace.events.js";
 
@@ -54,9 +54,7 @@ export function sqlIsoMillis(expr: string): string {
 }
 
 export function entryHash(prevHash: string, c: HashedContent): string {
-  return createHash("sha256")
-    .update(prevHash + contentJson(c), "utf8")
-    .digest("hex");
+  return hash("sha256", prevHash + contentJson(c), "hex");
 }
 
 /**

@@ -14,7 +14,7 @@
 // - Every git command runs from an argv list (never a shell), with a timeout, no terminal prompts, and an
 //   environment that carries none of the server's secrets.
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { eq, inArray } from "drizzle-orm";
@@ -77,7 +77,7 @@ export function safeName(key: string): string {
       .replace(/[^A-Za-z0-9_-]+/g, "_")
       .replace(/^[-_]+|[-_]+$/g, "")
       .slice(0, 80) || "x";
-  return `${base}-${createHash("sha256").update(key).digest("hex").slice(0, 8)}`;
+  return `${base}-${hash("sha256", key, "hex").slice(0, 8)}`;
 }
 
 interface Meta {
