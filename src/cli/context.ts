@@ -98,7 +98,12 @@ export interface Connection {
   client: McClient;
 }
 
-/** flag > environment (MC_URL/MC_TOKEN, then a run's MC_API_URL/MC_AGENT_TOKEN) > profile (the named one, else the current one) > default URL. */
+/**
+ * flag > environment (MC_URL/MC_TOKEN, then a run's MC_API_URL/MC_AGENT_TOKEN) > profile (the named one, else
+ * the current one) > default URL. A saved token goes only to the server it was saved for, and a run's agent
+ * token only to its run's server: `--url` or MC_URL naming another server does not take them there (a token
+ * given by flag or MC_TOKEN goes where it is told).
+ */
 export async function connect(opts: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Promise<Connection> {
   const cfg = await readConfigFile(configPath(env));
   const name = opts.profile ?? env.MC_PROFILE ?? cfg.current;
@@ -107,13 +112,28 @@ export async function connect(opts: GlobalOptions, env: NodeJS.ProcessEnv = proc
     throw new UsageError(`no profile named "${opts.profile}"; create it with mc login --profile ${opts.profile}`);
   // Inside an agent's run the runtime sets MC_API_URL and MC_AGENT_TOKEN: `mc` works there with no set-up.
   const url = opts.url ?? nonEmpty(env.MC_URL) ?? nonEmpty(env.MC_API_URL) ?? profile?.url ?? DEFAULT_URL;
-  const token = opts.token ?? nonEmpty(env.MC_TOKEN) ?? nonEmpty(env.MC_AGENT_TOKEN) ?? profile?.token ?? null;
+  const token =
+    opts.token ??
+    nonEmpty(env.MC_TOKEN) ??
+    (sameOrigin(url, env.MC_API_URL) ? nonEmpty(env.MC_AGENT_TOKEN) : undefined) ??
+    (sameOrigin(url, profile?.url) ? profile?.token : undefined) ??
+    null;
   try {
     new URL(url);
   } catch {
     throw new UsageError(`not a URL: ${url}`);
   }
   return { url, token, client: createClient({ baseUrl: url, token }) };
+}
+
+/** Same scheme, host and port. */
+function sameOrigin(a: string, b: string | undefined): boolean {
+  if (!b) return false;
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
 }
 
 function nonEmpty(s: string | undefined): string | undefined {

@@ -1,6 +1,8 @@
 // Every `mc` command against a real listening server, as a real child process: exit codes, --json output
 // parsed and checked, profiles (0600, precedence), usage errors.
 import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
@@ -167,6 +169,34 @@ describe("usage, connection and exit codes", () => {
     expect(Array.isArray(json(fromProfile))).toBe(true);
     expect(envWins.code).toBe(1);
     expect(flagWins.code, flagWins.stderr).toBe(0);
+
+    // A saved token goes only to its own server: --url or MC_URL naming another one does not take it there,
+    // nor a run's agent token to a server that is not its run's; a token given by flag goes where it is told.
+    const seen: Array<string | null> = [];
+    const other = http.createServer((req, res) => {
+      seen.push(req.headers.authorization ?? null);
+      res.writeHead(401, { "content-type": "application/json" });
+      res.end(JSON.stringify({ errors: { detail: "Unauthorized" } }));
+    });
+    await new Promise<void>((r) => other.listen(0, "127.0.0.1", r));
+    const otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    try {
+      const runEnv = { MC_API_URL: t.url!, MC_AGENT_TOKEN: "mc_agent_secret" };
+      const tries = [
+        await mc(["--url", otherUrl, "missions", "list"], bare),
+        await mc(["missions", "list"], { ...bare, MC_URL: otherUrl }),
+        await mc(["missions", "list"], { ...bare, ...runEnv, MC_URL: otherUrl }),
+        await mc(["--url", otherUrl, "--token", "mc_given", "missions", "list"], bare),
+      ];
+      expect(tries.map((r) => r.code)).toEqual([1, 1, 1, 1]);
+      expect(tries[0]!.stderr).toContain("check the token");
+      expect(seen).toEqual([null, null, null, "Bearer mc_given"]);
+    } finally {
+      other.close();
+    }
+    // The same server written differently (a trailing slash) is the same server.
+    const sameServer = await mc(["--url", `${t.url}/`, "missions", "list", "--json"], bare);
+    expect(sameServer.code, sameServer.stderr).toBe(0);
 
     // A token the server refuses is not saved.
     const refused = await mc(["login", "--url", t.url!, "--token", "mc_bad"], baseEnv(scratchHome()));
