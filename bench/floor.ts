@@ -27,6 +27,10 @@ import { root, startProcess, type Proc } from "./procs.js";
 const base = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const backends = (process.env.FLOOR_BACKENDS ?? "postgres,pglite").split(",") as Array<"postgres" | "pglite">;
 const rounds = Number(process.env.FLOOR_ROUNDS ?? 3);
+// FLOOR_PIN=1: each server (all its threads) on CPU 1, this process and its load generator on CPU 0, so a
+// server's rate is what one core of it does, with less of the two cores' scheduling noise; PostgreSQL floats.
+const pin = process.env.FLOOR_PIN === "1";
+if (pin) execFileSync("taskset", ["-apc", "0", String(process.pid)]);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const durationS = Number(process.env.BENCH_DURATION_S ?? 10);
 const warmupS = Number(process.env.BENCH_WARMUP_S ?? 3);
@@ -364,6 +368,7 @@ try {
       if (backends.includes("postgres")) await checkpoint();
       const proc = await s.start();
       try {
+        if (pin) execFileSync("taskset", ["-apc", "1", String(proc.pid)], { stdio: "ignore" });
         await s.before?.(proc);
         let cpu0 = cpuMs(proc.pid);
         const measured = await load({
@@ -435,6 +440,8 @@ fs.writeFileSync(
       durationS,
       warmupS,
       rounds,
+      pinned: pin,
+      mcEnv: JSON.parse(process.env.FLOOR_MC_ENV ?? "{}") as Record<string, string>,
       summary,
       results,
     },
