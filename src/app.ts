@@ -8,7 +8,7 @@ import type { Config } from "./config.js";
 import { buildContainer, type Services } from "./container.js";
 import { drainDaemons, startDaemons, stopDaemons } from "./core/daemon.js";
 import type { Database } from "./db/client.js";
-import { requestLoggerFactory } from "./logger.js";
+import { requestLogController, requestLoggerFactory } from "./logger.js";
 import { registerAuth } from "./http/auth.js";
 import { registerBodyUnwrap } from "./http/body-wrap.js";
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from "./http/error-handler.js";
@@ -59,7 +59,11 @@ declare module "fastify" {
 
 function loggerOptions(logger: AppDeps["logger"] = false): FastifyServerOptions {
   if (typeof logger === "object" && "info" in logger) {
-    return { loggerInstance: logger as FastifyBaseLogger, childLoggerFactory: requestLoggerFactory };
+    return {
+      loggerInstance: logger as FastifyBaseLogger,
+      childLoggerFactory: requestLoggerFactory,
+      logController: requestLogController(logger as FastifyBaseLogger),
+    };
   }
   return { logger };
 }

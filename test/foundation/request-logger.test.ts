@@ -3,11 +3,12 @@
 // and at a level where a request logs nothing, no child is made. Real pino, real server, lines captured from
 // the destination; `child` is watched with a spy that calls through.
 import { Writable } from "node:stream";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { buildApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
-import { createLogger, requestLogger } from "../../src/logger.js";
+import { createLogger, requestLogController, requestLogger } from "../../src/logger.js";
 import { createTestDb, type TestDb } from "../harness.js";
 
 function sink() {
@@ -101,6 +102,39 @@ describe("requestLogger", () => {
     const server = createLogger("info", stream);
     requestLogger(server, { reqId: "r-5" }, {}).info({ token: "mc_secret_value" }, "a token");
     expect(lines[0]!.token).toBe("[redacted]");
+  });
+});
+
+describe("requestLogController", () => {
+  // What Fastify hands the controller: a request and a reply whose logger methods are watched.
+  function exchange() {
+    const log = { info: vi.fn(), error: vi.fn() };
+    const request = { log } as unknown as FastifyRequest;
+    const reply = { log, elapsedTime: 1.5 } as unknown as FastifyReply;
+    return { log, request, reply };
+  }
+
+  test("below info, Fastify's per-request lines are not even asked for; a failed request still is", () => {
+    const server = createLogger("warn", sink().stream);
+    const controller = requestLogController(server);
+    const { log, request, reply } = exchange();
+    controller.incomingRequest(request, reply);
+    controller.requestCompleted(null, request, reply);
+    expect(log.info).not.toHaveBeenCalled();
+    controller.requestCompleted(new Error("stream cut"), request, reply);
+    expect(log.error).toHaveBeenCalledTimes(1);
+    expect(log.error.mock.calls[0]![1]).toBe("request errored");
+  });
+
+  test("at info (also once the level is lowered at run time) they are Fastify's own", () => {
+    const server = createLogger("warn", sink().stream);
+    const controller = requestLogController(server);
+    server.level = "info";
+    const { log, request, reply } = exchange();
+    controller.incomingRequest(request, reply);
+    controller.requestCompleted(null, request, reply);
+    expect(log.info.mock.calls.map((c) => c[1])).toEqual(["incoming request", "request completed"]);
+    expect(log.info.mock.calls[1]![0]).toEqual({ res: reply, responseTime: 1.5 });
   });
 });
 
