@@ -673,7 +673,9 @@ async function main() {
     for (const backend of cfg.backends) {
       const res = await runBackend(cfg, backend);
       await cleanup();
-      const file = path.join(outDir, `${res.date}-${backend}.json`);
+      // A day's later runs are numbered (-2, -3, …) rather than replacing its first, as bench:floor's and bench:peer's.
+      let file = path.join(outDir, `${res.date}-${backend}.json`);
+      for (let n = 2; fs.existsSync(file); n++) file = path.join(outDir, `${res.date}-${backend}-${n}.json`);
       fs.writeFileSync(file, `${JSON.stringify(res, null, 2)}\n`);
       fs.writeFileSync(file.replace(/\.json$/, ".md"), `${markdown(res)}\n`);
       const t = table(res);
