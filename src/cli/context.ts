@@ -112,11 +112,15 @@ export async function connect(opts: GlobalOptions, env: NodeJS.ProcessEnv = proc
     throw new UsageError(`no profile named "${opts.profile}"; create it with mc login --profile ${opts.profile}`);
   // Inside an agent's run the runtime sets MC_API_URL and MC_AGENT_TOKEN: `mc` works there with no set-up.
   const url = opts.url ?? nonEmpty(env.MC_URL) ?? nonEmpty(env.MC_API_URL) ?? profile?.url ?? DEFAULT_URL;
+  // Inside a run (MC_AGENT_TOKEN set) a profile is used only when named: an agent never falls back to the
+  // operator's saved token because its run's token was held back.
+  const inRun = nonEmpty(env.MC_AGENT_TOKEN) !== undefined;
+  const profileNamed = opts.profile !== undefined || nonEmpty(env.MC_PROFILE) !== undefined;
   const token =
     opts.token ??
     nonEmpty(env.MC_TOKEN) ??
-    (sameOrigin(url, env.MC_API_URL) ? nonEmpty(env.MC_AGENT_TOKEN) : undefined) ??
-    (sameOrigin(url, profile?.url) ? profile?.token : undefined) ??
+    (inRun && sameOrigin(url, env.MC_API_URL) ? nonEmpty(env.MC_AGENT_TOKEN) : undefined) ??
+    ((!inRun || profileNamed) && sameOrigin(url, profile?.url) ? profile?.token : undefined) ??
     null;
   try {
     new URL(url);
@@ -130,7 +134,9 @@ export async function connect(opts: GlobalOptions, env: NodeJS.ProcessEnv = proc
 function sameOrigin(a: string, b: string | undefined): boolean {
   if (!b) return false;
   try {
-    return new URL(a).origin === new URL(b).origin;
+    const origin = new URL(a).origin;
+    // Anything but http(s) has the opaque origin "null", equal for every such URL.
+    return origin !== "null" && origin === new URL(b).origin;
   } catch {
     return false;
   }

@@ -191,6 +191,14 @@ describe("usage, connection and exit codes", () => {
       expect(tries.map((r) => r.code)).toEqual([1, 1, 1, 1]);
       expect(tries[0]!.stderr).toContain("check the token");
       expect(seen).toEqual([null, null, null, "Bearer mc_given"]);
+      // Inside a run whose token is held back, the operator's profile (saved for the server MC_URL names) is
+      // not used in its place, unless named.
+      const inRun = { ...bare, MC_API_URL: otherUrl, MC_AGENT_TOKEN: "mc_agent_secret", MC_URL: t.url! };
+      const asAgent = await mc(["missions", "list"], inRun);
+      expect(asAgent.code).toBe(1);
+      expect(asAgent.stderr).toContain("check the token");
+      const named = await mc(["--profile", "default", "missions", "list", "--json"], inRun);
+      expect(named.code, named.stderr).toBe(0);
     } finally {
       other.close();
     }
