@@ -59,6 +59,10 @@ const servers: Array<[string, Proc]> = [];
 const pin = process.env.AB_PIN === "1";
 if (pin) execFileSync("taskset", ["-apc", "0", String(process.pid)]);
 let db: { url: string; drop(): Promise<void> } | null = null;
+// Ctrl-C: the servers, the scratch database and the worktree go too.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
+}
 try {
   execFileSync("git", ["worktree", "add", "--detach", baseDir, baseRef], { cwd: root, stdio: "ignore" });
   fs.symlinkSync(path.join(root, "node_modules"), path.join(baseDir, "node_modules"));
@@ -187,9 +191,30 @@ try {
     console.log(`== ${p}: this checkout used less machine CPU a request in ${faster} of ${head!.length} pairs`);
   }
 } finally {
-  for (const [, s] of servers) await s.stop();
-  await db?.drop();
-  if (fs.existsSync(baseDir))
-    execFileSync("git", ["worktree", "remove", "--force", baseDir], { cwd: root, stdio: "ignore" });
-  fs.rmSync(work, { recursive: true, force: true });
+  await cleanUp();
+}
+
+/** Each step on its own: one that fails does not leave the others undone. */
+async function cleanUp() {
+  const steps: Array<() => unknown> = [
+    ...servers.map(
+      ([, s]) =>
+        () =>
+          s.stop(),
+    ),
+    () => db?.drop(),
+    () => {
+      if (fs.existsSync(baseDir))
+        execFileSync("git", ["worktree", "remove", "--force", baseDir], { cwd: root, stdio: "ignore" });
+    },
+    () => execFileSync("git", ["worktree", "prune"], { cwd: root, stdio: "ignore" }),
+    () => fs.rmSync(work, { recursive: true, force: true }),
+  ];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (err) {
+      console.error(`clean-up: ${(err as Error).message}`);
+    }
+  }
 }

@@ -108,17 +108,18 @@ class RequestLogger implements FastifyBaseLogger {
 
 /**
  * Fastify's log controller (its `logController` option): its per-request lines, "incoming request" and
- * "request completed", are skipped when the server's logger does not write `info` at the time, before Fastify
- * builds their objects and asks the request's logger; a request that failed is still handed on. Every other
- * line (errors, streams cut short) is Fastify's own. Measured on one core: the heartbeat spent ~10 µs a
- * request on what Fastify does for a logger, at a level where none of it is written (bench/README.md).
+ * "request completed", are skipped when the request's logger does not write `info` at the time (the server's
+ * level, or a route's own), before Fastify builds their objects and asks for them; a request that failed is
+ * still handed on. Every other line (errors, streams cut short) is Fastify's own. Measured on one core: the
+ * heartbeat spent ~10 µs a request on what Fastify does for a logger, at a level where none of it is written
+ * (bench/README.md).
  */
 export function requestLogController(logger: FastifyBaseLogger): LogController {
   if (!isPino(logger)) return new LogController();
-  const info = () => logger.isLevelEnabled("info");
+  const info = (log: FastifyBaseLogger) => !isPino(log) || log.isLevelEnabled("info");
   return new (class extends LogController {
     override incomingRequest(request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>) {
-      if (info()) super.incomingRequest(request, reply, metadata);
+      if (info(request.log)) super.incomingRequest(request, reply, metadata);
     }
     override requestCompleted(
       error: Error | null | undefined,
@@ -126,7 +127,7 @@ export function requestLogController(logger: FastifyBaseLogger): LogController {
       reply: FastifyReply,
       metadata?: Record<string, unknown>,
     ) {
-      if (error || info()) super.requestCompleted(error, request, reply, metadata);
+      if (error || info(reply.log)) super.requestCompleted(error, request, reply, metadata);
     }
   })();
 }

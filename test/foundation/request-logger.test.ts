@@ -106,9 +106,9 @@ describe("requestLogger", () => {
 });
 
 describe("requestLogController", () => {
-  // What Fastify hands the controller: a request and a reply whose logger methods are watched.
-  function exchange() {
-    const log = { info: vi.fn(), error: vi.fn() };
+  // What Fastify hands the controller: a request and a reply whose logger (at the server's level) is watched.
+  function exchange(server: Logger) {
+    const log = { info: vi.fn(), error: vi.fn(), isLevelEnabled: (l: string) => server.isLevelEnabled(l) };
     const request = { log } as unknown as FastifyRequest;
     const reply = { log, elapsedTime: 1.5 } as unknown as FastifyReply;
     return { log, request, reply };
@@ -117,20 +117,24 @@ describe("requestLogController", () => {
   test("below info, Fastify's per-request lines are not even asked for; a failed request still is", () => {
     const server = createLogger("warn", sink().stream);
     const controller = requestLogController(server);
-    const { log, request, reply } = exchange();
+    const { log, request, reply } = exchange(server);
     controller.incomingRequest(request, reply);
     controller.requestCompleted(null, request, reply);
     expect(log.info).not.toHaveBeenCalled();
     controller.requestCompleted(new Error("stream cut"), request, reply);
     expect(log.error).toHaveBeenCalledTimes(1);
     expect(log.error.mock.calls[0]![1]).toBe("request errored");
+    // A route's own level (a request logger that writes info) decides for its requests.
+    const routeAtInfo = exchange(createLogger("info", sink().stream));
+    controller.incomingRequest(routeAtInfo.request, routeAtInfo.reply);
+    expect(routeAtInfo.log.info.mock.calls.map((c) => c[1])).toEqual(["incoming request"]);
   });
 
   test("at info (also once the level is lowered at run time) they are Fastify's own", () => {
     const server = createLogger("warn", sink().stream);
     const controller = requestLogController(server);
     server.level = "info";
-    const { log, request, reply } = exchange();
+    const { log, request, reply } = exchange(server);
     controller.incomingRequest(request, reply);
     controller.requestCompleted(null, request, reply);
     expect(log.info.mock.calls.map((c) => c[1])).toEqual(["incoming request", "request completed"]);
