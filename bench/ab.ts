@@ -14,7 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { createScratchDatabase } from "../test/fixtures/scratch-database.js";
 import { load, type RequestSpec } from "./load.js";
-import { root, startProcess, type Proc } from "./procs.js";
+import { call, cpuMs, root, startProcess, type Proc } from "./procs.js";
 
 const ADMIN = "mc_admin_probe_0123456789abcdef";
 const H = { authorization: `Bearer ${ADMIN}` };
@@ -26,26 +26,6 @@ const warmupS = Number(process.env.AB_WARMUP_S ?? 2);
 const extraEnv = JSON.parse(process.env.AB_ENV ?? "{}") as Record<string, string>;
 const extraEnvHead = JSON.parse(process.env.AB_ENV_HEAD ?? "{}") as Record<string, string>;
 const extraEnvBase = JSON.parse(process.env.AB_ENV_BASE ?? "{}") as Record<string, string>;
-
-function cpuMs(pid: number) {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-  const parts = f.slice(f.lastIndexOf(")") + 2).split(" ");
-  const t = (Number(parts[11]) + Number(parts[12])) * 10;
-  const m = fs.readFileSync("/proc/stat", "utf8").split("\n")[0]!.split(/\s+/).slice(1, 9).map(Number);
-  const machine = (m[0]! + m[1]! + m[2]! + m[5]! + m[6]! + m[7]!) * 10;
-  return { t, machine };
-}
-
-async function call(url: string, method: string, p: string, body?: unknown, headers = H) {
-  const r = await fetch(url + p, {
-    method,
-    headers: { ...headers, ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const j = r.status === 204 ? null : await r.json();
-  if (r.status >= 300) throw new Error(`${method} ${p}: ${r.status} ${JSON.stringify(j)}`);
-  return j as any;
-}
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "mc-ab-"));
 const baseDir = path.join(work, "base");
@@ -92,17 +72,19 @@ try {
   servers.push(["this checkout", await start(root, extraEnvHead)]);
   if (pin) for (const [, s] of servers) execFileSync("taskset", ["-apc", "1", String(s.pid)]);
   const url = servers[0]![1].url;
-  await call(url, "POST", "/api/missions", { mission_id: "ab", goal: "ab" });
+  await call(url, "POST", "/api/missions", H, { mission_id: "ab", goal: "ab" });
   const keys: string[] = [];
   for (let i = 0; i < 1300; i += 10) {
     const made = await Promise.all(
-      Array.from({ length: 10 }, (_, k) => call(url, "POST", "/api/missions/ab/tasks", { objective: `task ${i + k}` })),
+      Array.from({ length: 10 }, (_, k) =>
+        call(url, "POST", "/api/missions/ab/tasks", H, { objective: `task ${i + k}` }),
+      ),
     );
     for (const m of made) keys.push(m.data.task_id);
   }
   const cursors: Array<string | null> = [null];
   for (let c: string | null = null; ;) {
-    const r = await call(url, "GET", `/api/missions/ab/tasks?limit=50${c ? `&cursor=${c}` : ""}`);
+    const r = await call(url, "GET", `/api/missions/ab/tasks?limit=50${c ? `&cursor=${c}` : ""}`, H);
     c = r.meta.next_cursor;
     if (!c) break;
     cursors.push(c);
@@ -110,8 +92,8 @@ try {
   const beaters: Array<{ key: string; token: string }> = [];
   for (let i = 0; i < 20; i++) {
     const key = `ab-agent-${i}`;
-    await call(url, "POST", "/api/agents", { agent_id: key });
-    const t = await call(url, "POST", "/api/tokens", { role: "agent", agent_id: key });
+    await call(url, "POST", "/api/agents", H, { agent_id: key });
+    const t = await call(url, "POST", "/api/tokens", H, { role: "agent", agent_id: key });
     beaters.push({ key, token: String(t.data.token) });
   }
   let n = 0;
@@ -156,7 +138,7 @@ try {
         if (p === "status") {
           // Read back the statuses: a real change each time.
           for (const k of keys.slice(0, 500))
-            status.set(k, (await call(proc.url, "GET", `/api/tasks/${k}`)).data.status);
+            status.set(k, (await call(proc.url, "GET", `/api/tasks/${k}`, H)).data.status);
         }
         let c0 = cpuMs(proc.pid);
         const r = await load({
@@ -170,7 +152,11 @@ try {
           next: gen[p]!,
         });
         const c1 = cpuMs(proc.pid);
-        const row = { rps: r.rps, cpu: (c1.t - c0.t) / r.requests, mcpu: (c1.machine - c0.machine) / r.requests };
+        const row = {
+          rps: r.rps,
+          cpu: (c1.process - c0.process) / r.requests,
+          mcpu: (c1.machine - c0.machine) / r.requests,
+        };
         ((rows[p] ??= {})[name] ??= []).push(row);
         console.log(
           `${p} pair ${i + 1} ${name}: ${r.rps.toFixed(0)} req/s, server ${row.cpu.toFixed(3)} ms/req, machine ${row.mcpu.toFixed(3)}${r.non2xx ? ` non2xx ${r.non2xx} ${JSON.stringify(r.statusCodes)}` : ""}`,

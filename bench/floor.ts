@@ -22,7 +22,7 @@ import path from "node:path";
 import pg from "pg";
 import { createScratchDatabase } from "../test/fixtures/scratch-database.js";
 import { fetchSpec, load, type LoadResult, type RequestSpec } from "./load.js";
-import { root, startProcess, type Proc } from "./procs.js";
+import { call, cpuMs, root, startProcess, type Proc } from "./procs.js";
 
 const base = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const backends = (process.env.FLOOR_BACKENDS ?? "postgres,pglite").split(",") as Array<"postgres" | "pglite">;
@@ -37,30 +37,6 @@ const warmupS = Number(process.env.BENCH_WARMUP_S ?? 3);
 const ADMIN = `floor-admin-${Date.now()}-${Math.random().toString(36).slice(2)}`;
 const H = { authorization: `Bearer ${ADMIN}` };
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "mc-floor-"));
-
-const TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-
-/**
- * CPU time in ms (user + system): of the server process, of its main thread (the thread serving requests;
- * Mission Control's PGlite runs in a second thread, the floor's on the main one), and of the whole machine
- * (PostgreSQL's backends and the load generator included).
- */
-function cpuMs(pid: number): { process: number; main: number; machine: number } {
-  const read = (f: string) => {
-    const text = fs.readFileSync(f, "utf8");
-    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS;
-  };
-  // /proc/stat's first line: user nice system idle iowait irq softirq steal ...
-  const cpu = fs.readFileSync("/proc/stat", "utf8").split("\n")[0]!.split(/\s+/).slice(1).map(Number);
-  const busy = cpu[0]! + cpu[1]! + cpu[2]! + cpu[5]! + cpu[6]! + cpu[7]!;
-  return {
-    process: read(`/proc/${pid}/stat`),
-    main: read(`/proc/${pid}/task/${pid}/stat`),
-    machine: (busy * 1000) / TICKS,
-  };
-}
 
 interface Store {
   /** A scratch database's URL (PostgreSQL), or a scratch data directory (PGlite). */
@@ -91,17 +67,6 @@ const AGENTS = 20;
 /** The floor's listed rows carry the same text (bench/ceilings/floor-server.ts). */
 const objective = (n: number) =>
   `Listed task ${n}: ${Array(4).fill("implement the login page and its tests").join(" ")}`;
-
-async function call(url: string, method: string, p: string, body?: unknown): Promise<any> {
-  const r = await fetch(url + p, {
-    method,
-    headers: { ...H, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await r.text();
-  if (r.status >= 300) throw new Error(`${method} ${p} → ${r.status} ${text}`);
-  return JSON.parse(text);
-}
 
 async function checkpoint() {
   const c = new pg.Client({ connectionString: base });
@@ -151,17 +116,17 @@ function missionControl(backend: "postgres" | "pglite", lazy: LazyStore): Subjec
       ["floor-write", 500],
       ["floor-create", 0],
     ] as const) {
-      await call(url, "POST", "/api/missions", { mission_id: id, goal: id });
+      await call(url, "POST", "/api/missions", H, { mission_id: id, goal: id });
       for (let i = 0; i < n; i += 10) {
         await Promise.all(
           Array.from({ length: 10 }, (_, k) =>
-            call(url, "POST", `/api/missions/${id}/tasks`, { objective: objective(i + k + 1) }),
+            call(url, "POST", `/api/missions/${id}/tasks`, H, { objective: objective(i + k + 1) }),
           ),
         );
       }
     }
     for (let c: string | null = null; ;) {
-      const r = await call(url, "GET", `/api/missions/floor-list/tasks?limit=50${c ? `&cursor=${c}` : ""}`);
+      const r = await call(url, "GET", `/api/missions/floor-list/tasks?limit=50${c ? `&cursor=${c}` : ""}`, H);
       for (const t of r.data) listed.push(String(t.task_id));
       c = r.meta.next_cursor;
       if (!c) break;
@@ -171,7 +136,7 @@ function missionControl(backend: "postgres" | "pglite", lazy: LazyStore): Subjec
   }
   async function readStatuses(url: string) {
     for (let c: string | null = null; ;) {
-      const r = await call(url, "GET", `/api/missions/floor-write/tasks?limit=500${c ? `&cursor=${c}` : ""}`);
+      const r = await call(url, "GET", `/api/missions/floor-write/tasks?limit=500${c ? `&cursor=${c}` : ""}`, H);
       for (const t of r.data) statuses.set(String(t.task_id), String(t.status));
       c = r.meta.next_cursor;
       if (!c) break;
@@ -184,8 +149,8 @@ function missionControl(backend: "postgres" | "pglite", lazy: LazyStore): Subjec
   async function seedAgents(url: string) {
     for (let i = beaters.length; i < AGENTS; i++) {
       const key = `floor-agent-${i}`;
-      await call(url, "POST", "/api/agents", { agent_id: key });
-      const t = await call(url, "POST", "/api/tokens", { role: "agent", agent_id: key });
+      await call(url, "POST", "/api/agents", H, { agent_id: key });
+      const t = await call(url, "POST", "/api/tokens", H, { role: "agent", agent_id: key });
       beaters.push({ key, token: String(t.data.token) });
     }
   }

@@ -20,6 +20,48 @@ export interface Proc {
   stop(): Promise<void>;
 }
 
+const TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+
+/**
+ * CPU time in ms (user + system): of the server process, of its main thread (the thread serving requests;
+ * Mission Control's PGlite runs in a second thread, the floor's on the main one), and of the whole machine
+ * (PostgreSQL's backends and the load generator included).
+ */
+export function cpuMs(pid: number): { process: number; main: number; machine: number } {
+  const read = (f: string) => {
+    const text = fs.readFileSync(f, "utf8");
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS;
+  };
+  // /proc/stat's first line: user nice system idle iowait irq softirq steal ...
+  const cpu = fs.readFileSync("/proc/stat", "utf8").split("\n")[0]!.split(/\s+/).slice(1).map(Number);
+  const busy = cpu[0]! + cpu[1]! + cpu[2]! + cpu[5]! + cpu[6]! + cpu[7]!;
+  return {
+    process: read(`/proc/${pid}/stat`),
+    main: read(`/proc/${pid}/task/${pid}/stat`),
+    machine: (busy * 1000) / TICKS,
+  };
+}
+
+/** A set-up request as `Authorization` in `headers` allows; its JSON answer, or an error naming the request. */
+export async function call(
+  url: string,
+  method: string,
+  p: string,
+  headers: Record<string, string>,
+  body?: unknown,
+): Promise<any> {
+  const r = await fetch(url + p, {
+    method,
+    headers: { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  if (r.status >= 300) throw new Error(`${method} ${p} → ${r.status} ${text}`);
+  return text === "" ? null : JSON.parse(text);
+}
+
 function procStatus(pid: number, field: string): number | null {
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));

@@ -62,7 +62,7 @@ function loggerOptions(logger: AppDeps["logger"] = false): FastifyServerOptions 
     return {
       loggerInstance: logger as FastifyBaseLogger,
       childLoggerFactory: requestLoggerFactory,
-      logController: requestLogController(logger as FastifyBaseLogger),
+      logController: requestLogController(),
     };
   }
   return { logger };

@@ -114,8 +114,8 @@ class RequestLogger implements FastifyBaseLogger {
  * heartbeat spent ~10 µs a request on what Fastify does for a logger, at a level where none of it is written
  * (bench/README.md).
  */
-export function requestLogController(logger: FastifyBaseLogger): LogController {
-  if (!isPino(logger)) return new LogController();
+export function requestLogController(): LogController {
+  // A logger that cannot be asked gets Fastify's own behaviour.
   const info = (log: FastifyBaseLogger) => !isPino(log) || log.isLevelEnabled("info");
   return new (class extends LogController {
     override incomingRequest(request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>) {

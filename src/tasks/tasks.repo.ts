@@ -104,12 +104,12 @@ export async function findTaskView(exec: Executor, ref: Ref, opts: { lock?: bool
   return rows[0] ? toView(rows[0]) : undefined;
 }
 
-/** The latest `n` log lines of a task as one JSON array, oldest first, timestamps as ISO text with milliseconds. */
 /** A task's latest `n` log lines, newest first, as the subquery `x` the aggregates below read. */
 const latestLogRows = (taskId: SQLWrapper | number, n: SQLWrapper | number) =>
   sql`(SELECT ${taskLogs.id}, ${taskLogs.message}, ${taskLogs.level}, ${taskLogs.timestamp} FROM ${taskLogs}
           WHERE ${taskLogs.taskId} = ${taskId} ORDER BY ${taskLogs.id} DESC LIMIT ${n}) x`;
 
+/** The latest `n` log lines of a task as one JSON array, oldest first, timestamps as ISO text with milliseconds. */
 const latestLogsJson = (taskId: SQLWrapper | number, n: SQLWrapper | number) => sql<LogJson[]>`(
   SELECT coalesce(jsonb_agg(jsonb_build_object('id', x.id, 'message', x.message, 'level', x.level,
             'at', ${isoText(sql`x.timestamp`)}) ORDER BY x.id), '[]'::jsonb)

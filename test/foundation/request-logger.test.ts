@@ -116,7 +116,7 @@ describe("requestLogController", () => {
 
   test("below info, Fastify's per-request lines are not even asked for; a failed request still is", () => {
     const server = createLogger("warn", sink().stream);
-    const controller = requestLogController(server);
+    const controller = requestLogController();
     const { log, request, reply } = exchange(server);
     controller.incomingRequest(request, reply);
     controller.requestCompleted(null, request, reply);
@@ -132,7 +132,7 @@ describe("requestLogController", () => {
 
   test("at info (also once the level is lowered at run time) they are Fastify's own", () => {
     const server = createLogger("warn", sink().stream);
-    const controller = requestLogController(server);
+    const controller = requestLogController();
     server.level = "info";
     const { log, request, reply } = exchange(server);
     controller.incomingRequest(request, reply);
