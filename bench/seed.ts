@@ -80,6 +80,7 @@ export async function seed(query: Query, cfg: BenchConfig, log: (msg: string) =>
     "key_results",
     "knowledge_documents",
     "knowledge_chunks",
+    "knowledge_document_title_words",
   ];
   const indexes = await secondaryIndexes(query, bulkTables);
   for (const ix of indexes) await query(`DROP INDEX "${ix.name}"`);
@@ -188,6 +189,18 @@ export async function seed(query: Query, cfg: BenchConfig, log: (msg: string) =>
               regexp_split_to_table(lower(d.title || ' ' || d.content), '[^[:alnum:]]+') w
         WHERE length(w) BETWEEN 3 AND 40 AND w ~ '[[:alpha:]]'
        ON CONFLICT DO NOTHING`,
+  );
+
+  // The title words the service keeps on every write (knowledge.repo.ts replaceTitleWords).
+  await step(
+    "knowledge title words",
+    `INSERT INTO knowledge_document_title_words (document_id, word)
+       SELECT DISTINCT d.id, w FROM knowledge_documents d, regexp_split_to_table(lower(d.title), '[^[:alnum:]]+') w
+        WHERE w <> ''`,
+  );
+  await step(
+    "knowledge title vocabulary",
+    `INSERT INTO knowledge_title_words (word) SELECT DISTINCT word FROM knowledge_document_title_words`,
   );
 
   const t0 = Date.now();

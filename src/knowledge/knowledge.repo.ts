@@ -116,7 +116,32 @@ async function addTerms(exec: Executor, terms: string[]): Promise<void> {
 }
 
 /**
- * Replaces a document's chunks (queued for embedding) and adds their words to the typo-correction vocabulary.
+ * Sets a document's title words (knowledge_document_title_words) to its title's and adds new ones to the title
+ * vocabulary, in one statement. A title's words are what pg_trgm counts as words: lower-cased runs of letters
+ * and digits, split by the database as migration 0016 split the titles already stored. Only the words the
+ * title lost are deleted, so the insert (ON CONFLICT DO NOTHING) never meets a row deleted in the same
+ * statement. The vocabulary is inserted in sorted order, as addTerms is, so concurrent writers cannot deadlock.
+ */
+async function replaceTitleWords(exec: Executor, documentId: number, title: string): Promise<void> {
+  await exec.execute(sql`
+    WITH words AS (
+      SELECT DISTINCT w FROM regexp_split_to_table(lower(${title}::text), '[^[:alnum:]]+') AS w WHERE w <> ''
+    ),
+    gone AS (
+      DELETE FROM knowledge_document_title_words
+       WHERE document_id = ${documentId} AND word NOT IN (SELECT w FROM words)
+    ),
+    vocabulary AS (
+      INSERT INTO knowledge_title_words (word) SELECT w FROM words ORDER BY w ON CONFLICT DO NOTHING
+    )
+    INSERT INTO knowledge_document_title_words (document_id, word)
+    SELECT ${documentId}, w FROM words
+    ON CONFLICT DO NOTHING`);
+}
+
+/**
+ * Replaces a document's chunks (queued for embedding) and its title words, and adds their words to the
+ * typo-correction vocabulary.
  * With `reuseModel` (pgvector in use), a new chunk whose embedding input equals an old chunk's, already embedded
  * with that model, takes over the old embedding instead of being queued again, so editing one section of a long
  * document re-embeds that section only.
@@ -159,5 +184,6 @@ export async function replaceChunks(
   await exec
     .delete(knowledgeChunks)
     .where(and(eq(knowledgeChunks.documentId, documentId), lt(knowledgeChunks.ordinal, 0)));
+  await replaceTitleWords(exec, documentId, title);
   await addTerms(exec, termsOf([title, ...texts]));
 }

@@ -7,8 +7,9 @@
 //         websearch_to_tsquery match, then ts_rank_cd decide. Candidates come in tiers: chunks matching every
 //         group, then (only while those are fewer than the candidates wanted) all but one, then any; each tier
 //         ranks at most TIER_CAP chunks. That bounds the work for common words on a large corpus.
-//   trgm  pg_trgm similarity: the query words against titles (counting double), plus the similarity with
-//         which each group matched the chunk (1 for the word itself, less for a correction).
+//   trgm  pg_trgm similarity: the query words against the titles' words (each query word scores a title by its
+//         most similar title word; counting double), plus the similarity with which each group matched the
+//         chunk (1 for the word itself, less for a correction).
 //   vec   cosine distance to the query's embedding, when embeddings are configured and pgvector is present.
 // A document's snippet is its best chunk (by fts, then vec, then trgm), HTML-escaped, with the matched words
 // (corrections included) wrapped in <mark>…</mark>.
@@ -100,7 +101,7 @@ export function searchSql(p: SearchPlan): SQL {
   // Each list sees only documents that pass the metadata filter.
   const join = (chunkAlias: string) =>
     docFilter ? sql`JOIN knowledge_documents fd ON fd.id = ${sql.raw(chunkAlias)}.document_id AND ${docFilter}` : sql``;
-  const titleFilter = docFilter ? sql`JOIN knowledge_documents fd ON fd.id = d.id AND ${docFilter}` : sql``;
+  const titleFilter = docFilter ? sql`JOIN knowledge_documents fd ON fd.id = p.document_id AND ${docFilter}` : sql``;
 
   const vec = p.vector;
   const dims = vec ? sql.raw(String(Math.trunc(vec.dims))) : null;
@@ -184,27 +185,28 @@ export function searchSql(p: SearchPlan): SQL {
                 FROM gq) AS g
     ),
     tier_all AS (
-      SELECT c.id AS chunk_id FROM lq, knowledge_chunks c ${join("c")}
+      SELECT c.id AS chunk_id, c.document_id, c.tsv FROM lq, knowledge_chunks c ${join("c")}
        WHERE c.tsv @@ lq.all_q
        LIMIT ${TIER_CAP}
     ),
     tier_most AS (
       -- The next tier is looked at only while the one before found fewer candidates than wanted.
-      SELECT c.id AS chunk_id FROM lq, knowledge_chunks c ${join("c")}
+      SELECT c.id AS chunk_id, c.document_id, c.tsv FROM lq, knowledge_chunks c ${join("c")}
        WHERE c.tsv @@ lq.minus1_q AND NOT (c.tsv @@ lq.all_q)
          AND (SELECT count(*) FROM tier_all) < ${K}
        LIMIT ${TIER_CAP}
     ),
     tier_any AS (
-      SELECT c.id AS chunk_id FROM lq, knowledge_chunks c ${join("c")}
+      SELECT c.id AS chunk_id, c.document_id, c.tsv FROM lq, knowledge_chunks c ${join("c")}
        WHERE c.tsv @@ lq.loose AND NOT coalesce(c.tsv @@ lq.minus1_q, false) AND NOT (c.tsv @@ lq.all_q)
          AND (SELECT count(*) FROM tier_all) + (SELECT count(*) FROM tier_most) < ${K}
        LIMIT ${TIER_CAP}
     ),
     cand AS (
-      SELECT c.document_id, c.id AS chunk_id, c.tsv
-        FROM (SELECT chunk_id FROM tier_all UNION ALL SELECT chunk_id FROM tier_most UNION ALL SELECT chunk_id FROM tier_any) AS t
-        JOIN knowledge_chunks c ON c.id = t.chunk_id
+      -- The tiers carry what scoring needs, so their chunks are not looked up again by id.
+      SELECT document_id, chunk_id, tsv FROM tier_all
+      UNION ALL SELECT document_id, chunk_id, tsv FROM tier_most
+      UNION ALL SELECT document_id, chunk_id, tsv FROM tier_any
     ),
     scored AS (
       SELECT cand.document_id, cand.chunk_id, sc.coverage, sc.sim,
@@ -224,16 +226,21 @@ export function searchSql(p: SearchPlan): SQL {
        LIMIT ${K}
     ),
     title_hits AS (
-      -- A title holding an ASCII query word as a whole word has word_similarity 1 exactly (all the word's
-      -- trigrams are the trigrams of that title word); the regular expression is far cheaper to check than
-      -- the similarity, which the index's recheck (<%) has already computed once for this row.
-      SELECT d.id AS document_id,
-             sum(CASE WHEN toks.k ~ '^[a-z0-9]+$' AND d.title ~* ('\\m' || toks.k || '\\M') THEN 1::real
-                      ELSE word_similarity(toks.k, d.title) END) AS s
-        FROM toks
-        JOIN live ON live.ord = toks.ord
-        JOIN knowledge_documents d ON toks.k <% d.title ${titleFilter}
-       GROUP BY d.id
+      -- Titles by their words: each query word scores a title by its most similar title word (1 for the word
+      -- itself), the words found through the title vocabulary's trigram index, their documents by index. The
+      -- lateral subquery (OFFSET 0 keeps it one) makes each matching word an index lookup of its documents:
+      -- the planner, which cannot estimate how many words match, would otherwise scan every title word.
+      SELECT tw.document_id, sum(tw.s) AS s
+        FROM (SELECT w.ord, p.document_id, max(w.s) AS s
+                FROM (SELECT toks.ord, v.word, word_similarity(toks.k, v.word) AS s
+                        FROM toks
+                        JOIN live ON live.ord = toks.ord
+                        JOIN knowledge_title_words v ON toks.k <% v.word) AS w
+                CROSS JOIN LATERAL (SELECT x.document_id FROM knowledge_document_title_words x
+                                     WHERE x.word = w.word OFFSET 0) AS p
+                ${titleFilter}
+               GROUP BY w.ord, p.document_id) AS tw
+       GROUP BY tw.document_id
     ),
     trgm AS (
       SELECT document_id, chunk_id, row_number() OVER (ORDER BY s DESC, document_id) AS r

@@ -7,6 +7,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -34,10 +35,7 @@ export const knowledgeDocuments = pgTable(
     insertedAt: insertedAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [
-    index("knowledge_documents_metadata_idx").using("gin", sql`${t.metadata} jsonb_path_ops`),
-    index("knowledge_documents_title_trgm_idx").using("gin", t.title.op("gin_trgm_ops")),
-  ],
+  (t) => [index("knowledge_documents_metadata_idx").using("gin", sql`${t.metadata} jsonb_path_ops`)],
 );
 
 // The searchable passages of a document. A chunk's text never changes after insert: a new title or content
@@ -84,3 +82,28 @@ export const knowledgeChunks = pgTable(
 export const knowledgeTerms = pgTable("knowledge_terms", { term: text("term").primaryKey() }, (t) => [
   index("knowledge_terms_trgm_idx").using("gin", t.term.op("gin_trgm_ops")),
 ]);
+
+// The words of each document's title, for the title part of search: a query word is matched, by trigram
+// similarity through the vocabulary's index, against the distinct title words, and each matching word leads
+// to its documents through the index on (word, document_id). Scoring titles by their words costs a lookup
+// per matching word instead of a trigram comparison with every title that shares trigrams with the query
+// word (thousands for a common word). Words are what pg_trgm counts as words: lower-cased runs of letters
+// and digits (knowledge.repo.ts titleWords). The vocabulary is append-only like knowledge_terms; a
+// document's words are replaced with its title and go with the document.
+export const knowledgeTitleWords = pgTable("knowledge_title_words", { word: text("word").primaryKey() }, (t) => [
+  index("knowledge_title_words_trgm_idx").using("gin", t.word.op("gin_trgm_ops")),
+]);
+
+export const knowledgeDocumentTitleWords = pgTable(
+  "knowledge_document_title_words",
+  {
+    documentId: integer("document_id")
+      .notNull()
+      .references(() => knowledgeDocuments.id, { onDelete: "cascade" }),
+    word: text("word").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.documentId, t.word] }),
+    index("knowledge_document_title_words_word_idx").on(t.word, t.documentId),
+  ],
+);
