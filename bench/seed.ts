@@ -195,7 +195,7 @@ export async function seed(query: Query, cfg: BenchConfig, log: (msg: string) =>
   await step(
     "knowledge title words",
     `INSERT INTO knowledge_document_title_words (document_id, word)
-       SELECT DISTINCT d.id, w FROM knowledge_documents d, regexp_split_to_table(lower(d.title), '[^[:alnum:]]+') w
+       SELECT DISTINCT d.id, left(w, 200) FROM knowledge_documents d, regexp_split_to_table(lower(d.title), '[^[:alnum:]]+') w
         WHERE w <> ''`,
   );
   await step(

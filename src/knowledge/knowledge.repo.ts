@@ -116,16 +116,25 @@ async function addTerms(exec: Executor, terms: string[]): Promise<void> {
 }
 
 /**
+ * Title words are cut to this many characters: a title written without spaces (Chinese, Thai) is one word, and a
+ * whole 1,000-character title would not fit a B-tree index entry (at most 2,704 bytes). Query words are at most 40.
+ */
+const MAX_TITLE_WORD = 200;
+
+/**
  * Sets a document's title words (knowledge_document_title_words) to its title's and adds new ones to the title
- * vocabulary, in one statement. A title's words are what pg_trgm counts as words: lower-cased runs of letters
- * and digits, split by the database as migration 0016 split the titles already stored. Only the words the
+ * vocabulary, in one statement. A title's words are lower-cased runs of letters and digits as the database's
+ * regular expressions see them (`[[:alnum:]]`), split exactly as migration 0016 split the titles already
+ * stored; a word is cut to its first MAX_TITLE_WORD characters. Only the words the
  * title lost are deleted, so the insert (ON CONFLICT DO NOTHING) never meets a row deleted in the same
  * statement. The vocabulary is inserted in sorted order, as addTerms is, so concurrent writers cannot deadlock.
  */
 async function replaceTitleWords(exec: Executor, documentId: number, title: string): Promise<void> {
   await exec.execute(sql`
     WITH words AS (
-      SELECT DISTINCT w FROM regexp_split_to_table(lower(${title}::text), '[^[:alnum:]]+') AS w WHERE w <> ''
+      SELECT DISTINCT left(w, ${sql.raw(String(MAX_TITLE_WORD))}) AS w
+        FROM regexp_split_to_table(lower(${title}::text), '[^[:alnum:]]+') AS w
+       WHERE w <> ''
     ),
     gone AS (
       DELETE FROM knowledge_document_title_words

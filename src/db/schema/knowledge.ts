@@ -87,9 +87,9 @@ export const knowledgeTerms = pgTable("knowledge_terms", { term: text("term").pr
 // similarity through the vocabulary's index, against the distinct title words, and each matching word leads
 // to its documents through the index on (word, document_id). Scoring titles by their words costs a lookup
 // per matching word instead of a trigram comparison with every title that shares trigrams with the query
-// word (thousands for a common word). Words are what pg_trgm counts as words: lower-cased runs of letters
-// and digits (knowledge.repo.ts titleWords). The vocabulary is append-only like knowledge_terms; a
-// document's words are replaced with its title and go with the document.
+// word (thousands for a common word). Words are lower-cased runs of letters and digits, as pg_trgm splits a
+// text into words (knowledge.repo.ts replaceTitleWords). The vocabulary is append-only like knowledge_terms; a
+// document's words are replaced with its title, in the same transaction, and go with the document.
 export const knowledgeTitleWords = pgTable("knowledge_title_words", { word: text("word").primaryKey() }, (t) => [
   index("knowledge_title_words_trgm_idx").using("gin", t.word.op("gin_trgm_ops")),
 ]);
