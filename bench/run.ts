@@ -675,7 +675,8 @@ async function main() {
       await cleanup();
       // A day's later runs are numbered (-2, -3, …) rather than replacing its first, as bench:floor's and bench:peer's.
       let file = path.join(outDir, `${res.date}-${backend}.json`);
-      for (let n = 2; fs.existsSync(file); n++) file = path.join(outDir, `${res.date}-${backend}-${n}.json`);
+      const taken = (f: string) => fs.existsSync(f) || fs.existsSync(f.replace(/\.json$/, ".md"));
+      for (let n = 2; taken(file); n++) file = path.join(outDir, `${res.date}-${backend}-${n}.json`);
       fs.writeFileSync(file, `${JSON.stringify(res, null, 2)}\n`);
       fs.writeFileSync(file.replace(/\.json$/, ".md"), `${markdown(res)}\n`);
       const t = table(res);
