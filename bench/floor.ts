@@ -22,7 +22,7 @@ import path from "node:path";
 import pg from "pg";
 import { createScratchDatabase } from "../test/fixtures/scratch-database.js";
 import { fetchSpec, load, type LoadResult, type RequestSpec } from "./load.js";
-import { call, cpuMs, root, startProcess, type Proc } from "./procs.js";
+import { call, cpuMs, resultsFile, root, startProcess, type Proc } from "./procs.js";
 
 const base = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const backends = (process.env.FLOOR_BACKENDS ?? "postgres,pglite").split(",") as Array<"postgres" | "pglite">;
@@ -391,10 +391,7 @@ const summary = Object.fromEntries(
   }),
 );
 console.log(JSON.stringify(summary, null, 2));
-// A second run on the same day does not replace the first (results are committed).
-const day = new Date().toISOString().slice(0, 10);
-let out = path.join(root, "bench/results", `${day}-floor.json`);
-for (let n = 2; fs.existsSync(out); n++) out = path.join(root, "bench/results", `${day}-floor-${n}.json`);
+const out = resultsFile(path.join(root, "bench/results"), `${new Date().toISOString().slice(0, 10)}-floor`);
 fs.writeFileSync(
   out,
   JSON.stringify(

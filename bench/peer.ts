@@ -17,7 +17,7 @@ import path from "node:path";
 import pg from "pg";
 import { createScratchDatabase } from "../test/fixtures/scratch-database.js";
 import { fetchSpec, load, type LoadResult, type RequestSpec } from "./load.js";
-import { root, sampleRss, startProcess, type Proc } from "./procs.js";
+import { resultsFile, root, sampleRss, startProcess, type Proc } from "./procs.js";
 
 const PAPERCLIP_VERSION = "2026.817.0";
 const PAPERCLIP_PORT = 3100;
@@ -607,11 +607,7 @@ async function main() {
   await cleanup();
   const outDir = path.resolve(env("PEER_RESULTS_DIR", path.join(root, "bench/results")));
   fs.mkdirSync(outDir, { recursive: true });
-  // A second run on the same day does not replace the first (results are committed), nor a first kept only as
-  // its .md (one was recovered from a printed report).
-  const taken = (f: string) => fs.existsSync(f) || fs.existsSync(f.replace(/\.json$/, ".md"));
-  let file = path.join(outDir, `${date.slice(0, 10)}-peer.json`);
-  for (let n = 2; taken(file); n++) file = path.join(outDir, `${date.slice(0, 10)}-peer-${n}.json`);
+  const file = resultsFile(outDir, `${date.slice(0, 10)}-peer`);
   fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   const md = markdown(result);
   fs.writeFileSync(file.replace(/\.json$/, ".md"), `${md}\n`);

@@ -166,3 +166,15 @@ export function sampleRss(pid: number): () => number {
     return Math.max(peak, rssMb(pid));
   };
 }
+
+/**
+ * Where a day's results go: `<dir>/<stem>.json`, or `<stem>-2.json`, `-3`, … when a run of that day is already
+ * there (results are committed, and a later run never replaces an earlier one, not even one kept only as its
+ * `.md`). The `.md` beside it takes the same name.
+ */
+export function resultsFile(dir: string, stem: string): string {
+  const taken = (f: string) => fs.existsSync(f) || fs.existsSync(f.replace(/\.json$/, ".md"));
+  let file = path.join(dir, `${stem}.json`);
+  for (let n = 2; taken(file); n++) file = path.join(dir, `${stem}-${n}.json`);
+  return file;
+}

@@ -14,7 +14,7 @@ import { runMigrations } from "../src/db/migrate.js";
 import { loadBenchConfig, type Backend, type BenchConfig } from "./config.js";
 import { measureDispatch, type DispatchResult } from "./dispatch.js";
 import { load, sequential, type LoadResult, type RequestSpec } from "./load.js";
-import { root, sampleRss, startProcess, type Proc } from "./procs.js";
+import { resultsFile, root, sampleRss, startProcess, type Proc } from "./procs.js";
 import { seed, type Seeded } from "./seed.js";
 
 const log = (m: string) => process.stderr.write(`${m}\n`);
@@ -673,10 +673,7 @@ async function main() {
     for (const backend of cfg.backends) {
       const res = await runBackend(cfg, backend);
       await cleanup();
-      // A day's later runs are numbered (-2, -3, …) rather than replacing its first, as bench:floor's and bench:peer's.
-      let file = path.join(outDir, `${res.date}-${backend}.json`);
-      const taken = (f: string) => fs.existsSync(f) || fs.existsSync(f.replace(/\.json$/, ".md"));
-      for (let n = 2; taken(file); n++) file = path.join(outDir, `${res.date}-${backend}-${n}.json`);
+      const file = resultsFile(outDir, `${res.date}-${backend}`);
       fs.writeFileSync(file, `${JSON.stringify(res, null, 2)}\n`);
       fs.writeFileSync(file.replace(/\.json$/, ".md"), `${markdown(res)}\n`);
       const t = table(res);
