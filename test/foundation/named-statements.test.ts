@@ -203,10 +203,14 @@ describe.skipIf(backend !== "pglite")("PGlite worker thread: every query runs as
   });
 
   test("past 2,000 texts, new ones still run (unnamed)", async () => {
+    // The database may come from the pool with statements named by earlier files (the hot paths' own names,
+    // and texts that already count against the 2,000): new names are counted from here.
+    const count = async () =>
+      (await d.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_prepared_statements"))[0]!.n;
+    const before = await count();
     for (let i = 0; i < 2_050; i++)
       expect(await d.query(`SELECT ${i} AS n, $1::int AS k`, [i])).toEqual([{ n: i, k: i }]);
-    const named = (await d.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_prepared_statements"))[0]!.n;
-    expect(named).toBeLessThanOrEqual(2_000 + 20);
+    expect(await count()).toBeLessThanOrEqual(before + 2_000);
     expect(await statementsFor("SELECT 2049 AS n, $1::int AS k")).toBe(0);
   });
 });
