@@ -39,3 +39,7 @@ export function pgErrorCode(err: unknown): string | undefined {
 }
 
 export const isUniqueViolation = (err: unknown) => pgErrorCode(err) === "23505";
+
+/** A timestamp as ISO 8601 text with milliseconds in UTC, as `Date#toISOString` writes it. */
+export const isoText = (col: SQLWrapper) =>
+  sql<string>`to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;

@@ -1,7 +1,13 @@
 import { requirementCompletion, round1 } from "../okrs/okrs.progress.js";
 import type { RequirementView } from "./requirements.repo.js";
 
-export function requirementToApi(r: RequirementView) {
+/** A requirement view whose timestamps may already be ISO text (a read that formats them in SQL). */
+export type RequirementApiInput = Omit<RequirementView, "insertedAt" | "updatedAt"> & {
+  insertedAt: Date | string;
+  updatedAt: Date | string;
+};
+
+export function requirementToApi(r: RequirementApiInput) {
   return {
     id: r.id,
     requirement_id: r.requirementId,

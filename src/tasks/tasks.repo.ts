@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, inArray, or, sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import type { Database, Executor } from "../db/client.js";
-import { idOfKey, refersTo, refKind, refPlaceholderWhere, refWhere } from "../db/lookup.js";
+import { idOfKey, isoText, refersTo, refKind, refPlaceholderWhere, refWhere } from "../db/lookup.js";
 import { compiledQuery, prepared, runQuery } from "../db/prepared.js";
 import { agentKeysOf } from "../agents/agents.lookup.js";
 import { missionKeysOf } from "../missions/missions.lookup.js";
@@ -41,9 +41,6 @@ export interface TaskView extends TaskRow {
 }
 
 const ph = (name: string) => sql.placeholder(name);
-
-/** A timestamp as ISO 8601 text with milliseconds in UTC, as `Date#toISOString` writes it. */
-const isoText = (col: SQLWrapper) => sql`to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 const requirementKeysSql = sql<string[]>`coalesce((
   select jsonb_agg(${requirements.requirementId} order by ${requirements.id})

@@ -2,8 +2,8 @@
 // task counts, tasks grouped by the requirements they serve), whatever the size of the data. Each takes the same
 // scope.
 import { and, asc, eq, getTableColumns, inArray, sql, type SQL } from "drizzle-orm";
-import type { Executor } from "../db/client.js";
-import { refWhere } from "../db/lookup.js";
+import { execRows, type Executor } from "../db/client.js";
+import { isoText, refWhere } from "../db/lookup.js";
 import {
   agents,
   keyResults,
@@ -90,6 +90,12 @@ function requirementIdsIn(exec: Executor, s: MatrixScope) {
   return exec.select({ id: requirements.id }).from(requirements).where(requirementObjectiveCond(exec, s));
 }
 
+/** A requirement as the matrix reads it: its timestamps already ISO text. */
+export type MatrixRequirementView = Omit<RequirementView, "insertedAt" | "updatedAt"> & {
+  insertedAt: string;
+  updatedAt: string;
+};
+
 /** Whether every task serving a requirement in scope is in scope: then the task groups hold its counts. */
 export const countsFromGroups = (s: MatrixScope) => s.mission === undefined && s.sprint === undefined;
 
@@ -98,45 +104,76 @@ export const countsFromGroups = (s: MatrixScope) => s.mission === undefined && s
  * requirement's completion, and so its objective's progress, do not change with the view's filters).
  * Without a mission or sprint filter every task serving a requirement in scope is in scope, so the counts
  * are left at 0 here and taken from the task groups (taskGroupsIn) instead of counting all the links twice.
+ * Read as plain rows with the timestamps as the answer writes them: at 10,000 requirements the ORM's mapping
+ * and parsing the timestamps into dates, only to write them out again, cost more than the query.
  */
-export async function requirementsIn(exec: Executor, s: MatrixScope): Promise<RequirementView[]> {
-  const columns = {
-    ...getTableColumns(requirements),
-    objectiveKey: objectives.objectiveId,
-    krKey: keyResults.krId,
-  };
-  if (countsFromGroups(s)) {
-    return exec
-      .select({ ...columns, taskCount: sql<number>`0`, completedTaskCount: sql<number>`0` })
-      .from(requirements)
-      .leftJoin(objectives, eq(objectives.id, requirements.objectiveId))
-      .leftJoin(keyResults, eq(keyResults.id, requirements.krId))
-      .where(requirementObjectiveCond(exec, s))
-      .orderBy(asc(requirements.id));
-  }
-  const counts = exec
-    .select({
-      requirementId: taskRequirements.requirementId,
-      n: sql<number>`cast(count(*) as integer)`.as("n"),
-      done: sql<number>`cast(count(*) filter (where ${tasks.status} = ${TASK.completed}) as integer)`.as("done"),
-    })
-    .from(taskRequirements)
-    .innerJoin(tasks, eq(tasks.id, taskRequirements.taskId))
-    .where(s.objective === undefined ? undefined : inArray(taskRequirements.requirementId, requirementIdsIn(exec, s)))
-    .groupBy(taskRequirements.requirementId)
-    .as("counts");
-  return exec
-    .select({
-      ...columns,
-      taskCount: sql<number>`coalesce(${counts.n}, 0)`,
-      completedTaskCount: sql<number>`coalesce(${counts.done}, 0)`,
-    })
-    .from(requirements)
-    .leftJoin(objectives, eq(objectives.id, requirements.objectiveId))
-    .leftJoin(keyResults, eq(keyResults.id, requirements.krId))
-    .leftJoin(counts, eq(counts.requirementId, requirements.id))
-    .where(requirementObjectiveCond(exec, s))
-    .orderBy(asc(requirements.id));
+export async function requirementsIn(exec: Executor, s: MatrixScope): Promise<MatrixRequirementView[]> {
+  const counts = countsFromGroups(s)
+    ? undefined
+    : exec
+        .select({
+          requirementId: taskRequirements.requirementId,
+          n: sql<number>`cast(count(*) as integer)`.as("n"),
+          done: sql<number>`cast(count(*) filter (where ${tasks.status} = ${TASK.completed}) as integer)`.as("done"),
+        })
+        .from(taskRequirements)
+        .innerJoin(tasks, eq(tasks.id, taskRequirements.taskId))
+        .where(
+          s.objective === undefined ? undefined : inArray(taskRequirements.requirementId, requirementIdsIn(exec, s)),
+        )
+        .groupBy(taskRequirements.requirementId)
+        .as("counts");
+  const cond = requirementObjectiveCond(exec, s);
+  const rows = await execRows<{
+    id: number;
+    requirement_id: string;
+    title: string;
+    description: string | null;
+    priority: string | null;
+    horizon: string | null;
+    status: MatrixRequirementView["status"];
+    objective_id: number | null;
+    kr_id: number | null;
+    inserted_at: string;
+    updated_at: string;
+    objective_key: string | null;
+    kr_key: string | null;
+    task_count: number;
+    completed_task_count: number;
+  }>(
+    exec,
+    sql`SELECT ${requirements.id} AS id, ${requirements.requirementId} AS requirement_id,
+      ${requirements.title} AS title, ${requirements.description} AS description,
+      ${requirements.priority} AS priority, ${requirements.horizon} AS horizon, ${requirements.status} AS status,
+      ${requirements.objectiveId} AS objective_id, ${requirements.krId} AS kr_id,
+      ${isoText(requirements.insertedAt)} AS inserted_at, ${isoText(requirements.updatedAt)} AS updated_at,
+      ${objectives.objectiveId} AS objective_key, ${keyResults.krId} AS kr_key,
+      ${counts ? sql`coalesce(${counts.n}, 0)` : sql`0`} AS task_count,
+      ${counts ? sql`coalesce(${counts.done}, 0)` : sql`0`} AS completed_task_count
+    FROM ${requirements}
+    LEFT JOIN ${objectives} ON ${objectives.id} = ${requirements.objectiveId}
+    LEFT JOIN ${keyResults} ON ${keyResults.id} = ${requirements.krId}
+    ${counts ? sql`LEFT JOIN ${counts} ON ${counts.requirementId} = ${requirements.id}` : sql``}
+    ${cond ? sql`WHERE ${cond}` : sql``}
+    ORDER BY ${requirements.id}`,
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    requirementId: r.requirement_id,
+    title: r.title,
+    description: r.description,
+    priority: r.priority,
+    horizon: r.horizon,
+    status: r.status,
+    objectiveId: r.objective_id,
+    krId: r.kr_id,
+    insertedAt: r.inserted_at,
+    updatedAt: r.updated_at,
+    objectiveKey: r.objective_key,
+    krKey: r.kr_key,
+    taskCount: r.task_count,
+    completedTaskCount: r.completed_task_count,
+  }));
 }
 
 /** The in-scope tasks serving one requirement (`requirementId` null: the tasks serving none in scope). */

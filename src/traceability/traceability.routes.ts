@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { Data } from "../core/envelope.js";
+import { textStream } from "../http/text-stream.js";
 import { matrixToCsv, CSV_COLUMNS } from "./traceability.csv.js";
 import { Matrix, MatrixQuery } from "./traceability.schemas.js";
 import type { TraceabilityService } from "./traceability.service.js";
@@ -52,12 +53,16 @@ export const traceabilityRoutes: FastifyPluginAsyncTypebox<{ traceability: Trace
       }
       // The schema above documents the body; the body is written as JSON text by the service (the matrix runs
       // to hundreds of thousands of fields: the tasks' JSON comes from the database, the rest is stringified
-      // record by record), so it is sent as it is. Nothing beyond the schema can leak: every record in it is
-      // built by a view function or a SQL expression that names its fields (objectiveToApi, requirementToApi,
-      // taskGroupsIn), and the tests compare those records with the schema-serialized ones of their own routes.
-      const data = await traceability.matrixJson(filters);
-      reply.type("application/json; charset=utf-8").serializer(String);
-      return `{"data":${data}}`;
+      // record by record) and sent while it is written, so the client reads the first objectives while the
+      // rest are being built. Nothing beyond the schema can leak: every record in it is built by a view function
+      // or a SQL expression that names its fields (objectiveToApi, requirementToApi, taskGroupsIn), and the tests
+      // compare those records with the schema-serialized ones of their own routes.
+      const body = await textStream((write) => traceability.writeMatrixJson(filters, write), {
+        prefix: `{"data":`,
+        suffix: "}",
+      });
+      // A stream is sent as is (the response schema only documents it).
+      return reply.type("application/json; charset=utf-8").send(body as unknown as string);
     },
   );
 };

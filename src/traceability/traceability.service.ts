@@ -7,8 +7,8 @@ import type { Database } from "../db/client.js";
 import { parseRef } from "../core/ids.js";
 import { pct } from "../okrs/okrs.progress.js";
 import { groupBy, objectiveToApi } from "../okrs/okrs.view.js";
-import type { RequirementView } from "../requirements/requirements.lookup.js";
 import { requirementToApi } from "../requirements/requirements.view.js";
+import { REQUIREMENT_PRIORITIES } from "../requirements/requirements.schemas.js";
 import * as repo from "./traceability.repo.js";
 import type { Matrix, MatrixQuery } from "./traceability.schemas.js";
 
@@ -25,43 +25,89 @@ function withList(record: object, key: string, items: string): string {
   return `${JSON.stringify(record).slice(0, -1)},"${key}":[${items}]}`;
 }
 
-/** Coverage and delivery of a set of requirements, given the ids of the in-scope tasks serving each. */
-function requirementFigures(reqs: RequirementView[], tasksOf: Map<number, number[]>, completed: Set<number>) {
-  let linked = 0;
-  let delivered = 0;
-  const serving = new Set<number>();
+/** The requirement figures' groups: by priority (`none`: no priority), then all requirements. */
+const PRIORITY_KEYS = [...REQUIREMENT_PRIORITIES, "none"] as const;
+const NONE = PRIORITY_KEYS.indexOf("none");
+const ALL = PRIORITY_KEYS.length;
+
+/** A requirement's group among PRIORITY_KEYS (-1: a priority outside them, counted only in the overall figures). */
+function priorityIndex(p: string | null): number {
+  return p === null ? NONE : (REQUIREMENT_PRIORITIES as readonly string[]).indexOf(p);
+}
+
+/**
+ * Coverage and delivery of the requirements, overall and per priority, given the ids of the in-scope tasks
+ * serving each: one pass over the links, each task marked with the groups it serves (a bit per group).
+ */
+function requirementFigures(
+  reqs: repo.MatrixRequirementView[],
+  tasksOf: Map<number, number[]>,
+  completed: Set<number>,
+) {
+  const total = new Array<number>(ALL + 1).fill(0);
+  const linked = new Array<number>(ALL + 1).fill(0);
+  const delivered = new Array<number>(ALL + 1).fill(0);
+  const groupsOf = new Map<number, number>();
   for (const r of reqs) {
+    const p = priorityIndex(r.priority);
+    const bits = (1 << ALL) | (p < 0 ? 0 : 1 << p);
+    total[ALL]!++;
+    if (p >= 0) total[p]!++;
     const ids = tasksOf.get(r.id);
     if (!ids) continue;
-    linked++;
-    if (ids.every((id) => completed.has(id))) delivered++;
-    for (const id of ids) serving.add(id);
+    let allDone = true;
+    for (const id of ids) {
+      groupsOf.set(id, (groupsOf.get(id) ?? 0) | bits);
+      if (allDone && !completed.has(id)) allDone = false;
+    }
+    for (const g of p < 0 ? [ALL] : [p, ALL]) {
+      linked[g]!++;
+      if (allDone) delivered[g]!++;
+    }
   }
-  let completedServing = 0;
-  for (const id of serving) if (completed.has(id)) completedServing++;
+  const tasks = new Array<number>(ALL + 1).fill(0);
+  const completedTasks = new Array<number>(ALL + 1).fill(0);
+  for (const [id, bits] of groupsOf) {
+    const done = completed.has(id);
+    for (let g = 0; g <= ALL; g++) {
+      if ((bits & (1 << g)) === 0) continue;
+      tasks[g]!++;
+      if (done) completedTasks[g]!++;
+    }
+  }
+  const figures = (g: number) => ({
+    total_requirements: total[g]!,
+    linked_requirements: linked[g]!,
+    requirement_coverage_pct: pct(linked[g]!, total[g]!),
+    delivered_requirements: delivered[g]!,
+    delivery_pct: pct(delivered[g]!, linked[g]!),
+  });
+  const byPriority = (g: number) => ({ ...figures(g), total_tasks: tasks[g]!, completed_tasks: completedTasks[g]! });
   return {
-    figures: {
-      total_requirements: reqs.length,
-      linked_requirements: linked,
-      requirement_coverage_pct: pct(linked, reqs.length),
-      delivered_requirements: delivered,
-      delivery_pct: pct(delivered, linked),
-    },
-    totalTasks: serving.size,
-    completedTasks: completedServing,
+    overall: figures(ALL),
+    byPriority: Object.fromEntries(PRIORITY_KEYS.map((k, g) => [k, byPriority(g)])) as Record<
+      (typeof PRIORITY_KEYS)[number],
+      ReturnType<typeof byPriority>
+    >,
   };
 }
 
 export function createTraceabilityService({ database, now = () => new Date() }: TraceabilityDeps) {
   const { db } = database;
 
-  /** The matrix as JSON text (the `data` of the answer), written without an object per task (see taskGroupsIn). */
-  async function matrixJson(q: Omit<MatrixQuery, "format">): Promise<string> {
+  /**
+   * Writes the matrix as JSON text (the `data` of the answer) to `write`, piece by piece in document order (an
+   * objective at a time, the statistics last), so that the answer can leave while the rest is being built.
+   * Nothing is written before the reads are done: a failure before the first `write` is a plain error. No object
+   * is built per task (see taskGroupsIn).
+   */
+  async function writeMatrixJson(q: Omit<MatrixQuery, "format">, write: (text: string) => void): Promise<void> {
     const scope: repo.MatrixScope = {
       objective: q.objective_id === undefined ? undefined : parseRef(q.objective_id),
       mission: q.mission_id === undefined ? undefined : parseRef(q.mission_id),
       sprint: q.sprint_id === undefined ? undefined : parseRef(q.sprint_id),
     };
+    // Only the reads hold the transaction (on the embedded database it holds every other request back).
     const { objectives, krs, reqs, groups } = await db.transaction(
       async (tx) => {
         // The task groups are sorted in memory: at 100,000 tasks the default 4 MB spills them to disk. No JIT:
@@ -77,6 +123,11 @@ export function createTraceabilityService({ database, now = () => new Date() }: 
       },
       { isolationLevel: "repeatable read", accessMode: "read only" },
     );
+    const countsFromGroups = repo.countsFromGroups(scope);
+    const reqById = new Map(reqs.map((r) => [r.id, r]));
+    const krsOf = groupBy(krs, (k) => k.objectiveId);
+    const reqsOf = groupBy(reqs, (r) => r.objectiveId);
+    const at = now();
     const completed = new Set<number>();
     /** Requirement id → ids of the in-scope tasks serving it, in no particular order (the figures need the set). */
     const tasksOf = new Map<number, number[]>();
@@ -84,10 +135,23 @@ export function createTraceabilityService({ database, now = () => new Date() }: 
     const jsonOf = new Map<number, string>();
     const linked = new Set<number>();
     let unlinked: { ids: number[]; json: string } = { ids: [], json: "" };
+
+    const requirementJson = (r: repo.MatrixRequirementView) =>
+      withList(requirementToApi(r), "tasks", jsonOf.get(r.id) ?? "");
+    const objectiveJson = (o: (typeof objectives)[number]) => {
+      const own = reqsOf.get(o.id) ?? [];
+      const record = objectiveToApi(o, krsOf.get(o.id) ?? [], own, at);
+      return withList(record, "requirements", own.map(requirementJson).join(","));
+    };
+
     for (const g of groups) {
       const ids = JSON.parse(g.ids) as number[];
+      let done = 0;
       for (let i = 0; i < ids.length; i++) {
-        if (ids[i]! < 0) completed.add((ids[i] = -ids[i]!));
+        if (ids[i]! < 0) {
+          completed.add((ids[i] = -ids[i]!));
+          done++;
+        }
       }
       if (g.requirementId === null) {
         unlinked = { ids, json: g.json };
@@ -96,30 +160,18 @@ export function createTraceabilityService({ database, now = () => new Date() }: 
       tasksOf.set(g.requirementId, ids);
       jsonOf.set(g.requirementId, g.json);
       for (const id of ids) linked.add(id);
-    }
-    if (repo.countsFromGroups(scope)) {
-      for (const r of reqs) {
-        const ids = tasksOf.get(r.id) ?? [];
+      const r = reqById.get(g.requirementId);
+      if (countsFromGroups && r) {
         r.taskCount = ids.length;
-        r.completedTaskCount = ids.filter((id) => completed.has(id)).length;
+        r.completedTaskCount = done;
       }
     }
+    // The counts are in (an objective's progress needs its requirements'): the objectives can be written.
+    write(`{"objectives":[`);
+    for (let i = 0; i < objectives.length; i++) write((i === 0 ? "" : ",") + objectiveJson(objectives[i]!));
+
     const totalTasks = linked.size + unlinked.ids.length;
-    const withTasks = (r: RequirementView) => withList(requirementToApi(r), "tasks", jsonOf.get(r.id) ?? "");
-
-    const krsOf = groupBy(krs, (k) => k.objectiveId);
-    const reqsOf = groupBy(reqs, (r) => r.objectiveId);
-    const at = now();
-
-    const overall = requirementFigures(reqs, tasksOf, completed);
-    const priority = (p: string | null) => {
-      const f = requirementFigures(
-        reqs.filter((r) => r.priority === p),
-        tasksOf,
-        completed,
-      );
-      return { ...f.figures, total_tasks: f.totalTasks, completed_tasks: f.completedTasks };
-    };
+    const figures = requirementFigures(reqs, tasksOf, completed);
     const stats = {
       total_objectives: objectives.length,
       total_tasks: totalTasks,
@@ -127,33 +179,25 @@ export function createTraceabilityService({ database, now = () => new Date() }: 
       unlinked_tasks: unlinked.ids.length,
       task_coverage_pct: pct(linked.size, totalTasks),
       completed_tasks: completed.size,
-      ...overall.figures,
-      by_priority: {
-        p0: priority("p0"),
-        p1: priority("p1"),
-        p2: priority("p2"),
-        p3: priority("p3"),
-        none: priority(null),
-      },
+      ...figures.overall,
+      by_priority: figures.byPriority,
     };
-
-    // The same text JSON.stringify would write for { objectives: [{ ...objectiveToApi, requirements }],
-    // unlinked_requirements, unlinked_tasks, stats }.
-    const objectivesJson = objectives
-      .map((o) => {
-        const own = reqsOf.get(o.id) ?? [];
-        return withList(
-          objectiveToApi(o, krsOf.get(o.id) ?? [], own, at),
-          "requirements",
-          own.map(withTasks).join(","),
-        );
-      })
-      .join(",");
     const unlinkedRequirements = reqs
       .filter((r) => r.objectiveId === null)
-      .map(withTasks)
+      .map(requirementJson)
       .join(",");
-    return `{"objectives":[${objectivesJson}],"unlinked_requirements":[${unlinkedRequirements}],"unlinked_tasks":[${unlinked.json}],"stats":${JSON.stringify(stats)}}`;
+    // The same text JSON.stringify would write for { objectives: [{ ...objectiveToApi, requirements }],
+    // unlinked_requirements, unlinked_tasks, stats }.
+    write(
+      `],"unlinked_requirements":[${unlinkedRequirements}],"unlinked_tasks":[${unlinked.json}],"stats":${JSON.stringify(stats)}}`,
+    );
+  }
+
+  /** The matrix as JSON text, whole. */
+  async function matrixJson(q: Omit<MatrixQuery, "format">): Promise<string> {
+    const parts: string[] = [];
+    await writeMatrixJson(q, (text) => void parts.push(text));
+    return parts.join("");
   }
 
   /** The matrix as objects (the CSV export): the JSON text parsed, so both formats show the same data. */
@@ -161,7 +205,7 @@ export function createTraceabilityService({ database, now = () => new Date() }: 
     return JSON.parse(await matrixJson(q)) as Matrix;
   }
 
-  return { matrix, matrixJson };
+  return { matrix, matrixJson, writeMatrixJson };
 }
 
 export type MatrixApi = Matrix;

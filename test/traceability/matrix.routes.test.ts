@@ -89,7 +89,7 @@ describe("hand-built fixture", () => {
   // R3 (O2, p1) ← T4 ✓; R4 (O2, p2) no tasks; R5 (no objective, p0) ← T5; R6 (no objective, no priority).
   // Tasks T6 ✓ and T7 serve nothing. ✓ = completed. Missions: M1 = T1 T2 T3 T6, M2 = T4 T5 T7. Sprint S1 = T1 T4.
   beforeAll(async () => {
-    t = await createTestContext();
+    t = await createTestContext({}, { listen: true });
     const f = factory(t);
     const o1 = await f.objective({ objective_id: "O1", title: "Revenue", health: "at_risk" });
     await f.keyResult(o1.id, { kr_id: "K1", target: 10, current: 5 });
@@ -431,6 +431,18 @@ describe("hand-built fixture", () => {
     ]);
     const filtered = await t.req("GET", "/api/traceability", { query: { format: "csv", objective_id: "O3" } });
     expect(filtered.body.split("\r\n")[1]).toBe("O3,Orphan objective,0,,,,,,,,,,,,,");
+  });
+
+  test("over real HTTP the answer is sent while it is written: chunked, JSON, the same matrix", async () => {
+    const r = await fetch(`${t.url}/api/traceability?mission_id=M1`, {
+      headers: { authorization: `Bearer ${t.member}` },
+    });
+    expect(r.status).toBe(200);
+    expect(r.headers.get("content-type")).toBe("application/json; charset=utf-8");
+    expect(r.headers.get("transfer-encoding")).toBe("chunked");
+    expect(r.headers.get("content-length")).toBeNull();
+    expect(r.headers.get("x-request-id")).toBeTruthy();
+    expect(await r.json()).toEqual({ data: await matrix({ mission_id: "M1" }) });
   });
 
   test("reading the matrix changes nothing and writes no trace entry", async () => {

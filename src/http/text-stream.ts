@@ -1,0 +1,48 @@
+// A response body written while it is produced: `produce` writes text pieces; they go out in chunks of about
+// CHUNK characters. Invariants:
+// - The body is resolved at the first piece (or at the end, if none came): a failure before that rejects, so
+//   the route answers it as any error; a failure after it ends the response early (the client sees a
+//   truncated body on a closed connection, never a complete-looking one).
+// - Pieces are queued without waiting for the client: a slow reader holds memory (the body, as an answer
+//   built whole would), never the producer's database transaction.
+import { Readable } from "node:stream";
+
+const CHUNK = 64 * 1024;
+
+export function textStream(
+  produce: (write: (text: string) => void) => Promise<void>,
+  { prefix = "", suffix = "" }: { prefix?: string; suffix?: string } = {},
+): Promise<Readable> {
+  const body = new Readable({ read() {} });
+  let pending = prefix;
+  const flush = () => {
+    if (pending.length > 0) body.push(pending);
+    pending = "";
+  };
+  let started = false;
+  return new Promise<Readable>((resolve, reject) => {
+    produce((text) => {
+      pending += text;
+      if (pending.length >= CHUNK) flush();
+      started = true;
+      resolve(body);
+    }).then(
+      () => {
+        pending += suffix;
+        flush();
+        body.push(null);
+        resolve(body);
+      },
+      (err: unknown) => {
+        // Before the first piece nobody holds the body (an error on it would be unhandled): the caller gets
+        // the error instead.
+        if (!started) {
+          body.destroy();
+          reject(err);
+          return;
+        }
+        body.destroy(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
