@@ -1,5 +1,5 @@
 // A response body written while it is produced: `produce` writes text pieces; they go out in chunks of about
-// CHUNK characters. Invariants:
+// CHUNK characters (fewer, larger writes to the socket than one per piece). Invariants:
 // - The body is resolved at the first piece (or at the end, if none came): a failure before that rejects, so
 //   the route answers it as any error; a failure after it ends the response early (the client sees a
 //   truncated body on a closed connection, never a complete-looking one).
@@ -13,7 +13,11 @@ export function textStream(
   produce: (write: (text: string) => void) => Promise<void>,
   { prefix = "", suffix = "" }: { prefix?: string; suffix?: string } = {},
 ): Promise<Readable> {
-  const body = new Readable({ read() {} });
+  // Chunks stay strings (object mode) all the way to the socket, which encodes each as it writes it. Turned
+  // into buffers on the way (a byte stream does that), a 23 MB answer is ~360 allocations of 64 KB that the C
+  // allocator does not give back: a server that had sent the 100,000-task matrix ten times stayed at ~300 MB
+  // (~160 MB half a minute later) against ~115 MB this way and ~105 MB for the same answer sent whole.
+  const body = new Readable({ read() {}, objectMode: true });
   let pending = prefix;
   const flush = () => {
     if (pending.length > 0) body.push(pending);
