@@ -16,7 +16,7 @@ import {
 } from "../db/schema/index.js";
 import type { Ref } from "../core/ids.js";
 import type { KeyResultView, ObjectiveRow } from "../okrs/okrs.lookup.js";
-import type { RequirementView } from "../requirements/requirements.lookup.js";
+import type { RequirementApiInput } from "../requirements/requirements.view.js";
 import { TASK } from "../tasks/tasks.state.js";
 
 /**
@@ -91,10 +91,7 @@ function requirementIdsIn(exec: Executor, s: MatrixScope) {
 }
 
 /** A requirement as the matrix reads it: its timestamps already ISO text. */
-export type MatrixRequirementView = Omit<RequirementView, "insertedAt" | "updatedAt"> & {
-  insertedAt: string;
-  updatedAt: string;
-};
+export type MatrixRequirementView = RequirementApiInput & { insertedAt: string; updatedAt: string };
 
 /** Whether every task serving a requirement in scope is in scope: then the task groups hold its counts. */
 export const countsFromGroups = (s: MatrixScope) => s.mission === undefined && s.sprint === undefined;
@@ -104,8 +101,9 @@ export const countsFromGroups = (s: MatrixScope) => s.mission === undefined && s
  * requirement's completion, and so its objective's progress, do not change with the view's filters).
  * Without a mission or sprint filter every task serving a requirement in scope is in scope, so the counts
  * are left at 0 here and taken from the task groups (taskGroupsIn) instead of counting all the links twice.
- * Read as plain rows with the timestamps as the answer writes them: at 10,000 requirements the ORM's mapping
- * and parsing the timestamps into dates, only to write them out again, cost more than the query.
+ * Read as plain rows named as the view's fields, with the timestamps as the answer writes them: at 10,000
+ * requirements the ORM's mapping and parsing the timestamps into dates, only to write them out again, cost more
+ * than the query.
  */
 export async function requirementsIn(exec: Executor, s: MatrixScope): Promise<MatrixRequirementView[]> {
   const counts = countsFromGroups(s)
@@ -124,32 +122,16 @@ export async function requirementsIn(exec: Executor, s: MatrixScope): Promise<Ma
         .groupBy(taskRequirements.requirementId)
         .as("counts");
   const cond = requirementObjectiveCond(exec, s);
-  const rows = await execRows<{
-    id: number;
-    requirement_id: string;
-    title: string;
-    description: string | null;
-    priority: string | null;
-    horizon: string | null;
-    status: MatrixRequirementView["status"];
-    objective_id: number | null;
-    kr_id: number | null;
-    inserted_at: string;
-    updated_at: string;
-    objective_key: string | null;
-    kr_key: string | null;
-    task_count: number;
-    completed_task_count: number;
-  }>(
+  return execRows<MatrixRequirementView>(
     exec,
-    sql`SELECT ${requirements.id} AS id, ${requirements.requirementId} AS requirement_id,
-      ${requirements.title} AS title, ${requirements.description} AS description,
-      ${requirements.priority} AS priority, ${requirements.horizon} AS horizon, ${requirements.status} AS status,
-      ${requirements.objectiveId} AS objective_id, ${requirements.krId} AS kr_id,
-      ${isoText(requirements.insertedAt)} AS inserted_at, ${isoText(requirements.updatedAt)} AS updated_at,
-      ${objectives.objectiveId} AS objective_key, ${keyResults.krId} AS kr_key,
-      ${counts ? sql`coalesce(${counts.n}, 0)` : sql`0`} AS task_count,
-      ${counts ? sql`coalesce(${counts.done}, 0)` : sql`0`} AS completed_task_count
+    sql`SELECT ${requirements.id} AS "id", ${requirements.requirementId} AS "requirementId",
+      ${requirements.title} AS "title", ${requirements.description} AS "description",
+      ${requirements.priority} AS "priority", ${requirements.horizon} AS "horizon", ${requirements.status} AS "status",
+      ${requirements.objectiveId} AS "objectiveId", ${requirements.krId} AS "krId",
+      ${isoText(requirements.insertedAt)} AS "insertedAt", ${isoText(requirements.updatedAt)} AS "updatedAt",
+      ${objectives.objectiveId} AS "objectiveKey", ${keyResults.krId} AS "krKey",
+      ${counts ? sql`coalesce(${counts.n}, 0)` : sql`0`} AS "taskCount",
+      ${counts ? sql`coalesce(${counts.done}, 0)` : sql`0`} AS "completedTaskCount"
     FROM ${requirements}
     LEFT JOIN ${objectives} ON ${objectives.id} = ${requirements.objectiveId}
     LEFT JOIN ${keyResults} ON ${keyResults.id} = ${requirements.krId}
@@ -157,23 +139,6 @@ export async function requirementsIn(exec: Executor, s: MatrixScope): Promise<Ma
     ${cond ? sql`WHERE ${cond}` : sql``}
     ORDER BY ${requirements.id}`,
   );
-  return rows.map((r) => ({
-    id: r.id,
-    requirementId: r.requirement_id,
-    title: r.title,
-    description: r.description,
-    priority: r.priority,
-    horizon: r.horizon,
-    status: r.status,
-    objectiveId: r.objective_id,
-    krId: r.kr_id,
-    insertedAt: r.inserted_at,
-    updatedAt: r.updated_at,
-    objectiveKey: r.objective_key,
-    krKey: r.kr_key,
-    taskCount: r.task_count,
-    completedTaskCount: r.completed_task_count,
-  }));
 }
 
 /** The in-scope tasks serving one requirement (`requirementId` null: the tasks serving none in scope). */

@@ -20,6 +20,9 @@ export interface TraceabilityDeps {
 
 export type TraceabilityService = ReturnType<typeof createTraceabilityService>;
 
+/** Takes the next piece of the answer; what it returns is awaited (a point where the text so far can go out). */
+export type MatrixWriter = (text: string) => void | Promise<void>;
+
 /** `record` as JSON text with one more field, `key`, a list whose items are already JSON text (`items`). */
 function withList(record: object, key: string, items: string): string {
   return `${JSON.stringify(record).slice(0, -1)},"${key}":[${items}]}`;
@@ -82,14 +85,19 @@ function requirementFigures(
     delivered_requirements: delivered[g]!,
     delivery_pct: pct(delivered[g]!, linked[g]!),
   });
-  const byPriority = (g: number) => ({ ...figures(g), total_tasks: tasks[g]!, completed_tasks: completedTasks[g]! });
-  return {
-    overall: figures(ALL),
-    byPriority: Object.fromEntries(PRIORITY_KEYS.map((k, g) => [k, byPriority(g)])) as Record<
-      (typeof PRIORITY_KEYS)[number],
-      ReturnType<typeof byPriority>
-    >,
+  const priorityFigures = (g: number) => ({
+    ...figures(g),
+    total_tasks: tasks[g]!,
+    completed_tasks: completedTasks[g]!,
+  });
+  const byPriority: Matrix["stats"]["by_priority"] = {
+    p0: priorityFigures(priorityIndex("p0")),
+    p1: priorityFigures(priorityIndex("p1")),
+    p2: priorityFigures(priorityIndex("p2")),
+    p3: priorityFigures(priorityIndex("p3")),
+    none: priorityFigures(NONE),
   };
+  return { overall: figures(ALL), byPriority };
 }
 
 export function createTraceabilityService({ database, now = () => new Date() }: TraceabilityDeps) {
@@ -101,7 +109,7 @@ export function createTraceabilityService({ database, now = () => new Date() }: 
    * Nothing is written before the reads are done: a failure before the first `write` is a plain error. No object
    * is built per task (see taskGroupsIn).
    */
-  async function writeMatrixJson(q: Omit<MatrixQuery, "format">, write: (text: string) => void): Promise<void> {
+  async function writeMatrixJson(q: Omit<MatrixQuery, "format">, write: MatrixWriter): Promise<void> {
     const scope: repo.MatrixScope = {
       objective: q.objective_id === undefined ? undefined : parseRef(q.objective_id),
       mission: q.mission_id === undefined ? undefined : parseRef(q.mission_id),
@@ -167,8 +175,8 @@ export function createTraceabilityService({ database, now = () => new Date() }: 
       }
     }
     // The counts are in (an objective's progress needs its requirements'): the objectives can be written.
-    write(`{"objectives":[`);
-    for (let i = 0; i < objectives.length; i++) write((i === 0 ? "" : ",") + objectiveJson(objectives[i]!));
+    await write(`{"objectives":[`);
+    for (let i = 0; i < objectives.length; i++) await write((i === 0 ? "" : ",") + objectiveJson(objectives[i]!));
 
     const totalTasks = linked.size + unlinked.ids.length;
     const figures = requirementFigures(reqs, tasksOf, completed);
@@ -188,7 +196,7 @@ export function createTraceabilityService({ database, now = () => new Date() }: 
       .join(",");
     // The same text JSON.stringify would write for { objectives: [{ ...objectiveToApi, requirements }],
     // unlinked_requirements, unlinked_tasks, stats }.
-    write(
+    await write(
       `],"unlinked_requirements":[${unlinkedRequirements}],"unlinked_tasks":[${unlinked.json}],"stats":${JSON.stringify(stats)}}`,
     );
   }
@@ -205,7 +213,7 @@ export function createTraceabilityService({ database, now = () => new Date() }: 
     return JSON.parse(await matrixJson(q)) as Matrix;
   }
 
-  return { matrix, matrixJson, writeMatrixJson };
+  return { matrix, writeMatrixJson };
 }
 
 export type MatrixApi = Matrix;

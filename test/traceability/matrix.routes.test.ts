@@ -442,7 +442,10 @@ describe("hand-built fixture", () => {
     expect(r.headers.get("transfer-encoding")).toBe("chunked");
     expect(r.headers.get("content-length")).toBeNull();
     expect(r.headers.get("x-request-id")).toBeTruthy();
-    expect(await r.json()).toEqual({ data: await matrix({ mission_id: "M1" }) });
+    const text = await r.text();
+    // Written as JSON.stringify writes it: no whitespace, and every piece joined where it belongs.
+    expect(text).toBe(JSON.stringify(JSON.parse(text)));
+    expect(JSON.parse(text)).toEqual({ data: await matrix({ mission_id: "M1" }) });
   });
 
   test("reading the matrix changes nothing and writes no trace entry", async () => {
