@@ -89,6 +89,12 @@ describe("console", () => {
 
   test("sign in: a wrong token is refused, the right one kept in sessionStorage only", async () => {
     await page.goto(t.url!);
+    // The hint names what works while the server runs (the page is only ever seen then): the data directory's
+    // token command is refused as long as a server holds the directory.
+    const hint = await page.locator("p.hint").innerText();
+    expect(hint).toContain("data/admin-token");
+    expect(hint).toContain("mc tokens create --role member");
+    expect(hint).not.toContain("npm run token");
     await page.getByLabel("Token").fill("mc_not_a_token");
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByText("This token is not valid.").waitFor();

@@ -86,7 +86,9 @@ function SignIn({ notice, onSignedIn }: { notice: string | null; onSignedIn: (to
         </button>
         <ErrorText error={error} />
         <p className="hint">
-          A member or admin token (<code>npm run token -- create --role member</code>). It is kept in this tab only.
+          A member or admin token: the admin token the server printed on its first start (kept in{" "}
+          <code>data/admin-token</code>), or one made with it (<code>mc tokens create --role member</code>). It is kept
+          in this tab only.
         </p>
       </form>
     </main>
