@@ -20,8 +20,20 @@ export interface TraceabilityDeps {
 
 export type TraceabilityService = ReturnType<typeof createTraceabilityService>;
 
-/** Takes the next piece of the answer; what it returns is awaited (a point where the text so far can go out). */
-export type MatrixWriter = (text: string) => void | Promise<void>;
+/** How long a piece of the matrix's text grows before it is handed on (fewer, larger writes to the socket). */
+const PIECE = 64 * 1024;
+
+/** The pieces of `parts`, joined into pieces of at least `size` characters (the last may be shorter). */
+function* coalesced(parts: Iterable<string>, size: number): Generator<string> {
+  let pending = "";
+  for (const part of parts) {
+    pending += part;
+    if (pending.length < size) continue;
+    yield pending;
+    pending = "";
+  }
+  if (pending.length > 0) yield pending;
+}
 
 /** `record` as JSON text with one more field, `key`, a list whose items are already JSON text (`items`). */
 function withList(record: object, key: string, items: string): string {
@@ -97,19 +109,21 @@ function requirementFigures(
     p3: priorityFigures(priorityIndex("p3")),
     none: priorityFigures(NONE),
   };
-  return { overall: figures(ALL), byPriority };
+  // Every task serving a requirement in scope: the in-scope tasks that are linked.
+  return { overall: figures(ALL), byPriority, linkedTasks: tasks[ALL]! };
 }
 
 export function createTraceabilityService({ database, now = () => new Date() }: TraceabilityDeps) {
   const { db } = database;
 
   /**
-   * Writes the matrix as JSON text (the `data` of the answer) to `write`, piece by piece in document order (an
-   * objective at a time, the statistics last), so that the answer can leave while the rest is being built.
-   * Nothing is written before the reads are done: a failure before the first `write` is a plain error. No object
-   * is built per task (see taskGroupsIn).
+   * The matrix as JSON text (the `data` of the answer), in pieces of about PIECE characters in document order (an
+   * objective at a time, the statistics last), made as they are asked for: sent as a stream, the answer leaves
+   * while the rest is built, and the process serves other requests between pieces. The reads, the counts and the
+   * figures are done before this returns, so what can fail fails here, as a plain error. No object is built per
+   * task (see taskGroupsIn).
    */
-  async function writeMatrixJson(q: Omit<MatrixQuery, "format">, write: MatrixWriter): Promise<void> {
+  async function matrixText(q: Omit<MatrixQuery, "format">): Promise<Iterable<string>> {
     const scope: repo.MatrixScope = {
       objective: q.objective_id === undefined ? undefined : parseRef(q.objective_id),
       mission: q.mission_id === undefined ? undefined : parseRef(q.mission_id),
@@ -141,7 +155,6 @@ export function createTraceabilityService({ database, now = () => new Date() }: 
     const tasksOf = new Map<number, number[]>();
     /** Requirement id → those tasks as API JSON, comma-separated. */
     const jsonOf = new Map<number, string>();
-    const linked = new Set<number>();
     let unlinked: { ids: number[]; json: string } = { ids: [], json: "" };
 
     const requirementJson = (r: repo.MatrixRequirementView) =>
@@ -167,53 +180,45 @@ export function createTraceabilityService({ database, now = () => new Date() }: 
       }
       tasksOf.set(g.requirementId, ids);
       jsonOf.set(g.requirementId, g.json);
-      for (const id of ids) linked.add(id);
       const r = reqById.get(g.requirementId);
       if (countsFromGroups && r) {
         r.taskCount = ids.length;
         r.completedTaskCount = done;
       }
     }
-    // The counts are in (an objective's progress needs its requirements'): the objectives can be written.
-    await write(`{"objectives":[`);
-    for (let i = 0; i < objectives.length; i++) await write((i === 0 ? "" : ",") + objectiveJson(objectives[i]!));
-
-    const totalTasks = linked.size + unlinked.ids.length;
     const figures = requirementFigures(reqs, tasksOf, completed);
+    const totalTasks = figures.linkedTasks + unlinked.ids.length;
     const stats = {
       total_objectives: objectives.length,
       total_tasks: totalTasks,
-      linked_tasks: linked.size,
+      linked_tasks: figures.linkedTasks,
       unlinked_tasks: unlinked.ids.length,
-      task_coverage_pct: pct(linked.size, totalTasks),
+      task_coverage_pct: pct(figures.linkedTasks, totalTasks),
       completed_tasks: completed.size,
       ...figures.overall,
       by_priority: figures.byPriority,
     };
-    const unlinkedRequirements = reqs
-      .filter((r) => r.objectiveId === null)
-      .map(requirementJson)
-      .join(",");
     // The same text JSON.stringify would write for { objectives: [{ ...objectiveToApi, requirements }],
-    // unlinked_requirements, unlinked_tasks, stats }.
-    await write(
-      `],"unlinked_requirements":[${unlinkedRequirements}],"unlinked_tasks":[${unlinked.json}],"stats":${JSON.stringify(stats)}}`,
-    );
-  }
-
-  /** The matrix as JSON text, whole. */
-  async function matrixJson(q: Omit<MatrixQuery, "format">): Promise<string> {
-    const parts: string[] = [];
-    await writeMatrixJson(q, (text) => void parts.push(text));
-    return parts.join("");
+    // unlinked_requirements, unlinked_tasks, stats }. The counts are in (an objective's progress needs its
+    // requirements'), so the objectives can be written.
+    function* parts(): Generator<string> {
+      yield `{"objectives":[`;
+      for (let i = 0; i < objectives.length; i++) yield (i === 0 ? "" : ",") + objectiveJson(objectives[i]!);
+      const unlinkedRequirements = reqs
+        .filter((r) => r.objectiveId === null)
+        .map(requirementJson)
+        .join(",");
+      yield `],"unlinked_requirements":[${unlinkedRequirements}],"unlinked_tasks":[${unlinked.json}],"stats":${JSON.stringify(stats)}}`;
+    }
+    return coalesced(parts(), PIECE);
   }
 
   /** The matrix as objects (the CSV export): the JSON text parsed, so both formats show the same data. */
   async function matrix(q: Omit<MatrixQuery, "format">): Promise<Matrix> {
-    return JSON.parse(await matrixJson(q)) as Matrix;
+    return JSON.parse([...(await matrixText(q))].join("")) as Matrix;
   }
 
-  return { matrix, writeMatrixJson };
+  return { matrix, matrixText };
 }
 
 export type MatrixApi = Matrix;
